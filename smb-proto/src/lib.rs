@@ -1,0 +1,21 @@
+//! `smb-proto`: the sans-IO core of an SMB2/SMB3 protocol stack.
+//!
+//! # The contract
+//! - No I/O, no threads, no clock and no global state. Time enters as `now: Instant` on every
+//!   input; wall-clock values (FILETIME in NEGOTIATE, NTLM timestamps) are computed from an anchor
+//!   held in configuration.
+//! - Randomness (salts, client GUID, NTLM challenges, AEAD nonce prefixes) comes from a seeded,
+//!   deterministic CSPRNG ([`rng::SeededRng`]). Same seed, same inputs, byte-identical outputs.
+//! - Input may arrive in any chunking of the byte stream, one byte at a time included.
+//! - Never panics, never loops unboundedly, never allocates without a bound on untrusted input:
+//!   every decoder checks every length and offset and returns a typed error naming the field.
+//!
+//! # Modules
+//! - [`wire`]: the SMB2/SMB3 message codec (framing, headers, all commands, contexts, MS-FSCC
+//!   information classes, FSCTL payloads, transform headers, compounds).
+//! - [`auth`]: SPNEGO and NTLMv2 for both roles behind pluggable mechanism traits.
+//! - [`rng`]: the deterministic random source every component draws from.
+
+pub mod auth;
+pub mod rng;
+pub mod wire;
