@@ -67,8 +67,8 @@ mod tests {
         let mut b = SeededRng::from_seed([7; 32]);
         assert_eq!(a.bytes::<64>(), b.bytes::<64>());
         let mut fa = a.fork();
-        let fb = b.fork();
-        drop(fb);
+        let mut fb = b.fork();
+        assert_eq!(fa.bytes::<32>(), fb.bytes::<32>());
         assert_ne!(fa.bytes::<32>(), a.bytes::<32>());
     }
 }

@@ -1,0 +1,1 @@
+//! MS-FSCC information classes (filled by the wire codec work)
