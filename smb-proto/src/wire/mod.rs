@@ -7,12 +7,13 @@
 //! and `smb-crypto`'s job.
 //!
 //! Layout of the module, one concept per file:
-//! - foundation: [`error`], [`cursor`], [`types`];
+//! - foundation: [`error`], [`cursor`], [`types`], [`body`];
 //! - framing and envelopes: [`frame`], [`header`], [`status`], [`transform`], [`compression`],
 //!   [`compound`], [`message`];
 //! - commands: one module per command (or pair of closely related commands);
 //! - payload formats: [`negotiate_context`], [`create_context`], [`fscc`], [`fsctl`].
 
+pub mod body;
 pub mod cursor;
 pub mod error;
 pub mod types;
@@ -51,5 +52,6 @@ pub mod fscc;
 pub mod fsctl;
 pub mod negotiate_context;
 
+pub use body::Body;
 pub use error::{DecodeError, EncodeError};
 pub use types::{AsyncId, Command, Dialect, FileId, Guid, MessageId, SessionId, TreeId};
