@@ -14,8 +14,10 @@
 //! - [`wire`]: the SMB2/SMB3 message codec (framing, headers, all commands, contexts, MS-FSCC
 //!   information classes, FSCTL payloads, transform headers, compounds).
 //! - [`auth`]: SPNEGO and NTLMv2 for both roles behind pluggable mechanism traits.
+//! - [`credits`]: credit charge, the client credit pool and the server MessageId window.
 //! - [`rng`]: the deterministic random source every component draws from.
 
 pub mod auth;
+pub mod credits;
 pub mod rng;
 pub mod wire;
