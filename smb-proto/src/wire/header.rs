@@ -27,7 +27,6 @@ macro_rules! open_flags {
         #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
         $vis struct $name(pub $repr);
 
-        #[allow(dead_code)]
         impl $name {
             $( $(#[$cmeta])* pub const $cname: $name = $name($cval); )*
 
