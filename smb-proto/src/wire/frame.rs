@@ -229,6 +229,21 @@ mod tests {
         out
     }
 
+    /// Cuts `0..len` into consecutive chunks of the given sizes; the rest is one last chunk.
+    fn chunk_ranges(len: usize, cuts: &[usize]) -> Vec<core::ops::Range<usize>> {
+        let mut out = Vec::new();
+        let mut pos = 0;
+        for &c in cuts.iter().chain(core::iter::once(&len)) {
+            if pos >= len {
+                break;
+            }
+            let end = (pos + c).min(len);
+            out.push(pos..end);
+            pos = end;
+        }
+        out
+    }
+
     #[test]
     fn header_layout() {
         assert_eq!(encode_frame_header(0x01_0203).unwrap(), [0, 1, 2, 3]);
@@ -299,15 +314,9 @@ mod tests {
             let stream = framed(&msgs);
             let mut d = Deframer::new(512);
             let mut got = Vec::new();
-            let mut pos = 0;
-            let mut i = 0;
-            while pos < stream.len() {
-                let step = cuts.get(i).copied().unwrap_or(stream.len());
-                i += 1;
-                let end = (pos + step).min(stream.len());
-                d.feed(&stream[pos..end], |f| got.push(f.to_vec())).unwrap();
+            for r in chunk_ranges(stream.len(), &cuts) {
+                d.feed(&stream[r], |f| got.push(f.to_vec())).unwrap();
                 prop_assert!(d.buffered() <= 512 + FRAME_HEADER_LEN);
-                pos = end;
             }
             prop_assert_eq!(got, msgs);
             prop_assert!(d.is_idle());
@@ -321,16 +330,9 @@ mod tests {
             let stream = Bytes::from(framed(&msgs));
             let mut d = Deframer::new(512);
             let mut got = Vec::new();
-            let mut pos = 0;
-            let mut i = 0;
-            while pos < stream.len() {
-                let step = cuts.get(i).copied().unwrap_or(stream.len());
-                i += 1;
-                let end = (pos + step).min(stream.len());
-                let chunk = stream.slice(pos..end);
-                d.feed_bytes(chunk, |f| got.push(f)).unwrap();
+            for r in chunk_ranges(stream.len(), &cuts) {
+                d.feed_bytes(stream.slice(r), |f| got.push(f)).unwrap();
                 prop_assert!(d.buffered() <= 512 + FRAME_HEADER_LEN);
-                pos = end;
             }
             let got_vecs: Vec<Vec<u8>> = got.iter().map(|f| f.to_vec()).collect();
             prop_assert_eq!(got_vecs, msgs.clone());
