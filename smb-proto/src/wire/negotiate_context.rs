@@ -157,10 +157,6 @@ fn read_ids<T: From<u16>>(
     Ok(v)
 }
 
-fn count_u16(len: usize, field: &'static str) -> Result<u16, EncodeError> {
-    len_u16(len, field)
-}
-
 impl NegotiateContext {
     /// The ContextType of this context.
     pub fn context_type(&self) -> NegotiateContextType {
@@ -258,7 +254,7 @@ impl NegotiateContext {
         let start = w.offset();
         match self {
             NegotiateContext::PreauthIntegrity(p) => {
-                w.u16(count_u16(
+                w.u16(len_u16(
                     p.hash_algorithms.len(),
                     "PREAUTH_INTEGRITY_CAPABILITIES.HashAlgorithmCount",
                 )?);
@@ -272,7 +268,7 @@ impl NegotiateContext {
                 w.bytes(&p.salt);
             }
             NegotiateContext::Encryption(e) => {
-                w.u16(count_u16(
+                w.u16(len_u16(
                     e.ciphers.len(),
                     "ENCRYPTION_CAPABILITIES.CipherCount",
                 )?);
@@ -281,7 +277,7 @@ impl NegotiateContext {
                 }
             }
             NegotiateContext::Compression(c) => {
-                w.u16(count_u16(
+                w.u16(len_u16(
                     c.algorithms.len(),
                     "COMPRESSION_CAPABILITIES.CompressionAlgorithmCount",
                 )?);
@@ -294,7 +290,7 @@ impl NegotiateContext {
             NegotiateContext::NetName(n) => put_utf16le(w, n),
             NegotiateContext::Transport(t) => w.u32(t.flags.0),
             NegotiateContext::RdmaTransform(t) => {
-                w.u16(count_u16(
+                w.u16(len_u16(
                     t.transforms.len(),
                     "RDMA_TRANSFORM_CAPABILITIES.TransformCount",
                 )?);
@@ -305,7 +301,7 @@ impl NegotiateContext {
                 }
             }
             NegotiateContext::Signing(s) => {
-                w.u16(count_u16(
+                w.u16(len_u16(
                     s.algorithms.len(),
                     "SIGNING_CAPABILITIES.SigningAlgorithmCount",
                 )?);

@@ -90,10 +90,9 @@ impl Body for SessionSetupRequest {
     }
 
     fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        let mode = u8::try_from(self.security_mode.0).map_err(|_| EncodeError::TooLong {
+        let mode = u8::try_from(self.security_mode.0).map_err(|_| EncodeError::Inconsistent {
             field: "SESSION_SETUP Request.SecurityMode",
-            len: self.security_mode.0.into(),
-            max: 0xFF,
+            reason: "the request carries SecurityMode in one byte",
         })?;
         w.u16(Self::STRUCTURE_SIZE);
         w.u8(self.flags.0);
