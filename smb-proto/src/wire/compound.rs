@@ -97,9 +97,9 @@ pub fn set_related(msg: &mut [u8], related: bool) -> Result<(), EncodeError> {
     Ok(())
 }
 
-/// Builds a compound chain in place: each message is written through [`CompoundBuilder::start_message`]
-/// (a `Writer` whose message start is that message's header); when the next one starts, the
-/// previous is padded to 8 bytes and its NextCommand set.
+/// Builds a compound chain in place: each message is written through
+/// [`CompoundBuilder::start_message`] (a `Writer` whose message start is that message's header);
+/// when the next one starts, the previous is padded to 8 bytes and its NextCommand set.
 #[derive(Debug)]
 pub struct CompoundBuilder<'a> {
     out: &'a mut BytesMut,
@@ -120,10 +120,7 @@ impl<'a> CompoundBuilder<'a> {
         if let Some(&start) = self.starts.last() {
             let len = self.out.len() - start;
             if len < Header::SIZE {
-                return Err(EncodeError::Inconsistent {
-                    field: "SMB2 Header",
-                    reason: "a message in the compound is shorter than its header",
-                });
+                return Err(short_message());
             }
             let pad = padding_to(len, 8);
             self.out.resize(self.out.len() + pad, 0);
@@ -146,22 +143,28 @@ impl<'a> CompoundBuilder<'a> {
     /// Returns each message's range in `out` (padding included except for the last), which is
     /// what each signature covers.
     pub fn finish(self) -> Result<Vec<Range<usize>>, EncodeError> {
-        let mut ranges = Vec::with_capacity(self.starts.len());
-        for (i, &s) in self.starts.iter().enumerate() {
-            let end = self.starts.get(i + 1).copied().unwrap_or(self.out.len());
-            if end - s < Header::SIZE {
-                return Err(EncodeError::Inconsistent {
-                    field: "SMB2 Header",
-                    reason: "a message in the compound is shorter than its header",
-                });
-            }
-            ranges.push(s..end);
-        }
+        let end = self.out.len();
         if let Some(&last) = self.starts.last() {
+            if end - last < Header::SIZE {
+                return Err(short_message());
+            }
             let at = last + Header::NEXT_COMMAND_OFFSET;
             self.out[at..at + 4].copy_from_slice(&0u32.to_le_bytes());
         }
-        Ok(ranges)
+        let ends = self
+            .starts
+            .iter()
+            .skip(1)
+            .copied()
+            .chain(core::iter::once(end));
+        Ok(self.starts.iter().zip(ends).map(|(&s, e)| s..e).collect())
+    }
+}
+
+fn short_message() -> EncodeError {
+    EncodeError::Inconsistent {
+        field: "SMB2 Header",
+        reason: "a message in the compound is shorter than its header",
     }
 }
 
