@@ -10,7 +10,7 @@ use super::attributes::{AccessMask, FileAttributes};
 use super::{InfoCodec, decode_chain, encode_chain, read_name_u32, write_name_u32};
 use crate::fixed_info;
 use crate::open_enum;
-use crate::wire::cursor::{Reader, Writer, len_u16, len_u32, utf16le_len, put_utf16le};
+use crate::wire::cursor::{Reader, Writer, len_u16, len_u32, put_utf16le, utf16le_len};
 use crate::wire::error::{DecodeError, EncodeError};
 
 fixed_info! {
@@ -524,9 +524,8 @@ pub(crate) mod strategies {
 
     /// EA lists.
     pub(crate) fn full_ea_list() -> impl Strategy<Value = FileFullEaInformation> {
-        proptest::collection::vec(full_ea(), 0..5).prop_map(|entries| FileFullEaInformation {
-            entries,
-        })
+        proptest::collection::vec(full_ea(), 0..5)
+            .prop_map(|entries| FileFullEaInformation { entries })
     }
 
     /// Stream lists.
@@ -647,8 +646,16 @@ mod tests {
     fn ea_list_layout_is_aligned_and_truncations_fail() {
         let eas = FileFullEaInformation {
             entries: vec![
-                FullEa { flags: 0, name: Bytes::from_static(b"A"), value: Bytes::from_static(b"xy") },
-                FullEa { flags: 0x80, name: Bytes::from_static(b"BC"), value: Bytes::new() },
+                FullEa {
+                    flags: 0,
+                    name: Bytes::from_static(b"A"),
+                    value: Bytes::from_static(b"xy"),
+                },
+                FullEa {
+                    flags: 0x80,
+                    name: Bytes::from_static(b"BC"),
+                    value: Bytes::new(),
+                },
             ],
         };
         let b = eas.to_bytes().unwrap();
@@ -657,7 +664,10 @@ mod tests {
         assert_eq!(b.len(), 23);
         assert_eq!(&b[12..16], &0u32.to_le_bytes());
         for len in 1..b.len() {
-            assert!(FileFullEaInformation::decode(&b.slice(..len)).is_err(), "len {len}");
+            assert!(
+                FileFullEaInformation::decode(&b.slice(..len)).is_err(),
+                "len {len}"
+            );
         }
     }
 }

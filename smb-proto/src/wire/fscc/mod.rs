@@ -446,10 +446,19 @@ mod tests {
         // NextEntryOffset 0 -> would loop; must be rejected (below min_entry).
         let buf = Bytes::from_static(&[8, 0, 0, 0, 0, 0, 0, 0]);
         let r: Vec<_> = EntryChain::new(&buf, 8, 8, "X.NextEntryOffset").collect();
-        assert!(matches!(r[0], Err(DecodeError::OutOfBounds { field: "X.NextEntryOffset", .. })));
+        assert!(matches!(
+            r[0],
+            Err(DecodeError::OutOfBounds {
+                field: "X.NextEntryOffset",
+                ..
+            })
+        ));
         let buf = Bytes::from_static(&[4, 0, 0, 0, 0, 0, 0, 0]);
         let r: Vec<_> = EntryChain::new(&buf, 8, 8, "X").collect();
-        assert!(matches!(r[0], Err(DecodeError::InvalidValue { value: 4, .. })));
+        assert!(matches!(
+            r[0],
+            Err(DecodeError::InvalidValue { value: 4, .. })
+        ));
         assert_eq!(EntryChain::new(&Bytes::new(), 8, 8, "X").count(), 0);
     }
 

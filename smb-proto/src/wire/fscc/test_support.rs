@@ -34,7 +34,11 @@ pub(crate) fn body_truncations_fail<B: Body + Debug>(msg: &Bytes, optional_tail:
     for len in 64..msg.len().saturating_sub(optional_tail) {
         let m = msg.slice(..len);
         let res = B::decode(&mut Reader::at(&m, 64));
-        assert!(res.is_err(), "truncated at {len} of {} decoded: {res:?}", msg.len());
+        assert!(
+            res.is_err(),
+            "truncated at {len} of {} decoded: {res:?}",
+            msg.len()
+        );
     }
 }
 
@@ -53,7 +57,10 @@ pub(crate) fn info_round_trip<T: InfoCodec + PartialEq + Debug>(x: &T) -> Bytes 
     let d = T::decode(&bytes).expect("decode");
     assert_eq!(&d, x);
     for len in 0..bytes.len() {
-        assert!(T::decode(&bytes.slice(..len)).is_err(), "truncated at {len}");
+        assert!(
+            T::decode(&bytes.slice(..len)).is_err(),
+            "truncated at {len}"
+        );
     }
     bytes
 }
