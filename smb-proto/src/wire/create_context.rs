@@ -452,14 +452,21 @@ pub fn encode_contexts(ctxs: &[CreateContext], w: &mut Writer<'_>) -> Result<usi
         w.u16(0);
         w.u32(0);
         w.bytes(name);
+        let unaligned = w.absolute();
         w.align(8);
         let data_start = w.offset();
         c.write_data(w)?;
         let data_len = w.offset() - data_start;
-        if data_len > 0 {
+        if data_len == 0 {
+            // No data: DataOffset stays 0 and no alignment padding follows the name.
+            w.buffer().truncate(unaligned);
+        } else {
             let off = len_u16(data_start - start_off, "CREATE_CONTEXT.DataOffset")?;
             w.patch_u16(start_abs + 10, off);
-            w.patch_u32(start_abs + 12, len_u32(data_len, "CREATE_CONTEXT.DataLength")?);
+            w.patch_u32(
+                start_abs + 12,
+                len_u32(data_len, "CREATE_CONTEXT.DataLength")?,
+            );
         }
         if i + 1 < ctxs.len() {
             w.align(8);
@@ -475,7 +482,7 @@ pub(crate) mod strategies {
     //! Proptest generators for create contexts.
     use super::*;
     use crate::wire::fscc::file::strategies::full_ea_list;
-    use crate::wire::fscc::test_support::{bytes_of, bytes_nonempty, file_id, guid};
+    use crate::wire::fscc::test_support::{bytes_nonempty, bytes_of, file_id, guid};
     use proptest::prelude::*;
 
     fn lease() -> impl Strategy<Value = Lease> {
@@ -601,17 +608,41 @@ mod tests {
         let mut m = BytesMut::from(&b[..]);
         m[10] = 200;
         let e = decode_contexts(&m.freeze(), 0, b.len(), Direction::Request, "X").unwrap_err();
-        assert!(matches!(e, DecodeError::OutOfBounds { field: "CREATE_CONTEXT.DataOffset", .. }));
+        assert!(matches!(
+            e,
+            DecodeError::OutOfBounds {
+                field: "CREATE_CONTEXT.DataOffset",
+                ..
+            }
+        ));
         // Next pointing past the chain.
         let b2 = encode(&[CreateContext::AllocationSize(7), CreateContext::Timewarp(1)]);
         let mut m = BytesMut::from(&b2[..]);
         m[0] = 0xF8;
         let e = decode_contexts(&m.freeze(), 0, b2.len(), Direction::Request, "X").unwrap_err();
-        assert!(matches!(e, DecodeError::OutOfBounds { field: "CREATE_CONTEXT.Next", .. }));
+        assert!(matches!(
+            e,
+            DecodeError::OutOfBounds {
+                field: "CREATE_CONTEXT.Next",
+                ..
+            }
+        ));
         // Chain outside the message.
-        let e = decode_contexts(&b, 8, b.len(), Direction::Request, "CREATE.CreateContextsOffset")
-            .unwrap_err();
-        assert!(matches!(e, DecodeError::OutOfBounds { field: "CREATE.CreateContextsOffset", .. }));
+        let e = decode_contexts(
+            &b,
+            8,
+            b.len(),
+            Direction::Request,
+            "CREATE.CreateContextsOffset",
+        )
+        .unwrap_err();
+        assert!(matches!(
+            e,
+            DecodeError::OutOfBounds {
+                field: "CREATE.CreateContextsOffset",
+                ..
+            }
+        ));
         // Wrong data length for a typed context.
         let e = CreateContext::from_parts(
             Bytes::from_static(b"AlSi"),
@@ -619,6 +650,12 @@ mod tests {
             Direction::Request,
         )
         .unwrap_err();
-        assert!(matches!(e, DecodeError::InvalidValue { field: "AlSi.DataLength", value: 4 }));
+        assert!(matches!(
+            e,
+            DecodeError::InvalidValue {
+                field: "AlSi.DataLength",
+                value: 4
+            }
+        ));
     }
 }

@@ -18,7 +18,8 @@ use crate::wire::types::{FileId, Guid};
 pub(crate) fn body_round_trip<B: Body + PartialEq + Debug>(b: &B) -> Bytes {
     let mut buf = BytesMut::new();
     buf.extend_from_slice(&[0u8; 64]);
-    let mut w = Writer::new(&mut buf);
+    // The header is part of the message: offsets are header-relative.
+    let mut w = Writer::continuing(&mut buf, 0);
     b.encode(&mut w).expect("encode");
     let msg = buf.freeze();
     let mut r = Reader::at(&msg, 64);
