@@ -55,10 +55,13 @@ pub fn buffer_at(
 }
 
 /// Ends a variable-size body: moves the reader past the fixed part and every buffer
-/// (`buffers_end`, the largest end returned by [`buffer_at`]). When the body carried no buffer
-/// bytes, the one padding byte that an odd StructureSize counts (MS-SMB2 2.2: "the size of the
-/// structure ... including one byte of the variable buffer") is consumed if present; it is not
-/// required, as some peers omit it.
+/// (`buffers_end`, the largest end returned by [`buffer_at`]). Then it consumes, when present:
+/// - the one padding byte that an odd StructureSize counts when the body carried no buffer
+///   bytes (MS-SMB2 2.2: the size "includes ... one byte of the variable buffer"); some peers
+///   omit it, so it is not required;
+/// - zero padding up to the next 8-byte boundary, which compound members carry (MS-SMB2
+///   3.2.4.1.4) and which Samba also adds after a CREATE name. The reader never goes past the
+///   message, so a lone message without padding decodes the same.
 pub fn finish_body(
     r: &mut Reader<'_>,
     fixed_end: usize,
@@ -70,7 +73,8 @@ pub fn finish_body(
     if end == fixed_end && !r.is_empty() {
         r.skip(1, field)?;
     }
-    Ok(())
+    let pad = super::cursor::padding_to(r.position(), 8).min(r.remaining());
+    r.skip(pad, field)
 }
 
 /// Decodes the body shape shared by the QUERY_DIRECTORY, CHANGE_NOTIFY and QUERY_INFO responses

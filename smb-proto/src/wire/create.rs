@@ -102,6 +102,16 @@ const REQUEST_FIXED: usize = 56;
 /// The fixed part of a CREATE response.
 const RESPONSE_FIXED: usize = 88;
 
+/// Padding after a CREATE request name when no contexts follow: up to a multiple of 4, and one
+/// byte for an empty name.
+fn request_name_padding(name_len: usize) -> usize {
+    if name_len == 0 {
+        1
+    } else {
+        super::cursor::padding_to(name_len, 4)
+    }
+}
+
 /// CREATE request (MS-SMB2 2.2.13).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct CreateRequest {
@@ -208,9 +218,10 @@ impl Body for CreateRequest {
         w.u32(0);
         put_utf16le(w, &self.name);
         if self.contexts.is_empty() {
-            if self.name.is_empty() {
-                w.u8(0);
-            }
+            // Like Samba's client (smb2cli_create.c): the name is padded to a multiple of 4,
+            // and the buffer holds at least one byte.
+            let name_len = utf16le_len(&self.name);
+            w.zeros(request_name_padding(name_len));
         } else {
             w.align(8);
             let off = len_u32(w.offset(), "CREATE.CreateContextsOffset")?;
@@ -403,7 +414,11 @@ mod tests {
         #[test]
         fn request_round_trips(x in request()) {
             let msg = body_round_trip(&x);
-            let pad = usize::from(x.name.is_empty() && x.contexts.is_empty());
+            let pad = if x.contexts.is_empty() {
+                request_name_padding(utf16le_len(&x.name))
+            } else {
+                0
+            };
             body_truncations_fail::<CreateRequest>(&msg, pad);
         }
 
@@ -478,6 +493,21 @@ mod tests {
             b'Q', b'F', b'i', b'd',
         ];
         assert_eq!(&msg[64..], expected);
+    }
+
+    /// Without contexts the name is padded to a multiple of 4, as smbclient sends it.
+    #[test]
+    fn name_padding_matches_samba() {
+        let req = CreateRequest {
+            name: "a".into(),
+            ..Default::default()
+        };
+        let msg = body_round_trip(&req);
+        assert_eq!(msg.len(), 64 + 56 + 4);
+        assert_eq!(&msg[120..], &[b'a', 0, 0, 0]);
+        let root = body_round_trip(&CreateRequest::default());
+        assert_eq!(root.len(), 64 + 57);
+        assert_eq!(&root[64 + 44..64 + 48], &[120, 0, 0, 0]);
     }
 
     #[test]

@@ -258,6 +258,22 @@ mod tests {
         assert_eq!(body_round_trip(&resp), msg);
     }
 
+    /// In a compound every member is padded to 8 bytes (MS-SMB2 3.3.4.1.3); the decoder
+    /// consumes that padding and still yields exactly the data.
+    #[test]
+    fn compound_padding_is_consumed() {
+        let resp = ReadResponse {
+            data: Bytes::from_static(b"abc"),
+            ..Default::default()
+        };
+        let mut buf = BytesMut::from(&body_round_trip(&resp)[..]);
+        buf.extend_from_slice(&[0; 5]);
+        let msg = buf.freeze();
+        let mut r = Reader::at(&msg, 64);
+        assert_eq!(ReadResponse::decode(&mut r).unwrap(), resp);
+        assert_eq!(r.position(), 88);
+    }
+
     #[test]
     fn data_offset_checks_name_the_field() {
         let resp = ReadResponse {
