@@ -501,6 +501,76 @@ impl super::FileInformation for FileFullEaInformation {
     const CLASS: super::FileInfoClass = super::FileInfoClass::FULL_EA;
 }
 
+/// Declares [`FileInfo`]: one variant per supported file information class.
+macro_rules! file_info_enum {
+    ($($variant:ident($ty:ty)),* $(,)?) => {
+        /// Any supported file information class, for code that dispatches on the class number
+        /// (a server handling SET_INFO / QUERY_INFO, a client decoding a response).
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum FileInfo {
+            $(
+                #[doc = concat!("[`", stringify!($ty), "`].")]
+                $variant($ty),
+            )*
+        }
+
+        impl FileInfo {
+            /// Decodes `buf` as the structure of `class`. A class without a codec here is an
+            /// error naming `FileInfoClass`.
+            pub fn decode(class: super::FileInfoClass, buf: &Bytes) -> Result<Self, DecodeError> {
+                $(
+                    if class == <$ty as super::FileInformation>::CLASS {
+                        return Ok(Self::$variant(<$ty as InfoCodec>::decode(buf)?));
+                    }
+                )*
+                Err(DecodeError::InvalidValue {
+                    field: "FileInfoClass",
+                    value: class.0.into(),
+                })
+            }
+
+            /// The class of this structure.
+            pub fn class(&self) -> super::FileInfoClass {
+                match self {
+                    $( Self::$variant(_) => <$ty as super::FileInformation>::CLASS, )*
+                }
+            }
+
+            /// Appends the structure.
+            pub fn encode(&self, out: &mut bytes::BytesMut) -> Result<(), EncodeError> {
+                match self {
+                    $( Self::$variant(x) => x.encode(out), )*
+                }
+            }
+        }
+    };
+}
+
+file_info_enum!(
+    Basic(FileBasicInformation),
+    Standard(FileStandardInformation),
+    Internal(FileInternalInformation),
+    Ea(FileEaInformation),
+    Access(FileAccessInformation),
+    Position(FilePositionInformation),
+    Mode(FileModeInformation),
+    Alignment(FileAlignmentInformation),
+    All(FileAllInformation),
+    Name(FileNameInformation),
+    AlternateName(FileAlternateNameInformation),
+    NormalizedName(FileNormalizedNameInformation),
+    Stream(FileStreamInformation),
+    NetworkOpen(FileNetworkOpenInformation),
+    AttributeTag(FileAttributeTagInformation),
+    Rename(FileRenameInformation),
+    Link(FileLinkInformation),
+    Disposition(FileDispositionInformation),
+    DispositionEx(FileDispositionInformationEx),
+    EndOfFile(FileEndOfFileInformation),
+    Allocation(FileAllocationInformation),
+    FullEa(FileFullEaInformation),
+);
+
 #[cfg(test)]
 pub(crate) mod strategies {
     //! Proptest generators for the list-shaped and name-shaped classes.
@@ -639,7 +709,29 @@ mod tests {
             let _ = FileRenameInformation::decode(&b);
             let _ = FileFullEaInformation::decode(&b);
             let _ = FileStreamInformation::decode(&b);
+            for class in 0..=70u8 {
+                let _ = FileInfo::decode(crate::wire::fscc::FileInfoClass(class), &b);
+            }
         }
+    }
+
+    #[test]
+    fn file_info_dispatches_on_class() {
+        let x = FileInfo::EndOfFile(FileEndOfFileInformation { end_of_file: 77 });
+        let mut out = bytes::BytesMut::new();
+        x.encode(&mut out).unwrap();
+        let back = FileInfo::decode(x.class(), &out.freeze()).unwrap();
+        assert_eq!(back, x);
+        assert_eq!(x.class(), crate::wire::fscc::FileInfoClass::END_OF_FILE);
+        let e =
+            FileInfo::decode(crate::wire::fscc::FileInfoClass::PIPE, &Bytes::new()).unwrap_err();
+        assert!(matches!(
+            e,
+            DecodeError::InvalidValue {
+                field: "FileInfoClass",
+                value: 23
+            }
+        ));
     }
 
     #[test]

@@ -247,6 +247,75 @@ impl super::FsInformation for FileFsObjectIdInformation {
     const CLASS: super::FsInfoClass = super::FsInfoClass::OBJECT_ID;
 }
 
+/// Any supported file system information class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FsInfo {
+    /// [`FileFsVolumeInformation`].
+    Volume(FileFsVolumeInformation),
+    /// [`FileFsSizeInformation`].
+    Size(FileFsSizeInformation),
+    /// [`FileFsFullSizeInformation`].
+    FullSize(FileFsFullSizeInformation),
+    /// [`FileFsDeviceInformation`].
+    Device(FileFsDeviceInformation),
+    /// [`FileFsAttributeInformation`].
+    Attribute(FileFsAttributeInformation),
+    /// [`FileFsSectorSizeInformation`].
+    SectorSize(FileFsSectorSizeInformation),
+    /// [`FileFsObjectIdInformation`].
+    ObjectId(FileFsObjectIdInformation),
+}
+
+impl FsInfo {
+    /// Decodes `buf` as the structure of `class`; an unsupported class is an error naming
+    /// `FsInformationClass`.
+    pub fn decode(class: super::FsInfoClass, buf: &bytes::Bytes) -> Result<Self, DecodeError> {
+        use super::FsInfoClass as C;
+        Ok(match class {
+            C::VOLUME => Self::Volume(InfoCodec::decode(buf)?),
+            C::SIZE => Self::Size(InfoCodec::decode(buf)?),
+            C::FULL_SIZE => Self::FullSize(InfoCodec::decode(buf)?),
+            C::DEVICE => Self::Device(InfoCodec::decode(buf)?),
+            C::ATTRIBUTE => Self::Attribute(InfoCodec::decode(buf)?),
+            C::SECTOR_SIZE => Self::SectorSize(InfoCodec::decode(buf)?),
+            C::OBJECT_ID => Self::ObjectId(InfoCodec::decode(buf)?),
+            other => {
+                return Err(DecodeError::InvalidValue {
+                    field: "FsInformationClass",
+                    value: other.0.into(),
+                });
+            }
+        })
+    }
+
+    /// The class of this structure.
+    pub fn class(&self) -> super::FsInfoClass {
+        use super::FsInformation;
+        match self {
+            Self::Volume(_) => FileFsVolumeInformation::CLASS,
+            Self::Size(_) => FileFsSizeInformation::CLASS,
+            Self::FullSize(_) => FileFsFullSizeInformation::CLASS,
+            Self::Device(_) => FileFsDeviceInformation::CLASS,
+            Self::Attribute(_) => FileFsAttributeInformation::CLASS,
+            Self::SectorSize(_) => FileFsSectorSizeInformation::CLASS,
+            Self::ObjectId(_) => FileFsObjectIdInformation::CLASS,
+        }
+    }
+
+    /// Appends the structure.
+    pub fn encode(&self, out: &mut bytes::BytesMut) -> Result<(), EncodeError> {
+        match self {
+            Self::Volume(x) => x.encode(out),
+            Self::Size(x) => x.encode(out),
+            Self::FullSize(x) => x.encode(out),
+            Self::Device(x) => x.encode(out),
+            Self::Attribute(x) => x.encode(out),
+            Self::SectorSize(x) => x.encode(out),
+            Self::ObjectId(x) => x.encode(out),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,7 +370,22 @@ mod tests {
             let b = Bytes::from(b);
             let _ = FileFsVolumeInformation::decode(&b);
             let _ = FileFsAttributeInformation::decode(&b);
+            for class in 0..=12u8 {
+                let _ = FsInfo::decode(crate::wire::fscc::FsInfoClass(class), &b);
+            }
         }
+    }
+
+    #[test]
+    fn fs_info_dispatches_on_class() {
+        let x = FsInfo::Device(FileFsDeviceInformation {
+            device_type: DeviceType::DISK,
+            characteristics: 0x20,
+        });
+        let mut out = bytes::BytesMut::new();
+        x.encode(&mut out).unwrap();
+        assert_eq!(FsInfo::decode(x.class(), &out.freeze()).unwrap(), x);
+        assert!(FsInfo::decode(crate::wire::fscc::FsInfoClass::LABEL, &Bytes::new()).is_err());
     }
 
     #[test]
