@@ -360,7 +360,7 @@ mod tests {
     use super::*;
     use crate::wire::create_context::strategies::{request_context, response_context};
     use crate::wire::fscc::test_support::{
-        body_garbage, body_round_trip, body_truncations_fail, file_id, name,
+        body_garbage, body_mutations, body_round_trip, body_truncations_fail, edits, file_id, name,
     };
     use bytes::{Bytes, BytesMut};
     use proptest::prelude::*;
@@ -426,6 +426,12 @@ mod tests {
         fn response_round_trips(x in response()) {
             let msg = body_round_trip(&x);
             body_truncations_fail::<CreateResponse>(&msg, 0);
+        }
+
+        #[test]
+        fn mutated_messages_never_panic(x in request(), y in response(), e in edits()) {
+            body_mutations::<CreateRequest>(&body_round_trip(&x), &e);
+            body_mutations::<CreateResponse>(&body_round_trip(&y), &e);
         }
 
         #[test]

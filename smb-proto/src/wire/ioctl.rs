@@ -202,7 +202,8 @@ impl Body for IoctlResponse {
 mod tests {
     use super::*;
     use crate::wire::fscc::test_support::{
-        body_garbage, body_round_trip, body_truncations_fail, bytes_of, file_id,
+        body_garbage, body_mutations, body_round_trip, body_truncations_fail, bytes_of, edits,
+        file_id,
     };
     use bytes::BytesMut;
     use proptest::prelude::*;
@@ -241,6 +242,14 @@ mod tests {
             let x = IoctlResponse { ctl_code: CtlCode(code), file_id: fid, flags, input, output };
             let msg = body_round_trip(&x);
             body_truncations_fail::<IoctlResponse>(&msg, 0);
+        }
+
+        #[test]
+        fn mutated_messages_never_panic(input in bytes_of(40), output in bytes_of(40), e in edits()) {
+            let x = IoctlRequest { input: input.clone(), output: output.clone(), ..Default::default() };
+            body_mutations::<IoctlRequest>(&body_round_trip(&x), &e);
+            let y = IoctlResponse { input, output, ..Default::default() };
+            body_mutations::<IoctlResponse>(&body_round_trip(&y), &e);
         }
 
         #[test]

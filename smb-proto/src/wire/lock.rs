@@ -148,7 +148,7 @@ impl Body for LockResponse {
 mod tests {
     use super::*;
     use crate::wire::fscc::test_support::{
-        body_garbage, body_round_trip, body_truncations_fail, file_id,
+        body_garbage, body_mutations, body_round_trip, body_truncations_fail, edits, file_id,
     };
     use bytes::{Bytes, BytesMut};
     use proptest::prelude::*;
@@ -177,8 +177,10 @@ mod tests {
         }
 
         #[test]
-        fn garbage_never_panics(b in proptest::collection::vec(any::<u8>(), 0..120)) {
+        fn garbage_never_panics(b in proptest::collection::vec(any::<u8>(), 0..120), e in edits()) {
             body_garbage::<LockRequest>(&b);
+            let x = LockRequest { locks: vec![LockElement::default(); 2], ..Default::default() };
+            body_mutations::<LockRequest>(&body_round_trip(&x), &e);
         }
     }
 

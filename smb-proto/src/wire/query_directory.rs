@@ -128,7 +128,8 @@ impl Body for QueryDirectoryResponse {
 mod tests {
     use super::*;
     use crate::wire::fscc::test_support::{
-        body_garbage, body_round_trip, body_truncations_fail, bytes_of, file_id, name,
+        body_garbage, body_mutations, body_round_trip, body_truncations_fail, bytes_of, edits,
+        file_id, name,
     };
     use bytes::BytesMut;
     use proptest::prelude::*;
@@ -157,7 +158,9 @@ mod tests {
         }
 
         #[test]
-        fn garbage_never_panics(b in proptest::collection::vec(any::<u8>(), 0..80)) {
+        fn garbage_never_panics(b in proptest::collection::vec(any::<u8>(), 0..80), e in edits()) {
+            body_mutations::<QueryDirectoryRequest>(&body_round_trip(&QueryDirectoryRequest { file_name: "*.txt".into(), ..Default::default() }), &e);
+            body_mutations::<QueryDirectoryResponse>(&body_round_trip(&QueryDirectoryResponse { buffer: b.clone().into() }), &e);
             body_garbage::<QueryDirectoryRequest>(&b);
             body_garbage::<QueryDirectoryResponse>(&b);
         }

@@ -169,7 +169,8 @@ mod tests {
     use crate::wire::fscc::InfoCodec;
     use crate::wire::fscc::file::FileStandardInformation;
     use crate::wire::fscc::test_support::{
-        body_garbage, body_round_trip, body_truncations_fail, bytes_of, file_id,
+        body_garbage, body_mutations, body_round_trip, body_truncations_fail, bytes_of, edits,
+        file_id,
     };
     use proptest::prelude::*;
 
@@ -197,7 +198,9 @@ mod tests {
         }
 
         #[test]
-        fn garbage_never_panics(b in proptest::collection::vec(any::<u8>(), 0..80)) {
+        fn garbage_never_panics(b in proptest::collection::vec(any::<u8>(), 0..80), e in edits()) {
+            body_mutations::<QueryInfoRequest>(&body_round_trip(&QueryInfoRequest { input: b.clone().into(), ..Default::default() }), &e);
+            body_mutations::<QueryInfoResponse>(&body_round_trip(&QueryInfoResponse { buffer: b.clone().into() }), &e);
             body_garbage::<QueryInfoRequest>(&b);
             body_garbage::<QueryInfoResponse>(&b);
         }

@@ -188,7 +188,8 @@ impl Body for ReadResponse {
 mod tests {
     use super::*;
     use crate::wire::fscc::test_support::{
-        body_garbage, body_round_trip, body_truncations_fail, bytes_of, file_id,
+        body_garbage, body_mutations, body_round_trip, body_truncations_fail, bytes_of, edits,
+        file_id,
     };
     use bytes::BytesMut;
     use proptest::prelude::*;
@@ -227,6 +228,13 @@ mod tests {
             let x = ReadResponse { data_remaining: dr, flags: fl, data };
             let msg = body_round_trip(&x);
             body_truncations_fail::<ReadResponse>(&msg, 0);
+        }
+
+        #[test]
+        fn mutated_messages_never_panic(x in request(), data in bytes_of(64), e in edits()) {
+            body_mutations::<ReadRequest>(&body_round_trip(&x), &e);
+            let y = ReadResponse { data, ..Default::default() };
+            body_mutations::<ReadResponse>(&body_round_trip(&y), &e);
         }
 
         #[test]

@@ -109,7 +109,8 @@ mod tests {
     use crate::wire::fscc::InfoCodec;
     use crate::wire::fscc::file::FileRenameInformation;
     use crate::wire::fscc::test_support::{
-        body_garbage, body_round_trip, body_truncations_fail, bytes_of, file_id,
+        body_garbage, body_mutations, body_round_trip, body_truncations_fail, bytes_of, edits,
+        file_id,
     };
     use bytes::BytesMut;
     use proptest::prelude::*;
@@ -131,7 +132,8 @@ mod tests {
         }
 
         #[test]
-        fn garbage_never_panics(b in proptest::collection::vec(any::<u8>(), 0..80)) {
+        fn garbage_never_panics(b in proptest::collection::vec(any::<u8>(), 0..80), e in edits()) {
+            body_mutations::<SetInfoRequest>(&body_round_trip(&SetInfoRequest { buffer: b.clone().into(), ..Default::default() }), &e);
             body_garbage::<SetInfoRequest>(&b);
             body_garbage::<SetInfoResponse>(&b);
         }

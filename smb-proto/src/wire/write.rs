@@ -164,7 +164,8 @@ impl Body for WriteResponse {
 mod tests {
     use super::*;
     use crate::wire::fscc::test_support::{
-        body_garbage, body_round_trip, body_truncations_fail, bytes_of, file_id,
+        body_garbage, body_mutations, body_round_trip, body_truncations_fail, bytes_of, edits,
+        file_id,
     };
     use bytes::BytesMut;
     use proptest::prelude::*;
@@ -206,6 +207,11 @@ mod tests {
             let msg = body_round_trip(&WriteResponse { count, remaining });
             prop_assert_eq!(msg.len(), 64 + 16);
             body_truncations_fail::<WriteResponse>(&msg, 0);
+        }
+
+        #[test]
+        fn mutated_messages_never_panic(x in request(), e in edits()) {
+            body_mutations::<WriteRequest>(&body_round_trip(&x), &e);
         }
 
         #[test]

@@ -52,6 +52,30 @@ pub(crate) fn body_garbage<B: Body + Debug>(body: &[u8]) {
     let _ = B::decode(&mut Reader::at(&msg, 64));
 }
 
+/// Decoding a valid message with some bytes of its body overwritten (offsets, lengths, counts
+/// pointing anywhere) must not panic; when it succeeds, the result re-encodes.
+pub(crate) fn body_mutations<B: Body + Debug>(msg: &Bytes, edits: &[(usize, u8)]) {
+    let mut m = BytesMut::from(&msg[..]);
+    let body_len = m.len().saturating_sub(64);
+    if body_len == 0 {
+        return;
+    }
+    for &(at, v) in edits {
+        let i = 64 + at % body_len;
+        m[i] = v;
+    }
+    let m = m.freeze();
+    if let Ok(b) = B::decode(&mut Reader::at(&m, 64)) {
+        let mut out = BytesMut::new();
+        let _ = b.encode(&mut Writer::new(&mut out));
+    }
+}
+
+/// Edits for [`body_mutations`].
+pub(crate) fn edits() -> impl Strategy<Value = Vec<(usize, u8)>> {
+    proptest::collection::vec((any::<usize>(), any::<u8>()), 1..6)
+}
+
 /// Round-trips an information structure and checks every strict truncation fails.
 pub(crate) fn info_round_trip<T: InfoCodec + PartialEq + Debug>(x: &T) -> Bytes {
     let bytes = x.to_bytes().expect("encode");
