@@ -21,7 +21,7 @@ open_enum! {
         WATCH_TREE = 0x0001,
     }
 }
-crate::flag_ops!(ChangeNotifyFlags);
+crate::wire::fscc::flag_ops!(ChangeNotifyFlags);
 
 open_enum! {
     /// CompletionFilter (MS-SMB2 2.2.35). A bit set.
@@ -40,7 +40,7 @@ open_enum! {
         STREAM_WRITE = 0x0000_0800,
     }
 }
-crate::flag_ops!(CompletionFilter);
+crate::wire::fscc::flag_ops!(CompletionFilter);
 
 /// CHANGE_NOTIFY request (MS-SMB2 2.2.35).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

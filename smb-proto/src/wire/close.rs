@@ -16,7 +16,7 @@ open_enum! {
         POSTQUERY_ATTRIB = 0x0001,
     }
 }
-crate::flag_ops!(CloseFlags);
+crate::wire::fscc::flag_ops!(CloseFlags);
 
 /// CLOSE request (MS-SMB2 2.2.15).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

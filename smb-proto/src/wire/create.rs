@@ -42,7 +42,7 @@ open_enum! {
         DELETE = 0x4,
     }
 }
-crate::flag_ops!(ShareAccess);
+crate::wire::fscc::flag_ops!(ShareAccess);
 
 open_enum! {
     /// CreateDisposition (MS-SMB2 2.2.13).
@@ -82,7 +82,7 @@ open_enum! {
         OPEN_FOR_FREE_SPACE_QUERY = 0x0080_0000,
     }
 }
-crate::flag_ops!(CreateOptions);
+crate::wire::fscc::flag_ops!(CreateOptions);
 
 open_enum! {
     /// CreateAction of the response (MS-SMB2 2.2.14).

@@ -39,7 +39,7 @@ open_enum! {
         WRITE_CACHING = 0x04,
     }
 }
-crate::flag_ops!(LeaseState);
+crate::wire::fscc::flag_ops!(LeaseState);
 
 open_enum! {
     /// Lease flags (MS-SMB2 2.2.13.2.8 / 2.2.13.2.10). A bit set.
@@ -48,7 +48,7 @@ open_enum! {
         PARENT_LEASE_KEY_SET = 0x04,
     }
 }
-crate::flag_ops!(LeaseFlags);
+crate::wire::fscc::flag_ops!(LeaseFlags);
 
 /// The version-2 fields of a lease (MS-SMB2 2.2.13.2.10), SMB 3.x only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -110,7 +110,7 @@ open_enum! {
         RDMA_CAPABLE = 0x0000_0002,
     }
 }
-crate::flag_ops!(InterfaceCapability);
+crate::wire::fscc::flag_ops!(InterfaceCapability);
 
 /// The SOCKADDR_STORAGE of an interface (MS-SMB2 2.2.32.5.1): 128 bytes on the wire. Ports and
 /// addresses are in network byte order.

@@ -19,7 +19,7 @@ open_enum! {
         FAIL_IMMEDIATELY = 0x0000_0010,
     }
 }
-crate::flag_ops!(LockFlags);
+crate::wire::fscc::flag_ops!(LockFlags);
 
 /// One byte range (MS-SMB2 2.2.26.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

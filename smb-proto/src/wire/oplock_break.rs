@@ -20,7 +20,7 @@ open_enum! {
         ACK_REQUIRED = 0x0000_0001,
     }
 }
-crate::flag_ops!(LeaseBreakFlags);
+crate::wire::fscc::flag_ops!(LeaseBreakFlags);
 
 /// The 24-byte oplock form shared by the notification (2.2.23.1), the acknowledgment
 /// (2.2.24.1) and the response (2.2.25.1).

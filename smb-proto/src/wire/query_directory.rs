@@ -22,7 +22,7 @@ open_enum! {
         REOPEN = 0x10,
     }
 }
-crate::flag_ops!(QueryDirectoryFlags);
+crate::wire::fscc::flag_ops!(QueryDirectoryFlags);
 
 /// QUERY_DIRECTORY request (MS-SMB2 2.2.33).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -36,7 +36,7 @@ open_enum! {
         BACKUP_SECURITY_INFORMATION = 0x0001_0000,
     }
 }
-crate::flag_ops!(AdditionalInformation);
+crate::wire::fscc::flag_ops!(AdditionalInformation);
 
 open_enum! {
     /// QUERY_INFO Flags (MS-SMB2 2.2.37), meaningful for EA and quota queries. A bit set.
@@ -46,7 +46,7 @@ open_enum! {
         INDEX_SPECIFIED = 0x0000_0004,
     }
 }
-crate::flag_ops!(QueryInfoFlags);
+crate::wire::fscc::flag_ops!(QueryInfoFlags);
 
 /// QUERY_INFO request (MS-SMB2 2.2.37).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

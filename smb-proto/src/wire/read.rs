@@ -30,7 +30,7 @@ open_enum! {
         REQUEST_COMPRESSED = 0x02,
     }
 }
-crate::flag_ops!(ReadFlags);
+crate::wire::fscc::flag_ops!(ReadFlags);
 
 /// READ request (MS-SMB2 2.2.19).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

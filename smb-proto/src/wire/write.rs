@@ -20,7 +20,7 @@ open_enum! {
         WRITE_UNBUFFERED = 0x0000_0002,
     }
 }
-crate::flag_ops!(WriteFlags);
+crate::wire::fscc::flag_ops!(WriteFlags);
 
 /// WRITE request (MS-SMB2 2.2.21).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -1,12 +1,11 @@
 //! File attribute and other bit-flag newtypes shared by CREATE, CLOSE and the MS-FSCC classes.
 //!
-//! Owns: [`FileAttributes`] (MS-FSCC 2.6) and the [`flag_ops!`](crate::flag_ops) helper that gives
-//! an `open_enum!` newtype set operations. Must not: know any message layout.
+//! Owns: [`FileAttributes`] (MS-FSCC 2.6), [`AccessMask`], and the crate-internal `flag_ops!`
+//! helper that gives an `open_enum!` newtype set operations. Must not: know any message layout.
 
 use crate::open_enum;
 
 /// Adds `contains`, `is_empty`, `|`, `&` and `|=` to an `open_enum!` newtype used as a bit set.
-#[macro_export]
 macro_rules! flag_ops {
     ($name:ident) => {
         impl $name {
@@ -40,6 +39,7 @@ macro_rules! flag_ops {
         }
     };
 }
+pub(crate) use flag_ops;
 
 open_enum! {
     /// File attributes (MS-FSCC 2.6). A bit set: unknown bits pass through.
@@ -66,7 +66,7 @@ open_enum! {
     }
 }
 flag_ops!(FileAttributes);
-crate::wire_field_newtype!(FileAttributes => u32, AccessMask => u32);
+crate::wire::fscc::wire_field_newtype!(FileAttributes => u32, AccessMask => u32);
 
 open_enum! {
     /// An access mask (MS-SMB2 2.2.13.1, MS-DTYP 2.4.3): file/pipe/printer rights and the

@@ -8,10 +8,10 @@ use bytes::Bytes;
 
 use super::attributes::{AccessMask, FileAttributes};
 use super::{InfoCodec, decode_chain, encode_chain, read_name_u32, write_name_u32};
-use crate::fixed_info;
 use crate::open_enum;
 use crate::wire::cursor::{Reader, Writer, len_u16, len_u32, put_utf16le, utf16le_len};
 use crate::wire::error::{DecodeError, EncodeError};
+use crate::wire::fscc::fixed_info;
 
 fixed_info! {
     /// FileBasicInformation (MS-FSCC 2.4.7): the four FILETIMEs and the attributes.
@@ -153,8 +153,8 @@ open_enum! {
         IGNORE_READONLY_ATTRIBUTE = 0x0000_0010,
     }
 }
-crate::flag_ops!(DispositionExFlags);
-crate::wire_field_newtype!(DispositionExFlags => u32);
+crate::wire::fscc::flag_ops!(DispositionExFlags);
+crate::wire::fscc::wire_field_newtype!(DispositionExFlags => u32);
 
 fixed_info! {
     /// FileDispositionInformationEx (MS-FSCC 2.4.12).

@@ -3,10 +3,10 @@
 //! Owns: one struct per class with its codec. Must not: interpret the values.
 
 use super::{InfoCodec, read_name_u32, write_name_u32};
-use crate::fixed_info;
 use crate::open_enum;
 use crate::wire::cursor::{Reader, Writer};
 use crate::wire::error::{DecodeError, EncodeError};
+use crate::wire::fscc::fixed_info;
 use crate::wire::types::Guid;
 
 /// FileFsVolumeInformation (MS-FSCC 2.5.9).
@@ -100,7 +100,7 @@ open_enum! {
         NETWORK_FILE_SYSTEM = 0x0000_0014,
     }
 }
-crate::wire_field_newtype!(DeviceType => u32);
+crate::wire::fscc::wire_field_newtype!(DeviceType => u32);
 
 fixed_info! {
     /// FileFsDeviceInformation (MS-FSCC 2.5.10).
@@ -141,7 +141,7 @@ open_enum! {
         SUPPORTS_SPARSE_VDL = 0x1000_0000,
     }
 }
-crate::flag_ops!(FsAttributes);
+crate::wire::fscc::flag_ops!(FsAttributes);
 
 /// FileFsAttributeInformation (MS-FSCC 2.5.1).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -23,6 +23,7 @@ use super::error::{DecodeError, EncodeError};
 use crate::open_enum;
 
 pub use attributes::FileAttributes;
+pub(crate) use attributes::flag_ops;
 
 open_enum! {
     /// File information classes (MS-FSCC 2.4), used with `InfoType::FILE` and QUERY_DIRECTORY.
@@ -307,7 +308,7 @@ pub(crate) fn write_name_u32(
     Ok(())
 }
 
-/// A fixed-width field that the [`fixed_info!`](crate::fixed_info) macro can read and write.
+/// A fixed-width field that the crate-internal `fixed_info!` macro can read and write.
 pub trait WireField: Sized {
     /// Reads the field, naming `field` on error.
     fn get(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError>;
@@ -358,7 +359,6 @@ impl WireField for super::types::FileId {
 }
 
 /// Implements [`WireField`] for `open_enum!` newtypes over an integer.
-#[macro_export]
 macro_rules! wire_field_newtype {
     ($($name:ident => $get:ident),* $(,)?) => {$(
         impl $crate::wire::fscc::WireField for $name {
@@ -386,7 +386,6 @@ macro_rules! wire_field_newtype {
 
 /// Declares a fixed-size information structure: the struct, its [`InfoCodec`] (fields in
 /// order, then `reserved` zero bytes), its class trait and, in tests, a proptest `Arbitrary`.
-#[macro_export]
 macro_rules! fixed_info {
     (
         $(#[$m:meta])*
@@ -436,6 +435,7 @@ macro_rules! fixed_info {
         }
     };
 }
+pub(crate) use {fixed_info, wire_field_newtype};
 
 #[cfg(test)]
 mod tests {
