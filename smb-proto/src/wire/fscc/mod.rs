@@ -3,7 +3,7 @@
 //!
 //! Owns: the class numbers ([`FileInfoClass`], [`FsInfoClass`]), the [`InfoCodec`] contract, the
 //! generic NextEntryOffset chain walker and builder used by every list-shaped class, and one
-//! submodule per family: [`directory`], [`file`], [`filesystem`], [`attributes`], [`notify`].
+//! submodule per family: [`directory`], [`file`](mod@file), [`filesystem`], [`attributes`], [`notify`].
 //! Must not: know the SMB2 envelope. Offsets inside these structures are relative to the
 //! structure (or list entry) itself, never to the SMB2 header.
 
