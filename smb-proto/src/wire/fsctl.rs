@@ -453,10 +453,9 @@ impl InfoCodec for CopyChunkResponse {
 /// Reads a NUL-terminated UTF-16LE string that ends the buffer.
 fn read_utf16z(r: &mut Reader<'_>, field: &'static str) -> Result<String, DecodeError> {
     let rest = r.rest();
-    let units = rest.len() / 2;
-    let nul = (0..units).find(|&i| rest[2 * i] == 0 && rest[2 * i + 1] == 0);
-    match nul {
-        Some(i) => utf16le(&rest[..2 * i], field),
+    let nul = rest.chunks_exact(2).position(|c| c == [0, 0]);
+    match nul.and_then(|i| rest.get(..2 * i)) {
+        Some(s) => utf16le(s, field),
         None => Err(DecodeError::Malformed {
             field,
             reason: "string is not NUL-terminated",

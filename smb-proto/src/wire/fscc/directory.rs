@@ -84,13 +84,13 @@ fn read_short_name(r: &mut Reader<'_>, p: &'static str) -> Result<String, Decode
     let len = r.u8(p)? as usize;
     r.skip(1, p)?;
     let raw = r.bytes(24, p)?;
-    if len > 24 {
-        return Err(DecodeError::InvalidValue {
+    match raw.get(..len) {
+        Some(s) => super::super::cursor::utf16le(s, p),
+        None => Err(DecodeError::InvalidValue {
             field: p,
             value: len as u64,
-        });
+        }),
     }
-    super::super::cursor::utf16le(&raw[..len], p)
 }
 
 fn write_short_name(w: &mut Writer<'_>, s: &str, p: &'static str) -> Result<(), EncodeError> {

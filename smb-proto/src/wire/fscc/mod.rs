@@ -276,7 +276,7 @@ pub fn encode_chain<T>(
 }
 
 /// Reads a u32 length and then that many bytes of UTF-16LE (the `FileNameLength` + `FileName`
-/// shape that most MS-FSCC structures end with). `cap` bounds the length to what is left.
+/// shape that most MS-FSCC structures end with); the length is checked against what is left.
 pub(crate) fn read_name_u32(
     r: &mut Reader<'_>,
     len_field: &'static str,
