@@ -8,6 +8,8 @@ use bytes::Bytes;
 use super::body::{Body, buffer_at, finish_body};
 use super::cursor::{Reader, Writer, len_u16, len_u32};
 use super::error::{DecodeError, EncodeError};
+use super::fscc::file::FileInfo;
+use super::fscc::filesystem::FsInfo;
 use super::fscc::{FileInfoClass, FsInfoClass};
 use super::query_info::{AdditionalInformation, InfoType};
 use super::types::{Command, FileId};
@@ -36,6 +38,29 @@ impl SetInfoRequest {
     /// The file system information class, when `info_type` is FILESYSTEM.
     pub fn fs_class(&self) -> Option<FsInfoClass> {
         (self.info_type == InfoType::FILESYSTEM).then_some(FsInfoClass(self.info_class))
+    }
+
+    /// Decodes the buffer as the file information class it names (`info_type` must be FILE).
+    pub fn file_info(&self) -> Result<FileInfo, DecodeError> {
+        match self.file_class() {
+            Some(class) => FileInfo::decode(class, &self.buffer),
+            None => Err(DecodeError::InvalidValue {
+                field: "SET_INFO.InfoType",
+                value: self.info_type.0.into(),
+            }),
+        }
+    }
+
+    /// Decodes the buffer as the file system information class it names (`info_type` must be
+    /// FILESYSTEM).
+    pub fn fs_info(&self) -> Result<FsInfo, DecodeError> {
+        match self.fs_class() {
+            Some(class) => FsInfo::decode(class, &self.buffer),
+            None => Err(DecodeError::InvalidValue {
+                field: "SET_INFO.InfoType",
+                value: self.info_type.0.into(),
+            }),
+        }
     }
 }
 
@@ -157,6 +182,8 @@ mod tests {
         let back = SetInfoRequest::decode(&mut Reader::at(&msg, 64)).unwrap();
         assert_eq!(back.file_class(), Some(FileInfoClass::RENAME));
         assert_eq!(FileRenameInformation::decode(&back.buffer).unwrap(), rename);
+        assert_eq!(back.file_info().unwrap(), FileInfo::Rename(rename.clone()));
+        assert!(back.fs_info().is_err());
         let mut m = BytesMut::from(&msg[..]);
         m[64 + 8] = 0x70; // BufferOffset past the end of the message
         let m = m.freeze();
