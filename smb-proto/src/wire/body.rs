@@ -26,3 +26,86 @@ pub trait Body: Sized {
     /// Appends the body.
     fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError>;
 }
+
+/// Reads a header-relative `(offset, length)` buffer of a body whose fixed part ends at
+/// `fixed_end` (a header-relative position). A zero length yields an empty buffer whatever the
+/// offset (peers send offset 0 with length 0); otherwise the buffer must lie after the fixed part
+/// (MS-SMB2 3.3.5.2.x: offsets into the header or fixed body are invalid) and inside the message.
+/// Returns the zero-copy slice and the position just past it.
+pub fn buffer_at(
+    r: &Reader<'_>,
+    offset: usize,
+    length: usize,
+    fixed_end: usize,
+    field: &'static str,
+) -> Result<(bytes::Bytes, usize), DecodeError> {
+    if length == 0 {
+        return Ok((bytes::Bytes::new(), fixed_end));
+    }
+    if offset < fixed_end {
+        return Err(DecodeError::OutOfBounds {
+            field,
+            offset,
+            length,
+            limit: r.message().len(),
+        });
+    }
+    let b = r.slice_at(offset, length, field)?;
+    Ok((b, offset + length))
+}
+
+/// Ends a variable-size body: moves the reader past the fixed part and every buffer
+/// (`buffers_end`, the largest end returned by [`buffer_at`]). Then it consumes, when present:
+/// - the one padding byte that an odd StructureSize counts when the body carried no buffer
+///   bytes (MS-SMB2 2.2: the size "includes ... one byte of the variable buffer"); some peers
+///   omit it, so it is not required;
+/// - zero padding up to the next 8-byte boundary, which compound members carry (MS-SMB2
+///   3.2.4.1.4) and which Samba also adds after a CREATE name. The reader never goes past the
+///   message, so a lone message without padding decodes the same.
+pub fn finish_body(
+    r: &mut Reader<'_>,
+    fixed_end: usize,
+    buffers_end: usize,
+    field: &'static str,
+) -> Result<(), DecodeError> {
+    let end = fixed_end.max(buffers_end);
+    r.seek(end, field)?;
+    if end == fixed_end && !r.is_empty() {
+        r.skip(1, field)?;
+    }
+    let pad = super::cursor::padding_to(r.position(), 8).min(r.remaining());
+    r.skip(pad, field)
+}
+
+/// Decodes the body shape shared by the QUERY_DIRECTORY, CHANGE_NOTIFY and QUERY_INFO responses
+/// (MS-SMB2 2.2.34, 2.2.36, 2.2.38): StructureSize 9, a u16 OutputBufferOffset, a u32
+/// OutputBufferLength and the buffer. `fields` names StructureSize, OutputBufferOffset and
+/// Buffer of the command. Returns the zero-copy buffer.
+pub fn decode_output_buffer(
+    r: &mut Reader<'_>,
+    fields: [&'static str; 3],
+) -> Result<bytes::Bytes, DecodeError> {
+    r.expect_u16(9, fields[0])?;
+    let off = r.u16(fields[1])? as usize;
+    let len = r.u32(fields[1])? as usize;
+    let fixed_end = r.position();
+    let (buf, end) = buffer_at(r, off, len, fixed_end, fields[1])?;
+    finish_body(r, fixed_end, end, fields[2])?;
+    Ok(buf)
+}
+
+/// Encodes the body shape of [`decode_output_buffer`]: the buffer follows the 8-byte fixed part
+/// (header-relative offset 72 for a lone message). Servers send no padding byte after an empty
+/// buffer.
+pub fn encode_output_buffer(
+    w: &mut Writer<'_>,
+    buf: &[u8],
+    fields: [&'static str; 3],
+) -> Result<(), EncodeError> {
+    let off = w.offset() + 8;
+    w.u16(9);
+    w.u16(super::cursor::len_u16(off, fields[1])?);
+    w.u32(super::cursor::len_u32(buf.len(), fields[1])?);
+    w.bytes(buf);
+    Ok(())
+}
