@@ -127,8 +127,12 @@ fn ok(x: usize, t: Vec<u8>) -> Vec<u8> {
 
 #[test]
 fn right_password_same_key_and_identity() {
-    let (ck, sk, id) = exchange(client("alice", "correct horse"), acceptor(server_config()), ok)
-        .expect("logon succeeds");
+    let (ck, sk, id) = exchange(
+        client("alice", "correct horse"),
+        acceptor(server_config()),
+        ok,
+    )
+    .expect("logon succeeds");
     assert_eq!(ck, sk);
     assert_ne!(ck.as_bytes(), &[0u8; 16]);
     assert_eq!(
@@ -151,14 +155,22 @@ fn right_password_same_key_and_identity() {
 fn deterministic_given_seeds() {
     let mut a = Vec::new();
     let mut b = Vec::new();
-    let _ = exchange(client("alice", "correct horse"), acceptor(server_config()), |_, t| {
-        a.push(t.clone());
-        t
-    });
-    let _ = exchange(client("alice", "correct horse"), acceptor(server_config()), |_, t| {
-        b.push(t.clone());
-        t
-    });
+    let _ = exchange(
+        client("alice", "correct horse"),
+        acceptor(server_config()),
+        |_, t| {
+            a.push(t.clone());
+            t
+        },
+    );
+    let _ = exchange(
+        client("alice", "correct horse"),
+        acceptor(server_config()),
+        |_, t| {
+            b.push(t.clone());
+            t
+        },
+    );
     assert_eq!(a.len(), 4);
     assert_eq!(a, b);
 }
@@ -167,37 +179,43 @@ fn deterministic_given_seeds() {
 fn client_adds_mic_flag_channel_bindings_target_name_and_server_timestamp() {
     let mut challenge_ts = None;
     let mut checked = false;
-    exchange(client("alice", "correct horse"), acceptor(server_config()), |i, t| {
-        if i == 1 {
-            let ch = Challenge::decode(&Bytes::from(resp(&t).response_token.expect("challenge")))
-                .expect("challenge");
-            challenge_ts = AvPairs::decode(&ch.target_info).expect("pairs").timestamp();
-        }
-        if i == 2 {
-            let auth = Authenticate::decode(&Bytes::from(resp(&t).response_token.expect("auth")))
-                .expect("auth");
-            assert!(auth.mic.is_some());
-            assert_ne!(auth.flags & flags::KEY_EXCH, 0);
-            assert_eq!(auth.encrypted_session_key.len(), 16);
-            assert_eq!(auth.lm_response.as_ref(), &[0u8; 24]);
-            let blob = auth.nt_response.slice(16..);
-            let time = u64::from_le_bytes(blob[8..16].try_into().expect("8 bytes"));
-            assert_eq!(Some(time), challenge_ts);
-            let pairs = AvPairs::decode(&blob.slice(28..)).expect("pairs");
-            assert_eq!(pairs.flags() & 2, 2);
-            assert_eq!(
-                pairs.get(AvId::CHANNEL_BINDINGS).map(|b| b.to_vec()),
-                Some(vec![0u8; 16])
-            );
-            assert_eq!(
-                pairs.get(AvId::TARGET_NAME),
-                Some(&messages::encode_string("cifs/srv.example", true, "t").expect("utf16"))
-            );
-            assert_eq!(pairs.timestamp(), Some(NOW));
-            checked = true;
-        }
-        t
-    })
+    exchange(
+        client("alice", "correct horse"),
+        acceptor(server_config()),
+        |i, t| {
+            if i == 1 {
+                let ch =
+                    Challenge::decode(&Bytes::from(resp(&t).response_token.expect("challenge")))
+                        .expect("challenge");
+                challenge_ts = AvPairs::decode(&ch.target_info).expect("pairs").timestamp();
+            }
+            if i == 2 {
+                let auth =
+                    Authenticate::decode(&Bytes::from(resp(&t).response_token.expect("auth")))
+                        .expect("auth");
+                assert!(auth.mic.is_some());
+                assert_ne!(auth.flags & flags::KEY_EXCH, 0);
+                assert_eq!(auth.encrypted_session_key.len(), 16);
+                assert_eq!(auth.lm_response.as_ref(), &[0u8; 24]);
+                let blob = auth.nt_response.slice(16..);
+                let time = u64::from_le_bytes(blob[8..16].try_into().expect("8 bytes"));
+                assert_eq!(Some(time), challenge_ts);
+                let pairs = AvPairs::decode(&blob.slice(28..)).expect("pairs");
+                assert_eq!(pairs.flags() & 2, 2);
+                assert_eq!(
+                    pairs.get(AvId::CHANNEL_BINDINGS).map(|b| b.to_vec()),
+                    Some(vec![0u8; 16])
+                );
+                assert_eq!(
+                    pairs.get(AvId::TARGET_NAME),
+                    Some(&messages::encode_string("cifs/srv.example", true, "t").expect("utf16"))
+                );
+                assert_eq!(pairs.timestamp(), Some(NOW));
+                checked = true;
+            }
+            t
+        },
+    )
     .expect("logon succeeds");
     assert!(checked);
     assert_eq!(challenge_ts, Some(NOW));
@@ -214,84 +232,118 @@ fn wrong_password_and_wrong_user_fail() {
     let r = exchange(client("alice", "wrong"), acceptor(server_config()), ok);
     assert!(matches!(r, Err(Failed::Server(_))));
     assert_logon_failure(r, AuthError::LogonFailure);
-    let r = exchange(client("mallory", "correct horse"), acceptor(server_config()), ok);
+    let r = exchange(
+        client("mallory", "correct horse"),
+        acceptor(server_config()),
+        ok,
+    );
     assert_logon_failure(r, AuthError::LogonFailure);
 }
 
 #[test]
 fn tampered_mic_fails() {
-    let r = exchange(client("alice", "correct horse"), acceptor(server_config()), |i, t| {
-        if i == 2 {
-            edit_ntlm(t, |m| m[MIC_OFFSET] ^= 1)
-        } else {
-            t
-        }
-    });
+    let r = exchange(
+        client("alice", "correct horse"),
+        acceptor(server_config()),
+        |i, t| {
+            if i == 2 {
+                edit_ntlm(t, |m| m[MIC_OFFSET] ^= 1)
+            } else {
+                t
+            }
+        },
+    );
     assert_logon_failure(r, AuthError::MicMismatch);
 }
 
 #[test]
 fn tampered_challenge_fails() {
     // The server challenge itself: the NTLMv2 proof no longer matches.
-    let r = exchange(client("alice", "correct horse"), acceptor(server_config()), |i, t| {
-        if i == 1 {
-            edit_ntlm(t, |m| m[24] ^= 0x80)
-        } else {
-            t
-        }
-    });
+    let r = exchange(
+        client("alice", "correct horse"),
+        acceptor(server_config()),
+        |i, t| {
+            if i == 1 {
+                edit_ntlm(t, |m| m[24] ^= 0x80)
+            } else {
+                t
+            }
+        },
+    );
     assert_logon_failure(r, AuthError::LogonFailure);
     // The target info (timestamp byte): the proof is over what the client saw, but the MIC
     // covers the CHALLENGE the server sent.
-    let r = exchange(client("alice", "correct horse"), acceptor(server_config()), |i, t| {
-        if i == 1 {
-            edit_ntlm(t, |m| {
-                let n = m.len();
-                m[n - 6] ^= 1; // inside the MsvAvTimestamp value, before the EOL
-            })
-        } else {
-            t
-        }
-    });
+    let r = exchange(
+        client("alice", "correct horse"),
+        acceptor(server_config()),
+        |i, t| {
+            if i == 1 {
+                edit_ntlm(t, |m| {
+                    let n = m.len();
+                    m[n - 6] ^= 1; // inside the MsvAvTimestamp value, before the EOL
+                })
+            } else {
+                t
+            }
+        },
+    );
     assert_logon_failure(r, AuthError::MicMismatch);
     // The negotiated flags (dropping KEY_EXCH): the MIC catches it.
-    let r = exchange(client("alice", "correct horse"), acceptor(server_config()), |i, t| {
-        if i == 1 {
-            edit_ntlm(t, |m| m[23] &= !0x40)
-        } else {
-            t
-        }
-    });
+    let r = exchange(
+        client("alice", "correct horse"),
+        acceptor(server_config()),
+        |i, t| {
+            if i == 1 {
+                edit_ntlm(t, |m| m[23] &= !0x40)
+            } else {
+                t
+            }
+        },
+    );
     assert!(r.is_err());
     assert!(r.expect_err("fails").error().is_logon_failure());
 }
 
 #[test]
 fn tampered_mech_list_mic_fails() {
-    let r = exchange(client("alice", "correct horse"), acceptor(server_config()), |i, t| {
-        if i == 2 {
-            let mut r = resp(&t);
-            if let Some(m) = r.mech_list_mic.as_mut() {
-                m[6] ^= 1;
+    let r = exchange(
+        client("alice", "correct horse"),
+        acceptor(server_config()),
+        |i, t| {
+            if i == 2 {
+                let mut r = resp(&t);
+                if let Some(m) = r.mech_list_mic.as_mut() {
+                    m[6] ^= 1;
+                }
+                r.encode()
+            } else {
+                t
             }
-            r.encode()
-        } else {
-            t
-        }
-    });
+        },
+    );
     assert_logon_failure(r, AuthError::MechListMicMismatch);
     // The server's mechListMIC, checked by the client.
-    let r = exchange(client("alice", "correct horse"), acceptor(server_config()), |i, t| {
-        if i == 3 {
-            let mut r = resp(&t);
-            let m = r.mech_list_mic.as_mut().expect("server sends a mechListMIC");
-            m[5] ^= 1;
-            r.encode()
-        } else {
-            t
-        }
-    });
-    assert!(matches!(r, Err(Failed::Client(AuthError::MechListMicMismatch))));
+    let r = exchange(
+        client("alice", "correct horse"),
+        acceptor(server_config()),
+        |i, t| {
+            if i == 3 {
+                let mut r = resp(&t);
+                let m = r
+                    .mech_list_mic
+                    .as_mut()
+                    .expect("server sends a mechListMIC");
+                m[5] ^= 1;
+                r.encode()
+            } else {
+                t
+            }
+        },
+    );
+    assert!(matches!(
+        r,
+        Err(Failed::Client(AuthError::MechListMicMismatch))
+    ));
 }
 
 #[test]
@@ -339,7 +391,12 @@ fn ntlm_blocking_and_exceptions() {
             ntlm_policy: p,
         })
     };
-    let blocked = SpnegoInitiator::new(cfg(policy.clone()), "srv.example", NOW, SeededRng::from_seed([0; 32]));
+    let blocked = SpnegoInitiator::new(
+        cfg(policy.clone()),
+        "srv.example",
+        NOW,
+        SeededRng::from_seed([0; 32]),
+    );
     assert_eq!(
         blocked.err(),
         Some(AuthError::NtlmBlocked {
@@ -347,7 +404,13 @@ fn ntlm_blocking_and_exceptions() {
         })
     );
     assert!(
-        SpnegoInitiator::new(cfg(policy), "files.EXAMPLE", NOW, SeededRng::from_seed([0; 32])).is_ok()
+        SpnegoInitiator::new(
+            cfg(policy),
+            "files.EXAMPLE",
+            NOW,
+            SeededRng::from_seed([0; 32])
+        )
+        .is_ok()
     );
 }
 
@@ -462,13 +525,17 @@ fn ntlmv1_is_refused() {
     assert!(err.is_logon_failure());
 
     // A CHALLENGE without extended session security, seen by the client.
-    let r = exchange(client("alice", "correct horse"), acceptor(server_config()), |i, t| {
-        if i == 1 {
-            edit_ntlm(t, |m| m[22] &= !0x08)
-        } else {
-            t
-        }
-    });
+    let r = exchange(
+        client("alice", "correct horse"),
+        acceptor(server_config()),
+        |i, t| {
+            if i == 1 {
+                edit_ntlm(t, |m| m[22] &= !0x08)
+            } else {
+                t
+            }
+        },
+    );
     assert!(matches!(r, Err(Failed::Client(AuthError::NtlmV1Refused))));
 }
 

@@ -60,11 +60,17 @@ const AUTHENTICATE: &str = "
 fn intermediate_values() {
     let nt_hash = NtHash::from_password("Password");
     // 4.2.2.1.2 / NTOWFv1("Password").
-    assert_eq!(nt_hash.0, a16("a4 f4 9c 40 65 10 bd ca b6 82 4e e7 c3 0f d8 52"));
+    assert_eq!(
+        nt_hash.0,
+        a16("a4 f4 9c 40 65 10 bd ca b6 82 4e e7 c3 0f d8 52")
+    );
 
     // 4.2.4.1.1: ResponseKeyNT = NTOWFv2.
     let response_key = crypto::ntowfv2(&nt_hash, "User", "Domain");
-    assert_eq!(response_key, a16("0c 86 8a 40 3b fd 7a 93 a3 00 1e f2 2e f0 2e 3f"));
+    assert_eq!(
+        response_key,
+        a16("0c 86 8a 40 3b fd 7a 93 a3 00 1e f2 2e f0 2e 3f")
+    );
 
     // The target info from the CHALLENGE (4.2.4: NbDomainName "Domain", NbComputerName "Server").
     let challenge = Challenge::decode(&Bytes::from(h(CHALLENGE))).expect("spec CHALLENGE decodes");
@@ -86,11 +92,17 @@ fn intermediate_values() {
 
     // 4.2.4.2.2: NTProofStr.
     let proof = crypto::nt_proof_str(&response_key, &SERVER_CHALLENGE, &temp);
-    assert_eq!(proof, a16("68 cd 0a b8 51 e5 1c 96 aa bc 92 7b eb ef 6a 1c"));
+    assert_eq!(
+        proof,
+        a16("68 cd 0a b8 51 e5 1c 96 aa bc 92 7b eb ef 6a 1c")
+    );
 
     // 4.2.4.1.2: SessionBaseKey; for NTLMv2 KeyExchangeKey is the same value (3.4.5.1).
     let session_base_key = crypto::session_base_key(&response_key, &proof);
-    assert_eq!(session_base_key, a16("8d e4 0c ca db c1 4a 82 f1 5c b0 ad 0d e9 5c a3"));
+    assert_eq!(
+        session_base_key,
+        a16("8d e4 0c ca db c1 4a 82 f1 5c b0 ad 0d e9 5c a3")
+    );
     let key_exchange_key = session_base_key;
 
     // 4.2.4.2.1: LMv2 response.
@@ -179,8 +191,5 @@ fn gss_wrap_ex_signature() {
         h("54 e5 01 65 bf 19 36 dc 99 60 20 c1 81 1b 0f 06 fb 5f")
     );
     let sig = keys.mac(true, &mut handle, 0, &plaintext);
-    assert_eq!(
-        sig,
-        a16("01 00 00 00 7f b3 8e c5 c5 5d 49 76 00 00 00 00")
-    );
+    assert_eq!(sig, a16("01 00 00 00 7f b3 8e c5 c5 5d 49 76 00 00 00 00"));
 }

@@ -140,7 +140,9 @@ impl<'a> DerReader<'a> {
             }
             let bytes = after_len.get(..n).ok_or(DerError::Truncated("length"))?;
             after_len = after_len.get(n..).unwrap_or(&[]);
-            let len = bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
+            let len = bytes
+                .iter()
+                .fold(0usize, |acc, &b| (acc << 8) | usize::from(b));
             // Minimal encoding: no leading zero byte, and the short form when it fits.
             if bytes.first() == Some(&0) || len < 0x80 {
                 return Err(DerError::BadLength);

@@ -14,10 +14,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::Acceptor;
 use super::der::{self, DerError, DerReader, put_tlv, tag, tlv};
 use super::ntlm::{Credentials, NtlmClient, NtlmServer, ServerConfig, SessionKeys};
 use super::{AcceptorStep, AuthError, IdentityKind, Initiator, InitiatorStep, SessionKey};
-use super::Acceptor;
 use crate::open_enum;
 use crate::rng::SeededRng;
 
@@ -122,7 +122,11 @@ impl NegTokenInit {
     /// Encodes as a GSS-API InitialContextToken.
     pub fn encode(&self) -> Vec<u8> {
         let mut seq = Vec::new();
-        put_tlv(&mut seq, tag::context(0), &encode_mech_types(&self.mech_types));
+        put_tlv(
+            &mut seq,
+            tag::context(0),
+            &encode_mech_types(&self.mech_types),
+        );
         if let Some(f) = &self.req_flags {
             put_tlv(&mut seq, tag::context(1), &tlv(tag::BIT_STRING, f));
         }
@@ -342,7 +346,11 @@ pub struct NtlmPolicy {
 impl NtlmPolicy {
     /// Whether NTLM may be used towards `server`.
     pub fn allows(&self, server: &str) -> bool {
-        !self.block || self.exceptions.iter().any(|e| e.eq_ignore_ascii_case(server))
+        !self.block
+            || self
+                .exceptions
+                .iter()
+                .any(|e| e.eq_ignore_ascii_case(server))
     }
 }
 
@@ -360,8 +368,13 @@ pub struct InitiatorConfig {
 #[derive(Debug)]
 enum InitState {
     Start,
-    AwaitChallenge { mech_types: Vec<u8> },
-    AwaitFinal { keys: SessionKeys, mech_types: Vec<u8> },
+    AwaitChallenge {
+        mech_types: Vec<u8>,
+    },
+    AwaitFinal {
+        keys: SessionKeys,
+        mech_types: Vec<u8>,
+    },
     Finished,
 }
 
@@ -431,7 +444,11 @@ impl SpnegoInitiator {
                 if resp.neg_state == Some(NegState::REJECT) {
                     return Err(AuthError::Rejected);
                 }
-                if resp.supported_mech.as_ref().is_some_and(|m| *m != ntlm_oid()) {
+                if resp
+                    .supported_mech
+                    .as_ref()
+                    .is_some_and(|m| *m != ntlm_oid())
+                {
                     return Err(AuthError::NoCommonMechanism);
                 }
                 let challenge = resp
@@ -499,8 +516,13 @@ pub type AcceptorConfig = ServerConfig;
 enum AcceptState {
     Start,
     /// NTLM was not the client's first choice: wait for its NEGOTIATE in a NegTokenResp.
-    AwaitNegotiate { mech_types: Vec<u8> },
-    AwaitAuthenticate { mech_types: Vec<u8>, mic_required: bool },
+    AwaitNegotiate {
+        mech_types: Vec<u8>,
+    },
+    AwaitAuthenticate {
+        mech_types: Vec<u8>,
+        mic_required: bool,
+    },
     Finished,
 }
 
@@ -597,9 +619,9 @@ impl SpnegoAcceptor {
                 mic_required,
             } => {
                 let resp = expect_resp(Some(token))?;
-                let authenticate = resp
-                    .response_token
-                    .ok_or(AuthError::Unexpected("no AUTHENTICATE in the client's token"))?;
+                let authenticate = resp.response_token.ok_or(AuthError::Unexpected(
+                    "no AUTHENTICATE in the client's token",
+                ))?;
                 let (keys, identity) = self.ntlm.authenticate(&self.config, &authenticate)?;
                 let our_mic = match (&resp.mech_list_mic, identity.kind) {
                     (Some(mic), IdentityKind::User) => {

@@ -152,7 +152,10 @@ mod tests {
         ]);
         let pairs = AvPairs::decode(&ti).unwrap_or_default();
         assert_eq!(pairs.0.len(), 2);
-        assert_eq!(pairs.get(AvId::NB_DOMAIN_NAME), Some(&utf16_value("Domain")));
+        assert_eq!(
+            pairs.get(AvId::NB_DOMAIN_NAME),
+            Some(&utf16_value("Domain"))
+        );
         assert_eq!(pairs.to_bytes().ok(), Some(ti));
     }
 

@@ -9,8 +9,8 @@ use bytes::{Bytes, BytesMut};
 
 use super::av_pairs::{AV_FLAG_MIC_PRESENT, AvId, AvPairs, utf16_value};
 use super::crypto::{self, NtHash, SessionKeys};
-use super::messages::{Authenticate, Challenge, MIC_OFFSET, Negotiate, Version, encode_string};
 use super::flags;
+use super::messages::{Authenticate, Challenge, MIC_OFFSET, Negotiate, Version, encode_string};
 use crate::auth::AuthError;
 use crate::rng::SeededRng;
 
@@ -129,7 +129,8 @@ impl NtlmClient {
         pairs.set(AvId::TARGET_NAME, utf16_value(&self.target_name));
 
         let client_challenge: [u8; 8] = self.rng.bytes();
-        let response_key = crypto::ntowfv2(&self.creds.nt_hash, &self.creds.user, &self.creds.domain);
+        let response_key =
+            crypto::ntowfv2(&self.creds.nt_hash, &self.creds.user, &self.creds.domain);
         let temp = crypto::client_blob(
             time.unwrap_or(self.now_filetime),
             &client_challenge,

@@ -58,7 +58,11 @@ pub fn md5(parts: &[&[u8]]) -> [u8; 16] {
 /// NTOWFv2 = HMAC_MD5(NTOWFv1, UTF-16LE(Uppercase(User) || UserDom)) (MS-NLMP 3.3.2).
 pub fn ntowfv2(nt_hash: &NtHash, user: &str, domain: &str) -> [u8; 16] {
     let mut ud = Vec::with_capacity((user.len() + domain.len()) * 2);
-    for u in user.to_uppercase().encode_utf16().chain(domain.encode_utf16()) {
+    for u in user
+        .to_uppercase()
+        .encode_utf16()
+        .chain(domain.encode_utf16())
+    {
         ud.extend_from_slice(&u.to_le_bytes());
     }
     hmac_md5(&nt_hash.0, &[&ud])
@@ -78,7 +82,11 @@ pub fn client_blob(time: u64, client_challenge: &[u8; 8], av_pairs: &[u8]) -> Ve
 }
 
 /// NTProofStr = HMAC_MD5(ResponseKeyNT, ServerChallenge || temp).
-pub fn nt_proof_str(response_key_nt: &[u8; 16], server_challenge: &[u8; 8], temp: &[u8]) -> [u8; 16] {
+pub fn nt_proof_str(
+    response_key_nt: &[u8; 16],
+    server_challenge: &[u8; 8],
+    temp: &[u8],
+) -> [u8; 16] {
     hmac_md5(response_key_nt, &[server_challenge, temp])
 }
 
@@ -110,7 +118,12 @@ pub fn rc4(key: &[u8; 16], data: &[u8; 16]) -> [u8; 16] {
 
 /// MIC = HMAC_MD5(ExportedSessionKey, NEGOTIATE || CHALLENGE || AUTHENTICATE), the last with
 /// its MIC field zeroed by the caller (MS-NLMP 3.1.5.1.2).
-pub fn mic(exported_session_key: &[u8; 16], negotiate: &[u8], challenge: &[u8], authenticate: &[u8]) -> [u8; 16] {
+pub fn mic(
+    exported_session_key: &[u8; 16],
+    negotiate: &[u8],
+    challenge: &[u8],
+    authenticate: &[u8],
+) -> [u8; 16] {
     hmac_md5(exported_session_key, &[negotiate, challenge, authenticate])
 }
 
@@ -171,7 +184,13 @@ impl SessionKeys {
     /// The NTLMSSP_MESSAGE_SIGNATURE with extended session security (MS-NLMP 3.4.4.2):
     /// Version 1, HMAC_MD5(SigningKey, SeqNum || Message)[0..8] (RC4-sealed with the
     /// direction's sealing handle when KEY_EXCH was negotiated), SeqNum.
-    pub fn mac(&self, client_to_server: bool, handle: &mut Rc4<U16>, seq: u32, msg: &[u8]) -> [u8; 16] {
+    pub fn mac(
+        &self,
+        client_to_server: bool,
+        handle: &mut Rc4<U16>,
+        seq: u32,
+        msg: &[u8],
+    ) -> [u8; 16] {
         let key = if client_to_server {
             &self.client_sign
         } else {

@@ -398,9 +398,17 @@ impl Authenticate {
         }
         let slot = |i: usize| base + 8 * i;
         b.pending = vec![
-            (slot(2), self.domain.clone(), "AUTHENTICATE.DomainNameFields"),
+            (
+                slot(2),
+                self.domain.clone(),
+                "AUTHENTICATE.DomainNameFields",
+            ),
             (slot(3), self.user.clone(), "AUTHENTICATE.UserNameFields"),
-            (slot(4), self.workstation.clone(), "AUTHENTICATE.WorkstationFields"),
+            (
+                slot(4),
+                self.workstation.clone(),
+                "AUTHENTICATE.WorkstationFields",
+            ),
             (
                 slot(0),
                 self.lm_response.clone(),
