@@ -552,3 +552,99 @@ fn replayed_or_extra_steps_are_refused() {
     assert!(err.is_logon_failure());
     assert_eq!(s.step(&token), Err(AuthError::Finished));
 }
+
+#[test]
+fn raw_ntlmssp_without_spnego() {
+    use smb_proto::auth::ntlm::NtlmClient;
+    let mut c = NtlmClient::new(
+        Credentials::from_password("alice", "WORKGROUP", "correct horse"),
+        "LINUX",
+        "srv.example",
+        NOW,
+        SeededRng::from_seed([9; 32]),
+    );
+    let mut s = acceptor(server_config());
+    let neg = c.negotiate().expect("negotiate");
+    let AcceptorStep::Continue { token: ch } = s.step(&neg).expect("challenge") else {
+        panic!("continue expected")
+    };
+    assert!(ch.starts_with(b"NTLMSSP\0"));
+    let (auth, keys) = c.authenticate(&ch).expect("authenticate");
+    let AcceptorStep::Done {
+        token,
+        session_key,
+        identity,
+    } = s.step(&auth).expect("done")
+    else {
+        panic!("done expected")
+    };
+    assert_eq!(token, None);
+    assert_eq!(session_key.as_bytes(), &keys.exported);
+    assert_eq!(identity.workstation, "LINUX");
+}
+
+#[test]
+fn server_hint_is_neg_token_init2_with_ntlm() {
+    let hint = SpnegoAcceptor::hint();
+    assert_eq!(hint[0], 0x60);
+    let NegotiationToken::Init(init) = NegotiationToken::decode(&hint).expect("decodes") else {
+        panic!("init expected")
+    };
+    assert_eq!(init.mech_types, vec![Oid(oid::NTLMSSP.to_vec())]);
+    let hints = init.neg_hints.expect("negHints present");
+    assert_eq!(
+        hints.hint_name.as_deref(),
+        Some(&b"not_defined_in_RFC4178@please_ignore"[..])
+    );
+    assert_eq!(init.mech_token, None);
+}
+
+#[test]
+fn first_client_token_layout_matches_rfc4178() {
+    // RFC 2743 3.1 / RFC 4178 4.2: 60 len 06 06 <spnego> a0 len 30 len a0 len 30 len 06 0a
+    // <ntlmssp> a2 len 04 len <NEGOTIATE>.
+    let mut c = client("alice", "correct horse");
+    let InitiatorStep::Continue { token } = c.step(None).expect("init") else {
+        panic!("continue expected")
+    };
+    let n = token.len();
+    let neg_len = n - 34; // the NEGOTIATE after the 04 len header
+    assert_eq!(
+        &token[..32],
+        &[
+            0x60,
+            (n - 2) as u8,
+            0x06,
+            0x06,
+            0x2b,
+            0x06,
+            0x01,
+            0x05,
+            0x05,
+            0x02,
+            0xa0,
+            (n - 12) as u8,
+            0x30,
+            (n - 14) as u8,
+            0xa0,
+            0x0e,
+            0x30,
+            0x0c,
+            0x06,
+            0x0a,
+            0x2b,
+            0x06,
+            0x01,
+            0x04,
+            0x01,
+            0x82,
+            0x37,
+            0x02,
+            0x02,
+            0x0a,
+            0xa2,
+            (neg_len + 2) as u8,
+        ][..]
+    );
+    assert_eq!(&token[32..34], &[0x04, neg_len as u8]);
+}

@@ -16,6 +16,7 @@ use bytes::Bytes;
 
 use super::Acceptor;
 use super::der::{self, DerError, DerReader, put_tlv, tag, tlv};
+use super::ntlm::messages::SIGNATURE as NTLMSSP_SIGNATURE;
 use super::ntlm::{Credentials, NtlmClient, NtlmServer, ServerConfig, SessionKeys};
 use super::{AcceptorStep, AuthError, IdentityKind, Initiator, InitiatorStep, SessionKey};
 use crate::open_enum;
@@ -523,10 +524,14 @@ enum AcceptState {
         mech_types: Vec<u8>,
         mic_required: bool,
     },
+    /// Raw NTLMSSP without SPNEGO (what the Linux kernel client sends by default, and Windows
+    /// accepts): wait for the bare AUTHENTICATE.
+    RawAwaitAuthenticate,
     Finished,
 }
 
-/// The server side: SPNEGO wrapping NTLMv2.
+/// The server side: SPNEGO wrapping NTLMv2. A first token that is a bare NTLMSSP message
+/// (no SPNEGO wrapper) switches to raw NTLMSSP for the whole exchange.
 #[derive(Debug)]
 pub struct SpnegoAcceptor {
     config: Arc<AcceptorConfig>,
@@ -564,6 +569,19 @@ impl SpnegoAcceptor {
 
     fn step_inner(&mut self, token: &[u8]) -> Result<AcceptorStep, AuthError> {
         match std::mem::replace(&mut self.state, AcceptState::Finished) {
+            AcceptState::Start if token.starts_with(&NTLMSSP_SIGNATURE) => {
+                let challenge = self.ntlm.challenge(&self.config, token)?;
+                self.state = AcceptState::RawAwaitAuthenticate;
+                Ok(AcceptorStep::Continue { token: challenge })
+            }
+            AcceptState::RawAwaitAuthenticate => {
+                let (keys, identity) = self.ntlm.authenticate(&self.config, token)?;
+                Ok(AcceptorStep::Done {
+                    token: None,
+                    session_key: SessionKey(keys.exported),
+                    identity,
+                })
+            }
             AcceptState::Start => {
                 let NegotiationToken::Init(init) = NegotiationToken::decode(token)? else {
                     return Err(AuthError::Unexpected("expected a NegTokenInit"));
