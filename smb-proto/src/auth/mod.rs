@@ -21,6 +21,7 @@
 use bytes::Bytes;
 
 pub mod der;
+pub mod mech;
 pub mod ntlm;
 pub mod spnego;
 pub mod users;

@@ -14,11 +14,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::Acceptor;
 use super::der::{self, DerError, DerReader, put_tlv, tag, tlv};
+use super::mech::{AcceptorMech, InitiatorMech};
+use super::ntlm::NtlmServer;
+use super::ntlm::mech::{NtlmAcceptorMech, NtlmInitiatorMech, ntlm_oid};
 use super::ntlm::messages::SIGNATURE as NTLMSSP_SIGNATURE;
-use super::ntlm::{Credentials, NtlmClient, NtlmServer, ServerConfig, SessionKeys};
-use super::{AcceptorStep, AuthError, IdentityKind, Initiator, InitiatorStep, SessionKey};
+use super::ntlm::{Credentials, NtlmClient, ServerConfig};
+use super::{Acceptor, AcceptorStep, AuthError, Identity, Initiator, InitiatorStep, SessionKey};
 use crate::open_enum;
 use crate::rng::SeededRng;
 
@@ -331,10 +333,6 @@ pub fn server_hint(mechs: &[Oid]) -> Bytes {
     )
 }
 
-fn ntlm_oid() -> Oid {
-    Oid(oid::NTLMSSP.to_vec())
-}
-
 /// Windows' "NTLM blocking" for outgoing authentication.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NtlmPolicy {
@@ -369,27 +367,31 @@ pub struct InitiatorConfig {
 #[derive(Debug)]
 enum InitState {
     Start,
-    AwaitChallenge {
-        mech_types: Vec<u8>,
-    },
-    AwaitFinal {
-        keys: SessionKeys,
-        mech_types: Vec<u8>,
+    /// Waiting for a NegTokenResp. `first` is true until the acceptor's first answer (the one
+    /// that carries supportedMech).
+    InProgress {
+        first: bool,
+        mic_required: bool,
+        mic_sent: bool,
+        /// Whether our mechanism's context is established.
+        complete: bool,
     },
     Finished,
 }
 
-/// The client side: SPNEGO wrapping NTLMv2.
+/// The client side of SPNEGO over a preference-ordered list of mechanisms (NTLMv2 by default).
 #[derive(Debug)]
 pub struct SpnegoInitiator {
-    ntlm: NtlmClient,
+    mechs: Vec<Box<dyn InitiatorMech>>,
+    active: usize,
+    mech_types: Vec<u8>,
     state: InitState,
 }
 
 impl SpnegoInitiator {
-    /// An initiator towards `server` (the host name, used for the NTLM target name and the
-    /// NTLM blocking exceptions). Fails with [`AuthError::NtlmBlocked`] when the policy forbids
-    /// NTLM for this server and no other mechanism is available.
+    /// An NTLMv2 initiator towards `server` (the host name, used for the NTLM target name and
+    /// the NTLM blocking exceptions). Fails with [`AuthError::NtlmBlocked`] when the policy
+    /// forbids NTLM for this server.
     pub fn new(
         config: Arc<InitiatorConfig>,
         server: &str,
@@ -401,102 +403,192 @@ impl SpnegoInitiator {
                 server: server.to_owned(),
             });
         }
+        let ntlm = NtlmClient::new(
+            config.credentials.clone(),
+            &config.workstation,
+            server,
+            now_filetime,
+            rng,
+        );
+        Self::with_mechanisms(vec![Box::new(NtlmInitiatorMech::new(ntlm))])
+    }
+
+    /// An initiator over `mechs`, most preferred first (how Kerberos plugs in).
+    pub fn with_mechanisms(mechs: Vec<Box<dyn InitiatorMech>>) -> Result<Self, AuthError> {
+        if mechs.is_empty() {
+            return Err(AuthError::NoCommonMechanism);
+        }
         Ok(Self {
-            ntlm: NtlmClient::new(
-                config.credentials.clone(),
-                &config.workstation,
-                server,
-                now_filetime,
-                rng,
-            ),
+            mechs,
+            active: 0,
+            mech_types: Vec::new(),
             state: InitState::Start,
+        })
+    }
+
+    fn active_ref(&self) -> Result<&dyn InitiatorMech, AuthError> {
+        self.mechs
+            .get(self.active)
+            .map(|m| m.as_ref())
+            .ok_or(AuthError::NoCommonMechanism)
+    }
+
+    fn active(&mut self) -> Result<&mut Box<dyn InitiatorMech>, AuthError> {
+        self.mechs
+            .get_mut(self.active)
+            .ok_or(AuthError::NoCommonMechanism)
+    }
+
+    fn start(&mut self, hint: Option<&[u8]>) -> Result<InitiatorStep, AuthError> {
+        if let Some(hint) = hint {
+            // MS-SPNG 3.1.5.2: the hint lists what the server accepts; keep ours that it has.
+            let NegotiationToken::Init(init) = NegotiationToken::decode(hint)? else {
+                return Err(AuthError::Unexpected("the hint is not a NegTokenInit"));
+            };
+            self.mechs.retain(|m| init.mech_types.contains(&m.oid()));
+            if self.mechs.is_empty() {
+                return Err(AuthError::NoCommonMechanism);
+            }
+        }
+        let mech_types: Vec<Oid> = self.mechs.iter().map(|m| m.oid()).collect();
+        self.mech_types = encode_mech_types(&mech_types);
+        let first = self.active()?.step(None)?;
+        self.state = InitState::InProgress {
+            first: true,
+            mic_required: false,
+            mic_sent: false,
+            complete: first.complete,
+        };
+        Ok(InitiatorStep::Continue {
+            token: Bytes::from(
+                NegTokenInit {
+                    mech_types,
+                    mech_token: first.token.map(|t| t.to_vec()),
+                    ..NegTokenInit::default()
+                }
+                .encode(),
+            ),
         })
     }
 
     fn step_inner(&mut self, token: Option<&[u8]>) -> Result<InitiatorStep, AuthError> {
         let token = token.filter(|t| !t.is_empty());
-        match std::mem::replace(&mut self.state, InitState::Finished) {
-            InitState::Start => {
-                if let Some(hint) = token {
-                    // MS-SPNG 3.1.5.2: the hint lists what the server accepts.
-                    let NegotiationToken::Init(init) = NegotiationToken::decode(hint)? else {
-                        return Err(AuthError::Unexpected("the hint is not a NegTokenInit"));
-                    };
-                    if !init.mech_types.contains(&ntlm_oid()) {
-                        return Err(AuthError::NoCommonMechanism);
-                    }
-                }
-                let mechs = vec![ntlm_oid()];
-                let mech_types = encode_mech_types(&mechs);
-                let negotiate = self.ntlm.negotiate()?;
-                let out = NegTokenInit {
-                    mech_types: mechs,
-                    mech_token: Some(negotiate.to_vec()),
-                    ..NegTokenInit::default()
-                }
-                .encode();
-                self.state = InitState::AwaitChallenge { mech_types };
-                Ok(InitiatorStep::Continue {
-                    token: Bytes::from(out),
-                })
+        let (first, mut mic_required, mic_sent, mut complete) =
+            match std::mem::replace(&mut self.state, InitState::Finished) {
+                InitState::Start => return self.start(token),
+                InitState::InProgress {
+                    first,
+                    mic_required,
+                    mic_sent,
+                    complete,
+                } => (first, mic_required, mic_sent, complete),
+                InitState::Finished => return Err(AuthError::Finished),
+            };
+        let Some(token) = token else {
+            // Some servers send no final token; accept that only once our mechanism is done
+            // and no MIC was demanded.
+            if complete && mic_sent && !mic_required {
+                return self.done(None);
             }
-            InitState::AwaitChallenge { mech_types } => {
-                let resp = expect_resp(token)?;
-                if resp.neg_state == Some(NegState::REJECT) {
-                    return Err(AuthError::Rejected);
-                }
-                if resp
-                    .supported_mech
-                    .as_ref()
-                    .is_some_and(|m| *m != ntlm_oid())
-                {
-                    return Err(AuthError::NoCommonMechanism);
-                }
-                let challenge = resp
-                    .response_token
-                    .ok_or(AuthError::Unexpected("no CHALLENGE in the server's token"))?;
-                let (authenticate, keys) = self.ntlm.authenticate(&challenge)?;
-                let mic = keys.first_mac(true, &mech_types);
-                let out = NegTokenResp {
-                    neg_state: None,
-                    supported_mech: None,
-                    response_token: Some(authenticate.to_vec()),
-                    mech_list_mic: Some(mic.to_vec()),
-                }
-                .encode();
-                self.state = InitState::AwaitFinal { keys, mech_types };
-                Ok(InitiatorStep::Continue {
-                    token: Bytes::from(out),
-                })
-            }
-            InitState::AwaitFinal { keys, mech_types } => {
-                // Some servers send no final token; there is then no MIC to check, and with
-                // NTLM the only mechanism we offered there is no list to downgrade.
-                if let Some(tok) = token {
-                    let resp = expect_resp(Some(tok))?;
-                    match resp.neg_state {
-                        None | Some(NegState::ACCEPT_COMPLETED) => {}
-                        Some(NegState::REJECT) => return Err(AuthError::Rejected),
-                        Some(_) => return Err(AuthError::Unexpected("negState is not complete")),
-                    }
-                    if let Some(mic) = resp.mech_list_mic {
-                        if !super::ntlm::crypto::ct_eq(&keys.first_mac(false, &mech_types), &mic) {
-                            return Err(AuthError::MechListMicMismatch);
-                        }
-                    }
-                }
-                Ok(InitiatorStep::Done {
-                    token: None,
-                    session_key: SessionKey(keys.exported),
-                })
-            }
-            InitState::Finished => Err(AuthError::Finished),
+            return Err(AuthError::Unexpected("a token was required"));
+        };
+        let resp = expect_resp(token)?;
+        if resp.neg_state == Some(NegState::REJECT) {
+            return Err(AuthError::Rejected);
         }
+        let mut out = None;
+        if first {
+            // The acceptor's choice (RFC 4178 4.2.2). A choice other than our first drops the
+            // optimistic token and makes the mechListMIC mandatory.
+            if let Some(mech) = &resp.supported_mech {
+                let idx = self
+                    .mechs
+                    .iter()
+                    .position(|m| m.oid() == *mech)
+                    .ok_or(AuthError::NoCommonMechanism)?;
+                if idx != self.active {
+                    self.active = idx;
+                    mic_required = true;
+                    let step = self.active()?.step(None)?;
+                    out = step.token;
+                    complete = step.complete;
+                }
+            }
+            if resp.neg_state == Some(NegState::REQUEST_MIC) {
+                mic_required = true;
+            }
+        }
+        if let Some(t) = &resp.response_token {
+            if complete {
+                return Err(AuthError::Unexpected(
+                    "a token after our mechanism completed",
+                ));
+            }
+            let step = self.active()?.step(Some(t))?;
+            out = step.token;
+            complete = step.complete;
+        }
+        if resp.neg_state == Some(NegState::ACCEPT_COMPLETED) {
+            if !complete {
+                return Err(AuthError::Unexpected("the acceptor completed before us"));
+            }
+            let mic_ok = match &resp.mech_list_mic {
+                Some(mic) => self.active_ref()?.verify_mic(&self.mech_types, mic),
+                None => !mic_required,
+            };
+            if !mic_ok {
+                return Err(AuthError::MechListMicMismatch);
+            }
+            return self.done(out);
+        }
+        // Not complete on the acceptor's side: send our next token, with our mechListMIC as
+        // soon as our mechanism is established (MS-SPNG 3.1.5.1).
+        let mech_list_mic = if complete && !mic_sent {
+            self.active_ref()?.get_mic(&self.mech_types)
+        } else {
+            None
+        };
+        if out.is_none() && mech_list_mic.is_none() {
+            return Err(AuthError::Unexpected("nothing to send"));
+        }
+        self.state = InitState::InProgress {
+            first: false,
+            mic_required,
+            mic_sent: mic_sent || mech_list_mic.is_some(),
+            complete,
+        };
+        Ok(InitiatorStep::Continue {
+            token: Bytes::from(
+                NegTokenResp {
+                    response_token: out.map(|t| t.to_vec()),
+                    mech_list_mic,
+                    ..NegTokenResp::default()
+                }
+                .encode(),
+            ),
+        })
+    }
+
+    fn done(&mut self, token: Option<Bytes>) -> Result<InitiatorStep, AuthError> {
+        let session_key = self.active()?.session_key().ok_or(AuthError::Unexpected(
+            "the mechanism produced no session key",
+        ))?;
+        Ok(InitiatorStep::Done {
+            token: token.map(|t| {
+                Bytes::from(
+                    NegTokenResp {
+                        response_token: Some(t.to_vec()),
+                        ..NegTokenResp::default()
+                    }
+                    .encode(),
+                )
+            }),
+            session_key,
+        })
     }
 }
 
-fn expect_resp(token: Option<&[u8]>) -> Result<NegTokenResp, AuthError> {
-    let token = token.ok_or(AuthError::Unexpected("a token was required"))?;
+fn expect_resp(token: &[u8]) -> Result<NegTokenResp, AuthError> {
     match NegotiationToken::decode(token)? {
         NegotiationToken::Resp(r) => Ok(r),
         NegotiationToken::Init(_) => Err(AuthError::Unexpected("expected a NegTokenResp")),
@@ -516,156 +608,228 @@ pub type AcceptorConfig = ServerConfig;
 #[derive(Debug)]
 enum AcceptState {
     Start,
-    /// NTLM was not the client's first choice: wait for its NEGOTIATE in a NegTokenResp.
-    AwaitNegotiate {
-        mech_types: Vec<u8>,
-    },
-    AwaitAuthenticate {
-        mech_types: Vec<u8>,
+    /// SPNEGO in progress with mechanism `active`.
+    InProgress {
         mic_required: bool,
     },
     /// Raw NTLMSSP without SPNEGO (what the Linux kernel client sends by default, and Windows
-    /// accepts): wait for the bare AUTHENTICATE.
-    RawAwaitAuthenticate,
+    /// accepts).
+    Raw,
     Finished,
 }
 
-/// The server side: SPNEGO wrapping NTLMv2. A first token that is a bare NTLMSSP message
-/// (no SPNEGO wrapper) switches to raw NTLMSSP for the whole exchange.
+/// The server side of SPNEGO over a preference-ordered list of mechanisms (NTLMv2 by
+/// default). A first token that is a bare NTLMSSP message (no SPNEGO wrapper) switches to raw
+/// NTLMSSP for the whole exchange.
 #[derive(Debug)]
 pub struct SpnegoAcceptor {
-    config: Arc<AcceptorConfig>,
-    ntlm: NtlmServer,
+    mechs: Vec<Box<dyn AcceptorMech>>,
+    active: usize,
+    mech_types: Vec<u8>,
     state: AcceptState,
 }
 
 impl SpnegoAcceptor {
-    /// An acceptor for one session setup. `now_filetime` becomes NTLM's MsvAvTimestamp.
+    /// An NTLMv2 acceptor for one session setup. `now_filetime` becomes NTLM's
+    /// MsvAvTimestamp.
     pub fn new(config: Arc<AcceptorConfig>, now_filetime: u64, rng: SeededRng) -> Self {
+        let ntlm = NtlmAcceptorMech::new(config, NtlmServer::new(now_filetime, rng));
+        Self::with_mechanisms(vec![Box::new(ntlm)])
+    }
+
+    /// An acceptor over `mechs`, most preferred first (how Kerberos plugs in).
+    pub fn with_mechanisms(mechs: Vec<Box<dyn AcceptorMech>>) -> Self {
         Self {
-            config,
-            ntlm: NtlmServer::new(now_filetime, rng),
+            mechs,
+            active: 0,
+            mech_types: Vec::new(),
             state: AcceptState::Start,
         }
     }
 
-    /// The NegTokenInit2 blob for the NEGOTIATE response.
+    /// The NegTokenInit2 blob for the NEGOTIATE response of an NTLM-only server.
     pub fn hint() -> Bytes {
         server_hint(&[ntlm_oid()])
     }
 
-    fn challenge_resp(&mut self, negotiate: &[u8], state: NegState) -> Result<Bytes, AuthError> {
-        let challenge = self.ntlm.challenge(&self.config, negotiate)?;
-        Ok(Bytes::from(
-            NegTokenResp {
-                neg_state: Some(state),
-                supported_mech: Some(ntlm_oid()),
-                response_token: Some(challenge.to_vec()),
-                mech_list_mic: None,
-            }
-            .encode(),
-        ))
+    /// The NegTokenInit2 blob listing this acceptor's mechanisms.
+    pub fn hint_for_mechanisms(&self) -> Bytes {
+        server_hint(&self.mechs.iter().map(|m| m.oid()).collect::<Vec<_>>())
+    }
+
+    fn active_ref(&self) -> Result<&dyn AcceptorMech, AuthError> {
+        self.mechs
+            .get(self.active)
+            .map(|m| m.as_ref())
+            .ok_or(AuthError::NoCommonMechanism)
+    }
+
+    fn active(&mut self) -> Result<&mut Box<dyn AcceptorMech>, AuthError> {
+        self.mechs
+            .get_mut(self.active)
+            .ok_or(AuthError::NoCommonMechanism)
+    }
+
+    fn finish(&self) -> Result<(SessionKey, Identity), AuthError> {
+        let mech = self.active_ref()?;
+        let key = mech.session_key().ok_or(AuthError::Unexpected(
+            "the mechanism produced no session key",
+        ))?;
+        let identity = mech
+            .identity()
+            .ok_or(AuthError::Unexpected("the mechanism produced no identity"))?;
+        Ok((key, identity))
     }
 
     fn step_inner(&mut self, token: &[u8]) -> Result<AcceptorStep, AuthError> {
-        match std::mem::replace(&mut self.state, AcceptState::Finished) {
+        let mut mic_required = match std::mem::replace(&mut self.state, AcceptState::Finished) {
             AcceptState::Start if token.starts_with(&NTLMSSP_SIGNATURE) => {
-                let challenge = self.ntlm.challenge(&self.config, token)?;
-                self.state = AcceptState::RawAwaitAuthenticate;
-                Ok(AcceptorStep::Continue { token: challenge })
+                self.active = self
+                    .mechs
+                    .iter()
+                    .position(|m| m.oid() == ntlm_oid())
+                    .ok_or(AuthError::NoCommonMechanism)?;
+                return self.raw_step(token);
             }
-            AcceptState::RawAwaitAuthenticate => {
-                let (keys, identity) = self.ntlm.authenticate(&self.config, token)?;
-                Ok(AcceptorStep::Done {
-                    token: None,
-                    session_key: SessionKey(keys.exported),
-                    identity,
-                })
-            }
-            AcceptState::Start => {
-                let NegotiationToken::Init(init) = NegotiationToken::decode(token)? else {
-                    return Err(AuthError::Unexpected("expected a NegTokenInit"));
-                };
-                let Some(pos) = init.mech_types.iter().position(|m| *m == ntlm_oid()) else {
-                    return Err(AuthError::NoCommonMechanism);
-                };
-                let mech_types = encode_mech_types(&init.mech_types);
-                match (pos, init.mech_token) {
-                    (0, Some(negotiate)) => {
-                        let out = self.challenge_resp(&negotiate, NegState::ACCEPT_INCOMPLETE)?;
-                        self.state = AcceptState::AwaitAuthenticate {
-                            mech_types,
-                            mic_required: false,
-                        };
-                        Ok(AcceptorStep::Continue { token: out })
-                    }
-                    // RFC 4178 4.2.2: we picked a mechanism other than the client's first, so
-                    // the optimistic token (if any) is dropped and a mechListMIC is required.
-                    _ => {
-                        let out = NegTokenResp {
-                            neg_state: Some(if pos == 0 {
-                                NegState::ACCEPT_INCOMPLETE
-                            } else {
-                                NegState::REQUEST_MIC
-                            }),
-                            supported_mech: Some(ntlm_oid()),
-                            response_token: None,
-                            mech_list_mic: None,
-                        }
-                        .encode();
-                        self.state = AcceptState::AwaitNegotiate { mech_types };
-                        Ok(AcceptorStep::Continue {
-                            token: Bytes::from(out),
-                        })
-                    }
+            AcceptState::Raw => return self.raw_step(token),
+            AcceptState::Start => return self.start(token),
+            AcceptState::InProgress { mic_required } => mic_required,
+            AcceptState::Finished => return Err(AuthError::Finished),
+        };
+        let resp = expect_resp(token)?;
+        let t = resp
+            .response_token
+            .ok_or(AuthError::Unexpected("no mechanism token"))?;
+        let step = self.active()?.step(&t)?;
+        if !step.complete {
+            self.state = AcceptState::InProgress { mic_required };
+            return Ok(self.continue_resp(step.token, NegState::ACCEPT_INCOMPLETE, false));
+        }
+        // The mechanism is established: check the initiator's mechListMIC (MS-SPNG 3.2.5.1).
+        let mut our_mic = None;
+        match (
+            &resp.mech_list_mic,
+            self.active_ref()?.get_mic(&self.mech_types),
+        ) {
+            (Some(mic), Some(ours)) => {
+                if !self.active_ref()?.verify_mic(&self.mech_types, mic) {
+                    return Err(AuthError::MechListMicMismatch);
                 }
+                our_mic = Some(ours);
+                mic_required = false;
             }
-            AcceptState::AwaitNegotiate { mech_types } => {
-                let resp = expect_resp(Some(token))?;
-                let negotiate = resp
-                    .response_token
-                    .ok_or(AuthError::Unexpected("no NEGOTIATE in the client's token"))?;
-                let out = self.challenge_resp(&negotiate, NegState::ACCEPT_INCOMPLETE)?;
-                self.state = AcceptState::AwaitAuthenticate {
-                    mech_types,
-                    mic_required: true,
-                };
-                Ok(AcceptorStep::Continue { token: out })
-            }
-            AcceptState::AwaitAuthenticate {
-                mech_types,
-                mic_required,
-            } => {
-                let resp = expect_resp(Some(token))?;
-                let authenticate = resp.response_token.ok_or(AuthError::Unexpected(
-                    "no AUTHENTICATE in the client's token",
-                ))?;
-                let (keys, identity) = self.ntlm.authenticate(&self.config, &authenticate)?;
-                let our_mic = match (&resp.mech_list_mic, identity.kind) {
-                    (Some(mic), IdentityKind::User) => {
-                        if !super::ntlm::crypto::ct_eq(&keys.first_mac(true, &mech_types), mic) {
-                            return Err(AuthError::MechListMicMismatch);
-                        }
-                        Some(keys.first_mac(false, &mech_types).to_vec())
-                    }
-                    (None, _) if mic_required => return Err(AuthError::MechListMicMismatch),
-                    _ => None,
-                };
-                let out = NegTokenResp {
+            // Guest or anonymous: no integrity, nothing to check.
+            (_, None) => mic_required = false,
+            (None, Some(_)) => {}
+        }
+        if mic_required {
+            return Err(AuthError::MechListMicMismatch);
+        }
+        let (session_key, identity) = self.finish()?;
+        Ok(AcceptorStep::Done {
+            token: Some(Bytes::from(
+                NegTokenResp {
                     neg_state: Some(NegState::ACCEPT_COMPLETED),
                     supported_mech: None,
-                    response_token: None,
+                    response_token: step.token.map(|t| t.to_vec()),
                     mech_list_mic: our_mic,
                 }
-                .encode();
-                Ok(AcceptorStep::Done {
-                    token: Some(Bytes::from(out)),
-                    session_key: SessionKey(keys.exported),
-                    identity,
-                })
+                .encode(),
+            )),
+            session_key,
+            identity,
+        })
+    }
+
+    fn start(&mut self, token: &[u8]) -> Result<AcceptorStep, AuthError> {
+        let NegotiationToken::Init(init) = NegotiationToken::decode(token)? else {
+            return Err(AuthError::Unexpected("expected a NegTokenInit"));
+        };
+        // The initiator's preference order decides among the mechanisms we support.
+        let (pos, idx) = init
+            .mech_types
+            .iter()
+            .enumerate()
+            .find_map(|(pos, m)| {
+                self.mechs
+                    .iter()
+                    .position(|ours| ours.oid() == *m)
+                    .map(|idx| (pos, idx))
+            })
+            .ok_or(AuthError::NoCommonMechanism)?;
+        self.active = idx;
+        self.mech_types = encode_mech_types(&init.mech_types);
+        match (pos, init.mech_token) {
+            (0, Some(t)) => {
+                let step = self.active()?.step(&t)?;
+                if step.complete {
+                    // One-leg mechanisms (Kerberos without mutual auth): finish at once.
+                    let (session_key, identity) = self.finish()?;
+                    return Ok(AcceptorStep::Done {
+                        token: Some(self.resp(step.token, NegState::ACCEPT_COMPLETED, true)),
+                        session_key,
+                        identity,
+                    });
+                }
+                self.state = AcceptState::InProgress {
+                    mic_required: false,
+                };
+                Ok(self.continue_resp(step.token, NegState::ACCEPT_INCOMPLETE, true))
             }
-            AcceptState::Finished => Err(AuthError::Finished),
+            // RFC 4178 4.2.2: a mechanism other than the initiator's first was chosen, so its
+            // optimistic token (if any) is dropped and a mechListMIC becomes mandatory.
+            _ => {
+                let state = if pos == 0 {
+                    NegState::ACCEPT_INCOMPLETE
+                } else {
+                    NegState::REQUEST_MIC
+                };
+                self.state = AcceptState::InProgress {
+                    mic_required: pos != 0,
+                };
+                Ok(self.continue_resp(None, state, true))
+            }
         }
+    }
+
+    /// A NegTokenResp; the first one names the chosen mechanism.
+    fn resp(&self, token: Option<Bytes>, state: NegState, first: bool) -> Bytes {
+        let supported_mech = if first {
+            self.mechs.get(self.active).map(|m| m.oid())
+        } else {
+            None
+        };
+        Bytes::from(
+            NegTokenResp {
+                neg_state: Some(state),
+                supported_mech,
+                response_token: token.map(|t| t.to_vec()),
+                mech_list_mic: None,
+            }
+            .encode(),
+        )
+    }
+
+    fn continue_resp(&self, token: Option<Bytes>, state: NegState, first: bool) -> AcceptorStep {
+        AcceptorStep::Continue {
+            token: self.resp(token, state, first),
+        }
+    }
+
+    fn raw_step(&mut self, token: &[u8]) -> Result<AcceptorStep, AuthError> {
+        let step = self.active()?.step(token)?;
+        if !step.complete {
+            self.state = AcceptState::Raw;
+            return Ok(AcceptorStep::Continue {
+                token: step.token.unwrap_or_default(),
+            });
+        }
+        let (session_key, identity) = self.finish()?;
+        Ok(AcceptorStep::Done {
+            token: step.token,
+            session_key,
+            identity,
+        })
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod av_pairs;
 pub mod client;
 pub mod crypto;
+pub mod mech;
 pub mod messages;
 pub mod server;
 
