@@ -723,3 +723,13 @@ fn ntlm_of(which: usize, t: &[u8]) -> Vec<u8> {
         NegotiationToken::Init(_) => panic!("unexpected init"),
     }
 }
+
+#[test]
+fn hint_with_an_empty_mech_list_is_no_restriction() {
+    let mut c = client("alice", "correct horse");
+    let hint = server_hint(&[]);
+    assert!(matches!(
+        c.step(Some(&hint)),
+        Ok(InitiatorStep::Continue { .. })
+    ));
+}

@@ -2,9 +2,10 @@
 //!
 //! Owns: the mechanism-neutral traits the SMB state machines drive ([`Initiator`] on the
 //! client, [`Acceptor`] on the server), their step results, [`AuthError`], [`Identity`] and
-//! [`SessionKey`]. Submodules: [`der`] (bounded DER), [`spnego`] (tokens and the SPNEGO
-//! mechanisms), [`ntlm`] (NTLMv2 messages, crypto, client and server), [`users`] (the server's
-//! user store).
+//! [`SessionKey`]. Submodules: [`der`] (bounded DER), [`spnego`] (tokens and the SPNEGO state
+//! machines), [`mech`] (the traits a mechanism implements to be negotiated by SPNEGO; Kerberos
+//! plugs in there), [`ntlm`] (NTLMv2 messages, crypto, client and server, and its [`mech`]
+//! adapters), [`users`] (the server's user store).
 //! Must not: do I/O, read a clock or the OS RNG, or delay failures (the server state machine
 //! delays a failed logon with a timer). Time enters as a FILETIME, randomness as a
 //! [`crate::rng::SeededRng`].

@@ -3,7 +3,8 @@
 //! Owns: [`NegTokenInit`] (including the NegTokenInit2 form with negHints that servers put in
 //! the NEGOTIATE response), [`NegTokenResp`], their DER encoding and decoding (pure functions
 //! over a bounded [`super::der`] reader), mechanism selection, the mechListMIC, and the two
-//! state machines [`SpnegoInitiator`] and [`SpnegoAcceptor`] wrapping NTLM.
+//! state machines [`SpnegoInitiator`] and [`SpnegoAcceptor`] over pluggable mechanisms
+//! ([`super::mech`]; NTLMv2 by default).
 //! Must not: know SMB, or accept a token before [`super::der::validate`] has bounded it.
 //!
 //! Token shapes: the first client token (and the server hint) is a GSS-API InitialContextToken
@@ -84,7 +85,7 @@ pub struct NegTokenInit {
     pub req_flags: Option<Vec<u8>>,
     /// mechToken: the optimistic token of the first mechanism.
     pub mech_token: Option<Vec<u8>>,
-    /// negHints; when present the token is encoded as NegTokenInit2 (mechListMIC moves to [4]).
+    /// negHints; when present the token is encoded as NegTokenInit2 (mechListMIC moves to `[4]`).
     pub neg_hints: Option<NegHints>,
     /// mechListMIC.
     pub mech_list_mic: Option<Vec<u8>>,
@@ -445,7 +446,10 @@ impl SpnegoInitiator {
             let NegotiationToken::Init(init) = NegotiationToken::decode(hint)? else {
                 return Err(AuthError::Unexpected("the hint is not a NegTokenInit"));
             };
-            self.mechs.retain(|m| init.mech_types.contains(&m.oid()));
+            // An empty list says nothing; keep ours then.
+            if !init.mech_types.is_empty() {
+                self.mechs.retain(|m| init.mech_types.contains(&m.oid()));
+            }
             if self.mechs.is_empty() {
                 return Err(AuthError::NoCommonMechanism);
             }
