@@ -68,11 +68,15 @@ capture() {
   if [[ $expect == ok && $rc != 0 ]] || [[ $expect == fail && $rc == 0 ]]; then
     cat "$WORK/$name.out"; echo "FAIL: scenario $name: exit $rc, expected $expect"; exit 1
   fi
-  echo "$name|$dialect|$pcap|$PORT|$only|$max|$notes" >>"$MANIFEST"
+  echo "$name|$dialect|$pcap|$PORT|$only|$max|$WORK/$name.out|$notes" >>"$MANIFEST"
   echo "captured $name (exit $rc)"
 }
 
-SMBCLIENT=(smbclient -p "$PORT" -s "$CLIENT_CONF")
+# debug encryption = yes makes smbclient print the SMB3 session id and keys (session, signing,
+# application, ServerIn = client-to-server encryption, ServerOut = server-to-client); the
+# extractor copies them into the fixtures' comments, so signatures and TRANSFORM frames can be
+# checked offline.
+SMBCLIENT=(smbclient -p "$PORT" -s "$CLIENT_CONF" "--option=debug encryption=yes")
 AUTH=(-U "$USER%$PASS")
 FULL="put $WORK/small.txt small.txt; ls; allinfo small.txt; get small.txt $WORK/got.txt; \
 setmode small.txt +r; setmode small.txt -r; rename small.txt moved.txt; mkdir sub; rmdir sub; \
@@ -124,4 +128,14 @@ capture torture-ioctl auto any "IOCTL" 6 "smbtorture smb2.ioctl.req_resume_key +
 
 echo "== extracting fixtures"
 python3 "$HERE/pcap_to_golden.py" "$OUT" "$MANIFEST"
+echo "== checking the recorded keys against the captured bytes"
+PY_CRYPTO=""
+for py in python3 /usr/bin/python3; do
+  if "$py" -c 'import Cryptodome' 2>/dev/null; then PY_CRYPTO=$py; break; fi
+done
+if [[ -n $PY_CRYPTO ]]; then
+  "$PY_CRYPTO" "$HERE/verify_golden_keys.py" "$OUT"
+else
+  echo "WARNING: pycryptodomex not installed (apt-get install python3-pycryptodome): keys not checked"
+fi
 echo "PASS: golden fixtures written to $OUT"

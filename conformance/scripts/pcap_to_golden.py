@@ -8,9 +8,10 @@ message (compounds stay whole), keeping the first message of every (direction, c
 status) per capture, every NEGOTIATE and SESSION_SETUP, and the first few TRANSFORM frames.
 
 Usage: pcap_to_golden.py OUT_DIR MANIFEST
-MANIFEST lines: name|dialect|pcap|server port|only|max|notes
+MANIFEST lines: name|dialect|pcap|server port|only|max|client output|notes
   dialect: 3.1.1 etc. or auto (taken from the NEGOTIATE response); only: comma-separated
-  command names to keep (empty: all; COMPOUND: compound chains; TRANSFORM); max: cap (0: none)
+  command names to keep (empty: all; COMPOUND: compound chains; TRANSFORM); max: cap (0: none);
+  client output: smbclient's output with `debug encryption = yes` key dumps (may be empty)
 Existing *.hex files in OUT_DIR are replaced.
 """
 
@@ -385,6 +386,10 @@ def variant(m, cmd, is_resp):
             return tuple(create_contexts(m, 0, u32(m, b + 80), u32(m, b + 84)))
         if cmd == 11 and u16(m, b) in (57, 49):
             return (u32(m, b + 4),)
+        if cmd == 3 and not is_resp and u16(m, b) == 9:
+            return (m[u16(m, b + 4):u16(m, b + 4) + u16(m, b + 6)].decode("utf-16-le", "replace"),)
+        if cmd == 3 and is_resp and u16(m, b) == 16:
+            return (m[b + 2], u32(m, b + 4))
         if cmd in (16, 17) and not is_resp:
             return (m[b + 2], m[b + 3])
         if cmd == 14 and not is_resp:
@@ -454,6 +459,45 @@ def negotiated_dialect(streams_list):
     raise ValueError("no SMB2 NEGOTIATE response with a known dialect")
 
 
+KEY_LABELS = {
+    "Session Id": "session_id",
+    "Session Key": "session_key",
+    "Signing Key": "signing_key",
+    "App Key": "application_key",
+    "ServerIn Key": "encryption_key_c2s",
+    "ServerOut Key": "encryption_key_s2c",
+}
+
+
+def read_keys(path):
+    """Parses the `debug encryption = yes` dump of one smbclient run (Samba prints a hex dump
+    per key, 16 bytes a line, continuation lines without the label). Returns {comment: hex}
+    for the first session only, or {} without a dump."""
+    keys = {}
+    if not path or not os.path.exists(path):
+        return keys
+    current = None
+    with open(path, errors="replace") as f:
+        for line in f:
+            label = line.split("[", 1)[0].strip()
+            if label in KEY_LABELS:
+                current = KEY_LABELS[label]
+                if current in keys:  # a second session: keep the first one only
+                    break
+                keys[current] = ""
+            elif not (label == "" and current and "[" in line):
+                current = None
+                continue
+            rest = line.split("]", 1)[1] if "]" in line else ""
+            hexpart = rest[:50]  # up to 16 bytes "xx xx ... " before the ASCII column
+            keys[current] += "".join(t for t in hexpart.split()
+                                     if len(t) == 2 and all(c in "0123456789abcdefABCDEF" for c in t))
+    keys = {k: v.lower() for k, v in keys.items()}
+    if len(keys.get("session_id", "")) == 16:  # dumped as the 8 wire bytes (little-endian)
+        keys["session_id"] = f"0x{int.from_bytes(bytes.fromhex(keys['session_id']), 'little'):016x}"
+    return keys
+
+
 def write_fixture(out_dir, number, scen, direction, m):
     label = DIALECT_LABEL[scen["dialect"]]
     lines = [
@@ -469,7 +513,9 @@ def write_fixture(out_dir, number, scen, direction, m):
             f"# original_message_size: {u32(m, 36)}",
             f"# flags: 0x{u16(m, 42):04x}",
         ]
-        notes = ["encrypted SMB2 message(s); the key is not recorded, so only the header decodes"]
+        notes = ["encrypted SMB2 message(s); decrypt with encryption_key_" + direction
+                 if scen["keys"] else
+                 "encrypted SMB2 message(s); no key recorded, only the header decodes"]
     else:
         ch = chain(m)
         first = ch[0]
@@ -495,6 +541,8 @@ def write_fixture(out_dir, number, scen, direction, m):
         if not is_resp and first[2] != 0:
             notes.append("request carries a channel sequence/status field")
     lines.append(f"# length: {len(m)}")
+    for k, v in scen["keys"].items():
+        lines.append(f"# {k}: {v}")
     if scen["notes"]:
         notes.insert(0, scen["notes"])
     lines.append("# notes: " + "; ".join(notes))
@@ -522,14 +570,15 @@ def main():
             line = line.rstrip("\n")
             if not line or line.startswith("#"):
                 continue
-            name, dialect, pcap, port, only, cap, notes = line.split("|", 6)
+            name, dialect, pcap, port, only, cap, out, notes = line.split("|", 7)
             conns = reassemble(pcap, int(port))
             if not conns:
                 raise SystemExit(f"{pcap}: no SMB connection captured")
             if dialect == "auto":
                 dialect = negotiated_dialect(conns)
             scen = {"name": name, "dialect": dialect, "notes": notes,
-                    "only": set(filter(None, only.split(","))), "max": int(cap or 0)}
+                    "only": set(filter(None, only.split(","))), "max": int(cap or 0),
+                    "keys": read_keys(out)}
             for direction, m in select(scen, conns):
                 fname = write_fixture(out_dir, number, scen, direction, m)
                 number += 1

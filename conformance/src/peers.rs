@@ -57,9 +57,14 @@ fn is_executable(p: &Path) -> bool {
 /// let Some(_smbd) = conformance::peers::require("smbd") else { return };
 /// ```
 pub fn require(tool: &str) -> Option<PathBuf> {
+    require_with(tool, in_ci())
+}
+
+/// [`require`] with the CI decision made by the caller (`ci`: panic instead of skipping).
+pub fn require_with(tool: &str, ci: bool) -> Option<PathBuf> {
     match find_tool(tool) {
         Some(p) => Some(p),
-        None if in_ci() => panic!(
+        None if ci => panic!(
             "required peer program `{tool}` is not installed and CI=true: \
              install it (e.g. `apt-get install -y samba smbclient samba-testsuite tshark`)"
         ),
@@ -172,5 +177,55 @@ fn wait_deadline(child: &mut Child, deadline: Instant) -> Result<(ExitStatus, bo
             return Ok((status, true));
         }
         thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MISSING: &str = "conformance-no-such-tool-7d1f";
+
+    #[test]
+    fn finds_a_real_tool_and_not_a_missing_one() {
+        assert!(find_tool("sh").is_some());
+        assert!(find_tool(MISSING).is_none());
+        assert!(find_tool("/nonexistent/dir/sh").is_none());
+    }
+
+    #[test]
+    fn missing_tool_skips_outside_ci() {
+        assert_eq!(require_with(MISSING, false), None);
+        assert!(require_with("sh", true).is_some());
+    }
+
+    #[test]
+    #[should_panic(expected = "is not installed and CI=true")]
+    fn missing_tool_fails_under_ci() {
+        let _ = require_with(MISSING, true);
+    }
+
+    #[test]
+    fn free_port_is_bindable() {
+        let a = free_port().expect("port");
+        let l = TcpListener::bind((Ipv4Addr::LOCALHOST, a)).expect("bind the free port");
+        assert!(port_accepts(a));
+        drop(l);
+    }
+
+    #[test]
+    fn run_with_timeout_captures_and_kills() {
+        let out = run_with_timeout(
+            Command::new("sh").args(["-c", "echo out; echo err >&2; exit 3"]),
+            Duration::from_secs(10),
+        )
+        .expect("run sh");
+        assert_eq!(out.stdout, "out\n");
+        assert_eq!(out.stderr, "err\n");
+        assert_eq!(out.status.code(), Some(3));
+        assert!(!out.success());
+        let slow = run_with_timeout(Command::new("sleep").arg("30"), Duration::from_millis(200))
+            .expect("run sleep");
+        assert!(slow.timed_out && !slow.success());
     }
 }

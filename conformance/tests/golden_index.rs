@@ -156,6 +156,21 @@ fn check(f: &Fixture) -> Result<(), String> {
     if comment("capture").is_none() || comment("notes").is_none() {
         return Err("missing capture or notes comment".into());
     }
+    // Recorded SMB3 keys (smbclient `debug encryption = yes`): 16 or 32 bytes of hex.
+    for key in [
+        "session_key",
+        "signing_key",
+        "application_key",
+        "encryption_key_c2s",
+        "encryption_key_s2c",
+    ] {
+        if let Some(v) = comment(key) {
+            let ok = hex::decode(v).is_ok_and(|k| k.len() == 16 || k.len() == 32);
+            if !ok {
+                return Err(format!("{key} is not 16 or 32 bytes of hex"));
+            }
+        }
+    }
     match f.bytes.get(..4) {
         Some(b"\xfdSMB") => {
             // TRANSFORM header (MS-SMB2 2.2.41): 52 bytes, then OriginalMessageSize bytes.
