@@ -4,12 +4,14 @@
 //! peers, and interop runs against real peers (Samba `smbd`, `smbclient`, `smbtorture`) that the
 //! tests start themselves on 127.0.0.1 high ports with private configuration in a temp dir.
 //! The library part holds only the harness that starts and stops those peers:
-//! [`peers`] (finding tools, ports, running children), [`samba`] (a private `smbd`) and
-//! [`smbclient`] (driving `smbclient` against any host and port). It never talks SMB itself.
+//! [`peers`] (finding tools, ports, running children), [`samba`] (a private `smbd`),
+//! [`smbclient`] and [`smbtorture`] (driving those clients against any host and port). It never
+//! talks SMB itself.
 
 pub mod peers;
 pub mod samba;
 pub mod smbclient;
+pub mod smbtorture;
 
 use std::process::ExitStatus;
 

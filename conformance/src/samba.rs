@@ -20,7 +20,8 @@ use tempfile::TempDir;
 
 use crate::HarnessError;
 use crate::peers::{find_tool, free_port, in_ci, is_root, port_accepts, require};
-use crate::smbclient::Smbclient;
+use crate::smbclient::{Smbclient, write_client_conf};
+use crate::smbtorture::Smbtorture;
 
 /// How to configure the private smbd.
 #[derive(Debug, Clone)]
@@ -144,8 +145,7 @@ impl SambaServer {
         let port = free_port()?;
         let conf = root.join("etc/smb.conf");
         fs::write(&conf, server_conf(root, port, opts))?;
-        let client_conf = root.join("client/smb.conf");
-        fs::write(&client_conf, client_conf_text(&root.join("client")))?;
+        let client_conf = write_client_conf(&root.join("client"))?;
         set_password(&conf, &opts.user, &opts.password)?;
 
         let log = fs::File::create(root.join("log/smbd.stdout"))?;
@@ -250,6 +250,13 @@ impl SambaServer {
     /// `smbclient //127.0.0.1/<share> -p <port> -U user%pass` with the private client config.
     pub fn smbclient(&self, share: &str) -> Smbclient {
         Smbclient::new(Self::HOST, self.port, share)
+            .config_file(&self.client_conf)
+            .user(self.user(), self.password())
+    }
+
+    /// `smbtorture //127.0.0.1/<share> -p <port> -U user%pass` with the private client config.
+    pub fn smbtorture(&self, share: &str) -> Smbtorture {
+        Smbtorture::new(Self::HOST, self.port, share)
             .config_file(&self.client_conf)
             .user(self.user(), self.password())
     }
@@ -482,20 +489,5 @@ fn server_conf(root: &Path, port: u16, o: &SambaOptions) -> String {
         share = SambaServer::SHARE,
         secure = SambaServer::SECURE_SHARE,
         user = o.user,
-    )
-}
-
-fn client_conf_text(dir: &Path) -> String {
-    let d = dir.display();
-    format!(
-        "[global]
-  client min protocol = SMB2_02
-  client max protocol = SMB3_11
-  lock directory = {d}
-  state directory = {d}
-  cache directory = {d}
-  private dir = {d}
-  ncalrpc dir = {d}
-"
     )
 }

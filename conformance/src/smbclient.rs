@@ -2,7 +2,7 @@
 //! and port, and capturing what it printed. Only builds the command line and runs it with a
 //! time limit; judging the output is the caller's job.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -117,4 +117,27 @@ impl Smbclient {
             find_tool("smbclient").ok_or_else(|| HarnessError::ToolMissing("smbclient".into()))?;
         run_with_timeout(Command::new(program).args(self.args()), self.timeout)
     }
+}
+
+/// Writes a client-only smb.conf into `dir` (which must exist) whose lock, state, cache and
+/// private dirs are `dir` itself, so client runs never touch `/var/lib/samba` or the system
+/// `/etc/samba/smb.conf`; protocols SMB2_02..SMB3_11. Returns the file's path.
+pub fn write_client_conf(dir: &Path) -> std::io::Result<PathBuf> {
+    let d = dir.display();
+    let path = dir.join("smb.conf");
+    std::fs::write(
+        &path,
+        format!(
+            "[global]
+  client min protocol = SMB2_02
+  client max protocol = SMB3_11
+  lock directory = {d}
+  state directory = {d}
+  cache directory = {d}
+  private dir = {d}
+  ncalrpc dir = {d}
+"
+        ),
+    )?;
+    Ok(path)
 }

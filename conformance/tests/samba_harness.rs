@@ -8,6 +8,7 @@ use std::fs;
 use conformance::peers::{ProcessOutput, require};
 use conformance::samba::{SambaOptions, SambaServer};
 use conformance::smbclient::Protection;
+use conformance::smbtorture::Verdict;
 
 const DIALECTS: [&str; 5] = ["SMB2_02", "SMB2_10", "SMB3_00", "SMB3_02", "SMB3_11"];
 
@@ -164,4 +165,31 @@ fn two_servers_run_side_by_side_and_clean_up() {
         !conformance::peers::port_accepts(port_a),
         "smbd still listening after drop"
     );
+}
+
+#[test]
+fn smbtorture_runs_against_the_private_smbd() {
+    let Some(_) = require("smbtorture") else {
+        return;
+    };
+    let Some(server) = start() else { return };
+    let run = server
+        .smbtorture(SambaServer::SHARE)
+        .test("smb2.connect")
+        .test("smb2.compound.related1")
+        .run()
+        .expect("run smbtorture");
+    assert_eq!(
+        run.verdicts.get("connect"),
+        Some(&Verdict::Success),
+        "smb2.connect against smbd:\n{}",
+        run.output.combined()
+    );
+    assert_eq!(
+        run.verdicts.get("related1"),
+        Some(&Verdict::Success),
+        "smb2.compound.related1 against smbd:\n{}",
+        run.output.combined()
+    );
+    assert!(run.with(Verdict::Failure).is_empty());
 }
