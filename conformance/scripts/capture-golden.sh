@@ -61,6 +61,16 @@ capture() {
   local tpid=$!
   for _ in $(seq 200); do grep -q "Capturing on" "$log" && break; sleep 0.05; done
   grep -q "Capturing on" "$log" || { cat "$log"; echo "FAIL: tshark did not start"; exit 1; }
+  # "Capturing on" is printed before dumpcap really captures (~0.7 s here): probe the port with
+  # empty TCP connections until one shows up in the file (past its 24-byte header). The
+  # extractor ignores connections without payload.
+  local ready=0
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || true
+    sleep 0.1
+    if [[ $(stat -c %s "$pcap" 2>/dev/null || echo 0) -gt 24 ]]; then ready=1; break; fi
+  done
+  [[ $ready == 1 ]] || { kill -INT "$tpid"; echo "FAIL: tshark captured nothing on lo"; exit 1; }
   local rc=0
   timeout 120 "$@" >"$WORK/$name.out" 2>&1 || rc=$?
   sleep 0.3
@@ -125,6 +135,19 @@ capture torture-notify auto any "CHANGE_NOTIFY,CANCEL" 4 "smbtorture smb2.notify
   -- "${TORTURE[@]}" smb2.notify.valid-req
 capture torture-ioctl auto any "IOCTL" 6 "smbtorture smb2.ioctl.req_resume_key + copy_chunk_simple + network_interface_info" \
   -- "${TORTURE[@]}" smb2.ioctl.req_resume_key smb2.ioctl.copy_chunk_simple smb2.ioctl.network_interface_info
+
+# impacket (python3-impacket) opens with an SMB1 NEGOTIATE: smbd's SMB2 answer with dialect
+# 0x02FF, and FLUSH, which neither smbclient nor the smbtorture tests above send.
+PY_IMPACKET=""
+for py in python3 /usr/bin/python3; do
+  if "$py" -c 'import impacket' 2>/dev/null; then PY_IMPACKET=$py; break; fi
+done
+if [[ -n $PY_IMPACKET ]]; then
+  capture impacket-flush auto ok "NEGOTIATE,FLUSH" 0 "impacket 0.10 SMBConnection: SMB1 NEGOTIATE upgraded to SMB2 (dialect 0x02FF), then FLUSH" \
+    -- "$PY_IMPACKET" "$HERE/impacket_session.py" "$PORT" "$USER" "$PASS" share
+else
+  echo "WARNING: python3-impacket not installed: no 0x02FF NEGOTIATE or FLUSH fixtures"
+fi
 
 echo "== extracting fixtures"
 python3 "$HERE/pcap_to_golden.py" "$OUT" "$MANIFEST"

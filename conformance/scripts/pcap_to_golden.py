@@ -386,6 +386,8 @@ def variant(m, cmd, is_resp):
             return tuple(create_contexts(m, 0, u32(m, b + 80), u32(m, b + 84)))
         if cmd == 11 and u16(m, b) in (57, 49):
             return (u32(m, b + 4),)
+        if cmd == 0 and is_resp:
+            return (u16(m, b + 4),)
         if cmd == 3 and not is_resp and u16(m, b) == 9:
             return (m[u16(m, b + 4):u16(m, b + 4) + u16(m, b + 6)].decode("utf-16-le", "replace"),)
         if cmd == 3 and is_resp and u16(m, b) == 16:

@@ -286,6 +286,7 @@ fn every_golden_fixture_is_well_formed() {
         "cancel",
         "change_notify",
         "oplock_break",
+        "flush",
     ] {
         assert!(
             DIALECTS
