@@ -49,7 +49,7 @@ pub(crate) fn probe(root: BorrowedFd<'_>) -> Strategy {
     }
 }
 
-/// Opens `path` beneath `root` with `flags` (O_CLOEXEC and O_NOCTTY are always added), mapping
+/// Opens `path` beneath `root` with `flags` (O_CLOEXEC, and O_NOCTTY unless O_PATH, added), mapping
 /// errors to [`FsError`] with missing-parent and symlink cases told apart.
 pub(crate) fn open_beneath(
     root: BorrowedFd<'_>,
@@ -58,7 +58,12 @@ pub(crate) fn open_beneath(
     flags: OFlags,
     mode: Mode,
 ) -> FsResult<OwnedFd> {
-    let flags = flags | OFlags::CLOEXEC | OFlags::NOCTTY;
+    // openat2 refuses O_PATH combined with anything but O_DIRECTORY, O_NOFOLLOW and O_CLOEXEC.
+    let flags = if flags.contains(OFlags::PATH) {
+        flags | OFlags::CLOEXEC
+    } else {
+        flags | OFlags::CLOEXEC | OFlags::NOCTTY
+    };
     match open_raw(root, strategy, path, flags, mode) {
         Ok(fd) => {
             if flags.contains(OFlags::PATH) {
@@ -143,15 +148,7 @@ fn walk(root: BorrowedFd<'_>, path: &SmbPath, flags: OFlags, mode: Mode) -> Resu
             OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::empty(),
         )
-        .map_err(|e| {
-            // O_PATH | O_NOFOLLOW | O_DIRECTORY on a symlink reports ENOTDIR: say ELOOP, as
-            // openat2 would, so both strategies give the same error.
-            if e == Errno::NOTDIR && lstat_kind(base, dir).ok() == Some(FileType::Symlink) {
-                Errno::LOOP
-            } else {
-                e
-            }
-        })?;
+        .map_err(|e| symlink_as_loop(base, dir, e))?;
         let st = rustix::fs::fstat(&next)?;
         match FileType::from_raw_mode(st.st_mode) {
             FileType::Directory => {}
@@ -162,6 +159,17 @@ fn walk(root: BorrowedFd<'_>, path: &SmbPath, flags: OFlags, mode: Mode) -> Resu
     }
     let base = current.as_ref().map_or(root, |fd| fd.as_fd());
     rustix::fs::openat(base, *last, flags | OFlags::NOFOLLOW, mode)
+        .map_err(|e| symlink_as_loop(base, last, e))
+}
+
+/// O_DIRECTORY | O_NOFOLLOW on a symlink reports ENOTDIR: say ELOOP, as openat2 would, so both
+/// strategies give the same error.
+fn symlink_as_loop(dir: BorrowedFd<'_>, name: &str, e: Errno) -> Errno {
+    if e == Errno::NOTDIR && lstat_kind(dir, name).ok() == Some(FileType::Symlink) {
+        Errno::LOOP
+    } else {
+        e
+    }
 }
 
 /// Tells a missing last component (OBJECT_NAME_NOT_FOUND) from a missing or non-directory
