@@ -52,7 +52,14 @@ impl Fixture {
 
     fn roots(&self) -> Vec<Root> {
         let fast = Root::open(&self.share).unwrap();
-        let walk = Root::open_with(&self.share, RootOptions { force_walk: true }).unwrap();
+        let walk = Root::open_with(
+            &self.share,
+            RootOptions {
+                force_walk: true,
+                ..RootOptions::default()
+            },
+        )
+        .unwrap();
         assert_eq!(walk.strategy(), Strategy::Walk);
         vec![fast, walk]
     }
@@ -373,7 +380,19 @@ fn directory_swapped_for_a_symlink_never_escapes() {
     fs::write(fx.share.join("swap").join("target.txt"), b"INSIDE").unwrap();
     symlink(&fx.outside, fx.share.join("swap_alt")).unwrap();
 
-    for root in fx.roots() {
+    let mut roots = fx.roots();
+    // The case-insensitive translation runs before the confined resolution: race it too.
+    roots.push(
+        Root::open_with(
+            &fx.share,
+            RootOptions {
+                case_insensitive: true,
+                ..RootOptions::default()
+            },
+        )
+        .unwrap(),
+    );
+    for root in roots {
         let root = Arc::new(root);
         let done = Arc::new(AtomicBool::new(false));
         let share_fd = rustix::fs::open(
@@ -746,4 +765,74 @@ fn both_strategies_resolve_to_the_same_objects() {
         FsError::from(PathError::StreamsNotSupported).nt_status(),
         status::OBJECT_NAME_INVALID
     );
+}
+
+#[test]
+fn case_insensitive_option_matches_names_and_stays_confined() {
+    let fx = Fixture::new();
+    fs::create_dir(fx.share.join("Docs")).unwrap();
+    fs::write(fx.share.join("Docs").join("ReadMe.TXT"), b"hello").unwrap();
+    let exact = Root::open(&fx.share).unwrap();
+    assert_eq!(
+        exact.stat(&p("docs\\readme.txt")).unwrap_err(),
+        FsError::PathNotFound
+    );
+    for force_walk in [false, true] {
+        let root = Root::open_with(
+            &fx.share,
+            RootOptions {
+                force_walk,
+                case_insensitive: true,
+            },
+        )
+        .unwrap();
+        assert_eq!(read_all(&root, "docs\\readme.txt"), b"hello");
+        assert_eq!(read_all(&root, "DOCS\\README.TXT"), b"hello");
+        let create = rw().disposition(Disposition::Create);
+        assert_eq!(
+            root.open_file(&p("DOCS\\readme.Txt"), &create).unwrap_err(),
+            FsError::Collision
+        );
+        let (_, action) = root
+            .open_file(
+                &p("docs\\README.txt"),
+                &rw().disposition(Disposition::OpenIf),
+            )
+            .unwrap();
+        assert_eq!(action, CreateAction::Opened);
+        // A new name is created as spelled, inside the existing directory's spelling.
+        root.open_file(&p("docs\\New.txt"), &create).unwrap();
+        assert!(fx.share.join("Docs").join("New.txt").is_file());
+        // A case-only rename changes the spelling; a rename onto another case variant collides.
+        root.rename(&p("docs\\new.txt"), &p("DOCS\\NEW.TXT"), false)
+            .unwrap();
+        assert!(fx.share.join("Docs").join("NEW.TXT").is_file());
+        assert_eq!(
+            root.rename(&p("docs\\new.txt"), &p("docs\\readme.txt"), false)
+                .unwrap_err(),
+            FsError::Collision
+        );
+        root.unlink(&p("DOCS\\new.TXT")).unwrap();
+        assert!(!fx.share.join("Docs").join("NEW.TXT").exists());
+        root.mkdir(&p("docs\\Sub"), 0o755).unwrap();
+        assert_eq!(
+            root.mkdir(&p("DOCS\\SUB"), 0o755).unwrap_err(),
+            FsError::Collision
+        );
+        root.rmdir(&p("docs\\sub")).unwrap();
+        // Links stay refused whatever their spelling.
+        for name in [
+            "ABS_LINK\\secret.txt",
+            "Abs_File_Link",
+            "DIR\\DEEP_LINK\\secret.txt",
+        ] {
+            assert_eq!(
+                root.open_file(&p(name), &OpenOptions::open_existing())
+                    .unwrap_err(),
+                FsError::SymlinkRefused,
+                "{name}"
+            );
+        }
+        fx.assert_outside_untouched();
+    }
 }

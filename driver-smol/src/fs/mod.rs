@@ -11,8 +11,10 @@
 //! - [`FsError`] types every failure and maps it to an NTSTATUS number ([`status`]).
 //!
 //! It must not know SMB messages, sessions, access masks or share modes: the server validates
-//! requests and decides semantics, and calls these primitives. Names are case-sensitive.
+//! requests and decides semantics, and calls these primitives. Names are case-sensitive unless
+//! [`RootOptions::case_insensitive`] is set.
 
+mod case;
 mod dir;
 mod error;
 mod handle;

@@ -9,12 +9,14 @@
 //!
 //! It must not enforce SMB access checks, share modes or delete-on-close; the server does.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use rustix::fd::{AsFd, OwnedFd};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RenameFlags};
 use rustix::io::Errno;
 
+use super::case;
 use super::error::{FsError, FsResult};
 use super::handle::{FileHandle, stat_fd};
 use super::path::SmbPath;
@@ -152,6 +154,9 @@ impl OpenOptions {
 pub struct RootOptions {
     /// Use the component walk even when `openat2` works (for tests and comparisons).
     pub force_walk: bool,
+    /// Match names case-insensitively (see `case.rs`); off by default, as Linux is
+    /// case-sensitive. Each lookup that misses the exact spelling scans the directory.
+    pub case_insensitive: bool,
 }
 
 /// A share root: the directory every path is resolved beneath.
@@ -159,6 +164,7 @@ pub struct RootOptions {
 pub struct Root {
     fd: OwnedFd,
     strategy: Strategy,
+    case_insensitive: bool,
 }
 
 impl Root {
@@ -180,7 +186,11 @@ impl Root {
         } else {
             resolve::probe(fd.as_fd())
         };
-        Ok(Self { fd, strategy })
+        Ok(Self {
+            fd,
+            strategy,
+            case_insensitive: options.case_insensitive,
+        })
     }
 
     /// The confinement mechanism in use.
@@ -194,6 +204,7 @@ impl Root {
         path: &SmbPath,
         opts: &OpenOptions,
     ) -> FsResult<(FileHandle, CreateAction)> {
+        let path = &*self.lookup(path)?;
         let truncate = opts.disposition.truncates();
         if opts.kind == KindRequired::Directory && truncate {
             // MS-FSA 2.1.5.1: FILE_DIRECTORY_FILE with a truncating disposition is invalid.
@@ -228,12 +239,14 @@ impl Root {
 
     /// Metadata of `path` (not following links: a link is refused).
     pub fn stat(&self, path: &SmbPath) -> FsResult<FileStat> {
+        let path = &*self.lookup(path)?;
         let fd = self.open_fd(path, OFlags::PATH, Mode::empty())?;
         stat_fd(fd.as_fd())
     }
 
     /// Creates the directory `path`; its parent must exist.
     pub fn mkdir(&self, path: &SmbPath, mode: u32) -> FsResult<()> {
+        let path = &*self.lookup(path)?;
         let (parent, name) = resolve::open_parent(self.fd.as_fd(), self.strategy, path)?;
         Ok(rustix::fs::mkdirat(
             &parent,
@@ -244,6 +257,7 @@ impl Root {
 
     /// Removes the regular file `path`.
     pub fn unlink(&self, path: &SmbPath) -> FsResult<()> {
+        let path = &*self.lookup(path)?;
         let (parent, name) = resolve::open_parent(self.fd.as_fd(), self.strategy, path)?;
         match resolve::lstat_kind(parent.as_fd(), &name)? {
             FileType::RegularFile => {}
@@ -260,6 +274,7 @@ impl Root {
 
     /// Removes the empty directory `path`.
     pub fn rmdir(&self, path: &SmbPath) -> FsResult<()> {
+        let path = &*self.lookup(path)?;
         let (parent, name) = resolve::open_parent(self.fd.as_fd(), self.strategy, path)?;
         match resolve::lstat_kind(parent.as_fd(), &name)? {
             FileType::Directory => {}
@@ -276,6 +291,7 @@ impl Root {
 
     /// Removes `path`, file or empty directory, whichever it is (delete-on-close's primitive).
     pub fn remove(&self, path: &SmbPath) -> FsResult<()> {
+        let path = &*self.lookup(path)?;
         let (parent, name) = resolve::open_parent(self.fd.as_fd(), self.strategy, path)?;
         let flags = match resolve::lstat_kind(parent.as_fd(), &name)? {
             FileType::RegularFile => AtFlags::empty(),
@@ -290,8 +306,20 @@ impl Root {
     /// OBJECT_NAME_COLLISION (atomically, with RENAME_NOREPLACE). With it, an existing file is
     /// replaced; an existing directory is ACCESS_DENIED (MS-FSA 2.1.5.14.11).
     pub fn rename(&self, from: &SmbPath, to: &SmbPath, replace: bool) -> FsResult<()> {
+        let from = &*self.lookup(from)?;
         let (from_dir, from_name) = resolve::open_parent(self.fd.as_fd(), self.strategy, from)?;
-        let (to_dir, to_name) = resolve::open_parent(self.fd.as_fd(), self.strategy, to)?;
+        let to = self.lookup_parent(to)?;
+        let (to_dir, mut to_name) = resolve::open_parent(self.fd.as_fd(), self.strategy, &to)?;
+        if self.case_insensitive {
+            if let Some(existing) = case::find_match(to_dir.as_fd(), &to_name)? {
+                let same_dir = from.parent() == to.parent();
+                // A case-only rename of the source itself keeps the new spelling; any other
+                // match is the target, in its on-disk spelling.
+                if !(same_dir && existing == from_name) {
+                    to_name = existing;
+                }
+            }
+        }
         match resolve::lstat_kind(from_dir.as_fd(), &from_name)? {
             FileType::RegularFile | FileType::Directory => {}
             FileType::Symlink => return Err(FsError::SymlinkRefused),
@@ -337,6 +365,30 @@ impl Root {
     /// Sizes of the volume holding the root (FileFsSizeInformation).
     pub fn statvfs(&self) -> FsResult<FsSize> {
         Ok(FsSize::from_statvfs(&rustix::fs::fstatvfs(&self.fd)?))
+    }
+
+    /// The on-disk spelling of `path` when matching case-insensitively, else `path` itself.
+    fn lookup<'a>(&self, path: &'a SmbPath) -> FsResult<Cow<'a, SmbPath>> {
+        if self.case_insensitive {
+            Ok(Cow::Owned(case::canonical(
+                self.fd.as_fd(),
+                self.strategy,
+                path,
+            )?))
+        } else {
+            Ok(Cow::Borrowed(path))
+        }
+    }
+
+    /// `path` with its parent looked up and its last component kept as given (a rename target).
+    fn lookup_parent(&self, path: &SmbPath) -> FsResult<SmbPath> {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(FsError::AccessDenied);
+        };
+        if !self.case_insensitive {
+            return Ok(path.clone());
+        }
+        Ok(self.lookup(&parent)?.join(name)?)
     }
 
     fn open_fd(&self, path: &SmbPath, flags: OFlags, mode: Mode) -> FsResult<OwnedFd> {
