@@ -456,6 +456,10 @@ fn directory_swapped_for_a_symlink_never_escapes() {
                             let listed = d.read_dir(None, 16).unwrap();
                             assert!(listed.iter().all(|e| e.name != "only_outside.txt"));
                         }
+                        let victim = p("swap\\only_outside.txt");
+                        let stolen = p(&format!("stolen_{w}_{i}"));
+                        assert!(root.rename(&victim, &stolen, false).is_err());
+                        assert!(root.unlink(&victim).is_err());
                         let new = p(&format!("swap\\new_{w}_{i}.txt"));
                         let create = rw().disposition(Disposition::Create);
                         if root.open_file(&new, &create).is_ok() {
@@ -834,5 +838,81 @@ fn case_insensitive_option_matches_names_and_stays_confined() {
             );
         }
         fx.assert_outside_untouched();
+    }
+}
+
+mod random_paths {
+    use super::*;
+    use proptest::prelude::*;
+    use proptest::strategy::Strategy as _;
+
+    /// Pieces that are hostile on their own or next to each other.
+    const PIECES: &[&str] = &[
+        "..",
+        ".",
+        "",
+        "abs_link",
+        "rel_link",
+        "etc_link",
+        "inside_link",
+        "dir",
+        "deep_link",
+        "secret.txt",
+        "a",
+        "/",
+        ":",
+        "\0",
+        " ",
+        "x.",
+        "\\",
+        "C:",
+        "?",
+        "new",
+    ];
+
+    fn hostile_path() -> impl proptest::strategy::Strategy<Value = String> {
+        prop::collection::vec(
+            (
+                prop::sample::select(PIECES),
+                prop::sample::select(&["\\", "", "/"][..]),
+            ),
+            1..6,
+        )
+        .prop_map(|parts| {
+            parts
+                .into_iter()
+                .map(|(piece, sep)| format!("{piece}{sep}"))
+                .collect::<String>()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+        /// Whatever the name, every operation either fails or stays inside the share, and
+        /// nothing outside ever changes.
+        #[test]
+        fn any_operation_on_any_name_stays_inside(names in prop::collection::vec(hostile_path(), 1..4)) {
+            let fx = Fixture::new();
+            for root in fx.roots() {
+                for name in &names {
+                    let Ok(path) = SmbPath::parse(name) else { continue };
+                    let opts = rw().disposition(Disposition::OpenIf);
+                    if let Ok((h, _)) = root.open_file(&path, &opts) {
+                        if !h.is_dir() {
+                            prop_assert!(h.write_at(b"w", 0).is_ok());
+                        }
+                        let st = h.stat().unwrap();
+                        let outside_ino = fs::metadata(fx.outside.join("secret.txt")).unwrap();
+                        prop_assert_ne!(st.file_index, std::os::unix::fs::MetadataExt::ino(&outside_ino));
+                    }
+                    let _ = root.mkdir(&path, 0o755);
+                    let _ = root.stat(&path);
+                    let _ = root.rename(&path, &p("renamed"), false);
+                    let _ = root.rename(&p("dir\\inner.txt"), &path, true);
+                    let _ = root.remove(&path);
+                    fx.assert_outside_untouched();
+                }
+            }
+        }
     }
 }
