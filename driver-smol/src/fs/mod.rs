@@ -10,6 +10,17 @@
 //!   times, fsync, volume sizes and directory listing;
 //! - [`FsError`] types every failure and maps it to an NTSTATUS number ([`status`]).
 //!
+//! Threat model: the SMB client controls names and can race its own operations against each
+//! other; a local user with write access inside the share can also create links and swap
+//! directories for links at any moment. Neither can make an operation act outside the root:
+//! names are validated, every path is resolved beneath the root fd in one kernel call (or an
+//! `O_NOFOLLOW` walk), every later operation uses fds or `*at` calls on confined parent fds, and
+//! symbolic links, even those pointing inside, are never followed, listed, renamed or removed.
+//! Out of scope, as they need the administrator: hard links to outside files placed in the share
+//! (they are ordinary files here), bind mounts inside the share (followed), device nodes (refused
+//! after the open, which uses O_NONBLOCK | O_NOCTTY), and moving a directory out of the share while
+//! a handle to it is open (the handle follows the directory, as any fd does).
+//!
 //! It must not know SMB messages, sessions, access masks or share modes: the server validates
 //! requests and decides semantics, and calls these primitives. Names are case-sensitive unless
 //! [`RootOptions::case_insensitive`] is set.
