@@ -1,0 +1,182 @@
+//! An open file or directory beneath the root, and the operations on it.
+//!
+//! It owns the fd of one open and the fd-level calls: stat, positional read and write into
+//! caller buffers, end-of-file, times, fsync, volume sizes and directory listing. Every call works
+//! on the fd only, never on a path, so nothing here can be redirected by a rename or a symlink
+//! made after the open. It must not decide SMB semantics (granted access, share modes,
+//! delete-on-close): the server does, and calls the primitives in `root.rs` for names.
+
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{AtFlags, StatxFlags, Timespec, Timestamps, UTIME_OMIT};
+use rustix::io::Errno;
+
+use super::dir::{self, DirEntry};
+use super::error::{FsError, FsResult};
+use super::stat::{FileKind, FileStat, FileTime, FsSize};
+
+/// Times to set; `None` leaves one unchanged. Linux cannot set creation or change time, so a
+/// server answers those from its own bookkeeping or ignores them (MS-FSA allows a file system to).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SetTimes {
+    /// New last access time.
+    pub last_access: Option<FileTime>,
+    /// New last write time.
+    pub last_write: Option<FileTime>,
+}
+
+/// An open regular file or directory, confined to the root it came from.
+#[derive(Debug)]
+pub struct FileHandle {
+    fd: OwnedFd,
+    kind: FileKind,
+    readable: bool,
+    writable: bool,
+}
+
+impl FileHandle {
+    pub(crate) fn new(fd: OwnedFd, kind: FileKind, readable: bool, writable: bool) -> Self {
+        Self {
+            fd,
+            kind,
+            readable,
+            writable,
+        }
+    }
+
+    /// Regular file or directory.
+    pub fn kind(&self) -> FileKind {
+        self.kind
+    }
+
+    /// True for a directory handle.
+    pub fn is_dir(&self) -> bool {
+        self.kind == FileKind::Directory
+    }
+
+    /// The underlying descriptor, for calls this type does not wrap (e.g. `flock`).
+    pub fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// Metadata of the open object.
+    pub fn stat(&self) -> FsResult<FileStat> {
+        stat_fd(self.fd.as_fd())
+    }
+
+    /// Reads at `offset` into `buf` until it is full or end of file; returns the bytes read.
+    /// The caller supplies the buffer so a server can read straight into its response frame.
+    pub fn read_at(&self, buf: &mut [u8], offset: u64) -> FsResult<usize> {
+        self.require_file(self.readable)?;
+        end_offset(offset, buf.len())?;
+        let mut done = 0;
+        while let Some(rest) = buf.get_mut(done..) {
+            if rest.is_empty() {
+                break;
+            }
+            let at = offset.saturating_add(done as u64);
+            match rustix::io::pread(&self.fd, rest, at) {
+                Ok(0) => break,
+                Ok(n) => done += n,
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(done)
+    }
+
+    /// Writes all of `data` at `offset`; returns `data.len()`.
+    pub fn write_at(&self, data: &[u8], offset: u64) -> FsResult<usize> {
+        self.require_file(self.writable)?;
+        end_offset(offset, data.len())?;
+        let mut done = 0;
+        while let Some(rest) = data.get(done..) {
+            if rest.is_empty() {
+                break;
+            }
+            let at = offset.saturating_add(done as u64);
+            match rustix::io::pwrite(&self.fd, rest, at) {
+                Ok(0) => return Err(FsError::NoSpace),
+                Ok(n) => done += n,
+                Err(Errno::INTR) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(done)
+    }
+
+    /// Sets the end of file (FileEndOfFileInformation): truncates or extends with zeros.
+    pub fn set_len(&self, len: u64) -> FsResult<()> {
+        self.require_file(self.writable)?;
+        end_offset(len, 0)?;
+        Ok(rustix::fs::ftruncate(&self.fd, len)?)
+    }
+
+    /// Sets access and write times (FileBasicInformation); `None` leaves a time unchanged.
+    pub fn set_times(&self, times: SetTimes) -> FsResult<()> {
+        let to_spec = |t: Option<FileTime>| match t {
+            Some(t) => {
+                let (tv_sec, nanos) = t.to_unix();
+                Timespec {
+                    tv_sec,
+                    tv_nsec: nanos.into(),
+                }
+            }
+            None => Timespec {
+                tv_sec: 0,
+                tv_nsec: UTIME_OMIT,
+            },
+        };
+        let ts = Timestamps {
+            last_access: to_spec(times.last_access),
+            last_modification: to_spec(times.last_write),
+        };
+        Ok(rustix::fs::futimens(&self.fd, &ts)?)
+    }
+
+    /// Flushes data and metadata to stable storage (FLUSH; `fsync`).
+    pub fn flush(&self) -> FsResult<()> {
+        Ok(rustix::fs::fsync(&self.fd)?)
+    }
+
+    /// Sizes of the volume holding this object (FileFsSizeInformation).
+    pub fn statvfs(&self) -> FsResult<FsSize> {
+        Ok(FsSize::from_statvfs(&rustix::fs::fstatvfs(&self.fd)?))
+    }
+
+    /// Lists up to `max` entries in name order after `resume_after`; an empty result means the
+    /// end. See `dir.rs` for what is listed.
+    pub fn read_dir(&self, resume_after: Option<&str>, max: usize) -> FsResult<Vec<DirEntry>> {
+        if !self.is_dir() {
+            return Err(FsError::NotADirectory);
+        }
+        dir::read_dir(self.fd.as_fd(), resume_after, max)
+    }
+
+    fn require_file(&self, access: bool) -> FsResult<()> {
+        match (self.kind, access) {
+            (FileKind::Directory, _) => Err(FsError::IsADirectory),
+            (FileKind::File, false) => Err(FsError::WrongHandle),
+            (FileKind::File, true) => Ok(()),
+        }
+    }
+}
+
+/// `statx` on an fd (AT_EMPTY_PATH; works on O_PATH fds), refusing anything but files and
+/// directories.
+pub(crate) fn stat_fd(fd: BorrowedFd<'_>) -> FsResult<FileStat> {
+    let x = rustix::fs::statx(
+        fd,
+        "",
+        AtFlags::EMPTY_PATH,
+        StatxFlags::BASIC_STATS | StatxFlags::BTIME,
+    )?;
+    FileStat::from_statx(&x).ok_or(FsError::UnsupportedFileType)
+}
+
+/// Checks that `offset + len` stays within i64 (the Linux `loff_t` range).
+fn end_offset(offset: u64, len: usize) -> FsResult<u64> {
+    offset
+        .checked_add(len as u64)
+        .filter(|end| *end <= i64::MAX as u64)
+        .ok_or(FsError::FileTooLarge)
+}
