@@ -131,7 +131,8 @@ impl Cipher {
         buf: &mut [u8],
     ) -> Result<(), CryptoError> {
         let (header, body) = split(buf)?;
-        let size = u32::try_from(body.len()).map_err(|_| CryptoError::MessageTooLarge(body.len()))?;
+        let size =
+            u32::try_from(body.len()).map_err(|_| CryptoError::MessageTooLarge(body.len()))?;
         put(header, 0..4, &layout::TRANSFORM_PROTOCOL_ID)?;
         put(header, layout::T_NONCE, nonce)?;
         put(header, layout::T_ORIGINAL_SIZE, &size.to_le_bytes())?;
@@ -174,20 +175,45 @@ impl Cipher {
 
     /// Encrypts `body` in place under the header's nonce and AAD, returning the tag.
     fn seal_raw(&self, header: &[u8], body: &mut [u8]) -> Result<[u8; 16], CryptoError> {
-        let aad = get(header, layout::T_AAD)?;
         let nonce = get(header, layout::T_NONCE)?;
+        let nonce = get(nonce, 0..self.nonce_len())?;
+        self.seal_detached(nonce, get(header, layout::T_AAD)?, body)
+    }
+
+    /// Authenticates and decrypts `body` in place under the header's nonce, AAD and tag.
+    fn open_raw(&self, header: &[u8], body: &mut [u8]) -> Result<(), CryptoError> {
+        let nonce = get(header, layout::T_NONCE)?;
+        let nonce = get(nonce, 0..self.nonce_len())?;
+        let tag: [u8; 16] = arr(get(header, layout::T_SIGNATURE)?)?;
+        self.open_detached(nonce, get(header, layout::T_AAD)?, body, &tag)
+    }
+
+    /// The AEAD primitive without SMB framing: encrypts `data` in place with `nonce` (exactly
+    /// [`Cipher::nonce_len`] bytes) and any `aad`, returning the 16-byte tag. For tests against
+    /// published vectors and for benchmarks; SMB traffic goes through [`Cipher::seal`].
+    pub fn seal_detached(
+        &self,
+        nonce: &[u8],
+        aad: &[u8],
+        data: &mut [u8],
+    ) -> Result<[u8; 16], CryptoError> {
+        self.check_nonce(nonce)?;
         let mut out = [0u8; 16];
         let tag = match &self.imp {
-            Imp::Ccm128(c) => c.encrypt_in_place_detached(ccm_nonce(nonce)?, aad, body),
-            Imp::Ccm256(c) => c.encrypt_in_place_detached(ccm_nonce(nonce)?, aad, body),
-            Imp::Gcm128(c) => c.encrypt_in_place_detached(gcm_nonce(nonce)?, aad, body),
-            Imp::Gcm256(c) => c.encrypt_in_place_detached(gcm_nonce(nonce)?, aad, body),
+            Imp::Ccm128(c) => c.encrypt_in_place_detached(ccm::Nonce::from_slice(nonce), aad, data),
+            Imp::Ccm256(c) => c.encrypt_in_place_detached(ccm::Nonce::from_slice(nonce), aad, data),
+            Imp::Gcm128(c) => {
+                c.encrypt_in_place_detached(aes_gcm::Nonce::from_slice(nonce), aad, data)
+            }
+            Imp::Gcm256(c) => {
+                c.encrypt_in_place_detached(aes_gcm::Nonce::from_slice(nonce), aad, data)
+            }
             #[cfg(feature = "aws-lc")]
             Imp::GcmAws(k) => {
                 use aws_lc_rs::aead::{Aad, Nonce};
-                let n = Nonce::assume_unique_for_key(arr(get(nonce, 0..12)?)?);
+                let n = Nonce::assume_unique_for_key(arr(nonce)?);
                 let tag = k
-                    .seal_in_place_separate_tag(n, Aad::from(aad), body)
+                    .seal_in_place_separate_tag(n, Aad::from(aad), data)
                     .map_err(|_| CryptoError::Backend)?;
                 out.copy_from_slice(get(tag.as_ref(), 0..16)?);
                 return Ok(out);
@@ -198,28 +224,52 @@ impl Cipher {
         Ok(out)
     }
 
-    /// Authenticates and decrypts `body` in place under the header's nonce, AAD and tag.
-    fn open_raw(&self, header: &[u8], body: &mut [u8]) -> Result<(), CryptoError> {
-        let aad = get(header, layout::T_AAD)?;
-        let nonce = get(header, layout::T_NONCE)?;
-        let tag_bytes = get(header, layout::T_SIGNATURE)?;
-        let tag = aes_gcm::Tag::from_slice(tag_bytes);
+    /// The AEAD primitive without SMB framing: authenticates `aad` and `data` against `tag`
+    /// and decrypts `data` in place. On [`CryptoError::BadTag`] `data` is unspecified.
+    pub fn open_detached(
+        &self,
+        nonce: &[u8],
+        aad: &[u8],
+        data: &mut [u8],
+        tag: &[u8; 16],
+    ) -> Result<(), CryptoError> {
+        self.check_nonce(nonce)?;
+        let t = aes_gcm::Tag::from_slice(tag);
         match &self.imp {
-            Imp::Ccm128(c) => c.decrypt_in_place_detached(ccm_nonce(nonce)?, aad, body, tag),
-            Imp::Ccm256(c) => c.decrypt_in_place_detached(ccm_nonce(nonce)?, aad, body, tag),
-            Imp::Gcm128(c) => c.decrypt_in_place_detached(gcm_nonce(nonce)?, aad, body, tag),
-            Imp::Gcm256(c) => c.decrypt_in_place_detached(gcm_nonce(nonce)?, aad, body, tag),
+            Imp::Ccm128(c) => {
+                c.decrypt_in_place_detached(ccm::Nonce::from_slice(nonce), aad, data, t)
+            }
+            Imp::Ccm256(c) => {
+                c.decrypt_in_place_detached(ccm::Nonce::from_slice(nonce), aad, data, t)
+            }
+            Imp::Gcm128(c) => {
+                c.decrypt_in_place_detached(aes_gcm::Nonce::from_slice(nonce), aad, data, t)
+            }
+            Imp::Gcm256(c) => {
+                c.decrypt_in_place_detached(aes_gcm::Nonce::from_slice(nonce), aad, data, t)
+            }
             #[cfg(feature = "aws-lc")]
             Imp::GcmAws(k) => {
                 use aws_lc_rs::aead::{Aad, Nonce};
-                let n = Nonce::assume_unique_for_key(arr(get(nonce, 0..12)?)?);
+                let n = Nonce::assume_unique_for_key(arr(nonce)?);
                 return k
-                    .open_in_place_separate_tag(n, Aad::from(aad), tag_bytes, body)
+                    .open_in_place_separate_tag(n, Aad::from(aad), tag, data)
                     .map(|_| ())
                     .map_err(|_| CryptoError::BadTag);
             }
         }
         .map_err(|_| CryptoError::BadTag)
+    }
+
+    fn check_nonce(&self, nonce: &[u8]) -> Result<(), CryptoError> {
+        if nonce.len() == self.nonce_len() {
+            Ok(())
+        } else {
+            Err(CryptoError::NonceLengthMismatch {
+                expected: nonce.len(),
+                actual: self.nonce_len(),
+            })
+        }
     }
 }
 
@@ -268,12 +318,4 @@ fn put(s: &mut [u8], r: core::ops::Range<usize>, v: &[u8]) -> Result<(), CryptoE
 
 fn arr<const N: usize>(s: &[u8]) -> Result<[u8; N], CryptoError> {
     s.try_into().map_err(|_| CryptoError::Backend)
-}
-
-fn gcm_nonce(nonce: &[u8]) -> Result<&aes_gcm::Nonce<aes_gcm::aead::consts::U12>, CryptoError> {
-    Ok(aes_gcm::Nonce::from_slice(get(nonce, 0..12)?))
-}
-
-fn ccm_nonce(nonce: &[u8]) -> Result<&ccm::Nonce<U11>, CryptoError> {
-    Ok(ccm::Nonce::from_slice(get(nonce, 0..11)?))
 }

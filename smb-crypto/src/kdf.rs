@@ -46,12 +46,11 @@ impl KeyLen {
 /// `key` may have any length (HMAC accepts any key); the SMB session key is 16 bytes, a
 /// Kerberos full session key may be 32.
 pub fn derive(key: &[u8], label: &[u8], context: &[u8], len: KeyLen) -> Result<Key, CryptoError> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).map_err(|_| {
-        CryptoError::BadKeyLength {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).map_err(|_| CryptoError::BadKeyLength {
             algorithm: "HMAC-SHA256",
             got: key.len(),
-        }
-    })?;
+        })?;
     mac.update(&1u32.to_be_bytes());
     mac.update(label);
     mac.update(&[0u8]);

@@ -64,7 +64,9 @@ impl Signer {
                 if key.len() != 16 {
                     return Err(bad("AES-128-CMAC"));
                 }
-                Imp::Cmac(<Cmac<Aes128> as Mac>::new_from_slice(key).map_err(|_| bad("AES-128-CMAC"))?)
+                Imp::Cmac(
+                    <Cmac<Aes128> as Mac>::new_from_slice(key).map_err(|_| bad("AES-128-CMAC"))?,
+                )
             }
             SigningAlgorithm::AES_GMAC => {
                 if key.len() != 16 {
@@ -77,7 +79,8 @@ impl Signer {
                     #[cfg(feature = "aws-lc")]
                     Backend::AwsLc => {
                         use aws_lc_rs::aead::{AES_128_GCM, LessSafeKey, UnboundKey};
-                        let k = UnboundKey::new(&AES_128_GCM, key).map_err(|_| bad("AES-128-GMAC"))?;
+                        let k =
+                            UnboundKey::new(&AES_128_GCM, key).map_err(|_| bad("AES-128-GMAC"))?;
                         Imp::GmacAws(LessSafeKey::new(k))
                     }
                 }
@@ -135,7 +138,15 @@ impl Signer {
             .get_mut(layout::SIGNATURE)
             .ok_or(CryptoError::Backend)?
             .fill(0);
-        let message: &[u8] = message;
+        let nonce = gmac_nonce(message)?;
+        self.mac(&nonce, message)
+    }
+
+    /// The MAC primitive without SMB framing: the first 16 bytes of HMAC-SHA256, the AES-CMAC,
+    /// or the AES-GMAC tag of `data` (`gmac_nonce` is used by GMAC only). For tests against
+    /// published vectors and for benchmarks; SMB traffic goes through [`Signer::sign`].
+    pub fn mac(&self, gmac_nonce: &[u8; 12], data: &[u8]) -> Result<[u8; 16], CryptoError> {
+        let message = data;
         let mut out = [0u8; 16];
         match &self.imp {
             Imp::HmacRc(h) => {
@@ -154,16 +165,19 @@ impl Signer {
                 copy16(&mut out, &c.finalize().into_bytes())?;
             }
             Imp::GmacRc(g) => {
-                let nonce = gmac_nonce(message)?;
                 let tag = g
-                    .encrypt_in_place_detached(aes_gcm::Nonce::from_slice(&nonce), message, &mut [])
+                    .encrypt_in_place_detached(
+                        aes_gcm::Nonce::from_slice(gmac_nonce),
+                        message,
+                        &mut [],
+                    )
                     .map_err(|_| CryptoError::Backend)?;
                 copy16(&mut out, &tag)?;
             }
             #[cfg(feature = "aws-lc")]
             Imp::GmacAws(k) => {
                 use aws_lc_rs::aead::{Aad, Nonce};
-                let nonce = Nonce::assume_unique_for_key(gmac_nonce(message)?);
+                let nonce = Nonce::assume_unique_for_key(*gmac_nonce);
                 let tag = k
                     .seal_in_place_separate_tag(nonce, Aad::from(message), &mut [])
                     .map_err(|_| CryptoError::Backend)?;
