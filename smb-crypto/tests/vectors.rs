@@ -330,8 +330,8 @@ fn rfc4231_hmac_sha256() {
 const GCM_P: &str = "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72
                      1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b391aafd255";
 
-/// (key, iv, aad, plaintext, ciphertext, tag)
-fn gcm_cases() -> Vec<(
+/// (cipher, key, iv, aad, plaintext, ciphertext, tag)
+type GcmCase = (
     CipherId,
     Vec<u8>,
     Vec<u8>,
@@ -339,7 +339,9 @@ fn gcm_cases() -> Vec<(
     Vec<u8>,
     Vec<u8>,
     [u8; 16],
-)> {
+);
+
+fn gcm_cases() -> Vec<GcmCase> {
     let p = h(GCM_P);
     vec![
         // Test case 2.
