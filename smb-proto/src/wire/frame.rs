@@ -1,1 +1,275 @@
-//! (filled by the wire codec work)
+//! Direct TCP transport framing (MS-SMB2 2.1): a zero byte, then a 24-bit big-endian length,
+//! then the SMB2 message. SMB over QUIC uses the same framing.
+//!
+//! Owns: [`encode_frame_header`] and [`Deframer`], a streaming splitter that accepts the byte
+//! stream in any chunking (one byte at a time included), never buffers more than one frame
+//! (bounded by its configured maximum), and reports typed [`FrameError`]s.
+//! Must not: look inside a frame (that is the message codec's job).
+
+use bytes::{Bytes, BytesMut};
+
+/// Size of the Direct TCP header.
+pub const FRAME_HEADER_LEN: usize = 4;
+/// The largest length the 24-bit field can carry.
+pub const MAX_FRAME_LEN_FIELD: usize = 0x00FF_FFFF;
+/// A default maximum frame size: 8 MiB of READ/WRITE payload plus headers fits, and the
+/// 24-bit field allows at most 16 MiB - 1 anyway.
+pub const DEFAULT_MAX_FRAME: usize = MAX_FRAME_LEN_FIELD;
+
+/// The stream broke the framing rules. Errors are fatal: the connection must be dropped, and
+/// the deframer keeps returning the same error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// The first byte of a frame header was not zero (NetBIOS session types are not used on
+    /// port 445 / QUIC).
+    #[error("frame header starts with {0:#04x}, expected 0x00")]
+    NonZeroType(u8),
+    /// The announced frame length exceeds the configured maximum.
+    #[error("frame of {len} bytes exceeds the maximum of {max}")]
+    TooLarge {
+        /// The announced length.
+        len: usize,
+        /// Our limit.
+        max: usize,
+    },
+    /// An encoder was asked to frame more than the 24-bit length field can carry.
+    #[error("message of {0} bytes cannot be framed (max 16 MiB - 1)")]
+    Unframeable(usize),
+}
+
+/// The 4-byte Direct TCP header for a message of `len` bytes.
+pub fn encode_frame_header(len: usize) -> Result<[u8; 4], FrameError> {
+    if len > MAX_FRAME_LEN_FIELD {
+        return Err(FrameError::Unframeable(len));
+    }
+    let b = (len as u32).to_be_bytes();
+    Ok([0, b[1], b[2], b[3]])
+}
+
+/// Splits a byte stream into frames.
+///
+/// Usage: call [`Deframer::push`] with received bytes; it consumes at most up to the end of the
+/// current frame and returns how many bytes it took; when [`Deframer::next_frame`] yields a
+/// frame, push the rest. [`Deframer::feed`] does this loop for you.
+#[derive(Debug)]
+pub struct Deframer {
+    max_frame: usize,
+    header: [u8; 4],
+    header_len: usize,
+    /// Length of the frame being collected, once its header is complete.
+    want: Option<usize>,
+    body: BytesMut,
+    ready: Option<Bytes>,
+    failed: Option<FrameError>,
+}
+
+impl Deframer {
+    /// A deframer that refuses frames longer than `max_frame` bytes (clamped to the 24-bit limit).
+    pub fn new(max_frame: usize) -> Self {
+        Deframer {
+            max_frame: max_frame.min(MAX_FRAME_LEN_FIELD),
+            header: [0; 4],
+            header_len: 0,
+            want: None,
+            body: BytesMut::new(),
+            ready: None,
+            failed: None,
+        }
+    }
+
+    /// The configured maximum frame size.
+    pub fn max_frame(&self) -> usize {
+        self.max_frame
+    }
+
+    /// Bytes of an incomplete frame currently held (header included).
+    pub fn buffered(&self) -> usize {
+        self.header_len + self.body.len() + self.ready.as_ref().map_or(0, Bytes::len)
+    }
+
+    /// Whether no partial frame is buffered (a clean point to close the stream).
+    pub fn is_idle(&self) -> bool {
+        self.buffered() == 0
+    }
+
+    /// Consumes bytes up to the end of the current frame; returns how many were taken. Returns
+    /// 0 while a complete frame waits in [`Deframer::next_frame`].
+    pub fn push(&mut self, data: &[u8]) -> Result<usize, FrameError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        if self.ready.is_some() {
+            return Ok(0);
+        }
+        let mut taken = 0;
+        if self.want.is_none() {
+            let n = (FRAME_HEADER_LEN - self.header_len).min(data.len());
+            self.header[self.header_len..self.header_len + n].copy_from_slice(&data[..n]);
+            self.header_len += n;
+            taken += n;
+            if self.header_len < FRAME_HEADER_LEN {
+                return Ok(taken);
+            }
+            if self.header[0] != 0 {
+                return Err(self.fail(FrameError::NonZeroType(self.header[0])));
+            }
+            let len =
+                u32::from_be_bytes([0, self.header[1], self.header[2], self.header[3]]) as usize;
+            if len > self.max_frame {
+                return Err(self.fail(FrameError::TooLarge {
+                    len,
+                    max: self.max_frame,
+                }));
+            }
+            self.want = Some(len);
+            self.body.reserve(len);
+        }
+        let want = self.want.unwrap_or(0);
+        let rest = data.get(taken..).unwrap_or(&[]);
+        let n = (want - self.body.len()).min(rest.len());
+        self.body.extend_from_slice(&rest[..n]);
+        taken += n;
+        if self.body.len() == want {
+            self.ready = Some(self.body.split().freeze());
+            self.want = None;
+            self.header_len = 0;
+        }
+        Ok(taken)
+    }
+
+    /// Takes the completed frame (without its 4-byte header), if any.
+    pub fn next_frame(&mut self) -> Option<Bytes> {
+        self.ready.take()
+    }
+
+    /// Pushes all of `data`, calling `on_frame` for every completed frame, in order.
+    pub fn feed<F: FnMut(Bytes)>(
+        &mut self,
+        mut data: &[u8],
+        mut on_frame: F,
+    ) -> Result<(), FrameError> {
+        loop {
+            let n = self.push(data)?;
+            data = data.get(n..).unwrap_or(&[]);
+            if let Some(f) = self.next_frame() {
+                on_frame(f);
+            } else if data.is_empty() || n == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    fn fail(&mut self, e: FrameError) -> FrameError {
+        self.failed = Some(e.clone());
+        self.body = BytesMut::new();
+        e
+    }
+}
+
+impl Default for Deframer {
+    fn default() -> Self {
+        Deframer::new(DEFAULT_MAX_FRAME)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn framed(msgs: &[Vec<u8>]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for m in msgs {
+            out.extend_from_slice(&encode_frame_header(m.len()).unwrap());
+            out.extend_from_slice(m);
+        }
+        out
+    }
+
+    #[test]
+    fn header_layout() {
+        assert_eq!(encode_frame_header(0x01_0203).unwrap(), [0, 1, 2, 3]);
+        assert_eq!(
+            encode_frame_header(MAX_FRAME_LEN_FIELD + 1),
+            Err(FrameError::Unframeable(MAX_FRAME_LEN_FIELD + 1))
+        );
+    }
+
+    #[test]
+    fn one_byte_at_a_time() {
+        let msgs = vec![vec![1u8; 70], vec![], vec![2u8; 3]];
+        let stream = framed(&msgs);
+        let mut d = Deframer::new(1024);
+        let mut got = Vec::new();
+        for b in &stream {
+            d.feed(std::slice::from_ref(b), |f| got.push(f.to_vec()))
+                .unwrap();
+        }
+        assert_eq!(got, msgs);
+        assert!(d.is_idle());
+    }
+
+    #[test]
+    fn oversize_and_garbage_are_fatal() {
+        let mut d = Deframer::new(100);
+        assert_eq!(
+            d.push(&[0, 0, 0, 101]),
+            Err(FrameError::TooLarge { len: 101, max: 100 })
+        );
+        assert!(d.push(&[0]).is_err(), "errors are sticky");
+        let mut d = Deframer::new(100);
+        assert_eq!(d.push(b"\x85\0\0\0"), Err(FrameError::NonZeroType(0x85)));
+        let mut d = Deframer::new(100);
+        assert_eq!(d.push(b"\xfeSMB"), Err(FrameError::NonZeroType(0xFE)));
+    }
+
+    #[test]
+    fn buffering_is_bounded_to_one_frame() {
+        let stream = framed(&[vec![7u8; 10], vec![8u8; 10]]);
+        let mut d = Deframer::new(100);
+        let n = d.push(&stream).unwrap();
+        assert_eq!(n, 14);
+        assert_eq!(
+            d.push(&stream[n..]).unwrap(),
+            0,
+            "nothing taken while a frame waits"
+        );
+        assert_eq!(d.next_frame().unwrap().len(), 10);
+        assert_eq!(d.push(&stream[n..]).unwrap(), 14);
+    }
+
+    proptest! {
+        #[test]
+        fn any_chunking_yields_the_same_frames(
+            msgs in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..6),
+            cuts in proptest::collection::vec(1usize..64, 0..200),
+        ) {
+            let stream = framed(&msgs);
+            let mut d = Deframer::new(512);
+            let mut got = Vec::new();
+            let mut pos = 0;
+            let mut i = 0;
+            while pos < stream.len() {
+                let step = cuts.get(i).copied().unwrap_or(stream.len());
+                i += 1;
+                let end = (pos + step).min(stream.len());
+                d.feed(&stream[pos..end], |f| got.push(f.to_vec())).unwrap();
+                prop_assert!(d.buffered() <= 512 + FRAME_HEADER_LEN);
+                pos = end;
+            }
+            prop_assert_eq!(got, msgs);
+            prop_assert!(d.is_idle());
+        }
+
+        #[test]
+        fn random_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2048), max in 0usize..4096) {
+            let mut d = Deframer::new(max);
+            let mut total = 0;
+            let r = d.feed(&data, |f| total += f.len());
+            prop_assert!(total <= data.len());
+            if r.is_ok() {
+                prop_assert!(d.buffered() <= max + FRAME_HEADER_LEN);
+            }
+        }
+    }
+}
