@@ -26,3 +26,49 @@ pub trait Body: Sized {
     /// Appends the body.
     fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError>;
 }
+
+/// Reads a header-relative `(offset, length)` buffer of a body whose fixed part ends at
+/// `fixed_end` (a header-relative position). A zero length yields an empty buffer whatever the
+/// offset (peers send offset 0 with length 0); otherwise the buffer must lie after the fixed part
+/// (MS-SMB2 3.3.5.2.x: offsets into the header or fixed body are invalid) and inside the message.
+/// Returns the zero-copy slice and the position just past it.
+pub fn buffer_at(
+    r: &Reader<'_>,
+    offset: usize,
+    length: usize,
+    fixed_end: usize,
+    field: &'static str,
+) -> Result<(bytes::Bytes, usize), DecodeError> {
+    if length == 0 {
+        return Ok((bytes::Bytes::new(), fixed_end));
+    }
+    if offset < fixed_end {
+        return Err(DecodeError::OutOfBounds {
+            field,
+            offset,
+            length,
+            limit: r.message().len(),
+        });
+    }
+    let b = r.slice_at(offset, length, field)?;
+    Ok((b, offset + length))
+}
+
+/// Ends a variable-size body: moves the reader past the fixed part and every buffer
+/// (`buffers_end`, the largest end returned by [`buffer_at`]). When the body carried no buffer
+/// bytes, the one padding byte that an odd StructureSize counts (MS-SMB2 2.2: "the size of the
+/// structure ... including one byte of the variable buffer") is consumed if present; it is not
+/// required, as some peers omit it.
+pub fn finish_body(
+    r: &mut Reader<'_>,
+    fixed_end: usize,
+    buffers_end: usize,
+    field: &'static str,
+) -> Result<(), DecodeError> {
+    let end = fixed_end.max(buffers_end);
+    r.seek(end, field)?;
+    if end == fixed_end && !r.is_empty() {
+        r.skip(1, field)?;
+    }
+    Ok(())
+}
