@@ -4,4 +4,8 @@
 //! (socket reads, the core's deadline and application commands raced in one task), the async
 //! `Client` API, the TCP server loop and the local-directory backend confined to its root.
 //! It must not contain protocol logic: every protocol decision is made in `smb-proto`.
-//! It is filled by the client and server issues; until then it exports nothing.
+//! The client lives in [`client`]; the server and the local-directory backend follow.
+
+pub mod client;
+
+pub use client::{Client, ClientError};
