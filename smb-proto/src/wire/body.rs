@@ -72,3 +72,36 @@ pub fn finish_body(
     }
     Ok(())
 }
+
+/// Decodes the body shape shared by the QUERY_DIRECTORY, CHANGE_NOTIFY and QUERY_INFO responses
+/// (MS-SMB2 2.2.34, 2.2.36, 2.2.38): StructureSize 9, a u16 OutputBufferOffset, a u32
+/// OutputBufferLength and the buffer. `fields` names StructureSize, OutputBufferOffset and
+/// Buffer of the command. Returns the zero-copy buffer.
+pub fn decode_output_buffer(
+    r: &mut Reader<'_>,
+    fields: [&'static str; 3],
+) -> Result<bytes::Bytes, DecodeError> {
+    r.expect_u16(9, fields[0])?;
+    let off = r.u16(fields[1])? as usize;
+    let len = r.u32(fields[1])? as usize;
+    let fixed_end = r.position();
+    let (buf, end) = buffer_at(r, off, len, fixed_end, fields[1])?;
+    finish_body(r, fixed_end, end, fields[2])?;
+    Ok(buf)
+}
+
+/// Encodes the body shape of [`decode_output_buffer`]: the buffer follows the 8-byte fixed part
+/// (header-relative offset 72 for a lone message). Servers send no padding byte after an empty
+/// buffer.
+pub fn encode_output_buffer(
+    w: &mut Writer<'_>,
+    buf: &[u8],
+    fields: [&'static str; 3],
+) -> Result<(), EncodeError> {
+    let off = w.offset() + 8;
+    w.u16(9);
+    w.u16(super::cursor::len_u16(off, fields[1])?);
+    w.u32(super::cursor::len_u32(buf.len(), fields[1])?);
+    w.bytes(buf);
+    Ok(())
+}
