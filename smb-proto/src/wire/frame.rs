@@ -159,6 +159,49 @@ impl Deframer {
         }
     }
 
+    /// Like [`Deframer::feed`], but takes the received chunk as `Bytes`: frames that lie wholly
+    /// inside the chunk are handed out as zero-copy slices of it; only frames split across
+    /// chunks are copied (once) into the deframer's buffer.
+    pub fn feed_bytes<F: FnMut(Bytes)>(
+        &mut self,
+        data: Bytes,
+        mut on_frame: F,
+    ) -> Result<(), FrameError> {
+        let mut pos = 0;
+        while pos < data.len() {
+            let idle = self.header_len == 0 && self.want.is_none() && self.ready.is_none();
+            if idle && self.failed.is_none() {
+                if let Some(h) = data.get(pos..pos + FRAME_HEADER_LEN) {
+                    if h[0] != 0 {
+                        return Err(self.fail(FrameError::NonZeroType(h[0])));
+                    }
+                    let len = u32::from_be_bytes([0, h[1], h[2], h[3]]) as usize;
+                    if len > self.max_frame {
+                        return Err(self.fail(FrameError::TooLarge {
+                            len,
+                            max: self.max_frame,
+                        }));
+                    }
+                    let start = pos + FRAME_HEADER_LEN;
+                    if start + len <= data.len() {
+                        on_frame(data.slice(start..start + len));
+                        pos = start + len;
+                        continue;
+                    }
+                }
+            }
+            let rest = data.get(pos..).unwrap_or(&[]);
+            let n = self.push(rest)?;
+            pos += n;
+            if let Some(f) = self.next_frame() {
+                on_frame(f);
+            } else if n == 0 {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn fail(&mut self, e: FrameError) -> FrameError {
         self.failed = Some(e.clone());
         self.body = BytesMut::new();
@@ -221,6 +264,15 @@ mod tests {
         assert_eq!(d.push(b"\x85\0\0\0"), Err(FrameError::NonZeroType(0x85)));
         let mut d = Deframer::new(100);
         assert_eq!(d.push(b"\xfeSMB"), Err(FrameError::NonZeroType(0xFE)));
+        let mut d = Deframer::new(100);
+        assert_eq!(
+            d.feed_bytes(Bytes::from_static(b"\0\0\x01\0"), |_| {}),
+            Err(FrameError::TooLarge { len: 256, max: 100 })
+        );
+        assert!(
+            d.feed_bytes(Bytes::from_static(b"\0\0\0\0"), |_| {})
+                .is_err()
+        );
     }
 
     #[test]
@@ -262,9 +314,42 @@ mod tests {
         }
 
         #[test]
+        fn feed_bytes_matches_feed_and_is_zero_copy(
+            msgs in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 0..6),
+            cuts in proptest::collection::vec(1usize..700, 0..20),
+        ) {
+            let stream = Bytes::from(framed(&msgs));
+            let mut d = Deframer::new(512);
+            let mut got = Vec::new();
+            let mut pos = 0;
+            let mut i = 0;
+            while pos < stream.len() {
+                let step = cuts.get(i).copied().unwrap_or(stream.len());
+                i += 1;
+                let end = (pos + step).min(stream.len());
+                let chunk = stream.slice(pos..end);
+                d.feed_bytes(chunk, |f| got.push(f)).unwrap();
+                prop_assert!(d.buffered() <= 512 + FRAME_HEADER_LEN);
+                pos = end;
+            }
+            let got_vecs: Vec<Vec<u8>> = got.iter().map(|f| f.to_vec()).collect();
+            prop_assert_eq!(got_vecs, msgs.clone());
+            prop_assert!(d.is_idle());
+            // One chunk holding everything: every non-empty frame points into the input.
+            let mut d = Deframer::new(512);
+            let mut whole = Vec::new();
+            d.feed_bytes(stream.clone(), |f| whole.push(f)).unwrap();
+            let range = stream.as_ptr_range();
+            for f in whole.iter().filter(|f| !f.is_empty()) {
+                prop_assert!(range.contains(&f.as_ptr()));
+            }
+        }
+
+        #[test]
         fn random_bytes_never_panic(data in proptest::collection::vec(any::<u8>(), 0..2048), max in 0usize..4096) {
             let mut d = Deframer::new(max);
             let mut total = 0;
+            let _ = Deframer::new(max).feed_bytes(Bytes::from(data.clone()), |_| {});
             let r = d.feed(&data, |f| total += f.len());
             prop_assert!(total <= data.len());
             if r.is_ok() {

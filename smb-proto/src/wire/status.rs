@@ -1,7 +1,7 @@
 //! NTSTATUS codes (MS-ERREF 2.3) as an open newtype.
 //!
-//! Owns: [`NtStatus`], its named constants (the statuses an SMB2 client and server exchange) and
-//! the severity helpers. An unknown status decodes and re-encodes unchanged.
+//! Owns: [`NtStatus`], its named constants (the statuses an SMB2 client and server exchange;
+//! values checked against MS-ERREF 2.3.1 tables) and the severity helpers. An unknown status decodes and re-encodes unchanged.
 //! Must not: map statuses to errors or decide what a status means for a command (that is the
 //! state machines' job; e.g. STATUS_BUFFER_OVERFLOW is a warning that comes with data).
 
@@ -18,8 +18,10 @@ crate::open_enum! {
         // --- warnings (severity 2) ---
         BUFFER_OVERFLOW = 0x8000_0005,
         NO_MORE_FILES = 0x8000_0006,
+        NO_MORE_EAS = 0x8000_0012,
         INVALID_EA_NAME = 0x8000_0013,
         EA_LIST_INCONSISTENT = 0x8000_0014,
+        INVALID_EA_FLAG = 0x8000_0015,
         NO_MORE_ENTRIES = 0x8000_001A,
         STOPPED_ON_SYMLINK = 0x8000_002D,
         // --- errors (severity 3) ---
@@ -46,6 +48,7 @@ crate::open_enum! {
         OBJECT_PATH_INVALID = 0xC000_0039,
         OBJECT_PATH_NOT_FOUND = 0xC000_003A,
         OBJECT_PATH_SYNTAX_BAD = 0xC000_003B,
+        DATA_ERROR = 0xC000_003E,
         SHARING_VIOLATION = 0xC000_0043,
         QUOTA_EXCEEDED = 0xC000_0044,
         EAS_NOT_SUPPORTED = 0xC000_004F,
@@ -71,6 +74,7 @@ crate::open_enum! {
         FILE_INVALID = 0xC000_0098,
         INSUFFICIENT_RESOURCES = 0xC000_009A,
         MEDIA_WRITE_PROTECTED = 0xC000_00A2,
+        DEVICE_NOT_READY = 0xC000_00A3,
         BAD_IMPERSONATION_LEVEL = 0xC000_00A5,
         INSTANCE_NOT_AVAILABLE = 0xC000_00AB,
         PIPE_NOT_AVAILABLE = 0xC000_00AC,
@@ -88,6 +92,7 @@ crate::open_enum! {
         NOT_SUPPORTED = 0xC000_00BB,
         DUPLICATE_NAME = 0xC000_00BD,
         BAD_NETWORK_PATH = 0xC000_00BE,
+        NETWORK_BUSY = 0xC000_00BF,
         INVALID_NETWORK_RESPONSE = 0xC000_00C3,
         NETWORK_NAME_DELETED = 0xC000_00C9,
         NETWORK_ACCESS_DENIED = 0xC000_00CA,
@@ -101,11 +106,13 @@ crate::open_enum! {
         INTERNAL_ERROR = 0xC000_00E5,
         DIRECTORY_NOT_EMPTY = 0xC000_0101,
         NOT_A_DIRECTORY = 0xC000_0103,
+        NAME_TOO_LONG = 0xC000_0106,
         TOO_MANY_OPENED_FILES = 0xC000_011F,
         CANCELLED = 0xC000_0120,
         CANNOT_DELETE = 0xC000_0121,
         FILE_DELETED = 0xC000_0123,
         FILE_CLOSED = 0xC000_0128,
+        TIME_DIFFERENCE_AT_DC = 0xC000_0133,
         INVALID_LEVEL = 0xC000_0148,
         PIPE_BROKEN = 0xC000_014B,
         LOGON_TYPE_NOT_GRANTED = 0xC000_015B,
@@ -117,12 +124,21 @@ crate::open_enum! {
         CONNECTION_DISCONNECTED = 0xC000_020C,
         CONNECTION_RESET = 0xC000_020D,
         NOT_FOUND = 0xC000_0225,
+        DUPLICATE_OBJECTID = 0xC000_022A,
+        OBJECTID_EXISTS = 0xC000_022B,
         PASSWORD_MUST_CHANGE = 0xC000_0224,
         RETRY = 0xC000_022D,
         ACCOUNT_LOCKED_OUT = 0xC000_0234,
+        HANDLE_NOT_CLOSABLE = 0xC000_0235,
+        CONNECTION_REFUSED = 0xC000_0236,
+        USER_MAPPED_FILE = 0xC000_0243,
         PATH_NOT_COVERED = 0xC000_0257,
+        TOO_MANY_LINKS = 0xC000_0265,
+        DFS_UNAVAILABLE = 0xC000_026D,
+        VOLUME_DISMOUNTED = 0xC000_026E,
         NOT_A_REPARSE_POINT = 0xC000_0275,
         IO_REPARSE_TAG_NOT_HANDLED = 0xC000_0279,
+        DIRECTORY_IS_A_REPARSE_POINT = 0xC000_0281,
         NETWORK_SESSION_EXPIRED = 0xC000_035C,
         FILE_SYSTEM_LIMITATION = 0xC000_0427,
         FILE_NOT_AVAILABLE = 0xC000_0467,

@@ -208,4 +208,37 @@ mod tests {
             })
         ));
     }
+
+    /// The SMB 3.1.1 AES-128-GCM vector of shared/vectors.md: header fields, AAD composition
+    /// and the zero-copy ciphertext slice.
+    #[test]
+    fn golden_gcm_vector_layout() {
+        let nonce: [u8; 16] = hex::decode("C7D6822D269CAF48904C664C00000000")
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let mut h =
+            TransformHeader::for_payload(0x87, nonce, SessionId(0x0000_1000_0000_0025)).unwrap();
+        h.signature = hex::decode("BD73D97D2BC9001BCAFAC0FDFF5FEEBC")
+            .unwrap()
+            .try_into()
+            .unwrap();
+        let mut buf = BytesMut::new();
+        h.encode(&mut buf);
+        buf.extend_from_slice(&[0x6E; 0x87]);
+        let msg = buf.freeze();
+        let (back, payload) = split(&msg).unwrap();
+        assert_eq!(back, h);
+        assert_eq!(payload.len(), 0x87);
+        assert_eq!(
+            hex::encode_upper(aad(&msg).unwrap()),
+            concat!(
+                "C7D6822D269CAF48904C664C00000000",
+                "87000000",
+                "0000",
+                "0100",
+                "2500000000100000"
+            )
+        );
+    }
 }
