@@ -648,3 +648,78 @@ fn first_client_token_layout_matches_rfc4178() {
     );
     assert_eq!(&token[32..34], &[0x04, neg_len as u8]);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// One flipped bit anywhere in any of the four tokens: never a panic, and never a
+    /// "success" where the two sides disagree on the key. Almost every flip must fail, since
+    /// the MIC covers all three NTLM messages and the mechListMIC the mechanism list.
+    #[test]
+    fn any_bit_flip_fails_or_agrees(which in 0usize..4, pos in proptest::prelude::any::<proptest::sample::Index>(), bit in 0u8..8) {
+        let r = exchange(client("alice", "correct horse"), acceptor(server_config()), |i, mut t| {
+            if i == which && !t.is_empty() {
+                let p = pos.index(t.len());
+                t[p] ^= 1 << bit;
+            }
+            t
+        });
+        if let Ok((ck, sk, _)) = r {
+            proptest::prop_assert_eq!(ck, sk);
+        }
+    }
+}
+
+#[test]
+fn flips_inside_the_ntlm_messages_always_fail() {
+    // Exhaustive over every byte of the NEGOTIATE, CHALLENGE and AUTHENTICATE (one bit each).
+    for which in [0usize, 1, 2] {
+        let mut len = 0;
+        let _ = exchange(
+            client("alice", "correct horse"),
+            acceptor(server_config()),
+            |i, t| {
+                if i == which {
+                    len = ntlm_of(which, &t).len();
+                }
+                t
+            },
+        );
+        for p in 0..len {
+            let r = exchange(
+                client("alice", "correct horse"),
+                acceptor(server_config()),
+                |i, t| {
+                    if i != which {
+                        return t;
+                    }
+                    if which == 0 {
+                        let NegotiationToken::Init(mut init) =
+                            NegotiationToken::decode(&t).expect("init")
+                        else {
+                            panic!("init expected")
+                        };
+                        if let Some(m) = init.mech_token.as_mut() {
+                            m[p] ^= 0x01;
+                        }
+                        init.encode()
+                    } else {
+                        edit_ntlm(t, |m| m[p] ^= 0x01)
+                    }
+                },
+            );
+            assert!(
+                r.is_err(),
+                "flip at byte {p} of NTLM message {which} went unnoticed"
+            );
+        }
+    }
+}
+
+fn ntlm_of(which: usize, t: &[u8]) -> Vec<u8> {
+    match NegotiationToken::decode(t).expect("valid") {
+        NegotiationToken::Init(i) if which == 0 => i.mech_token.expect("token"),
+        NegotiationToken::Resp(r) => r.response_token.expect("token"),
+        NegotiationToken::Init(_) => panic!("unexpected init"),
+    }
+}
