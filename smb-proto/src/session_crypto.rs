@@ -96,13 +96,13 @@ impl SessionCrypto {
 
     /// Signs one SMB2 message in place (sets nothing else: the caller sets the SIGNED flag
     /// before, since the flag is covered by the signature).
-    pub fn sign(&self, message: &mut [u8]) -> Result<(), CryptoError> {
-        self.signer.sign(message)
+    pub fn sign(&self, message: &mut [u8]) -> Result<(), SecurityError> {
+        Ok(self.signer.sign(message)?)
     }
 
     /// Verifies one SMB2 message's signature; the bytes are unchanged afterwards.
-    pub fn verify(&self, message: &mut [u8]) -> Result<(), CryptoError> {
-        self.signer.verify(message)
+    pub fn verify(&self, message: &mut [u8]) -> Result<(), SecurityError> {
+        Ok(self.signer.verify(message)?)
     }
 
     /// Seals `plaintext` (one message or a whole compound) for `session_id` into a new framed

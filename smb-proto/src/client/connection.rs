@@ -774,7 +774,7 @@ impl Connection {
         let (plain, encrypted_for) = match frame.first() {
             Some(0xFD) => {
                 let (th, _) = crate::wire::transform::split(&frame)?;
-                let sid = SessionId(th.session_id);
+                let sid = th.session_id;
                 let crypto = self
                     .sessions
                     .get(&sid)
