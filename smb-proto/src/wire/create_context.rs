@@ -508,7 +508,7 @@ pub(crate) mod strategies {
     fn unknown() -> impl Strategy<Value = CreateContext> {
         (bytes_nonempty(20), bytes_of(40))
             .prop_filter("typed tag", |(n, _)| {
-                !tag::KNOWN.iter().any(|t| &t[..] == &n[..])
+                !tag::KNOWN.iter().any(|t| t[..] == n[..])
             })
             .prop_map(|(name, data)| CreateContext::Unknown { name, data })
     }
