@@ -51,7 +51,7 @@ fn create(name: &str, disposition: CreateDisposition, directory: bool) -> Reques
         } else {
             AccessMask::GENERIC_READ | AccessMask::GENERIC_WRITE | AccessMask::DELETE
         },
-        file_attributes: FileAttributes::empty(),
+        file_attributes: FileAttributes::default(),
         share_access: ShareAccess::READ | ShareAccess::WRITE | ShareAccess::DELETE,
         create_disposition: disposition,
         create_options: if directory {
@@ -72,7 +72,10 @@ async fn open(
     disposition: CreateDisposition,
     directory: bool,
 ) -> Result<FileId, ClientError> {
-    match c.call_body(s, t, create(name, disposition, directory)).await? {
+    match c
+        .call_body(s, t, create(name, disposition, directory))
+        .await?
+    {
         ResponseBody::Create(r) => Ok(r.file_id),
         _ => panic!("CREATE answered with another body"),
     }
@@ -83,7 +86,7 @@ async fn close(c: &Client, s: SessionId, t: TreeId, file_id: FileId) {
         s,
         t,
         RequestBody::Close(CloseRequest {
-            flags: CloseFlags::empty(),
+            flags: CloseFlags::default(),
             file_id,
         }),
     )
@@ -93,7 +96,14 @@ async fn close(c: &Client, s: SessionId, t: TreeId, file_id: FileId) {
 
 /// Writes `data` in `chunk`-sized WRITEs, all in flight at once, then reads it back the same
 /// way and compares.
-async fn write_then_read(c: &Client, s: SessionId, t: TreeId, name: &str, data: &Bytes, chunk: usize) {
+async fn write_then_read(
+    c: &Client,
+    s: SessionId,
+    t: TreeId,
+    name: &str,
+    data: &Bytes,
+    chunk: usize,
+) {
     let fid = open(c, s, t, name, CreateDisposition::OVERWRITE_IF, false)
         .await
         .expect("CREATE for write");
@@ -106,7 +116,7 @@ async fn write_then_read(c: &Client, s: SessionId, t: TreeId, name: &str, data: 
                 file_id: fid,
                 channel: Channel::NONE,
                 remaining_bytes: 0,
-                flags: WriteFlags::empty(),
+                flags: WriteFlags::default(),
                 data: data.slice(i * chunk..i * chunk + part.len()),
                 channel_info: Bytes::new(),
             }),
@@ -124,7 +134,7 @@ async fn write_then_read(c: &Client, s: SessionId, t: TreeId, name: &str, data: 
             t,
             RequestBody::Read(ReadRequest {
                 padding: 0x50,
-                flags: ReadFlags::empty(),
+                flags: ReadFlags::default(),
                 length: chunk as u32,
                 offset: (i * chunk) as u64,
                 file_id: fid,
@@ -191,10 +201,12 @@ async fn list(c: &Client, s: SessionId, t: TreeId) -> Vec<String> {
                 }),
             )
             .await;
-        flags = QueryDirectoryFlags::empty();
+        flags = QueryDirectoryFlags::default();
         match r {
             Ok(resp) => match resp.payload {
-                smb_proto::wire::message::ResponsePayload::Body(ResponseBody::QueryDirectory(q)) => {
+                smb_proto::wire::message::ResponsePayload::Body(ResponseBody::QueryDirectory(
+                    q,
+                )) => {
                     let entries: Vec<FileIdBothDirectoryInformation> =
                         decode_directory(&q.buffer).expect("directory listing decodes");
                     names.extend(entries.into_iter().map(|e| e.file_name));
@@ -245,7 +257,8 @@ fn every_dialect_transfers_and_lists() {
             let names = list(&c, s, t).await;
             assert!(names.contains(&name), "{dialect}: {name} not in {names:?}");
             // The file reached the share directory byte for byte.
-            let on_disk = std::fs::read(server.share_dir("share").join(&name)).expect("file on disk");
+            let on_disk =
+                std::fs::read(server.share_dir("share").join(&name)).expect("file on disk");
             assert!(on_disk == data[..], "{dialect}: file on disk differs");
             c.tree_disconnect(s, t).await.expect("tree disconnect");
             c.logoff(s).await.expect("logoff");
@@ -260,17 +273,27 @@ fn wrong_password_is_logon_failure() {
     };
     smol::block_on(async {
         for dialect in [Dialect::SMB2_1, Dialect::SMB3_1_1] {
-            let c = Client::connect(addr(&server), config(dialect)).await.expect("connect");
+            let c = Client::connect(addr(&server), config(dialect))
+                .await
+                .expect("connect");
             let err = c
                 .login(server.user(), "", "not-the-password")
                 .await
                 .expect_err("wrong password must fail");
-            assert_eq!(err.status(), Some(NtStatus::LOGON_FAILURE), "{dialect}: {err}");
+            assert_eq!(
+                err.status(),
+                Some(NtStatus::LOGON_FAILURE),
+                "{dialect}: {err}"
+            );
             let err = c
                 .login("nobody-here", "", "whatever")
                 .await
                 .expect_err("unknown user must fail");
-            assert_eq!(err.status(), Some(NtStatus::LOGON_FAILURE), "{dialect}: {err}");
+            assert_eq!(
+                err.status(),
+                Some(NtStatus::LOGON_FAILURE),
+                "{dialect}: {err}"
+            );
         }
     });
 }
@@ -283,9 +306,17 @@ fn encrypted_share_and_required_encryption() {
     smol::block_on(async {
         // 3.x: the encrypted share sets SHAREFLAG_ENCRYPT_DATA and everything on it is sealed.
         for dialect in [Dialect::SMB3_0, Dialect::SMB3_0_2, Dialect::SMB3_1_1] {
-            let c = Client::connect(addr(&server), config(dialect)).await.expect("connect");
-            let s = c.login(server.user(), "", server.password()).await.expect("login");
-            let (t, tc) = c.tree_connect(s, "secure").await.expect("tree connect secure");
+            let c = Client::connect(addr(&server), config(dialect))
+                .await
+                .expect("connect");
+            let s = c
+                .login(server.user(), "", server.password())
+                .await
+                .expect("login");
+            let (t, tc) = c
+                .tree_connect(s, "secure")
+                .await
+                .expect("tree connect secure");
             assert!(
                 tc.share_flags.contains(ShareFlags::ENCRYPT_DATA),
                 "{dialect}: secure share must ask for encryption"
@@ -294,9 +325,17 @@ fn encrypted_share_and_required_encryption() {
             write_then_read(&c, s, t, "sealed.bin", &data, 65536).await;
         }
         // 2.x cannot encrypt: Samba refuses the encrypted share.
-        let c = Client::connect(addr(&server), config(Dialect::SMB2_1)).await.expect("connect");
-        let s = c.login(server.user(), "", server.password()).await.expect("login");
-        let err = c.tree_connect(s, "secure").await.expect_err("2.1 cannot use an encrypted share");
+        let c = Client::connect(addr(&server), config(Dialect::SMB2_1))
+            .await
+            .expect("connect");
+        let s = c
+            .login(server.user(), "", server.password())
+            .await
+            .expect("login");
+        let err = c
+            .tree_connect(s, "secure")
+            .await
+            .expect_err("2.1 cannot use an encrypted share");
         assert_eq!(err.status(), Some(NtStatus::ACCESS_DENIED), "{err}");
 
         // The client's own encryption requirement: a 3.1.1 session to the plain share is
@@ -314,7 +353,10 @@ fn encrypted_share_and_required_encryption() {
             };
             let c = Client::connect(addr(&server), cfg).await.expect("connect");
             assert_eq!(c.negotiated().cipher, Some(cipher));
-            let s = c.login(server.user(), "", server.password()).await.expect("login");
+            let s = c
+                .login(server.user(), "", server.password())
+                .await
+                .expect("login");
             let (t, _) = c.tree_connect(s, "share").await.expect("tree connect");
             write_then_read(&c, s, t, "private.bin", &payload(70_000, 3), 65536).await;
         }
@@ -348,7 +390,10 @@ fn signing_algorithms_each_work() {
                 ..config(Dialect::SMB3_1_1)
             };
             let c = Client::connect(addr(&server), cfg).await.expect("connect");
-            let s = c.login(server.user(), "", server.password()).await.expect("login");
+            let s = c
+                .login(server.user(), "", server.password())
+                .await
+                .expect("login");
             let (t, _) = c.tree_connect(s, "share").await.expect("tree connect");
             write_then_read(&c, s, t, "signed.bin", &payload(100_000, 9), 65536).await;
         }

@@ -152,7 +152,10 @@ impl Client {
     /// Connects over TCP to `addr` and negotiates. `config.server_name` should be the host
     /// name; when empty, the address is used. The RNG seed and clock are taken from the OS
     /// unless the config already has them (tests may fix them).
-    pub async fn connect(addr: SocketAddr, mut config: ClientConfig) -> Result<Client, ClientError> {
+    pub async fn connect(
+        addr: SocketAddr,
+        mut config: ClientConfig,
+    ) -> Result<Client, ClientError> {
         let stream = smol::net::TcpStream::connect(addr)
             .await
             .map_err(|e| ClientError::Io(format!("connect {addr}: {e}")))?;
@@ -206,10 +209,7 @@ impl Client {
         &self.negotiated
     }
 
-    async fn call<T>(
-        &self,
-        make: impl FnOnce(Reply<T>) -> Command,
-    ) -> Result<T, ClientError> {
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, ClientError> {
         let (tx, rx) = async_channel::bounded(1);
         self.commands
             .send(make(tx))
@@ -248,7 +248,9 @@ impl Client {
             .fork();
         let now = self.clock.map(|c| c.filetime(Instant::now())).unwrap_or(0);
         let initiator = SpnegoInitiator::new(config, &self.server, now, rng)?;
-        self.session_setup(Box::new(initiator)).await.map(|(s, _)| s)
+        self.session_setup(Box::new(initiator))
+            .await
+            .map(|(s, _)| s)
     }
 
     /// Connects to a share (`share` or `\\server\share`).
@@ -267,7 +269,11 @@ impl Client {
     }
 
     /// Disconnects a tree.
-    pub async fn tree_disconnect(&self, session: SessionId, tree: TreeId) -> Result<(), ClientError> {
+    pub async fn tree_disconnect(
+        &self,
+        session: SessionId,
+        tree: TreeId,
+    ) -> Result<(), ClientError> {
         self.call(|reply| Command::TreeDisconnect {
             session,
             tree,

@@ -62,7 +62,11 @@ impl SessionCrypto {
         let alg = signing_algorithm_for(dialect, signing)?;
         let signer = Signer::new(alg, keys.signing.as_bytes(), backend)?;
         let is_server = role == Role::Server;
-        let (sealer, opener) = match (cipher, keys.sealing_key(is_server), keys.opening_key(is_server)) {
+        let (sealer, opener) = match (
+            cipher,
+            keys.sealing_key(is_server),
+            keys.opening_key(is_server),
+        ) {
             (Some(id), Some(seal), Some(open)) => (
                 Some((
                     Cipher::new(id, seal.as_bytes(), backend)?,

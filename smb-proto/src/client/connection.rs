@@ -24,23 +24,19 @@ use crate::rng::SeededRng;
 use crate::session_crypto::{Role, SessionCrypto};
 use crate::wire::compound::split_compound;
 use crate::wire::frame::{Deframer, FRAME_HEADER_LEN};
+use crate::wire::fscc::InfoCodec;
 use crate::wire::fsctl::{ValidateNegotiateInfoRequest, ValidateNegotiateInfoResponse};
 use crate::wire::header::{Header, HeaderFlags, HeaderId};
 use crate::wire::ioctl::{CtlCode, IoctlFlags, IoctlRequest};
-use crate::wire::message::{
-    RequestBody, Response, ResponseBody, ResponsePayload, decode_response,
-};
+use crate::wire::message::{RequestBody, Response, ResponseBody, ResponsePayload, decode_response};
 use crate::wire::negotiate::NegotiateRequest;
 use crate::wire::session_setup::{SessionFlags, SessionSetupFlags, SessionSetupRequest};
 use crate::wire::status::NtStatus;
 use crate::wire::tree_connect::{ShareFlags, TreeConnectFlags, TreeConnectRequest};
 use crate::wire::tree_disconnect::TreeDisconnectRequest;
 use crate::wire::{
-    AsyncId, Command, Dialect, FileId, Guid, MessageId, SessionId, TreeId,
-    cursor::Writer,
-    echo::EchoRequest,
-    logoff::LogoffRequest,
-    cancel::CancelRequest,
+    AsyncId, Command, Dialect, FileId, Guid, MessageId, SessionId, TreeId, cancel::CancelRequest,
+    cursor::Writer, echo::EchoRequest, logoff::LogoffRequest,
 };
 
 /// Identifies one command issued through the connection, in its events.
@@ -101,9 +97,7 @@ pub enum Event {
 
 #[derive(Debug)]
 enum State {
-    Negotiating {
-        request: NegotiateRequest,
-    },
+    Negotiating { request: NegotiateRequest },
     Ready(Negotiated),
     Closed,
 }
@@ -114,13 +108,18 @@ struct Setup {
     initiator: Box<dyn Initiator>,
     /// The session's preauth hash (3.1.1), seeded from the connection's.
     preauth: Option<PreauthHash>,
+    /// The id `session_setup` returned: every leg completes under it.
+    origin: Option<RequestId>,
 }
 
 #[derive(Debug)]
 enum Purpose {
     Negotiate,
     SessionSetup(Box<Setup>),
-    ValidateNegotiate { setup: RequestId, flags: SessionFlags },
+    ValidateNegotiate {
+        setup: RequestId,
+        flags: SessionFlags,
+    },
     TreeConnect,
     TreeDisconnect(TreeId),
     Logoff,
@@ -343,7 +342,11 @@ impl Connection {
             )));
         };
         let preauth = if is_311 { self.preauth.clone() } else { None };
-        let setup = Box::new(Setup { initiator, preauth });
+        let setup = Box::new(Setup {
+            initiator,
+            preauth,
+            origin: None,
+        });
         self.send_setup(now, SessionId(0), token, setup)
     }
 
@@ -372,10 +375,12 @@ impl Connection {
         if let Some(h) = setup.preauth.as_mut() {
             h.update(&sent);
         }
+        let origin = *setup.origin.get_or_insert(id);
         if let Some(p) = self.pending.values_mut().find(|p| p.id == id) {
+            p.id = origin;
             p.purpose = Purpose::SessionSetup(setup);
         }
-        Ok(id)
+        Ok(origin)
     }
 
     /// Connects to `share` (a bare share name such as `share` or `IPC$`, or a full
@@ -423,8 +428,14 @@ impl Connection {
     /// Logs a session off.
     pub fn logoff(&mut self, now: Instant, session: SessionId) -> Result<RequestId, SendError> {
         self.ready_session(session)?;
-        self.send(now, session, TreeId(0), LogoffRequest.into(), Purpose::Logoff)
-            .map(|(id, _)| id)
+        self.send(
+            now,
+            session,
+            TreeId(0),
+            LogoffRequest.into(),
+            Purpose::Logoff,
+        )
+        .map(|(id, _)| id)
     }
 
     /// Sends any file command (CREATE, READ, WRITE, CLOSE, QUERY_*, SET_INFO, IOCTL, LOCK,
@@ -479,7 +490,8 @@ impl Connection {
             header.message_id = MessageId(0);
         }
         let protection = self.protection(session, None)?;
-        let frame = self.encode_protected(header, &RequestBody::Cancel(CancelRequest), protection)?;
+        let frame =
+            self.encode_protected(header, &RequestBody::Cancel(CancelRequest), protection)?;
         self.outbox.push_back(Output::Transmit(frame.0));
         self.last_sent = now;
         Ok(())
@@ -561,7 +573,11 @@ impl Connection {
     }
 
     /// How a message for `session` (and `tree`) must be protected.
-    fn protection(&self, session: SessionId, tree: Option<TreeId>) -> Result<Protection, SendError> {
+    fn protection(
+        &self,
+        session: SessionId,
+        tree: Option<TreeId>,
+    ) -> Result<Protection, SendError> {
         let Some(s) = self.sessions.get(&session) else {
             return Ok(Protection::None);
         };
@@ -600,7 +616,8 @@ impl Connection {
         if protection == Protection::Sign {
             header.flags.insert(HeaderFlags::SIGNED);
         }
-        let mut buf = BytesMut::with_capacity(FRAME_HEADER_LEN + 256 + Self::payload_len(body) as usize);
+        let mut buf =
+            BytesMut::with_capacity(FRAME_HEADER_LEN + 256 + Self::payload_len(body) as usize);
         buf.extend_from_slice(&[0; FRAME_HEADER_LEN]);
         {
             let mut w = Writer::continuing(&mut buf, FRAME_HEADER_LEN);
@@ -742,10 +759,19 @@ impl Connection {
             return;
         }
         if self.echo_due().is_some_and(|t| t <= now)
-            && !self.pending.values().any(|p| matches!(p.purpose, Purpose::Echo))
+            && !self
+                .pending
+                .values()
+                .any(|p| matches!(p.purpose, Purpose::Echo))
         {
             // Keepalive; lack of credits just postpones it.
-            let _ = self.send(now, SessionId(0), TreeId(0), EchoRequest.into(), Purpose::Echo);
+            let _ = self.send(
+                now,
+                SessionId(0),
+                TreeId(0),
+                EchoRequest.into(),
+                Purpose::Echo,
+            );
             self.last_sent = now;
         }
     }
@@ -817,7 +843,9 @@ impl Connection {
             .get(&session)
             .and_then(|s| s.crypto.as_ref())
             .ok_or(ProtocolViolation::UnknownSession(session))?;
-        let mut buf = msg.try_into_mut().unwrap_or_else(|m| BytesMut::from(&m[..]));
+        let mut buf = msg
+            .try_into_mut()
+            .unwrap_or_else(|m| BytesMut::from(&m[..]));
         crypto
             .verify(&mut buf)
             .map_err(|e| ProtocolViolation::Verification(MessageId(header_id), e))?;
@@ -866,8 +894,7 @@ impl Connection {
         }
         // Interim response (MS-SMB2 3.2.5.1.5): the request goes async. Samba sends these
         // unsigned, and Windows clients accept that.
-        if header.flags.contains(HeaderFlags::ASYNC_COMMAND) && header.status == NtStatus::PENDING
-        {
+        if header.flags.contains(HeaderFlags::ASYNC_COMMAND) && header.status == NtStatus::PENDING {
             pending.async_id = header.async_id();
             pending.deadline = now + self.config.request_timeout;
             let id = pending.id;
@@ -885,8 +912,7 @@ impl Connection {
                     .tree_id()
                     .and_then(|t| s.trees.get(&t))
                     .is_some_and(|t| t.encrypt);
-                let transport_trusted =
-                    self.negotiated().is_some_and(|n| n.transport_security);
+                let transport_trusted = self.negotiated().is_some_and(|n| n.transport_security);
                 if encrypted_for.is_none() {
                     if (s.encrypt || tree_encrypt) && !transport_trusted {
                         return Err(ProtocolViolation::Unencrypted(header.message_id));
@@ -1081,9 +1107,10 @@ impl Connection {
             State::Ready(n) => n.clone(),
             _ => return Err(Establish::Refused("connection is not negotiated")),
         };
-        let anonymous = flags.contains(SessionFlags::IS_GUEST) || flags.contains(SessionFlags::IS_NULL);
-        let signing_required = self.config.signing == SigningPolicy::Required
-            || negotiated.server_requires_signing;
+        let anonymous =
+            flags.contains(SessionFlags::IS_GUEST) || flags.contains(SessionFlags::IS_NULL);
+        let signing_required =
+            self.config.signing == SigningPolicy::Required || negotiated.server_requires_signing;
         if anonymous && (signing_required || self.config.require_encryption) {
             // No guest fallback (Windows 11 24H2 / Server 2025): a guest session cannot sign.
             return Err(Establish::Refused(
@@ -1164,27 +1191,21 @@ impl Connection {
         if self.config.signing == SigningPolicy::Required {
             security_mode.insert(crate::wire::negotiate::SecurityMode::SIGNING_REQUIRED);
         }
-        let offered = build_request(
-            &self.config,
-            self.transport,
-            self.client_guid,
-            [0; 32],
-        );
+        let offered = build_request(&self.config, self.transport, self.client_guid, [0; 32]);
         let info = ValidateNegotiateInfoRequest {
             capabilities: offered.capabilities.bits(),
-            guid: self.client_guid.0,
+            guid: self.client_guid,
             security_mode: security_mode.bits(),
-            dialects: offered.dialects.iter().map(|d| d.0).collect(),
+            dialects: offered.dialects.clone(),
         };
-        let mut input = BytesMut::new();
-        info.encode(&mut Writer::new(&mut input))?;
+        let input = info.to_bytes()?;
         let body = IoctlRequest {
             ctl_code: CtlCode::FSCTL_VALIDATE_NEGOTIATE_INFO,
             file_id: FileId::RELATED,
             max_input_response: 0,
             max_output_response: 24,
             flags: IoctlFlags::IS_FSCTL,
-            input: input.freeze(),
+            input,
             output: Bytes::new(),
         };
         let now = self.last_now;
@@ -1216,14 +1237,16 @@ impl Connection {
             ));
         };
         let info = ValidateNegotiateInfoResponse::decode(&io.output)?;
-        if info.dialect != n.dialect.0 {
+        if info.dialect != n.dialect {
             return Err(ProtocolViolation::ValidateNegotiateMismatch("dialect"));
         }
-        if info.guid != n.server_guid.0 {
+        if info.guid != n.server_guid {
             return Err(ProtocolViolation::ValidateNegotiateMismatch("server GUID"));
         }
         if info.security_mode != n.security_mode.bits() {
-            return Err(ProtocolViolation::ValidateNegotiateMismatch("security mode"));
+            return Err(ProtocolViolation::ValidateNegotiateMismatch(
+                "security mode",
+            ));
         }
         if info.capabilities != n.capabilities.bits() {
             return Err(ProtocolViolation::ValidateNegotiateMismatch("capabilities"));

@@ -122,9 +122,7 @@ pub fn validate_response(
     if !offer.dialects.contains(&dialect) {
         return Err(ProtocolViolation::DialectNotOffered(dialect));
     }
-    let server_requires_signing = resp
-        .security_mode
-        .contains(SecurityMode::SIGNING_REQUIRED);
+    let server_requires_signing = resp.security_mode.contains(SecurityMode::SIGNING_REQUIRED);
     let mut cipher = None;
     let mut signing_algorithm = None;
     let mut transport_security = false;

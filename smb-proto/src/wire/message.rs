@@ -189,10 +189,11 @@ fn body_structure_size(msg: &Bytes) -> Option<u16> {
 pub fn decode_request(msg: &Bytes) -> Result<Request, DecodeError> {
     let header = Header::decode(msg)?;
     let mut r = Reader::at(msg, Header::SIZE);
-    let body = RequestBody::decode_for(header.command, &mut r)?.ok_or(DecodeError::InvalidValue {
-        field: "SMB2 Header.Command",
-        value: header.command.0.into(),
-    })?;
+    let body =
+        RequestBody::decode_for(header.command, &mut r)?.ok_or(DecodeError::InvalidValue {
+            field: "SMB2 Header.Command",
+            value: header.command.0.into(),
+        })?;
     Ok(Request { header, body })
 }
 
