@@ -4,7 +4,10 @@
 //! (socket reads, the core's deadline and application commands raced in one task), the async
 //! `Client` API, the TCP server loop and the local-directory backend confined to its root.
 //! It must not contain protocol logic: every protocol decision is made in `smb-proto`.
-//! It is filled by the client and server issues; so far it exports [`fs`], the synchronous,
-//! root-confined file system that the local-directory backend will call.
+//! [`client`] is the async client; [`fs`] is the synchronous, root-confined file system the
+//! local-directory backend calls. The server loop and the backend itself follow.
 
+pub mod client;
 pub mod fs;
+
+pub use client::{Client, ClientError};

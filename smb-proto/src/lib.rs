@@ -15,9 +15,15 @@
 //!   information classes, FSCTL payloads, transform headers, compounds).
 //! - [`auth`]: SPNEGO and NTLMv2 for both roles behind pluggable mechanism traits.
 //! - [`credits`]: credit charge, the client credit pool and the server MessageId window.
+//! - [`client`]: the client connection state machine.
+//! - [`io`]: inputs shared by both roles, the transport kind and the wall-clock anchor.
+//! - [`session_crypto`]: a session's signer and ciphers applied to whole messages.
 //! - [`rng`]: the deterministic random source every component draws from.
 
 pub mod auth;
+pub mod client;
 pub mod credits;
+pub mod io;
 pub mod rng;
+pub mod session_crypto;
 pub mod wire;

@@ -1,0 +1,555 @@
+//! The async SMB client over any byte stream (TCP here, a QUIC stream in `driver-quinn`).
+//!
+//! Owns: one task per connection that races the stream's reads, the core's deadline and the
+//! application's commands, and feeds them into [`smb_proto::client::Connection`]; a writer
+//! task so that a large write never stops us reading; and [`Client`], the async API on top.
+//! Must not: make protocol decisions. Every rule lives in the sans-IO core; this module only
+//! moves bytes, time and commands.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, FutureExt};
+use smb_proto::auth::{Initiator, InitiatorConfig, SpnegoInitiator, ntlm::Credentials};
+use smb_proto::client::{
+    ClientConfig, CloseReason, Connection, Event, Negotiated, Output, RequestError, RequestId,
+    SendError,
+};
+use smb_proto::io::{Clock, Input, TransportKind};
+use smb_proto::rng::SeededRng;
+use smb_proto::wire::message::{RequestBody, Response, ResponseBody, ResponsePayload};
+use smb_proto::wire::session_setup::SessionFlags;
+use smb_proto::wire::tree_connect::TreeConnectResponse;
+use smb_proto::wire::{SessionId, TreeId};
+
+/// Why a client operation failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientError {
+    /// Connecting or the transport failed.
+    #[error("transport: {0}")]
+    Io(String),
+    /// The command was refused before anything was sent.
+    #[error(transparent)]
+    Send(#[from] SendError),
+    /// The request failed (error status, auth failure, connection closed).
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// The connection closed.
+    #[error("connection closed: {0}")]
+    Closed(CloseReason),
+    /// The server's answer had an unexpected shape.
+    #[error("unexpected response: {0}")]
+    Unexpected(&'static str),
+    /// The authentication mechanism could not be set up.
+    #[error(transparent)]
+    Auth(#[from] smb_proto::auth::AuthError),
+}
+
+impl ClientError {
+    /// The NTSTATUS the server answered with, if this is an error status.
+    pub fn status(&self) -> Option<smb_proto::wire::status::NtStatus> {
+        match self {
+            ClientError::Request(RequestError::Status { status, .. }) => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+type Reply<T> = async_channel::Sender<Result<T, ClientError>>;
+
+enum Command {
+    SessionSetup {
+        initiator: Box<dyn Initiator>,
+        reply: Reply<(SessionId, SessionFlags)>,
+    },
+    TreeConnect {
+        session: SessionId,
+        share: String,
+        reply: Reply<(TreeId, TreeConnectResponse)>,
+    },
+    TreeDisconnect {
+        session: SessionId,
+        tree: TreeId,
+        reply: Reply<Response>,
+    },
+    Logoff {
+        session: SessionId,
+        reply: Reply<Response>,
+    },
+    Request {
+        session: SessionId,
+        tree: TreeId,
+        body: RequestBody,
+        reply: Reply<Response>,
+    },
+}
+
+enum Waiter {
+    Setup(Reply<(SessionId, SessionFlags)>),
+    Tree(Reply<(TreeId, TreeConnectResponse)>),
+    Response(Reply<Response>),
+}
+
+impl Waiter {
+    fn fail(self, e: ClientError) {
+        match self {
+            Waiter::Setup(r) => drop(r.try_send(Err(e))),
+            Waiter::Tree(r) => drop(r.try_send(Err(e))),
+            Waiter::Response(r) => drop(r.try_send(Err(e))),
+        }
+    }
+}
+
+/// Builds the OS-seeded pieces a driver gives the core: a random seed and the wall clock.
+pub fn os_seed_and_clock() -> ([u8; 32], Clock) {
+    let mut seed = [0u8; 32];
+    // getrandom only fails on platforms without an entropy source; a zero seed would make
+    // salts and nonces predictable, so refuse to continue instead.
+    if let Err(e) = getrandom::fill(&mut seed) {
+        panic!("the operating system has no random source: {e}");
+    }
+    let since_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    // FILETIME counts 100 ns ticks from 1601-01-01; the Unix epoch is 11644473600 s later.
+    let filetime = (since_unix.as_nanos() / 100) as u64 + 116_444_736_000_000_000;
+    (
+        seed,
+        Clock {
+            instant: Instant::now(),
+            filetime,
+        },
+    )
+}
+
+/// An SMB client connection driven by a background task.
+#[derive(Debug)]
+pub struct Client {
+    commands: async_channel::Sender<Command>,
+    negotiated: Negotiated,
+    server: String,
+    rng: std::sync::Mutex<SeededRng>,
+    clock: Option<Clock>,
+    _task: smol::Task<()>,
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Command::SessionSetup { .. } => "SessionSetup",
+            Command::TreeConnect { .. } => "TreeConnect",
+            Command::TreeDisconnect { .. } => "TreeDisconnect",
+            Command::Logoff { .. } => "Logoff",
+            Command::Request { .. } => "Request",
+        })
+    }
+}
+
+impl Client {
+    /// Connects over TCP to `addr` and negotiates. `config.server_name` should be the host
+    /// name; when empty, the address is used. The RNG seed and clock are taken from the OS
+    /// unless the config already has them (tests may fix them).
+    pub async fn connect(
+        addr: SocketAddr,
+        mut config: ClientConfig,
+    ) -> Result<Client, ClientError> {
+        let stream = smol::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| ClientError::Io(format!("connect {addr}: {e}")))?;
+        stream.set_nodelay(true).ok();
+        if config.server_name.is_empty() {
+            config.server_name = addr.ip().to_string();
+        }
+        Self::over(stream, config, TransportKind::Tcp).await
+    }
+
+    /// Runs the client over an already connected stream (TCP or a QUIC stream).
+    pub async fn over<S>(
+        stream: S,
+        mut config: ClientConfig,
+        transport: TransportKind,
+    ) -> Result<Client, ClientError>
+    where
+        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let (seed, clock) = os_seed_and_clock();
+        if config.rng_seed == [0; 32] {
+            config.rng_seed = seed;
+        }
+        if config.clock.is_none() {
+            config.clock = Some(clock);
+        }
+        let mut rng = SeededRng::from_seed(config.rng_seed).fork();
+        let server = config.server_name.clone();
+        let clock = config.clock;
+        let config = Arc::new(config);
+        let conn = Connection::new(config, transport, Instant::now());
+        let (tx, rx) = async_channel::bounded(64);
+        let (ready_tx, ready_rx) = async_channel::bounded(1);
+        let task = smol::spawn(run(stream, conn, rx, ready_tx));
+        let negotiated = ready_rx
+            .recv()
+            .await
+            .map_err(|_| ClientError::Io("connection task ended during NEGOTIATE".into()))??;
+        Ok(Client {
+            commands: tx,
+            negotiated,
+            server,
+            rng: std::sync::Mutex::new(rng.fork()),
+            clock,
+            _task: task,
+        })
+    }
+
+    /// What NEGOTIATE settled.
+    pub fn negotiated(&self) -> &Negotiated {
+        &self.negotiated
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, ClientError> {
+        let (tx, rx) = async_channel::bounded(1);
+        self.commands
+            .send(make(tx))
+            .await
+            .map_err(|_| ClientError::Closed(CloseReason::Local))?;
+        rx.recv()
+            .await
+            .map_err(|_| ClientError::Closed(CloseReason::Local))?
+    }
+
+    /// Authenticates a session with any mechanism.
+    pub async fn session_setup(
+        &self,
+        initiator: Box<dyn Initiator>,
+    ) -> Result<(SessionId, SessionFlags), ClientError> {
+        self.call(|reply| Command::SessionSetup { initiator, reply })
+            .await
+    }
+
+    /// Authenticates with NTLMv2 inside SPNEGO.
+    pub async fn login(
+        &self,
+        user: &str,
+        domain: &str,
+        password: &str,
+    ) -> Result<SessionId, ClientError> {
+        let config = Arc::new(InitiatorConfig {
+            credentials: Credentials::from_password(user, domain, password),
+            workstation: "SMB-QUIC".into(),
+            ntlm_policy: Default::default(),
+        });
+        let rng = self
+            .rng
+            .lock()
+            .map_err(|_| ClientError::Unexpected("rng lock poisoned"))?
+            .fork();
+        let now = self.clock.map(|c| c.filetime(Instant::now())).unwrap_or(0);
+        let initiator = SpnegoInitiator::new(config, &self.server, now, rng)?;
+        self.session_setup(Box::new(initiator))
+            .await
+            .map(|(s, _)| s)
+    }
+
+    /// Connects to a share (`share` or `\\server\share`).
+    pub async fn tree_connect(
+        &self,
+        session: SessionId,
+        share: &str,
+    ) -> Result<(TreeId, TreeConnectResponse), ClientError> {
+        let share = share.to_string();
+        self.call(|reply| Command::TreeConnect {
+            session,
+            share,
+            reply,
+        })
+        .await
+    }
+
+    /// Disconnects a tree.
+    pub async fn tree_disconnect(
+        &self,
+        session: SessionId,
+        tree: TreeId,
+    ) -> Result<(), ClientError> {
+        self.call(|reply| Command::TreeDisconnect {
+            session,
+            tree,
+            reply,
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Logs a session off.
+    pub async fn logoff(&self, session: SessionId) -> Result<(), ClientError> {
+        self.call(|reply| Command::Logoff { session, reply })
+            .await
+            .map(|_| ())
+    }
+
+    /// Sends one file command and waits for its response. Many may be in flight at once
+    /// (call this from several tasks, or join the futures).
+    pub async fn request(
+        &self,
+        session: SessionId,
+        tree: TreeId,
+        body: RequestBody,
+    ) -> Result<Response, ClientError> {
+        self.call(|reply| Command::Request {
+            session,
+            tree,
+            body,
+            reply,
+        })
+        .await
+    }
+
+    /// Like [`Client::request`], returning the command's response body.
+    pub async fn call_body(
+        &self,
+        session: SessionId,
+        tree: TreeId,
+        body: RequestBody,
+    ) -> Result<ResponseBody, ClientError> {
+        match self.request(session, tree, body).await?.payload {
+            ResponsePayload::Body(b) => Ok(b),
+            ResponsePayload::Error(_) => Err(ClientError::Unexpected("error payload on success")),
+        }
+    }
+}
+
+/// Drains the core's outputs: frames go to the writer, events to the waiters. Returns the next
+/// deadline, or `None` once the connection has closed.
+fn drain(
+    conn: &mut Connection,
+    writer: &async_channel::Sender<Bytes>,
+    waiters: &mut BTreeMap<RequestId, Waiter>,
+    ready: &mut Option<async_channel::Sender<Result<Negotiated, ClientError>>>,
+    credits_back: &mut bool,
+) -> Option<Instant> {
+    loop {
+        match conn.poll_output() {
+            Output::Transmit(frame) => {
+                // The writer only stops when the stream broke; the reader will see it too.
+                let _ = writer.try_send(frame);
+            }
+            Output::Timeout(t) => return if conn.is_closed() { None } else { Some(t) },
+            Output::Event(event) => match event {
+                Event::Negotiated(n) => {
+                    if let Some(r) = ready.take() {
+                        let _ = r.try_send(Ok(n));
+                    }
+                }
+                Event::SessionReady { id, session, flags } => {
+                    if let Some(Waiter::Setup(r)) = waiters.remove(&id) {
+                        let _ = r.try_send(Ok((session, flags)));
+                    }
+                }
+                Event::Response { id, result } => match waiters.remove(&id) {
+                    Some(Waiter::Response(r)) => {
+                        let _ = r.try_send(result.map_err(ClientError::from));
+                    }
+                    Some(Waiter::Tree(r)) => {
+                        let out = result.map_err(ClientError::from).and_then(|resp| {
+                            match (resp.header.tree_id(), resp.payload) {
+                                (
+                                    Some(tree),
+                                    ResponsePayload::Body(ResponseBody::TreeConnect(tc)),
+                                ) => Ok((tree, tc)),
+                                _ => Err(ClientError::Unexpected("TREE_CONNECT response")),
+                            }
+                        });
+                        let _ = r.try_send(out);
+                    }
+                    Some(w @ Waiter::Setup(_)) => match result {
+                        Err(e) => w.fail(e.into()),
+                        Ok(_) => w.fail(ClientError::Unexpected("SESSION_SETUP response")),
+                    },
+                    None => {}
+                },
+                Event::Pending { id } => tracing::trace!(?id, "request went async"),
+                Event::Break(b) => tracing::debug!(header = ?b.header, "break notification"),
+                Event::CreditsAvailable { .. } => *credits_back = true,
+                Event::Closed { reason } => {
+                    tracing::debug!(%reason, "connection closed");
+                    if let Some(r) = ready.take() {
+                        let _ = r.try_send(Err(ClientError::Closed(reason.clone())));
+                    }
+                    for (_, w) in std::mem::take(waiters) {
+                        w.fail(ClientError::Closed(reason.clone()));
+                    }
+                }
+            },
+        }
+    }
+}
+
+/// Issues one application command against the core. Returns it back when the core has no
+/// credits for it yet (it is retried when credits come back).
+fn issue(
+    conn: &mut Connection,
+    cmd: Command,
+    waiters: &mut BTreeMap<RequestId, Waiter>,
+) -> Option<Command> {
+    let now = Instant::now();
+    macro_rules! go {
+        ($call:expr, $reply:expr, $waiter:expr, $cmd:expr) => {
+            match $call {
+                Ok(id) => {
+                    waiters.insert(id, $waiter($reply));
+                    None
+                }
+                Err(SendError::Credits(_)) => Some($cmd),
+                Err(e) => {
+                    let _ = $reply.try_send(Err(e.into()));
+                    None
+                }
+            }
+        };
+    }
+    match cmd {
+        Command::SessionSetup { initiator, reply } => match conn.session_setup(now, initiator) {
+            Ok(id) => {
+                waiters.insert(id, Waiter::Setup(reply));
+                None
+            }
+            Err(e) => {
+                let _ = reply.try_send(Err(e.into()));
+                None
+            }
+        },
+        Command::TreeConnect {
+            session,
+            share,
+            reply,
+        } => go!(
+            conn.tree_connect(now, session, &share),
+            reply,
+            Waiter::Tree,
+            Command::TreeConnect {
+                session,
+                share,
+                reply
+            }
+        ),
+        Command::TreeDisconnect {
+            session,
+            tree,
+            reply,
+        } => go!(
+            conn.tree_disconnect(now, session, tree),
+            reply,
+            Waiter::Response,
+            Command::TreeDisconnect {
+                session,
+                tree,
+                reply
+            }
+        ),
+        Command::Logoff { session, reply } => go!(
+            conn.logoff(now, session),
+            reply,
+            Waiter::Response,
+            Command::Logoff { session, reply }
+        ),
+        Command::Request {
+            session,
+            tree,
+            body,
+            reply,
+        } => go!(
+            conn.request(now, session, tree, body.clone()),
+            reply,
+            Waiter::Response,
+            Command::Request {
+                session,
+                tree,
+                body,
+                reply
+            }
+        ),
+    }
+}
+
+enum Wake {
+    Read(std::io::Result<usize>),
+    Timer,
+    Command(Option<Command>),
+}
+
+/// The connection task: see the module docs.
+async fn run<S>(
+    stream: S,
+    mut conn: Connection,
+    commands: async_channel::Receiver<Command>,
+    ready: async_channel::Sender<Result<Negotiated, ClientError>>,
+) where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut reader, mut writer) = futures_lite::io::split(stream);
+    let (wtx, wrx) = async_channel::unbounded::<Bytes>();
+    let writer_task = smol::spawn(async move {
+        while let Ok(frame) = wrx.recv().await {
+            if writer.write_all(&frame).await.is_err() {
+                break;
+            }
+        }
+        let _ = writer.close().await;
+    });
+    let mut ready = Some(ready);
+    let mut waiters = BTreeMap::new();
+    let mut backlog: VecDeque<Command> = VecDeque::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut commands_open = true;
+    loop {
+        if !commands_open && waiters.is_empty() && backlog.is_empty() && !conn.is_closed() {
+            conn.close_connection();
+        }
+        let mut credits_back = false;
+        let Some(deadline) = drain(&mut conn, &wtx, &mut waiters, &mut ready, &mut credits_back)
+        else {
+            break;
+        };
+        if credits_back {
+            while let Some(cmd) = backlog.pop_front() {
+                if let Some(cmd) = issue(&mut conn, cmd, &mut waiters) {
+                    backlog.push_front(cmd);
+                    break;
+                }
+            }
+            continue;
+        }
+        let read = async { Wake::Read(reader.read(&mut buf).await) };
+        let timer = async {
+            smol::Timer::at(deadline).await;
+            Wake::Timer
+        };
+        let wake = if commands_open && backlog.is_empty() {
+            let cmd = async { Wake::Command(commands.recv().await.ok()) };
+            read.or(timer).or(cmd).await
+        } else {
+            read.or(timer).await
+        };
+        match wake {
+            Wake::Read(Ok(0)) | Wake::Read(Err(_)) => conn.handle_input(Input::Closed {
+                now: Instant::now(),
+            }),
+            Wake::Read(Ok(n)) => conn.handle_input(Input::Receive {
+                now: Instant::now(),
+                data: Bytes::copy_from_slice(&buf[..n]),
+            }),
+            Wake::Timer => conn.handle_input(Input::Timeout(Instant::now())),
+            Wake::Command(Some(cmd)) => {
+                if let Some(cmd) = issue(&mut conn, cmd, &mut waiters) {
+                    backlog.push_back(cmd);
+                }
+            }
+            Wake::Command(None) => commands_open = false,
+        }
+    }
+    drop(wtx);
+    writer_task.await;
+}

@@ -1,0 +1,1274 @@
+//! The client connection state machine (MS-SMB2 3.2).
+//!
+//! Owns: one transport connection's protocol state: NEGOTIATE and the preauth hash, sessions
+//! and their keys, tree connects, credits and MessageIds, outstanding requests with their
+//! deadlines, interim responses, signing and encryption of every message, keepalive echoes.
+//! Must not: do I/O, read a clock or the OS RNG, or block. Bytes, time and closure come in
+//! through [`Connection::handle_input`]; bytes, events and the next deadline come out of
+//! [`Connection::poll_output`], which the driver drains after every input and command.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use smb_crypto::PreauthHash;
+
+use super::config::{ClientConfig, SigningPolicy};
+use super::error::{CloseReason, ProtocolViolation, RequestError, SendError};
+use super::negotiate::{Negotiated, build_request, validate_response};
+use crate::auth::{Initiator, InitiatorStep, SessionKey};
+use crate::credits::{ClientCredits, credit_charge};
+use crate::io::{Input, TransportKind};
+use crate::rng::SeededRng;
+use crate::session_crypto::{Role, SessionCrypto};
+use crate::wire::compound::split_compound;
+use crate::wire::frame::{Deframer, FRAME_HEADER_LEN};
+use crate::wire::fscc::InfoCodec;
+use crate::wire::fsctl::{ValidateNegotiateInfoRequest, ValidateNegotiateInfoResponse};
+use crate::wire::header::{Header, HeaderFlags, HeaderId};
+use crate::wire::ioctl::{CtlCode, IoctlFlags, IoctlRequest};
+use crate::wire::message::{RequestBody, Response, ResponseBody, ResponsePayload, decode_response};
+use crate::wire::negotiate::NegotiateRequest;
+use crate::wire::session_setup::{SessionFlags, SessionSetupFlags, SessionSetupRequest};
+use crate::wire::status::NtStatus;
+use crate::wire::tree_connect::{ShareFlags, TreeConnectFlags, TreeConnectRequest};
+use crate::wire::tree_disconnect::TreeDisconnectRequest;
+use crate::wire::{
+    AsyncId, Command, Dialect, FileId, Guid, MessageId, SessionId, TreeId, cancel::CancelRequest,
+    cursor::Writer, echo::EchoRequest, logoff::LogoffRequest,
+};
+
+/// Identifies one command issued through the connection, in its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub u64);
+
+/// What the connection asks of its driver.
+#[derive(Debug)]
+pub enum Output {
+    /// Write these bytes (a whole frame, Direct TCP header included) to the transport.
+    Transmit(Bytes),
+    /// Something happened that the application should know.
+    Event(Event),
+    /// Nothing more to do until this instant (or until new input arrives).
+    Timeout(Instant),
+}
+
+/// What happened on the connection.
+#[derive(Debug)]
+pub enum Event {
+    /// NEGOTIATE completed; commands may be issued.
+    Negotiated(Negotiated),
+    /// A session set up by `session_setup` is authenticated (and, on 3.0/3.0.2, its
+    /// negotiation validated). A failed setup is reported as `Response { result: Err(..) }`.
+    SessionReady {
+        /// The `session_setup` request.
+        id: RequestId,
+        /// The new session.
+        session: SessionId,
+        /// The server's SessionFlags.
+        flags: SessionFlags,
+    },
+    /// A request completed. READ data is a zero-copy slice of the received frame.
+    Response {
+        /// The request.
+        id: RequestId,
+        /// The response, or why there is none.
+        result: Result<Response, RequestError>,
+    },
+    /// The server answered STATUS_PENDING: the request goes on asynchronously.
+    Pending {
+        /// The request.
+        id: RequestId,
+    },
+    /// An oplock or lease break notification (MessageId 0xFFFF_FFFF_FFFF_FFFF).
+    Break(Response),
+    /// Credits were granted after a command failed with `SendError::Credits`.
+    CreditsAvailable {
+        /// Credits now available.
+        available: u32,
+    },
+    /// The connection is closed; every outstanding request has failed.
+    Closed {
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+#[derive(Debug)]
+enum State {
+    Negotiating { request: NegotiateRequest },
+    Ready(Negotiated),
+    Closed,
+}
+
+/// An authentication in progress, carried from one SESSION_SETUP round trip to the next.
+#[derive(Debug)]
+struct Setup {
+    initiator: Box<dyn Initiator>,
+    /// The session's preauth hash (3.1.1), seeded from the connection's.
+    preauth: Option<PreauthHash>,
+    /// The id `session_setup` returned: every leg completes under it.
+    origin: Option<RequestId>,
+}
+
+#[derive(Debug)]
+enum Purpose {
+    Negotiate,
+    SessionSetup(Box<Setup>),
+    ValidateNegotiate {
+        setup: RequestId,
+        flags: SessionFlags,
+    },
+    TreeConnect,
+    TreeDisconnect(TreeId),
+    Logoff,
+    Echo,
+    User,
+}
+
+#[derive(Debug)]
+struct Pending {
+    id: RequestId,
+    command: Command,
+    session: SessionId,
+    deadline: Instant,
+    async_id: Option<AsyncId>,
+    purpose: Purpose,
+}
+
+#[derive(Debug, Default)]
+struct Tree {
+    encrypt: bool,
+}
+
+#[derive(Debug)]
+struct Session {
+    crypto: Option<SessionCrypto>,
+    /// Every unencrypted message must be signed.
+    signing_required: bool,
+    /// Every message must be encrypted (SESSION_FLAG_ENCRYPT_DATA or our own requirement).
+    encrypt: bool,
+    ready: bool,
+    trees: BTreeMap<TreeId, Tree>,
+}
+
+/// How a message must be protected on the way out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Protection {
+    None,
+    Sign,
+    Encrypt,
+}
+
+/// A client connection: one per transport connection. See the module docs.
+#[derive(Debug)]
+pub struct Connection {
+    config: Arc<ClientConfig>,
+    transport: TransportKind,
+    rng: SeededRng,
+    client_guid: Guid,
+    deframer: Deframer,
+    state: State,
+    credits: ClientCredits,
+    /// Set after a command failed for lack of credits, to announce new ones.
+    credit_starved: bool,
+    /// The connection's preauth hash (3.1.1 only, after NEGOTIATE).
+    preauth: Option<PreauthHash>,
+    pending: BTreeMap<MessageId, Pending>,
+    sessions: BTreeMap<SessionId, Session>,
+    outbox: VecDeque<Output>,
+    next_request: u64,
+    last_sent: Instant,
+    last_now: Instant,
+}
+
+/// How long the connection waits when it has nothing scheduled.
+const IDLE_HORIZON: Duration = Duration::from_secs(3600);
+
+impl Connection {
+    /// Creates the connection and queues its NEGOTIATE request.
+    pub fn new(config: Arc<ClientConfig>, transport: TransportKind, now: Instant) -> Self {
+        let mut rng = SeededRng::from_seed(config.rng_seed);
+        let client_guid = Guid(config.client_guid.unwrap_or_else(|| rng.bytes::<16>()));
+        let salt = rng.bytes::<32>();
+        let request = build_request(&config, transport, client_guid, salt);
+        let mut conn = Connection {
+            deframer: Deframer::new(config.max_frame_size),
+            config,
+            transport,
+            rng,
+            client_guid,
+            state: State::Negotiating {
+                request: request.clone(),
+            },
+            credits: ClientCredits::new(),
+            credit_starved: false,
+            preauth: None,
+            pending: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            outbox: VecDeque::new(),
+            next_request: 0,
+            last_sent: now,
+            last_now: now,
+        };
+        match conn.send(
+            now,
+            SessionId(0),
+            TreeId(0),
+            RequestBody::Negotiate(request.clone()),
+            Purpose::Negotiate,
+        ) {
+            Ok((_, sent)) => {
+                if request.offers_3_1_1() {
+                    let mut h = PreauthHash::new();
+                    h.update(&sent);
+                    conn.preauth = Some(h);
+                }
+            }
+            // Encoding our own NEGOTIATE cannot fail with a sane config; if it does, the
+            // connection is unusable and says why.
+            Err(_) => conn.close(CloseReason::Local),
+        }
+        conn
+    }
+
+    // ----- getters -----
+
+    /// The negotiated parameters, once NEGOTIATE completed.
+    pub fn negotiated(&self) -> Option<&Negotiated> {
+        match &self.state {
+            State::Ready(n) => Some(n),
+            _ => None,
+        }
+    }
+
+    /// Whether the connection is closed.
+    pub fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
+    }
+
+    /// Credits currently available for new requests.
+    pub fn credits_available(&self) -> u32 {
+        self.credits.available()
+    }
+
+    /// The ClientGuid sent in NEGOTIATE.
+    pub fn client_guid(&self) -> Guid {
+        self.client_guid
+    }
+
+    /// The transport this connection runs over.
+    pub fn transport(&self) -> TransportKind {
+        self.transport
+    }
+
+    /// Number of requests awaiting a response.
+    pub fn outstanding(&self) -> usize {
+        self.pending.len()
+    }
+
+    // ----- inputs -----
+
+    /// Feeds bytes, time or closure into the connection. Drain [`Connection::poll_output`]
+    /// afterwards.
+    pub fn handle_input(&mut self, input: Input) {
+        match input {
+            Input::Receive { now, data } => {
+                self.last_now = now;
+                if self.is_closed() {
+                    return;
+                }
+                if let Err(v) = self.receive(now, &data) {
+                    self.close(CloseReason::Violation(v));
+                }
+            }
+            Input::Timeout(now) => {
+                self.last_now = now;
+                self.on_timeout(now);
+            }
+            Input::Closed { now } => {
+                self.last_now = now;
+                self.close(CloseReason::TransportClosed);
+            }
+        }
+    }
+
+    // ----- outputs -----
+
+    /// The next thing for the driver to do. Returns `Output::Timeout` when nothing is queued.
+    pub fn poll_output(&mut self) -> Output {
+        if let Some(o) = self.outbox.pop_front() {
+            return o;
+        }
+        Output::Timeout(self.next_deadline())
+    }
+
+    fn next_deadline(&self) -> Instant {
+        let mut deadline = self.last_now + IDLE_HORIZON;
+        for p in self.pending.values() {
+            deadline = deadline.min(p.deadline);
+        }
+        if let Some(echo) = self.echo_due() {
+            deadline = deadline.min(echo);
+        }
+        deadline
+    }
+
+    fn echo_due(&self) -> Option<Instant> {
+        let interval = self.config.echo_interval?;
+        if !matches!(self.state, State::Ready(_)) || self.sessions.is_empty() {
+            return None;
+        }
+        Some(self.last_sent + interval)
+    }
+
+    // ----- commands -----
+
+    /// Starts authenticating a new session with `initiator` (SPNEGO/NTLM, or any mechanism).
+    /// Completion: `Event::SessionReady`, or `Event::Response` with an error.
+    pub fn session_setup(
+        &mut self,
+        now: Instant,
+        mut initiator: Box<dyn Initiator>,
+    ) -> Result<RequestId, SendError> {
+        let negotiated = self.ready()?;
+        let hint = negotiated.security_buffer.clone();
+        let is_311 = negotiated.dialect == Dialect::SMB3_1_1;
+        let step = initiator.step(if hint.is_empty() { None } else { Some(&hint) })?;
+        let InitiatorStep::Continue { token } = step else {
+            return Err(SendError::Auth(crate::auth::AuthError::Unexpected(
+                "mechanism finished before sending a token",
+            )));
+        };
+        let preauth = if is_311 { self.preauth.clone() } else { None };
+        let setup = Box::new(Setup {
+            initiator,
+            preauth,
+            origin: None,
+        });
+        self.send_setup(now, SessionId(0), token, setup)
+    }
+
+    fn send_setup(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        token: Bytes,
+        mut setup: Box<Setup>,
+    ) -> Result<RequestId, SendError> {
+        let mut security_mode = crate::wire::negotiate::SecurityMode::SIGNING_ENABLED;
+        if self.config.signing == SigningPolicy::Required {
+            security_mode.insert(crate::wire::negotiate::SecurityMode::SIGNING_REQUIRED);
+        }
+        let body = SessionSetupRequest {
+            flags: SessionSetupFlags::empty(),
+            security_mode,
+            capabilities: crate::wire::negotiate::Capabilities::DFS,
+            channel: 0,
+            previous_session_id: SessionId(0),
+            security_buffer: token,
+        };
+        // The request is hashed as sent, before the response comes (MS-SMB2 3.2.5.3).
+        let placeholder = Purpose::User;
+        let (id, sent) = self.send(now, session, TreeId(0), body.into(), placeholder)?;
+        if let Some(h) = setup.preauth.as_mut() {
+            h.update(&sent);
+        }
+        let origin = *setup.origin.get_or_insert(id);
+        if let Some(p) = self.pending.values_mut().find(|p| p.id == id) {
+            p.id = origin;
+            p.purpose = Purpose::SessionSetup(setup);
+        }
+        Ok(origin)
+    }
+
+    /// Connects to `share` (a bare share name such as `share` or `IPC$`, or a full
+    /// `\\server\share` path). Completion: `Event::Response` with a TREE_CONNECT body; its
+    /// header's TreeId names the tree.
+    pub fn tree_connect(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        share: &str,
+    ) -> Result<RequestId, SendError> {
+        self.ready_session(session)?;
+        let path = if share.starts_with("\\\\") {
+            share.to_string()
+        } else {
+            format!("\\\\{}\\{}", self.config.server_name, share)
+        };
+        let body = TreeConnectRequest {
+            flags: TreeConnectFlags::empty(),
+            path,
+            extension: None,
+        };
+        self.send(now, session, TreeId(0), body.into(), Purpose::TreeConnect)
+            .map(|(id, _)| id)
+    }
+
+    /// Disconnects a tree.
+    pub fn tree_disconnect(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        tree: TreeId,
+    ) -> Result<RequestId, SendError> {
+        self.ready_tree(session, tree)?;
+        self.send(
+            now,
+            session,
+            tree,
+            TreeDisconnectRequest.into(),
+            Purpose::TreeDisconnect(tree),
+        )
+        .map(|(id, _)| id)
+    }
+
+    /// Logs a session off.
+    pub fn logoff(&mut self, now: Instant, session: SessionId) -> Result<RequestId, SendError> {
+        self.ready_session(session)?;
+        self.send(
+            now,
+            session,
+            TreeId(0),
+            LogoffRequest.into(),
+            Purpose::Logoff,
+        )
+        .map(|(id, _)| id)
+    }
+
+    /// Sends any file command (CREATE, READ, WRITE, CLOSE, QUERY_*, SET_INFO, IOCTL, LOCK,
+    /// FLUSH, CHANGE_NOTIFY, OPLOCK_BREAK acknowledgments, ECHO) on a tree. The credit charge
+    /// is computed from the payload. Completion: `Event::Response`.
+    pub fn request(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        tree: TreeId,
+        body: RequestBody,
+    ) -> Result<RequestId, SendError> {
+        let command = body.command();
+        if [
+            Command::NEGOTIATE,
+            Command::SESSION_SETUP,
+            Command::LOGOFF,
+            Command::TREE_CONNECT,
+            Command::TREE_DISCONNECT,
+            Command::CANCEL,
+        ]
+        .contains(&command)
+        {
+            return Err(SendError::ReservedCommand(command));
+        }
+        if command != Command::ECHO {
+            self.ready_tree(session, tree)?;
+        }
+        self.check_limits(&body)?;
+        self.send(now, session, tree, body, Purpose::User)
+            .map(|(id, _)| id)
+    }
+
+    /// Asks the server to cancel an outstanding request (MS-SMB2 3.2.4.24). The request still
+    /// completes with its own response (usually STATUS_CANCELLED). CANCEL consumes no credit.
+    pub fn cancel(&mut self, now: Instant, id: RequestId) -> Result<(), SendError> {
+        let (message_id, session, async_id) = self
+            .pending
+            .iter()
+            .find(|(_, p)| p.id == id)
+            .map(|(m, p)| (*m, p.session, p.async_id))
+            .ok_or(SendError::NoSuchRequest)?;
+        let mut header = Header {
+            command: Command::CANCEL,
+            message_id,
+            session_id: session,
+            ..Header::default()
+        };
+        if let Some(a) = async_id {
+            header.flags.insert(HeaderFlags::ASYNC_COMMAND);
+            header.id = HeaderId::Async(a);
+            header.message_id = MessageId(0);
+        }
+        let protection = self.protection(session, None)?;
+        let frame =
+            self.encode_protected(header, &RequestBody::Cancel(CancelRequest), protection)?;
+        self.outbox.push_back(Output::Transmit(frame.0));
+        self.last_sent = now;
+        Ok(())
+    }
+
+    /// Closes the connection from our side; every outstanding request fails.
+    pub fn close_connection(&mut self) {
+        self.close(CloseReason::Local);
+    }
+
+    // ----- internals: sending -----
+
+    fn ready(&self) -> Result<&Negotiated, SendError> {
+        match &self.state {
+            State::Ready(n) => Ok(n),
+            State::Negotiating { .. } => Err(SendError::NotNegotiated),
+            State::Closed => Err(SendError::Closed),
+        }
+    }
+
+    fn ready_session(&self, session: SessionId) -> Result<&Session, SendError> {
+        self.ready()?;
+        self.sessions
+            .get(&session)
+            .filter(|s| s.ready)
+            .ok_or(SendError::NoSession(session))
+    }
+
+    fn ready_tree(&self, session: SessionId, tree: TreeId) -> Result<&Tree, SendError> {
+        self.ready_session(session)?
+            .trees
+            .get(&tree)
+            .ok_or(SendError::NoTree(tree))
+    }
+
+    fn check_limits(&self, body: &RequestBody) -> Result<(), SendError> {
+        let n = self.ready()?;
+        let (what, len, max) = match body {
+            RequestBody::Read(r) => ("READ", u64::from(r.length), n.max_read_size),
+            RequestBody::Write(w) => ("WRITE", w.data.len() as u64, n.max_write_size),
+            RequestBody::Ioctl(i) => (
+                "IOCTL",
+                (i.input.len() as u64).max(u64::from(i.max_output_response)),
+                n.max_transact_size,
+            ),
+            RequestBody::QueryDirectory(q) => (
+                "QUERY_DIRECTORY",
+                u64::from(q.output_buffer_length),
+                n.max_transact_size,
+            ),
+            RequestBody::QueryInfo(q) => (
+                "QUERY_INFO",
+                u64::from(q.output_buffer_length).max(q.input.len() as u64),
+                n.max_transact_size,
+            ),
+            RequestBody::SetInfo(s) => ("SET_INFO", s.buffer.len() as u64, n.max_transact_size),
+            _ => return Ok(()),
+        };
+        if len > u64::from(max) {
+            return Err(SendError::TooLarge { what, len, max });
+        }
+        Ok(())
+    }
+
+    /// The payload size that sets a request's credit charge (MS-SMB2 3.2.4.1.5).
+    fn payload_len(body: &RequestBody) -> u64 {
+        match body {
+            RequestBody::Read(r) => u64::from(r.length),
+            RequestBody::Write(w) => w.data.len() as u64,
+            RequestBody::Ioctl(i) => (i.input.len() as u64).max(u64::from(i.max_output_response)),
+            RequestBody::QueryDirectory(q) => u64::from(q.output_buffer_length),
+            RequestBody::QueryInfo(q) => {
+                u64::from(q.output_buffer_length).max(q.input.len() as u64)
+            }
+            RequestBody::SetInfo(s) => s.buffer.len() as u64,
+            RequestBody::ChangeNotify(c) => u64::from(c.output_buffer_length),
+            _ => 0,
+        }
+    }
+
+    /// How a message for `session` (and `tree`) must be protected.
+    fn protection(
+        &self,
+        session: SessionId,
+        tree: Option<TreeId>,
+    ) -> Result<Protection, SendError> {
+        let Some(s) = self.sessions.get(&session) else {
+            return Ok(Protection::None);
+        };
+        let Some(crypto) = s.crypto.as_ref() else {
+            return Ok(Protection::None);
+        };
+        if !s.ready {
+            // Only the binding / re-auth legs of SESSION_SETUP would be signed; we do neither.
+            return Ok(Protection::None);
+        }
+        let tree_encrypt = tree
+            .and_then(|t| s.trees.get(&t))
+            .is_some_and(|t| t.encrypt);
+        let transport_trusted = self.negotiated().is_some_and(|n| n.transport_security);
+        if (s.encrypt || tree_encrypt) && !transport_trusted {
+            if !crypto.can_encrypt() {
+                return Err(SendError::EncryptionUnavailable);
+            }
+            return Ok(Protection::Encrypt);
+        }
+        Ok(if s.signing_required {
+            Protection::Sign
+        } else {
+            Protection::None
+        })
+    }
+
+    /// Encodes a message with the protection it needs and returns the frame and the message
+    /// bytes as they were before sealing (for the preauth hash).
+    fn encode_protected(
+        &mut self,
+        mut header: Header,
+        body: &RequestBody,
+        protection: Protection,
+    ) -> Result<(Bytes, Bytes), SendError> {
+        if protection == Protection::Sign {
+            header.flags.insert(HeaderFlags::SIGNED);
+        }
+        let mut buf =
+            BytesMut::with_capacity(FRAME_HEADER_LEN + 256 + Self::payload_len(body) as usize);
+        buf.extend_from_slice(&[0; FRAME_HEADER_LEN]);
+        {
+            let mut w = Writer::continuing(&mut buf, FRAME_HEADER_LEN);
+            header.encode(&mut w)?;
+            body.encode_into(&mut w)?;
+        }
+        let session = header.session_id;
+        match protection {
+            Protection::Encrypt => {
+                let crypto = self
+                    .sessions
+                    .get_mut(&session)
+                    .and_then(|s| s.crypto.as_mut())
+                    .ok_or(SendError::EncryptionUnavailable)?;
+                let plain = buf.split_off(FRAME_HEADER_LEN).freeze();
+                let frame = crypto.seal(session.0, &plain)?;
+                Ok((frame, plain))
+            }
+            Protection::Sign | Protection::None => {
+                if protection == Protection::Sign {
+                    let crypto = self
+                        .sessions
+                        .get(&session)
+                        .and_then(|s| s.crypto.as_ref())
+                        .ok_or(SendError::NoSession(session))?;
+                    crypto.sign(&mut buf[FRAME_HEADER_LEN..])?;
+                }
+                let len = buf.len() - FRAME_HEADER_LEN;
+                let hdr = crate::wire::frame::encode_frame_header(len).map_err(|_| {
+                    SendError::Encode(crate::wire::EncodeError::TooLong {
+                        field: "Direct TCP length",
+                        len,
+                        max: crate::wire::frame::MAX_FRAME_LEN_FIELD,
+                    })
+                })?;
+                buf[..FRAME_HEADER_LEN].copy_from_slice(&hdr);
+                let frame = buf.freeze();
+                let message = frame.slice(FRAME_HEADER_LEN..);
+                Ok((frame, message))
+            }
+        }
+    }
+
+    /// Sends one request: spends credits, protects it and queues the frame. Returns the
+    /// request id and the message bytes as sent (before sealing).
+    fn send(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        tree: TreeId,
+        body: RequestBody,
+        purpose: Purpose,
+    ) -> Result<(RequestId, Bytes), SendError> {
+        if self.is_closed() {
+            return Err(SendError::Closed);
+        }
+        let command = body.command();
+        let large_mtu = self.negotiated().is_some_and(Negotiated::large_mtu);
+        let charge = credit_charge(Self::payload_len(&body), large_mtu);
+        let protection = self.protection(session, Some(tree))?;
+        if self.credits.available() < u32::from(charge.max(1)) {
+            self.credit_starved = true;
+        }
+        let message_id = self.credits.consume(charge)?;
+        let dialect_has_charge = self
+            .negotiated()
+            .is_some_and(|n| n.dialect >= Dialect::SMB2_1);
+        let header = Header {
+            credit_charge: if dialect_has_charge { charge } else { 0 },
+            command,
+            credits: self.config.credits_wanted.max(charge),
+            message_id: MessageId(message_id),
+            id: HeaderId::Sync {
+                process_id: 0x0000_FEFF,
+                tree_id: tree,
+            },
+            session_id: session,
+            ..Header::default()
+        };
+        let (frame, message) = match self.encode_protected(header, &body, protection) {
+            Ok(x) => x,
+            Err(e) => {
+                // The MessageId is burnt; give the credit back so the window stays usable.
+                self.credits.grant(charge.max(1), self.config.max_credits);
+                return Err(e);
+            }
+        };
+        let id = RequestId(self.next_request);
+        self.next_request += 1;
+        self.pending.insert(
+            MessageId(message_id),
+            Pending {
+                id,
+                command,
+                session,
+                deadline: now + self.config.request_timeout,
+                async_id: None,
+                purpose,
+            },
+        );
+        self.outbox.push_back(Output::Transmit(frame));
+        self.last_sent = now;
+        Ok((id, message))
+    }
+
+    fn emit(&mut self, event: Event) {
+        self.outbox.push_back(Output::Event(event));
+    }
+
+    fn close(&mut self, reason: CloseReason) {
+        if self.is_closed() {
+            return;
+        }
+        self.state = State::Closed;
+        let pending = std::mem::take(&mut self.pending);
+        for (_, p) in pending {
+            if matches!(p.purpose, Purpose::Echo) {
+                continue;
+            }
+            let id = match p.purpose {
+                Purpose::ValidateNegotiate { setup, .. } => setup,
+                _ => p.id,
+            };
+            self.emit(Event::Response {
+                id,
+                result: Err(RequestError::ConnectionClosed(reason.clone())),
+            });
+        }
+        self.sessions.clear();
+        self.emit(Event::Closed { reason });
+    }
+
+    fn on_timeout(&mut self, now: Instant) {
+        if self.is_closed() {
+            return;
+        }
+        if self.pending.values().any(|p| p.deadline <= now) {
+            self.close(CloseReason::RequestTimeout);
+            return;
+        }
+        if self.echo_due().is_some_and(|t| t <= now)
+            && !self
+                .pending
+                .values()
+                .any(|p| matches!(p.purpose, Purpose::Echo))
+        {
+            // Keepalive; lack of credits just postpones it.
+            let _ = self.send(
+                now,
+                SessionId(0),
+                TreeId(0),
+                EchoRequest.into(),
+                Purpose::Echo,
+            );
+            self.last_sent = now;
+        }
+    }
+
+    // ----- internals: receiving -----
+
+    fn receive(&mut self, now: Instant, data: &[u8]) -> Result<(), ProtocolViolation> {
+        let mut rest = data;
+        while !rest.is_empty() {
+            let used = self.deframer.push(rest)?;
+            rest = &rest[used..];
+            while let Some(frame) = self.deframer.next_frame() {
+                self.handle_frame(now, frame)?;
+                if self.is_closed() {
+                    return Ok(());
+                }
+            }
+            if used == 0 {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn handle_frame(&mut self, now: Instant, frame: Bytes) -> Result<(), ProtocolViolation> {
+        let (plain, encrypted_for) = match frame.first() {
+            Some(0xFD) => {
+                let (th, _) = crate::wire::transform::split(&frame)?;
+                let sid = th.session_id;
+                let crypto = self
+                    .sessions
+                    .get(&sid)
+                    .and_then(|s| s.crypto.as_ref())
+                    .ok_or(ProtocolViolation::UnknownSession(sid))?;
+                let buf = frame
+                    .try_into_mut()
+                    .unwrap_or_else(|f| BytesMut::from(&f[..]));
+                let plain = crypto.open(buf).map_err(ProtocolViolation::Decryption)?;
+                (plain, Some(sid))
+            }
+            Some(0xFE) => (frame, None),
+            Some(0xFC) => {
+                return Err(ProtocolViolation::Unexpected(
+                    "compressed message, but compression was not negotiated",
+                ));
+            }
+            _ => return Err(ProtocolViolation::Unexpected("not an SMB2 message")),
+        };
+        let messages = split_compound(&plain, 64)?;
+        drop(plain);
+        for msg in messages {
+            self.handle_message(now, msg, encrypted_for)?;
+            if self.is_closed() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Verifies a signed message in place when we own it alone (the common single-message
+    /// frame), or on a copy (compounds).
+    fn verify(&self, session: SessionId, msg: Bytes) -> Result<Bytes, ProtocolViolation> {
+        let header_id = msg
+            .get(24..32)
+            .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
+            .unwrap_or(0);
+        let crypto = self
+            .sessions
+            .get(&session)
+            .and_then(|s| s.crypto.as_ref())
+            .ok_or(ProtocolViolation::UnknownSession(session))?;
+        let mut buf = msg
+            .try_into_mut()
+            .unwrap_or_else(|m| BytesMut::from(&m[..]));
+        crypto
+            .verify(&mut buf)
+            .map_err(|e| ProtocolViolation::Verification(MessageId(header_id), e))?;
+        Ok(buf.freeze())
+    }
+
+    fn handle_message(
+        &mut self,
+        now: Instant,
+        mut msg: Bytes,
+        encrypted_for: Option<SessionId>,
+    ) -> Result<(), ProtocolViolation> {
+        let header = Header::decode(&msg)?;
+        if !header.is_response() {
+            return Err(ProtocolViolation::Unexpected("a request from the server"));
+        }
+        if let Some(outer) = encrypted_for
+            && header.session_id != outer
+        {
+            return Err(ProtocolViolation::SessionMismatch {
+                outer,
+                inner: header.session_id,
+            });
+        }
+        self.grant(header.credits);
+
+        if header.message_id == MessageId::UNSOLICITED {
+            if header.command != Command::OPLOCK_BREAK {
+                return Err(ProtocolViolation::Unexpected(
+                    "unsolicited message other than a break notification",
+                ));
+            }
+            let resp = decode_response(&msg)?;
+            self.emit(Event::Break(resp));
+            return Ok(());
+        }
+
+        let Some(pending) = self.pending.get_mut(&header.message_id) else {
+            return Err(ProtocolViolation::UnknownMessageId(header.message_id));
+        };
+        if pending.command != header.command {
+            return Err(ProtocolViolation::CommandMismatch {
+                expected: pending.command,
+                got: header.command,
+            });
+        }
+        // Interim response (MS-SMB2 3.2.5.1.5): the request goes async. Samba sends these
+        // unsigned, and Windows clients accept that.
+        if header.flags.contains(HeaderFlags::ASYNC_COMMAND) && header.status == NtStatus::PENDING {
+            pending.async_id = header.async_id();
+            pending.deadline = now + self.config.request_timeout;
+            let id = pending.id;
+            self.emit(Event::Pending { id });
+            return Ok(());
+        }
+        let session_id = pending.session;
+        let is_setup = matches!(pending.purpose, Purpose::SessionSetup(_));
+
+        // Signing and encryption rules for everything after authentication
+        // (MS-SMB2 3.2.5.1.3). The final SESSION_SETUP response is checked by its handler.
+        if !is_setup && let Some(s) = self.sessions.get(&header.session_id) {
+            if s.ready && s.crypto.is_some() {
+                let tree_encrypt = header
+                    .tree_id()
+                    .and_then(|t| s.trees.get(&t))
+                    .is_some_and(|t| t.encrypt);
+                let transport_trusted = self.negotiated().is_some_and(|n| n.transport_security);
+                if encrypted_for.is_none() {
+                    if (s.encrypt || tree_encrypt) && !transport_trusted {
+                        return Err(ProtocolViolation::Unencrypted(header.message_id));
+                    }
+                    if header.flags.contains(HeaderFlags::SIGNED) {
+                        msg = self.verify(header.session_id, msg)?;
+                    } else if s.signing_required {
+                        return Err(ProtocolViolation::Unsigned(header.message_id));
+                    }
+                }
+            }
+        }
+
+        let Some(pending) = self.pending.remove(&header.message_id) else {
+            return Err(ProtocolViolation::UnknownMessageId(header.message_id));
+        };
+        let response = decode_response(&msg)?;
+        match pending.purpose {
+            Purpose::Negotiate => self.on_negotiate(&msg, response),
+            Purpose::SessionSetup(setup) => {
+                self.on_session_setup(now, pending.id, setup, msg, response)
+            }
+            Purpose::ValidateNegotiate { setup, flags } => {
+                self.on_validate_negotiate(setup, flags, session_id, response)
+            }
+            Purpose::TreeConnect => {
+                if let (ResponsePayload::Body(ResponseBody::TreeConnect(tc)), Some(tree)) =
+                    (&response.payload, response.header.tree_id())
+                    && let Some(s) = self.sessions.get_mut(&session_id)
+                {
+                    s.trees.insert(
+                        tree,
+                        Tree {
+                            encrypt: tc.share_flags.contains(ShareFlags::ENCRYPT_DATA),
+                        },
+                    );
+                }
+                self.deliver(pending.id, response);
+                Ok(())
+            }
+            Purpose::TreeDisconnect(tree) => {
+                if let Some(s) = self.sessions.get_mut(&session_id) {
+                    s.trees.remove(&tree);
+                }
+                self.deliver(pending.id, response);
+                Ok(())
+            }
+            Purpose::Logoff => {
+                self.sessions.remove(&session_id);
+                self.deliver(pending.id, response);
+                Ok(())
+            }
+            Purpose::Echo => Ok(()),
+            Purpose::User => {
+                self.deliver(pending.id, response);
+                Ok(())
+            }
+        }
+    }
+
+    fn grant(&mut self, granted: u16) {
+        self.credits.grant(granted, self.config.max_credits);
+        if self.credit_starved && granted > 0 {
+            self.credit_starved = false;
+            let available = self.credits.available();
+            self.emit(Event::CreditsAvailable { available });
+        }
+    }
+
+    fn deliver(&mut self, id: RequestId, response: Response) {
+        let result = match &response.payload {
+            ResponsePayload::Body(_) => Ok(response),
+            ResponsePayload::Error(e) => Err(RequestError::Status {
+                status: response.header.status,
+                error: Some(e.clone()),
+            }),
+        };
+        self.emit(Event::Response { id, result });
+    }
+
+    fn on_negotiate(&mut self, raw: &Bytes, response: Response) -> Result<(), ProtocolViolation> {
+        let State::Negotiating { request } = &self.state else {
+            return Err(ProtocolViolation::Unexpected("second NEGOTIATE response"));
+        };
+        let ResponsePayload::Body(ResponseBody::Negotiate(resp)) = &response.payload else {
+            return Err(ProtocolViolation::Unexpected("NEGOTIATE failed"));
+        };
+        let negotiated = validate_response(&self.config, request, resp)?;
+        if negotiated.dialect == Dialect::SMB3_1_1 {
+            if let Some(h) = self.preauth.as_mut() {
+                h.update(raw);
+            }
+        } else {
+            self.preauth = None;
+        }
+        self.state = State::Ready(negotiated.clone());
+        self.emit(Event::Negotiated(negotiated));
+        Ok(())
+    }
+
+    fn fail(&mut self, id: RequestId, error: RequestError) {
+        self.emit(Event::Response {
+            id,
+            result: Err(error),
+        });
+    }
+
+    fn on_session_setup(
+        &mut self,
+        now: Instant,
+        id: RequestId,
+        mut setup: Box<Setup>,
+        raw: Bytes,
+        response: Response,
+    ) -> Result<(), ProtocolViolation> {
+        let sid = response.header.session_id;
+        let status = response.header.status;
+        let ResponsePayload::Body(ResponseBody::SessionSetup(body)) = &response.payload else {
+            self.sessions.remove(&sid);
+            self.deliver(id, response);
+            return Ok(());
+        };
+        let token = body.security_buffer.clone();
+        let flags = body.session_flags;
+        if status == NtStatus::MORE_PROCESSING_REQUIRED {
+            if let Some(h) = setup.preauth.as_mut() {
+                h.update(&raw);
+            }
+            let step = match setup.initiator.step(Some(&token)) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.fail(id, e.into());
+                    return Ok(());
+                }
+            };
+            let InitiatorStep::Continue { token } = step else {
+                self.fail(
+                    id,
+                    RequestError::Auth(crate::auth::AuthError::Unexpected(
+                        "server wants another round but the mechanism is done",
+                    )),
+                );
+                return Ok(());
+            };
+            if let Err(e) = self.send_setup(now, sid, token, setup) {
+                self.fail(id, RequestError::Insecure(send_error_text(&e)));
+            }
+            return Ok(());
+        }
+        // STATUS_SUCCESS: the final leg.
+        let step = setup
+            .initiator
+            .step(if token.is_empty() { None } else { Some(&token) });
+        let key = match step {
+            Ok(InitiatorStep::Done { session_key, .. }) => session_key,
+            Ok(InitiatorStep::Continue { .. }) => {
+                self.fail(
+                    id,
+                    RequestError::Auth(crate::auth::AuthError::Unexpected(
+                        "server accepted the session before the mechanism finished",
+                    )),
+                );
+                return Ok(());
+            }
+            Err(e) => {
+                self.fail(id, e.into());
+                return Ok(());
+            }
+        };
+        if let Err(e) = self.establish(id, sid, flags, key, setup, raw) {
+            match e {
+                Establish::Violation(v) => return Err(v),
+                Establish::Refused(why) => self.fail(id, RequestError::Insecure(why)),
+            }
+            return Ok(());
+        }
+        Ok(())
+    }
+
+    /// Creates the session's keys, verifies the final response and either reports the
+    /// session ready or (3.0/3.0.2) validates the negotiation first.
+    fn establish(
+        &mut self,
+        id: RequestId,
+        sid: SessionId,
+        flags: SessionFlags,
+        key: SessionKey,
+        setup: Box<Setup>,
+        raw: Bytes,
+    ) -> Result<(), Establish> {
+        let negotiated = match &self.state {
+            State::Ready(n) => n.clone(),
+            _ => return Err(Establish::Refused("connection is not negotiated")),
+        };
+        let anonymous =
+            flags.contains(SessionFlags::IS_GUEST) || flags.contains(SessionFlags::IS_NULL);
+        let signing_required =
+            self.config.signing == SigningPolicy::Required || negotiated.server_requires_signing;
+        if anonymous && (signing_required || self.config.require_encryption) {
+            // No guest fallback (Windows 11 24H2 / Server 2025): a guest session cannot sign.
+            return Err(Establish::Refused(
+                "server offered a guest or anonymous session where signing is required",
+            ));
+        }
+        let preauth = setup.preauth.as_ref().map(|h| *h.value());
+        let crypto = SessionCrypto::new(
+            Role::Client,
+            negotiated.dialect.0,
+            negotiated.cipher,
+            negotiated.signing_algorithm,
+            key.as_bytes(),
+            preauth.as_ref(),
+            &mut self.rng,
+        )
+        .map_err(|_| Establish::Refused("session key derivation failed"))?;
+        let signed = raw
+            .get(16..20)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) & HeaderFlags::SIGNED.bits() != 0)
+            .unwrap_or(false);
+        // MS-SMB2 3.2.5.3.1: on 3.1.1 the final response must be signed with the new key;
+        // on older dialects it is verified when signed.
+        if !anonymous && (signed || negotiated.dialect == Dialect::SMB3_1_1) {
+            let mut buf = BytesMut::from(&raw[..]);
+            crypto.verify(&mut buf).map_err(|e| {
+                Establish::Violation(ProtocolViolation::Verification(
+                    MessageId(u64::from_le_bytes(
+                        raw.get(24..32)
+                            .and_then(|b| b.try_into().ok())
+                            .unwrap_or([0; 8]),
+                    )),
+                    e,
+                ))
+            })?;
+        }
+        let encrypt = flags.contains(SessionFlags::ENCRYPT_DATA) || self.config.require_encryption;
+        if encrypt && !crypto.can_encrypt() && !negotiated.transport_security {
+            return Err(Establish::Refused(
+                "encryption is required but the server negotiated no cipher",
+            ));
+        }
+        self.sessions.insert(
+            sid,
+            Session {
+                crypto: Some(crypto),
+                signing_required: signing_required || !anonymous,
+                encrypt,
+                ready: true,
+                trees: BTreeMap::new(),
+            },
+        );
+        if matches!(negotiated.dialect, Dialect::SMB3_0 | Dialect::SMB3_0_2) {
+            self.validate_negotiate(id, sid, flags)
+                .map_err(|_| Establish::Refused("could not send VALIDATE_NEGOTIATE_INFO"))?;
+        } else {
+            self.emit(Event::SessionReady {
+                id,
+                session: sid,
+                flags,
+            });
+        }
+        Ok(())
+    }
+
+    /// FSCTL_VALIDATE_NEGOTIATE_INFO (MS-SMB2 3.2.5.14.1... 3.3.5.15.12): proves to the
+    /// server, over a signed channel, what we offered, so a tampered NEGOTIATE is detected.
+    fn validate_negotiate(
+        &mut self,
+        setup: RequestId,
+        sid: SessionId,
+        flags: SessionFlags,
+    ) -> Result<(), SendError> {
+        let State::Ready(_) = &self.state else {
+            return Err(SendError::NotNegotiated);
+        };
+        let mut security_mode = crate::wire::negotiate::SecurityMode::SIGNING_ENABLED;
+        if self.config.signing == SigningPolicy::Required {
+            security_mode.insert(crate::wire::negotiate::SecurityMode::SIGNING_REQUIRED);
+        }
+        let offered = build_request(&self.config, self.transport, self.client_guid, [0; 32]);
+        let info = ValidateNegotiateInfoRequest {
+            capabilities: offered.capabilities.bits(),
+            guid: self.client_guid,
+            security_mode: security_mode.bits(),
+            dialects: offered.dialects.clone(),
+        };
+        let input = info.to_bytes()?;
+        let body = IoctlRequest {
+            ctl_code: CtlCode::FSCTL_VALIDATE_NEGOTIATE_INFO,
+            file_id: FileId::RELATED,
+            max_input_response: 0,
+            max_output_response: 24,
+            flags: IoctlFlags::IS_FSCTL,
+            input,
+            output: Bytes::new(),
+        };
+        let now = self.last_now;
+        self.send(
+            now,
+            sid,
+            TreeId(0),
+            body.into(),
+            Purpose::ValidateNegotiate { setup, flags },
+        )
+        .map(|_| ())
+    }
+
+    fn on_validate_negotiate(
+        &mut self,
+        setup: RequestId,
+        flags: SessionFlags,
+        sid: SessionId,
+        response: Response,
+    ) -> Result<(), ProtocolViolation> {
+        let Some(n) = self.negotiated().cloned() else {
+            return Err(ProtocolViolation::Unexpected("validate before negotiate"));
+        };
+        let ResponsePayload::Body(ResponseBody::Ioctl(io)) = &response.payload else {
+            // MS-SMB2 3.2.5.14.12: any failure other than a signed "not supported" style
+            // answer means the negotiation cannot be trusted.
+            return Err(ProtocolViolation::ValidateNegotiateMismatch(
+                "the server failed VALIDATE_NEGOTIATE_INFO",
+            ));
+        };
+        let info = ValidateNegotiateInfoResponse::decode(&io.output)?;
+        if info.dialect != n.dialect {
+            return Err(ProtocolViolation::ValidateNegotiateMismatch("dialect"));
+        }
+        if info.guid != n.server_guid {
+            return Err(ProtocolViolation::ValidateNegotiateMismatch("server GUID"));
+        }
+        if info.security_mode != n.security_mode.bits() {
+            return Err(ProtocolViolation::ValidateNegotiateMismatch(
+                "security mode",
+            ));
+        }
+        if info.capabilities != n.capabilities.bits() {
+            return Err(ProtocolViolation::ValidateNegotiateMismatch("capabilities"));
+        }
+        self.emit(Event::SessionReady {
+            id: setup,
+            session: sid,
+            flags,
+        });
+        Ok(())
+    }
+}
+
+enum Establish {
+    Violation(ProtocolViolation),
+    Refused(&'static str),
+}
+
+fn send_error_text(e: &SendError) -> &'static str {
+    match e {
+        SendError::Credits(_) => "no credits left for the next SESSION_SETUP leg",
+        SendError::Closed => "connection closed during session setup",
+        _ => "the next SESSION_SETUP leg could not be sent",
+    }
+}

@@ -1,0 +1,167 @@
+//! Errors of the client connection.
+//!
+//! Owns: [`SendError`] (our own misuse or backpressure: the request was not sent),
+//! [`ProtocolViolation`] (the server misbehaved: the connection closes), [`RequestError`] (one
+//! request failed) and [`CloseReason`]. Keeping our misuse apart from the peer's misbehaviour
+//! follows h11.
+
+use smb_crypto::{CipherId, SigningAlgorithm};
+
+use crate::auth::AuthError;
+use crate::credits::CreditError;
+use crate::session_crypto::SecurityError;
+use crate::wire::error_response::ErrorResponse;
+use crate::wire::frame::FrameError;
+use crate::wire::status::NtStatus;
+use crate::wire::{Command, DecodeError, Dialect, EncodeError, MessageId, SessionId, TreeId};
+
+/// Why a command could not be sent. Nothing was transmitted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Not enough credits: wait for `Event::CreditsAvailable` (backpressure, not a failure).
+    #[error(transparent)]
+    Credits(#[from] CreditError),
+    /// NEGOTIATE has not completed yet.
+    #[error("the connection is not negotiated yet")]
+    NotNegotiated,
+    /// The connection is closed.
+    #[error("the connection is closed")]
+    Closed,
+    /// No such session on this connection, or it is not authenticated yet.
+    #[error("session {0} is not ready")]
+    NoSession(SessionId),
+    /// No such tree connect in the session.
+    #[error("tree {0} is not connected")]
+    NoTree(TreeId),
+    /// No request with this id is outstanding (for cancel).
+    #[error("no outstanding request with this id")]
+    NoSuchRequest,
+    /// Encryption is required but this session cannot encrypt.
+    #[error("encryption is required but the session has no cipher")]
+    EncryptionUnavailable,
+    /// The message could not be encoded.
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// The payload exceeds what the server accepts (MaxRead/Write/TransactSize).
+    #[error("{what} of {len} bytes exceeds the server's maximum of {max}")]
+    TooLarge {
+        /// Which limit.
+        what: &'static str,
+        /// Requested size.
+        len: u64,
+        /// The server's limit.
+        max: u32,
+    },
+    /// The authentication mechanism failed before anything was sent.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// Signing or sealing failed.
+    #[error(transparent)]
+    Security(#[from] SecurityError),
+    /// This command is issued through a dedicated method (negotiate, session setup, cancel).
+    #[error("{0} is issued by the connection itself")]
+    ReservedCommand(Command),
+}
+
+/// The server broke the protocol. The connection is closed and every request fails.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProtocolViolation {
+    /// A frame could not be cut from the stream.
+    #[error("framing: {0}")]
+    Framing(#[from] FrameError),
+    /// A message could not be decoded.
+    #[error("decode: {0}")]
+    Decode(#[from] DecodeError),
+    /// The server chose a dialect we did not offer.
+    #[error("server selected dialect {0}, which was not offered")]
+    DialectNotOffered(Dialect),
+    /// The server chose a cipher we did not offer.
+    #[error("server selected cipher {0}, which was not offered")]
+    CipherNotOffered(CipherId),
+    /// The server chose a signing algorithm we did not offer.
+    #[error("server selected signing algorithm {0}, which was not offered")]
+    SigningAlgorithmNotOffered(SigningAlgorithm),
+    /// A negotiate context in the response is malformed or out of place.
+    #[error("negotiate context: {0}")]
+    BadNegotiateContext(&'static str),
+    /// A message that is not an SMB2 response (or an SMB1 message) arrived.
+    #[error("unexpected message: {0}")]
+    Unexpected(&'static str),
+    /// A response names a MessageId with no outstanding request.
+    #[error("response to unknown MessageId {0}")]
+    UnknownMessageId(MessageId),
+    /// A response's command differs from its request's.
+    #[error("response command {got} does not match request command {expected}")]
+    CommandMismatch {
+        /// The request's command.
+        expected: Command,
+        /// The response's command.
+        got: Command,
+    },
+    /// A message that must be signed was not.
+    #[error("unsigned response to MessageId {0} where signing is required")]
+    Unsigned(MessageId),
+    /// A signature or an encrypted message did not verify.
+    #[error("message {0} failed verification: {1}")]
+    Verification(MessageId, SecurityError),
+    /// A TRANSFORM message could not be opened.
+    #[error("decryption failed: {0}")]
+    Decryption(SecurityError),
+    /// A TRANSFORM message names a session we do not have.
+    #[error("TRANSFORM for unknown session {0}")]
+    UnknownSession(SessionId),
+    /// A decrypted message's SessionId differs from its TRANSFORM's.
+    #[error("decrypted message for session {inner} inside a TRANSFORM for {outer}")]
+    SessionMismatch {
+        /// The TRANSFORM header's SessionId.
+        outer: SessionId,
+        /// The SessionId inside.
+        inner: SessionId,
+    },
+    /// A plaintext response arrived on a session or tree that requires encryption.
+    #[error("unencrypted response to MessageId {0} on an encrypted session")]
+    Unencrypted(MessageId),
+    /// VALIDATE_NEGOTIATE_INFO disagreed with what was negotiated: a downgrade attempt.
+    #[error("VALIDATE_NEGOTIATE_INFO mismatch: {0}")]
+    ValidateNegotiateMismatch(&'static str),
+}
+
+/// Why one request failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// The server answered with an error status.
+    #[error("server returned {status}")]
+    Status {
+        /// The status.
+        status: NtStatus,
+        /// The ERROR response body, if one came.
+        error: Option<ErrorResponse>,
+    },
+    /// Authentication failed on our side.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The session cannot meet our security requirements (e.g. guest where signing is
+    /// required, or no encryption where it is required).
+    #[error("session refused: {0}")]
+    Insecure(&'static str),
+    /// The connection closed before the response arrived.
+    #[error("connection closed: {0}")]
+    ConnectionClosed(CloseReason),
+}
+
+/// Why the connection closed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CloseReason {
+    /// The transport closed.
+    #[error("transport closed")]
+    TransportClosed,
+    /// The application asked for it.
+    #[error("closed locally")]
+    Local,
+    /// A request was not answered in time (MS-SMB2 3.2.6.1).
+    #[error("request timed out")]
+    RequestTimeout,
+    /// The server broke the protocol.
+    #[error("protocol violation: {0}")]
+    Violation(ProtocolViolation),
+}

@@ -1,0 +1,23 @@
+//! The sans-IO SMB2/SMB3 client (MS-SMB2 3.2).
+//!
+//! Owns: [`Connection`], one per transport connection, driven by
+//! [`Connection::handle_input`] and drained through [`Connection::poll_output`]; its
+//! configuration, events and errors.
+//! Must not: do I/O, read a clock or the OS RNG. The drivers (`driver-smol`, `driver-quinn`,
+//! `driver-sim`) move bytes and time in and out.
+//!
+//! A typical exchange: `Connection::new` queues NEGOTIATE; after `Event::Negotiated`, call
+//! `session_setup` with an [`crate::auth::Initiator`]; after `Event::SessionReady`,
+//! `tree_connect`; then `request` for file commands. Every command returns a [`RequestId`]
+//! that its `Event::Response` carries back, or a [`SendError`] when nothing was sent (for
+//! example no credits: wait for `Event::CreditsAvailable`).
+
+pub mod config;
+pub mod connection;
+pub mod error;
+pub mod negotiate;
+
+pub use config::{ClientConfig, SigningPolicy};
+pub use connection::{Connection, Event, Output, RequestId};
+pub use error::{CloseReason, ProtocolViolation, RequestError, SendError};
+pub use negotiate::Negotiated;
