@@ -906,23 +906,24 @@ impl Connection {
 
         // Signing and encryption rules for everything after authentication
         // (MS-SMB2 3.2.5.1.3). The final SESSION_SETUP response is checked by its handler.
-        if !is_setup && let Some(s) = self.sessions.get(&header.session_id) {
-            if s.ready && s.crypto.is_some() {
-                let tree_encrypt = header
-                    .tree_id()
-                    .and_then(|t| s.trees.get(&t))
-                    .is_some_and(|t| t.encrypt);
-                let transport_trusted = self.negotiated().is_some_and(|n| n.transport_security);
-                if encrypted_for.is_none() {
-                    if (s.encrypt || tree_encrypt) && !transport_trusted {
-                        return Err(ProtocolViolation::Unencrypted(header.message_id));
-                    }
-                    if header.flags.contains(HeaderFlags::SIGNED) {
-                        msg = self.verify(header.session_id, msg)?;
-                    } else if s.signing_required {
-                        return Err(ProtocolViolation::Unsigned(header.message_id));
-                    }
-                }
+        if !is_setup
+            && encrypted_for.is_none()
+            && let Some(s) = self.sessions.get(&header.session_id)
+            && s.ready
+            && s.crypto.is_some()
+        {
+            let tree_encrypt = header
+                .tree_id()
+                .and_then(|t| s.trees.get(&t))
+                .is_some_and(|t| t.encrypt);
+            let transport_trusted = self.negotiated().is_some_and(|n| n.transport_security);
+            if (s.encrypt || tree_encrypt) && !transport_trusted {
+                return Err(ProtocolViolation::Unencrypted(header.message_id));
+            }
+            if header.flags.contains(HeaderFlags::SIGNED) {
+                msg = self.verify(header.session_id, msg)?;
+            } else if s.signing_required {
+                return Err(ProtocolViolation::Unsigned(header.message_id));
             }
         }
 
@@ -1082,7 +1083,7 @@ impl Connection {
                 return Ok(());
             }
         };
-        if let Err(e) = self.establish(id, sid, flags, key, setup, raw) {
+        if let Err(e) = self.establish(id, sid, flags, key, &setup, raw) {
             match e {
                 Establish::Violation(v) => return Err(v),
                 Establish::Refused(why) => self.fail(id, RequestError::Insecure(why)),
@@ -1100,7 +1101,7 @@ impl Connection {
         sid: SessionId,
         flags: SessionFlags,
         key: SessionKey,
-        setup: Box<Setup>,
+        setup: &Setup,
         raw: Bytes,
     ) -> Result<(), Establish> {
         let negotiated = match &self.state {
