@@ -233,21 +233,31 @@ pub async fn connect(
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
-    let quic = Arc::new(quinn_client_config(config)?);
     let addrs = smol::net::resolve((host, port))
         .await
         .map_err(|source| ConnectError::Resolve {
             host: host.to_string(),
             source,
         })?;
+    connect_to(config, host, &addrs).await
+}
+
+/// Connects to the first of `addrs` (tried in order) that completes the handshake, verifying the
+/// certificate against `server_name`. [`connect`] calls this with the resolved addresses.
+pub async fn connect_to(
+    config: &ClientConfig,
+    server_name: &str,
+    addrs: &[SocketAddr],
+) -> Result<QuicClientSession, ConnectError> {
     if addrs.is_empty() {
-        return Err(ConnectError::NoAddress(host.to_string()));
+        return Err(ConnectError::NoAddress(server_name.to_string()));
     }
+    let quic = Arc::new(quinn_client_config(config)?);
     let mut attempts = Vec::new();
-    for addr in addrs {
-        match attempt(config, &quic, host, addr).await {
+    for &addr in addrs {
+        match attempt(config, &quic, server_name, addr).await {
             Ok((endpoint, connection)) => {
-                return finish(config, host, endpoint, connection).await;
+                return finish(config, server_name, endpoint, connection).await;
             }
             Err(reason) => {
                 tracing::debug!(%addr, %reason, "QUIC connect attempt failed");
@@ -256,7 +266,7 @@ pub async fn connect(
         }
     }
     Err(ConnectError::AllFailed {
-        host: host.to_string(),
+        host: server_name.to_string(),
         attempts,
     })
 }

@@ -41,7 +41,7 @@ pub use audit::{
 pub use cert_info::{CertInfo, Sha256Thumbprint};
 pub use client::{
     ClientCertificate, ClientConfig, ClientConnection, ConnectError, FailedAttempt,
-    QuicClientSession, ServerVerification, connect,
+    QuicClientSession, ServerVerification, connect, connect_to,
 };
 pub use keylog::KeyLogToPath;
 pub use policy::{TransportKind, TransportPolicy};

@@ -53,7 +53,7 @@ impl QuicStream {
 
     /// Closes the whole connection at once with an application error code and reason (unsent
     /// data is abandoned; call [`Self::finish`] first for a graceful end).
-    pub fn close(&self, code: u32, reason: &[u8]) {
+    pub fn close_connection(&self, code: u32, reason: &[u8]) {
         self.connection.close(quinn::VarInt::from_u32(code), reason);
     }
 
