@@ -224,6 +224,11 @@ pub struct QuicClientSession {
 /// Every resolved address is tried in turn until one completes the handshake; the certificate
 /// is verified against `host`. The stream is opened locally; the server sees it with the first
 /// byte written (SMB clients speak first).
+///
+/// In TLS 1.3 the client finishes its handshake before the server has checked the client
+/// certificate, so a refusal by client-certificate access control shows up at the first read
+/// or write: the connection is closed with the server's TLS alert (`access_denied`,
+/// `unknown_ca` or `certificate_required`) as a `quinn::ConnectionError::ConnectionClosed`.
 pub async fn connect(
     config: &ClientConfig,
     host: &str,
