@@ -368,7 +368,7 @@ mod tests {
                 }
             )
         );
-        assert_eq!(by_issuer.decide(&leaf, &[t(3)]).0, false);
+        assert!(!by_issuer.decide(&leaf, &[t(3)]).0);
 
         let blocked = AccessList {
             entries: vec![

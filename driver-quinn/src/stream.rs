@@ -39,11 +39,8 @@ impl QuicStream {
     /// Finishes the sending direction and waits until the peer has acknowledged every byte (or
     /// stopped reading), so closing the connection afterwards loses nothing.
     pub async fn finish(&mut self) -> io::Result<()> {
-        match self.send.finish() {
-            Ok(()) => {}
-            // Already finished: fall through to waiting.
-            Err(quinn::ClosedStream { .. }) => {}
-        }
+        // An error only means the stream was already finished: wait all the same.
+        let _already_finished = self.send.finish().is_err();
         self.send
             .stopped()
             .await
