@@ -386,3 +386,59 @@ fn client_config_defaults() {
     assert_eq!(cfg.alpn_protocols, vec![b"smb".to_vec()]);
     assert!(cfg.client_certificate.is_none());
 }
+
+#[test]
+fn one_stream_per_connection() {
+    run(LIMIT, async {
+        let ca = TestCa::new("Root");
+        let (cfg, _) = server_config(ca.server_cert(&["localhost"]));
+        let srv = EchoServer::start(cfg);
+        let (ccfg, _) = client_config(&ca);
+        let mut s = connect(&ccfg, "localhost", srv.addr.port())
+            .await
+            .expect("connect");
+        round_trip(&mut s.stream, b"first stream").await;
+        // The server grants exactly one client bidirectional stream and no unidirectional one:
+        // a second stream cannot even be opened while the first is in use.
+        let quinn = s.connection.quinn().clone();
+        assert!(
+            within(Duration::from_millis(300), quinn.open_bi())
+                .await
+                .is_none(),
+            "a second bidirectional stream was granted"
+        );
+        assert!(
+            within(Duration::from_millis(100), quinn.open_uni())
+                .await
+                .is_none(),
+            "a unidirectional stream was granted"
+        );
+        round_trip(&mut s.stream, b"first stream still works").await;
+        assert_eq!(srv.accepted(), 1);
+    });
+}
+
+#[test]
+fn a_client_that_never_opens_its_stream_is_closed() {
+    run(LIMIT, async {
+        let ca = TestCa::new("Root");
+        let (mut cfg, _) = server_config(ca.server_cert(&["localhost"]));
+        cfg.stream_timeout = Duration::from_millis(300);
+        let srv = EchoServer::start(cfg);
+        let (ccfg, _) = client_config(&ca);
+        // The stream exists locally but the server learns of it only with the first byte.
+        let s = connect(&ccfg, "localhost", srv.addr.port())
+            .await
+            .expect("connect");
+        let closed = within(Duration::from_secs(3), s.connection.closed())
+            .await
+            .expect("the server closes the idle connection");
+        match closed {
+            quinn::ConnectionError::ApplicationClosed(close) => {
+                assert_eq!(close.reason.as_ref(), b"no stream opened");
+            }
+            other => panic!("unexpected {other}"),
+        }
+        assert_eq!(srv.accepted(), 0);
+    });
+}
