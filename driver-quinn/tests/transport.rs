@@ -442,3 +442,43 @@ fn a_client_that_never_opens_its_stream_is_closed() {
         assert_eq!(srv.accepted(), 0);
     });
 }
+
+#[test]
+fn dropping_the_stream_still_delivers_what_was_written() {
+    run(LIMIT, async {
+        let ca = TestCa::new("Root");
+        let (cfg, _) = server_config(ca.server_cert(&["localhost"]));
+        let server = std::sync::Arc::new(driver_quinn::QuicServer::bind(cfg).expect("bind"));
+        let port = server.local_addr().expect("addr").port();
+        let s = server.clone();
+        // The application answers one frame with 2 MiB and returns at once, dropping the stream,
+        // as a server loop does after its last response.
+        let task = smol::spawn(async move {
+            s.serve(|mut acc| async move {
+                if let Ok(Some(_)) = read_frame(&mut acc.stream).await {
+                    let _ = write_frame(&mut acc.stream, &pattern(2 << 20, 9)).await;
+                }
+            })
+            .await
+        });
+        let (ccfg, _) = client_config(&ca);
+        let mut c = connect(&ccfg, "localhost", port).await.expect("connect");
+        write_frame(&mut c.stream, b"last request")
+            .await
+            .expect("write");
+        let answer = read_frame(&mut c.stream)
+            .await
+            .expect("read")
+            .expect("frame");
+        assert!(answer == pattern(2 << 20, 9));
+        // Then the server's FIN: a clean end of stream, not a connection error.
+        assert!(
+            read_frame(&mut c.stream)
+                .await
+                .expect("clean end")
+                .is_none()
+        );
+        server.close();
+        drop(task);
+    });
+}

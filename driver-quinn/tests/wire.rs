@@ -54,7 +54,9 @@ fn tshark(args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Starts a capture on lo for `port`; waits (bounded) until dumpcap reports it is running.
+/// Starts a capture on lo for `port` and waits (bounded) until it really captures: dumpcap
+/// says "Capture started" a little before packets reach the file, so probe datagrams are sent to
+/// the (still unused) port until the file grows.
 fn start_capture(port: u16, file: &Path, log: &Path) -> Option<Child> {
     let stderr = std::fs::File::create(log).ok()?;
     let mut child = Command::new("tshark")
@@ -64,13 +66,24 @@ fn start_capture(port: u16, file: &Path, log: &Path) -> Option<Child> {
         .stderr(stderr)
         .spawn()
         .ok()?;
+    let probe = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
     let deadline = Instant::now() + Duration::from_secs(8);
+    let mut started_size = None;
     while Instant::now() < deadline {
-        if std::fs::read_to_string(log).is_ok_and(|t| t.contains("Capture started")) {
-            return Some(child);
-        }
         if let Ok(Some(_)) = child.try_wait() {
             return None;
+        }
+        let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+        match started_size {
+            None => {
+                if std::fs::read_to_string(log).is_ok_and(|t| t.contains("Capture started")) {
+                    started_size = Some(size);
+                }
+            }
+            Some(initial) if size > initial => return Some(child),
+            Some(_) => {
+                let _ = probe.send_to(b"capture probe", ("127.0.0.1", port));
+            }
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -79,8 +92,14 @@ fn start_capture(port: u16, file: &Path, log: &Path) -> Option<Child> {
     None
 }
 
-/// Stops our tshark child with SIGINT so it finishes the file, bounded.
-fn stop_capture(mut child: Child) {
+/// Stops our tshark child with SIGINT, bounded. dumpcap writes in batches and may drop what it
+/// has not written yet when stopped, so first wait (at most 5 s) until `complete` says the
+/// capture file, read while being written, holds what the test needs.
+fn stop_capture(mut child: Child, complete: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && !complete() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let _ = Command::new("kill")
         .arg("-INT")
         .arg(child.id().to_string())
@@ -132,16 +151,23 @@ fn tshark_decrypts_the_capture_down_to_smb2() {
         smol::Timer::after(Duration::from_millis(200)).await;
         drop(srv);
     });
-    stop_capture(child);
-
     let key_opt = format!("tls.keylog_file:{}", key_log.display());
     let cap = capture.to_string_lossy().into_owned();
+    // Complete once the request and its echo are in the file, and the CONNECTION_CLOSE after them.
+    stop_capture(child, || {
+        let smb2 = tshark(&["-r", &cap, "-o", &key_opt, "-Y", "smb2"]).unwrap_or_default();
+        let close = tshark(&["-r", &cap, "-o", &key_opt, "-Y", "quic.frame_type == 0x1d"])
+            .unwrap_or_default();
+        smb2.lines().count() >= 2 && close.lines().count() >= 1
+    });
+
     let smb2 = tshark(&[
         "-r", &cap, "-o", &key_opt, "-Y", "smb2", "-T", "fields", "-e", "smb2.cmd",
     ])
     .expect("tshark read");
     let malformed =
         tshark(&["-r", &cap, "-o", &key_opt, "-Y", "_ws.malformed"]).expect("tshark read");
+    let summary = tshark(&["-r", &cap, "-o", &key_opt]).unwrap_or_default();
     let quic = tshark(&[
         "-r",
         &cap,
@@ -154,7 +180,10 @@ fn tshark_decrypts_the_capture_down_to_smb2() {
     for p in [&capture, &capture_log, &key_log] {
         let _ = std::fs::remove_file(p);
     }
-    assert!(!quic.trim().is_empty(), "no decrypted QUIC STREAM frames");
+    assert!(
+        !quic.trim().is_empty(),
+        "no decrypted QUIC STREAM frames in:\n{summary}"
+    );
     let cmds: Vec<&str> = smb2.lines().filter(|l| !l.is_empty()).collect();
     assert!(
         cmds.len() >= 2,
