@@ -37,7 +37,7 @@ impl QuicStream {
             send: Some(send),
             recv,
             connection,
-            endpoint: endpoint,
+            endpoint,
         }
     }
 
