@@ -188,7 +188,8 @@ pub(crate) struct Decision {
 #[derive(Debug)]
 pub(crate) struct AccessPolicy {
     chain: Arc<dyn ClientCertVerifier>,
-    roots: Vec<(Vec<u8>, Sha256Thumbprint)>,
+    /// The configured roots: DER and SHA-256.
+    roots: Vec<(CertificateDer<'static>, Sha256Thumbprint)>,
     access: AccessList,
 }
 
@@ -207,10 +208,7 @@ impl AccessPolicy {
             store
                 .add(root.clone())
                 .map_err(AccessConfigError::BadRoot)?;
-            let subject = X509Certificate::from_der(root)
-                .map(|(_, c)| c.subject().as_raw().to_vec())
-                .unwrap_or_default();
-            roots.push((subject, Sha256Thumbprint::of_der(root)));
+            roots.push((root.clone(), Sha256Thumbprint::of_der(root)));
         }
         let chain =
             WebPkiClientVerifier::builder_with_provider(Arc::new(store), crate::tls::provider())
@@ -223,30 +221,50 @@ impl AccessPolicy {
         })))
     }
 
-    /// SHA-256 of every CA certificate in the validated chain: the presented intermediates and
-    /// the configured root that issued the top of the presented chain (matched by name; the chain
-    /// has already been validated by webpki at this point).
+    /// SHA-256 of every CA certificate on the issuing path of `end_entity`: starting from the
+    /// leaf, the presented intermediate or configured root whose subject is the current
+    /// certificate's issuer and whose key verifies its signature, up to a root. Only certificates
+    /// that really issued the chain count: CA certificates are public, so one merely appended to
+    /// the presented chain must not match an issuer grant. Runs after webpki has validated the
+    /// chain; the walk is bounded by the number of candidates.
     fn issuers(
         &self,
         end_entity: &[u8],
         intermediates: &[CertificateDer<'_>],
     ) -> Vec<Sha256Thumbprint> {
-        let mut out: Vec<Sha256Thumbprint> = intermediates
+        let parsed: Vec<(X509Certificate<'_>, Sha256Thumbprint, bool)> = intermediates
             .iter()
-            .map(|c| Sha256Thumbprint::of_der(c))
+            .filter_map(|der| {
+                X509Certificate::from_der(der)
+                    .ok()
+                    .map(|(_, c)| (c, Sha256Thumbprint::of_der(der), false))
+            })
+            .chain(self.roots.iter().filter_map(|(der, t)| {
+                X509Certificate::from_der(der)
+                    .ok()
+                    .map(|(_, c)| (c, *t, true))
+            }))
             .collect();
-        let top = intermediates
-            .last()
-            .map(|c| c.as_ref())
-            .unwrap_or(end_entity);
-        if let Ok((_, top)) = X509Certificate::from_der(top) {
-            let issuer = top.issuer().as_raw();
-            out.extend(
-                self.roots
-                    .iter()
-                    .filter(|(subject, _)| subject.as_slice() == issuer)
-                    .map(|(_, t)| *t),
-            );
+        let mut out = Vec::new();
+        let Ok((_, mut current)) = X509Certificate::from_der(end_entity) else {
+            return out;
+        };
+        for _ in 0..parsed.len() {
+            let issuer = parsed.iter().find(|(candidate, thumb, _)| {
+                candidate.subject().as_raw() == current.issuer().as_raw()
+                    && !out.contains(thumb)
+                    && current
+                        .verify_signature(Some(candidate.public_key()))
+                        .is_ok()
+            });
+            let Some((cert, thumb, is_root)) = issuer else {
+                break;
+            };
+            out.push(*thumb);
+            if *is_root {
+                break;
+            }
+            current = cert.clone();
         }
         out
     }

@@ -18,6 +18,36 @@
 //! SMB2 messages as TCP (a zero byte, a 24-bit big-endian length, the message); the SMB state
 //! machines (`smb-proto`) and the generic stream loop (`driver-smol`) run on top of [`QuicStream`].
 //! SMB-level QUIC rules (dialect 3.1.1 only, SMB2_TRANSPORT_CAPABILITIES) belong to those layers.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use driver_quinn::{ClientConfig, QuicServer, ServerCertificate, ServerConfig, ServerVerification};
+//!
+//! // Server: a dev certificate (print its thumbprint for the operator), any UDP port.
+//! let (cert, dev) = ServerCertificate::self_signed("files.example")?;
+//! println!("SHA-256 thumbprint {}", dev.thumbprint);
+//! let mut config = ServerConfig::new(cert);
+//! config.listen = "[::]:8443".parse()?;
+//! let server = QuicServer::bind(config)?;
+//! smol::spawn(async move {
+//!     server
+//!         .serve(|accepted| async move {
+//!             // Run the SMB server loop over `accepted.stream` (AsyncRead + AsyncWrite).
+//!             drop(accepted);
+//!         })
+//!         .await
+//! })
+//! .detach();
+//!
+//! // Client: trust the dev certificate, verify the name, open the one stream.
+//! std::fs::write("dev-ca.pem", &dev.cert_pem)?;
+//! let client = ClientConfig::new(ServerVerification::CaFile("dev-ca.pem".into()));
+//! let session = driver_quinn::connect(&client, "files.example", 8443).await?;
+//! // `session.stream` carries Direct-TCP-framed SMB2 messages; `session.connection` migrates.
+//! # drop(session);
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod access;
 pub mod audit;

@@ -346,3 +346,30 @@ fn requiring_certificates_without_roots_fails_at_bind() {
         ))
     ));
 }
+
+#[test]
+fn appending_a_granted_ca_that_did_not_issue_the_leaf_does_not_help() {
+    run(LIMIT, async {
+        let pki = Pki::new();
+        // Mallory's certificate comes straight from the root, which is trusted but not granted.
+        // CA certificates are public, so she appends the granted intermediate to her chain.
+        let (mallory, mallory_t) = pki.root.client_cert("mallory", &[&pki.intermediate]);
+        let (srv, sink) = server(
+            &pki,
+            vec![AccessEntry::grant_issuer(pki.intermediate.thumbprint())],
+        );
+        assert_refused(
+            connect_with(&pki, &srv, Some(mallory)).await,
+            &srv,
+            ACCESS_DENIED,
+        )
+        .await;
+        let events = server_events(&sink, 1).await;
+        assert_event(
+            &events[0],
+            false,
+            &DecidingRule::NoMatchingGrant,
+            Some(&mallory_t),
+        );
+    });
+}
