@@ -35,7 +35,8 @@ pub enum AccessAction {
 pub enum AccessKey {
     /// The SHA-256 of the client (leaf) certificate.
     Certificate(Sha256Thumbprint),
-    /// The SHA-256 of an issuing CA certificate anywhere in the validated chain.
+    /// The SHA-256 of a CA certificate on the leaf's verified issuing path (a presented
+    /// intermediate or the configured root that signed the chain).
     Issuer(Sha256Thumbprint),
 }
 

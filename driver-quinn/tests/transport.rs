@@ -244,6 +244,22 @@ fn untrusted_server_and_skip_option() {
             "{err}"
         );
 
+        // The system roots do not know a dev certificate either (or the machine has none).
+        let mut system = client_config(&other).0;
+        system.server_verification = ServerVerification::SystemRoots;
+        match connect(&system, "localhost", srv.addr.port()).await {
+            Err(driver_quinn::ConnectError::NoRoots) => {}
+            Err(driver_quinn::ConnectError::AllFailed { attempts, .. }) => {
+                assert!(
+                    attempts
+                        .iter()
+                        .all(|a| a.reason.contains("invalid peer certificate")),
+                    "{attempts:?}"
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+
         // The dev certificate as the client's CA file works.
         let ca_file = scratch("dev-ca.pem");
         std::fs::write(&ca_file, &dev.cert_pem).expect("write");
