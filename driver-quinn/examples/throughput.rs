@@ -2,7 +2,7 @@
 //! Direct-TCP frames one way over the SMB over QUIC stream and, for reference, over a plain TCP
 //! socket, and prints MiB/s for each. A baseline for the issue 7 benchmark, which adds SMB on top.
 //!
-//! `cargo run --release -p driver-quinn --example throughput -- 512`
+//! `cargo run --release -p driver-quinn --example throughput -- 512 [quic-only]`
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -46,6 +46,7 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(512);
+    let quic_only = std::env::args().nth(2).is_some_and(|a| a == "quic-only");
     smol::block_on(async {
         let (cert, _) = ServerCertificate::self_signed("localhost").expect("cert");
         let mut cfg = ServerConfig::new(cert);
@@ -62,6 +63,10 @@ fn main() {
         let client = ClientConfig::new(ServerVerification::DangerSkipServerVerification);
         let mut session = connect(&client, "localhost", port).await.expect("connect");
         let quic = push(&mut session.stream, mib).await;
+        if quic_only {
+            println!("{mib} MiB one way: QUIC {quic:.0} MiB/s");
+            return;
+        }
 
         let listener = smol::net::TcpListener::bind("127.0.0.1:0")
             .await
