@@ -1,0 +1,200 @@
+//! On the wire: with the server's TLS key log, tshark decrypts a loopback capture of SMB over
+//! QUIC and dissects the stream down to SMB2 with no malformed packets. Skipped (with a message)
+//! when tshark is not installed or cannot capture on the loopback interface.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use driver_quinn::{KeyLogToPath, connect};
+
+/// An SMB2 NEGOTIATE request (MS-SMB2 2.2.1 header, 2.2.3 body) offering 2.0.2, 2.1 and 3.0,
+/// without negotiate contexts, so a dissector needs nothing else to parse it.
+fn smb2_negotiate() -> Vec<u8> {
+    let mut m = Vec::new();
+    m.extend_from_slice(b"\xfeSMB"); // ProtocolId
+    m.extend_from_slice(&64u16.to_le_bytes()); // StructureSize
+    m.extend_from_slice(&0u16.to_le_bytes()); // CreditCharge
+    m.extend_from_slice(&0u32.to_le_bytes()); // Status
+    m.extend_from_slice(&0u16.to_le_bytes()); // Command: NEGOTIATE
+    m.extend_from_slice(&1u16.to_le_bytes()); // CreditRequest
+    m.extend_from_slice(&0u32.to_le_bytes()); // Flags
+    m.extend_from_slice(&0u32.to_le_bytes()); // NextCommand
+    m.extend_from_slice(&0u64.to_le_bytes()); // MessageId
+    m.extend_from_slice(&0u32.to_le_bytes()); // Reserved
+    m.extend_from_slice(&0u32.to_le_bytes()); // TreeId
+    m.extend_from_slice(&0u64.to_le_bytes()); // SessionId
+    m.extend_from_slice(&[0u8; 16]); // Signature
+    let dialects: [u16; 3] = [0x0202, 0x0210, 0x0300];
+    m.extend_from_slice(&36u16.to_le_bytes()); // StructureSize
+    m.extend_from_slice(&(dialects.len() as u16).to_le_bytes()); // DialectCount
+    m.extend_from_slice(&1u16.to_le_bytes()); // SecurityMode: signing enabled
+    m.extend_from_slice(&0u16.to_le_bytes()); // Reserved
+    m.extend_from_slice(&0u32.to_le_bytes()); // Capabilities
+    m.extend_from_slice(&[0x11; 16]); // ClientGuid
+    m.extend_from_slice(&0u64.to_le_bytes()); // ClientStartTime
+    for d in dialects {
+        m.extend_from_slice(&d.to_le_bytes());
+    }
+    m
+}
+
+fn tshark(args: &[&str]) -> Option<String> {
+    let out = Command::new("tshark")
+        .args(args)
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Starts a capture on lo for `port` and waits (bounded) until it really captures: dumpcap
+/// says "Capture started" a little before packets reach the file, so probe datagrams are sent to
+/// the (still unused) port until the file grows.
+fn start_capture(port: u16, file: &Path, log: &Path) -> Option<Child> {
+    let stderr = std::fs::File::create(log).ok()?;
+    let mut child = Command::new("tshark")
+        .args(["-i", "lo", "-f", &format!("udp port {port}"), "-w"])
+        .arg(file)
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .ok()?;
+    let probe = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let mut started_size = None;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return None;
+        }
+        let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+        match started_size {
+            None => {
+                if std::fs::read_to_string(log).is_ok_and(|t| t.contains("Capture started")) {
+                    started_size = Some(size);
+                }
+            }
+            Some(initial) if size > initial => return Some(child),
+            Some(_) => {
+                let _ = probe.send_to(b"capture probe", ("127.0.0.1", port));
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// Stops our tshark child with SIGINT, bounded. dumpcap writes in batches and may drop what it
+/// has not written yet when stopped, so first wait (at most 5 s) until `complete` says the
+/// capture file, read while being written, holds what the test needs.
+fn stop_capture(mut child: Child, complete: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && !complete() {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn tshark_decrypts_the_capture_down_to_smb2() {
+    if tshark(&["-v"]).is_none() {
+        eprintln!("tshark not installed; skipped");
+        return;
+    }
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .expect("probe")
+        .port();
+    let (capture, capture_log, key_log) = (
+        scratch("wire.pcapng"),
+        scratch("wire-tshark.log"),
+        scratch("wire-keys.txt"),
+    );
+    let Some(child) = start_capture(port, &capture, &capture_log) else {
+        eprintln!("tshark cannot capture on lo here; skipped");
+        return;
+    };
+
+    let ca = TestCa::new("Root");
+    let (mut cfg, _) = server_config(ca.server_cert(&["localhost"]));
+    cfg.listen = ([127, 0, 0, 1], port).into();
+    cfg.key_log = Some(Arc::new(KeyLogToPath::open(&key_log).expect("key log")));
+    let negotiate = smb2_negotiate();
+    run(Duration::from_secs(15), async {
+        let srv = EchoServer::start(cfg);
+        let (ccfg, _) = client_config(&ca);
+        let mut s = connect(&ccfg, "localhost", port).await.expect("connect");
+        round_trip(&mut s.stream, &negotiate).await;
+        // End as an SMB client does, by closing the connection. (A bare FIN, i.e. an empty
+        // STREAM frame, is valid QUIC but Wireshark 4.0's NBSS dissector flags it malformed.)
+        s.connection.close(0, b"done");
+        smol::Timer::after(Duration::from_millis(200)).await;
+        drop(srv);
+    });
+    let key_opt = format!("tls.keylog_file:{}", key_log.display());
+    let cap = capture.to_string_lossy().into_owned();
+    // Complete once the request and its echo are in the file, and the CONNECTION_CLOSE after them.
+    stop_capture(child, || {
+        let smb2 = tshark(&["-r", &cap, "-o", &key_opt, "-Y", "smb2"]).unwrap_or_default();
+        let close = tshark(&["-r", &cap, "-o", &key_opt, "-Y", "quic.frame_type == 0x1d"])
+            .unwrap_or_default();
+        smb2.lines().count() >= 2 && close.lines().count() >= 1
+    });
+
+    let smb2 = tshark(&[
+        "-r", &cap, "-o", &key_opt, "-Y", "smb2", "-T", "fields", "-e", "smb2.cmd",
+    ])
+    .expect("tshark read");
+    let malformed =
+        tshark(&["-r", &cap, "-o", &key_opt, "-Y", "_ws.malformed"]).expect("tshark read");
+    let summary = tshark(&["-r", &cap, "-o", &key_opt]).unwrap_or_default();
+    let quic = tshark(&[
+        "-r",
+        &cap,
+        "-o",
+        &key_opt,
+        "-Y",
+        "quic.stream.stream_id == 0",
+    ])
+    .expect("tshark read");
+    for p in [&capture, &capture_log, &key_log] {
+        let _ = std::fs::remove_file(p);
+    }
+    assert!(
+        !quic.trim().is_empty(),
+        "no decrypted QUIC STREAM frames in:\n{summary}"
+    );
+    let cmds: Vec<&str> = smb2.lines().filter(|l| !l.is_empty()).collect();
+    assert!(
+        cmds.len() >= 2,
+        "request and echo dissected as SMB2: {smb2:?}"
+    );
+    assert!(
+        cmds.iter().all(|c| *c == "0"),
+        "NEGOTIATE is command 0: {cmds:?}"
+    );
+    assert!(
+        malformed.trim().is_empty(),
+        "malformed or error packets: {malformed}"
+    );
+}
