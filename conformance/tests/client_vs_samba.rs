@@ -399,3 +399,96 @@ fn signing_algorithms_each_work() {
         }
     });
 }
+
+#[test]
+fn related_compounds_and_cancel_of_a_pending_request() {
+    use smb_proto::wire::change_notify::{
+        ChangeNotifyFlags, ChangeNotifyRequest, CompletionFilter,
+    };
+    use smb_proto::wire::message::ResponsePayload;
+    let Some(server) = start(SambaOptions {
+        signing_mandatory: true,
+        ..SambaOptions::default()
+    }) else {
+        return;
+    };
+    smol::block_on(async {
+        for dialect in [Dialect::SMB2_1, Dialect::SMB3_1_1] {
+            let c = Client::connect(addr(&server), config(dialect))
+                .await
+                .expect("connect");
+            let s = c
+                .login(server.user(), "", server.password())
+                .await
+                .expect("login");
+            let (t, _) = c.tree_connect(s, "share").await.expect("tree connect");
+            let data = payload(5000, 42);
+            // CREATE + WRITE + CLOSE in one related chain: the WRITE and CLOSE name the FileId
+            // the CREATE returns through FileId::RELATED (MS-SMB2 3.2.4.1.4).
+            let results = c
+                .compound(
+                    s,
+                    t,
+                    vec![
+                        create("chain.bin", CreateDisposition::OVERWRITE_IF, false),
+                        RequestBody::Write(WriteRequest {
+                            offset: 0,
+                            file_id: FileId::RELATED,
+                            channel: Channel::NONE,
+                            remaining_bytes: 0,
+                            flags: WriteFlags::default(),
+                            data: data.clone(),
+                            channel_info: Bytes::new(),
+                        }),
+                        RequestBody::Close(CloseRequest {
+                            flags: CloseFlags::default(),
+                            file_id: FileId::RELATED,
+                        }),
+                    ],
+                    true,
+                )
+                .await
+                .expect("compound sent");
+            assert_eq!(results.len(), 3);
+            for r in &results {
+                assert!(r.is_ok(), "{dialect}: compound member failed: {r:?}");
+            }
+            match &results[1].as_ref().expect("write").payload {
+                ResponsePayload::Body(ResponseBody::Write(w)) => {
+                    assert_eq!(w.count as usize, data.len())
+                }
+                other => panic!("{other:?}"),
+            }
+            let on_disk = std::fs::read(server.share_dir("share").join("chain.bin")).expect("file");
+            assert!(
+                on_disk == data[..],
+                "{dialect}: compound write landed wrong"
+            );
+
+            // A CHANGE_NOTIFY on the share root stays pending (interim STATUS_PENDING); CANCEL
+            // ends it with STATUS_CANCELLED.
+            let dir = open(&c, s, t, "", CreateDisposition::OPEN, true)
+                .await
+                .expect("dir");
+            let notify = c
+                .submit(
+                    s,
+                    t,
+                    RequestBody::ChangeNotify(ChangeNotifyRequest {
+                        flags: ChangeNotifyFlags::default(),
+                        output_buffer_length: 4096,
+                        file_id: dir,
+                        completion_filter: CompletionFilter::FILE_NAME,
+                    }),
+                )
+                .await
+                .expect("notify sent");
+            // Give smbd time to answer with the interim response before cancelling.
+            smol::Timer::after(std::time::Duration::from_millis(200)).await;
+            notify.cancel().await.expect("cancel sent");
+            let err = notify.wait().await.expect_err("cancelled notify fails");
+            assert_eq!(err.status(), Some(NtStatus::CANCELLED), "{dialect}: {err}");
+            close(&c, s, t, dir).await;
+        }
+    });
+}

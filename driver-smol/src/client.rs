@@ -84,6 +84,18 @@ enum Command {
         tree: TreeId,
         body: RequestBody,
         reply: Reply<Response>,
+        /// Told the request's id once it is sent (for cancel).
+        sent: Option<async_channel::Sender<RequestId>>,
+    },
+    Compound {
+        session: SessionId,
+        tree: TreeId,
+        bodies: Vec<RequestBody>,
+        related: bool,
+        replies: Vec<Reply<Response>>,
+    },
+    Cancel {
+        id: RequestId,
     },
 }
 
@@ -144,6 +156,8 @@ impl std::fmt::Debug for Command {
             Command::TreeDisconnect { .. } => "TreeDisconnect",
             Command::Logoff { .. } => "Logoff",
             Command::Request { .. } => "Request",
+            Command::Compound { .. } => "Compound",
+            Command::Cancel { .. } => "Cancel",
         })
     }
 }
@@ -303,8 +317,77 @@ impl Client {
             tree,
             body,
             reply,
+            sent: None,
         })
         .await
+    }
+
+    /// Sends one file command and returns at once with a handle that can be awaited or
+    /// cancelled (e.g. a CHANGE_NOTIFY that the server keeps pending).
+    pub async fn submit(
+        &self,
+        session: SessionId,
+        tree: TreeId,
+        body: RequestBody,
+    ) -> Result<InFlight, ClientError> {
+        let (reply, result) = async_channel::bounded(1);
+        let (sent_tx, sent_rx) = async_channel::bounded(1);
+        self.commands
+            .send(Command::Request {
+                session,
+                tree,
+                body,
+                reply,
+                sent: Some(sent_tx),
+            })
+            .await
+            .map_err(|_| ClientError::Closed(CloseReason::Local))?;
+        match sent_rx.recv().await {
+            Ok(id) => Ok(InFlight {
+                id,
+                result,
+                commands: self.commands.clone(),
+            }),
+            // Not sent: the reply channel holds the reason.
+            Err(_) => Err(result
+                .recv()
+                .await
+                .map_err(|_| ClientError::Closed(CloseReason::Local))?
+                .err()
+                .unwrap_or(ClientError::Unexpected("request neither sent nor failed"))),
+        }
+    }
+
+    /// Sends file commands as one compound chain (related: later ones may use
+    /// `FileId::RELATED` for the chain's CREATE). One result per command, in order.
+    pub async fn compound(
+        &self,
+        session: SessionId,
+        tree: TreeId,
+        bodies: Vec<RequestBody>,
+        related: bool,
+    ) -> Result<Vec<Result<Response, ClientError>>, ClientError> {
+        let (replies, receivers): (Vec<_>, Vec<_>) =
+            bodies.iter().map(|_| async_channel::bounded(1)).unzip();
+        self.commands
+            .send(Command::Compound {
+                session,
+                tree,
+                bodies,
+                related,
+                replies,
+            })
+            .await
+            .map_err(|_| ClientError::Closed(CloseReason::Local))?;
+        let mut out = Vec::with_capacity(receivers.len());
+        for rx in receivers {
+            out.push(
+                rx.recv()
+                    .await
+                    .map_err(|_| ClientError::Closed(CloseReason::Local))?,
+            );
+        }
+        Ok(out)
     }
 
     /// Like [`Client::request`], returning the command's response body.
@@ -318,6 +401,38 @@ impl Client {
             ResponsePayload::Body(b) => Ok(b),
             ResponsePayload::Error(_) => Err(ClientError::Unexpected("error payload on success")),
         }
+    }
+}
+
+/// A request that has been sent; await [`InFlight::wait`] or [`InFlight::cancel`] it.
+#[derive(Debug)]
+pub struct InFlight {
+    id: RequestId,
+    result: async_channel::Receiver<Result<Response, ClientError>>,
+    commands: async_channel::Sender<Command>,
+}
+
+impl InFlight {
+    /// The request's id.
+    pub fn id(&self) -> RequestId {
+        self.id
+    }
+
+    /// Asks the server to cancel it (MS-SMB2 CANCEL); it still completes, usually with
+    /// STATUS_CANCELLED.
+    pub async fn cancel(&self) -> Result<(), ClientError> {
+        self.commands
+            .send(Command::Cancel { id: self.id })
+            .await
+            .map_err(|_| ClientError::Closed(CloseReason::Local))
+    }
+
+    /// Waits for the response.
+    pub async fn wait(self) -> Result<Response, ClientError> {
+        self.result
+            .recv()
+            .await
+            .map_err(|_| ClientError::Closed(CloseReason::Local))?
     }
 }
 
@@ -460,17 +575,60 @@ fn issue(
             tree,
             body,
             reply,
-        } => go!(
-            conn.request(now, session, tree, body.clone()),
-            reply,
-            Waiter::Response,
-            Command::Request {
+            sent,
+        } => match conn.request(now, session, tree, body.clone()) {
+            Ok(id) => {
+                if let Some(sent) = sent {
+                    let _ = sent.try_send(id);
+                }
+                waiters.insert(id, Waiter::Response(reply));
+                None
+            }
+            Err(SendError::Credits(_)) => Some(Command::Request {
                 session,
                 tree,
                 body,
-                reply
+                reply,
+                sent,
+            }),
+            Err(e) => {
+                let _ = reply.try_send(Err(e.into()));
+                None
             }
-        ),
+        },
+        Command::Compound {
+            session,
+            tree,
+            bodies,
+            related,
+            replies,
+        } => match conn.compound(now, session, tree, bodies.clone(), related) {
+            Ok(ids) => {
+                for (id, reply) in ids.into_iter().zip(replies) {
+                    waiters.insert(id, Waiter::Response(reply));
+                }
+                None
+            }
+            Err(SendError::Credits(_)) => Some(Command::Compound {
+                session,
+                tree,
+                bodies,
+                related,
+                replies,
+            }),
+            Err(e) => {
+                let e = ClientError::from(e);
+                for reply in replies {
+                    let _ = reply.try_send(Err(e.clone()));
+                }
+                None
+            }
+        },
+        Command::Cancel { id } => {
+            // Already answered or never sent: nothing to cancel.
+            let _ = conn.cancel(now, id);
+            None
+        }
     }
 }
 

@@ -10,4 +10,4 @@
 pub mod client;
 pub mod fs;
 
-pub use client::{Client, ClientError};
+pub use client::{Client, ClientError, InFlight};

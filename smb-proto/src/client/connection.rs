@@ -18,12 +18,12 @@ use super::config::{ClientConfig, SigningPolicy};
 use super::error::{CloseReason, ProtocolViolation, RequestError, SendError};
 use super::negotiate::{Negotiated, build_request, validate_response};
 use crate::auth::{Initiator, InitiatorStep, SessionKey};
-use crate::credits::{ClientCredits, credit_charge};
+use crate::credits::{ClientCredits, CreditError, credit_charge};
 use crate::io::{Input, TransportKind};
 use crate::rng::SeededRng;
 use crate::session_crypto::{Role, SessionCrypto};
-use crate::wire::compound::split_compound;
-use crate::wire::frame::{Deframer, FRAME_HEADER_LEN};
+use crate::wire::compound::{CompoundBuilder, split_compound};
+use crate::wire::frame::{Deframer, FRAME_HEADER_LEN, MAX_FRAME_LEN_FIELD, encode_frame_header};
 use crate::wire::fscc::InfoCodec;
 use crate::wire::fsctl::{ValidateNegotiateInfoRequest, ValidateNegotiateInfoResponse};
 use crate::wire::header::{Header, HeaderFlags, HeaderId};
@@ -36,7 +36,7 @@ use crate::wire::tree_connect::{ShareFlags, TreeConnectFlags, TreeConnectRequest
 use crate::wire::tree_disconnect::TreeDisconnectRequest;
 use crate::wire::{
     AsyncId, Command, Dialect, FileId, Guid, MessageId, SessionId, TreeId, cancel::CancelRequest,
-    cursor::Writer, echo::EchoRequest, logoff::LogoffRequest,
+    echo::EchoRequest, logoff::LogoffRequest,
 };
 
 /// Identifies one command issued through the connection, in its events.
@@ -187,6 +187,16 @@ pub struct Connection {
 const IDLE_HORIZON: Duration = Duration::from_secs(3600);
 
 impl Connection {
+    /// Commands the connection issues itself, through dedicated methods.
+    const RESERVED: [Command; 6] = [
+        Command::NEGOTIATE,
+        Command::SESSION_SETUP,
+        Command::LOGOFF,
+        Command::TREE_CONNECT,
+        Command::TREE_DISCONNECT,
+        Command::CANCEL,
+    ];
+
     /// Creates the connection and queues its NEGOTIATE request.
     pub fn new(config: Arc<ClientConfig>, transport: TransportKind, now: Instant) -> Self {
         let mut rng = SeededRng::from_seed(config.rng_seed);
@@ -449,16 +459,7 @@ impl Connection {
         body: RequestBody,
     ) -> Result<RequestId, SendError> {
         let command = body.command();
-        if [
-            Command::NEGOTIATE,
-            Command::SESSION_SETUP,
-            Command::LOGOFF,
-            Command::TREE_CONNECT,
-            Command::TREE_DISCONNECT,
-            Command::CANCEL,
-        ]
-        .contains(&command)
-        {
+        if Self::RESERVED.contains(&command) {
             return Err(SendError::ReservedCommand(command));
         }
         if command != Command::ECHO {
@@ -467,6 +468,32 @@ impl Connection {
         self.check_limits(&body)?;
         self.send(now, session, tree, body, Purpose::User)
             .map(|(id, _)| id)
+    }
+
+    /// Sends several file commands as one compound chain (MS-SMB2 3.2.4.1.4). With
+    /// `related`, every message after the first is marked related, so it may name
+    /// `FileId::RELATED` to mean the FileId the chain's CREATE returned. Each request
+    /// completes with its own `Event::Response`. Credits for the whole chain are checked first:
+    /// either all are sent or none.
+    pub fn compound(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        tree: TreeId,
+        bodies: Vec<RequestBody>,
+        related: bool,
+    ) -> Result<Vec<RequestId>, SendError> {
+        self.ready_tree(session, tree)?;
+        for body in &bodies {
+            let command = body.command();
+            if Self::RESERVED.contains(&command) {
+                return Err(SendError::ReservedCommand(command));
+            }
+            self.check_limits(body)?;
+        }
+        let items = bodies.into_iter().map(|b| (b, Purpose::User)).collect();
+        self.send_many(now, session, tree, items, related)
+            .map(|(ids, _)| ids)
     }
 
     /// Asks the server to cancel an outstanding request (MS-SMB2 3.2.4.24). The request still
@@ -487,12 +514,14 @@ impl Connection {
         if let Some(a) = async_id {
             header.flags.insert(HeaderFlags::ASYNC_COMMAND);
             header.id = HeaderId::Async(a);
-            header.message_id = MessageId(0);
         }
         let protection = self.protection(session, None)?;
-        let frame =
-            self.encode_protected(header, &RequestBody::Cancel(CancelRequest), protection)?;
-        self.outbox.push_back(Output::Transmit(frame.0));
+        let (frame, _) = self.encode_chain(
+            session,
+            &[(header, &RequestBody::Cancel(CancelRequest))],
+            protection,
+        )?;
+        self.outbox.push_back(Output::Transmit(frame));
         self.last_sent = now;
         Ok(())
     }
@@ -605,64 +634,70 @@ impl Connection {
         })
     }
 
-    /// Encodes a message with the protection it needs and returns the frame and the message
-    /// bytes as they were before sealing (for the preauth hash).
-    fn encode_protected(
+    /// Encodes one message or a compound chain with the protection it needs (MS-SMB2
+    /// 3.2.4.1.4: each message of a chain is signed on its own, padding included except after
+    /// the last; an encrypted chain is one TRANSFORM). Returns the frame and the plaintext
+    /// chain as it was before sealing (what the preauth hash covers).
+    fn encode_chain(
         &mut self,
-        mut header: Header,
-        body: &RequestBody,
+        session: SessionId,
+        items: &[(Header, &RequestBody)],
         protection: Protection,
     ) -> Result<(Bytes, Bytes), SendError> {
-        if protection == Protection::Sign {
-            header.flags.insert(HeaderFlags::SIGNED);
-        }
-        let mut buf =
-            BytesMut::with_capacity(FRAME_HEADER_LEN + 256 + Self::payload_len(body) as usize);
+        let payload: usize = items
+            .iter()
+            .map(|(_, b)| Self::payload_len(b) as usize)
+            .sum();
+        let mut buf = BytesMut::with_capacity(FRAME_HEADER_LEN + 128 * items.len() + payload);
         buf.extend_from_slice(&[0; FRAME_HEADER_LEN]);
-        {
-            let mut w = Writer::continuing(&mut buf, FRAME_HEADER_LEN);
-            header.encode(&mut w)?;
-            body.encode_into(&mut w)?;
-        }
-        let session = header.session_id;
-        match protection {
-            Protection::Encrypt => {
-                let crypto = self
-                    .sessions
-                    .get_mut(&session)
-                    .and_then(|s| s.crypto.as_mut())
-                    .ok_or(SendError::EncryptionUnavailable)?;
-                let plain = buf.split_off(FRAME_HEADER_LEN).freeze();
-                let frame = crypto.seal(session.0, &plain)?;
-                Ok((frame, plain))
-            }
-            Protection::Sign | Protection::None => {
+        let ranges = {
+            let mut chain = CompoundBuilder::new(&mut buf);
+            for (header, body) in items {
+                let mut header = *header;
                 if protection == Protection::Sign {
-                    let crypto = self
-                        .sessions
-                        .get(&session)
-                        .and_then(|s| s.crypto.as_ref())
-                        .ok_or(SendError::NoSession(session))?;
-                    crypto.sign(&mut buf[FRAME_HEADER_LEN..])?;
+                    header.flags.insert(HeaderFlags::SIGNED);
                 }
-                let len = buf.len() - FRAME_HEADER_LEN;
-                let hdr = crate::wire::frame::encode_frame_header(len).map_err(|_| {
-                    SendError::Encode(crate::wire::EncodeError::TooLong {
-                        field: "Direct TCP length",
-                        len,
-                        max: crate::wire::frame::MAX_FRAME_LEN_FIELD,
-                    })
-                })?;
-                buf[..FRAME_HEADER_LEN].copy_from_slice(&hdr);
-                let frame = buf.freeze();
-                let message = frame.slice(FRAME_HEADER_LEN..);
-                Ok((frame, message))
+                let mut w = chain.start_message()?;
+                header.encode(&mut w)?;
+                body.encode_into(&mut w)?;
+            }
+            chain.finish()?
+        };
+        if protection == Protection::Encrypt {
+            let crypto = self
+                .sessions
+                .get_mut(&session)
+                .and_then(|s| s.crypto.as_mut())
+                .ok_or(SendError::EncryptionUnavailable)?;
+            let plain = buf.split_off(FRAME_HEADER_LEN).freeze();
+            let frame = crypto.seal(session.0, &plain)?;
+            return Ok((frame, plain));
+        }
+        if protection == Protection::Sign {
+            let crypto = self
+                .sessions
+                .get(&session)
+                .and_then(|s| s.crypto.as_ref())
+                .ok_or(SendError::NoSession(session))?;
+            for range in ranges {
+                crypto.sign(&mut buf[range])?;
             }
         }
+        let len = buf.len() - FRAME_HEADER_LEN;
+        let hdr = encode_frame_header(len).map_err(|_| {
+            SendError::Encode(crate::wire::EncodeError::TooLong {
+                field: "Direct TCP length",
+                len,
+                max: MAX_FRAME_LEN_FIELD,
+            })
+        })?;
+        buf[..FRAME_HEADER_LEN].copy_from_slice(&hdr);
+        let frame = buf.freeze();
+        let plain = frame.slice(FRAME_HEADER_LEN..);
+        Ok((frame, plain))
     }
 
-    /// Sends one request: spends credits, protects it and queues the frame. Returns the
-    /// request id and the message bytes as sent (before sealing).
+    /// Sends one request; see [`Connection::send_many`].
     fn send(
         &mut self,
         now: Instant,
@@ -671,56 +706,96 @@ impl Connection {
         body: RequestBody,
         purpose: Purpose,
     ) -> Result<(RequestId, Bytes), SendError> {
+        let (ids, plain) = self.send_many(now, session, tree, vec![(body, purpose)], false)?;
+        let id = ids.first().copied().ok_or(SendError::Closed)?;
+        Ok((id, plain))
+    }
+
+    /// Sends requests as one frame (a compound when there are several): checks credits for
+    /// all of them first, encodes with provisional MessageIds, and only then spends the
+    /// credits, so a failure leaves the credit window untouched. Returns the request ids and
+    /// the plaintext as sent.
+    fn send_many(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        tree: TreeId,
+        items: Vec<(RequestBody, Purpose)>,
+        related: bool,
+    ) -> Result<(Vec<RequestId>, Bytes), SendError> {
         if self.is_closed() {
             return Err(SendError::Closed);
         }
-        let command = body.command();
         let large_mtu = self.negotiated().is_some_and(Negotiated::large_mtu);
-        let charge = credit_charge(Self::payload_len(&body), large_mtu);
-        let protection = self.protection(session, Some(tree))?;
-        if self.credits.available() < u32::from(charge.max(1)) {
-            self.credit_starved = true;
-        }
-        let message_id = self.credits.consume(charge)?;
-        let dialect_has_charge = self
+        let has_charge = self
             .negotiated()
             .is_some_and(|n| n.dialect >= Dialect::SMB2_1);
-        let header = Header {
-            credit_charge: if dialect_has_charge { charge } else { 0 },
-            command,
-            credits: self.config.credits_wanted.max(charge),
-            message_id: MessageId(message_id),
-            id: HeaderId::Sync {
-                process_id: 0x0000_FEFF,
-                tree_id: tree,
-            },
-            session_id: session,
-            ..Header::default()
-        };
-        let (frame, message) = match self.encode_protected(header, &body, protection) {
-            Ok(x) => x,
-            Err(e) => {
-                // The MessageId is burnt; give the credit back so the window stays usable.
-                self.credits.grant(charge.max(1), self.config.max_credits);
-                return Err(e);
-            }
-        };
-        let id = RequestId(self.next_request);
-        self.next_request += 1;
-        self.pending.insert(
-            MessageId(message_id),
-            Pending {
-                id,
-                command,
-                session,
-                deadline: now + self.config.request_timeout,
-                async_id: None,
-                purpose,
-            },
-        );
+        let charges: Vec<u16> = items
+            .iter()
+            .map(|(b, _)| credit_charge(Self::payload_len(b), large_mtu))
+            .collect();
+        let needed: u32 = charges.iter().map(|c| u32::from((*c).max(1))).sum();
+        if needed > self.credits.available() {
+            self.credit_starved = true;
+            return Err(SendError::Credits(CreditError::Exhausted {
+                needed: u16::try_from(needed).unwrap_or(u16::MAX),
+                available: self.credits.available(),
+            }));
+        }
+        let protection = self.protection(session, Some(tree))?;
+        let mut next_id = self.credits.next_message_id();
+        let headers: Vec<Header> = items
+            .iter()
+            .zip(&charges)
+            .enumerate()
+            .map(|(i, ((body, _), charge))| {
+                let mut header = Header {
+                    credit_charge: if has_charge { *charge } else { 0 },
+                    command: body.command(),
+                    credits: self.config.credits_wanted.max(*charge),
+                    message_id: MessageId(next_id),
+                    id: HeaderId::Sync {
+                        process_id: 0x0000_FEFF,
+                        tree_id: tree,
+                    },
+                    session_id: session,
+                    ..Header::default()
+                };
+                if related && i > 0 {
+                    header.flags.insert(HeaderFlags::RELATED_OPERATIONS);
+                }
+                next_id += u64::from((*charge).max(1));
+                header
+            })
+            .collect();
+        let chain: Vec<(Header, &RequestBody)> = headers
+            .iter()
+            .copied()
+            .zip(items.iter().map(|(b, _)| b))
+            .collect();
+        let (frame, plain) = self.encode_chain(session, &chain, protection)?;
+        let mut ids = Vec::with_capacity(items.len());
+        for ((header, charge), (body, purpose)) in headers.iter().zip(charges).zip(items) {
+            // Cannot fail: the total was checked above and nothing else ran in between.
+            self.credits.consume(charge)?;
+            let id = RequestId(self.next_request);
+            self.next_request += 1;
+            self.pending.insert(
+                header.message_id,
+                Pending {
+                    id,
+                    command: body.command(),
+                    session,
+                    deadline: now + self.config.request_timeout,
+                    async_id: None,
+                    purpose,
+                },
+            );
+            ids.push(id);
+        }
         self.outbox.push_back(Output::Transmit(frame));
         self.last_sent = now;
-        Ok((id, message))
+        Ok((ids, plain))
     }
 
     fn emit(&mut self, event: Event) {
