@@ -132,7 +132,10 @@ struct Pending {
     id: RequestId,
     command: Command,
     session: SessionId,
-    deadline: Instant,
+    /// When the request expires; `None` once the server answered STATUS_PENDING: an async
+    /// request (a CHANGE_NOTIFY, a blocking LOCK) may legitimately wait for hours, and the
+    /// echo keepalive watches the connection meanwhile (MS-SMB2 3.2.6.1).
+    deadline: Option<Instant>,
     async_id: Option<AsyncId>,
     purpose: Purpose,
 }
@@ -316,8 +319,8 @@ impl Connection {
 
     fn next_deadline(&self) -> Instant {
         let mut deadline = self.last_now + IDLE_HORIZON;
-        for p in self.pending.values() {
-            deadline = deadline.min(p.deadline);
+        for d in self.pending.values().filter_map(|p| p.deadline) {
+            deadline = deadline.min(d);
         }
         if let Some(echo) = self.echo_due() {
             deadline = deadline.min(echo);
@@ -786,7 +789,7 @@ impl Connection {
                     id,
                     command: body.command(),
                     session,
-                    deadline: now + self.config.request_timeout,
+                    deadline: Some(now + self.config.request_timeout),
                     async_id: None,
                     purpose,
                 },
@@ -829,7 +832,11 @@ impl Connection {
         if self.is_closed() {
             return;
         }
-        if self.pending.values().any(|p| p.deadline <= now) {
+        if self
+            .pending
+            .values()
+            .any(|p| p.deadline.is_some_and(|d| d <= now))
+        {
             self.close(CloseReason::RequestTimeout);
             return;
         }
@@ -971,7 +978,7 @@ impl Connection {
         // unsigned, and Windows clients accept that.
         if header.flags.contains(HeaderFlags::ASYNC_COMMAND) && header.status == NtStatus::PENDING {
             pending.async_id = header.async_id();
-            pending.deadline = now + self.config.request_timeout;
+            pending.deadline = None;
             let id = pending.id;
             self.emit(Event::Pending { id });
             return Ok(());
