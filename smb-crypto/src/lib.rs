@@ -23,6 +23,7 @@
 //! and AES-CMAC always use RustCrypto.
 
 pub mod backend;
+pub mod cbcmac;
 pub mod cipher;
 pub mod error;
 pub mod ids;

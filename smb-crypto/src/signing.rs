@@ -6,15 +6,14 @@
 //! the MAC into the field. It does not decide which messages are signed, nor set
 //! SMB2_FLAGS_SIGNED: the caller sets that flag before signing, since it is covered by the MAC.
 
-use aes::Aes128;
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes128Gcm, KeyInit};
-use cmac::Cmac;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::backend::Backend;
+use crate::cbcmac::AesCmac;
 use crate::error::CryptoError;
 use crate::ids::SigningAlgorithm;
 use crate::layout;
@@ -32,7 +31,7 @@ enum Imp {
     HmacRc(Hmac<Sha256>),
     #[cfg(feature = "aws-lc")]
     HmacAws(Box<aws_lc_rs::hmac::Key>),
-    Cmac(Cmac<Aes128>),
+    Cmac(AesCmac),
     GmacRc(Box<Aes128Gcm>),
     #[cfg(feature = "aws-lc")]
     GmacAws(aws_lc_rs::aead::LessSafeKey),
@@ -64,9 +63,7 @@ impl Signer {
                 if key.len() != 16 {
                     return Err(bad("AES-128-CMAC"));
                 }
-                Imp::Cmac(
-                    <Cmac<Aes128> as Mac>::new_from_slice(key).map_err(|_| bad("AES-128-CMAC"))?,
-                )
+                Imp::Cmac(AesCmac::new(key)?)
             }
             SigningAlgorithm::AES_GMAC => {
                 if key.len() != 16 {
@@ -159,11 +156,7 @@ impl Signer {
                 let tag = aws_lc_rs::hmac::sign(k, message);
                 copy16(&mut out, tag.as_ref())?;
             }
-            Imp::Cmac(c) => {
-                let mut c = c.clone();
-                c.update(message);
-                copy16(&mut out, &c.finalize().into_bytes())?;
-            }
+            Imp::Cmac(c) => out = c.mac(message),
             Imp::GmacRc(g) => {
                 let tag = g
                     .encrypt_in_place_detached(

@@ -122,6 +122,18 @@ proptest! {
     }
 
     #[test]
+    fn cmac_agrees_with_the_cmac_crate(
+        key in proptest::collection::vec(any::<u8>(), 16),
+        data in proptest::collection::vec(any::<u8>(), 0..300),
+    ) {
+        use cmac::Mac;
+        let ours = smb_crypto::cbcmac::AesCmac::new(&key).unwrap().mac(&data);
+        let mut theirs = <cmac::Cmac<aes::Aes128> as Mac>::new_from_slice(&key).unwrap();
+        theirs.update(&data);
+        prop_assert_eq!(&ours[..], &theirs.finalize().into_bytes()[..]);
+    }
+
+    #[test]
     fn garbage_never_panics(
         which in 0usize..4,
         data in proptest::collection::vec(any::<u8>(), 0..200),

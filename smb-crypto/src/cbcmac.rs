@@ -1,0 +1,122 @@
+//! AES-128-CMAC (RFC 4493) with the CBC-MAC chain kept in registers.
+//!
+//! Owns [`AesCmac`]: the key schedule and the two CMAC subkeys, built once. The `cmac` crate
+//! XORs each block byte by byte into a state in memory and then loads it as one 16-byte value,
+//! which stalls store forwarding on every block; here the chain runs inside one `aes` backend
+//! closure on `u128` values, which lets the compiler keep the state in a vector register. The
+//! result is checked against the RFC 4493 vectors and, by a property test, against the `cmac`
+//! crate.
+
+use aes::Aes128;
+use aes::cipher::consts::U16;
+use aes::cipher::{
+    Block, BlockBackend, BlockClosure, BlockEncrypt, BlockSizeUser, KeyInit, inout::InOut,
+};
+
+use crate::error::CryptoError;
+
+/// An AES-128-CMAC key: the expanded key and the subkeys K1, K2.
+#[derive(Clone)]
+pub struct AesCmac {
+    cipher: Aes128,
+    k1: u128,
+    k2: u128,
+}
+
+/// Doubling in GF(2^128) as RFC 4493 2.3 defines it (big-endian, reduction constant 0x87).
+fn dbl(x: u128) -> u128 {
+    (x << 1) ^ if x >> 127 == 1 { 0x87 } else { 0 }
+}
+
+fn load(b: &[u8]) -> u128 {
+    let mut a = [0u8; 16];
+    for (d, s) in a.iter_mut().zip(b) {
+        *d = *s;
+    }
+    u128::from_be_bytes(a)
+}
+
+/// The CBC-MAC chain over whole blocks, run inside the cipher backend.
+struct Chain<'a> {
+    state: &'a mut u128,
+    blocks: &'a [u8],
+}
+
+impl BlockSizeUser for Chain<'_> {
+    type BlockSize = U16;
+}
+
+impl BlockClosure for Chain<'_> {
+    #[inline(always)]
+    fn call<B: BlockBackend<BlockSize = U16>>(self, backend: &mut B) {
+        let mut st = *self.state;
+        let mut blk = Block::<Aes128>::default();
+        for chunk in self.blocks.chunks_exact(16) {
+            blk.copy_from_slice(&(st ^ load(chunk)).to_be_bytes());
+            backend.proc_block(InOut::from(&mut blk));
+            st = load(&blk);
+        }
+        *self.state = st;
+    }
+}
+
+impl AesCmac {
+    /// A CMAC key from 16 bytes.
+    pub fn new(key: &[u8]) -> Result<Self, CryptoError> {
+        let cipher = Aes128::new_from_slice(key).map_err(|_| CryptoError::BadKeyLength {
+            algorithm: "AES-128-CMAC",
+            got: key.len(),
+        })?;
+        let mut l = Block::<Aes128>::default();
+        cipher.encrypt_block(&mut l);
+        let k1 = dbl(load(&l));
+        Ok(AesCmac {
+            cipher,
+            k1,
+            k2: dbl(k1),
+        })
+    }
+
+    /// The 16-byte CMAC of `data` (RFC 4493 2.4).
+    pub fn mac(&self, data: &[u8]) -> [u8; 16] {
+        // Every block but the last goes through the chain; the last is masked with K1 if it
+        // is complete, else padded with 10* and masked with K2. An empty message is one
+        // incomplete block.
+        let complete = !data.is_empty() && data.len() % 16 == 0;
+        let split = if complete {
+            data.len() - 16
+        } else {
+            data.len() - data.len() % 16
+        };
+        let (body, last) = data.split_at(split);
+        let mut state = 0u128;
+        self.cipher.encrypt_with_backend(Chain {
+            state: &mut state,
+            blocks: body,
+        });
+        let last = if complete {
+            load(last) ^ self.k1
+        } else {
+            let mut padded = [0u8; 16];
+            for (d, s) in padded.iter_mut().zip(last) {
+                *d = *s;
+            }
+            if let Some(p) = padded.get_mut(last.len()) {
+                *p = 0x80;
+            }
+            u128::from_be_bytes(padded) ^ self.k2
+        };
+        let mut blk = Block::<Aes128>::default();
+        blk.copy_from_slice(&(state ^ last).to_be_bytes());
+        self.cipher.encrypt_block(&mut blk);
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&blk);
+        out
+    }
+}
+
+impl core::fmt::Debug for AesCmac {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("AesCmac { .. }")
+    }
+}
