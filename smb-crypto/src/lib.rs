@@ -22,6 +22,7 @@
 //! aws-lc-rs under the `aws-lc` feature for AES-GCM, AES-GMAC, HMAC-SHA256 and SHA-512. AES-CCM
 //! and AES-CMAC always use RustCrypto.
 
+pub mod aes_ccm;
 pub mod backend;
 pub mod cbcmac;
 pub mod cipher;
