@@ -33,12 +33,6 @@ fn load(b: &[u8]) -> u128 {
     u128::from_be_bytes(a)
 }
 
-fn store(x: u128, out: &mut [u8]) {
-    for (d, s) in out.iter_mut().zip(x.to_be_bytes()) {
-        *d = s;
-    }
-}
-
 /// An AES-CCM key over AES-128 or AES-256.
 #[derive(Clone)]
 pub struct AesCcm<C> {
@@ -62,7 +56,7 @@ enum Dir {
 
 /// The payload pass: MAC chain and CTR keystream over `data`, in place.
 struct Payload<'a> {
-    state: &'a mut u128,
+    state: &'a mut [u8; 16],
     /// Counter block A_1 (the counter occupies the last 4 bytes).
     ctr1: u128,
     data: &'a mut [u8],
@@ -73,53 +67,87 @@ impl BlockSizeUser for Payload<'_> {
     type BlockSize = U16;
 }
 
+/// `dst ^= src` over their common length (a vectorized loop for whole blocks).
+#[inline(always)]
+fn xor(dst: &mut [u8], src: &[u8]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d ^= *s;
+    }
+}
+
+/// `dst ^= src` for one whole block.
+#[inline(always)]
+fn xor16(dst: &mut [u8], src: &[u8]) {
+    if let (Some(d), Some(s)) = (dst.get_mut(..16), src.get(..16)) {
+        for i in 0..16 {
+            d[i] ^= s[i];
+        }
+    }
+}
+
+/// XORs the keystream blocks `ks` into `group` (the last block may be partial).
+#[inline(always)]
+fn keystream<N: aes::cipher::ArrayLength<Block<aes::Aes128>>>(
+    group: &mut [u8],
+    ks: &aes::cipher::generic_array::GenericArray<Block<aes::Aes128>, N>,
+) {
+    let mut blocks = group.chunks_exact_mut(16);
+    let mut k = ks.iter();
+    for blk in &mut blocks {
+        if let Some(k) = k.next() {
+            xor16(blk, k);
+        }
+    }
+    if let Some(k) = k.next() {
+        xor(blocks.into_remainder(), k);
+    }
+}
+
 impl BlockClosure for Payload<'_> {
     #[inline(always)]
     fn call<B: BlockBackend<BlockSize = U16>>(self, backend: &mut B) {
+        // The MAC state stays in one 16-byte block that is XORed and encrypted in place, so
+        // the serial chain never converts or splits it; a partial last block XORs only its
+        // own bytes, which is the zero padding CCM asks for.
         let par = B::ParBlocksSize::USIZE;
-        let mut st = *self.state;
+        let mut mac = Block::<B>::default();
+        mac.copy_from_slice(self.state);
         let mut ctr = self.ctr1;
         let mut ks = ParBlocks::<B>::default();
-        let mut one = Block::<B>::default();
         for group in self.data.chunks_mut(16 * par) {
-            let full = group.len() == 16 * par;
-            if full {
-                for k in ks.iter_mut() {
-                    k.copy_from_slice(&ctr.to_be_bytes());
-                    ctr = next_ctr(ctr);
-                }
-                backend.proc_par_blocks(InOut::from(&mut ks));
+            // Keystream for the whole group first (one parallel call when the group is
+            // full), then a tight MAC chain over the group, then one XOR pass.
+            for k in ks.iter_mut() {
+                k.copy_from_slice(&ctr.to_be_bytes());
+                ctr = next_ctr(ctr);
             }
-            for (j, blk) in group.chunks_mut(16).enumerate() {
-                let k = if full {
-                    ks.get(j).map(|k| load(k)).unwrap_or(0)
-                } else {
-                    one.copy_from_slice(&ctr.to_be_bytes());
-                    ctr = next_ctr(ctr);
-                    backend.proc_block(InOut::from(&mut one));
-                    load(&one)
-                };
-                // A partial last block is zero-padded for the MAC and XORed with the leading
-                // keystream bytes.
-                let n = blk.len();
-                let mask = if n == 16 {
-                    u128::MAX
-                } else {
-                    !(u128::MAX >> (8 * n))
-                };
-                let input = load(blk);
-                let plain = if self.dir == Dir::Seal {
-                    input
-                } else {
-                    (input ^ k) & mask
-                };
-                one.copy_from_slice(&(st ^ plain).to_be_bytes());
-                backend.proc_block(InOut::from(&mut one));
-                st = load(&one);
-                store(input ^ k, blk);
+            if group.len() == 16 * par {
+                backend.proc_par_blocks(InOut::from(&mut ks));
+            } else {
+                for k in ks.iter_mut().take(group.len().div_ceil(16)) {
+                    backend.proc_block(InOut::from(k));
+                }
+            }
+            if self.dir == Dir::Open {
+                keystream(group, &ks);
+            }
+            // Whole blocks through a fixed-width XOR (one vector op), then the zero-padded
+            // tail.
+            let mut blocks = group.chunks_exact(16);
+            for blk in &mut blocks {
+                xor16(&mut mac, blk);
+                backend.proc_block(InOut::from(&mut mac));
+            }
+            let tail = blocks.remainder();
+            if !tail.is_empty() {
+                xor(&mut mac, tail);
+                backend.proc_block(InOut::from(&mut mac));
+            }
+            if self.dir == Dir::Seal {
+                keystream(group, &ks);
             }
         }
-        *self.state = st;
+        self.state.copy_from_slice(&mac);
     }
 }
 
@@ -128,9 +156,10 @@ fn next_ctr(c: u128) -> u128 {
     (c & !0xFFFF_FFFF) | u128::from((c as u32).wrapping_add(1))
 }
 
-/// The CBC-MAC chain over whole blocks (B0 and the AAD section).
+/// The CBC-MAC chain over `blocks` (B0 and the AAD section); a partial last block is
+/// zero-padded.
 struct Chain<'a> {
-    state: &'a mut u128,
+    state: &'a mut [u8; 16],
     blocks: &'a [u8],
 }
 
@@ -141,14 +170,13 @@ impl BlockSizeUser for Chain<'_> {
 impl BlockClosure for Chain<'_> {
     #[inline(always)]
     fn call<B: BlockBackend<BlockSize = U16>>(self, backend: &mut B) {
-        let mut st = *self.state;
-        let mut blk = Block::<B>::default();
+        let mut mac = Block::<B>::default();
+        mac.copy_from_slice(self.state);
         for chunk in self.blocks.chunks(16) {
-            blk.copy_from_slice(&(st ^ load(chunk)).to_be_bytes());
-            backend.proc_block(InOut::from(&mut blk));
-            st = load(&blk);
+            xor(&mut mac, chunk);
+            backend.proc_block(InOut::from(&mut mac));
         }
-        *self.state = st;
+        self.state.copy_from_slice(&mac);
     }
 }
 
@@ -212,7 +240,7 @@ where
         b0[0] = B0_FLAGS | if aad.is_empty() { 0 } else { 0x40 };
         b0[1..12].copy_from_slice(nonce);
         b0[12..].copy_from_slice(&len.to_be_bytes());
-        let mut st = 0u128;
+        let mut st = [0u8; 16];
         self.cipher.encrypt_with_backend(Chain {
             state: &mut st,
             blocks: &b0,
@@ -258,6 +286,6 @@ where
         let mut s0 = Block::<C>::default();
         s0.copy_from_slice(&a0.to_be_bytes());
         self.cipher.encrypt_block(&mut s0);
-        Ok((st, load(&s0)))
+        Ok((u128::from_be_bytes(st), load(&s0)))
     }
 }

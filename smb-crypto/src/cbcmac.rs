@@ -49,14 +49,17 @@ impl BlockSizeUser for Chain<'_> {
 impl BlockClosure for Chain<'_> {
     #[inline(always)]
     fn call<B: BlockBackend<BlockSize = U16>>(self, backend: &mut B) {
-        let mut st = *self.state;
+        // The state stays in one 16-byte block: XOR in place (vectorized) and encrypt in
+        // place, so every load of it is forwarded from a store of the same width.
         let mut blk = Block::<Aes128>::default();
+        blk.copy_from_slice(&self.state.to_be_bytes());
         for chunk in self.blocks.chunks_exact(16) {
-            blk.copy_from_slice(&(st ^ load(chunk)).to_be_bytes());
+            for (s, m) in blk.iter_mut().zip(chunk) {
+                *s ^= *m;
+            }
             backend.proc_block(InOut::from(&mut blk));
-            st = load(&blk);
         }
-        *self.state = st;
+        *self.state = load(&blk);
     }
 }
 
