@@ -152,6 +152,28 @@ fn smb_cases(size: usize, label: &str) -> Vec<Case> {
             move || signer.verify(black_box(&mut m2)).expect("verify"),
         ));
     }
+    // Stretch: 8 messages signed at once with interleaved CMAC chains; time per message.
+    let signer =
+        Signer::new(SigningAlgorithm::AES_CMAC, &[0x24; 16], Backend::RustCrypto).expect("signer");
+    let mut batch: Vec<Vec<u8>> = (0..8)
+        .map(|_| {
+            let mut m = vec![0u8; READ_RESPONSE_OVERHEAD + size];
+            m[..4].copy_from_slice(&[0xFE, b'S', b'M', b'B']);
+            m
+        })
+        .collect();
+    out.push(Case {
+        id: format!("smb-sign8/cmac/rustcrypto/{label}"),
+        run: Box::new(move |n| {
+            let calls = n.div_ceil(8).max(1);
+            let t = Instant::now();
+            for _ in 0..calls {
+                let mut views: Vec<&mut [u8]> = batch.iter_mut().map(|m| &mut m[..]).collect();
+                signer.sign_many(black_box(&mut views)).expect("sign");
+            }
+            t.elapsed().mul_f64(n as f64 / (8 * calls) as f64)
+        }),
+    });
     out
 }
 
@@ -297,6 +319,15 @@ fn raw_cases(size: usize, label: &str) -> Vec<Case> {
     out.push(looped(format!("raw-mac/hmac/aws-lc/{label}"), move || {
         black_box(aws_lc_rs::hmac::sign(&hk, black_box(&d)));
     }));
+    // Reference for the batched CMAC: one SMB message signed at a time.
+    let signer =
+        Signer::new(SigningAlgorithm::AES_CMAC, &[0x24; 16], Backend::RustCrypto).expect("signer");
+    let mut msg = vec![0u8; READ_RESPONSE_OVERHEAD + size];
+    msg[..4].copy_from_slice(&[0xFE, b'S', b'M', b'B']);
+    out.push(looped(
+        format!("ref-sign1/cmac/rustcrypto/{label}"),
+        move || signer.sign(black_box(&mut msg)).expect("sign"),
+    ));
     let rh = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&[0x24; 16]).expect("key");
     let d = data;
     out.push(looped(
@@ -320,6 +351,7 @@ fn reference(smb: &str) -> Option<String> {
         "smb-seal" => format!("raw-seal/{alg}/{backend}/{label}"),
         "smb-open" => format!("raw-open/{alg}/{backend}/{label}"),
         "smb-sign" | "smb-verify" => format!("raw-mac/{alg}/{backend}/{label}"),
+        "smb-sign8" => format!("ref-sign1/{alg}/{backend}/{label}"),
         _ => return None,
     })
 }
