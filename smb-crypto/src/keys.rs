@@ -110,10 +110,10 @@ impl SessionKeys {
     /// - `preauth_hash`: Session.PreauthIntegrityHashValue, required for 3.1.1 and ignored
     ///   otherwise.
     ///
-    /// With AES-256-CCM or AES-256-GCM, the encryption and decryption keys are 32 bytes
-    /// derived from the full session key (Session.FullSessionKey), and, as MS-SMB2 3.1.4.2 sets
-    /// L from Connection.CipherId for every key, the signing and application keys are the
-    /// first 16 bytes of a KDF run with L = 256 over Session.SessionKey.
+    /// With AES-256-CCM or AES-256-GCM, the encryption and decryption keys are 32 bytes,
+    /// derived with L = 256 from the full session key (Session.FullSessionKey, MS-SMB2
+    /// 3.2.5.3.1 / 3.3.5.5.3); the signing and application keys stay 16-byte AES-128 keys
+    /// derived with L = 128 from Session.SessionKey, as Samba and ksmbd derive them.
     pub fn derive(
         dialect: u16,
         cipher: Option<CipherId>,
@@ -137,7 +137,6 @@ impl SessionKeys {
         } else {
             (KeyLen::Bits128, &short)
         };
-        let truncate = |k: Key| Key::from_slice(k.as_bytes().get(..16).unwrap_or(&[]));
         match dialect {
             DIALECT_2_0_2 | DIALECT_2_1 => {
                 let k = Key::from_slice(&short)?;
@@ -167,10 +166,10 @@ impl SessionKeys {
             DIALECT_3_1_1 => {
                 let ctx = preauth_hash.ok_or(CryptoError::MissingPreauthHash)?;
                 Ok(SessionKeys {
-                    signing: truncate(kdf::derive(&short, b"SMBSigningKey\0", ctx, l)?)?,
+                    signing: kdf::derive(&short, b"SMBSigningKey\0", ctx, KeyLen::Bits128)?,
                     encryption: Some(kdf::derive(cipher_input, b"SMBC2SCipherKey\0", ctx, l)?),
                     decryption: Some(kdf::derive(cipher_input, b"SMBS2CCipherKey\0", ctx, l)?),
-                    application: truncate(kdf::derive(&short, b"SMBAppKey\0", ctx, l)?)?,
+                    application: kdf::derive(&short, b"SMBAppKey\0", ctx, KeyLen::Bits128)?,
                 })
             }
             other => Err(CryptoError::UnknownDialect(other)),
