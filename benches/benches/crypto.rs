@@ -10,7 +10,8 @@
 //!    ratios raw time / SMB time (1.0 = SMB framing and key handling cost nothing).
 //!
 //! Run: `cargo bench -p benches --bench crypto` (a criterion filter after `--` limits both
-//! parts to matching ids).
+//! parts to matching ids). With `SMB_BENCH_PAIRED_ONLY=1` only part 2 runs (about a minute),
+//! which is how the README's table takes the median of several runs.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -410,6 +411,7 @@ fn fmt_ns(ns: f64) -> String {
 fn main() {
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let test_mode = std::env::args().any(|a| a == "--test");
+    let paired_only = std::env::var_os("SMB_BENCH_PAIRED_ONLY").is_some_and(|v| v != "0");
     let mut c = Criterion::default()
         .sample_size(10)
         .measurement_time(Duration::from_millis(1500))
@@ -419,7 +421,7 @@ fn main() {
     for (size, label) in SIZES {
         let mut raw = raw_cases(size, label);
         let mut smb = smb_cases(size, label);
-        {
+        if !paired_only {
             let mut g = c.benchmark_group(format!("crypto-{label}"));
             g.throughput(Throughput::Bytes(size as u64));
             for case in raw.iter_mut().chain(smb.iter_mut()) {
