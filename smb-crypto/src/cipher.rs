@@ -39,7 +39,7 @@ enum Imp {
 
 impl Cipher {
     /// Builds the key schedule of `id` with `key` (16 bytes for AES-128, 32 for AES-256).
-    /// AES-CCM uses RustCrypto with either backend.
+    /// AES-CCM uses [`crate::aes_ccm`] with either backend.
     pub fn new(id: CipherId, key: &[u8], backend: Backend) -> Result<Self, CryptoError> {
         let want = id.key_len().ok_or(CryptoError::UnknownCipher(id))?;
         let bad = || CryptoError::BadKeyLength {

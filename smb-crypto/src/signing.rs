@@ -41,7 +41,7 @@ impl Signer {
     /// Builds the key schedule for `alg` with `key`.
     ///
     /// HMAC-SHA256 takes any key length (the 2.x signing key is the 16-byte session key);
-    /// AES-CMAC and AES-GMAC take exactly 16 bytes. AES-CMAC uses RustCrypto with either
+    /// AES-CMAC and AES-GMAC take exactly 16 bytes. AES-CMAC uses [`crate::cbcmac`] with either
     /// backend.
     pub fn new(alg: SigningAlgorithm, key: &[u8], backend: Backend) -> Result<Self, CryptoError> {
         let bad = |algorithm| CryptoError::BadKeyLength {
