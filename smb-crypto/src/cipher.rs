@@ -9,18 +9,17 @@
 
 use aes::{Aes128, Aes256};
 use aes_gcm::aead::AeadInPlace;
-use aes_gcm::aead::consts::{U11, U16};
 use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit};
-use ccm::Ccm;
 
+use crate::aes_ccm::AesCcm;
 use crate::backend::Backend;
 use crate::error::CryptoError;
 use crate::ids::CipherId;
 use crate::layout::{self, TRANSFORM_HEADER_LEN};
 use crate::nonce::{NonceSequence, nonce_len};
 
-type Aes128Ccm = Ccm<Aes128, U16, U11>;
-type Aes256Ccm = Ccm<Aes256, U16, U11>;
+type Aes128Ccm = AesCcm<Aes128>;
+type Aes256Ccm = AesCcm<Aes256>;
 
 /// An encryption key with its key schedule, built once per session and direction.
 pub struct Cipher {
@@ -40,7 +39,7 @@ enum Imp {
 
 impl Cipher {
     /// Builds the key schedule of `id` with `key` (16 bytes for AES-128, 32 for AES-256).
-    /// AES-CCM uses RustCrypto with either backend.
+    /// AES-CCM uses [`crate::aes_ccm`] with either backend.
     pub fn new(id: CipherId, key: &[u8], backend: Backend) -> Result<Self, CryptoError> {
         let want = id.key_len().ok_or(CryptoError::UnknownCipher(id))?;
         let bad = || CryptoError::BadKeyLength {
@@ -67,12 +66,8 @@ impl Cipher {
             });
         }
         let imp = match id {
-            CipherId::AES_128_CCM => {
-                Imp::Ccm128(Box::new(Aes128Ccm::new_from_slice(key).map_err(|_| bad())?))
-            }
-            CipherId::AES_256_CCM => {
-                Imp::Ccm256(Box::new(Aes256Ccm::new_from_slice(key).map_err(|_| bad())?))
-            }
+            CipherId::AES_128_CCM => Imp::Ccm128(Box::new(Aes128Ccm::new(key)?)),
+            CipherId::AES_256_CCM => Imp::Ccm256(Box::new(Aes256Ccm::new(key)?)),
             CipherId::AES_128_GCM => {
                 Imp::Gcm128(Box::new(Aes128Gcm::new_from_slice(key).map_err(|_| bad())?))
             }
@@ -200,8 +195,8 @@ impl Cipher {
         self.check_nonce(nonce)?;
         let mut out = [0u8; 16];
         let tag = match &self.imp {
-            Imp::Ccm128(c) => c.encrypt_in_place_detached(ccm::Nonce::from_slice(nonce), aad, data),
-            Imp::Ccm256(c) => c.encrypt_in_place_detached(ccm::Nonce::from_slice(nonce), aad, data),
+            Imp::Ccm128(c) => return c.seal(&arr(nonce)?, aad, data),
+            Imp::Ccm256(c) => return c.seal(&arr(nonce)?, aad, data),
             Imp::Gcm128(c) => {
                 c.encrypt_in_place_detached(aes_gcm::Nonce::from_slice(nonce), aad, data)
             }
@@ -236,12 +231,8 @@ impl Cipher {
         self.check_nonce(nonce)?;
         let t = aes_gcm::Tag::from_slice(tag);
         match &self.imp {
-            Imp::Ccm128(c) => {
-                c.decrypt_in_place_detached(ccm::Nonce::from_slice(nonce), aad, data, t)
-            }
-            Imp::Ccm256(c) => {
-                c.decrypt_in_place_detached(ccm::Nonce::from_slice(nonce), aad, data, t)
-            }
+            Imp::Ccm128(c) => return c.open(&arr(nonce)?, aad, data, tag),
+            Imp::Ccm256(c) => return c.open(&arr(nonce)?, aad, data, tag),
             Imp::Gcm128(c) => {
                 c.decrypt_in_place_detached(aes_gcm::Nonce::from_slice(nonce), aad, data, t)
             }

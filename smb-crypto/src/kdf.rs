@@ -1,6 +1,6 @@
 //! SP800-108 key derivation in counter mode with HMAC-SHA256 (MS-SMB2 3.1.4.2).
 //!
-//! Owns [`derive`] only: the SMB labels and contexts live in [`crate::keys`]. Runs once per
+//! Owns [`derive()`] only: the SMB labels and contexts live in [`crate::keys`]. Runs once per
 //! session, so it always uses RustCrypto HMAC.
 
 use hmac::{Hmac, Mac};

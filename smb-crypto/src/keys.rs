@@ -110,11 +110,12 @@ impl SessionKeys {
     /// - `preauth_hash`: Session.PreauthIntegrityHashValue, required for 3.1.1 and ignored
     ///   otherwise.
     ///
-    /// With AES-256-CCM or AES-256-GCM, the encryption and decryption keys are 32 bytes
-    /// derived with L = 256 from the full session key (Session.FullSessionKey). The signing and
-    /// application keys stay 16 bytes derived with L = 128: L is the length of the key being
-    /// produced, which is how Windows and Samba read MS-SMB2 3.1.4.2 (checked against Samba
-    /// 4.17: an AES-256 session signed with an L = 256 key fails verification).
+    /// With AES-256-CCM or AES-256-GCM, the encryption and decryption keys are 32 bytes,
+    /// derived with L = 256 from the full session key (Session.FullSessionKey, MS-SMB2
+    /// 3.2.5.3.1 / 3.3.5.5.3); the signing and application keys stay 16-byte AES-128 keys
+    /// derived with L = 128 from Session.SessionKey, as Samba and ksmbd derive them.
+    /// (An L = 256 signing key fails verification against Samba 4.17: see
+    /// `conformance/tests/client_vs_samba.rs`, which seals with every cipher.)
     pub fn derive(
         dialect: u16,
         cipher: Option<CipherId>,

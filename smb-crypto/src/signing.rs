@@ -6,15 +6,14 @@
 //! the MAC into the field. It does not decide which messages are signed, nor set
 //! SMB2_FLAGS_SIGNED: the caller sets that flag before signing, since it is covered by the MAC.
 
-use aes::Aes128;
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes128Gcm, KeyInit};
-use cmac::Cmac;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
 use crate::backend::Backend;
+use crate::cbcmac::AesCmac;
 use crate::error::CryptoError;
 use crate::ids::SigningAlgorithm;
 use crate::layout;
@@ -32,7 +31,7 @@ enum Imp {
     HmacRc(Hmac<Sha256>),
     #[cfg(feature = "aws-lc")]
     HmacAws(Box<aws_lc_rs::hmac::Key>),
-    Cmac(Cmac<Aes128>),
+    Cmac(AesCmac),
     GmacRc(Box<Aes128Gcm>),
     #[cfg(feature = "aws-lc")]
     GmacAws(aws_lc_rs::aead::LessSafeKey),
@@ -42,7 +41,7 @@ impl Signer {
     /// Builds the key schedule for `alg` with `key`.
     ///
     /// HMAC-SHA256 takes any key length (the 2.x signing key is the 16-byte session key);
-    /// AES-CMAC and AES-GMAC take exactly 16 bytes. AES-CMAC uses RustCrypto with either
+    /// AES-CMAC and AES-GMAC take exactly 16 bytes. AES-CMAC uses [`crate::cbcmac`] with either
     /// backend.
     pub fn new(alg: SigningAlgorithm, key: &[u8], backend: Backend) -> Result<Self, CryptoError> {
         let bad = |algorithm| CryptoError::BadKeyLength {
@@ -64,9 +63,7 @@ impl Signer {
                 if key.len() != 16 {
                     return Err(bad("AES-128-CMAC"));
                 }
-                Imp::Cmac(
-                    <Cmac<Aes128> as Mac>::new_from_slice(key).map_err(|_| bad("AES-128-CMAC"))?,
-                )
+                Imp::Cmac(AesCmac::new(key)?)
             }
             SigningAlgorithm::AES_GMAC => {
                 if key.len() != 16 {
@@ -132,6 +129,42 @@ impl Signer {
         }
     }
 
+    /// Signs several messages, as [`Signer::sign`] does each. With AES-CMAC the messages are
+    /// MACed in interleaved groups of up to 8 (the serial CBC-MAC chains of a group share one
+    /// AES latency); the other algorithms sign one by one. Messages that fail their header
+    /// check leave the batch unsigned and return the error.
+    pub fn sign_many(&self, messages: &mut [&mut [u8]]) -> Result<(), CryptoError> {
+        const GROUP: usize = 8;
+        let Imp::Cmac(c) = &self.imp else {
+            for m in messages.iter_mut() {
+                self.sign(m)?;
+            }
+            return Ok(());
+        };
+        for m in messages.iter_mut() {
+            check_header(m)?;
+            m.get_mut(layout::SIGNATURE)
+                .ok_or(CryptoError::Backend)?
+                .fill(0);
+        }
+        for group in messages.chunks_mut(GROUP) {
+            let mut tags = [[0u8; 16]; GROUP];
+            {
+                let mut views: [&[u8]; GROUP] = [&[]; GROUP];
+                for (v, m) in views.iter_mut().zip(group.iter()) {
+                    *v = m;
+                }
+                c.mac_many(views.get(..group.len()).unwrap_or(&[]), &mut tags)?;
+            }
+            for (m, t) in group.iter_mut().zip(tags.iter()) {
+                m.get_mut(layout::SIGNATURE)
+                    .ok_or(CryptoError::Backend)?
+                    .copy_from_slice(t);
+            }
+        }
+        Ok(())
+    }
+
     /// Zeroes the Signature field and returns the 16-byte MAC of the whole message.
     fn compute(&self, message: &mut [u8]) -> Result<[u8; 16], CryptoError> {
         message
@@ -159,11 +192,7 @@ impl Signer {
                 let tag = aws_lc_rs::hmac::sign(k, message);
                 copy16(&mut out, tag.as_ref())?;
             }
-            Imp::Cmac(c) => {
-                let mut c = c.clone();
-                c.update(message);
-                copy16(&mut out, &c.finalize().into_bytes())?;
-            }
+            Imp::Cmac(c) => out = c.mac(message),
             Imp::GmacRc(g) => {
                 let tag = g
                     .encrypt_in_place_detached(

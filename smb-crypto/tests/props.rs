@@ -122,6 +122,74 @@ proptest! {
     }
 
     #[test]
+    fn cmac_agrees_with_the_cmac_crate(
+        key in proptest::collection::vec(any::<u8>(), 16),
+        data in proptest::collection::vec(any::<u8>(), 0..300),
+    ) {
+        use cmac::Mac;
+        let ours = smb_crypto::cbcmac::AesCmac::new(&key).unwrap().mac(&data);
+        let mut theirs = <cmac::Cmac<aes::Aes128> as Mac>::new_from_slice(&key).unwrap();
+        theirs.update(&data);
+        prop_assert_eq!(&ours[..], &theirs.finalize().into_bytes()[..]);
+    }
+
+    #[test]
+    fn ccm_agrees_with_the_ccm_crate(
+        wide in any::<bool>(),
+        key in proptest::collection::vec(any::<u8>(), 32),
+        nonce in proptest::collection::vec(any::<u8>(), 11),
+        aad in proptest::collection::vec(any::<u8>(), 0..80),
+        data in proptest::collection::vec(any::<u8>(), 0..600),
+    ) {
+        use aes_gcm::aead::consts::{U11, U16};
+        use aes_gcm::aead::{AeadInPlace, KeyInit};
+        let (id, key) = if wide { (CipherId::AES_256_CCM, &key[..]) } else { (CipherId::AES_128_CCM, &key[..16]) };
+        let ours = Cipher::new(id, key, Backend::RustCrypto).unwrap();
+        let mut a = data.clone();
+        let ta = ours.seal_detached(&nonce, &aad, &mut a).unwrap();
+        let mut b = data.clone();
+        let n = ccm::Nonce::<U11>::from_slice(&nonce);
+        let tb = if wide {
+            ccm::Ccm::<aes::Aes256, U16, U11>::new_from_slice(key).unwrap().encrypt_in_place_detached(n, &aad, &mut b)
+        } else {
+            ccm::Ccm::<aes::Aes128, U16, U11>::new_from_slice(key).unwrap().encrypt_in_place_detached(n, &aad, &mut b)
+        }.unwrap();
+        prop_assert_eq!(&a, &b);
+        prop_assert_eq!(&ta[..], &tb[..]);
+        ours.open_detached(&nonce, &aad, &mut a, &ta).unwrap();
+        prop_assert_eq!(&a, &data);
+        let mut bad = ta;
+        bad[0] ^= 1;
+        prop_assert_eq!(ours.open_detached(&nonce, &aad, &mut b, &bad), Err(CryptoError::BadTag));
+        prop_assert!(b.iter().all(|&x| x == 0), "a rejected message is zeroed");
+    }
+
+    #[test]
+    fn batched_cmac_equals_one_by_one(
+        which in 0usize..3,
+        key in proptest::collection::vec(any::<u8>(), 16),
+        bodies in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..200), 0..20),
+    ) {
+        let signer = Signer::new(SIGNERS[which], &key, Backend::RustCrypto).unwrap();
+        let mut one: Vec<Vec<u8>> = bodies.iter().map(|b| smb2_message(&[7; 60], b)).collect();
+        let mut many = one.clone();
+        for m in one.iter_mut() {
+            signer.sign(m).unwrap();
+        }
+        let mut views: Vec<&mut [u8]> = many.iter_mut().map(|m| &mut m[..]).collect();
+        signer.sign_many(&mut views).unwrap();
+        prop_assert_eq!(&one, &many);
+        // The raw batch API on unframed data, lengths 0..200 (complete and partial blocks).
+        let cmac = smb_crypto::cbcmac::AesCmac::new(&key).unwrap();
+        let refs: Vec<&[u8]> = bodies.iter().map(|b| &b[..]).collect();
+        let mut tags = vec![[0u8; 16]; refs.len()];
+        cmac.mac_many(&refs, &mut tags).unwrap();
+        for (b, t) in bodies.iter().zip(&tags) {
+            prop_assert_eq!(&cmac.mac(b), t);
+        }
+    }
+
+    #[test]
     fn garbage_never_panics(
         which in 0usize..4,
         data in proptest::collection::vec(any::<u8>(), 0..200),
@@ -331,4 +399,21 @@ mod backends_agree {
             prop_assert_eq!(rc.value(), aws.value());
         }
     }
+}
+
+#[test]
+fn ccm_long_aad_uses_the_six_byte_length_encoding() {
+    use aes_gcm::aead::consts::{U11, U16};
+    use aes_gcm::aead::{AeadInPlace, KeyInit};
+    let aad: Vec<u8> = (0..70_000u32).map(|i| i as u8).collect();
+    let ours = Cipher::new(CipherId::AES_128_CCM, &[9; 16], Backend::RustCrypto).unwrap();
+    let mut a = vec![3u8; 100];
+    let ta = ours.seal_detached(&[1; 11], &aad, &mut a).unwrap();
+    let mut b = vec![3u8; 100];
+    let tb = ccm::Ccm::<aes::Aes128, U16, U11>::new_from_slice(&[9; 16])
+        .unwrap()
+        .encrypt_in_place_detached(ccm::Nonce::<U11>::from_slice(&[1; 11]), &aad, &mut b)
+        .unwrap();
+    assert_eq!(a, b);
+    assert_eq!(&ta[..], &tb[..]);
 }

@@ -242,8 +242,17 @@ fn aes256_keys_are_32_bytes_from_the_full_session_key() {
         Some(&hash),
     )
     .unwrap();
+    // Signing and application keys are AES-128 keys, derived as without AES-256.
+    let k128 = SessionKeys::derive(
+        DIALECT_3_1_1,
+        Some(CipherId::AES_128_GCM),
+        &full,
+        Some(&hash),
+    )
+    .unwrap();
+    assert_eq!(k.signing, k128.signing);
+    assert_eq!(k.application, k128.application);
     assert_eq!(k.signing.len(), 16);
-    assert_eq!(k.application.len(), 16);
     let enc = k.encryption.as_ref().unwrap();
     assert_eq!(enc.len(), 32);
     // Encryption keys use the full 32-byte key, L = 256.
