@@ -182,9 +182,7 @@ pub fn status_meaning(status: NtStatus) -> Option<&'static str> {
         NtStatus::ACCOUNT_DISABLED => "the account is disabled",
         NtStatus::ACCOUNT_LOCKED_OUT => "the account is locked out",
         NtStatus::ACCOUNT_EXPIRED => "the account has expired",
-        NtStatus::PASSWORD_EXPIRED | NtStatus::PASSWORD_MUST_CHANGE => {
-            "the password has expired"
-        }
+        NtStatus::PASSWORD_EXPIRED | NtStatus::PASSWORD_MUST_CHANGE => "the password has expired",
         NtStatus::BAD_NETWORK_NAME => "no such share on the server",
         NtStatus::BAD_NETWORK_PATH => "the network path was not found",
         NtStatus::DIRECTORY_NOT_EMPTY => "the directory is not empty",
@@ -442,7 +440,11 @@ impl Share {
         let op = if options.creates() { "create" } else { "open" };
         match self.call(op, &path, RequestBody::Create(request)).await? {
             ResponseBody::Create(r) => Ok(File::new(self.clone(), path, &r)),
-            _ => Err(Error::unexpected(op, &path, "CREATE answered with another body")),
+            _ => Err(Error::unexpected(
+                op,
+                &path,
+                "CREATE answered with another body",
+            )),
         }
     }
 
@@ -855,7 +857,11 @@ impl File {
     }
 
     async fn query<T: FileInformation>(&self, op: &'static str) -> Result<T, Error> {
-        let max = self.share.negotiated().max_transact_size.clamp(1, LIST_BUFFER);
+        let max = self
+            .share
+            .negotiated()
+            .max_transact_size
+            .clamp(1, LIST_BUFFER);
         let body = RequestBody::QueryInfo(QueryInfoRequest {
             info_type: InfoType::FILE,
             info_class: T::CLASS.0,
@@ -866,7 +872,11 @@ impl File {
         match self.call(op, body).await? {
             ResponseBody::QueryInfo(q) => T::decode(&q.buffer)
                 .map_err(|e| Error::unexpected(op, &self.path, format!("{}: {e}", T::CLASS))),
-            _ => Err(Error::unexpected(op, &self.path, "QUERY_INFO answered with another body")),
+            _ => Err(Error::unexpected(
+                op,
+                &self.path,
+                "QUERY_INFO answered with another body",
+            )),
         }
     }
 
@@ -883,7 +893,11 @@ impl File {
         });
         match self.call(op, body).await? {
             ResponseBody::SetInfo(_) => Ok(()),
-            _ => Err(Error::unexpected(op, &self.path, "SET_INFO answered with another body")),
+            _ => Err(Error::unexpected(
+                op,
+                &self.path,
+                "SET_INFO answered with another body",
+            )),
         }
     }
 
@@ -906,18 +920,28 @@ impl File {
 
     /// Sets the size: truncates or extends with zeros (FileEndOfFileInformation).
     pub async fn set_len(&self, len: u64) -> Result<(), Error> {
-        self.set("set size of", &FileEndOfFileInformation { end_of_file: len })
-            .await
+        self.set(
+            "set size of",
+            &FileEndOfFileInformation { end_of_file: len },
+        )
+        .await
     }
 
     /// Asks the server to put written data on stable storage (FLUSH).
     pub async fn flush(&self) -> Result<(), Error> {
         match self
-            .call("flush", RequestBody::Flush(FlushRequest { file_id: self.id }))
+            .call(
+                "flush",
+                RequestBody::Flush(FlushRequest { file_id: self.id }),
+            )
             .await?
         {
             ResponseBody::Flush(_) => Ok(()),
-            _ => Err(Error::unexpected("flush", &self.path, "FLUSH answered with another body")),
+            _ => Err(Error::unexpected(
+                "flush",
+                &self.path,
+                "FLUSH answered with another body",
+            )),
         }
     }
 
@@ -975,7 +999,11 @@ impl File {
                     }
                     Ok(r.data)
                 }
-                Ok(_) => Err(Error::unexpected("read", &path, "READ answered with another body")),
+                Ok(_) => Err(Error::unexpected(
+                    "read",
+                    &path,
+                    "READ answered with another body",
+                )),
                 // Reading at or past the end (MS-SMB2 3.3.5.12).
                 Err(e) if e.status() == Some(NtStatus::END_OF_FILE) => Ok(Bytes::new()),
                 Err(e) => Err(e),
@@ -1005,7 +1033,11 @@ impl File {
                     &path,
                     format!("short write at offset {offset}: {} of {len} bytes", w.count),
                 )),
-                _ => Err(Error::unexpected("write", &path, "WRITE answered with another body")),
+                _ => Err(Error::unexpected(
+                    "write",
+                    &path,
+                    "WRITE answered with another body",
+                )),
             }
         })
     }
@@ -1185,7 +1217,11 @@ impl File {
     /// Lists this open directory: QUERY_DIRECTORY with FileIdBothDirectoryInformation, page
     /// after page until STATUS_NO_MORE_FILES (MS-SMB2 3.2.4.17), without `.` and `..`.
     pub async fn list_open(&self, pattern: &str) -> Result<Vec<DirEntry>, Error> {
-        let buffer = self.share.negotiated().max_transact_size.clamp(1, LIST_BUFFER);
+        let buffer = self
+            .share
+            .negotiated()
+            .max_transact_size
+            .clamp(1, LIST_BUFFER);
         let mut out = Vec::new();
         let mut flags = QueryDirectoryFlags::RESTART_SCANS;
         loop {
@@ -1241,7 +1277,11 @@ impl File {
         });
         match self.call("close", body).await? {
             ResponseBody::Close(_) => Ok(()),
-            _ => Err(Error::unexpected("close", &self.path, "CLOSE answered with another body")),
+            _ => Err(Error::unexpected(
+                "close",
+                &self.path,
+                "CLOSE answered with another body",
+            )),
         }
     }
 }
@@ -1305,7 +1345,10 @@ mod tests {
                 error: None,
             }),
         );
-        assert_eq!(e.to_string(), "open \\dir\\x: access denied (STATUS_ACCESS_DENIED)");
+        assert_eq!(
+            e.to_string(),
+            "open \\dir\\x: access denied (STATUS_ACCESS_DENIED)"
+        );
         assert_eq!(e.status(), Some(NtStatus::ACCESS_DENIED));
         assert!(!e.is_not_found());
     }
@@ -1313,7 +1356,10 @@ mod tests {
     #[test]
     fn filetimes_convert() {
         assert_eq!(filetime_to_system(0), None);
-        assert_eq!(filetime_to_system(116_444_736_000_000_000), Some(UNIX_EPOCH));
+        assert_eq!(
+            filetime_to_system(116_444_736_000_000_000),
+            Some(UNIX_EPOCH)
+        );
         assert_eq!(
             filetime_to_system(116_444_736_000_000_000 + 10_000_000),
             Some(UNIX_EPOCH + Duration::from_secs(1))
