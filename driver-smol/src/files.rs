@@ -74,6 +74,17 @@ pub enum Error {
         #[source]
         source: ClientError,
     },
+    /// Logging on, connecting to the share or disconnecting failed.
+    #[error("{op} {target}: {}", describe(.source))]
+    Session {
+        /// What we were doing (`log on as`, `connect to share`...).
+        op: &'static str,
+        /// The user or share name.
+        target: String,
+        /// The underlying client error.
+        #[source]
+        source: ClientError,
+    },
     /// The server's answer had the wrong shape or did not decode.
     #[error("{op} {}: unexpected response from the server: {what}", shown(.path))]
     Unexpected {
@@ -112,7 +123,7 @@ impl Error {
     /// The NTSTATUS the server answered with, if this error is one.
     pub fn status(&self) -> Option<NtStatus> {
         match self {
-            Error::Client { source, .. } => source.status(),
+            Error::Client { source, .. } | Error::Session { source, .. } => source.status(),
             _ => None,
         }
     }
@@ -131,6 +142,14 @@ impl Error {
         Error::Client {
             op,
             path: path.to_string(),
+            source,
+        }
+    }
+
+    fn session(op: &'static str, target: &str, source: ClientError) -> Error {
+        Error::Session {
+            op,
+            target: target.to_string(),
             source,
         }
     }
@@ -341,7 +360,7 @@ impl Share {
                 Ok(client) => return Self::on_client(client, share, creds).await,
                 Err(e) => {
                     tracing::debug!(%addr, error = %e, "connect failed");
-                    failures.push(format!("{addr}: {e}"));
+                    failures.push(e.to_string());
                 }
             }
         }
@@ -360,11 +379,11 @@ impl Share {
         let session = client
             .login(&creds.user, &creds.domain, &creds.password)
             .await
-            .map_err(|e| Error::client("log on as", &creds.user, e))?;
+            .map_err(|e| Error::session("log on as", &creds.user, e))?;
         let (tree, tree_info) = client
             .tree_connect(session, share)
             .await
-            .map_err(|e| Error::client("connect to share", share, e))?;
+            .map_err(|e| Error::session("connect to share", share, e))?;
         Ok(Share {
             inner: Arc::new(ShareInner {
                 client,
@@ -562,10 +581,10 @@ impl Share {
         let c = &self.inner.client;
         c.tree_disconnect(self.inner.session, self.inner.tree)
             .await
-            .map_err(|e| Error::client("disconnect from share", &self.inner.name, e))?;
+            .map_err(|e| Error::session("disconnect from share", &self.inner.name, e))?;
         c.logoff(self.inner.session)
             .await
-            .map_err(|e| Error::client("log off from", &self.inner.name, e))
+            .map_err(|e| Error::session("log off from", &self.inner.name, e))
     }
 }
 
