@@ -337,7 +337,8 @@ mod tests {
 
     #[test]
     fn missing_parts_are_clear_errors() {
-        let cases: [(&str, fn(&AddressError) -> bool); 9] = [
+        type Check = fn(&AddressError) -> bool;
+        let cases: [(&str, Check); 9] = [
             ("smb://", |e| matches!(e, AddressError::MissingHost(_))),
             ("smb:///share", |e| {
                 matches!(e, AddressError::MissingHost(_))
