@@ -52,8 +52,8 @@ impl Env {
 
 /// Works out the user, domain and password. User: `-U`, the address's `USER@`, `SMB_USER`,
 /// then `USER`. Password: `-U USER%PASS`, `--password`, the address's `USER:PASS@`,
-/// `SMB_PASSWORD`, then `prompt` when interactive. `DOMAIN\USER` (or `DOMAIN/USER`) sets the
-/// domain.
+/// `SMB_PASSWORD`, then `prompt` when interactive. `DOMAIN\USER` (or `DOMAIN/USER`,
+/// `DOMAIN;USER`) sets the domain.
 pub fn resolve_credentials(
     opts: &ConnOptions,
     addr: &Address,
@@ -75,7 +75,8 @@ pub fn resolve_credentials(
         .ok_or_else(|| {
             CliError::Usage("no user name: use -U USER, smb://USER@HOST/... or SMB_USER".into())
         })?;
-    let (domain, user) = match user.split_once(['\\', '/']) {
+    // `DOMAIN;USER` is the smb URL spelling (the SMB URI draft), `DOMAIN\USER` the Windows one.
+    let (domain, user) = match user.split_once(['\\', '/', ';']) {
         Some((d, u)) => (d.to_string(), u.to_string()),
         None => (String::new(), user),
     };
@@ -160,7 +161,7 @@ fn with_hint(e: files::Error, opts: &ConnOptions) -> CliError {
         (files::Error::Session { op, .. }, Some(NtStatus::ACCESS_DENIED))
             if *op == "connect to share" && !opts.require_encryption =>
         {
-            Some("the share may require encryption; retry with --require-encryption")
+            Some("the share may require encryption (SMB 3 only); retry with --require-encryption")
         }
         (files::Error::Session { .. }, Some(NtStatus::BAD_NETWORK_NAME)) => {
             Some("check the share name (the first path component)")
@@ -740,12 +741,14 @@ impl Ui {
             return ProgressBar::hidden();
         }
         let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+        // The bar takes what the terminal width leaves, so one line never wraps.
         if let Ok(style) = ProgressStyle::with_template(
-            "{msg:.bold} [{bar:30}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta}",
+            "{msg:20!} [{wide_bar}] {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} {eta}",
         ) {
             bar.set_style(style.progress_chars("=> "));
         }
-        bar.set_message(label.to_string());
+        let name = label.rsplit(['\\', '/']).next().unwrap_or(label);
+        bar.set_message(name.to_string());
         bar
     }
 
@@ -800,6 +803,8 @@ mod tests {
         let none = ConnOptions::default();
         let c = resolve_credentials(&none, &addr("smb://u:p@h/s"), &env, no_prompt).unwrap();
         assert_eq!((c.user.as_str(), c.password.as_str()), ("u", "p"));
+        let c = resolve_credentials(&none, &addr("smb://WG;u:p@h/s"), &env, no_prompt).unwrap();
+        assert_eq!((c.domain.as_str(), c.user.as_str()), ("WG", "u"));
         let c = resolve_credentials(&none, &addr("//h/s"), &env, no_prompt).unwrap();
         assert_eq!(
             (c.user.as_str(), c.password.as_str()),

@@ -239,6 +239,11 @@ fn put_ls_get_cat_stat() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(sha(&out.stdout), sha(&data));
+    // A host name: every address it resolves to is tried in turn (smbd listens on 127.0.0.1
+    // only, so where localhost also gives ::1 that one is refused first).
+    let local = format!("smb://{}@localhost:{port}/share/up.bin", f.server.user());
+    let (o, _) = expect(f.smb(&["ls", &local]), 0, "ls via localhost");
+    assert!(o.contains("up.bin"), "{o}");
     let (o, _) = expect(
         f.smb(&["ls", &f.url(""), "--max-dialect", "2.0.2"]),
         0,

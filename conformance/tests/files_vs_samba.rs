@@ -361,5 +361,22 @@ fn connection_errors_name_their_cause() {
         .await
         .expect_err("refused");
         assert!(matches!(e, Error::Connect(_)), "{e}");
+        assert!(e.to_string().contains("refused"), "{e}");
+
+        // Addresses are tried in turn: a refused one first, then the server.
+        let refused = SocketAddr::from(([127, 0, 0, 1], port));
+        let s = Share::connect_with(
+            &[refused, addr(&server)],
+            config(Dialect::SMB3_1_1),
+            "share",
+            &creds(&server),
+        )
+        .await
+        .expect("the second address answers");
+        assert!(s.list("").await.expect("list").is_empty());
+        let e = Share::connect_with(&[], config(Dialect::SMB3_1_1), "share", &creds(&server))
+            .await
+            .expect_err("no address");
+        assert!(matches!(e, Error::Connect(_)), "{e}");
     });
 }
