@@ -57,6 +57,8 @@ const IN_FLIGHT_BYTES: u32 = 8 * 1024 * 1024;
 const MIN_WINDOW: usize = 2;
 /// ...and never more (so one transfer does not hog the credits of the whole connection).
 const MAX_WINDOW: usize = 32;
+/// The most memory reserved up front from a size the server reported.
+const RESERVE_LIMIT: u64 = 64 * 1024 * 1024;
 /// QUERY_DIRECTORY and QUERY_INFO output buffer, capped by MaxTransactSize.
 const LIST_BUFFER: u32 = 64 * 1024;
 
@@ -1079,7 +1081,9 @@ impl File {
 
     /// Reads the whole file from offset 0.
     pub async fn read_to_end(&self) -> Result<Vec<u8>, Error> {
-        let mut out = Vec::with_capacity(usize::try_from(self.end_of_file).unwrap_or(0));
+        // The size is the server's claim: reserve no more than a bounded amount up front.
+        let hint = self.end_of_file.min(RESERVE_LIMIT);
+        let mut out = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
         self.copy_to(|data| {
             out.extend_from_slice(data);
             Ok(())
