@@ -12,6 +12,28 @@
 //! LARGE_MTU, MS-SMB2 3.2.4.7 / 3.2.4.6), and the window holds about 8 MiB. A request the core
 //! has no credits for waits in the driver's backlog, so the window never overruns the credits
 //! the server granted.
+//!
+//! ```no_run
+//! use driver_smol::files::{Credentials, Share};
+//!
+//! # fn main() -> Result<(), driver_smol::files::Error> {
+//! smol::block_on(async {
+//!     let creds = Credentials::new("alice", "secret");
+//!     let share = Share::connect("127.0.0.1:445".parse().unwrap(), "fileserver", "docs", &creds)
+//!         .await?;
+//!     share.mkdir("reports").await?;
+//!     share.write("reports/q3.txt", &b"all good"[..]).await?;
+//!     for entry in share.list("reports").await? {
+//!         println!("{} {}", entry.size, entry.name);
+//!     }
+//!     let f = share.open_read("reports/q3.txt").await?;
+//!     let head = f.read_at(0, 3).await?;
+//!     assert_eq!(&head[..], b"all");
+//!     f.close().await?;
+//!     share.disconnect().await
+//! })
+//! # }
+//! ```
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
