@@ -384,6 +384,45 @@ mod tests {
         assert!(!looks_like_address("smb:"));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_string_parses_or_errs(s in "\\PC{0,40}") {
+            let _ = Address::parse(&s);
+        }
+
+        #[test]
+        fn url_shaped_input_round_trips(
+            user in proptest::option::of("[a-z]{1,8}"),
+            host in "[a-z][a-z0-9.-]{0,15}",
+            port in proptest::option::of(1u16..),
+            share in "[A-Za-z0-9_$-]{1,12}",
+            path in proptest::collection::vec("[A-Za-z0-9 _.-]{1,10}", 0..4),
+        ) {
+            let path: Vec<String> = path.into_iter().filter(|p| p != ".").collect();
+            let mut s = String::from("smb://");
+            if let Some(u) = &user {
+                s.push_str(u);
+                s.push('@');
+            }
+            s.push_str(&host);
+            if let Some(p) = port {
+                s.push_str(&format!(":{p}"));
+            }
+            s.push('/');
+            s.push_str(&share);
+            for p in &path {
+                s.push('/');
+                s.push_str(p);
+            }
+            let a = Address::parse(&s).unwrap();
+            proptest::prop_assert_eq!(a.user, user);
+            proptest::prop_assert_eq!(a.host, host);
+            proptest::prop_assert_eq!(a.port, port);
+            proptest::prop_assert_eq!(a.share, share);
+            proptest::prop_assert_eq!(a.path, path.join("/"));
+        }
+    }
+
     #[test]
     fn arbitrary_input_never_panics() {
         let pieces = [
