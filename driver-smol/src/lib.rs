@@ -8,6 +8,7 @@
 //! local-directory backend calls. The server loop and the backend itself follow.
 
 pub mod client;
+pub mod files;
 pub mod fs;
 
 pub use client::{Client, ClientError, InFlight};
