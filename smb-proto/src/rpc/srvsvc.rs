@@ -1,5 +1,5 @@
 //! The srvsvc interface (MS-SRVS) calls used to enumerate shares and describe the server:
-//! NetrShareEnum (opnum 15, levels 0/1/2), NetrShareGetInfo (opnum 16, levels 0/1/2) and
+//! NetrShareEnum (opnum 15, levels 0/1/2; NetrShareEnumSticky, opnum 36, answers alike), NetrShareGetInfo (opnum 16, levels 0/1/2) and
 //! NetrServerGetInfo (opnum 21, levels 100/101).
 //!
 //! Owns: the request and response types with their NDR encoders and decoders (both roles use
@@ -36,6 +36,9 @@ pub mod opnum {
     pub const NETR_SHARE_GET_INFO: u16 = 16;
     /// NetrServerGetInfo.
     pub const NETR_SERVER_GET_INFO: u16 = 21;
+    /// NetrShareEnumSticky: NetrShareEnum's signature, listing the persistent shares
+    /// (MS-SRVS 3.1.4.9). All our shares are configured, so it answers like NetrShareEnum.
+    pub const NETR_SHARE_ENUM_STICKY: u16 = 36;
 }
 
 /// Win32 / NERR status codes these calls return (MS-ERREF 2.2).
@@ -766,7 +769,7 @@ impl RpcInterface for SrvsvcServer {
     fn call(&mut self, op: u16, stub: &Bytes) -> Result<Bytes, FaultStatus> {
         let bad = |_| FaultStatus::BAD_STUB_DATA;
         match op {
-            opnum::NETR_SHARE_ENUM => {
+            opnum::NETR_SHARE_ENUM | opnum::NETR_SHARE_ENUM_STICKY => {
                 let q = ShareEnumRequest::decode(stub).map_err(bad)?;
                 Ok(self.share_enum(&q).encode())
             }
