@@ -314,7 +314,7 @@ pub struct AuthVerifier {
     pub auth_type: u8,
     /// auth_level.
     pub auth_level: u8,
-    /// auth_pad_length: padding before the sec_trailer, taken out of the stub/body.
+    /// auth_pad_length: padding before the sec_trailer, taken out of the body (stub).
     pub pad_length: u8,
     /// auth_context_id.
     pub context_id: u32,
@@ -526,9 +526,17 @@ impl Pdu {
         } else {
             (frag.len(), None)
         };
+        // auth_pad_length bytes of padding precede the sec_trailer, whatever the PDU type.
+        let pad = auth.as_ref().map_or(0, |a| usize::from(a.pad_length));
+        let body_end = body_end
+            .checked_sub(pad)
+            .filter(|end| *end >= HEADER_LEN)
+            .ok_or(DecodeError::InvalidValue {
+                field: "sec_trailer.auth_pad_length",
+                value: pad as u64,
+            })?;
         let body_bytes = frag.slice(..body_end);
         let mut r = Reader::at(&body_bytes, HEADER_LEN);
-        let pad = auth.as_ref().map_or(0, |a| usize::from(a.pad_length));
         let body = match h.ptype {
             PacketType::BIND => Body::Bind(decode_bind(&mut r)?),
             PacketType::ALTER_CONTEXT => Body::AlterContext(decode_bind(&mut r)?),
@@ -552,7 +560,7 @@ impl Pdu {
                 } else {
                     None
                 };
-                let stub = stub_before_pad(&mut r, pad, "request.stub")?;
+                let stub = r.rest();
                 Body::Request(Request {
                     alloc_hint,
                     context_id,
@@ -566,7 +574,7 @@ impl Pdu {
                 let context_id = r.u16("response.p_cont_id")?;
                 let cancel_count = r.u8("response.cancel_count")?;
                 r.skip(1, "response.reserved")?;
-                let stub = stub_before_pad(&mut r, pad, "response.stub")?;
+                let stub = r.rest();
                 Body::Response(Response {
                     alloc_hint,
                     context_id,
@@ -684,24 +692,6 @@ impl Pdu {
     }
 }
 
-/// The rest of the body minus `pad` bytes of auth padding.
-fn stub_before_pad(
-    r: &mut Reader<'_>,
-    pad: usize,
-    field: &'static str,
-) -> Result<Bytes, DecodeError> {
-    let len = r
-        .remaining()
-        .checked_sub(pad)
-        .ok_or(DecodeError::InvalidValue {
-            field: "sec_trailer.auth_pad_length",
-            value: pad as u64,
-        })?;
-    let stub = r.bytes(len, field)?;
-    r.skip(pad, "auth padding")?;
-    Ok(stub)
-}
-
 fn decode_bind(r: &mut Reader<'_>) -> Result<Bind, DecodeError> {
     let max_xmit_frag = r.u16("bind.max_xmit_frag")?;
     let max_recv_frag = r.u16("bind.max_recv_frag")?;
@@ -785,6 +775,12 @@ fn decode_bind_ack(r: &mut Reader<'_>) -> Result<BindAck, DecodeError> {
         Some((0, rest)) => rest,
         _ => &raw[..],
     };
+    if raw.contains(&0) {
+        return Err(DecodeError::Malformed {
+            field: "bind_ack.sec_addr.port_spec",
+            reason: "NUL before the end",
+        });
+    }
     let secondary_address = std::str::from_utf8(raw)
         .map_err(|_| DecodeError::Malformed {
             field: "bind_ack.sec_addr.port_spec",
@@ -1171,12 +1167,7 @@ mod tests {
                     auth: auth.map(|(t, l, p, c, v)| AuthVerifier {
                         auth_type: t,
                         auth_level: l,
-                        // Padding is only separable from request/response stubs.
-                        pad_length: if matches!(body, Body::Request(_) | Body::Response(_)) {
-                            p
-                        } else {
-                            0
-                        },
+                        pad_length: p,
                         context_id: c,
                         value: Bytes::from(v),
                     }),
@@ -1295,6 +1286,21 @@ mod tests {
         let pad_at = v.len() - 1 - SEC_TRAILER_LEN + 2;
         v[pad_at] = 200;
         assert!(Pdu::decode(&Bytes::from(v)).is_err(), "pad beyond stub");
+    }
+
+    #[test]
+    fn secondary_address_with_inner_nul_is_refused() {
+        // Found by the rpc_pdu fuzz target: it decoded, then could not be re-encoded.
+        let ack = Pdu::single(
+            1,
+            Body::BindAck(BindAck {
+                secondary_address: "ab".into(),
+                ..Default::default()
+            }),
+        );
+        let mut v = ack.to_bytes().unwrap().to_vec();
+        v[HEADER_LEN + 10] = 0; // the 'a'
+        assert!(Pdu::decode(&Bytes::from(v)).is_err());
     }
 
     #[test]
