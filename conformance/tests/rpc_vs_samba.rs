@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 use conformance::samba::{SambaOptions, SambaServer};
 use driver_smol::Client;
-use driver_smol::shares::{SharesError, SrvsvcPipe};
+use driver_smol::shares::{RpcPipe, SharesError};
 use smb_proto::client::ClientConfig;
 use smb_proto::rpc::RpcError;
 use smb_proto::rpc::pdu::{AckResult, Body, Pdu, SyntaxId};
@@ -21,6 +21,7 @@ use smb_proto::rpc::srvsvc::{
     ShareEnumResponse, ShareGetInfoRequest, ShareGetInfoResponse, ShareInfo, ShareSnapshot,
     ShareType,
 };
+use smb_proto::rpc::wkssvc::{self, WkstaGetInfoRequest, WkstaGetInfoResponse};
 use smb_proto::wire::Dialect;
 
 const FIXTURE: &str = include_str!("fixtures/srvsvc_smbclient_L.txt");
@@ -67,6 +68,7 @@ fn samba_like_snapshot(admin: bool) -> ShareSnapshot {
             comment: "private conformance peer".into(),
         },
         caller_is_admin: admin,
+        domain: "WORKGROUP".into(),
     }
 }
 
@@ -251,6 +253,47 @@ fn pipe_server_answers_captured_smbclient_and_rpcclient() {
 }
 
 #[test]
+fn wkssvc_captured_exchange() {
+    let (_, opnum, req) = stub_of(&fixture("wksta_request"));
+    assert_eq!(opnum, wkssvc::NETR_WKSTA_GET_INFO);
+    let q = WkstaGetInfoRequest::decode(&req).expect("rpcclient's request decodes");
+    assert_eq!(q.level, 100);
+    assert_eq!(q.encode(), req);
+    let (_, _, samba_stub) = stub_of(&fixture("wksta_response"));
+    let theirs = WkstaGetInfoResponse::decode(&samba_stub).expect("smbd's answer decodes");
+    let info = theirs.info.clone().expect("info");
+    assert_eq!(
+        (info.computer_name.as_str(), info.lan_group.as_str()),
+        ("CONFPEER", "WORKGROUP")
+    );
+    // Our pipe answers the same request with the same information and layout.
+    let mut p = pipe::open("wkssvc", samba_like_snapshot(false)).expect("wkssvc is served");
+    let bind = Pdu::single(
+        1,
+        Body::Bind(smb_proto::rpc::pdu::Bind {
+            max_xmit_frag: 4280,
+            max_recv_frag: 4280,
+            assoc_group_id: 0,
+            contexts: vec![smb_proto::rpc::pdu::ContextElem {
+                context_id: 0,
+                abstract_syntax: wkssvc::SYNTAX,
+                transfer_syntaxes: vec![SyntaxId::NDR],
+            }],
+        }),
+    );
+    let ack = answer(&mut p, &bind.to_bytes().expect("encodes"));
+    assert!(matches!(&ack.body, Body::BindAck(a) if a.secondary_address == "\\PIPE\\wkssvc"));
+    let Body::Response(r) = answer(&mut p, &fixture("wksta_request")).body else {
+        panic!("NetrWkstaGetInfo not answered")
+    };
+    assert_eq!(r.stub.len(), samba_stub.len());
+    assert_eq!(
+        WkstaGetInfoResponse::decode(&r.stub).expect("decodes"),
+        theirs
+    );
+}
+
+#[test]
 fn malformed_captured_traffic_faults_or_closes() {
     // Every truncation and every single-byte corruption of the captured exchange gives a
     // fault, a bind_nak or a broken stream; never a panic, never a silent success with a
@@ -345,7 +388,7 @@ fn srvsvc_calls_against_samba() {
             .login(server.user(), "", server.password())
             .await
             .expect("login");
-        let mut pipe = SrvsvcPipe::open(&c, s).await.expect("bind srvsvc");
+        let mut pipe = RpcPipe::open(&c, s).await.expect("bind srvsvc");
 
         let info = pipe.share_get_info("share", 1).await.expect("GetInfo 1");
         assert_eq!(info.comment, SHARE_COMMENT);
@@ -404,6 +447,14 @@ fn srvsvc_calls_against_samba() {
         let r = ShareEnumResponse::decode(&stub).expect("decodes");
         assert_samba_shares(&r.entries);
         pipe.close().await;
+
+        let mut wks = RpcPipe::open_with(&c, s, "wkssvc", wkssvc::SYNTAX)
+            .await
+            .expect("bind wkssvc");
+        let info = wks.wksta_get_info().await.expect("NetrWkstaGetInfo");
+        assert_eq!(info.computer_name, "CONFPEER");
+        assert_eq!(info.lan_group, "WORKGROUP");
+        wks.close().await;
     });
 }
 
@@ -446,7 +497,7 @@ fn many_shares_need_fragments_and_overflow_reads() {
         expect(&c.shares(s).await.expect("shares"));
         // Reads smaller than a fragment: smbd answers STATUS_BUFFER_OVERFLOW and we go on.
         for read_size in [1000u32, 333] {
-            let mut pipe = SrvsvcPipe::open(&c, s).await.expect("bind srvsvc");
+            let mut pipe = RpcPipe::open(&c, s).await.expect("bind srvsvc");
             pipe.set_read_size(read_size);
             expect(&pipe.share_enum_all(1).await.expect("small reads"));
             pipe.close().await;

@@ -3,17 +3,19 @@
 //! Owns: moving the bytes of a [`smb_proto::rpc::client::RpcClient`] over SMB2 (WRITE for all
 //! request fragments but the last, FSCTL_PIPE_TRANSCEIVE for the last one, READ while the
 //! answer continues, STATUS_BUFFER_OVERFLOW meaning "more of this message"), and
-//! [`SrvsvcPipe`] (NetrShareEnum, NetrShareGetInfo, NetrServerGetInfo) with
+//! [`RpcPipe`] (NetrShareEnum, NetrShareGetInfo, NetrServerGetInfo, NetrWkstaGetInfo) with
 //! [`Client::shares`] / [`shares`] on top.
 //! Must not: encode or interpret RPC or NDR itself (that lives in `smb_proto::rpc`).
 
 use bytes::Bytes;
 use smb_proto::rpc::RpcError;
 use smb_proto::rpc::client::{RpcClient, Step};
+use smb_proto::rpc::pdu::SyntaxId;
 use smb_proto::rpc::srvsvc::{
     self, ServerGetInfoRequest, ServerGetInfoResponse, ServerInfo, ShareEnumRequest,
     ShareEnumResponse, ShareGetInfoRequest, ShareGetInfoResponse, ShareInfo,
 };
+use smb_proto::rpc::wkssvc::{self, WkstaGetInfoRequest, WkstaGetInfoResponse, WkstaInfo100};
 use smb_proto::wire::close::{CloseFlags, CloseRequest};
 use smb_proto::wire::create::{
     CreateDisposition, CreateOptions, CreateRequest, ImpersonationLevel, OplockLevel, ShareAccess,
@@ -55,24 +57,35 @@ impl Client {
 
 /// Lists the server's shares: see [`Client::shares`].
 pub async fn shares(client: &Client, session: SessionId) -> Result<Vec<ShareInfo>, SharesError> {
-    let mut pipe = SrvsvcPipe::open(client, session).await?;
+    let mut pipe = RpcPipe::open(client, session).await?;
     let result = pipe.share_enum_all(1).await;
     pipe.close().await;
     result
 }
 
-/// A bound srvsvc association over the `srvsvc` pipe of IPC$, on its own tree connect.
+/// A bound DCE/RPC association over a named pipe of IPC$ (`srvsvc` by default), on its own
+/// tree connect, with the srvsvc and wkssvc calls we know.
 #[derive(Debug)]
-pub struct SrvsvcPipe<'a> {
+pub struct RpcPipe<'a> {
     pipe: Pipe<'a>,
     rpc: RpcClient,
 }
 
-impl<'a> SrvsvcPipe<'a> {
+impl<'a> RpcPipe<'a> {
     /// Connects to IPC$, opens `srvsvc` and binds.
     pub async fn open(client: &'a Client, session: SessionId) -> Result<Self, SharesError> {
+        Self::open_with(client, session, "srvsvc", srvsvc::SYNTAX).await
+    }
+
+    /// Connects to IPC$, opens the pipe `name` and binds to the interface `syntax`.
+    pub async fn open_with(
+        client: &'a Client,
+        session: SessionId,
+        name: &str,
+        syntax: SyntaxId,
+    ) -> Result<Self, SharesError> {
         let (tree, _) = client.tree_connect(session, "IPC$").await?;
-        let file_id = match open_pipe(client, session, tree, "srvsvc").await {
+        let file_id = match open_pipe(client, session, tree, name).await {
             Ok(f) => f,
             Err(e) => {
                 let _ = client.tree_disconnect(session, tree).await;
@@ -86,16 +99,12 @@ impl<'a> SrvsvcPipe<'a> {
             file_id,
             read_size: None,
         };
-        let mut rpc = RpcClient::new(
-            srvsvc::SYNTAX,
-            smb_proto::rpc::pdu::DEFAULT_MAX_FRAG,
-            MAX_RESPONSE,
-        );
+        let mut rpc = RpcClient::new(syntax, smb_proto::rpc::pdu::DEFAULT_MAX_FRAG, MAX_RESPONSE);
         let bound = match rpc.bind() {
             Ok(bind) => pipe.exchange(&mut rpc, vec![bind]).await,
             Err(e) => Err(e.into()),
         };
-        let this = SrvsvcPipe { pipe, rpc };
+        let this = RpcPipe { pipe, rpc };
         match bound {
             Ok(Step::Bound) => Ok(this),
             Ok(_) => {
@@ -187,6 +196,23 @@ impl<'a> SrvsvcPipe<'a> {
             (srvsvc::status::SUCCESS, Some(info)) => Ok(info),
             (srvsvc::status::SUCCESS, None) => {
                 Err(RpcError::Protocol("success without server information").into())
+            }
+            (other, _) => Err(RpcError::Win32(other).into()),
+        }
+    }
+
+    /// NetrWkstaGetInfo level 100 (on a pipe opened as `wkssvc` with [`wkssvc::SYNTAX`]).
+    pub async fn wksta_get_info(&mut self) -> Result<WkstaInfo100, SharesError> {
+        let q = WkstaGetInfoRequest {
+            server_name: None,
+            level: 100,
+        };
+        let stub = self.call(wkssvc::NETR_WKSTA_GET_INFO, &q.encode()).await?;
+        let r = WkstaGetInfoResponse::decode(&stub).map_err(RpcError::from)?;
+        match (r.status, r.info) {
+            (srvsvc::status::SUCCESS, Some(info)) => Ok(info),
+            (srvsvc::status::SUCCESS, None) => {
+                Err(RpcError::Protocol("success without workstation information").into())
             }
             (other, _) => Err(RpcError::Win32(other).into()),
         }

@@ -1,10 +1,11 @@
 #![no_main]
-//! srvsvc NDR stubs (NetrShareEnum, NetrShareGetInfo, NetrServerGetInfo requests and
-//! responses): decoding never panics or over-allocates, and decode(encode(decode(x))) equals
+//! srvsvc and wkssvc NDR stubs (NetrShareEnum, NetrShareGetInfo, NetrServerGetInfo,
+//! NetrWkstaGetInfo requests and responses): decoding never panics or over-allocates, and decode(encode(decode(x))) equals
 //! decode(x). The first byte picks the message.
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use smb_proto::rpc::srvsvc::*;
+use smb_proto::rpc::wkssvc::{WkstaGetInfoRequest, WkstaGetInfoResponse};
 
 macro_rules! round_trip {
     ($t:ty, $b:expr) => {
@@ -19,12 +20,14 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let b = Bytes::copy_from_slice(rest);
-    match which % 6 {
+    match which % 8 {
         0 => round_trip!(ShareEnumRequest, &b),
         1 => round_trip!(ShareEnumResponse, &b),
         2 => round_trip!(ShareGetInfoRequest, &b),
         3 => round_trip!(ShareGetInfoResponse, &b),
         4 => round_trip!(ServerGetInfoRequest, &b),
-        _ => round_trip!(ServerGetInfoResponse, &b),
+        5 => round_trip!(ServerGetInfoResponse, &b),
+        6 => round_trip!(WkstaGetInfoRequest, &b),
+        _ => round_trip!(WkstaGetInfoResponse, &b),
     }
 });

@@ -1,20 +1,23 @@
 //! DCE/RPC over SMB named pipes (the `srvsvc` pipe of IPC$), for both roles.
 //!
 //! Owns: the connection-oriented DCE/RPC PDU codec ([`pdu`]), a bounded NDR20 codec ([`ndr`]),
-//! the srvsvc messages used for share and server enumeration ([`srvsvc`]), the server-side pipe
+//! the srvsvc messages used for share and server enumeration ([`srvsvc`]), wkssvc's
+//! NetrWkstaGetInfo ([`wkssvc`]), the server-side pipe
 //! state machine ([`pipe`]) and the client-side bind/call engine ([`client`]).
 //! Must not: do I/O or know SMB2 messages. The SMB server routes pipe CREATE/WRITE/READ/
 //! FSCTL_PIPE_TRANSCEIVE bytes to a [`pipe::PipeServer`]; the client driver moves the bytes a
 //! [`client::RpcClient`] produces over the same SMB commands.
 //!
 //! References: C706 (DCE 1.1 RPC) chapter 12 for PDUs and chapter 14 for NDR; MS-RPCE 2.2.2
-//! (extensions: bind-time feature negotiation, NDR64); MS-SRVS 3.1.4 for the srvsvc calls.
+//! (extensions: bind-time feature negotiation, NDR64); MS-SRVS 3.1.4 for the srvsvc calls;
+//! MS-WKST 3.2.4.1 for wkssvc.
 
 pub mod client;
 pub mod ndr;
 pub mod pdu;
 pub mod pipe;
 pub mod srvsvc;
+pub mod wkssvc;
 
 pub use crate::wire::{DecodeError, EncodeError};
 

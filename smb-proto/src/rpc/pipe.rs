@@ -11,7 +11,7 @@
 //!
 //! # How the SMB server uses it
 //! - CREATE on an IPC$ tree: `rpc::pipe::open(name, snapshot)` returns `Some(PipeServer)` for
-//!   a pipe we serve (`srvsvc`), else the server answers STATUS_OBJECT_NAME_NOT_FOUND. The
+//!   a pipe we serve (`srvsvc`, `wkssvc`), else the server answers STATUS_OBJECT_NAME_NOT_FOUND. The
 //!   snapshot is the share list (name, type, comment, ...) and whether the caller is an admin.
 //! - WRITE: `pipe.write(&data)`; answer with Count = data.len(). `Err(PipeError)` means the
 //!   byte stream is unusable: close the pipe (answer STATUS_PIPE_DISCONNECTED and drop it).
@@ -38,6 +38,7 @@ use super::pdu::{
     StubReassembler, SyntaxId,
 };
 use super::srvsvc::{ShareSnapshot, SrvsvcServer};
+use super::wkssvc::WkssvcServer;
 use crate::wire::DecodeError;
 
 /// One RPC interface served on a pipe.
@@ -109,7 +110,7 @@ pub struct PipeServer {
     broken: bool,
 }
 
-/// Opens the pipe `name` (as in the SMB2 CREATE on IPC$, e.g. `srvsvc`, any case, with or
+/// Opens the pipe `name` (as in the SMB2 CREATE on IPC$: `srvsvc` or `wkssvc`, any case, with or
 /// without a leading `\PIPE\`), or `None` if we do not serve it.
 pub fn open(name: &str, snapshot: ShareSnapshot) -> Option<PipeServer> {
     let base = name.trim_start_matches('\\');
@@ -117,15 +118,14 @@ pub fn open(name: &str, snapshot: ShareSnapshot) -> Option<PipeServer> {
         Some(p) if p.eq_ignore_ascii_case("pipe\\") => &base[5..],
         _ => base,
     };
-    if base.eq_ignore_ascii_case("srvsvc") {
-        Some(PipeServer::new(
-            "srvsvc",
-            Box::new(SrvsvcServer::new(snapshot)),
-            PipeConfig::default(),
-        ))
+    let (name, interface): (&str, Box<dyn RpcInterface>) = if base.eq_ignore_ascii_case("srvsvc") {
+        ("srvsvc", Box::new(SrvsvcServer::new(snapshot)))
+    } else if base.eq_ignore_ascii_case("wkssvc") {
+        ("wkssvc", Box::new(WkssvcServer::new(snapshot)))
     } else {
-        None
-    }
+        return None;
+    };
+    Some(PipeServer::new(name, interface, PipeConfig::default()))
 }
 
 impl PipeServer {
@@ -646,6 +646,7 @@ mod tests {
     #[test]
     fn unknown_pipes_are_not_served() {
         assert!(open("lsarpc", ShareSnapshot::default()).is_none());
+        assert!(open("WKSSVC", ShareSnapshot::default()).is_some());
         assert!(open("srvsvcx", ShareSnapshot::default()).is_none());
     }
 

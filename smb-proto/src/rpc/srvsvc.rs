@@ -671,6 +671,8 @@ pub struct ShareSnapshot {
     pub server: ServerInfo,
     /// Whether the caller is an administrator (level 2 is ACCESS_DENIED otherwise).
     pub caller_is_admin: bool,
+    /// The workgroup or domain name (wkssvc's wki100_langroup).
+    pub domain: String,
 }
 
 /// The server side of srvsvc, answering from a snapshot.
@@ -929,6 +931,7 @@ mod tests {
                 comment: "our server".into(),
             },
             caller_is_admin: admin,
+            domain: "WORKGROUP".into(),
         }
     }
 
