@@ -1,7 +1,7 @@
 #![no_main]
 //! srvsvc and wkssvc NDR stubs (NetrShareEnum, NetrShareGetInfo, NetrServerGetInfo,
-//! NetrWkstaGetInfo requests and responses): decoding never panics or over-allocates, and decode(encode(decode(x))) equals
-//! decode(x). The first byte picks the message.
+//! NetrWkstaGetInfo requests and responses): decoding never panics or over-allocates, and
+//! decode(encode(decode(x))) equals decode(x). The first byte picks the message.
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use smb_proto::rpc::srvsvc::*;

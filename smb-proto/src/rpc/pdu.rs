@@ -252,37 +252,36 @@ impl Header {
     /// little-endian data representation, a frag_length that can hold the header and the auth
     /// verifier.
     pub fn peek(buf: &[u8]) -> Result<Option<Header>, DecodeError> {
-        let Some(h) = buf.get(..HEADER_LEN) else {
+        // A fixed-size array: every index below is in bounds by construction.
+        let Some(h) = buf.first_chunk::<HEADER_LEN>() else {
             return Ok(None);
         };
-        let h = Bytes::copy_from_slice(h);
-        let mut r = Reader::new(&h);
-        let major = r.u8("rpc_vers")?;
-        if major != 5 {
+        if h[0] != 5 {
             return Err(DecodeError::InvalidValue {
                 field: "rpc_vers",
-                value: major.into(),
+                value: h[0].into(),
             });
         }
-        let minor_version = r.u8("rpc_vers_minor")?;
+        let minor_version = h[1];
         if minor_version > 1 {
             return Err(DecodeError::InvalidValue {
                 field: "rpc_vers_minor",
                 value: minor_version.into(),
             });
         }
-        let ptype = PacketType(r.u8("PTYPE")?);
-        let flags = PfcFlags(r.u8("pfc_flags")?);
-        let drep: [u8; 4] = r.array("packed_drep")?;
-        if drep[0] & 0xF0 != 0x10 || drep[0] & 0x0F != 0 || drep[1] != 0 {
+        let ptype = PacketType(h[2]);
+        let flags = PfcFlags(h[3]);
+        // packed_drep: h[4] integer (high nibble, 1 = little-endian) and character (low
+        // nibble, 0 = ASCII) representation; h[5] floating point (0 = IEEE).
+        if h[4] != 0x10 || h[5] != 0 {
             return Err(DecodeError::Malformed {
                 field: "packed_drep",
                 reason: "only little-endian ASCII IEEE data representation is supported",
             });
         }
-        let frag_length = r.u16("frag_length")?;
-        let auth_length = r.u16("auth_length")?;
-        let call_id = r.u32("call_id")?;
+        let frag_length = u16::from_le_bytes([h[8], h[9]]);
+        let auth_length = u16::from_le_bytes([h[10], h[11]]);
+        let call_id = u32::from_le_bytes([h[12], h[13], h[14], h[15]]);
         let min = HEADER_LEN
             + if auth_length > 0 {
                 SEC_TRAILER_LEN + usize::from(auth_length)

@@ -274,6 +274,10 @@ impl PipeServer {
         }
         if has_auth {
             // No security provider runs on the pipe; the SMB session authenticated already.
+            // A bind is refused with bind_nak; an alter_context (no nak exists) with a fault.
+            if alter {
+                return self.fault(call_id, 0, FaultStatus::ACCESS_DENIED);
+            }
             return self.nak(call_id, RejectReason::AUTHENTICATION_TYPE_NOT_RECOGNIZED);
         }
         let bound = match self.bound {
@@ -641,6 +645,55 @@ mod tests {
         p.write(&tiny.to_bytes().unwrap()).unwrap();
         assert!(matches!(read_pdu(&mut p).body, Body::BindNak(_)));
         assert!(!p.is_bound());
+    }
+
+    #[test]
+    fn alter_context_adds_contexts() {
+        let srv = crate::rpc::srvsvc::SYNTAX;
+        let alter = |call_id, auth: bool| {
+            let mut p = Pdu::single(
+                call_id,
+                Body::AlterContext(Bind {
+                    max_xmit_frag: 4280,
+                    max_recv_frag: 4280,
+                    assoc_group_id: 0,
+                    contexts: vec![ctx(5, srv, SyntaxId::NDR)],
+                }),
+            );
+            if auth {
+                p.auth = Some(pdu::AuthVerifier {
+                    auth_type: 10,
+                    value: Bytes::from_static(b"x"),
+                    ..Default::default()
+                });
+            }
+            p.to_bytes().unwrap()
+        };
+        let mut p = open("srvsvc", snapshot(1)).unwrap();
+        // Before a bind: a protocol error.
+        p.write(&alter(1, false)).unwrap();
+        assert!(matches!(read_pdu(&mut p).body, Body::Fault(_)));
+        p.write(&bind_pdu(vec![ctx(0, srv, SyntaxId::NDR)]))
+            .unwrap();
+        read_pdu(&mut p);
+        // With auth: a fault (alter_context has no nak).
+        p.write(&alter(2, true)).unwrap();
+        assert!(
+            matches!(read_pdu(&mut p).body, Body::Fault(f) if f.status == FaultStatus::ACCESS_DENIED)
+        );
+        p.write(&alter(3, false)).unwrap();
+        let Body::AlterContextResp(a) = read_pdu(&mut p).body else {
+            panic!("not an alter_context_resp")
+        };
+        assert_eq!(a.results[0].result, AckResult::ACCEPTANCE);
+        assert!(a.secondary_address.is_empty());
+        // The new context now carries calls.
+        call(&mut p, 4, 5, 15, ShareEnumRequest::default().encode(), 4280);
+        assert!(matches!(read_pdu(&mut p).body, Body::Response(_)));
+        // A second bind on the association is refused.
+        p.write(&bind_pdu(vec![ctx(0, srv, SyntaxId::NDR)]))
+            .unwrap();
+        assert!(matches!(read_pdu(&mut p).body, Body::BindNak(_)));
     }
 
     #[test]

@@ -127,6 +127,21 @@ impl ShareInfo {
         }
     }
 
+    /// The IPC$ share: STYPE_IPC with STYPE_SPECIAL (hidden), as Windows and Samba list it.
+    pub fn ipc(comment: &str) -> Self {
+        ShareInfo::new("IPC$", ShareType::IPC.special(), comment)
+    }
+
+    /// A disk share; a name ending in `$` makes it hidden (STYPE_SPECIAL), like C$ or ADMIN$.
+    pub fn disk(name: &str, comment: &str) -> Self {
+        let t = if name.ends_with('$') {
+            ShareType::DISKTREE.special()
+        } else {
+            ShareType::DISKTREE
+        };
+        ShareInfo::new(name, t, comment)
+    }
+
     /// Only the fields `level` carries (the rest reset), i.e. what survives a round trip.
     pub fn at_level(&self, level: u32) -> ShareInfo {
         let mut s = ShareInfo {
@@ -895,6 +910,14 @@ mod tests {
                 prop_assert!(ShareEnumResponse::decode(&full.slice(..cut)).is_err());
             }
         }
+    }
+
+    #[test]
+    fn hidden_shares_are_special() {
+        assert!(ShareInfo::disk("C$", "").share_type.is_special());
+        assert_eq!(ShareInfo::disk("data", "").share_type, ShareType::DISKTREE);
+        let ipc = ShareInfo::ipc("IPC Service");
+        assert_eq!((ipc.name.as_str(), ipc.share_type.0), ("IPC$", 0x8000_0003));
     }
 
     #[test]
