@@ -26,6 +26,40 @@
 //!
 //! Output is message-mode: each queued element is one whole fragment, and a read never
 //! returns bytes of two fragments (like Windows and Samba message-mode pipes).
+//!
+//! ```
+//! use smb_proto::rpc::client::{RpcClient, Step};
+//! use smb_proto::rpc::pipe;
+//! use smb_proto::rpc::srvsvc::{self, ShareEnumRequest, ShareEnumResponse, ShareInfo, ShareSnapshot};
+//!
+//! // CREATE "srvsvc" on IPC$:
+//! let snapshot = ShareSnapshot {
+//!     shares: vec![ShareInfo::disk("data", "team files"), ShareInfo::ipc("IPC Service")],
+//!     ..Default::default()
+//! };
+//! let mut pipe = pipe::open("srvsvc", snapshot).expect("we serve srvsvc");
+//!
+//! // A client binds and calls NetrShareEnum level 1 through FSCTL_PIPE_TRANSCEIVE.
+//! let mut client = RpcClient::new(srvsvc::SYNTAX, 4280, 1 << 20);
+//! let bind = client.bind().unwrap();
+//! let out = pipe.transceive(&bind, 4280).unwrap().unwrap(); // IOCTL output, STATUS_SUCCESS
+//! assert_eq!(client.handle_read(&out.data).unwrap(), Step::Bound);
+//! let q = ShareEnumRequest { level: 1, resume_handle: Some(0), ..Default::default() };
+//! let frags = client.call(srvsvc::opnum::NETR_SHARE_ENUM, &q.encode()).unwrap();
+//! // A small MaxOutputResponse: the first part comes with STATUS_BUFFER_OVERFLOW...
+//! let first = pipe.transceive(&frags[0], 64).unwrap().unwrap();
+//! assert!(first.more);
+//! assert_eq!(client.handle_read(&first.data).unwrap(), Step::ReadMore);
+//! // ...and READs fetch the rest.
+//! let mut step = Step::ReadMore;
+//! while step == Step::ReadMore {
+//!     let part = pipe.read(64).expect("more queued");
+//!     step = client.handle_read(&part.data).unwrap();
+//! }
+//! let Step::Response(stub) = step else { unreachable!() };
+//! let shares = ShareEnumResponse::decode(&stub).unwrap().entries;
+//! assert_eq!(shares[1].name, "IPC$");
+//! ```
 
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt;
