@@ -13,8 +13,10 @@
 //! - CREATE on an IPC$ tree: `rpc::pipe::open(name, snapshot)` returns `Some(PipeServer)` for
 //!   a pipe we serve (`srvsvc`, `wkssvc`), else the server answers STATUS_OBJECT_NAME_NOT_FOUND. The
 //!   snapshot is the share list (name, type, comment, ...) and whether the caller is an admin.
-//! - WRITE: `pipe.write(&data)`; answer with Count = data.len(). `Err(PipeError)` means the
-//!   byte stream is unusable: close the pipe (answer STATUS_PIPE_DISCONNECTED and drop it).
+//! - WRITE: `pipe.write(&data)`; answer with Count = data.len(). `Err(PipeError::Backlog)`:
+//!   the client wrote many requests without reading; answer STATUS_INSUFFICIENT_RESOURCES and
+//!   keep the pipe. Any other `Err(PipeError)` means the byte stream is unusable: close the
+//!   pipe (answer STATUS_PIPE_DISCONNECTED and drop it).
 //! - READ of Length L: `pipe.read(L)`. `Some(PipeRead { data, more: false })` →
 //!   STATUS_SUCCESS with `data`; `more: true` → STATUS_BUFFER_OVERFLOW with `data` (the rest of
 //!   the message comes with the next READ). `None` → nothing queued: a well-behaved client
@@ -92,6 +94,9 @@ pub struct PipeConfig {
     pub max_request_stub: usize,
     /// The assoc_group_id we hand out when the client asks for a new group.
     pub assoc_group_id: u32,
+    /// The most answer bytes we queue for a client that writes without reading; further
+    /// writes are refused with [`PipeError::Backlog`] until it reads.
+    pub max_queued_output: usize,
 }
 
 impl Default for PipeConfig {
@@ -100,6 +105,7 @@ impl Default for PipeConfig {
             max_frag: pdu::DEFAULT_MAX_FRAG,
             max_request_stub: 64 * 1024,
             assoc_group_id: 0x0000_53f0,
+            max_queued_output: 1024 * 1024,
         }
     }
 }
@@ -113,6 +119,11 @@ pub enum PipeError {
     /// An earlier error already broke the stream.
     #[error("the pipe is broken by an earlier protocol error")]
     Broken,
+    /// Too many unread answers are queued; nothing was consumed (read, then write again).
+    /// The SMB server answers the WRITE with STATUS_INSUFFICIENT_RESOURCES; the pipe stays
+    /// usable.
+    #[error("too much unread output is queued")]
+    Backlog,
 }
 
 /// The result of a read: up to the asked length of the next queued message.
@@ -141,6 +152,7 @@ pub struct PipeServer {
     bound: Option<Bound>,
     contexts: BTreeSet<u16>,
     output: VecDeque<Bytes>,
+    queued: usize,
     broken: bool,
 }
 
@@ -175,6 +187,7 @@ impl PipeServer {
             bound: None,
             contexts: BTreeSet::new(),
             output: VecDeque::new(),
+            queued: 0,
             broken: false,
         }
     }
@@ -191,7 +204,7 @@ impl PipeServer {
 
     /// Bytes queued for reading (FSCTL_PIPE_PEEK's ReadDataAvailable).
     pub fn available(&self) -> usize {
-        self.output.iter().map(Bytes::len).sum()
+        self.queued
     }
 
     /// Handles bytes written to the pipe (WRITE, or the input of TRANSCEIVE). Responses are
@@ -199,6 +212,9 @@ impl PipeServer {
     pub fn write(&mut self, data: &[u8]) -> Result<(), PipeError> {
         if self.broken {
             return Err(PipeError::Broken);
+        }
+        if self.queued >= self.config.max_queued_output {
+            return Err(PipeError::Backlog);
         }
         let frags = match self.input.push(data) {
             Ok(f) => f,
@@ -216,12 +232,13 @@ impl PipeServer {
     /// Takes up to `max` bytes of the next queued message.
     pub fn read(&mut self, max: usize) -> Option<PipeRead> {
         let front = self.output.front_mut()?;
-        if front.len() <= max {
-            let data = self.output.pop_front()?;
-            return Some(PipeRead { data, more: false });
-        }
-        let data = front.split_to(max);
-        Some(PipeRead { data, more: true })
+        let (data, more) = if front.len() <= max {
+            (self.output.pop_front()?, false)
+        } else {
+            (front.split_to(max), true)
+        };
+        self.queued = self.queued.saturating_sub(data.len());
+        Some(PipeRead { data, more })
     }
 
     /// FSCTL_PIPE_TRANSCEIVE: writes `input` and reads up to `max_output` bytes.
@@ -238,9 +255,14 @@ impl PipeServer {
         // Our own PDUs are built within their limits; a failure here would be a bug, and the
         // client then times out rather than us panicking.
         match pdu.to_bytes() {
-            Ok(b) => self.output.push_back(b),
+            Ok(b) => self.push_output(b),
             Err(e) => debug_assert!(false, "encoding our own PDU failed: {e}"),
         }
+    }
+
+    fn push_output(&mut self, b: Bytes) {
+        self.queued += b.len();
+        self.output.push_back(b);
     }
 
     fn fault(&mut self, call_id: u32, context_id: u16, status: FaultStatus) {
@@ -433,7 +455,7 @@ impl PipeServer {
                         })
                     },
                 ) {
-                    Ok(frags) => self.output.extend(frags),
+                    Ok(frags) => frags.into_iter().for_each(|f| self.push_output(f)),
                     Err(_) => self.fault(call_id, ctx, FaultStatus::NCA_S_FAULT_REMOTE_NO_MEMORY),
                 }
             }
@@ -728,6 +750,59 @@ mod tests {
         p.write(&bind_pdu(vec![ctx(0, srv, SyntaxId::NDR)]))
             .unwrap();
         assert!(matches!(read_pdu(&mut p).body, Body::BindNak(_)));
+    }
+
+    #[test]
+    fn unread_output_is_bounded() {
+        let mut p = PipeServer::new(
+            "srvsvc",
+            Box::new(SrvsvcServer::new(snapshot(50))),
+            PipeConfig {
+                max_queued_output: 10_000,
+                ..PipeConfig::default()
+            },
+        );
+        p.write(&bind_pdu(vec![ctx(
+            0,
+            crate::rpc::srvsvc::SYNTAX,
+            SyntaxId::NDR,
+        )]))
+        .unwrap();
+        let q = ShareEnumRequest {
+            level: 1,
+            ..Default::default()
+        }
+        .encode();
+        let mut refused = false;
+        for i in 0..100 {
+            let f = Pdu::single(
+                i + 2,
+                Body::Request(Request {
+                    context_id: 0,
+                    opnum: 15,
+                    stub: q.clone(),
+                    ..Default::default()
+                }),
+            );
+            match p.write(&f.to_bytes().unwrap()) {
+                Ok(()) => {}
+                Err(PipeError::Backlog) => {
+                    refused = true;
+                    break;
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+        assert!(refused);
+        assert!(p.available() < 10_000 + 4280);
+        // Reading drains the backlog and the pipe works again.
+        let mut total = 0;
+        while let Some(r) = p.read(777) {
+            total += r.data.len();
+        }
+        assert!(total > 0);
+        assert_eq!(p.available(), 0);
+        assert!(!p.is_broken());
     }
 
     #[test]
