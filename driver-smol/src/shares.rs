@@ -24,6 +24,7 @@ use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
 use smb_proto::wire::ioctl::{CtlCode, IoctlFlags, IoctlRequest};
 use smb_proto::wire::message::{RequestBody, ResponseBody, ResponsePayload};
 use smb_proto::wire::read::{Channel, ReadFlags, ReadRequest};
+use smb_proto::wire::status::NtStatus;
 use smb_proto::wire::write::{WriteFlags, WriteRequest};
 use smb_proto::wire::{FileId, SessionId, TreeId};
 
@@ -92,12 +93,13 @@ impl<'a> RpcPipe<'a> {
                 return Err(e.into());
             }
         };
-        let pipe = Pipe {
+        let mut pipe = Pipe {
             client,
             session,
             tree,
             file_id,
             read_size: None,
+            overflows: 0,
         };
         let mut rpc = RpcClient::new(syntax, smb_proto::rpc::pdu::DEFAULT_MAX_FRAG, MAX_RESPONSE);
         let bound = match rpc.bind() {
@@ -122,6 +124,12 @@ impl<'a> RpcPipe<'a> {
     /// this makes the server answer STATUS_BUFFER_OVERFLOW and the rest is read on (tests).
     pub fn set_read_size(&mut self, n: u32) {
         self.pipe.read_size = Some(n.max(16));
+    }
+
+    /// How many TRANSCEIVE / READ answers so far came with STATUS_BUFFER_OVERFLOW (more of
+    /// the message remained).
+    pub fn overflow_reads(&self) -> u64 {
+        self.pipe.overflows
     }
 
     /// One call: the request stub in, the response stub out.
@@ -273,12 +281,18 @@ struct Pipe<'a> {
     file_id: FileId,
     /// MaxOutputResponse / READ Length; by default the negotiated receive fragment size.
     read_size: Option<u32>,
+    /// How many answers came with STATUS_BUFFER_OVERFLOW.
+    overflows: u64,
 }
 
 impl Pipe<'_> {
     /// Writes the fragments (the last through TRANSCEIVE) and feeds everything read back
     /// into `rpc` until it has the whole answer.
-    async fn exchange(&self, rpc: &mut RpcClient, frags: Vec<Bytes>) -> Result<Step, SharesError> {
+    async fn exchange(
+        &mut self,
+        rpc: &mut RpcClient,
+        frags: Vec<Bytes>,
+    ) -> Result<Step, SharesError> {
         let max = self
             .read_size
             .unwrap_or_else(|| u32::from(rpc.max_recv_frag()));
@@ -316,7 +330,7 @@ impl Pipe<'_> {
 
     /// FSCTL_PIPE_TRANSCEIVE; STATUS_BUFFER_OVERFLOW arrives as a success with partial data
     /// (the client core keeps the body), and the rest is READ.
-    async fn transceive(&self, input: Bytes, max_output: u32) -> Result<Bytes, ClientError> {
+    async fn transceive(&mut self, input: Bytes, max_output: u32) -> Result<Bytes, ClientError> {
         let body = RequestBody::Ioctl(IoctlRequest {
             ctl_code: CtlCode::FSCTL_PIPE_TRANSCEIVE,
             file_id: self.file_id,
@@ -326,18 +340,17 @@ impl Pipe<'_> {
             input,
             output: Bytes::new(),
         });
-        match self
-            .client
-            .request(self.session, self.tree, body)
-            .await?
-            .payload
-        {
+        let resp = self.client.request(self.session, self.tree, body).await?;
+        if resp.header.status == NtStatus::BUFFER_OVERFLOW {
+            self.overflows += 1;
+        }
+        match resp.payload {
             ResponsePayload::Body(ResponseBody::Ioctl(r)) => Ok(r.output),
             _ => Err(ClientError::Unexpected("IOCTL answered with another body")),
         }
     }
 
-    async fn read(&self, length: u32) -> Result<Bytes, ClientError> {
+    async fn read(&mut self, length: u32) -> Result<Bytes, ClientError> {
         let body = RequestBody::Read(ReadRequest {
             padding: 0x50,
             flags: ReadFlags::default(),
@@ -349,12 +362,11 @@ impl Pipe<'_> {
             remaining_bytes: 0,
             channel_info: Bytes::new(),
         });
-        match self
-            .client
-            .request(self.session, self.tree, body)
-            .await?
-            .payload
-        {
+        let resp = self.client.request(self.session, self.tree, body).await?;
+        if resp.header.status == NtStatus::BUFFER_OVERFLOW {
+            self.overflows += 1;
+        }
+        match resp.payload {
             ResponsePayload::Body(ResponseBody::Read(r)) => Ok(r.data),
             _ => Err(ClientError::Unexpected("READ answered with another body")),
         }
