@@ -5,10 +5,12 @@
 //! `Client` API, the TCP server loop and the local-directory backend confined to its root.
 //! It must not contain protocol logic: every protocol decision is made in `smb-proto`.
 //! [`client`] is the async client; [`fs`] is the synchronous, root-confined file system the
-//! local-directory backend calls. The server loop and the backend itself follow.
+//! local-directory backend calls; [`shares`] lists shares over the srvsvc pipe. The server loop
+//! and the backend itself follow.
 
 pub mod client;
 pub mod files;
 pub mod fs;
+pub mod shares;
 
 pub use client::{Client, ClientError, InFlight};

@@ -18,6 +18,7 @@
 //! - [`client`]: the client connection state machine.
 //! - [`io`]: inputs shared by both roles, the transport kind and the wall-clock anchor.
 //! - [`session_crypto`]: a session's signer and ciphers applied to whole messages.
+//! - [`rpc`]: DCE/RPC over named pipes (srvsvc share enumeration) for both roles.
 //! - [`rng`]: the deterministic random source every component draws from.
 
 pub mod auth;
@@ -25,5 +26,6 @@ pub mod client;
 pub mod credits;
 pub mod io;
 pub mod rng;
+pub mod rpc;
 pub mod session_crypto;
 pub mod wire;
