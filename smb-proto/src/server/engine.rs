@@ -858,6 +858,29 @@ impl Server {
         async_id: Option<AsyncId>,
         sign: Option<SessionId>,
     ) -> Resp {
+        let header = self.response_header(ch, req, status, async_id);
+        let buf = encode_message(&header, &payload).unwrap_or_else(|_| {
+            // Our own body did not encode (a name too long for its field): answer with a
+            // plain error instead.
+            let h = Header {
+                status: NtStatus::INTERNAL_ERROR,
+                ..header
+            };
+            encode_message(&h, &ResponsePayload::Error(ErrorResponse::empty()))
+                .unwrap_or_else(|_| BytesMut::new())
+        });
+        Resp { buf, sign }
+    }
+
+    /// The header of a response to `req`, granting credits (none on a final async response,
+    /// whose interim response granted them).
+    fn response_header(
+        &mut self,
+        ch: ConnectionHandle,
+        req: &Header,
+        status: NtStatus,
+        async_id: Option<AsyncId>,
+    ) -> Header {
         let max = usize::from(self.config.max_credits);
         let granted = match (async_id, self.conns.get_mut(&ch)) {
             (None, Some(c)) => c.window.grant(req.credits.max(1), max),
@@ -872,18 +895,9 @@ impl Server {
                 flags.insert(HeaderFlags::ASYNC_COMMAND);
                 HeaderId::Async(a)
             }
-            None => match req.id {
-                HeaderId::Sync {
-                    process_id,
-                    tree_id,
-                } => HeaderId::Sync {
-                    process_id,
-                    tree_id,
-                },
-                HeaderId::Async(a) => HeaderId::Async(a),
-            },
+            None => req.id,
         };
-        let header = Header {
+        Header {
             credit_charge: req.credit_charge,
             status,
             command: req.command,
@@ -894,18 +908,7 @@ impl Server {
             id,
             session_id: req.session_id,
             signature: [0; 16],
-        };
-        let buf = encode_message(&header, &payload).unwrap_or_else(|_| {
-            // Our own body did not encode (a name too long for its field): answer with a
-            // plain error instead.
-            let h = Header {
-                status: NtStatus::INTERNAL_ERROR,
-                ..header
-            };
-            encode_message(&h, &ResponsePayload::Error(ErrorResponse::empty()))
-                .unwrap_or_else(|_| BytesMut::new())
-        });
-        Resp { buf, sign }
+        }
     }
 
     fn error(
@@ -2059,6 +2062,31 @@ impl Server {
     ) -> Outcome {
         let header = cur.header;
         let sign = self.sign_for(ch, &header, encrypted);
+        // READ data goes out in the buffer it was read into: the headers are written into
+        // its reserved front and the message is signed in place (one copy only if sealed).
+        let result = match (&cur.waiting, result) {
+            (Waiting::Read { min_count }, Ok(OpReply::Read(buf)))
+                if !buf.is_empty() && buf.len() >= *min_count as usize =>
+            {
+                let h = self.response_header(ch, &header, NtStatus::SUCCESS, cur.async_id);
+                let buf = read_in_place(&h, buf).unwrap_or_else(|_| {
+                    let h = Header {
+                        status: NtStatus::INTERNAL_ERROR,
+                        ..h
+                    };
+                    encode_message(&h, &ResponsePayload::Error(ErrorResponse::empty()))
+                        .unwrap_or_default()
+                });
+                let rel = Related {
+                    session: header.session_id,
+                    tree: header.tree_id().unwrap_or(prev.tree),
+                    file_id: prev.file_id,
+                    failed: None,
+                };
+                return Outcome::Respond(Resp { buf, sign }, rel);
+            }
+            (_, r) => r,
+        };
         let (status, payload, file_id) = match self.reply_payload(ch, cur, result) {
             Ok(x) => x,
             Err(s) => (s, ResponsePayload::Error(ErrorResponse::empty()), None),
@@ -2353,6 +2381,27 @@ fn set_signed_flag(msg: &mut [u8]) {
         let f = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) | HeaderFlags::SIGNED.bits();
         b.copy_from_slice(&f.to_le_bytes());
     }
+}
+
+/// Turns a filled [`ReadBuf`] into a READ response behind 4 reserved bytes, writing the SMB2
+/// header and the READ body into the buffer's headroom: the data is not copied.
+fn read_in_place(header: &Header, buf: ReadBuf) -> Result<BytesMut, ()> {
+    let mut b = buf.into_inner();
+    let data_len = b.len().checked_sub(READ_HEADROOM).ok_or(())?;
+    let mut fixed = BytesMut::with_capacity(Header::SIZE + ReadResponse::FIXED_LEN);
+    {
+        let mut w = Writer::new(&mut fixed);
+        header.encode(&mut w).map_err(|_| ())?;
+        ReadResponse::encode_fixed(&mut w, data_len, 0, 0).map_err(|_| ())?;
+    }
+    let start = READ_HEADROOM
+        .checked_sub(fixed.len() + FRAME_HEADER_LEN)
+        .ok_or(())?;
+    let _ = b.split_to(start);
+    b.get_mut(FRAME_HEADER_LEN..FRAME_HEADER_LEN + fixed.len())
+        .ok_or(())?
+        .copy_from_slice(&fixed);
+    Ok(b)
 }
 
 /// Encodes one message behind 4 reserved bytes.
