@@ -1,0 +1,377 @@
+//! The server driven by hand-built frames: the SMB1 multi-protocol NEGOTIATE, related
+//! compounds (FileId substitution, failure propagation, one frame of responses), and garbage
+//! input that must never panic.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use proptest::prelude::*;
+use smb_proto::auth::ntlm::{Credentials, ServerIdentity};
+use smb_proto::auth::{
+    AcceptorConfig, Initiator, InitiatorConfig, InitiatorStep, NtlmPolicy, SpnegoInitiator,
+    UserStore,
+};
+use smb_proto::io::{Input, TransportKind};
+use smb_proto::rng::SeededRng;
+use smb_proto::server::memfs::MemFs;
+use smb_proto::server::{ConnectionHandle, Server, ServerConfig, ServerOutput, ShareConfig};
+use smb_proto::wire::close::{CloseFlags, CloseRequest};
+use smb_proto::wire::compound::{build_compound, split_compound};
+use smb_proto::wire::create::{
+    CreateDisposition, CreateOptions, CreateRequest, ImpersonationLevel, OplockLevel, ShareAccess,
+};
+use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
+use smb_proto::wire::header::{Header, HeaderFlags, HeaderId};
+use smb_proto::wire::message::{
+    Request, RequestBody, Response, ResponseBody, ResponsePayload, decode_response,
+};
+use smb_proto::wire::negotiate::{
+    Capabilities, NegotiateRequest, SecurityMode, Smb1NegotiateRequest,
+};
+use smb_proto::wire::read::Channel;
+use smb_proto::wire::session_setup::{SessionSetupFlags, SessionSetupRequest};
+use smb_proto::wire::status::NtStatus;
+use smb_proto::wire::tree_connect::{TreeConnectFlags, TreeConnectRequest};
+use smb_proto::wire::write::{WriteFlags, WriteRequest};
+use smb_proto::wire::{Command, Dialect, FileId, Guid, MessageId, SessionId, TreeId};
+
+fn config() -> ServerConfig {
+    let mut users = UserStore::new();
+    users.add_password("alice", "secret");
+    let mut c = ServerConfig::new(Arc::new(AcceptorConfig::new(
+        ServerIdentity {
+            netbios_name: "SRV".into(),
+            netbios_domain: "WORKGROUP".into(),
+            dns_name: "srv".into(),
+            dns_domain: String::new(),
+        },
+        users,
+    )));
+    c.signing_required = false;
+    c.shares = vec![ShareConfig::disk("share", "memfs")];
+    c
+}
+
+struct Raw {
+    now: Instant,
+    server: Server,
+    fs: MemFs,
+    ch: ConnectionHandle,
+    frames: VecDeque<Bytes>,
+    closed: bool,
+    next_id: u64,
+    session: SessionId,
+    tree: TreeId,
+}
+
+impl Raw {
+    fn new() -> Self {
+        let now = Instant::now();
+        let mut server = Server::new(Arc::new(config()), now);
+        let peer: SocketAddr = "[::1]:40000".parse().expect("addr");
+        let ch = server.accept(now, TransportKind::Tcp, peer);
+        Raw {
+            now,
+            server,
+            fs: MemFs::new(),
+            ch,
+            frames: VecDeque::new(),
+            closed: false,
+            next_id: 0,
+            session: SessionId(0),
+            tree: TreeId(0),
+        }
+    }
+
+    fn deliver(&mut self, msg: &[u8]) {
+        let mut f = BytesMut::new();
+        f.extend_from_slice(&(msg.len() as u32).to_be_bytes());
+        f.extend_from_slice(msg);
+        self.server.handle_input(
+            self.ch,
+            Input::Receive {
+                now: self.now,
+                data: f.freeze(),
+            },
+        );
+        self.pump();
+    }
+
+    fn pump(&mut self) {
+        loop {
+            match self.server.poll_output() {
+                ServerOutput::Transmit { data, .. } => self.frames.push_back(data.slice(4..)),
+                ServerOutput::Op(req) => {
+                    let id = req.id;
+                    if let Some(r) = self.fs.handle(req) {
+                        self.server.complete(id, self.now, r);
+                    }
+                }
+                ServerOutput::Close { .. } => self.closed = true,
+                ServerOutput::Cancel(_) | ServerOutput::Event(_) => {}
+                ServerOutput::Timeout(_) => return,
+            }
+        }
+    }
+
+    fn recv(&mut self) -> Vec<Response> {
+        let frame = self.frames.pop_front().expect("a response frame");
+        split_compound(&frame, 64)
+            .expect("compound")
+            .iter()
+            .map(|m| decode_response(m).expect("response"))
+            .collect()
+    }
+
+    fn header(&mut self, command: Command) -> Header {
+        let id = self.next_id;
+        self.next_id += 1;
+        Header {
+            command,
+            credits: 64,
+            credit_charge: 1,
+            message_id: MessageId(id),
+            session_id: self.session,
+            id: HeaderId::Sync {
+                process_id: 0xFEFF,
+                tree_id: self.tree,
+            },
+            ..Header::default()
+        }
+    }
+
+    fn message(&mut self, body: RequestBody) -> BytesMut {
+        let header = self.header(body.command());
+        let mut out = BytesMut::new();
+        Request { header, body }.encode(&mut out).expect("encode");
+        out
+    }
+
+    fn call(&mut self, body: RequestBody) -> Response {
+        let m = self.message(body);
+        self.deliver(&m);
+        self.recv().remove(0)
+    }
+
+    /// NEGOTIATE 2.1, NTLM session setup, TREE_CONNECT to `share`.
+    fn login(&mut self) {
+        let r = self.call(RequestBody::Negotiate(NegotiateRequest {
+            security_mode: SecurityMode::SIGNING_ENABLED,
+            capabilities: Capabilities::LARGE_MTU,
+            client_guid: Guid([7; 16]),
+            client_start_time: 0,
+            dialects: vec![Dialect::SMB2_0_2, Dialect::SMB2_1],
+            contexts: Vec::new(),
+        }));
+        let ResponsePayload::Body(ResponseBody::Negotiate(n)) = r.payload else {
+            panic!("negotiate: {r:?}");
+        };
+        assert_eq!(n.dialect, Dialect::SMB2_1);
+        let cfg = Arc::new(InitiatorConfig {
+            credentials: Credentials::from_password("alice", "WORKGROUP", "secret"),
+            workstation: "RAW".into(),
+            ntlm_policy: NtlmPolicy::default(),
+        });
+        let mut init =
+            SpnegoInitiator::new(cfg, "srv", 0, SeededRng::from_seed([5; 32])).expect("ntlm");
+        let mut token = Some(n.security_buffer.clone());
+        for _ in 0..3 {
+            let step = init.step(token.as_deref()).expect("step");
+            let t = match step {
+                InitiatorStep::Continue { token } => token,
+                InitiatorStep::Done { .. } => break,
+            };
+            let r = self.call(RequestBody::SessionSetup(SessionSetupRequest {
+                flags: SessionSetupFlags::default(),
+                security_mode: SecurityMode::SIGNING_ENABLED,
+                capabilities: Capabilities::default(),
+                channel: 0,
+                previous_session_id: SessionId(0),
+                security_buffer: t,
+            }));
+            self.session = r.header.session_id;
+            match r.payload {
+                ResponsePayload::Body(ResponseBody::SessionSetup(s)) => {
+                    token = Some(s.security_buffer);
+                    if r.header.status == NtStatus::SUCCESS {
+                        let _ = init.step(Some(&token.clone().unwrap_or_default()));
+                        break;
+                    }
+                }
+                other => panic!("setup: {other:?}"),
+            }
+        }
+        let r = self.call(RequestBody::TreeConnect(TreeConnectRequest {
+            flags: TreeConnectFlags::default(),
+            path: "\\\\srv\\share".into(),
+            extension: None,
+        }));
+        assert_eq!(r.header.status, NtStatus::SUCCESS);
+        self.tree = r.header.tree_id().expect("tree");
+    }
+}
+
+fn create(name: &str, disposition: CreateDisposition) -> RequestBody {
+    RequestBody::Create(CreateRequest {
+        security_flags: 0,
+        requested_oplock_level: OplockLevel::BATCH,
+        impersonation_level: ImpersonationLevel::IMPERSONATION,
+        smb_create_flags: 0,
+        desired_access: AccessMask(AccessMask::GENERIC_READ.0 | AccessMask::GENERIC_WRITE.0),
+        file_attributes: FileAttributes::default(),
+        share_access: ShareAccess(ShareAccess::READ.0),
+        create_disposition: disposition,
+        create_options: CreateOptions::NON_DIRECTORY_FILE,
+        name: name.into(),
+        contexts: Vec::new(),
+    })
+}
+
+fn related_chain(
+    raw: &mut Raw,
+    name: &str,
+    disposition: CreateDisposition,
+    data: &'static [u8],
+) -> Vec<Response> {
+    let c = raw.message(create(name, disposition));
+    let mut w = raw.message(RequestBody::Write(WriteRequest {
+        offset: 0,
+        file_id: FileId::RELATED,
+        channel: Channel::NONE,
+        remaining_bytes: 0,
+        flags: WriteFlags::default(),
+        data: Bytes::from_static(data),
+        channel_info: Bytes::new(),
+    }));
+    let mut cl = raw.message(RequestBody::Close(CloseRequest {
+        flags: CloseFlags::POSTQUERY_ATTRIB,
+        file_id: FileId::RELATED,
+    }));
+    for m in [&mut w, &mut cl] {
+        let at = Header::FLAGS_OFFSET;
+        let f = u32::from_le_bytes([m[at], m[at + 1], m[at + 2], m[at + 3]])
+            | HeaderFlags::RELATED_OPERATIONS.bits();
+        m[at..at + 4].copy_from_slice(&f.to_le_bytes());
+    }
+    let mut chain = BytesMut::new();
+    build_compound(&mut chain, &[&c, &w, &cl]).expect("compound");
+    raw.deliver(&chain);
+    raw.recv()
+}
+
+#[test]
+fn related_compound_create_write_close() {
+    let mut raw = Raw::new();
+    raw.login();
+    let rs = related_chain(&mut raw, "c.txt", CreateDisposition::CREATE, b"compound!");
+    assert_eq!(rs.len(), 3, "three responses in one frame");
+    let statuses: Vec<NtStatus> = rs.iter().map(|r| r.header.status).collect();
+    assert_eq!(statuses, [NtStatus::SUCCESS; 3]);
+    match &rs[0].payload {
+        ResponsePayload::Body(ResponseBody::Create(c)) => {
+            assert_eq!(c.oplock_level, OplockLevel::NONE, "no oplocks granted")
+        }
+        other => panic!("{other:?}"),
+    }
+    match &rs[1].payload {
+        ResponsePayload::Body(ResponseBody::Write(w)) => assert_eq!(w.count, 9),
+        other => panic!("{other:?}"),
+    }
+    match &rs[2].payload {
+        ResponsePayload::Body(ResponseBody::Close(c)) => assert_eq!(c.end_of_file, 9),
+        other => panic!("{other:?}"),
+    }
+    assert!(rs[1].header.flags.contains(HeaderFlags::RELATED_OPERATIONS));
+    assert_eq!(raw.fs.file("c.txt"), Some(&b"compound!"[..]));
+    assert_eq!(raw.fs.open_count(), 0);
+
+    // A failed CREATE fails the related requests after it with the same status.
+    let rs = related_chain(&mut raw, "missing.txt", CreateDisposition::OPEN, b"x");
+    let statuses: Vec<NtStatus> = rs.iter().map(|r| r.header.status).collect();
+    assert_eq!(statuses, [NtStatus::OBJECT_NAME_NOT_FOUND; 3]);
+    assert!(!raw.fs.exists("missing.txt"));
+}
+
+#[test]
+fn smb1_negotiate_gets_the_wildcard_answer() {
+    let mut raw = Raw::new();
+    let mut m = BytesMut::new();
+    Smb1NegotiateRequest {
+        dialects: vec!["NT LM 0.12".into(), "SMB 2.002".into(), "SMB 2.???".into()],
+    }
+    .encode(&mut m)
+    .expect("smb1");
+    raw.deliver(&m);
+    let r = raw.recv().remove(0);
+    match r.payload {
+        ResponsePayload::Body(ResponseBody::Negotiate(n)) => {
+            assert_eq!(n.dialect, Dialect::SMB2_WILDCARD)
+        }
+        other => panic!("{other:?}"),
+    }
+    // The SMB2 NEGOTIATE follows with MessageId 1.
+    raw.next_id = 1;
+    raw.login();
+    assert_eq!(raw.server.dialect(raw.ch), Some(Dialect::SMB2_1));
+
+    // SMB1 without an SMB2 dialect is refused.
+    let mut raw = Raw::new();
+    let mut m = BytesMut::new();
+    Smb1NegotiateRequest {
+        dialects: vec!["NT LM 0.12".into()],
+    }
+    .encode(&mut m)
+    .expect("smb1");
+    raw.deliver(&m);
+    assert!(raw.closed && raw.frames.is_empty());
+}
+
+#[test]
+fn requests_before_negotiate_and_unknown_sessions() {
+    let mut raw = Raw::new();
+    // Anything but NEGOTIATE first drops the connection.
+    let m = raw.message(RequestBody::Echo(smb_proto::wire::echo::EchoRequest));
+    raw.deliver(&m);
+    assert!(raw.closed);
+
+    let mut raw = Raw::new();
+    raw.login();
+    raw.session = SessionId(0xDEAD);
+    let r = raw.call(create("x", CreateDisposition::OPEN_IF));
+    assert_eq!(r.header.status, NtStatus::USER_SESSION_DELETED);
+    assert_eq!(raw.fs.open_count(), 0);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Arbitrary bytes, in arbitrary chunks, before or after login: no panic, and the server
+    /// either answers or closes.
+    #[test]
+    fn garbage_never_panics(
+        login in any::<bool>(),
+        chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 1..8),
+        framed in any::<bool>(),
+    ) {
+        let mut raw = Raw::new();
+        if login {
+            raw.login();
+        }
+        for c in chunks {
+            if framed {
+                // A well-framed SMB2-looking message with a random body.
+                let mut m = BytesMut::from(&[0xFE, b'S', b'M', b'B', 64, 0][..]);
+                m.extend_from_slice(&c);
+                m.resize(m.len().max(70), 0);
+                raw.deliver(&m);
+            } else {
+                raw.server.handle_input(raw.ch, Input::Receive { now: raw.now, data: Bytes::from(c) });
+                raw.pump();
+            }
+        }
+        prop_assert!(raw.server.connection_count() <= 1);
+    }
+}
