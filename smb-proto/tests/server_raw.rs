@@ -375,3 +375,114 @@ proptest! {
         prop_assert!(raw.server.connection_count() <= 1);
     }
 }
+
+#[test]
+fn incomplete_frame_and_idle_timeouts_close_in_virtual_time() {
+    use std::time::Duration;
+    let mut raw = Raw::new();
+    // Half a frame header.
+    raw.server.handle_input(
+        raw.ch,
+        Input::Receive {
+            now: raw.now,
+            data: Bytes::from_static(&[0, 0]),
+        },
+    );
+    raw.pump();
+    let deadline = match raw.server.poll_output() {
+        ServerOutput::Timeout(t) => t,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(deadline, raw.now + Duration::from_secs(30));
+    raw.server
+        .handle_input(raw.ch, Input::Timeout(raw.now + Duration::from_secs(29)));
+    raw.pump();
+    assert!(!raw.closed);
+    raw.server
+        .handle_input(raw.ch, Input::Timeout(raw.now + Duration::from_secs(31)));
+    raw.pump();
+    assert!(raw.closed, "incomplete frame timed out");
+
+    // A negotiated connection with nothing open is dropped when idle.
+    let mut raw = Raw::new();
+    raw.login();
+    raw.server.handle_input(
+        raw.ch,
+        Input::Timeout(raw.now + Duration::from_secs(14 * 60)),
+    );
+    raw.pump();
+    assert!(!raw.closed);
+    raw.server.handle_input(
+        raw.ch,
+        Input::Timeout(raw.now + Duration::from_secs(15 * 60)),
+    );
+    raw.pump();
+    assert!(raw.closed, "idle timeout");
+    assert_eq!(raw.server.connection_count(), 0);
+}
+
+#[test]
+fn create_contexts_mxac_and_qfid() {
+    use smb_proto::wire::create_context::CreateContext;
+    let mut raw = Raw::new();
+    raw.login();
+    let mut body = create("ctx.txt", CreateDisposition::OPEN_IF);
+    if let RequestBody::Create(c) = &mut body {
+        c.contexts = vec![
+            CreateContext::MaximalAccessRequest { timestamp: None },
+            CreateContext::QueryOnDiskIdRequest,
+        ];
+    }
+    let r = raw.call(body);
+    let ResponsePayload::Body(ResponseBody::Create(c)) = r.payload else {
+        panic!("{r:?}");
+    };
+    let mxac = c.contexts.iter().find_map(|x| match x {
+        CreateContext::MaximalAccessResponse {
+            query_status,
+            maximal_access,
+        } => Some((*query_status, *maximal_access)),
+        _ => None,
+    });
+    let (status, access) = mxac.expect("MxAc answered");
+    assert_eq!(status, 0);
+    // GENERIC_READ | GENERIC_WRITE mapped to file rights.
+    assert_eq!(access.0 & 0x3, 0x3);
+    let qfid = c.contexts.iter().find_map(|x| match x {
+        CreateContext::QueryOnDiskIdResponse { disk_id } => Some(*disk_id),
+        _ => None,
+    });
+    let disk_id = qfid.expect("QFid answered");
+    assert_ne!(disk_id[..8], [0; 8], "a file index");
+}
+
+#[test]
+fn session_limit_and_server_types_are_send() {
+    fn send<T: Send>() {}
+    send::<Server>();
+    send::<ServerOutput>();
+    send::<smb_proto::server::OpReply>();
+    send::<MemFs>();
+
+    let mut raw = Raw::new();
+    raw.login();
+    let max = raw.server.config().max_sessions;
+    // Start sessions until the limit refuses one.
+    let mut refused = None;
+    for _ in 0..max + 1 {
+        raw.session = SessionId(0);
+        let r = raw.call(RequestBody::SessionSetup(SessionSetupRequest {
+            flags: SessionSetupFlags::default(),
+            security_mode: SecurityMode::SIGNING_ENABLED,
+            capabilities: Capabilities::default(),
+            channel: 0,
+            previous_session_id: SessionId(0),
+            security_buffer: smb_proto::auth::SpnegoAcceptor::hint(),
+        }));
+        if r.header.status == NtStatus::REQUEST_NOT_ACCEPTED {
+            refused = Some(r);
+            break;
+        }
+    }
+    assert!(refused.is_some(), "the session limit holds");
+}
