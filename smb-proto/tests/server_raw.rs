@@ -293,6 +293,22 @@ fn related_compound_create_write_close() {
     let statuses: Vec<NtStatus> = rs.iter().map(|r| r.header.status).collect();
     assert_eq!(statuses, [NtStatus::OBJECT_NAME_NOT_FOUND; 3]);
     assert!(!raw.fs.exists("missing.txt"));
+
+    // The first request of a chain cannot be related; a related FileId with nothing before
+    // it is an invalid handle.
+    let mut m = raw.message(RequestBody::Close(CloseRequest {
+        flags: CloseFlags::default(),
+        file_id: FileId::RELATED,
+    }));
+    let at = Header::FLAGS_OFFSET;
+    m[at] |= HeaderFlags::RELATED_OPERATIONS.bits() as u8;
+    raw.deliver(&m);
+    assert_eq!(raw.recv()[0].header.status, NtStatus::INVALID_PARAMETER);
+    let r = raw.call(RequestBody::Close(CloseRequest {
+        flags: CloseFlags::default(),
+        file_id: FileId::RELATED,
+    }));
+    assert_eq!(r.header.status, NtStatus::INVALID_HANDLE);
 }
 
 #[test]

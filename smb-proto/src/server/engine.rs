@@ -654,7 +654,10 @@ impl Server {
         match outcome {
             Outcome::Respond(r, related) => {
                 chain.responses.push((r.buf, r.sign));
-                chain.related = related;
+                chain.related = Related {
+                    seen: true,
+                    ..related
+                };
             }
             Outcome::Silent => {}
             Outcome::Delay(r, until) => {
@@ -945,6 +948,11 @@ impl Server {
             return Outcome::Disconnect("malformed header");
         };
         let is_related = header.flags.contains(HeaderFlags::RELATED_OPERATIONS);
+        if is_related && !related.seen {
+            // MS-SMB2 3.3.5.2.7.2: the first request of a chain cannot be related.
+            let r = self.error(ch, &header, NtStatus::INVALID_PARAMETER, None);
+            return Outcome::Respond(r, failed(related, NtStatus::INVALID_PARAMETER));
+        }
         if is_related {
             // MS-SMB2 3.3.5.2.7.2: related requests inherit the session and tree.
             header.session_id = related.session;
@@ -1017,6 +1025,7 @@ impl Server {
                     tree: ctx.tree,
                     file_id: related.file_id,
                     failed: None,
+                    seen: true,
                 };
                 match self.on_command(ch, chain_id, now, &header, body, &ctx, related, single) {
                     Ok(Some(r)) => {
@@ -1843,7 +1852,7 @@ impl Server {
         related: Related,
     ) -> Result<Open, Refuse> {
         let fid = if fid == FileId::RELATED {
-            related.file_id.ok_or(NtStatus::INVALID_PARAMETER)?
+            related.file_id.ok_or(NtStatus::INVALID_HANDLE)?
         } else {
             fid
         };
@@ -2082,6 +2091,7 @@ impl Server {
                     tree: header.tree_id().unwrap_or(prev.tree),
                     file_id: prev.file_id,
                     failed: None,
+                    seen: true,
                 };
                 return Outcome::Respond(Resp { buf, sign }, rel);
             }
@@ -2097,6 +2107,7 @@ impl Server {
             tree: header.tree_id().unwrap_or(prev.tree),
             file_id: file_id.or(prev.file_id),
             failed: status.is_error().then_some(status),
+            seen: true,
         };
         Outcome::Respond(r, rel)
     }

@@ -167,6 +167,8 @@ pub(crate) struct Related {
     pub tree: TreeId,
     pub file_id: Option<FileId>,
     pub failed: Option<NtStatus>,
+    /// At least one request of the chain was processed.
+    pub seen: bool,
 }
 
 /// One received frame's requests (a single request or a compound), processed in order, one
