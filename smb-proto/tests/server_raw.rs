@@ -65,6 +65,8 @@ struct Raw {
     next_id: u64,
     session: SessionId,
     tree: TreeId,
+    /// Every frame the server sent, in order.
+    log: Vec<Bytes>,
 }
 
 impl Raw {
@@ -83,6 +85,7 @@ impl Raw {
             next_id: 0,
             session: SessionId(0),
             tree: TreeId(0),
+            log: Vec::new(),
         }
     }
 
@@ -103,7 +106,10 @@ impl Raw {
     fn pump(&mut self) {
         loop {
             match self.server.poll_output() {
-                ServerOutput::Transmit { data, .. } => self.frames.push_back(data.slice(4..)),
+                ServerOutput::Transmit { data, .. } => {
+                    self.log.push(data.clone());
+                    self.frames.push_back(data.slice(4..));
+                }
                 ServerOutput::Op(req) => {
                     let id = req.id;
                     if let Some(r) = self.fs.handle(req) {
@@ -501,4 +507,62 @@ fn session_limit_and_server_types_are_send() {
         }
     }
     assert!(refused.is_some(), "the session limit holds");
+}
+
+#[test]
+fn query_info_trims_variable_classes_and_refuses_short_fixed_ones() {
+    use smb_proto::wire::fscc::FileInfoClass;
+    use smb_proto::wire::query_info::{
+        AdditionalInformation, InfoType, QueryInfoFlags, QueryInfoRequest,
+    };
+    let mut raw = Raw::new();
+    raw.login();
+    let r = raw.call(create(
+        "a-rather-long-file-name.txt",
+        CreateDisposition::OPEN_IF,
+    ));
+    let ResponsePayload::Body(ResponseBody::Create(c)) = r.payload else {
+        panic!("{r:?}");
+    };
+    let mut query = |raw: &mut Raw, class: FileInfoClass, len: u32| {
+        raw.call(RequestBody::QueryInfo(QueryInfoRequest {
+            info_type: InfoType::FILE,
+            info_class: class.0,
+            output_buffer_length: len,
+            additional_information: AdditionalInformation::default(),
+            flags: QueryInfoFlags::default(),
+            file_id: c.file_id,
+            input: Bytes::new(),
+        }))
+    };
+    let full = query(&mut raw, FileInfoClass::ALL, 4096);
+    let ResponsePayload::Body(ResponseBody::QueryInfo(all)) = full.payload else {
+        panic!("{full:?}");
+    };
+    assert!(all.buffer.len() > 100);
+    let short = query(&mut raw, FileInfoClass::ALL, 100);
+    assert_eq!(short.header.status, NtStatus::BUFFER_OVERFLOW);
+    match short.payload {
+        ResponsePayload::Body(ResponseBody::QueryInfo(q)) => {
+            assert_eq!(q.buffer, all.buffer.slice(..100))
+        }
+        other => panic!("{other:?}"),
+    }
+    let fixed = query(&mut raw, FileInfoClass::BASIC, 20);
+    assert_eq!(fixed.header.status, NtStatus::INFO_LENGTH_MISMATCH);
+}
+
+#[test]
+fn same_inputs_same_bytes() {
+    fn run() -> Vec<Bytes> {
+        let mut raw = Raw::new();
+        raw.login();
+        let _ = related_chain(&mut raw, "d.txt", CreateDisposition::CREATE, b"determinism");
+        raw.log
+    }
+    // Same seed, same inputs (times relative to the start): byte-identical output, NTLM
+    // challenge, session id and signatures included.
+    let a = run();
+    assert!(a.len() >= 5);
+    assert_eq!(a, run());
 }
