@@ -524,7 +524,7 @@ fn query_info_trims_variable_classes_and_refuses_short_fixed_ones() {
     let ResponsePayload::Body(ResponseBody::Create(c)) = r.payload else {
         panic!("{r:?}");
     };
-    let mut query = |raw: &mut Raw, class: FileInfoClass, len: u32| {
+    let query = |raw: &mut Raw, class: FileInfoClass, len: u32| {
         raw.call(RequestBody::QueryInfo(QueryInfoRequest {
             info_type: InfoType::FILE,
             info_class: class.0,
