@@ -626,8 +626,16 @@ impl MemFs {
         };
         let n = self.nodes.get(&node).ok_or(NtStatus::INTERNAL_ERROR)?;
         let is_directory = n.is_dir();
-        if options.contains(CreateOptions::DELETE_ON_CLOSE) && node == ROOT {
-            return Err(NtStatus::CANNOT_DELETE);
+        if options.contains(CreateOptions::DELETE_ON_CLOSE) {
+            if node == ROOT {
+                return Err(NtStatus::CANNOT_DELETE);
+            }
+            // Like Samba and Windows: delete-on-close of a non-empty directory fails at open.
+            if let Kind::Dir(c) = &n.kind
+                && !c.is_empty()
+            {
+                return Err(NtStatus::DIRECTORY_NOT_EMPTY);
+            }
         }
         let meta = n.meta();
         self.opens.insert(
@@ -1527,6 +1535,18 @@ mod tests {
             Some(NtStatus::DIRECTORY_NOT_EMPTY)
         );
         t.close(2);
+        assert_eq!(
+            t.create(
+                9,
+                "d",
+                RW | 0x0001_0000,
+                ALL_SHARE,
+                CreateDisposition::OPEN,
+                CreateOptions::DELETE_ON_CLOSE,
+            )
+            .err(),
+            Some(NtStatus::DIRECTORY_NOT_EMPTY)
+        );
         t.create(
             3,
             "d\\x",
