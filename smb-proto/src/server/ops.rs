@@ -16,6 +16,12 @@
 //! to the share root, components separated by `\`, never starting with `\`, never containing
 //! empty, `.` or `..` components (the server refuses those with OBJECT_NAME_INVALID /
 //! OBJECT_PATH_SYNTAX_BAD before an op exists).
+//!
+//! Concurrency: ops may be run concurrently and completed in any order. Several ops on one
+//! open can be in flight at once (pipelined READs and WRITEs), and a `Close` can arrive while
+//! a client's earlier op on the same open still runs: a backend keeps its handle alive until
+//! those finish. Ops that wait (a blocking LOCK, CHANGE_NOTIFY) must complete promptly with
+//! STATUS_CANCELLED after a `ServerOutput::Cancel`.
 
 use std::net::SocketAddr;
 use std::time::Instant;
