@@ -115,6 +115,9 @@ impl Raw {
                     if let Some(r) = self.fs.handle(req) {
                         self.server.complete(id, self.now, r);
                     }
+                    while let Some((id, r)) = self.fs.poll_ready() {
+                        self.server.complete(id, self.now, r);
+                    }
                 }
                 ServerOutput::Close { .. } => self.closed = true,
                 ServerOutput::Cancel(_) | ServerOutput::Event(_) => {}
@@ -565,4 +568,69 @@ fn same_inputs_same_bytes() {
     let a = run();
     assert!(a.len() >= 5);
     assert_eq!(a, run());
+}
+
+#[test]
+fn compound_element_that_blocks_gets_an_interim_with_the_responses_before_it() {
+    use smb_proto::wire::lock::{LockElement, LockFlags, LockRequest};
+    use std::time::Duration;
+    let mut raw = Raw::new();
+    raw.login();
+    let mut body = create("l", CreateDisposition::OPEN_IF);
+    if let RequestBody::Create(c) = &mut body {
+        c.share_access = ShareAccess(7);
+    }
+    let r = raw.call(body);
+    let ResponsePayload::Body(ResponseBody::Create(holder)) = r.payload else {
+        panic!("{r:?}");
+    };
+    let lock = |fid: FileId, flags: u32| {
+        RequestBody::Lock(LockRequest {
+            lock_sequence: 0,
+            file_id: fid,
+            locks: vec![LockElement {
+                offset: 0,
+                length: 1,
+                flags: LockFlags(flags),
+            }],
+        })
+    };
+    let r = raw.call(lock(holder.file_id, LockFlags::EXCLUSIVE_LOCK.0));
+    assert_eq!(r.header.status, NtStatus::SUCCESS);
+    // CREATE + blocking LOCK + CLOSE, related.
+    let mut body = create("l", CreateDisposition::OPEN);
+    if let RequestBody::Create(c) = &mut body {
+        c.share_access = ShareAccess(7);
+    }
+    let c = raw.message(body);
+    let mut l = raw.message(lock(FileId::RELATED, LockFlags::EXCLUSIVE_LOCK.0));
+    let mut cl = raw.message(RequestBody::Close(CloseRequest {
+        flags: CloseFlags::default(),
+        file_id: FileId::RELATED,
+    }));
+    for m in [&mut l, &mut cl] {
+        m[Header::FLAGS_OFFSET] |= HeaderFlags::RELATED_OPERATIONS.bits() as u8;
+    }
+    let mut chain = BytesMut::new();
+    build_compound(&mut chain, &[&c, &l, &cl]).expect("compound");
+    raw.deliver(&chain);
+    assert!(raw.frames.is_empty(), "nothing before the interim deadline");
+    raw.server
+        .handle_input(raw.ch, Input::Timeout(raw.now + Duration::from_millis(600)));
+    raw.pump();
+    let first = raw.recv();
+    assert_eq!(first.len(), 2, "CREATE response and LOCK interim together");
+    assert_eq!(first[0].header.status, NtStatus::SUCCESS);
+    assert_eq!(first[1].header.status, NtStatus::PENDING);
+    assert!(first[1].header.flags.contains(HeaderFlags::ASYNC_COMMAND));
+    // Releasing the holder's lock lets the chain finish: LOCK (async form) and CLOSE.
+    let r = raw.call(lock(holder.file_id, LockFlags::UNLOCK.0));
+    assert_eq!(r.header.status, NtStatus::SUCCESS);
+    let rest = raw.recv();
+    assert_eq!(rest.len(), 2);
+    assert_eq!(rest[0].header.command, Command::LOCK);
+    assert_eq!(rest[0].header.status, NtStatus::SUCCESS);
+    assert_eq!(rest[0].header.async_id(), first[1].header.async_id());
+    assert_eq!(rest[1].header.command, Command::CLOSE);
+    assert_eq!(rest[1].header.status, NtStatus::SUCCESS);
 }

@@ -548,7 +548,6 @@ impl Server {
         }
         let id = conn.next_chain;
         conn.next_chain += 1;
-        let single = messages.len() == 1;
         conn.chains.insert(
             id,
             Chain {
@@ -557,7 +556,6 @@ impl Server {
                 responses: Vec::new(),
                 related: Related::default(),
                 current: None,
-                single,
                 delay_until: None,
             },
         );
@@ -638,8 +636,7 @@ impl Server {
             };
             let encrypted = chain.encrypted;
             let related = chain.related;
-            let single = chain.single;
-            let outcome = self.process(ch, id, now, msg, encrypted, related, single);
+            let outcome = self.process(ch, id, now, msg, encrypted, related);
             if !self.apply(ch, id, now, outcome) {
                 return;
             }
@@ -839,13 +836,22 @@ impl Server {
             session_id: req.session_id,
             signature: [0; 16],
         };
-        let sign = conn
-            .sessions
-            .get(&req.session_id)
-            .filter(|s| s.signing_required && s.crypto.is_some())
-            .map(|_| req.session_id);
-        if let Ok(buf) = encode_message(&header, &ResponsePayload::Error(ErrorResponse::empty())) {
-            self.transmit_single(ch, Resp { buf, sign }, encrypted);
+        // MS-SMB2 3.3.4.2: an interim response is not signed (it is sealed when the request
+        // was). In a compound, the responses gathered so far go out with it (3.3.4.1.3).
+        let mut responses = std::mem::take(&mut chain.responses);
+        match encode_message(&header, &ResponsePayload::Error(ErrorResponse::empty())) {
+            Ok(buf) => responses.push((buf, None)),
+            Err(()) => return self.drop_conn(ch, "cannot encode", true),
+        }
+        let frame = if responses.len() == 1 {
+            let (buf, _) = responses.remove(0);
+            self.protect_single(ch, buf, None, encrypted)
+        } else {
+            self.protect_compound(ch, responses, encrypted)
+        };
+        match frame {
+            Ok(data) => self.outbox.push_back(ServerOutput::Transmit { ch, data }),
+            Err(why) => self.drop_conn(ch, why, true),
         }
     }
 
@@ -942,7 +948,6 @@ impl Server {
         msg: Bytes,
         encrypted: Option<SessionId>,
         related: Related,
-        single: bool,
     ) -> Outcome {
         let Ok(mut header) = Header::decode(&msg) else {
             return Outcome::Disconnect("malformed header");
@@ -1027,7 +1032,7 @@ impl Server {
                     failed: None,
                     seen: true,
                 };
-                match self.on_command(ch, chain_id, now, &header, body, &ctx, related, single) {
+                match self.on_command(ch, chain_id, now, &header, body, &ctx, related) {
                     Ok(Some(r)) => {
                         rel.failed = None;
                         Outcome::Respond(r, rel)
@@ -1436,7 +1441,6 @@ impl Server {
         body: RequestBody,
         ctx: &Ctx,
         related: Related,
-        single: bool,
     ) -> Result<Option<Resp>, Refuse> {
         let config = self.config.clone();
         let (max_transact, max_read, max_write) = {
@@ -1582,7 +1586,7 @@ impl Server {
             RequestBody::OplockBreak(_) => Err(NtStatus::INVALID_OPLOCK_PROTOCOL.into()),
             RequestBody::Create(req) => {
                 let (op, waiting) = self.prepare_create(ch, ctx, req)?;
-                self.emit_op(ch, chain_id, now, header, ctx, op, waiting, single)
+                self.emit_op(ch, chain_id, now, header, ctx, op, waiting)
             }
             RequestBody::Ioctl(req) => {
                 if req.input.len() as u64 > u64::from(max_transact)
@@ -1613,7 +1617,7 @@ impl Server {
                     ctl_code: req.ctl_code,
                     file_id: open.file_id(),
                 };
-                self.emit_op(ch, chain_id, now, header, ctx, op, w, single)
+                self.emit_op(ch, chain_id, now, header, ctx, op, w)
             }
             body => {
                 let fid = file_id_of(&body).ok_or(NtStatus::INVALID_PARAMETER)?;
@@ -1828,7 +1832,7 @@ impl Server {
                     }
                     _ => return Err(NtStatus::NOT_SUPPORTED.into()),
                 };
-                self.emit_op(ch, chain_id, now, header, ctx, op, waiting, single)
+                self.emit_op(ch, chain_id, now, header, ctx, op, waiting)
             }
         }
     }
@@ -2001,7 +2005,6 @@ impl Server {
         ctx: &Ctx,
         op: FsOp,
         waiting: Waiting,
-        single: bool,
     ) -> Result<Option<Resp>, Refuse> {
         let filetime = self.filetime(now);
         let interim_after = self.config.interim_after;
@@ -2034,7 +2037,7 @@ impl Server {
             header: *header,
             op: id,
             waiting,
-            interim_at: single.then_some(now + interim_after),
+            interim_at: Some(now + interim_after),
             async_id: None,
             cancelled: false,
         });

@@ -152,7 +152,7 @@ pub(crate) struct Current {
     pub op: OpId,
     /// What the completion means.
     pub waiting: Waiting,
-    /// When to send an interim response (single requests only).
+    /// When to send an interim response.
     pub interim_at: Option<Instant>,
     /// Set once an interim response went out.
     pub async_id: Option<AsyncId>,
@@ -185,8 +185,6 @@ pub(crate) struct Chain {
     pub related: Related,
     /// The element waiting for an op.
     pub current: Option<Current>,
-    /// Whether the frame held one request (interim responses are sent only then).
-    pub single: bool,
     /// A failed authentication's answer is held until then.
     pub delay_until: Option<Instant>,
 }
