@@ -634,3 +634,31 @@ fn compound_element_that_blocks_gets_an_interim_with_the_responses_before_it() {
     assert_eq!(rest[1].header.command, Command::CLOSE);
     assert_eq!(rest[1].header.status, NtStatus::SUCCESS);
 }
+
+#[test]
+fn ipc_share_connects_and_pipes_are_not_supported_yet() {
+    use smb_proto::wire::tree_connect::ShareType;
+    let mut raw = Raw::new();
+    raw.login();
+    let r = raw.call(RequestBody::TreeConnect(TreeConnectRequest {
+        flags: TreeConnectFlags::default(),
+        path: "\\\\srv\\IPC$".into(),
+        extension: None,
+    }));
+    match r.payload {
+        ResponsePayload::Body(ResponseBody::TreeConnect(t)) => {
+            assert_eq!(t.share_type, ShareType::PIPE)
+        }
+        other => panic!("{other:?}"),
+    }
+    raw.tree = r.header.tree_id().expect("tree");
+    let r = raw.call(create("srvsvc", CreateDisposition::OPEN));
+    assert_eq!(r.header.status, NtStatus::NOT_SUPPORTED);
+    let r = raw.call(RequestBody::TreeConnect(TreeConnectRequest {
+        flags: TreeConnectFlags::default(),
+        path: "\\\\srv\\nope".into(),
+        extension: None,
+    }));
+    assert_eq!(r.header.status, NtStatus::BAD_NETWORK_NAME);
+    assert_eq!(raw.fs.open_count(), 0);
+}

@@ -37,8 +37,8 @@ use crate::wire::lock::{LockElement, LockFlags};
 use crate::wire::query_info::AdditionalInformation;
 use crate::wire::status::NtStatus;
 
-/// Largest file the store accepts (bounds memory on hostile offsets).
-pub const MAX_FILE_SIZE: u64 = 1 << 32;
+/// Largest file the store accepts (1 GiB: bounds memory on hostile offsets and sizes).
+pub const MAX_FILE_SIZE: u64 = 1 << 30;
 /// Allocation unit reported for sizes.
 const CLUSTER: u64 = 4096;
 /// The volume's capacity as reported (files live in memory; this is nominal).
