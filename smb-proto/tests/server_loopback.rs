@@ -948,3 +948,53 @@ fn throughput_in_process() {
         );
     }
 }
+
+#[test]
+fn close_waits_for_ops_still_running_on_the_open() {
+    let t0 = Instant::now();
+    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
+    let (s, t) = h.login("secret", "share");
+    h.fs.put_file("f", b"0123456789", 0).expect("put");
+    let fid = h
+        .open(s, t, "f", CreateDisposition::OPEN, false)
+        .expect("open");
+    h.hold_ops = true;
+    let read = h
+        .client
+        .request(h.now, s, t, read_req(fid, 0, 10))
+        .expect("read");
+    let close = h
+        .client
+        .request(
+            h.now,
+            s,
+            t,
+            RequestBody::Close(CloseRequest {
+                flags: CloseFlags::default(),
+                file_id: fid,
+            }),
+        )
+        .expect("close");
+    h.pump();
+    assert_eq!(
+        h.held.len(),
+        1,
+        "the CLOSE is not emitted while the READ runs"
+    );
+    assert!(matches!(h.held[0].op, smb_proto::server::FsOp::Read { .. }));
+    h.hold_ops = false;
+    let req = h.held.remove(0);
+    let id = req.id;
+    let r = h.fs.handle(req).expect("read done");
+    h.complete(id, r);
+    h.pump();
+    match h.take_response(read) {
+        Some(Ok(Response {
+            payload: ResponsePayload::Body(ResponseBody::Read(r)),
+            ..
+        })) => assert_eq!(&r.data[..], b"0123456789"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(h.take_response(close), Some(Ok(_))));
+    assert_eq!(h.fs.open_count(), 0);
+}

@@ -222,6 +222,7 @@ impl Server {
             preauth: None,
             sessions: BTreeMap::new(),
             opens: BTreeMap::new(),
+            parked_closes: BTreeMap::new(),
             chains: BTreeMap::new(),
             next_chain: 0,
             last_activity: now,
@@ -280,9 +281,29 @@ impl Server {
             c.current = Some(cur);
             return;
         }
+        if let Some(t) = cur.counted {
+            self.release(ch, t);
+        }
         let outcome = self.finish_op(ch, &cur, result, encrypted, prev);
         self.apply(ch, chain, now, outcome);
         self.run_chain(ch, chain, now);
+    }
+
+    /// One op on `open` finished: a CLOSE parked behind it goes out once none remain.
+    fn release(&mut self, ch: ConnectionHandle, open: OpenId) {
+        let Some(conn) = self.conns.get_mut(&ch) else {
+            return;
+        };
+        let idle = match conn.opens.get_mut(&open.0) {
+            Some(o) => {
+                o.inflight = o.inflight.saturating_sub(1);
+                o.inflight == 0
+            }
+            None => true,
+        };
+        if idle && let Some(req) = conn.parked_closes.remove(&open.0) {
+            self.outbox.push_back(ServerOutput::Op(req));
+        }
     }
 
     // ----- commands -----
@@ -334,8 +355,13 @@ impl Server {
             return;
         };
         conn.phase = Phase::Closed;
+        let parked: Vec<OpId> = conn.parked_closes.values().map(|r| r.id).collect();
+        for id in &parked {
+            // Never emitted: the cleanup close below covers the open.
+            self.ops.remove(id);
+        }
         for chain in conn.chains.values() {
-            if let Some(cur) = &chain.current {
+            if let Some(cur) = chain.current.as_ref().filter(|c| !parked.contains(&c.op)) {
                 self.ops.insert(cur.op, OpOwner::Internal);
                 self.outbox.push_back(ServerOutput::Cancel(cur.op));
             }
@@ -2029,6 +2055,25 @@ impl Server {
             .unwrap_or_default();
         let id = OpId(self.next_op);
         self.next_op += 1;
+        // Ops on an existing open are counted, so a CLOSE waits for the ones still running
+        // (a concurrent backend must not see its handle closed under a READ).
+        let target = match &op {
+            FsOp::Create { .. } => None,
+            other => Some(other.open()),
+        };
+        let is_close = matches!(op, FsOp::Close { .. });
+        let mut park = false;
+        let mut counted = None;
+        if let Some(t) = target
+            && let Some(o) = conn.opens.get_mut(&t.0)
+        {
+            if is_close {
+                park = o.inflight > 0;
+            } else {
+                o.inflight += 1;
+                counted = Some(t);
+            }
+        }
         let chain = conn
             .chains
             .get_mut(&chain_id)
@@ -2040,6 +2085,7 @@ impl Server {
             interim_at: Some(now + interim_after),
             async_id: None,
             cancelled: false,
+            counted,
         });
         self.ops.insert(
             id,
@@ -2048,7 +2094,7 @@ impl Server {
                 chain: chain_id,
             },
         );
-        self.outbox.push_back(ServerOutput::Op(OpRequest {
+        let request = OpRequest {
             id,
             ctx: OpContext {
                 ch,
@@ -2059,7 +2105,13 @@ impl Server {
                 now: filetime,
             },
             op,
-        }));
+        };
+        match target {
+            Some(t) if park => {
+                conn.parked_closes.insert(t.0, request);
+            }
+            _ => self.outbox.push_back(ServerOutput::Op(request)),
+        }
         Ok(None)
     }
 
@@ -2157,6 +2209,7 @@ impl Server {
                     is_directory: c.is_directory,
                     write_through: *write_through,
                     enumerated: false,
+                    inflight: 0,
                 };
                 let fid = o.file_id();
                 let conn = self.conns.get_mut(&ch).ok_or(NtStatus::FILE_CLOSED)?;

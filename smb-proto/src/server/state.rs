@@ -97,6 +97,8 @@ pub(crate) struct Open {
     pub write_through: bool,
     /// Whether QUERY_DIRECTORY has run since open or restart (empty answers differ).
     pub enumerated: bool,
+    /// Ops on this open emitted and not yet completed.
+    pub inflight: u32,
 }
 
 impl Open {
@@ -158,6 +160,8 @@ pub(crate) struct Current {
     pub async_id: Option<AsyncId>,
     /// A CANCEL arrived for it.
     pub cancelled: bool,
+    /// The open whose in-flight count this op holds.
+    pub counted: Option<OpenId>,
 }
 
 /// The state a related request inherits from the one before it (MS-SMB2 3.3.5.2.7.2).
@@ -201,6 +205,8 @@ pub(crate) struct Conn {
     pub preauth: Option<PreauthHash>,
     pub sessions: BTreeMap<SessionId, Session>,
     pub opens: BTreeMap<u64, Open>,
+    /// CLOSE ops held until the other ops on their open complete, by open.
+    pub parked_closes: BTreeMap<u64, super::ops::OpRequest>,
     pub chains: BTreeMap<u64, Chain>,
     pub next_chain: u64,
     pub last_activity: Instant,
