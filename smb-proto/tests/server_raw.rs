@@ -662,3 +662,53 @@ fn ipc_share_connects_and_pipes_are_not_supported_yet() {
     assert_eq!(r.header.status, NtStatus::BAD_NETWORK_NAME);
     assert_eq!(raw.fs.open_count(), 0);
 }
+
+#[test]
+fn reauthentication_keeps_the_session_and_its_opens() {
+    let mut raw = Raw::new();
+    raw.login();
+    let sid = raw.session;
+    let r = raw.call(create("keep.txt", CreateDisposition::OPEN_IF));
+    let ResponsePayload::Body(ResponseBody::Create(c)) = r.payload else {
+        panic!("{r:?}");
+    };
+    let cfg = Arc::new(InitiatorConfig {
+        credentials: Credentials::from_password("alice", "WORKGROUP", "secret"),
+        workstation: "RAW".into(),
+        ntlm_policy: NtlmPolicy::default(),
+    });
+    let mut init =
+        SpnegoInitiator::new(cfg, "srv", 0, SeededRng::from_seed([6; 32])).expect("ntlm");
+    let mut token = None;
+    let mut last = NtStatus::PENDING;
+    for _ in 0..3 {
+        let t = match init.step(token.as_deref()).expect("step") {
+            InitiatorStep::Continue { token } => token,
+            InitiatorStep::Done { .. } => break,
+        };
+        let r = raw.call(RequestBody::SessionSetup(SessionSetupRequest {
+            flags: SessionSetupFlags::default(),
+            security_mode: SecurityMode::SIGNING_ENABLED,
+            capabilities: Capabilities::default(),
+            channel: 0,
+            previous_session_id: SessionId(0),
+            security_buffer: t,
+        }));
+        assert_eq!(r.header.session_id, sid, "same session");
+        last = r.header.status;
+        if last == NtStatus::SUCCESS {
+            break;
+        }
+        let ResponsePayload::Body(ResponseBody::SessionSetup(s)) = r.payload else {
+            panic!("{r:?}");
+        };
+        token = Some(s.security_buffer.to_vec());
+    }
+    assert_eq!(last, NtStatus::SUCCESS);
+    // The open survived re-authentication.
+    let r = raw.call(RequestBody::Close(CloseRequest {
+        flags: CloseFlags::default(),
+        file_id: c.file_id,
+    }));
+    assert_eq!(r.header.status, NtStatus::SUCCESS);
+}
