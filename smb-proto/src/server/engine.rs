@@ -753,6 +753,9 @@ impl Server {
         sign: Option<SessionId>,
         encrypted: Option<SessionId>,
     ) -> Result<Bytes, &'static str> {
+        if buf.len() < FRAME_HEADER_LEN + Header::SIZE {
+            return Err("short message");
+        }
         let conn = self.conns.get_mut(&ch).ok_or("gone")?;
         if let Some(sid) = encrypted {
             let crypto = conn
@@ -820,9 +823,11 @@ impl Server {
                 crypto.sign(msg).map_err(|_| "cannot sign")?;
             }
         }
-        let len = out.len() - FRAME_HEADER_LEN;
+        let len = out.len().saturating_sub(FRAME_HEADER_LEN);
         let hdr = encode_frame_header(len).map_err(|_| "response too large")?;
-        out[..FRAME_HEADER_LEN].copy_from_slice(&hdr);
+        out.get_mut(..FRAME_HEADER_LEN)
+            .ok_or("short message")?
+            .copy_from_slice(&hdr);
         Ok(out.freeze())
     }
 
