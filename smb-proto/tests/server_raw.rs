@@ -71,8 +71,12 @@ struct Raw {
 
 impl Raw {
     fn new() -> Self {
+        Self::with(config())
+    }
+
+    fn with(config: ServerConfig) -> Self {
         let now = Instant::now();
-        let mut server = Server::new(Arc::new(config()), now);
+        let mut server = Server::new(Arc::new(config), now);
         let peer: SocketAddr = "[::1]:40000".parse().expect("addr");
         let ch = server.accept(now, TransportKind::Tcp, peer);
         Raw {
@@ -711,4 +715,47 @@ fn reauthentication_keeps_the_session_and_its_opens() {
         file_id: c.file_id,
     }));
     assert_eq!(r.header.status, NtStatus::SUCCESS);
+}
+
+#[test]
+fn network_interfaces_are_listed_only_when_configured() {
+    use smb_proto::wire::fscc::InfoCodec;
+    use smb_proto::wire::fsctl::{
+        InterfaceCapability, NetworkInterfaceInfo, NetworkInterfaceInfoList, SockAddr,
+    };
+    use smb_proto::wire::ioctl::{CtlCode, IoctlFlags, IoctlRequest};
+    let query = || {
+        RequestBody::Ioctl(IoctlRequest {
+            ctl_code: CtlCode::FSCTL_QUERY_NETWORK_INTERFACE_INFO,
+            file_id: FileId::RELATED,
+            max_input_response: 0,
+            max_output_response: 65_536,
+            flags: IoctlFlags::IS_FSCTL,
+            input: Bytes::new(),
+            output: Bytes::new(),
+        })
+    };
+    let mut raw = Raw::new();
+    raw.login();
+    assert_eq!(raw.call(query()).header.status, NtStatus::NOT_SUPPORTED);
+
+    let nic = NetworkInterfaceInfo {
+        if_index: 2,
+        capability: InterfaceCapability::RSS_CAPABLE,
+        link_speed: 10_000_000_000,
+        address: SockAddr::V4 {
+            addr: std::net::Ipv4Addr::new(192, 0, 2, 10),
+            port: 0,
+        },
+    };
+    let mut c = config();
+    c.network_interfaces = vec![nic.clone()];
+    let mut raw = Raw::with(c);
+    raw.login();
+    let r = raw.call(query());
+    let ResponsePayload::Body(ResponseBody::Ioctl(io)) = r.payload else {
+        panic!("{r:?}");
+    };
+    let list = NetworkInterfaceInfoList::decode(&io.output).expect("list");
+    assert_eq!(list.interfaces, vec![nic]);
 }

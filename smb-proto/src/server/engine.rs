@@ -51,7 +51,7 @@ use crate::wire::fscc::attributes::AccessMask;
 use crate::wire::fscc::file::FileInfo;
 use crate::wire::fscc::notify::FileNotifyInformation;
 use crate::wire::fscc::{FileInfoClass, FsInfoClass, InfoCodec};
-use crate::wire::fsctl::ValidateNegotiateInfoRequest;
+use crate::wire::fsctl::{NetworkInterfaceInfoList, ValidateNegotiateInfoRequest};
 use crate::wire::header::{Header, HeaderFlags, HeaderId};
 use crate::wire::ioctl::{CtlCode, IoctlRequest, IoctlResponse};
 use crate::wire::message::{RequestBody, ResponseBody, ResponsePayload, decode_request};
@@ -1046,6 +1046,7 @@ impl Server {
                 ) && !matches!(
                     &body,
                     RequestBody::Ioctl(i) if i.ctl_code == CtlCode::FSCTL_VALIDATE_NEGOTIATE_INFO
+                        || i.ctl_code == CtlCode::FSCTL_QUERY_NETWORK_INTERFACE_INFO
                 );
                 let ctx = match self.check(ch, &header, msg, encrypted, needs_tree) {
                     Ok(c) => c,
@@ -1629,8 +1630,7 @@ impl Server {
                     return self.validate_negotiate(ch, header, ctx, &req).map(Some);
                 }
                 if req.ctl_code == CtlCode::FSCTL_QUERY_NETWORK_INTERFACE_INFO {
-                    // We do not offer multichannel, so there is nothing true to list.
-                    return Err(NtStatus::NOT_SUPPORTED.into());
+                    return self.network_interfaces(ch, header, ctx, &req).map(Some);
                 }
                 let tree = self.tree(ch, ctx)?;
                 if tree.share.kind == ShareKind::Pipe {
@@ -2009,6 +2009,46 @@ impl Server {
         let output = vresp
             .to_bytes()
             .map_err(|_| Refuse::Disconnect("cannot encode"))?;
+        let body = IoctlResponse {
+            ctl_code: req.ctl_code,
+            file_id: FileId::RELATED,
+            flags: 0,
+            input: Bytes::new(),
+            output,
+        };
+        Ok(self.respond(
+            ch,
+            header,
+            NtStatus::SUCCESS,
+            ResponsePayload::Body(body.into()),
+            None,
+            ctx.sign,
+        ))
+    }
+
+    /// FSCTL_QUERY_NETWORK_INTERFACE_INFO (MS-SMB2 3.3.5.15.11): the interfaces the driver
+    /// configured, or NOT_SUPPORTED when it gave none.
+    fn network_interfaces(
+        &mut self,
+        ch: ConnectionHandle,
+        header: &Header,
+        ctx: &Ctx,
+        req: &IoctlRequest,
+    ) -> Result<Resp, Refuse> {
+        if self.config.network_interfaces.is_empty() {
+            return Err(NtStatus::NOT_SUPPORTED.into());
+        }
+        if req.file_id != FileId::RELATED {
+            return Err(NtStatus::INVALID_PARAMETER.into());
+        }
+        let output = NetworkInterfaceInfoList {
+            interfaces: self.config.network_interfaces.clone(),
+        }
+        .to_bytes()
+        .map_err(|_| NtStatus::INTERNAL_ERROR)?;
+        if output.len() > req.max_output_response as usize {
+            return Err(NtStatus::BUFFER_TOO_SMALL.into());
+        }
         let body = IoctlResponse {
             ctl_code: req.ctl_code,
             file_id: FileId::RELATED,
