@@ -1007,6 +1007,9 @@ impl Server {
         if !phase_ok {
             return Outcome::Disconnect("request before NEGOTIATE");
         }
+        // Verify a signature while the message buffer is still ours alone (before decoding
+        // hands out slices of it), so a large WRITE is verified in place, not copied.
+        let (msg, signature) = self.verify_early(ch, &header, msg, encrypted);
         let request = match decode_request(&msg) {
             Ok(r) => r,
             Err(_) => {
@@ -1048,7 +1051,7 @@ impl Server {
                     RequestBody::Ioctl(i) if i.ctl_code == CtlCode::FSCTL_VALIDATE_NEGOTIATE_INFO
                         || i.ctl_code == CtlCode::FSCTL_QUERY_NETWORK_INTERFACE_INFO
                 );
-                let ctx = match self.check(ch, &header, msg, encrypted, needs_tree) {
+                let ctx = match self.check(ch, &header, signature, encrypted, needs_tree) {
                     Ok(c) => c,
                     Err(Refuse::Disconnect(why)) => return Outcome::Disconnect(why),
                     Err(Refuse::Status(s)) => {
@@ -1100,12 +1103,40 @@ impl Server {
         .then_some(header.session_id)
     }
 
+    /// Checks a signed, unencrypted request's signature against its session's key:
+    /// `Some(valid)`, or `None` when there is nothing to check. Takes the message by value so
+    /// the verification runs in place when nothing else holds the buffer.
+    fn verify_early(
+        &self,
+        ch: ConnectionHandle,
+        header: &Header,
+        msg: Bytes,
+        encrypted: Option<SessionId>,
+    ) -> (Bytes, Option<bool>) {
+        if encrypted.is_some() || !header.flags.contains(HeaderFlags::SIGNED) {
+            return (msg, None);
+        }
+        let Some(crypto) = self
+            .conns
+            .get(&ch)
+            .and_then(|c| c.sessions.get(&header.session_id))
+            .and_then(|s| s.crypto.as_ref())
+        else {
+            return (msg, None);
+        };
+        let mut buf = msg
+            .try_into_mut()
+            .unwrap_or_else(|m| BytesMut::from(&m[..]));
+        let ok = crypto.verify(&mut buf).is_ok();
+        (buf.freeze(), Some(ok))
+    }
+
     /// Validates session, signature, encryption and tree (MS-SMB2 3.3.5.2.4 - 3.3.5.2.11).
     fn check(
         &mut self,
         ch: ConnectionHandle,
         header: &Header,
-        msg: Bytes,
+        signature: Option<bool>,
         encrypted: Option<SessionId>,
         needs_tree: bool,
     ) -> Result<Ctx, Refuse> {
@@ -1131,14 +1162,8 @@ impl Server {
                 return Err(NtStatus::ACCESS_DENIED.into());
             }
             if header.flags.contains(HeaderFlags::SIGNED) {
-                let crypto = session
-                    .crypto
-                    .as_ref()
-                    .ok_or(Refuse::Status(NtStatus::ACCESS_DENIED))?;
-                let mut buf = msg
-                    .try_into_mut()
-                    .unwrap_or_else(|m| BytesMut::from(&m[..]));
-                if crypto.verify(&mut buf).is_err() {
+                let crypto = session.crypto.as_ref();
+                if crypto.is_none() || signature != Some(true) {
                     return Err(NtStatus::ACCESS_DENIED.into());
                 }
                 sign = Some(sid);
