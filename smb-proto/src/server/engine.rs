@@ -285,7 +285,7 @@ impl Server {
             self.release(ch, t);
         }
         let outcome = self.finish_op(ch, &cur, result, encrypted, prev);
-        self.apply(ch, chain, now, outcome);
+        self.apply(ch, chain, outcome);
         self.run_chain(ch, chain, now);
     }
 
@@ -663,14 +663,14 @@ impl Server {
             let encrypted = chain.encrypted;
             let related = chain.related;
             let outcome = self.process(ch, id, now, msg, encrypted, related);
-            if !self.apply(ch, id, now, outcome) {
+            if !self.apply(ch, id, outcome) {
                 return;
             }
         }
     }
 
     /// Applies an outcome to a chain; false when the connection is gone.
-    fn apply(&mut self, ch: ConnectionHandle, id: u64, _now: Instant, outcome: Outcome) -> bool {
+    fn apply(&mut self, ch: ConnectionHandle, id: u64, outcome: Outcome) -> bool {
         let Some(chain) = self.conns.get_mut(&ch).and_then(|c| c.chains.get_mut(&id)) else {
             return false;
         };
@@ -1785,7 +1785,6 @@ impl Server {
                                 output_len: q.output_buffer_length,
                             },
                             Waiting::QueryInfo {
-                                query,
                                 output_len: q.output_buffer_length,
                             },
                         )
@@ -2387,7 +2386,7 @@ impl Server {
                     None,
                 ))
             }
-            (Waiting::QueryInfo { query, output_len }, OpReply::QueryInfo(info)) => {
+            (Waiting::QueryInfo { output_len }, OpReply::QueryInfo(info)) => {
                 let mut out = BytesMut::new();
                 let variable = match &info {
                     InfoReply::File(f) => {
@@ -2424,7 +2423,6 @@ impl Server {
                         false
                     }
                 };
-                let _ = query;
                 let max = *output_len as usize;
                 let mut status = NtStatus::SUCCESS;
                 if out.len() > max {

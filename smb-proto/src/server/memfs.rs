@@ -267,7 +267,7 @@ impl MemFs {
                 open, offset, data, ..
             } => self.write(open, offset, &data, now),
             FsOp::Flush { open } => self.node_of(open).map(|_| OpReply::Flush),
-            FsOp::Close { open, post_query } => self.close(open, post_query, now),
+            FsOp::Close { open, post_query } => self.close(open, post_query),
             FsOp::QueryInfo { open, query, .. } => self.query_info(open, query),
             FsOp::SetInfo { open, change } => self.set_info(open, change, now),
             FsOp::QueryDirectory {
@@ -764,7 +764,7 @@ impl MemFs {
         })
     }
 
-    fn close(&mut self, open: OpenId, post_query: bool, now: u64) -> Result<OpReply, NtStatus> {
+    fn close(&mut self, open: OpenId, post_query: bool) -> Result<OpReply, NtStatus> {
         let o = self.opens.remove(&open).ok_or(NtStatus::FILE_CLOSED)?;
         if let Some(locks) = self.locks.get_mut(&o.node) {
             locks.retain(|l| l.open != open);
@@ -785,7 +785,6 @@ impl MemFs {
         if last && self.nodes.get(&o.node).is_some_and(|n| n.delete_pending) {
             self.remove_node(o.node);
         }
-        let _ = now;
         Ok(OpReply::Close(if post_query { meta } else { None }))
     }
 

@@ -15,7 +15,7 @@ use smb_crypto::PreauthHash;
 
 use super::config::ShareConfig;
 use super::negotiate::ServerNegotiated;
-use super::ops::{InfoQuery, OpId, OpenId};
+use super::ops::{OpId, OpenId};
 use crate::auth::{Identity, SpnegoAcceptor};
 use crate::credits::ServerWindow;
 use crate::io::TransportKind;
@@ -132,7 +132,7 @@ pub(crate) enum Waiting {
     /// CLOSE of this open.
     Close { open: OpenId },
     /// QUERY_INFO with the client's limit.
-    QueryInfo { query: InfoQuery, output_len: u32 },
+    QueryInfo { output_len: u32 },
     /// SET_INFO.
     SetInfo,
     /// QUERY_DIRECTORY on this open; `first` when it is the first since open/restart.
