@@ -835,3 +835,24 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_skipped_message_id_does_not_starve_the_client() {
+    let mut raw = Raw::new();
+    raw.login();
+    // Skip one MessageId, then keep going well past the credit limit (512).
+    let skipped = raw.next_id;
+    raw.next_id += 1;
+    for _ in 0..2000 {
+        let r = raw.call(RequestBody::Echo(smb_proto::wire::echo::EchoRequest));
+        assert_eq!(r.header.status, NtStatus::SUCCESS);
+        assert!(r.header.credits >= 1, "credits keep coming");
+    }
+    // Using the skipped id later is still accepted.
+    let saved = raw.next_id;
+    raw.next_id = skipped;
+    let r = raw.call(RequestBody::Echo(smb_proto::wire::echo::EchoRequest));
+    assert_eq!(r.header.status, NtStatus::SUCCESS);
+    raw.next_id = saved;
+    assert!(!raw.closed);
+}
