@@ -856,3 +856,55 @@ fn a_skipped_message_id_does_not_starve_the_client() {
     raw.next_id = saved;
     assert!(!raw.closed);
 }
+
+#[test]
+fn failed_reauthentication_ends_the_session() {
+    use std::time::Duration;
+    let mut raw = Raw::new();
+    raw.login();
+    let _ = raw.call(create("x.txt", CreateDisposition::OPEN_IF));
+    assert_eq!(raw.fs.open_count(), 1);
+    let cfg = Arc::new(InitiatorConfig {
+        credentials: Credentials::from_password("alice", "WORKGROUP", "wrong"),
+        workstation: "RAW".into(),
+        ntlm_policy: NtlmPolicy::default(),
+    });
+    let mut init =
+        SpnegoInitiator::new(cfg, "srv", 0, SeededRng::from_seed([8; 32])).expect("ntlm");
+    let setup = |t: Bytes| {
+        RequestBody::SessionSetup(SessionSetupRequest {
+            flags: SessionSetupFlags::default(),
+            security_mode: SecurityMode::SIGNING_ENABLED,
+            capabilities: Capabilities::default(),
+            channel: 0,
+            previous_session_id: SessionId(0),
+            security_buffer: t,
+        })
+    };
+    let InitiatorStep::Continue { token } = init.step(None).expect("step") else {
+        panic!("first step");
+    };
+    let r = raw.call(setup(token));
+    assert_eq!(r.header.status, NtStatus::MORE_PROCESSING_REQUIRED);
+    let ResponsePayload::Body(ResponseBody::SessionSetup(s)) = r.payload else {
+        panic!("{r:?}");
+    };
+    let InitiatorStep::Continue { token } = init.step(Some(&s.security_buffer)).expect("step")
+    else {
+        panic!("second step");
+    };
+    let m = raw.message(setup(token));
+    raw.deliver(&m);
+    assert!(raw.frames.is_empty(), "the failure waits for the delay");
+    assert_eq!(
+        raw.fs.open_count(),
+        0,
+        "the session's opens are closed at once"
+    );
+    raw.server
+        .handle_input(raw.ch, Input::Timeout(raw.now + Duration::from_secs(2)));
+    raw.pump();
+    assert_eq!(raw.recv()[0].header.status, NtStatus::LOGON_FAILURE);
+    let r = raw.call(create("y.txt", CreateDisposition::OPEN_IF));
+    assert_eq!(r.header.status, NtStatus::USER_SESSION_DELETED);
+}

@@ -1013,7 +1013,10 @@ impl Server {
         let request = match decode_request(&msg) {
             Ok(r) => r,
             Err(_) => {
-                let resp = self.error(ch, &header, NtStatus::INVALID_PARAMETER, None);
+                let sign = self
+                    .sign_for(ch, &header, encrypted)
+                    .filter(|_| signature != Some(false));
+                let resp = self.error(ch, &header, NtStatus::INVALID_PARAMETER, sign);
                 return Outcome::Respond(resp, failed(related, NtStatus::INVALID_PARAMETER));
             }
         };
@@ -1023,13 +1026,20 @@ impl Server {
                 self.on_session_setup(ch, now, &header, &msg, req, encrypted)
             }
             RequestBody::Echo(_) => {
+                // ECHO needs no session; with one, it is signed like any other response, and
+                // a bad signature is refused.
+                let sign = self.sign_for(ch, &header, encrypted);
+                if signature == Some(false) {
+                    let r = self.error(ch, &header, NtStatus::ACCESS_DENIED, sign);
+                    return Outcome::Respond(r, related);
+                }
                 let r = self.respond(
                     ch,
                     &header,
                     NtStatus::SUCCESS,
                     ResponsePayload::Body(crate::wire::echo::EchoResponse.into()),
                     None,
-                    None,
+                    sign,
                 );
                 Outcome::Respond(r, related)
             }
@@ -1419,7 +1429,20 @@ impl Server {
                 )
             }
             Err(e) => {
-                conn.sessions.remove(&sid);
+                if reauth {
+                    // A failed re-authentication ends the session: its opens are closed and
+                    // it goes away once the (delayed) failure is sent.
+                    session.logged_off = true;
+                    let opens: Vec<Open> = conn
+                        .opens
+                        .values()
+                        .filter(|o| o.session == sid)
+                        .cloned()
+                        .collect();
+                    self.close_opens(ch, opens);
+                } else {
+                    conn.sessions.remove(&sid);
+                }
                 let status = if e.is_logon_failure() {
                     NtStatus::LOGON_FAILURE
                 } else {
