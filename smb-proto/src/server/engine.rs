@@ -1988,6 +1988,17 @@ impl Server {
         {
             return Err(NtStatus::INVALID_PARAMETER.into());
         }
+        // MS-SMB2 3.3.5.9 and Windows: opening by file id and the reserve-opfilter option are
+        // not supported; access bits outside the defined ones are refused.
+        if opts.contains(CreateOptions::OPEN_BY_FILE_ID)
+            || opts.contains(CreateOptions::RESERVE_OPFILTER)
+        {
+            return Err(NtStatus::NOT_SUPPORTED.into());
+        }
+        const VALID_ACCESS: u32 = 0xF300_0000 | ALL_ACCESS;
+        if req.desired_access.0 & !VALID_ACCESS != 0 {
+            return Err(NtStatus::ACCESS_DENIED.into());
+        }
         let path = check_path(&req.name)?;
         let desired = map_generic(req.desired_access);
         if opts.contains(CreateOptions::DELETE_ON_CLOSE)
