@@ -2696,3 +2696,140 @@ fn change_of(s: &SetInfoRequest) -> Result<(InfoChange, u32), NtStatus> {
         _ => Err(NtStatus::NOT_SUPPORTED),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::ntlm::ServerIdentity;
+    use crate::auth::{AcceptorConfig, Identity, UserStore};
+    use smb_crypto::{CipherId, SigningAlgorithm};
+
+    fn server() -> (Server, ConnectionHandle) {
+        let auth = Arc::new(AcceptorConfig::new(
+            ServerIdentity {
+                netbios_name: "S".into(),
+                netbios_domain: "W".into(),
+                dns_name: "s".into(),
+                dns_domain: String::new(),
+            },
+            UserStore::new(),
+        ));
+        let now = Instant::now();
+        let mut s = Server::new(Arc::new(ServerConfig::new(auth)), now);
+        let ch = s.accept(
+            now,
+            TransportKind::Tcp,
+            "127.0.0.1:1".parse().expect("addr"),
+        );
+        (s, ch)
+    }
+
+    fn crypto(role: Role) -> SessionCrypto {
+        SessionCrypto::new(
+            role,
+            Dialect::SMB3_1_1.0,
+            Some(CipherId::AES_128_GCM),
+            Some(SigningAlgorithm::AES_GMAC),
+            &[7; 16],
+            Some(&[3; 64]),
+            &mut SeededRng::from_seed([1; 32]),
+        )
+        .expect("keys")
+    }
+
+    fn install_session(s: &mut Server, ch: ConnectionHandle, sid: SessionId) {
+        let conn = s.conns.get_mut(&ch).expect("conn");
+        conn.sessions.insert(
+            sid,
+            Session {
+                acceptor: None,
+                preauth: None,
+                crypto: Some(crypto(Role::Server)),
+                identity: Some(Identity {
+                    user: "u".into(),
+                    domain: String::new(),
+                    workstation: String::new(),
+                    kind: IdentityKind::User,
+                }),
+                signing_required: true,
+                encrypt: true,
+                trees: BTreeMap::new(),
+                next_tree: 1,
+                logged_off: false,
+            },
+        );
+    }
+
+    fn echo_response(id: u64, sid: SessionId) -> BytesMut {
+        let h = Header {
+            command: Command::ECHO,
+            flags: HeaderFlags::SERVER_TO_REDIR,
+            message_id: crate::wire::MessageId(id),
+            session_id: sid,
+            ..Header::default()
+        };
+        encode_message(
+            &h,
+            &ResponsePayload::Body(crate::wire::echo::EchoResponse.into()),
+        )
+        .expect("encode")
+    }
+
+    #[test]
+    fn an_encrypted_compound_is_one_transform_around_the_chain() {
+        let (mut s, ch) = server();
+        let sid = SessionId(0x42);
+        install_session(&mut s, ch, sid);
+        let frame = s
+            .protect_compound(
+                ch,
+                vec![
+                    (echo_response(1, sid), Some(sid)),
+                    (echo_response(2, sid), Some(sid)),
+                ],
+                Some(sid),
+            )
+            .expect("sealed");
+        assert_eq!(frame.get(4), Some(&0xFD), "one TRANSFORM");
+        let body = BytesMut::from(frame.get(4..).expect("framed"));
+        let plain = crypto(Role::Client).open(body).expect("opens");
+        let msgs = split_compound(&plain, 8).expect("chain");
+        assert_eq!(msgs.len(), 2);
+        for (i, m) in msgs.iter().enumerate() {
+            let h = Header::decode(m).expect("header");
+            assert_eq!(h.message_id.0, i as u64 + 1);
+            assert!(!h.flags.contains(HeaderFlags::SIGNED), "sealed, not signed");
+        }
+    }
+
+    #[test]
+    fn a_signed_compound_signs_each_message() {
+        let (mut s, ch) = server();
+        let sid = SessionId(0x43);
+        install_session(&mut s, ch, sid);
+        let frame = s
+            .protect_compound(
+                ch,
+                vec![
+                    (echo_response(1, sid), Some(sid)),
+                    (echo_response(2, sid), Some(sid)),
+                ],
+                None,
+            )
+            .expect("signed");
+        let msgs = split_compound(&frame.slice(4..), 8).expect("chain");
+        let verifier = crypto(Role::Client);
+        for m in msgs {
+            assert!(
+                Header::decode(&m)
+                    .expect("h")
+                    .flags
+                    .contains(HeaderFlags::SIGNED)
+            );
+            let mut b = BytesMut::from(&m[..]);
+            verifier
+                .verify(&mut b)
+                .expect("each message verifies on its own");
+        }
+    }
+}
