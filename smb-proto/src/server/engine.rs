@@ -1841,7 +1841,9 @@ impl Server {
                         if !is_directory_class(q.file_information_class) {
                             return Err(NtStatus::INVALID_INFO_CLASS.into());
                         }
-                        if q.output_buffer_length > max_transact {
+                        if q.output_buffer_length > max_transact
+                            || q.file_name.chars().count() > super::wildcard::MAX_PATTERN
+                        {
                             return Err(NtStatus::INVALID_PARAMETER.into());
                         }
                         let restart = q.flags.contains(QueryDirectoryFlags::RESTART_SCANS)
