@@ -1877,9 +1877,10 @@ impl Server {
                         )
                     }
                     RequestBody::Lock(l) => {
-                        if l.locks.is_empty() || l.locks.len() > 64 {
+                        if open.is_directory {
                             return Err(NtStatus::INVALID_PARAMETER.into());
                         }
+                        valid_locks(&l.locks)?;
                         (
                             FsOp::Lock {
                                 open: open.id,
@@ -2554,6 +2555,39 @@ fn grant_credits(window: &mut ServerWindow, requested: u16, max_credits: u16) ->
     window.grant(want, usize::from(max_credits).saturating_mul(SPAN_FACTOR))
 }
 
+/// STATUS_INVALID_LOCK_RANGE (MS-ERREF): a byte range that wraps past 2^64.
+const INVALID_LOCK_RANGE: NtStatus = NtStatus(0xC000_01A1);
+
+/// MS-SMB2 3.3.5.14: a LOCK carries 1 to 64 elements, all unlocks or all locks; each lock is
+/// shared or exclusive (optionally fail-immediately), each unlock is a bare UNLOCK; a range
+/// must not wrap past 2^64 (MS-FSA 2.1.5.7).
+fn valid_locks(locks: &[crate::wire::lock::LockElement]) -> Result<(), NtStatus> {
+    use crate::wire::lock::LockFlags;
+    const SHARED: u32 = LockFlags::SHARED_LOCK.0;
+    const EXCL: u32 = LockFlags::EXCLUSIVE_LOCK.0;
+    const UNLOCK: u32 = LockFlags::UNLOCK.0;
+    const FAIL: u32 = LockFlags::FAIL_IMMEDIATELY.0;
+    let first = locks.first().ok_or(NtStatus::INVALID_PARAMETER)?;
+    if locks.len() > 64 {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    let unlocking = first.flags.0 == UNLOCK;
+    for e in locks {
+        let ok_flags = if unlocking {
+            e.flags.0 == UNLOCK
+        } else {
+            [SHARED, EXCL, SHARED | FAIL, EXCL | FAIL].contains(&e.flags.0)
+        };
+        if !ok_flags {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        if e.offset.checked_add(e.length).is_none() {
+            return Err(INVALID_LOCK_RANGE);
+        }
+    }
+    Ok(())
+}
+
 /// Marks a related chain as failed with `status`.
 fn failed(mut r: Related, status: NtStatus) -> Related {
     r.failed = Some(status);
@@ -2775,6 +2809,30 @@ mod tests {
             &ResponsePayload::Body(crate::wire::echo::EchoResponse.into()),
         )
         .expect("encode")
+    }
+
+    #[test]
+    fn lock_requests_are_validated_before_the_backend() {
+        use crate::wire::lock::{LockElement, LockFlags};
+        let e = |offset: u64, length: u64, flags: u32| LockElement {
+            offset,
+            length,
+            flags: LockFlags(flags),
+        };
+        assert_eq!(valid_locks(&[]), Err(NtStatus::INVALID_PARAMETER));
+        assert_eq!(valid_locks(&[e(0, 1, 2)]), Ok(()));
+        assert_eq!(valid_locks(&[e(0, 1, 1 | 0x10), e(5, 1, 2 | 0x10)]), Ok(()));
+        assert_eq!(valid_locks(&[e(0, 1, 4), e(5, 1, 4)]), Ok(()));
+        // Mixed unlock and lock, both kinds at once, or no kind at all.
+        assert_eq!(
+            valid_locks(&[e(0, 1, 4), e(5, 1, 2)]),
+            Err(NtStatus::INVALID_PARAMETER)
+        );
+        assert_eq!(valid_locks(&[e(0, 1, 3)]), Err(NtStatus::INVALID_PARAMETER));
+        assert_eq!(valid_locks(&[e(0, 1, 0)]), Err(NtStatus::INVALID_PARAMETER));
+        assert_eq!(valid_locks(&[e(u64::MAX, 2, 2)]), Err(INVALID_LOCK_RANGE));
+        let many: Vec<LockElement> = (0..65).map(|i| e(i, 1, 2)).collect();
+        assert_eq!(valid_locks(&many), Err(NtStatus::INVALID_PARAMETER));
     }
 
     #[test]
