@@ -111,3 +111,5 @@ impl Shares {
 pub(crate) fn fs_status(e: &crate::fs::FsError) -> NtStatus {
     NtStatus(e.nt_status())
 }
+#[cfg(test)]
+mod tests;
