@@ -10,5 +10,6 @@
 pub mod backend;
 pub mod client;
 pub mod fs;
+pub mod server;
 
 pub use client::{Client, ClientError};

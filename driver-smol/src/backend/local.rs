@@ -1252,8 +1252,8 @@ fn file_info(
                 }]
             },
         }),
-        // No 8.3 names on Linux (MS-FSCC 2.4.5: the name is not found).
-        FileInfoClass::ALTERNATE_NAME => return Err(NtStatus::OBJECT_NAME_NOT_FOUND),
+        // No 8.3 names on Linux: short names are not supported (smbclient's allinfo goes on).
+        FileInfoClass::ALTERNATE_NAME => return Err(NtStatus::NOT_SUPPORTED),
         FileInfoClass::FULL_EA => return Err(NtStatus::NO_EAS_ON_FILE),
         _ => return Err(NtStatus::INVALID_INFO_CLASS),
     })
