@@ -992,8 +992,14 @@ impl Server {
                     let r = self.error(ch, &header, status, None);
                     return Outcome::Respond(r, related);
                 }
-                let needs_tree =
-                    !matches!(body, RequestBody::Logoff(_) | RequestBody::TreeConnect(_));
+                // VALIDATE_NEGOTIATE_INFO is sent on TreeId 0 right after SESSION_SETUP.
+                let needs_tree = !matches!(
+                    &body,
+                    RequestBody::Logoff(_) | RequestBody::TreeConnect(_)
+                ) && !matches!(
+                    &body,
+                    RequestBody::Ioctl(i) if i.ctl_code == CtlCode::FSCTL_VALIDATE_NEGOTIATE_INFO
+                );
                 let ctx = match self.check(ch, &header, msg, encrypted, needs_tree) {
                     Ok(c) => c,
                     Err(Refuse::Disconnect(why)) => return Outcome::Disconnect(why),

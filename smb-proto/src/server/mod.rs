@@ -2,7 +2,8 @@
 //!
 //! Owns: [`Server`], which holds every connection, session, tree and open and turns validated
 //! requests into typed [`FsOp`]s for a backend ([`ops`]); its configuration ([`config`]);
-//! NEGOTIATE ([`negotiate`]); the in-memory backend ([`memfs`]).
+//! NEGOTIATE ([`negotiate`]); the in-memory backend ([`memfs`]); search patterns
+//! ([`wildcard`]).
 //! Must not: do I/O, read a clock or the OS RNG. Drivers move bytes, time and completions in
 //! and drain [`Server::poll_output`].
 //!
@@ -17,6 +18,7 @@ pub mod memfs;
 pub mod negotiate;
 pub mod ops;
 mod state;
+pub mod wildcard;
 
 pub use config::{ServerConfig, ShareConfig, ShareKind};
 pub use engine::Server;

@@ -251,7 +251,7 @@ pub fn validate(
         && req.guid == n.client_guid
         && req.security_mode == n.client_security_mode.0
         && req.dialects == n.client_dialects;
-    same.then(|| ValidateNegotiateInfoResponse {
+    same.then_some(ValidateNegotiateInfoResponse {
         capabilities: n.capabilities.0,
         guid: Guid(config.server_guid),
         security_mode: n.security_mode.0,
@@ -268,7 +268,12 @@ mod tests {
 
     fn config() -> ServerConfig {
         ServerConfig::new(Arc::new(AcceptorConfig::new(
-            ServerIdentity::default(),
+            ServerIdentity {
+                netbios_name: "SRV".into(),
+                netbios_domain: "WORKGROUP".into(),
+                dns_name: "srv".into(),
+                dns_domain: String::new(),
+            },
             UserStore::new(),
         )))
     }
