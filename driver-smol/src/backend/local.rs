@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use futures_lite::FutureExt;
+use smb_proto::server::wildcard;
 use smb_proto::server::{
     CreateReply, DirEntry, DirectoryBuildError, DirectoryBuilder, FileMeta, FsOp, InfoChange,
     InfoQuery, InfoReply, OpReply, OpRequest, OpenId, ReadBuf,
@@ -45,13 +46,16 @@ use smb_proto::wire::lock::LockElement;
 use smb_proto::wire::status::NtStatus;
 
 use super::locks::{Attempt, LockTable};
-use super::pattern;
 use super::security;
 use super::{Backend, Cancel, OpFuture, fs_status};
 use crate::fs::{
     Disposition, FileHandle, FileStat, FileTime, FsError, KindRequired, OpenOptions, Root,
     RootOptions, SetTimes, SmbPath,
 };
+
+/// The largest end of file a write may reach (NTFS's MAXFILESIZE, 16 TiB less 64 KiB; larger
+/// offsets are INVALID_PARAMETER as on Windows and Samba).
+const MAX_FILE_SIZE: u64 = 0xFFF_FFFF_0000;
 
 /// Entries read from disk per `read_dir` call while filling a QUERY_DIRECTORY answer.
 const DIR_BATCH: usize = 128;
@@ -104,6 +108,8 @@ struct OpenEntry {
     delete_on_close: bool,
     write_through: bool,
     cursor: DirCursor,
+    /// CurrentByteOffset (FilePositionInformation).
+    position: u64,
 }
 
 /// Where a directory enumeration stands (per open, MS-SMB2 3.3.5.18).
@@ -343,6 +349,7 @@ impl LocalBackend {
                     delete_on_close,
                     write_through: options.contains(CreateOptions::WRITE_THROUGH),
                     cursor: DirCursor::default(),
+                    position: 0,
                 },
             );
             let f = st.files.entry(key).or_insert_with(|| FileEntry {
@@ -399,6 +406,13 @@ impl LocalBackend {
         if handle.is_dir() {
             return Err(NtStatus::INVALID_DEVICE_REQUEST);
         }
+        // Offsets are signed 64-bit on the wire's file systems (MS-FSA 2.1.5.2).
+        if offset
+            .checked_add(u64::from(length))
+            .is_none_or(|end| end > i64::MAX as u64)
+        {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
         if !self
             .state()
             .locks
@@ -413,6 +427,7 @@ impl LocalBackend {
         if (n == 0 && length > 0) || n < min_count as usize {
             return Err(NtStatus::END_OF_FILE);
         }
+        self.set_position(open, offset + n as u64);
         Ok(OpReply::Read(buf))
     }
 
@@ -427,12 +442,29 @@ impl LocalBackend {
         if handle.is_dir() {
             return Err(NtStatus::INVALID_DEVICE_REQUEST);
         }
-        let offset = if offset == u64::MAX {
+        let granted = self.state().opens.get(&open).map(|o| o.granted);
+        let append_only = granted.is_some_and(|g| {
+            g.contains(AccessMask::FILE_APPEND_DATA) && !g.contains(AccessMask::FILE_WRITE_DATA)
+        });
+        // MS-SMB2 3.3.5.13: offset all-ones on an append-only open writes at the end of file.
+        let offset = if offset == u64::MAX && append_only {
             handle.stat().map_err(|e| fs_status(&e))?.size
         } else {
             offset
         };
         let count = u32::try_from(data.len()).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        if offset > i64::MAX as u64 {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        if data.is_empty() {
+            return Ok(OpReply::Write { count: 0 });
+        }
+        if offset
+            .checked_add(data.len() as u64)
+            .is_none_or(|end| end > MAX_FILE_SIZE)
+        {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
         if !self
             .state()
             .locks
@@ -444,7 +476,15 @@ impl LocalBackend {
         if write_through || open_wt {
             handle.flush().map_err(|e| fs_status(&e))?;
         }
+        self.set_position(open, offset + data.len() as u64);
         Ok(OpReply::Write { count })
+    }
+
+    /// FilePositionInformation follows the last READ or WRITE, as on Samba.
+    fn set_position(&self, open: OpenId, position: u64) {
+        if let Some(o) = self.state().opens.get_mut(&open) {
+            o.position = position;
+        }
     }
 
     // ----------------------------------------------------------------- CLOSE
@@ -499,7 +539,7 @@ impl LocalBackend {
     // ----------------------------------------------------------------- QUERY_INFO
 
     fn query_info(&self, open: OpenId, query: InfoQuery) -> Result<OpReply, NtStatus> {
-        let (handle, granted, path, delete_pending) = {
+        let (handle, granted, path, delete_pending, position) = {
             let st = self.state();
             let o = st.opens.get(&open).ok_or(NtStatus::FILE_CLOSED)?;
             let f = st.files.get(&o.key);
@@ -508,6 +548,7 @@ impl LocalBackend {
                 o.granted,
                 f.map(|f| f.path.clone()).unwrap_or_default(),
                 f.is_some_and(|f| f.delete_pending),
+                o.position,
             )
         };
         match query {
@@ -517,7 +558,7 @@ impl LocalBackend {
             InfoQuery::Fs(class) => self.fs_info(&handle, class),
             InfoQuery::File(class) => {
                 let s = handle.stat().map_err(|e| fs_status(&e))?;
-                let info = file_info(class, &s, granted, &path, delete_pending)?;
+                let info = file_info(class, &s, granted, &path, delete_pending, position)?;
                 Ok(OpReply::QueryInfo(InfoReply::File(info)))
             }
         }
@@ -663,7 +704,8 @@ impl LocalBackend {
                 let to = SmbPath::parse(name).map_err(|e| NtStatus(e.nt_status()))?;
                 self.rename(open, key, is_dir, &to, r.replace_if_exists)?;
             }
-            FileInfo::Position(_) | FileInfo::Mode(_) => {}
+            FileInfo::Position(p) => self.set_position(open, p.current_byte_offset),
+            FileInfo::Mode(_) => {}
             FileInfo::FullEa(_) => return Err(NtStatus::EAS_NOT_SUPPORTED),
             _ => return Err(NtStatus::INVALID_INFO_CLASS),
         }
@@ -836,7 +878,7 @@ impl LocalBackend {
         if cursor.done {
             return Ok(());
         }
-        let has_wildcard = pattern.contains(['*', '?', '<', '>', '"']);
+        let has_wildcard = wildcard::has_wildcards(pattern);
         if !has_wildcard && pattern != "." && pattern != ".." {
             // An exact name: one look-up instead of a scan.
             cursor.done = true;
@@ -858,7 +900,7 @@ impl LocalBackend {
         }
         while cursor.dots < 2 {
             let name = if cursor.dots == 0 { "." } else { ".." };
-            if pattern::matches(pattern, name) {
+            if wildcard::matches(pattern, name) {
                 let stat = if cursor.dots == 0 || dir_path.is_root() {
                     handle.stat()
                 } else {
@@ -885,7 +927,7 @@ impl LocalBackend {
                 return Ok(());
             }
             for e in batch {
-                if pattern::matches(pattern, &e.name) {
+                if wildcard::matches(pattern, &e.name) {
                     match builder.push(&dir_entry(e.name.clone(), &e.stat)) {
                         Err(DirectoryBuildError::Full) => return full(builder),
                         // A name the class cannot carry is skipped, not fatal.
@@ -1172,6 +1214,7 @@ fn file_info(
     granted: AccessMask,
     path: &SmbPath,
     delete_pending: bool,
+    position: u64,
 ) -> Result<FileInfo, NtStatus> {
     let m = meta(s);
     let basic = FileBasicInformation {
@@ -1200,7 +1243,7 @@ fn file_info(
             access_flags: granted,
         }),
         FileInfoClass::POSITION => FileInfo::Position(FilePositionInformation {
-            current_byte_offset: 0,
+            current_byte_offset: position,
         }),
         FileInfoClass::MODE => FileInfo::Mode(FileModeInformation { mode: 0 }),
         FileInfoClass::ALIGNMENT => FileInfo::Alignment(FileAlignmentInformation {
@@ -1217,7 +1260,7 @@ fn file_info(
                 access_flags: granted,
             },
             position: FilePositionInformation {
-                current_byte_offset: 0,
+                current_byte_offset: position,
             },
             mode: FileModeInformation { mode: 0 },
             alignment: FileAlignmentInformation {

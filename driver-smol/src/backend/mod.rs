@@ -4,7 +4,7 @@
 //! [`OpRequest`], the [`Cancel`] token that tells a waiting op its request was cancelled, and
 //! the [`Shares`] table that maps a share name to its backend. Implementations live in
 //! submodules: [`local`] (a directory on disk, confined to its root, blocking I/O on the thread
-//! pool).
+//! pool) and [`memory`] (an adapter for the pure `smb_proto::server::memfs`).
 //!
 //! Must not: validate requests (the server has checked session, tree, access, sizes and the
 //! FileId before an op exists) or touch the protocol state. A backend only answers ops, and an
@@ -12,7 +12,7 @@
 
 pub mod local;
 mod locks;
-mod pattern;
+pub mod memory;
 mod security;
 
 use std::collections::BTreeMap;
@@ -25,7 +25,7 @@ use smb_proto::server::{OpReply, OpRequest};
 use smb_proto::wire::status::NtStatus;
 
 pub use local::{LocalBackend, LocalOptions};
-pub use pattern::matches as wildcard_matches;
+pub use memory::MemoryBackend;
 
 /// The future answering one op.
 pub type OpFuture = Pin<Box<dyn Future<Output = Result<OpReply, NtStatus>> + Send + 'static>>;
