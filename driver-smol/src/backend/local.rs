@@ -243,7 +243,9 @@ impl LocalBackend {
         } else {
             KindRequired::Any
         };
-        if kind == KindRequired::Directory && truncates {
+        if kind == KindRequired::Directory
+            && (truncates || attrs.contains(FileAttributes::TEMPORARY))
+        {
             return Err(NtStatus::INVALID_PARAMETER);
         }
         let delete_on_close = options.contains(CreateOptions::DELETE_ON_CLOSE);
@@ -647,7 +649,11 @@ impl LocalBackend {
         match info {
             FileInfo::Basic(b) => {
                 let a = b.file_attributes;
-                if !is_dir && a.contains(FileAttributes::DIRECTORY) {
+                // MS-FSA 2.1.5.14.2: DIRECTORY on a file and TEMPORARY on a directory are
+                // invalid.
+                if (!is_dir && a.contains(FileAttributes::DIRECTORY))
+                    || (is_dir && a.contains(FileAttributes::TEMPORARY))
+                {
                     return Err(NtStatus::INVALID_PARAMETER);
                 }
                 let pick = |t: u64| (t != 0 && t < 0x8000_0000_0000_0000).then_some(FileTime(t));
