@@ -788,6 +788,14 @@ impl LocalBackend {
                     return Err(NtStatus::ACCESS_DENIED);
                 }
             }
+            // Every other open of the file must share delete (MS-FSA 2.1.5.14.11), including
+            // attribute-only opens, which the CREATE share check lets through.
+            let unshared = st.opens.iter().any(|(id, o)| {
+                *id != open && o.key == key && !o.share.contains(ShareAccess::DELETE)
+            });
+            if unshared {
+                return Err(NtStatus::SHARING_VIOLATION);
+            }
             f.path.clone()
         };
         if &from == to {
@@ -1191,6 +1199,18 @@ fn dir_is_empty(handle: &FileHandle) -> Result<bool, NtStatus> {
         .map_err(|e| fs_status(&e))
 }
 
+/// Attributes as reported: `FileStat::attributes` (DIRECTORY, READONLY), and ARCHIVE on every
+/// regular file in place of NORMAL. Linux keeps no archive bit; Windows sets it on each file it
+/// creates or modifies and clients expect it (as Samba's default `map archive` does).
+fn attributes(s: &FileStat) -> FileAttributes {
+    let a = FileAttributes(s.attributes());
+    if s.is_dir() {
+        a
+    } else {
+        FileAttributes(a.0 & !FileAttributes::NORMAL.0) | FileAttributes::ARCHIVE
+    }
+}
+
 fn meta(s: &FileStat) -> FileMeta {
     FileMeta {
         creation_time: s.creation_time.0,
@@ -1199,7 +1219,7 @@ fn meta(s: &FileStat) -> FileMeta {
         change_time: s.change_time.0,
         allocation_size: s.allocation_size,
         end_of_file: s.size,
-        file_attributes: FileAttributes(s.attributes()),
+        file_attributes: attributes(s),
     }
 }
 
