@@ -788,12 +788,18 @@ impl LocalBackend {
                     return Err(NtStatus::ACCESS_DENIED);
                 }
             }
-            // Every other open of the file must share delete (MS-FSA 2.1.5.14.11), including
-            // attribute-only opens, which the CREATE share check lets through.
-            let unshared = st.opens.iter().any(|(id, o)| {
-                *id != open && o.key == key && !o.share.contains(ShareAccess::DELETE)
+            // An open of the source's parent directory with data access that holds DELETE or
+            // does not share delete blocks the rename too (as Windows and Samba do; smbtorture
+            // smb2.rename); attribute-only opens do not (the msword pattern).
+            let parent = f.path.parent().unwrap_or_default();
+            let parent_blocks = st.opens.values().any(|o| {
+                st.files.get(&o.key).is_some_and(|g| g.path == parent)
+                    && o.is_dir
+                    && o.granted.0 & DATA_ACCESS != 0
+                    && (o.granted.contains(AccessMask::DELETE)
+                        || !o.share.contains(ShareAccess::DELETE))
             });
-            if unshared {
+            if parent_blocks {
                 return Err(NtStatus::SHARING_VIOLATION);
             }
             f.path.clone()
