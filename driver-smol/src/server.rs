@@ -4,7 +4,7 @@
 //! Design (one owner, message passing):
 //! - **The server task** owns `smb_proto::server::Server` and nothing else touches it, so the
 //!   core stays single-threaded and its behaviour depends only on the order of the messages it
-//!   receives. It waits on one channel ([`Msg`]: accepted connections, received bytes, closed
+//!   receives. It waits on one channel (`Msg`: accepted connections, received bytes, closed
 //!   transports, op completions, shutdown) raced against `Timer::at(deadline)`, feeds each into
 //!   the core, then drains `poll_output` until `Timeout`: frames go to the connection's writer
 //!   channel, ops are started as tasks, cancellations fire the op's [`Cancel`] token, closes
