@@ -15,6 +15,12 @@
 //! did), and must never follow a path outside the root (the `fs` layer guarantees it).
 //! CHANGE_NOTIFY completes with STATUS_NOTIFY_ENUM_DIR when a change made through this backend
 //! touches the watched directory (changes made by other programs are not seen).
+//!
+//! Honest limits of a plain Linux directory: creation and change times cannot be set (SET_INFO
+//! ignores them), security descriptors are not stored (QUERY_INFO answers the fixed descriptor of
+//! `security.rs`; SET_INFO security is NOT_SUPPORTED), no EAs (EAS_NOT_SUPPORTED), no named
+//! streams and no 8.3 short names (NOT_SUPPORTED), ARCHIVE is reported on every regular file,
+//! and the only attributes that stick are READONLY (the owner write bit) and DIRECTORY.
 
 use std::collections::BTreeMap;
 use std::path::Path;
