@@ -502,6 +502,8 @@ impl LocalBackend {
             let mut st = self.state();
             let entry = st.opens.remove(&open).ok_or(NtStatus::FILE_CLOSED)?;
             st.locks.release_open(entry.key, open);
+            // A lock request of this open may be waiting: let it see that the open is gone.
+            st.locks.wake();
             // Pending notifies on this handle end with NOTIFY_CLEANUP (MS-SMB2 3.3.5.19).
             st.watches.retain(|w| {
                 if w.open == open {
@@ -977,10 +979,19 @@ impl LocalBackend {
         elements: Vec<LockElement>,
         cancel: Cancel,
     ) -> Result<OpReply, NtStatus> {
+        let mut waited = false;
         loop {
             let wake = {
                 let mut st = self.state();
-                let key = st.opens.get(&open).ok_or(NtStatus::FILE_CLOSED)?.key;
+                let Some(key) = st.opens.get(&open).map(|o| o.key) else {
+                    // Closed while the request waited: Windows answers RANGE_NOT_LOCKED
+                    // (smbtorture smb2.lock.cancel, "cancel by close").
+                    return Err(if waited {
+                        NtStatus::RANGE_NOT_LOCKED
+                    } else {
+                        NtStatus::FILE_CLOSED
+                    });
+                };
                 let wake = st.locks.waiter();
                 match st.locks.apply(key, open, &elements) {
                     Attempt::Done => return Ok(OpReply::Lock),
@@ -996,6 +1007,7 @@ impl LocalBackend {
             if !woke.or(cancelled).await {
                 return Err(NtStatus::CANCELLED);
             }
+            waited = true;
         }
     }
 
