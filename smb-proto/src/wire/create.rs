@@ -135,6 +135,11 @@ pub struct CreateRequest {
     pub name: String,
     /// Create contexts, in order.
     pub contexts: Vec<CreateContext>,
+    /// How many zero bytes follow the name when there are no create contexts, where the
+    /// sender differs from the default (`None`: Samba's smbclient layout, the name padded to a
+    /// multiple of 4 and the buffer at least one byte long). MS-SMB2 2.2.13 leaves this free;
+    /// smbtorture, for one, sends no padding. Kept so a re-encoding is byte-exact.
+    pub name_padding: Option<u8>,
 }
 
 impl Body for CreateRequest {
@@ -179,6 +184,15 @@ impl Body for CreateRequest {
             )?
         };
         finish_body(r, fixed_end, name_end.max(ctx_end), "CREATE.Buffer")?;
+        let name_padding = if ctx_len == 0 {
+            // What followed the name: its own padding, then perhaps compound padding to 8.
+            let sent = r.position().saturating_sub(name_end);
+            let default = request_name_padding(name_len);
+            let default_aligned = default + super::cursor::padding_to(name_end + default, 8);
+            (sent != default && sent != default_aligned).then(|| sent.min(255) as u8)
+        } else {
+            None
+        };
         Ok(Self {
             security_flags,
             requested_oplock_level,
@@ -191,6 +205,7 @@ impl Body for CreateRequest {
             create_options,
             name,
             contexts,
+            name_padding,
         })
     }
 
@@ -219,7 +234,8 @@ impl Body for CreateRequest {
             // Like Samba's client (smb2cli_create.c): the name is padded to a multiple of 4,
             // and the buffer holds at least one byte.
             let name_len = utf16le_len(&self.name);
-            w.zeros(request_name_padding(name_len));
+            let pad = self.name_padding.map(usize::from);
+            w.zeros(pad.unwrap_or_else(|| request_name_padding(name_len)));
         } else {
             w.align(8);
             let off = len_u32(w.offset(), "CREATE.CreateContextsOffset")?;
@@ -380,6 +396,7 @@ mod tests {
                 create_options: CreateOptions(f[4]),
                 name,
                 contexts,
+                name_padding: None,
             })
     }
 
@@ -473,7 +490,7 @@ mod tests {
             120, 0,             // NameOffset = 64 + 56
             2, 0,               // NameLength
             128, 0, 0, 0,       // CreateContextsOffset (8-aligned after the name)
-            44, 0, 0, 0,        // CreateContextsLength
+            48, 0, 0, 0,        // CreateContextsLength
             b'a', 0,            // Buffer: name
             0, 0, 0, 0, 0, 0,   // padding to 128
             // context 1 at 128: MxAc, no data
@@ -481,7 +498,7 @@ mod tests {
             16, 0,              // NameOffset
             4, 0,               // NameLength
             0, 0,               // Reserved
-            0, 0,               // DataOffset
+            24, 0,              // DataOffset: the aligned (empty) data, as Samba sends it
             0, 0, 0, 0,         // DataLength
             b'M', b'x', b'A', b'c',
             0, 0, 0, 0,         // padding to 8
@@ -490,9 +507,10 @@ mod tests {
             16, 0,
             4, 0,
             0, 0,
-            0, 0,
+            24, 0,
             0, 0, 0, 0,
             b'Q', b'F', b'i', b'd',
+            0, 0, 0, 0,         // padding up to DataOffset, counted in CreateContextsLength
         ];
         assert_eq!(&msg[64..], expected);
     }
@@ -510,6 +528,17 @@ mod tests {
         let root = body_round_trip(&CreateRequest::default());
         assert_eq!(root.len(), 64 + 57);
         assert_eq!(&root[64 + 44..64 + 48], &[120, 0, 0, 0]);
+        // smbtorture sends no padding after the name; that is kept (names whose default
+        // padding is not already 0).
+        for name in ["", "a", "abc"] {
+            let bare = CreateRequest {
+                name: name.into(),
+                name_padding: Some(0),
+                ..Default::default()
+            };
+            let msg = body_round_trip(&bare);
+            assert_eq!(msg.len(), 64 + 56 + 2 * name.len());
+        }
     }
 
     #[test]
