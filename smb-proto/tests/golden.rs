@@ -14,9 +14,11 @@
 //! - Buffers: information classes (QUERY_INFO, QUERY_DIRECTORY, SET_INFO) and FSCTL payloads
 //!   are decoded with `wire::fscc` / `wire::fsctl` where the class is known and re-encoded.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::fs;
-use std::path::{Path, PathBuf};
+
+use common::{Fixture, fixtures, golden_dir, hex_files, smb1_fixtures};
 
 use bytes::{Bytes, BytesMut};
 use smb_crypto::{Backend, Cipher, CipherId, PreauthHash, SessionKeys, Signer, SigningAlgorithm};
@@ -42,86 +44,6 @@ use smb_proto::wire::negotiate_context::NegotiateContext;
 use smb_proto::wire::query_info::InfoType;
 use smb_proto::wire::status::NtStatus;
 use smb_proto::wire::transform::{TransformHeader, split};
-
-/// One fixture file.
-#[derive(Debug)]
-struct Fixture {
-    name: String,
-    comments: BTreeMap<String, String>,
-    bytes: Bytes,
-}
-
-impl Fixture {
-    fn comment(&self, key: &str) -> Option<&str> {
-        self.comments.get(key).map(String::as_str)
-    }
-
-    fn is_request(&self) -> bool {
-        match self.comment("direction") {
-            Some("c2s") => true,
-            Some("s2c") => false,
-            other => panic!("{}: direction comment {other:?}", self.name),
-        }
-    }
-
-    fn key(&self, k: &str) -> Option<Vec<u8>> {
-        self.comment(k)
-            .map(|v| hex::decode(v).unwrap_or_else(|e| panic!("{}: {k}: {e}", self.name)))
-    }
-}
-
-fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/golden")
-}
-
-fn hex_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "hex"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn parse(path: &Path) -> Fixture {
-    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let mut comments = BTreeMap::new();
-    let mut hex_text = String::new();
-    for line in text.lines() {
-        if let Some(c) = line.strip_prefix('#') {
-            if let Some((k, v)) = c.split_once(':') {
-                comments.insert(k.trim().to_owned(), v.trim().to_owned());
-            }
-        } else {
-            hex_text.extend(line.chars().filter(|c| !c.is_whitespace()));
-        }
-    }
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default()
-        .to_owned();
-    let bytes = hex::decode(&hex_text).unwrap_or_else(|e| panic!("{name}: bad hex: {e}"));
-    Fixture {
-        name,
-        comments,
-        bytes: Bytes::from(bytes),
-    }
-}
-
-fn fixtures() -> Vec<Fixture> {
-    hex_files(&golden_dir()).iter().map(|p| parse(p)).collect()
-}
-
-/// The SMB1 messages (`golden/smb1/`): only the multi-protocol NEGOTIATE that opens some
-/// connections.
-fn smb1_fixtures() -> Vec<Fixture> {
-    hex_files(&golden_dir().join("smb1"))
-        .iter()
-        .map(|p| parse(p))
-        .collect()
-}
 
 /// A decoded SMB2 message of either direction.
 #[derive(Debug)]
