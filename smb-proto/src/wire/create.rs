@@ -10,6 +10,7 @@ use super::create_context::{CreateContext, Direction, decode_contexts, encode_co
 use super::cursor::{Reader, Writer, len_u16, len_u32, put_utf16le, utf16le, utf16le_len};
 use super::error::{DecodeError, EncodeError};
 use super::fscc::attributes::{AccessMask, FileAttributes};
+use super::header::Header;
 use super::types::{Command, FileId};
 use crate::open_enum;
 
@@ -185,11 +186,23 @@ impl Body for CreateRequest {
         };
         finish_body(r, fixed_end, name_end.max(ctx_end), "CREATE.Buffer")?;
         let name_padding = if ctx_len == 0 {
-            // What followed the name: its own padding, then perhaps compound padding to 8.
+            // What followed the name: its own padding, then (in a chain) padding to 8. Zero
+            // bytes up to the end of the message all count, so the measure does not depend on
+            // where the name sat.
+            let total = r.message().len().saturating_sub(name_end);
+            let tail = r.message().get(r.position()..).unwrap_or_default();
+            if total <= usize::from(u8::MAX) && tail.iter().all(|&b| b == 0) {
+                r.skip(tail.len(), "CREATE.Buffer")?;
+            }
             let sent = r.position().saturating_sub(name_end);
             let default = request_name_padding(name_len);
-            let default_aligned = default + super::cursor::padding_to(name_end + default, 8);
-            (sent != default && sent != default_aligned).then(|| sent.min(255) as u8)
+            // Inside a chain (NextCommand set) the default padding is followed by the chain's
+            // padding to 8 bytes, counted from where an encoder puts the name.
+            let next = Header::NEXT_COMMAND_OFFSET;
+            let in_chain = r.message().get(next..next + 4).is_some_and(|n| n != [0; 4]);
+            let chained = default + super::cursor::padding_to(fixed_end + name_len + default, 8);
+            let is_default = sent == default || (in_chain && sent == chained);
+            (!is_default).then(|| sent.min(usize::from(u8::MAX)) as u8)
         } else {
             None
         };
