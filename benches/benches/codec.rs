@@ -12,11 +12,13 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use smb_crypto::{CipherId, SigningAlgorithm};
+use smb_proto::wire::Body;
 use smb_proto::wire::close::CloseRequest;
 use smb_proto::wire::compound::{CompoundBuilder, split_compound};
 use smb_proto::wire::create::{
     CreateDisposition, CreateOptions, CreateRequest, ImpersonationLevel, ShareAccess,
 };
+use smb_proto::wire::cursor::Reader;
 use smb_proto::wire::fscc::attributes::AccessMask;
 use smb_proto::wire::header::{Header, HeaderFlags};
 use smb_proto::wire::message::{
@@ -269,18 +271,27 @@ fn messages(c: &mut Criterion) {
     g.finish();
 }
 
-/// Decoding a READ response (header and body) must not depend on the payload size.
+/// Decoding a READ response (header and body) must not depend on the payload size: the data
+/// is a zero-copy slice of the frame. `header_body` is what the data path runs (the header,
+/// then the body codec its command names); `decode_response` adds the generic dispatch and the
+/// move of the whole `Response` enum.
 fn read_decode_zero_copy(c: &mut Criterion) {
     let mut g = c.benchmark_group("read_response_decode");
     for len in [4 * KIB, 64 * KIB, MIB] {
         let msg = encoded_response(&read_response(len));
-        g.bench_with_input(BenchmarkId::from_parameter(len), &msg, |b, msg| {
+        g.bench_with_input(BenchmarkId::new("header_body", len), &msg, |b, msg| {
+            b.iter(|| {
+                let msg = black_box(msg);
+                let h = Header::decode(msg).expect("header");
+                let body = ReadResponse::decode(&mut Reader::at(msg, Header::SIZE)).expect("body");
+                debug_assert_eq!(body.data.len(), len);
+                (h.message_id, body)
+            })
+        });
+        g.bench_with_input(BenchmarkId::new("decode_response", len), &msg, |b, msg| {
             b.iter(|| {
                 let r = decode_response(black_box(msg)).expect("decodes");
-                if let ResponsePayload::Body(ResponseBody::Read(ref read)) = r.payload {
-                    assert_eq!(read.data.len(), len);
-                }
-                r
+                black_box(&r);
             })
         });
     }
