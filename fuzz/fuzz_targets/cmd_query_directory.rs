@@ -4,4 +4,6 @@
 use libfuzzer_sys::fuzz_target;
 use smb_proto::wire::query_directory::{QueryDirectoryRequest, QueryDirectoryResponse};
 
-fuzz_target!(|data: &[u8]| smb_fuzz::command::<QueryDirectoryRequest, QueryDirectoryResponse>(data));
+fuzz_target!(
+    |data: &[u8]| smb_fuzz::command::<QueryDirectoryRequest, QueryDirectoryResponse>(data)
+);

@@ -4,4 +4,6 @@
 use libfuzzer_sys::fuzz_target;
 use smb_proto::wire::tree_disconnect::{TreeDisconnectRequest, TreeDisconnectResponse};
 
-fuzz_target!(|data: &[u8]| smb_fuzz::command::<TreeDisconnectRequest, TreeDisconnectResponse>(data));
+fuzz_target!(
+    |data: &[u8]| smb_fuzz::command::<TreeDisconnectRequest, TreeDisconnectResponse>(data)
+);

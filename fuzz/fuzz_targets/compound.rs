@@ -6,7 +6,9 @@ use smb_proto::wire::compound::{build_compound, split_compound};
 
 fuzz_target!(|data: &[u8]| {
     let frame = Bytes::copy_from_slice(data);
-    let Ok(parts) = split_compound(&frame, 64) else { return };
+    let Ok(parts) = split_compound(&frame, 64) else {
+        return;
+    };
     let refs: Vec<&[u8]> = parts.iter().map(|p| &p[..]).collect();
     let mut out = BytesMut::new();
     let ranges = build_compound(&mut out, &refs).expect("split messages must rebuild");

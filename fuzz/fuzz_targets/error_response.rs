@@ -12,6 +12,10 @@ fuzz_target!(|data: &[u8]| {
     if sel & 1 == 0 {
         smb_fuzz::body::<ErrorResponse>(rest);
     } else {
-        smb_fuzz::round_trip(rest, SymlinkErrorResponse::decode, SymlinkErrorResponse::encode);
+        smb_fuzz::round_trip(
+            rest,
+            SymlinkErrorResponse::decode,
+            SymlinkErrorResponse::encode,
+        );
     }
 });

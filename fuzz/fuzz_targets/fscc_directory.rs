@@ -20,8 +20,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     let class = FileInfoClass(class);
-    smb_fuzz::round_trip(rest, |b: &Bytes| DirectoryListing::decode(class, b), |v| {
-        let mut out = BytesMut::new();
-        v.encode_limited(&mut out, usize::MAX).map(|_| out.freeze())
-    });
+    smb_fuzz::round_trip(
+        rest,
+        |b: &Bytes| DirectoryListing::decode(class, b),
+        |v| {
+            let mut out = BytesMut::new();
+            v.encode_limited(&mut out, usize::MAX).map(|_| out.freeze())
+        },
+    );
 });

@@ -10,8 +10,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let class = FileInfoClass(class);
-    smb_fuzz::round_trip(rest, |b: &Bytes| FileInfo::decode(class, b), |v| {
-        let mut out = BytesMut::new();
-        v.encode(&mut out).map(|()| out.freeze())
-    });
+    smb_fuzz::round_trip(
+        rest,
+        |b: &Bytes| FileInfo::decode(class, b),
+        |v| {
+            let mut out = BytesMut::new();
+            v.encode(&mut out).map(|()| out.freeze())
+        },
+    );
 });

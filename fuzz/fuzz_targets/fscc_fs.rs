@@ -11,8 +11,12 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let class = FsInfoClass(class);
-    smb_fuzz::round_trip(rest, |b: &Bytes| FsInfo::decode(class, b), |v| {
-        let mut out = BytesMut::new();
-        v.encode(&mut out).map(|()| out.freeze())
-    });
+    smb_fuzz::round_trip(
+        rest,
+        |b: &Bytes| FsInfo::decode(class, b),
+        |v| {
+            let mut out = BytesMut::new();
+            v.encode(&mut out).map(|()| out.freeze())
+        },
+    );
 });

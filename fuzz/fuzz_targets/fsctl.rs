@@ -3,9 +3,10 @@
 //! 13) picks the structure, the rest is its buffer.
 use libfuzzer_sys::fuzz_target;
 use smb_proto::wire::fsctl::{
-    ValidateNegotiateInfoRequest, ValidateNegotiateInfoResponse, NetworkInterfaceInfoList, PipeTransceive, PipeWaitRequest,
-    ResumeKeyResponse, CopyChunkRequest, CopyChunkResponse, DfsReferralRequest, DfsReferralExRequest,
-    DfsReferralResponse, SetSparse, ReparseDataBuffer,
+    CopyChunkRequest, CopyChunkResponse, DfsReferralExRequest, DfsReferralRequest,
+    DfsReferralResponse, NetworkInterfaceInfoList, PipeTransceive, PipeWaitRequest,
+    ReparseDataBuffer, ResumeKeyResponse, SetSparse, ValidateNegotiateInfoRequest,
+    ValidateNegotiateInfoResponse,
 };
 
 fuzz_target!(|data: &[u8]| {

@@ -10,7 +10,8 @@ fuzz_target!(|data: &[u8]| {
     let msg = Bytes::copy_from_slice(data);
     let Ok(h) = Header::decode(&msg) else { return };
     let mut out = BytesMut::new();
-    h.encode(&mut Writer::new(&mut out)).expect("a decoded header must encode");
+    h.encode(&mut Writer::new(&mut out))
+        .expect("a decoded header must encode");
     assert_eq!(&out[..], &data[..Header::SIZE]);
     assert_eq!(Header::decode(&out.freeze()).expect("decodes"), h);
 });

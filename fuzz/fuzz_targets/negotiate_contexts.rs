@@ -12,7 +12,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let count = usize::from(k % 9);
     let msg = Bytes::copy_from_slice(rest);
-    let Ok((list, _end)) = decode_contexts(&msg, 0, count) else { return };
+    let Ok((list, _end)) = decode_contexts(&msg, 0, count) else {
+        return;
+    };
     let mut out = BytesMut::new();
     encode_contexts(&list, &mut Writer::new(&mut out)).expect("decoded contexts must encode");
     let out = out.freeze();

@@ -8,8 +8,12 @@ fuzz_target!(|data: &[u8]| {
     let msg = Bytes::copy_from_slice(data);
     let _ = aad(data);
     let _ = payload_range(data);
-    let Ok(h) = TransformHeader::decode(&msg) else { return };
-    let Ok((h2, payload)) = split(&msg) else { return };
+    let Ok(h) = TransformHeader::decode(&msg) else {
+        return;
+    };
+    let Ok((h2, payload)) = split(&msg) else {
+        return;
+    };
     assert_eq!(h, h2);
     let mut out = BytesMut::new();
     h.encode(&mut out);

@@ -67,7 +67,11 @@ pub fn info<T: InfoCodec + PartialEq + Debug>(data: &[u8]) {
     let enc = x.to_bytes().expect("a decoded structure must encode");
     let y = T::decode(&enc).expect("re-encoding must decode");
     assert_eq!(x, y, "decode(encode(x)) != x");
-    assert_eq!(y.to_bytes().expect("encodes"), enc, "encoding is not stable");
+    assert_eq!(
+        y.to_bytes().expect("encodes"),
+        enc,
+        "encoding is not stable"
+    );
 }
 
 /// A codec given as a pair of functions over whole buffers.
