@@ -61,6 +61,7 @@ fn create(name: &str, disposition: CreateDisposition, directory: bool) -> Reques
         },
         name: name.into(),
         contexts: Vec::new(),
+        name_padding: None,
     })
 }
 

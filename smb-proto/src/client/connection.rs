@@ -1290,6 +1290,7 @@ impl Connection {
             flags: IoctlFlags::IS_FSCTL,
             input,
             output: Bytes::new(),
+            empty_offsets: Default::default(),
         };
         let now = self.last_now;
         self.send(

@@ -10,6 +10,7 @@ use super::create_context::{CreateContext, Direction, decode_contexts, encode_co
 use super::cursor::{Reader, Writer, len_u16, len_u32, put_utf16le, utf16le, utf16le_len};
 use super::error::{DecodeError, EncodeError};
 use super::fscc::attributes::{AccessMask, FileAttributes};
+use super::header::Header;
 use super::types::{Command, FileId};
 use crate::open_enum;
 
@@ -135,6 +136,11 @@ pub struct CreateRequest {
     pub name: String,
     /// Create contexts, in order.
     pub contexts: Vec<CreateContext>,
+    /// How many zero bytes follow the name when there are no create contexts, where the
+    /// sender differs from the default (`None`: Samba's smbclient layout, the name padded to a
+    /// multiple of 4 and the buffer at least one byte long). MS-SMB2 2.2.13 leaves this free;
+    /// smbtorture, for one, sends no padding. Kept so a re-encoding is byte-exact.
+    pub name_padding: Option<u8>,
 }
 
 impl Body for CreateRequest {
@@ -179,6 +185,27 @@ impl Body for CreateRequest {
             )?
         };
         finish_body(r, fixed_end, name_end.max(ctx_end), "CREATE.Buffer")?;
+        let name_padding = if ctx_len == 0 {
+            // What followed the name: its own padding, then (in a chain) padding to 8. Zero
+            // bytes up to the end of the message all count, so the measure does not depend on
+            // where the name sat.
+            let total = r.message().len().saturating_sub(name_end);
+            let tail = r.message().get(r.position()..).unwrap_or_default();
+            if total <= usize::from(u8::MAX) && tail.iter().all(|&b| b == 0) {
+                r.skip(tail.len(), "CREATE.Buffer")?;
+            }
+            let sent = r.position().saturating_sub(name_end);
+            let default = request_name_padding(name_len);
+            // Inside a chain (NextCommand set) the default padding is followed by the chain's
+            // padding to 8 bytes, counted from where an encoder puts the name.
+            let next = Header::NEXT_COMMAND_OFFSET;
+            let in_chain = r.message().get(next..next + 4).is_some_and(|n| n != [0; 4]);
+            let chained = default + super::cursor::padding_to(fixed_end + name_len + default, 8);
+            let is_default = sent == default || (in_chain && sent == chained);
+            (!is_default).then(|| sent.min(usize::from(u8::MAX)) as u8)
+        } else {
+            None
+        };
         Ok(Self {
             security_flags,
             requested_oplock_level,
@@ -191,6 +218,7 @@ impl Body for CreateRequest {
             create_options,
             name,
             contexts,
+            name_padding,
         })
     }
 
@@ -219,7 +247,8 @@ impl Body for CreateRequest {
             // Like Samba's client (smb2cli_create.c): the name is padded to a multiple of 4,
             // and the buffer holds at least one byte.
             let name_len = utf16le_len(&self.name);
-            w.zeros(request_name_padding(name_len));
+            let pad = self.name_padding.map(usize::from);
+            w.zeros(pad.unwrap_or_else(|| request_name_padding(name_len)));
         } else {
             w.align(8);
             let off = len_u32(w.offset(), "CREATE.CreateContextsOffset")?;
@@ -380,6 +409,7 @@ mod tests {
                 create_options: CreateOptions(f[4]),
                 name,
                 contexts,
+                name_padding: None,
             })
     }
 
@@ -473,7 +503,7 @@ mod tests {
             120, 0,             // NameOffset = 64 + 56
             2, 0,               // NameLength
             128, 0, 0, 0,       // CreateContextsOffset (8-aligned after the name)
-            44, 0, 0, 0,        // CreateContextsLength
+            48, 0, 0, 0,        // CreateContextsLength
             b'a', 0,            // Buffer: name
             0, 0, 0, 0, 0, 0,   // padding to 128
             // context 1 at 128: MxAc, no data
@@ -481,7 +511,7 @@ mod tests {
             16, 0,              // NameOffset
             4, 0,               // NameLength
             0, 0,               // Reserved
-            0, 0,               // DataOffset
+            24, 0,              // DataOffset: the aligned (empty) data, as Samba sends it
             0, 0, 0, 0,         // DataLength
             b'M', b'x', b'A', b'c',
             0, 0, 0, 0,         // padding to 8
@@ -490,9 +520,10 @@ mod tests {
             16, 0,
             4, 0,
             0, 0,
-            0, 0,
+            24, 0,
             0, 0, 0, 0,
             b'Q', b'F', b'i', b'd',
+            0, 0, 0, 0,         // padding up to DataOffset, counted in CreateContextsLength
         ];
         assert_eq!(&msg[64..], expected);
     }
@@ -510,6 +541,17 @@ mod tests {
         let root = body_round_trip(&CreateRequest::default());
         assert_eq!(root.len(), 64 + 57);
         assert_eq!(&root[64 + 44..64 + 48], &[120, 0, 0, 0]);
+        // smbtorture sends no padding after the name; that is kept (names whose default
+        // padding is not already 0).
+        for name in ["", "a", "abc"] {
+            let bare = CreateRequest {
+                name: name.into(),
+                name_padding: Some(0),
+                ..Default::default()
+            };
+            let msg = body_round_trip(&bare);
+            assert_eq!(msg.len(), 64 + 56 + 2 * name.len());
+        }
     }
 
     #[test]

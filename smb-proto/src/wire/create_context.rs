@@ -452,22 +452,20 @@ pub fn encode_contexts(ctxs: &[CreateContext], w: &mut Writer<'_>) -> Result<usi
         w.u16(0);
         w.u32(0);
         w.bytes(name);
-        let unaligned = w.absolute();
         w.align(8);
         let data_start = w.offset();
         c.write_data(w)?;
         let data_len = w.offset() - data_start;
-        if data_len == 0 {
-            // No data: DataOffset stays 0 and no alignment padding follows the name.
-            w.buffer().truncate(unaligned);
-        } else {
-            let off = len_u16(data_start - start_off, "CREATE_CONTEXT.DataOffset")?;
-            w.patch_u16(start_abs + 10, off);
-            w.patch_u32(
-                start_abs + 12,
-                len_u32(data_len, "CREATE_CONTEXT.DataLength")?,
-            );
-        }
+        // DataOffset points at the 8-byte aligned data even when there is none, and the
+        // padding after the name stays part of the context (MS-SMB2 2.2.13.2: "the 8-byte
+        // aligned data payload"); Samba lays out empty MxAc and QFid requests this way, and a
+        // last context's padding counts in CreateContextsLength.
+        let off = len_u16(data_start - start_off, "CREATE_CONTEXT.DataOffset")?;
+        w.patch_u16(start_abs + 10, off);
+        w.patch_u32(
+            start_abs + 12,
+            len_u32(data_len, "CREATE_CONTEXT.DataLength")?,
+        );
         if i + 1 < ctxs.len() {
             w.align(8);
             let next = len_u32(w.offset() - start_off, "CREATE_CONTEXT.Next")?;

@@ -48,6 +48,12 @@ pub enum ErrorData {
 pub struct ErrorResponse {
     /// ErrorData.
     pub data: ErrorData,
+    /// The one ErrorData byte that follows a ByteCount of 0 (MS-SMB2 2.2.2: the sender "MUST
+    /// supply an ErrorData field that is one byte in length, and SHOULD set it to zero"; Samba
+    /// sends 0x21 in its interim STATUS_PENDING responses), or `None` when the sender omitted
+    /// it. Kept so that a re-encoding is byte-exact. Only meaningful with an empty
+    /// [`ErrorData::Plain`]; the decoder leaves `Some(0)` otherwise.
+    pub filler: Option<u8>,
 }
 
 impl ErrorResponse {
@@ -55,6 +61,7 @@ impl ErrorResponse {
     pub fn empty() -> Self {
         ErrorResponse {
             data: ErrorData::Plain(Bytes::new()),
+            filler: Some(0),
         }
     }
 
@@ -87,13 +94,20 @@ impl Body for ErrorResponse {
         r.skip(1, "ERROR Response.Reserved")?;
         let byte_count = r.u32("ERROR Response.ByteCount")? as usize;
         let data = r.bytes(byte_count, "ERROR Response.ErrorData")?;
-        if byte_count == 0 && !r.is_empty() {
-            // MS-SMB2 2.2.2: with ByteCount 0 the sender still includes one byte of ErrorData.
-            r.skip(1, "ERROR Response.ErrorData")?;
+        let mut filler = Some(0);
+        if byte_count == 0 {
+            // MS-SMB2 2.2.2: with ByteCount 0 the sender still includes one byte of ErrorData
+            // (some peers omit it).
+            filler = if r.is_empty() {
+                None
+            } else {
+                Some(r.u8("ERROR Response.ErrorData")?)
+            };
         }
         if count == 0 {
             return Ok(ErrorResponse {
                 data: ErrorData::Plain(data),
+                filler,
             });
         }
         let mut cr = Reader::new(&data);
@@ -116,6 +130,7 @@ impl Body for ErrorResponse {
         }
         Ok(ErrorResponse {
             data: ErrorData::Contexts(list),
+            filler,
         })
     }
 
@@ -127,7 +142,9 @@ impl Body for ErrorResponse {
                 w.u8(0);
                 w.u32(len_u32(b.len(), "ERROR Response.ByteCount")?);
                 if b.is_empty() {
-                    w.u8(0);
+                    if let Some(f) = self.filler {
+                        w.u8(f);
+                    }
                 } else {
                     w.bytes(b);
                 }
@@ -286,7 +303,12 @@ mod tests {
     fn arb_error() -> impl Strategy<Value = ErrorResponse> {
         prop_oneof![
             proptest::collection::vec(any::<u8>(), 0..60).prop_map(|d| ErrorResponse {
-                data: ErrorData::Plain(Bytes::from(d))
+                data: ErrorData::Plain(Bytes::from(d)),
+                filler: Some(0),
+            }),
+            any::<u8>().prop_map(|f| ErrorResponse {
+                data: ErrorData::Plain(Bytes::new()),
+                filler: Some(f),
             }),
             proptest::collection::vec(
                 (any::<u32>(), proptest::collection::vec(any::<u8>(), 0..30)),
@@ -300,7 +322,8 @@ mod tests {
                             data: Bytes::from(d)
                         })
                         .collect()
-                )
+                ),
+                filler: Some(0),
             }),
         ]
     }
@@ -335,7 +358,7 @@ mod tests {
             for len in 0..b.len() {
                 prop_assert!(SymlinkErrorResponse::decode(&b.slice(..len)).is_err());
             }
-            let e = ErrorResponse { data: ErrorData::Plain(b) };
+            let e = ErrorResponse { data: ErrorData::Plain(b), filler: Some(0) };
             prop_assert_eq!(e.symlink().unwrap(), s);
         }
 
@@ -351,11 +374,16 @@ mod tests {
     fn empty_error_layout() {
         let msg = encode_body(&ErrorResponse::empty());
         assert_eq!(&msg[64..], &[9, 0, 0, 0, 0, 0, 0, 0, 0]);
-        // Peers that omit the extra byte are accepted too.
-        assert_eq!(
-            decode_body::<ErrorResponse>(&msg.slice(..72)).unwrap(),
-            ErrorResponse::empty()
-        );
+        // Peers that omit the extra byte are accepted too, and re-encode without it.
+        let short = decode_body::<ErrorResponse>(&msg.slice(..72)).unwrap();
+        assert_eq!(short.filler, None);
+        assert_eq!(encode_body(&short), msg.slice(..72));
+        // Samba's interim responses carry 0x21 there; it is kept.
+        let mut v = msg.to_vec();
+        v[72] = 0x21;
+        let interim = decode_body::<ErrorResponse>(&Bytes::from(v.clone())).unwrap();
+        assert_eq!(interim.filler, Some(0x21));
+        assert_eq!(&encode_body(&interim)[..], &v[..]);
     }
 
     /// 2.2.2.2.1 layout for target "b" (substitute) and "B" (print), relative.
@@ -402,6 +430,7 @@ mod tests {
                     data: sym.encode().unwrap(),
                 },
             ]),
+            filler: Some(0),
         };
         let msg = encode_body(&e);
         // ByteCount: 8 + 3, padded to 16, then 8 + 32.

@@ -343,6 +343,10 @@ impl InfoCodec for ResumeKeyResponse {
         let resume_key = r.array("SRV_REQUEST_RESUME_KEY.ResumeKey")?;
         let len = r.u32("SRV_REQUEST_RESUME_KEY.ContextLength")? as usize;
         let context = r.bytes(len, "SRV_REQUEST_RESUME_KEY.Context")?;
+        if len == 0 {
+            // The reserved 4-byte Context that follows a ContextLength of 0 (see `write`).
+            r.skip(r.remaining().min(4), "SRV_REQUEST_RESUME_KEY.Context")?;
+        }
         Ok(Self {
             resume_key,
             context,
@@ -355,6 +359,12 @@ impl InfoCodec for ResumeKeyResponse {
             "SRV_REQUEST_RESUME_KEY.ContextLength",
         )?);
         w.bytes(&self.context);
+        if self.context.is_empty() {
+            // Samba sends a 32-byte structure: ContextLength 0, then a reserved 4-byte Context
+            // (MS-SMB2 2.2.32.3: Context is reserved and "the server SHOULD set this field to
+            // zero").
+            w.zeros(4);
+        }
         Ok(())
     }
 }
@@ -750,7 +760,14 @@ mod tests {
             counts in any::<(u32, u32, u32)>(),
         ) {
             info_round_trip(&PipeWaitRequest { timeout: t, timeout_specified: spec, name: n });
-            info_round_trip(&ResumeKeyResponse { resume_key: key, context: ctx });
+            let rk = ResumeKeyResponse { resume_key: key, context: ctx };
+            let b = rk.to_bytes().unwrap();
+            prop_assert_eq!(b.len(), 28 + if rk.context.is_empty() { 4 } else { rk.context.len() });
+            prop_assert_eq!(&ResumeKeyResponse::decode(&b).unwrap(), &rk);
+            // Without a context the reserved 4 bytes may be missing; shorter cuts fail.
+            for len in 0..28 + rk.context.len() {
+                prop_assert!(ResumeKeyResponse::decode(&b.slice(..len)).is_err());
+            }
             let req = CopyChunkRequest {
                 source_key: key,
                 chunks: chunks

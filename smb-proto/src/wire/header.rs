@@ -230,6 +230,15 @@ pub struct Header {
     pub signature: [u8; 16],
 }
 
+/// `N` bytes of the header array at a constant offset (always in range for the offsets used).
+fn field<const N: usize>(b: &[u8; Header::SIZE], at: usize) -> [u8; N] {
+    let mut out = [0u8; N];
+    if let Some(s) = b.get(at..at + N) {
+        out.copy_from_slice(s);
+    }
+    out
+}
+
 impl Default for Header {
     fn default() -> Self {
         Header {
@@ -303,43 +312,45 @@ impl Header {
     }
 
     /// Reads a header at the reader's position (which should be 0: offsets are relative to it).
+    ///
+    /// The header has a fixed size, so it is bounds-checked once and its fields are then taken
+    /// from a 64-byte array at constant offsets (this is on the path of every message).
     pub fn read(r: &mut Reader<'_>) -> Result<Header, DecodeError> {
-        let id: [u8; 4] = r.array("SMB2 Header.ProtocolId")?;
+        let b: [u8; Header::SIZE] = r.array("SMB2 Header")?;
+        let id: [u8; 4] = field(&b, 0);
         if id != SMB2_PROTOCOL_ID {
             return Err(DecodeError::InvalidValue {
                 field: "SMB2 Header.ProtocolId",
                 value: u32::from_le_bytes(id).into(),
             });
         }
-        r.expect_u16(64, "SMB2 Header.StructureSize")?;
-        let credit_charge = r.u16("SMB2 Header.CreditCharge")?;
-        let status = NtStatus(r.u32("SMB2 Header.Status")?);
-        let command = Command(r.u16("SMB2 Header.Command")?);
-        let credits = r.u16("SMB2 Header.CreditRequest/CreditResponse")?;
-        let flags = HeaderFlags(r.u32("SMB2 Header.Flags")?);
-        let next_command = r.u32("SMB2 Header.NextCommand")?;
-        let message_id = MessageId(r.u64("SMB2 Header.MessageId")?);
+        let structure_size = u16::from_le_bytes(field(&b, 4));
+        if structure_size != 64 {
+            return Err(DecodeError::InvalidValue {
+                field: "SMB2 Header.StructureSize",
+                value: structure_size.into(),
+            });
+        }
+        let flags = HeaderFlags(u32::from_le_bytes(field(&b, Self::FLAGS_OFFSET)));
         let id = if flags.contains(HeaderFlags::ASYNC_COMMAND) {
-            HeaderId::Async(AsyncId(r.u64("SMB2 Header.AsyncId")?))
+            HeaderId::Async(AsyncId(u64::from_le_bytes(field(&b, 32))))
         } else {
             HeaderId::Sync {
-                process_id: r.u32("SMB2 Header.Reserved")?,
-                tree_id: TreeId(r.u32("SMB2 Header.TreeId")?),
+                process_id: u32::from_le_bytes(field(&b, 32)),
+                tree_id: TreeId(u32::from_le_bytes(field(&b, 36))),
             }
         };
-        let session_id = SessionId(r.u64("SMB2 Header.SessionId")?);
-        let signature = r.array("SMB2 Header.Signature")?;
         Ok(Header {
-            credit_charge,
-            status,
-            command,
-            credits,
+            credit_charge: u16::from_le_bytes(field(&b, 6)),
+            status: NtStatus(u32::from_le_bytes(field(&b, Self::STATUS_OFFSET))),
+            command: Command(u16::from_le_bytes(field(&b, 12))),
+            credits: u16::from_le_bytes(field(&b, 14)),
             flags,
-            next_command,
-            message_id,
+            next_command: u32::from_le_bytes(field(&b, Self::NEXT_COMMAND_OFFSET)),
+            message_id: MessageId(u64::from_le_bytes(field(&b, Self::MESSAGE_ID_OFFSET))),
             id,
-            session_id,
-            signature,
+            session_id: SessionId(u64::from_le_bytes(field(&b, Self::SESSION_ID_OFFSET))),
+            signature: field(&b, Self::SIGNATURE_RANGE.start),
         })
     }
 

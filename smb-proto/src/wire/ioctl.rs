@@ -51,6 +51,19 @@ open_enum! {
     }
 }
 
+/// The InputOffset / OutputOffset a sender wrote for an empty buffer, where it differs from
+/// what [`IoctlRequest`]'s encoder writes (InputOffset just past the fixed part, OutputOffset
+/// 0). MS-SMB2 2.2.31 leaves these free and peers differ: Samba's smbclient points an empty
+/// output at the input (OutputOffset 120), smbtorture writes 0 for an empty input. Kept so a
+/// re-encoding is byte-exact; `None` means the default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EmptyBufferOffsets {
+    /// InputOffset sent with InputCount 0.
+    pub input: Option<u32>,
+    /// OutputOffset sent with OutputCount 0.
+    pub output: Option<u32>,
+}
+
 /// IOCTL request (MS-SMB2 2.2.31).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct IoctlRequest {
@@ -68,6 +81,8 @@ pub struct IoctlRequest {
     pub input: Bytes,
     /// The output buffer (normally empty in a request).
     pub output: Bytes,
+    /// Offsets of empty buffers as the sender wrote them (see [`EmptyBufferOffsets`]).
+    pub empty_offsets: EmptyBufferOffsets,
 }
 
 impl Body for IoctlRequest {
@@ -91,6 +106,10 @@ impl Body for IoctlRequest {
         let (input, in_end) = buffer_at(r, in_off, in_len, fixed_end, "IOCTL.InputOffset")?;
         let (output, out_end) = buffer_at(r, out_off, out_len, fixed_end, "IOCTL.OutputOffset")?;
         finish_body(r, fixed_end, in_end.max(out_end), "IOCTL.Buffer")?;
+        let empty_offsets = EmptyBufferOffsets {
+            input: (in_len == 0 && in_off != fixed_end).then_some(in_off as u32),
+            output: (out_len == 0 && out_off != 0).then_some(out_off as u32),
+        };
         Ok(Self {
             ctl_code,
             file_id,
@@ -99,20 +118,28 @@ impl Body for IoctlRequest {
             flags,
             input,
             output,
+            empty_offsets,
         })
     }
 
     fn encode(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
-        let in_off = w.offset() + 56;
+        let mut in_off = len_u32(w.offset() + 56, "IOCTL.InputOffset")?;
+        if self.input.is_empty() {
+            in_off = self.empty_offsets.input.unwrap_or(in_off);
+        }
         w.u16(Self::STRUCTURE_SIZE);
         w.u16(0);
         w.u32(self.ctl_code.0);
         self.file_id.write(w);
-        w.u32(len_u32(in_off, "IOCTL.InputOffset")?);
+        w.u32(in_off);
         w.u32(len_u32(self.input.len(), "IOCTL.InputCount")?);
         w.u32(self.max_input_response);
         let out_at = w.absolute();
-        w.u32(0);
+        w.u32(if self.output.is_empty() {
+            self.empty_offsets.output.unwrap_or(0)
+        } else {
+            0
+        });
         w.u32(len_u32(self.output.len(), "IOCTL.OutputCount")?);
         w.u32(self.max_output_response);
         w.u32(self.flags.0);
@@ -225,6 +252,7 @@ mod tests {
                 flags: IoctlFlags(m.2),
                 input,
                 output,
+                empty_offsets: EmptyBufferOffsets::default(),
             };
             let msg = body_round_trip(&x);
             let pad = usize::from(x.input.is_empty() && x.output.is_empty());
@@ -256,6 +284,44 @@ mod tests {
         fn garbage_never_panics(b in proptest::collection::vec(any::<u8>(), 0..120)) {
             body_garbage::<IoctlRequest>(&b);
             body_garbage::<IoctlResponse>(&b);
+        }
+    }
+
+    /// Empty-buffer offsets as smbclient (output at the input) and smbtorture (input 0) send
+    /// them survive a round trip; the default layout decodes to the default.
+    #[test]
+    fn empty_buffer_offsets_are_kept() {
+        for (input, empty) in [
+            (
+                Bytes::from_static(b"abc"),
+                EmptyBufferOffsets {
+                    input: None,
+                    output: Some(120),
+                },
+            ),
+            (
+                Bytes::new(),
+                EmptyBufferOffsets {
+                    input: Some(0),
+                    output: None,
+                },
+            ),
+            (Bytes::new(), EmptyBufferOffsets::default()),
+        ] {
+            let x = IoctlRequest {
+                input,
+                empty_offsets: empty,
+                ..Default::default()
+            };
+            let msg = body_round_trip(&x);
+            assert_eq!(
+                u32::from_le_bytes([msg[88], msg[89], msg[90], msg[91]]),
+                empty.input.unwrap_or(120)
+            );
+            assert_eq!(
+                u32::from_le_bytes([msg[100], msg[101], msg[102], msg[103]]),
+                empty.output.unwrap_or(0)
+            );
         }
     }
 

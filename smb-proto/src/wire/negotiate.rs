@@ -305,10 +305,57 @@ pub const SMB1_DIALECT_SMB2_002: &str = "SMB 2.002";
 /// The SMB1 dialect string that offers "SMB 2.1 or later" (answered with dialect 0x02FF).
 pub const SMB1_DIALECT_SMB2_WILDCARD: &str = "SMB 2.???";
 
+/// The SMB1 header fields after Protocol and Command (MS-CIFS 2.2.3.1). Nothing in them
+/// matters to an SMB2 server; they are kept as sent so a re-encoding is byte-exact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Smb1Header {
+    /// Status.
+    pub status: u32,
+    /// Flags.
+    pub flags: u8,
+    /// Flags2.
+    pub flags2: u16,
+    /// PIDHigh.
+    pub pid_high: u16,
+    /// SecurityFeatures.
+    pub security_features: [u8; 8],
+    /// Reserved.
+    pub reserved: u16,
+    /// TID.
+    pub tid: u16,
+    /// PIDLow.
+    pub pid_low: u16,
+    /// UID.
+    pub uid: u16,
+    /// MID.
+    pub mid: u16,
+}
+
+impl Default for Smb1Header {
+    /// A canonical header: case insensitive canonicalized paths; Unicode, NT status, extended
+    /// security and long names; TID 0xFFFF, PIDLow 0xFEFF.
+    fn default() -> Self {
+        Smb1Header {
+            status: 0,
+            flags: 0x18,
+            flags2: 0xC801,
+            pid_high: 0,
+            security_features: [0; 8],
+            reserved: 0,
+            tid: 0xFFFF,
+            pid_low: 0xFEFF,
+            uid: 0,
+            mid: 0,
+        }
+    }
+}
+
 /// An SMB1 NEGOTIATE request, as sent by clients that start with a multi-protocol negotiate
-/// (MS-SMB2 3.3.5.3). Only the dialect strings matter; other header fields are not kept.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// (MS-SMB2 3.3.5.3). Only the dialect strings matter.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Smb1NegotiateRequest {
+    /// The header fields, as sent.
+    pub header: Smb1Header,
     /// The dialect strings (e.g. "NT LM 0.12", "SMB 2.002", "SMB 2.???").
     pub dialects: Vec<String>,
 }
@@ -331,7 +378,18 @@ impl Smb1NegotiateRequest {
                 value: cmd.into(),
             });
         }
-        r.skip(SMB1_HEADER_LEN - 5, "SMB1 Header")?;
+        let header = Smb1Header {
+            status: r.u32("SMB1 Header.Status")?,
+            flags: r.u8("SMB1 Header.Flags")?,
+            flags2: r.u16("SMB1 Header.Flags2")?,
+            pid_high: r.u16("SMB1 Header.PIDHigh")?,
+            security_features: r.array("SMB1 Header.SecurityFeatures")?,
+            reserved: r.u16("SMB1 Header.Reserved")?,
+            tid: r.u16("SMB1 Header.TID")?,
+            pid_low: r.u16("SMB1 Header.PIDLow")?,
+            uid: r.u16("SMB1 Header.UID")?,
+            mid: r.u16("SMB1 Header.MID")?,
+        };
         let words = r.u8("SMB_COM_NEGOTIATE.WordCount")?;
         if words != 0 {
             return Err(DecodeError::InvalidValue {
@@ -374,10 +432,10 @@ impl Smb1NegotiateRequest {
             dialects.push(s.iter().map(|&b| char::from(b)).collect());
             rest = tail.get(nul + 1..).unwrap_or(&[]);
         }
-        Ok(Smb1NegotiateRequest { dialects })
+        Ok(Smb1NegotiateRequest { header, dialects })
     }
 
-    /// Appends the SMB1 message (a canonical header: Unicode, NT status, extended security).
+    /// Appends the SMB1 message.
     pub fn encode(&self, out: &mut BytesMut) -> Result<(), EncodeError> {
         let mut data = Vec::new();
         for d in &self.dialects {
@@ -394,14 +452,17 @@ impl Smb1NegotiateRequest {
         let mut w = Writer::new(out);
         w.bytes(&SMB1_PROTOCOL_ID);
         w.u8(SMB1_COM_NEGOTIATE);
-        w.u32(0); // Status
-        w.u8(0x18); // Flags: case insensitive, canonicalized paths
-        w.u16(0xC801); // Flags2: Unicode, NT status, extended security, long names
-        w.zeros(12); // PIDHigh, SecurityFeatures, Reserved
-        w.u16(0xFFFF); // TID
-        w.u16(0xFEFF); // PIDLow
-        w.u16(0); // UID
-        w.u16(0); // MID
+        let h = &self.header;
+        w.u32(h.status);
+        w.u8(h.flags);
+        w.u16(h.flags2);
+        w.u16(h.pid_high);
+        w.bytes(&h.security_features);
+        w.u16(h.reserved);
+        w.u16(h.tid);
+        w.u16(h.pid_low);
+        w.u16(h.uid);
+        w.u16(h.mid);
         w.u8(0); // WordCount
         w.u16(len_u16(data.len(), "SMB_COM_NEGOTIATE.ByteCount")?);
         w.bytes(&data);
@@ -515,8 +576,23 @@ mod tests {
         }
 
         #[test]
-        fn smb1_round_trips(d in proptest::collection::vec("[ -~&&[^\\x00]]{0,12}", 0..8)) {
-            let req = Smb1NegotiateRequest { dialects: d };
+        fn smb1_round_trips(
+            d in proptest::collection::vec("[ -~&&[^\\x00]]{0,12}", 0..8),
+            h in any::<(u32, u8, u16, u16, [u8; 8], u16, u16, u16, u16, u16)>(),
+        ) {
+            let header = Smb1Header {
+                status: h.0,
+                flags: h.1,
+                flags2: h.2,
+                pid_high: h.3,
+                security_features: h.4,
+                reserved: h.5,
+                tid: h.6,
+                pid_low: h.7,
+                uid: h.8,
+                mid: h.9,
+            };
+            let req = Smb1NegotiateRequest { header, dialects: d };
             let mut buf = BytesMut::new();
             req.encode(&mut buf).unwrap();
             let b = buf.freeze();
@@ -715,6 +791,7 @@ mod tests {
         // As smbclient sends it: three dialects.
         let req = Smb1NegotiateRequest {
             dialects: vec!["NT LM 0.12".into(), "SMB 2.002".into(), "SMB 2.???".into()],
+            ..Default::default()
         };
         let mut buf = BytesMut::new();
         req.encode(&mut buf).unwrap();

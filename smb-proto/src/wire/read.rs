@@ -160,13 +160,39 @@ impl Body for ReadResponse {
     const COMMAND: Command = Command::READ;
     const STRUCTURE_SIZE: u16 = 17;
 
+    /// The fixed part is read in one bounds check: this decoder is on the data path of every
+    /// READ, and its cost must not depend on the payload (which is a zero-copy slice).
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        r.expect_u16(Self::STRUCTURE_SIZE, "READ.StructureSize")?;
-        let data_off = r.u8("READ.DataOffset")? as usize;
-        r.skip(1, "READ.Reserved")?;
-        let data_len = r.u32("READ.DataLength")? as usize;
-        let data_remaining = r.u32("READ.DataRemaining")?;
-        let flags = r.u32("READ.Flags")?;
+        let b: [u8; Self::FIXED_LEN] = r.array("READ")?;
+        let [
+            s0,
+            s1,
+            data_off,
+            _reserved,
+            l0,
+            l1,
+            l2,
+            l3,
+            d0,
+            d1,
+            d2,
+            d3,
+            f0,
+            f1,
+            f2,
+            f3,
+        ] = b;
+        let structure_size = u16::from_le_bytes([s0, s1]);
+        if structure_size != Self::STRUCTURE_SIZE {
+            return Err(DecodeError::InvalidValue {
+                field: "READ.StructureSize",
+                value: structure_size.into(),
+            });
+        }
+        let data_off = usize::from(data_off);
+        let data_len = u32::from_le_bytes([l0, l1, l2, l3]) as usize;
+        let data_remaining = u32::from_le_bytes([d0, d1, d2, d3]);
+        let flags = u32::from_le_bytes([f0, f1, f2, f3]);
         let fixed_end = r.position();
         let (data, end) = buffer_at(r, data_off, data_len, fixed_end, "READ.DataOffset")?;
         finish_body(r, fixed_end, end, "READ.Buffer")?;

@@ -440,6 +440,14 @@ impl FileFullEaInformation {
             let name_len = r.u8("FILE_FULL_EA_INFORMATION.EaNameLength")? as usize;
             let value_len = r.u16("FILE_FULL_EA_INFORMATION.EaValueLength")? as usize;
             let name = r.bytes(name_len, "FILE_FULL_EA_INFORMATION.EaName")?;
+            if name.contains(&0) {
+                // MS-FSCC 2.4.15: EaName is EaNameLength characters followed by the one NUL
+                // that terminates it, so it cannot contain one (found by fuzz/fscc_file).
+                return Err(DecodeError::Malformed {
+                    field: "FILE_FULL_EA_INFORMATION.EaName",
+                    reason: "EA name contains a NUL byte",
+                });
+            }
             let nul = r.u8("FILE_FULL_EA_INFORMATION.EaName")?;
             if nul != 0 {
                 return Err(DecodeError::Malformed {
@@ -761,5 +769,19 @@ mod tests {
                 "len {len}"
             );
         }
+    }
+
+    /// An EA name with a NUL inside decodes to nothing the encoder could write back: rejected
+    /// (fuzz/fscc_file finding).
+    #[test]
+    fn ea_name_with_nul_is_rejected() {
+        let buf = Bytes::from_static(&[0, 0, 0, 0, 0, 2, 0, 0, b'a', 0, 0, 0]);
+        assert!(matches!(
+            FileFullEaInformation::decode_list(&buf),
+            Err(DecodeError::Malformed {
+                field: "FILE_FULL_EA_INFORMATION.EaName",
+                ..
+            })
+        ));
     }
 }

@@ -7,7 +7,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::{decode_chain, encode_chain, read_utf16};
 use crate::open_enum;
-use crate::wire::cursor::{Reader, len_u32, put_utf16le, utf16le_len};
+use crate::wire::cursor::{Reader, len_u32, padding_to, put_utf16le, utf16le_len};
 use crate::wire::error::{DecodeError, EncodeError};
 
 open_enum! {
@@ -64,6 +64,10 @@ impl FileNotifyInformation {
                 "FILE_NOTIFY_INFORMATION.FileNameLength",
             )?);
             put_utf16le(w, &e.file_name);
+            // MS-FSCC 2.7.1: "The FileName array MUST be padded to the next 4-byte boundary
+            // counted from the beginning of the structure", the last entry's too (as Samba
+            // sends it). The fixed part is 12 bytes, so the name's length decides.
+            w.zeros(padding_to(utf16le_len(&e.file_name), 4));
             Ok(())
         })
     }
@@ -90,8 +94,13 @@ mod tests {
             prop_assert_eq!(FileNotifyInformation::encode_list(&v, &mut out, usize::MAX).unwrap(), v.len());
             let buf = out.freeze();
             prop_assert_eq!(&FileNotifyInformation::decode_list(&buf).unwrap(), &v);
-            for cut in 1..buf.len() {
+            // The last entry's padding may be missing (peers differ); any shorter cut fails.
+            let pad = v.last().map_or(0, |e| padding_to(utf16le_len(&e.file_name), 4));
+            for cut in 1..buf.len() - pad {
                 prop_assert!(FileNotifyInformation::decode_list(&buf.slice(..cut)).is_err());
+            }
+            if pad > 0 {
+                prop_assert_eq!(&FileNotifyInformation::decode_list(&buf.slice(..buf.len() - pad)).unwrap(), &v);
             }
         }
 
@@ -119,7 +128,7 @@ mod tests {
             &out[..],
             &[
                 16, 0, 0, 0, 1, 0, 0, 0, 4, 0, 0, 0, b'a', 0, b'b', 0, 0, 0, 0, 0, 2, 0, 0, 0, 2,
-                0, 0, 0, b'c', 0
+                0, 0, 0, b'c', 0, 0, 0
             ]
         );
     }
