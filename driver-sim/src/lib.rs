@@ -23,9 +23,11 @@ pub mod node;
 pub mod queue;
 pub mod replay;
 pub mod rng;
+pub mod scenarios;
 pub mod sim;
 pub mod time;
 pub mod trace;
 pub mod workload;
+pub mod workloads;
 
 pub use sim::{ClientSpec, FaultAction, ServerSpec, Sim, SimConfig};

@@ -13,8 +13,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use smb_proto::io::{Input, TransportKind};
+use smb_proto::server::memfs::MemFs;
 use smb_proto::server::{
-    ConnectionHandle, FsOp, OpId, OpReply, OpRequest, ServerConfig, ServerOutput,
+    ConnectionHandle, FsOp, OpId, OpReply, OpRequest, Server, ServerConfig, ServerOutput,
 };
 use smb_proto::wire::status::NtStatus;
 
@@ -43,9 +44,68 @@ pub type ServerFactory = Box<dyn FnMut(Arc<ServerConfig>, Instant) -> Box<dyn Se
 /// A synchronous file-system backend that outlives server crashes.
 pub trait Backend: Debug {
     /// Performs one op (the simulator calls it when the op's simulated latency has passed).
-    fn perform(&mut self, req: OpRequest) -> Result<OpReply, NtStatus>;
+    /// `None`: the op waits (a blocking lock, a change notify) and finishes through
+    /// [`Backend::poll_ready`] or [`Backend::cancel`].
+    fn perform(&mut self, req: OpRequest) -> Option<Result<OpReply, NtStatus>>;
+    /// Cancels a waiting op (`None` if it is not waiting).
+    fn cancel(&mut self, op: OpId) -> Option<Result<OpReply, NtStatus>>;
+    /// A waiting op that has finished.
+    fn poll_ready(&mut self) -> Option<(OpId, Result<OpReply, NtStatus>)>;
     /// The content of a file on a share, for the invariant checks (`None`: no such file).
     fn contents(&self, share: &str, path: &str) -> Option<Vec<u8>>;
+    /// Live opens (for the memory bound and the crash check).
+    fn open_count(&self) -> usize;
+}
+
+impl ServerMachine for Server {
+    fn accept(
+        &mut self,
+        now: Instant,
+        transport: TransportKind,
+        peer: SocketAddr,
+    ) -> ConnectionHandle {
+        Server::accept(self, now, transport, peer)
+    }
+
+    fn handle_input(&mut self, ch: ConnectionHandle, input: Input) {
+        Server::handle_input(self, ch, input)
+    }
+
+    fn complete(&mut self, op: OpId, now: Instant, result: Result<OpReply, NtStatus>) {
+        Server::complete(self, op, now, result)
+    }
+
+    fn poll_output(&mut self) -> ServerOutput {
+        Server::poll_output(self)
+    }
+}
+
+/// The factory of the real `smb_proto::server::Server`.
+pub fn smb_server_factory() -> ServerFactory {
+    Box::new(|config, now| Box::new(Server::new(config, now)))
+}
+
+/// The in-memory backend of `smb-proto`. One `MemFs` serves every share of its server.
+impl Backend for MemFs {
+    fn perform(&mut self, req: OpRequest) -> Option<Result<OpReply, NtStatus>> {
+        self.handle(req)
+    }
+
+    fn cancel(&mut self, op: OpId) -> Option<Result<OpReply, NtStatus>> {
+        MemFs::cancel(self, op)
+    }
+
+    fn poll_ready(&mut self) -> Option<(OpId, Result<OpReply, NtStatus>)> {
+        MemFs::poll_ready(self)
+    }
+
+    fn contents(&self, _share: &str, path: &str) -> Option<Vec<u8>> {
+        self.file(path).map(<[u8]>::to_vec)
+    }
+
+    fn open_count(&self) -> usize {
+        MemFs::open_count(self)
+    }
 }
 
 /// How long the backend takes to complete an op.

@@ -582,12 +582,24 @@ impl Sim {
                         TraceEvent::ServerOutput(format!("cancel op {}", op.0)),
                     );
                     let cancelled = self.servers.get_mut(idx).and_then(|s| s.ops.remove(&op));
-                    if let Some(p) = cancelled {
-                        if let FsOp::Close { .. } = p.req.op {
-                            // A close is never cancelled: perform it.
-                            self.perform(idx, p);
-                        } else {
-                            self.complete(idx, op, Err(NtStatus::CANCELLED));
+                    match cancelled {
+                        Some(p) => {
+                            if let FsOp::Close { .. } = p.req.op {
+                                // A close is never cancelled: perform it.
+                                self.perform(idx, p);
+                            } else {
+                                self.complete(idx, op, Err(NtStatus::CANCELLED));
+                            }
+                        }
+                        None => {
+                            // Maybe it waits inside the backend (a lock, a notify).
+                            let r = self
+                                .servers
+                                .get_mut(idx)
+                                .and_then(|s| s.backend.cancel(op));
+                            if let Some(r) = r {
+                                self.complete(idx, op, r);
+                            }
                         }
                     }
                 }
@@ -706,13 +718,22 @@ impl Sim {
         let is_close = matches!(p.req.op, FsOp::Close { .. });
         let result = s.backend.perform(p.req);
         self.stats.ops += 1;
-        if is_create && result.is_ok() {
+        if is_create && matches!(result, Some(Ok(_))) {
             s.opens.insert(open, ctx);
         }
         if is_close {
             s.opens.remove(&open);
         }
-        self.complete(idx, op, result);
+        let mut ready = Vec::new();
+        while let Some(r) = s.backend.poll_ready() {
+            ready.push(r);
+        }
+        if let Some(result) = result {
+            self.complete(idx, op, result);
+        }
+        for (op, result) in ready {
+            self.complete(idx, op, result);
+        }
     }
 
     fn complete(&mut self, idx: usize, op: OpId, result: Result<OpReply, NtStatus>) {
@@ -762,6 +783,8 @@ impl Sim {
                 },
             });
         }
+        // Waiting ops of the dead process finish into the void.
+        while s.backend.poll_ready().is_some() {}
         let links: Vec<usize> = std::mem::take(&mut s.conns).into_values().collect();
         for link in links {
             self.reset_link(link, false);
