@@ -69,9 +69,25 @@ impl SimRng {
         Duration::from_nanos(self.range(0, crate::time::duration_nanos(max)))
     }
 
-    /// Fills `buf` with random bytes.
+    /// Fills `buf` with random bytes (ChaCha20: use for key material and seeds).
     pub fn fill(&mut self, buf: &mut [u8]) {
         self.inner.fill_bytes(buf);
+    }
+
+    /// Fills `buf` with cheap pseudo-random bytes (SplitMix64 seeded from the stream): for
+    /// bulk file data, where ChaCha would dominate the run time of a debug build.
+    pub fn fill_data(&mut self, buf: &mut [u8]) {
+        let mut x = self.u64();
+        for chunk in buf.chunks_mut(8) {
+            x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = x;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            z ^= z >> 31;
+            for (d, s) in chunk.iter_mut().zip(z.to_le_bytes()) {
+                *d = s;
+            }
+        }
     }
 }
 

@@ -457,17 +457,17 @@ fn build(name: &str, seed: u64, extra: &Faults, trace: TraceMode) -> Sim {
         "auth_failure" => probe = true,
         "reconnect" => {
             clients = 2;
-            cfg.ops = 80;
+            cfg.ops = 150;
             cfg.max_reconnects = 20;
             faults.resets = 3;
-            horizon = Duration::from_millis(300);
+            horizon = Duration::from_millis(8);
         }
         "crash_restart" => {
             clients = 2;
-            cfg.ops = 80;
+            cfg.ops = 150;
             cfg.max_reconnects = 20;
             faults.crashes = 1;
-            horizon = Duration::from_millis(300);
+            horizon = Duration::from_millis(8);
         }
         "pending_cancel" => {
             clients = 2;
@@ -483,12 +483,13 @@ fn build(name: &str, seed: u64, extra: &Faults, trace: TraceMode) -> Sim {
         }
         "random_faults" => {
             clients = 3;
-            cfg.ops = 40;
+            cfg.ops = 30;
+            cfg.block = 256;
             cfg.churn = 0.2;
             cfg.cancel = 0.3;
             cfg.max_reconnects = 15;
             faults = Faults::all();
-            horizon = Duration::from_secs(2);
+            horizon = Duration::from_millis(200);
         }
         "bench" | "bench_gcm" => {
             cfg.ops = 10_000;

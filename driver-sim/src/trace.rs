@@ -177,7 +177,10 @@ impl Trace {
                 h.update([u8::from(*transport == TransportKind::Quic)]);
                 put(h, config.server_name.as_bytes());
             }
-            TraceEvent::ClientReceive(b) | TraceEvent::ClientTransmit(b) => put(h, b),
+            // Received bytes are transmitted bytes (hashed when sent, tampering recorded as a
+            // fault) cut differently: their length captures the chunking.
+            TraceEvent::ClientReceive(b) => h.update((b.len() as u64).to_le_bytes()),
+            TraceEvent::ClientTransmit(b) => put(h, b),
             TraceEvent::ClientTimeout | TraceEvent::ClientClosed | TraceEvent::ServerTimeout => {}
             TraceEvent::ClientCommand { command, result } => {
                 put(h, command.summary().as_bytes());
@@ -189,7 +192,11 @@ impl Trace {
             TraceEvent::ServerAccept { ch } | TraceEvent::ServerClosed { ch } => {
                 h.update(ch.to_le_bytes())
             }
-            TraceEvent::ServerReceive { ch, data } | TraceEvent::ServerTransmit { ch, data } => {
+            TraceEvent::ServerReceive { ch, data } => {
+                h.update(ch.to_le_bytes());
+                h.update((data.len() as u64).to_le_bytes());
+            }
+            TraceEvent::ServerTransmit { ch, data } => {
                 h.update(ch.to_le_bytes());
                 put(h, data);
             }
@@ -264,7 +271,7 @@ mod tests {
         assert_eq!(base, mk(1, NodeRef::Client(0), b"ab"));
         assert_ne!(base, mk(2, NodeRef::Client(0), b"ab"));
         assert_ne!(base, mk(1, NodeRef::Client(1), b"ab"));
-        assert_ne!(base, mk(1, NodeRef::Client(0), b"ac"));
+        assert_ne!(base, mk(1, NodeRef::Client(0), b"abc"));
         let mut full = Trace::new(TraceMode::Full);
         full.record(
             SimTime(1),

@@ -83,7 +83,7 @@ impl Default for FileWorkerConfig {
             password: "secret".into(),
             share: "share".into(),
             file: "c0.dat".into(),
-            block: 4096,
+            block: 512,
             blocks_per_io: 1,
             blocks: 16,
             ops: 40,
@@ -246,8 +246,11 @@ impl FileWorker {
                     return;
                 }
                 Err(e) => {
-                    api.metric_add("send_errors", 1);
-                    let _ = e;
+                    api.metric_add(&format!("send_error {e}"), 1);
+                    if self.pending.is_empty() {
+                        // Nothing in flight will wake us: start over on a new connection.
+                        self.lost_connection(api);
+                    }
                     return;
                 }
             }
@@ -274,7 +277,7 @@ impl FileWorker {
         let offset = io_index * len;
         if write {
             let mut data = vec![0u8; usize::try_from(len).unwrap_or(0)];
-            api.rng().fill(&mut data);
+            api.rng().fill_data(&mut data);
             let data = Bytes::from(data);
             let body = RequestBody::Write(WriteRequest {
                 offset,
@@ -339,7 +342,7 @@ impl FileWorker {
             Some(fid) => match api.rng().below(4) {
                 0 | 1 => {
                     let mut data = vec![0u8; 64];
-                    api.rng().fill(&mut data);
+                    api.rng().fill_data(&mut data);
                     (
                         ChurnStep::Write,
                         RequestBody::Write(WriteRequest {
@@ -581,7 +584,8 @@ impl FileWorker {
         let body = create_body(
             &self.cfg.file,
             disposition,
-            ShareAccess::READ,
+            // Full sharing: an open left behind by a lost connection must not lock us out.
+            ShareAccess::READ | ShareAccess::WRITE | ShareAccess::DELETE,
             AccessMask::GENERIC_READ | AccessMask::GENERIC_WRITE,
         );
         match api.request(self.session, self.tree, body) {
@@ -629,7 +633,8 @@ impl Workload for FileWorker {
             Event::Response { id, result } => self.on_response(api, *id, result),
             Event::Pending { id } => {
                 api.metric_add("pending", 1);
-                if self.cfg.cancel > 0.0 && api.rng().chance(self.cfg.cancel) {
+                let io = matches!(self.pending.get(id), Some(Pend::Read { .. } | Pend::Write { .. }));
+                if io && self.cfg.cancel > 0.0 && api.rng().chance(self.cfg.cancel) {
                     if api.cancel(*id).is_ok() {
                         api.metric_add("cancels", 1);
                     }
