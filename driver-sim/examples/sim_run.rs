@@ -19,14 +19,14 @@ fn main() {
             (s, s + 1, true)
         }
     };
-    let faults =
-        match driver_sim::scenarios::Faults::parse(args.get(2).map_or("", String::as_str)) {
-            Ok(f) => f,
-            Err(e) => {
-                eprintln!("{e}");
-                std::process::exit(2);
-            }
-        };
+    let faults = match driver_sim::scenarios::Faults::parse(args.get(2).map_or("", String::as_str))
+    {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
     let mut failed = 0u64;
     let start = std::time::Instant::now();
     for seed in from..to {

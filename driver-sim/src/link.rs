@@ -259,7 +259,10 @@ mod tests {
         assert!(times.len() > 220, "writes were split");
         let (got, reads) = drain(&mut p, &times);
         assert_eq!(got, expect);
-        assert!(reads < times.len(), "chunks arriving together were coalesced");
+        assert!(
+            reads < times.len(),
+            "chunks arriving together were coalesced"
+        );
         assert_eq!(p.buffered(), 0);
     }
 

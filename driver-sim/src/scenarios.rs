@@ -38,19 +38,55 @@ const SCENARIOS: &[(&str, &str)] = &[
         "concurrent",
         "four clients read/write their files and race on shared files (share modes, rename, delete) over a rough link",
     ),
-    ("large_mtu", "8 MiB written and read back in pipelined 1 MiB requests"),
-    ("encryption_aes128ccm", "file I/O on a session encrypted with AES-128-CCM"),
-    ("encryption_aes128gcm", "file I/O on a session encrypted with AES-128-GCM"),
-    ("encryption_aes256ccm", "file I/O on a session encrypted with AES-256-CCM"),
-    ("encryption_aes256gcm", "file I/O on a session encrypted with AES-256-GCM"),
-    ("auth_failure", "wrong passwords are refused after the 2 s delay, then a logon succeeds"),
-    ("reconnect", "connections reset mid-transfer; clients reconnect and carry on"),
-    ("crash_restart", "the server crashes (state lost, backend kept) and restarts"),
-    ("pending_cancel", "a slow backend: interim STATUS_PENDING, cancels, stuck ops"),
-    ("adversarial", "drop, duplicate, reorder, delay and bit-flip whole SMB messages"),
-    ("random_faults", "every fault at random: link, resets, partitions, stalls, migration, crash, adversary, slow backend"),
+    (
+        "large_mtu",
+        "8 MiB written and read back in pipelined 1 MiB requests",
+    ),
+    (
+        "encryption_aes128ccm",
+        "file I/O on a session encrypted with AES-128-CCM",
+    ),
+    (
+        "encryption_aes128gcm",
+        "file I/O on a session encrypted with AES-128-GCM",
+    ),
+    (
+        "encryption_aes256ccm",
+        "file I/O on a session encrypted with AES-256-CCM",
+    ),
+    (
+        "encryption_aes256gcm",
+        "file I/O on a session encrypted with AES-256-GCM",
+    ),
+    (
+        "auth_failure",
+        "wrong passwords are refused after the 2 s delay, then a logon succeeds",
+    ),
+    (
+        "reconnect",
+        "connections reset mid-transfer; clients reconnect and carry on",
+    ),
+    (
+        "crash_restart",
+        "the server crashes (state lost, backend kept) and restarts",
+    ),
+    (
+        "pending_cancel",
+        "a slow backend: interim STATUS_PENDING, cancels, stuck ops",
+    ),
+    (
+        "adversarial",
+        "drop, duplicate, reorder, delay and bit-flip whole SMB messages",
+    ),
+    (
+        "random_faults",
+        "every fault at random: link, resets, partitions, stalls, migration, crash, adversary, slow backend",
+    ),
     ("bench", "10 000 requests, encryption off (the benchmark)"),
-    ("bench_gcm", "10 000 requests on an AES-128-GCM encrypted session (the benchmark)"),
+    (
+        "bench_gcm",
+        "10 000 requests on an AES-128-GCM encrypted session (the benchmark)",
+    ),
 ];
 
 /// Scenario names, one per entry.
@@ -114,7 +150,9 @@ impl Faults {
                 None => (item, None),
             };
             let count = |v: Option<&str>| -> Result<u32, String> {
-                v.map_or(Ok(1), |v| v.parse().map_err(|_| format!("bad count in {item:?}")))
+                v.map_or(Ok(1), |v| {
+                    v.parse().map_err(|_| format!("bad count in {item:?}"))
+                })
             };
             match name {
                 "none" => f = Faults::none(),
@@ -207,11 +245,7 @@ impl fmt::Display for Summary {
         for v in &self.violations {
             writeln!(f, "VIOLATION {v}")?;
         }
-        writeln!(
-            f,
-            "result={}",
-            if self.passed() { "pass" } else { "FAIL" }
-        )?;
+        writeln!(f, "result={}", if self.passed() { "pass" } else { "FAIL" })?;
         write!(f, "trace_hash={}", self.trace_hash_hex())
     }
 }
@@ -441,7 +475,9 @@ fn build(name: &str, seed: u64, extra: &Faults, trace: TraceMode) -> Sim {
             cfg.depth = 8;
             cfg.plan = Plan::Sequential;
         }
-        "encryption_aes128ccm" | "encryption_aes128gcm" | "encryption_aes256ccm"
+        "encryption_aes128ccm"
+        | "encryption_aes128gcm"
+        | "encryption_aes256ccm"
         | "encryption_aes256gcm" => {
             let cipher = match name {
                 "encryption_aes128ccm" => CipherId::AES_128_CCM,
@@ -518,6 +554,7 @@ fn build(name: &str, seed: u64, extra: &Faults, trace: TraceMode) -> Sim {
     let any_fault = faults.resets + faults.partitions + faults.stalls + faults.crashes > 0
         || faults.adversary > 0.0
         || faults.slow_backend;
+    cfg.strict_status = faults.adversary == 0.0;
     if any_fault {
         cfg.max_reconnects = cfg.max_reconnects.max(10);
         // Time out lost requests quickly (virtual time is free, but bounds matter).

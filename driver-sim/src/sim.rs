@@ -593,10 +593,7 @@ impl Sim {
                         }
                         None => {
                             // Maybe it waits inside the backend (a lock, a notify).
-                            let r = self
-                                .servers
-                                .get_mut(idx)
-                                .and_then(|s| s.backend.cancel(op));
+                            let r = self.servers.get_mut(idx).and_then(|s| s.backend.cancel(op));
                             if let Some(r) = r {
                                 self.complete(idx, op, r);
                             }

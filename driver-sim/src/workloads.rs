@@ -72,6 +72,9 @@ pub struct FileWorkerConfig {
     pub cancel: f64,
     /// Reconnects allowed after a lost connection.
     pub max_reconnects: u32,
+    /// Treat a churn status outside the legitimate race outcomes as a violation. Off under
+    /// the adversary, whose corrupted requests draw other (genuine) errors from the server.
+    pub strict_status: bool,
     /// Delay before reconnecting.
     pub reconnect_delay: Duration,
 }
@@ -93,6 +96,7 @@ impl Default for FileWorkerConfig {
             shared_files: 3,
             cancel: 0.0,
             max_reconnects: 5,
+            strict_status: true,
             reconnect_delay: Duration::from_millis(200),
         }
     }
@@ -290,7 +294,10 @@ impl FileWorker {
             });
             let id = api.request(self.session, self.tree, body)?;
             let now = api.time();
-            let wid = api.model().write_sent(&self.cfg.file, offset, data, now).ok();
+            let wid = api
+                .model()
+                .write_sent(&self.cfg.file, offset, data, now)
+                .ok();
             self.pending.insert(id, Pend::Write { wid });
         } else {
             let body = RequestBody::Read(ReadRequest {
@@ -357,14 +364,20 @@ impl FileWorker {
                     )
                 }
                 2 => {
-                    let target = format!("shared{}.txt", api.rng().below(self.churns.len() as u64 + 1));
+                    let target = format!(
+                        "shared{}.txt",
+                        api.rng().below(self.churns.len() as u64 + 1)
+                    );
                     let info = FileRenameInformation {
                         replace_if_exists: api.rng().chance(0.5),
                         root_directory: 0,
                         file_name: target,
                     };
                     match info.to_bytes() {
-                        Ok(buffer) => (ChurnStep::Rename, set_info(fid, FileInfoClass::RENAME, buffer)),
+                        Ok(buffer) => (
+                            ChurnStep::Rename,
+                            set_info(fid, FileInfoClass::RENAME, buffer),
+                        ),
                         Err(_) => return Ok(()),
                     }
                 }
@@ -537,6 +550,9 @@ impl FileWorker {
             }
             Pend::Churn { slot, step } => {
                 if !CHURN_OK.contains(&status) {
+                    api.metric_add(&format!("churn_status_{status}"), 1);
+                }
+                if !CHURN_OK.contains(&status) && self.cfg.strict_status {
                     api.violation(
                         ViolationKind::Protocol,
                         format!("churn {step:?} answered {status}"),
@@ -633,7 +649,10 @@ impl Workload for FileWorker {
             Event::Response { id, result } => self.on_response(api, *id, result),
             Event::Pending { id } => {
                 api.metric_add("pending", 1);
-                let io = matches!(self.pending.get(id), Some(Pend::Read { .. } | Pend::Write { .. }));
+                let io = matches!(
+                    self.pending.get(id),
+                    Some(Pend::Read { .. } | Pend::Write { .. })
+                );
                 if io && self.cfg.cancel > 0.0 && api.rng().chance(self.cfg.cancel) {
                     if api.cancel(*id).is_ok() {
                         api.metric_add("cancels", 1);
@@ -718,12 +737,18 @@ impl Workload for AuthProbe {
                 if logon_failure && self.failures < self.attempts {
                     self.failures += 1;
                     api.metric_add("auth_failures", 1);
-                    let m = api.metrics.entry("auth_fail_min_ms".into()).or_insert(u64::MAX);
+                    let m = api
+                        .metrics
+                        .entry("auth_fail_min_ms".into())
+                        .or_insert(u64::MAX);
                     *m = (*m).min(ms);
                     api.metric_max("auth_fail_max_ms", ms);
                     api.reconnect(Duration::from_millis(10));
                 } else if !matches!(e, RequestError::ConnectionClosed(_)) {
-                    api.violation(ViolationKind::Protocol, format!("unexpected auth result {e}"));
+                    api.violation(
+                        ViolationKind::Protocol,
+                        format!("unexpected auth result {e}"),
+                    );
                     self.done = true;
                 }
             }
