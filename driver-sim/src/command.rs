@@ -119,6 +119,44 @@ impl ClientCommand {
         }
     }
 
+    /// Issues the command, moving its body into the connection (no copy).
+    pub fn apply_owned(
+        self,
+        conn: &mut Connection,
+        now: Instant,
+    ) -> Result<Option<RequestId>, SendError> {
+        match self {
+            ClientCommand::Request {
+                session,
+                tree,
+                body,
+            } => conn.request(now, session, tree, body).map(Some),
+            other => other.apply(conn, now),
+        }
+    }
+
+    /// A compact canonical key (the trace hashes it; the frames carry the detail).
+    pub fn key(&self) -> Vec<u8> {
+        let mut k = Vec::with_capacity(32);
+        match self {
+            ClientCommand::Request {
+                session,
+                tree,
+                body,
+            } => {
+                k.push(1);
+                k.extend_from_slice(&body.command().0.to_le_bytes());
+                k.extend_from_slice(&session.0.to_le_bytes());
+                k.extend_from_slice(&tree.0.to_le_bytes());
+            }
+            other => {
+                k.push(2);
+                k.extend_from_slice(other.summary().as_bytes());
+            }
+        }
+        k
+    }
+
     /// A short canonical description (the trace hashes it; the frames carry the detail).
     pub fn summary(&self) -> String {
         match self {

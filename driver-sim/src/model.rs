@@ -245,23 +245,22 @@ fn check_block(
         block: k,
         what,
     };
-    let covering: Vec<&WriteRec> = f
-        .index
-        .get(&k)
-        .map(|ws| ws.iter().filter_map(|i| f.writes.get(*i)).collect())
-        .unwrap_or_default();
-    let acked_before: Vec<&WriteRec> = covering
-        .iter()
-        .copied()
-        .filter(|w| matches!(w.state, WriteState::Acked(a) if a <= view))
-        .collect();
+    let covering = || {
+        f.index
+            .get(&k)
+            .into_iter()
+            .flatten()
+            .filter_map(|i| f.writes.get(*i))
+    };
+    let acked_before =
+        || covering().filter(move |w| matches!(w.state, WriteState::Acked(a) if a <= view));
     let slice_of = |w: &WriteRec| -> Option<Bytes> {
         let start = usize::try_from(k * f.block - w.offset).ok()?;
         let end = start.checked_add(usize::try_from(f.block).ok()?)?;
         (end <= w.data.len()).then(|| w.data.slice(start..end))
     };
     let Some(actual) = actual else {
-        return if acked_before.is_empty() {
+        return if acked_before().next().is_none() {
             Ok(())
         } else {
             Err(mismatch(
@@ -269,17 +268,21 @@ fn check_block(
             ))
         };
     };
-    if acked_before.is_empty() && actual.iter().all(|b| *b == 0) {
+    let none_acked = acked_before().next().is_none();
+    // The latest send time among writes acknowledged before the view: an acknowledged write
+    // is certainly overwritten if one of those was sent after it was acknowledged.
+    let latest_acked_send = acked_before().map(|w| w.sent).max();
+    if none_acked && actual.iter().all(|b| *b == 0) {
         return Ok(());
     }
-    for w in &covering {
+    for w in covering() {
         if w.state == WriteState::Failed {
             continue;
         }
         // Certainly overwritten: a later write, sent after this one was acknowledged, was
         // itself acknowledged before the observer asked.
         let superseded = match w.state {
-            WriteState::Acked(a) => acked_before.iter().any(|w2| w2.sent > a),
+            WriteState::Acked(a) => latest_acked_send.is_some_and(|s| s > a),
             _ => false,
         };
         if superseded {
@@ -289,7 +292,7 @@ fn check_block(
             return Ok(());
         }
     }
-    if acked_before.is_empty() {
+    if none_acked {
         Err(mismatch("holds data no write produced"))
     } else {
         Err(mismatch(

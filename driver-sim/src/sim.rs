@@ -568,11 +568,11 @@ impl Sim {
                     }
                 }
                 ServerOutput::Op(req) => {
-                    self.trace.record(
-                        self.now,
-                        NodeRef::Server(idx),
-                        TraceEvent::ServerOutput(op_summary(&req)),
-                    );
+                    let key = op_key(&req);
+                    self.trace
+                        .record_keyed(self.now, NodeRef::Server(idx), 14, &key, || {
+                            TraceEvent::ServerOutput(op_summary(&req))
+                        });
                     self.schedule_op(idx, req);
                 }
                 ServerOutput::Cancel(op) => {
@@ -734,18 +734,25 @@ impl Sim {
     }
 
     fn complete(&mut self, idx: usize, op: OpId, result: Result<OpReply, NtStatus>) {
-        let summary = match &result {
-            Ok(r) => format!("ok {}", reply_kind(r)),
-            Err(s) => format!("err {s}"),
-        };
-        self.trace.record(
-            self.now,
-            NodeRef::Server(idx),
-            TraceEvent::ServerComplete {
-                op: op.0,
-                result: summary,
-            },
-        );
+        let mut key = [0u8; 13];
+        key[..8].copy_from_slice(&op.0.to_le_bytes());
+        match &result {
+            Ok(r) => key[8] = reply_code(r),
+            Err(s) => {
+                key[8] = 0xFF;
+                key[9..].copy_from_slice(&s.0.to_le_bytes());
+            }
+        }
+        self.trace
+            .record_keyed(self.now, NodeRef::Server(idx), 12, &key, || {
+                TraceEvent::ServerComplete {
+                    op: op.0,
+                    result: match &result {
+                        Ok(r) => format!("ok {}", reply_kind(r)),
+                        Err(s) => format!("err {s}"),
+                    },
+                }
+            });
         let now = self.clock.instant(self.now);
         if let Some(m) = self.servers.get_mut(idx).and_then(|s| s.machine.as_mut()) {
             m.complete(op, now, result);
@@ -968,11 +975,11 @@ impl Sim {
                     }
                 }
                 Output::Event(e) => {
-                    self.trace.record(
-                        self.now,
-                        NodeRef::Client(idx),
-                        TraceEvent::ClientEvent(event_summary(&e)),
-                    );
+                    let key = event_key(&e);
+                    self.trace
+                        .record_keyed(self.now, NodeRef::Client(idx), 7, &key, || {
+                            TraceEvent::ClientEvent(event_summary(&e))
+                        });
                     self.track_event(idx, &e);
                     let closed = matches!(e, Event::Closed { .. });
                     self.with_workload(idx, |w, api| w.event(api, &e));
@@ -1631,6 +1638,70 @@ pub fn event_summary(e: &Event) -> String {
         Event::Break(r) => format!("break {}", r.header.command),
         Event::CreditsAvailable { available } => format!("credits {available}"),
         Event::Closed { reason } => format!("closed {reason}"),
+    }
+}
+
+/// The compact key of a client event (what the trace hashes).
+pub fn event_key(e: &Event) -> Vec<u8> {
+    let mut k = Vec::with_capacity(24);
+    match e {
+        Event::Response { id, result: Ok(r) } => {
+            k.push(1);
+            k.extend_from_slice(&id.0.to_le_bytes());
+            k.extend_from_slice(&r.header.command.0.to_le_bytes());
+            k.extend_from_slice(&r.header.status.0.to_le_bytes());
+            k.extend_from_slice(&r.header.credits.to_le_bytes());
+        }
+        Event::Pending { id } => {
+            k.push(2);
+            k.extend_from_slice(&id.0.to_le_bytes());
+        }
+        Event::CreditsAvailable { available } => {
+            k.push(3);
+            k.extend_from_slice(&available.to_le_bytes());
+        }
+        other => {
+            k.push(4);
+            k.extend_from_slice(event_summary(other).as_bytes());
+        }
+    }
+    k
+}
+
+fn op_key(req: &OpRequest) -> [u8; 25] {
+    let mut k = [0u8; 25];
+    k[..8].copy_from_slice(&req.id.0.to_le_bytes());
+    k[8..16].copy_from_slice(&req.ctx.ch.0.to_le_bytes());
+    k[16..24].copy_from_slice(&req.op.open().0.to_le_bytes());
+    k[24] = match &req.op {
+        FsOp::Create { .. } => 1,
+        FsOp::Read { .. } => 2,
+        FsOp::Write { .. } => 3,
+        FsOp::Flush { .. } => 4,
+        FsOp::Close { .. } => 5,
+        FsOp::QueryInfo { .. } => 6,
+        FsOp::SetInfo { .. } => 7,
+        FsOp::QueryDirectory { .. } => 8,
+        FsOp::Lock { .. } => 9,
+        FsOp::Ioctl { .. } => 10,
+        FsOp::ChangeNotify { .. } => 11,
+    };
+    k
+}
+
+fn reply_code(r: &OpReply) -> u8 {
+    match r {
+        OpReply::Create(_) => 1,
+        OpReply::Read(_) => 2,
+        OpReply::Write { .. } => 3,
+        OpReply::Flush => 4,
+        OpReply::Close(_) => 5,
+        OpReply::QueryInfo(_) => 6,
+        OpReply::SetInfo => 7,
+        OpReply::QueryDirectory(_) => 8,
+        OpReply::Lock => 9,
+        OpReply::Ioctl(_) => 10,
+        OpReply::ChangeNotify(_) => 11,
     }
 }
 

@@ -211,6 +211,43 @@ impl Trace {
         }
     }
 
+    /// Appends a record whose hashed form is the compact binary `key` (the same in both
+    /// modes); the full event is only built when records are kept. For the high-volume
+    /// records (responses, ops, completions, commands) whose text would cost more than the run.
+    pub fn record_keyed(
+        &mut self,
+        at: SimTime,
+        node: NodeRef,
+        tag: u8,
+        key: &[u8],
+        event: impl FnOnce() -> TraceEvent,
+    ) {
+        self.count += 1;
+        let h = &mut self.hasher;
+        h.update(at.0.to_le_bytes());
+        let (kind, idx) = match node {
+            NodeRef::Client(i) => (1u8, i),
+            NodeRef::Server(i) => (2, i),
+            NodeRef::Sim => (3, 0),
+        };
+        h.update([kind]);
+        h.update((idx as u64).to_le_bytes());
+        h.update([0x80 | tag]);
+        put(h, key);
+        if self.mode == TraceMode::Full {
+            self.records.push(TraceRecord {
+                at,
+                node,
+                event: event(),
+            });
+        }
+    }
+
+    /// Whether records are kept.
+    pub fn keeps_records(&self) -> bool {
+        self.mode == TraceMode::Full
+    }
+
     /// The SHA-256 of everything recorded so far.
     pub fn hash(&self) -> [u8; 32] {
         self.hasher.clone().finalize().into()

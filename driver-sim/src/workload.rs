@@ -101,21 +101,44 @@ impl ClientApi<'_> {
         let Some(conn) = self.conn.as_deref_mut() else {
             return Err(SendError::Closed);
         };
-        let result = command.apply(conn, now);
-        let summary = match &result {
+        let key = command.key();
+        // Keep a copy for the trace only when records are kept (replay); else move it.
+        let (result, kept) = if self.trace.keeps_records() {
+            (command.apply(conn, now), Some(command))
+        } else {
+            (command.apply_owned(conn, now), None)
+        };
+        let mut key = key;
+        match &result {
+            Ok(Some(id)) => {
+                key.push(1);
+                key.extend_from_slice(&id.0.to_le_bytes());
+            }
+            Ok(None) => key.push(2),
+            Err(e) => {
+                key.push(3);
+                key.extend_from_slice(e.to_string().as_bytes());
+            }
+        }
+        if let Ok(Some(id)) = &result {
+            self.open.entry(*id).or_insert(self.t);
+        }
+        let summary = || match &result {
             Ok(Some(id)) => format!("ok {}", id.0),
             Ok(None) => "ok".to_owned(),
             Err(e) => format!("err {e}"),
         };
-        if let Ok(Some(id)) = &result {
-            self.open.entry(*id).or_insert(self.t);
-        }
-        self.trace.record(
+        self.trace.record_keyed(
             self.t,
             NodeRef::Client(self.client),
-            TraceEvent::ClientCommand {
-                command,
-                result: summary,
+            5,
+            &key,
+            || match kept {
+                Some(command) => TraceEvent::ClientCommand {
+                    command,
+                    result: summary(),
+                },
+                None => TraceEvent::Fault("unreachable: records are kept".into()),
             },
         );
         result

@@ -137,7 +137,12 @@ fn an_honest_backend_passes() {
 
 #[test]
 fn lost_acknowledged_writes_are_detected() {
-    let mut s = sim(1, Fault::LoseWrites, SimConfig::default(), writes_then_reads());
+    let mut s = sim(
+        1,
+        Fault::LoseWrites,
+        SimConfig::default(),
+        writes_then_reads(),
+    );
     s.run();
     let k = kinds(&s);
     // The reads saw the loss (as data no acknowledged write explains) and so did the final
@@ -148,7 +153,12 @@ fn lost_acknowledged_writes_are_detected() {
 
 #[test]
 fn corrupted_read_data_is_detected() {
-    let mut s = sim(1, Fault::CorruptReads, SimConfig::default(), writes_then_reads());
+    let mut s = sim(
+        1,
+        Fault::CorruptReads,
+        SimConfig::default(),
+        writes_then_reads(),
+    );
     s.run();
     let k = kinds(&s);
     assert!(k.contains(&ViolationKind::ForgedData), "{k:?}");
@@ -190,8 +200,20 @@ fn link_faults_and_a_crash_run_clean() {
     };
     let mut s = sim(5, Fault::None, config, worker);
     for (ms, action) in [
-        (5, FaultAction::Stall { client: 0, upstream: true }),
-        (40, FaultAction::Release { client: 0, upstream: true }),
+        (
+            5,
+            FaultAction::Stall {
+                client: 0,
+                upstream: true,
+            },
+        ),
+        (
+            40,
+            FaultAction::Release {
+                client: 0,
+                upstream: true,
+            },
+        ),
         (60, FaultAction::Partition { client: 0 }),
         (90, FaultAction::Heal { client: 0 }),
         (120, FaultAction::ChangeAddress { client: 0 }),
