@@ -25,7 +25,10 @@ fn same_seed_same_trace_hash_for_every_scenario() {
         );
         assert_eq!(a.stats, b.stats, "{name}");
         assert_eq!(a.metrics, b.metrics, "{name}");
-        assert!(a.to_string().ends_with(&format!("trace_hash={}", a.trace_hash_hex())));
+        assert!(
+            a.to_string()
+                .ends_with(&format!("trace_hash={}", a.trace_hash_hex()))
+        );
     }
 }
 
@@ -42,7 +45,11 @@ fn same_seed_same_hash_with_every_fault_on() {
 #[test]
 fn different_seeds_give_different_traces() {
     let hashes: std::collections::BTreeSet<String> = (0..20)
-        .map(|seed| run("concurrent", seed, &Faults::none()).expect("known").trace_hash_hex())
+        .map(|seed| {
+            run("concurrent", seed, &Faults::none())
+                .expect("known")
+                .trace_hash_hex()
+        })
         .collect();
     assert_eq!(hashes.len(), 20);
 }
@@ -50,8 +57,7 @@ fn different_seeds_give_different_traces() {
 #[test]
 fn a_full_trace_replays_into_each_client_alone() {
     for (name, seed) in [("concurrent", 3), ("random_faults", 11), ("adversarial", 5)] {
-        let (summary, sim) =
-            run_with(name, seed, &Faults::none(), TraceMode::Full).expect("known");
+        let (summary, sim) = run_with(name, seed, &Faults::none(), TraceMode::Full).expect("known");
         assert_passed(&summary, TEST);
         let sim = sim.expect("no panic");
         // The full trace hashes like the hash-only one.

@@ -112,14 +112,14 @@ impl Pipe {
                 }
                 _ => Duration::ZERO,
             };
-            let depart = now.max(self.busy_until).add(tx);
+            let depart = now.max(self.busy_until).plus(tx);
             self.busy_until = depart;
             let jitter = if cfg.jitter.is_zero() {
                 Duration::ZERO
             } else {
                 rng.duration_upto(cfg.jitter)
             };
-            let mut at = depart.add(cfg.latency).add(jitter).max(self.last_arrival);
+            let mut at = depart.plus(cfg.latency).plus(jitter).max(self.last_arrival);
             if cfg.coalesce > 0.0
                 && self.last_arrival >= now
                 && !self.in_flight.is_empty()

@@ -453,13 +453,13 @@ impl Sim {
             max_credits_seen: 0,
         });
         self.queue
-            .push(SimTime::ZERO.add(start), Ev::Connect { client: idx });
+            .push(SimTime::ZERO.plus(start), Ev::Connect { client: idx });
         idx
     }
 
     /// Schedules a fault at `at` (virtual time from the beginning).
     pub fn schedule(&mut self, at: Duration, action: FaultAction) {
-        self.queue.push(SimTime::ZERO.add(at), Ev::Fault(action));
+        self.queue.push(SimTime::ZERO.plus(at), Ev::Fault(action));
     }
 
     // ----- running -----
@@ -467,7 +467,7 @@ impl Sim {
     /// Runs until every workload is finished, the queue is empty or a limit is reached, then
     /// checks the end-of-run invariants.
     pub fn run(&mut self) {
-        let limit = SimTime::ZERO.add(self.config.max_time);
+        let limit = SimTime::ZERO.plus(self.config.max_time);
         while !self.all_finished() {
             let Some(at) = self.queue.peek_time() else {
                 break;
@@ -682,7 +682,7 @@ impl Sim {
         s.ops.insert(op, PendingOp { req });
         if let Some(d) = delay {
             self.queue.push(
-                self.now.add(d),
+                self.now.plus(d),
                 Ev::OpDue {
                     server: idx,
                     op,
@@ -945,7 +945,7 @@ impl Sim {
                         self.reset_link(link, false);
                     }
                     self.queue
-                        .push(self.now.add(delay), Ev::Connect { client: idx });
+                        .push(self.now.plus(delay), Ev::Connect { client: idx });
                 }
             }
         }
@@ -1164,7 +1164,7 @@ impl Sim {
                 self.next_inject += 1;
                 let max = self.config.adversary.delay_max;
                 self.queue.push(
-                    self.now.add(max),
+                    self.now.plus(max),
                     Ev::Inject {
                         link,
                         upstream,
@@ -1179,7 +1179,7 @@ impl Sim {
                 self.next_inject += 1;
                 self.injected.insert(slot, frame);
                 self.queue.push(
-                    self.now.add(d),
+                    self.now.plus(d),
                     Ev::Inject {
                         link,
                         upstream,
@@ -1313,7 +1313,7 @@ impl Sim {
         l.down.clear();
         l.reorder_up = None;
         l.reorder_down = None;
-        let at = self.now.add(latency);
+        let at = self.now.plus(latency);
         self.queue.push(
             at,
             Ev::Closed {
@@ -1342,7 +1342,7 @@ impl Sim {
         }
         l.open = false;
         l.client_writable = false;
-        let at = self.now.add(self.config.link.latency);
+        let at = self.now.plus(self.config.link.latency);
         self.queue.push(
             at,
             Ev::Closed {
@@ -1361,8 +1361,8 @@ impl Sim {
         l.ch = None;
         let at = self
             .now
-            .add(self.config.link.latency)
-            .add(Duration::from_nanos(1));
+            .plus(self.config.link.latency)
+            .plus(Duration::from_nanos(1));
         self.queue.push(
             at.max(self.now),
             Ev::Closed {
@@ -1487,7 +1487,7 @@ impl Sim {
                             }
                             let rtt = self.config.link.latency * 2;
                             self.queue
-                                .push(self.now.add(rtt), Ev::Fault(FaultAction::Heal { client }));
+                                .push(self.now.plus(rtt), Ev::Fault(FaultAction::Heal { client }));
                         }
                         TransportKind::Tcp => self.reset_link(link, false),
                     }

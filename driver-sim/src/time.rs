@@ -17,7 +17,7 @@ impl SimTime {
     pub const ZERO: SimTime = SimTime(0);
 
     /// This time plus `d` (saturating).
-    pub fn add(self, d: Duration) -> SimTime {
+    pub fn plus(self, d: Duration) -> SimTime {
         SimTime(self.0.saturating_add(duration_nanos(d)))
     }
 
@@ -103,7 +103,7 @@ mod tests {
         let t = SimTime(1_234_567_890);
         assert_eq!(c.sim_time(c.instant(t)), t);
         assert_eq!(
-            t.add(Duration::from_secs(1)).since(t),
+            t.plus(Duration::from_secs(1)).since(t),
             Duration::from_secs(1)
         );
         assert_eq!(SimTime::ZERO.since(t), Duration::ZERO);

@@ -653,10 +653,12 @@ impl Workload for FileWorker {
                     self.pending.get(id),
                     Some(Pend::Read { .. } | Pend::Write { .. })
                 );
-                if io && self.cfg.cancel > 0.0 && api.rng().chance(self.cfg.cancel) {
-                    if api.cancel(*id).is_ok() {
-                        api.metric_add("cancels", 1);
-                    }
+                if io
+                    && self.cfg.cancel > 0.0
+                    && api.rng().chance(self.cfg.cancel)
+                    && api.cancel(*id).is_ok()
+                {
+                    api.metric_add("cancels", 1);
                 }
             }
             Event::CreditsAvailable { .. } => {
