@@ -121,3 +121,13 @@ fn adversarial_messages_are_rejected_cleanly() {
         "adversary idle"
     );
 }
+
+#[test]
+fn quic_migration_keeps_the_connection() {
+    for s in run_all("quic_migration", 4) {
+        assert_eq!(s.metric("workers_done"), 2, "{s}");
+        // Address changes on QUIC are migrations: no connection was lost or reopened.
+        assert_eq!(s.stats.connections, 2, "{s}");
+        assert!(s.stats.faults >= 4, "{s}");
+    }
+}

@@ -75,6 +75,10 @@ const SCENARIOS: &[(&str, &str)] = &[
         "a slow backend: interim STATUS_PENDING, cancels, stuck ops",
     ),
     (
+        "quic_migration",
+        "clients on the QUIC transport change address mid-transfer; the connections survive",
+    ),
+    (
         "adversarial",
         "drop, duplicate, reorder, delay and bit-flip whole SMB messages",
     ),
@@ -398,13 +402,14 @@ fn add_workers(
     n: usize,
     client: &ClientConfig,
     cfg: &FileWorkerConfig,
+    transport: TransportKind,
 ) {
     for i in 0..n {
         sim.add_client(
             ClientSpec {
                 config: client.clone(),
                 server,
-                transport: TransportKind::Tcp,
+                transport,
                 workload: worker(i, cfg.clone()),
             },
             Duration::from_millis(i as u64),
@@ -424,7 +429,7 @@ fn schedule_faults(sim: &mut Sim, rng: &mut SimRng, f: &Faults, clients: usize, 
     for _ in 0..f.partitions {
         let t = at(rng);
         let client = rng.below(clients) as usize;
-        let len = Duration::from_millis(rng.range(10, 3000));
+        let len = Duration::from_millis(rng.range(10, 15_000));
         sim.schedule(t, FaultAction::Partition { client });
         sim.schedule(t + len, FaultAction::Heal { client });
     }
@@ -459,6 +464,7 @@ fn build(name: &str, seed: u64, extra: &Faults, trace: TraceMode) -> Sim {
     let mut latency = LatencyModel::default();
     let mut probe = false;
     let mut horizon = Duration::from_millis(500);
+    let mut transport = TransportKind::Tcp;
     match name {
         "basic" => {}
         "concurrent" => {
@@ -510,6 +516,13 @@ fn build(name: &str, seed: u64, extra: &Faults, trace: TraceMode) -> Sim {
             cfg.ops = 30;
             cfg.cancel = 0.5;
             faults.slow_backend = true;
+        }
+        "quic_migration" => {
+            clients = 2;
+            cfg.ops = 150;
+            transport = TransportKind::Quic;
+            faults.migrations = 4;
+            horizon = Duration::from_millis(8);
         }
         "adversarial" => {
             clients = 2;
@@ -592,7 +605,7 @@ fn build(name: &str, seed: u64, extra: &Faults, trace: TraceMode) -> Sim {
             Duration::ZERO,
         );
     } else {
-        add_workers(&mut sim, server, clients, &client, &cfg);
+        add_workers(&mut sim, server, clients, &client, &cfg, transport);
     }
     schedule_faults(&mut sim, &mut rng, &faults, clients, horizon);
     sim
