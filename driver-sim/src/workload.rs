@@ -240,3 +240,49 @@ impl ClientApi<'_> {
         });
     }
 }
+
+/// A workload from a closure: called with `None` when a connection starts or a wake-up is
+/// due, and with `Some(event)` for every client event; it returns `true` once finished.
+pub struct FnWorkload<F> {
+    f: F,
+    done: bool,
+}
+
+impl<F> FnWorkload<F>
+where
+    F: FnMut(&mut ClientApi<'_>, Option<&Event>) -> bool,
+{
+    /// Wraps `f`.
+    pub fn new(f: F) -> Self {
+        Self { f, done: false }
+    }
+}
+
+impl<F> std::fmt::Debug for FnWorkload<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FnWorkload")
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> Workload for FnWorkload<F>
+where
+    F: FnMut(&mut ClientApi<'_>, Option<&Event>) -> bool,
+{
+    fn start(&mut self, api: &mut ClientApi<'_>) {
+        self.done |= (self.f)(api, None);
+    }
+
+    fn event(&mut self, api: &mut ClientApi<'_>, event: &Event) {
+        self.done |= (self.f)(api, Some(event));
+    }
+
+    fn wake(&mut self, api: &mut ClientApi<'_>) {
+        self.done |= (self.f)(api, None);
+    }
+
+    fn finished(&self) -> bool {
+        self.done
+    }
+}

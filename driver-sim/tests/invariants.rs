@@ -227,3 +227,50 @@ fn link_faults_and_a_crash_run_clean() {
     assert!(s.stats().connections >= 2, "{:?}", s.stats());
     assert!(s.stats().faults >= 6, "{:?}", s.stats());
 }
+
+#[test]
+fn a_closure_workload_drives_the_client_and_sees_the_echo() {
+    use driver_sim::workload::FnWorkload;
+    use smb_proto::client::Event;
+    use smb_proto::wire::TreeId;
+    use smb_proto::wire::echo::EchoRequest;
+    use smb_proto::wire::message::RequestBody;
+
+    let mut s = sim(
+        9,
+        Fault::None,
+        SimConfig::default(),
+        FileWorkerConfig::default(),
+    );
+    // A second client scripted by a closure: log on, ECHO, done.
+    let client = ClientSpec {
+        config: ClientConfig {
+            server_name: "srv".into(),
+            ..ClientConfig::default()
+        },
+        server: 0,
+        transport: TransportKind::Tcp,
+        workload: Box::new(FnWorkload::new(move |api, ev| match ev {
+            Some(Event::Negotiated(_)) => {
+                api.session_setup("alice", "WORKGROUP", "secret").is_err()
+            }
+            Some(Event::SessionReady { session, .. }) => api
+                .request(*session, TreeId(0), RequestBody::Echo(EchoRequest))
+                .is_err(),
+            Some(Event::Response { result: Ok(r), .. }) => {
+                let echoed = r.header.command == smb_proto::wire::Command::ECHO;
+                if echoed {
+                    api.metric_add("echo_ok", 1);
+                }
+                echoed
+            }
+            Some(Event::Response { result: Err(_), .. }) | Some(Event::Closed { .. }) => true,
+            _ => false,
+        })),
+    };
+    s.add_client(client, Duration::from_millis(1));
+    s.run();
+    assert!(s.violations().is_empty(), "{:?}", s.violations());
+    assert_eq!(s.metrics().get("echo_ok"), Some(&1), "{:?}", s.metrics());
+    assert!(s.stats().requests_ended >= 3, "{:?}", s.stats());
+}
