@@ -131,3 +131,14 @@ fn quic_migration_keeps_the_connection() {
         assert!(s.stats.faults >= 4, "{s}");
     }
 }
+
+#[test]
+fn every_dialect_under_a_rough_link_and_the_adversary() {
+    let runs = run_all("dialects", 6);
+    for d in ["SMB2_0_2", "SMB2_1", "SMB3_0", "SMB3_0_2", "SMB3_1_1"] {
+        assert!(
+            total(&runs, &format!("dialect_{d}")) > 0,
+            "{d} never negotiated"
+        );
+    }
+}

@@ -20,6 +20,7 @@ use smb_proto::client::ClientConfig;
 use smb_proto::io::TransportKind;
 use smb_proto::server::memfs::MemFs;
 use smb_proto::server::{ServerConfig, ShareConfig};
+use smb_proto::wire::Dialect;
 
 use crate::adversary::AdversaryConfig;
 use crate::invariants::ViolationKind;
@@ -81,6 +82,10 @@ const SCENARIOS: &[(&str, &str)] = &[
     (
         "adversarial",
         "drop, duplicate, reorder, delay and bit-flip whole SMB messages",
+    ),
+    (
+        "dialects",
+        "one client per dialect (2.0.2, 2.1, 3.0, 3.0.2, 3.1.1) under a rough link and the adversary",
     ),
     (
         "random_faults",
@@ -465,6 +470,7 @@ fn build(name: &str, seed: u64, extra: &Faults, trace: TraceMode) -> Sim {
     let mut probe = false;
     let mut horizon = Duration::from_millis(500);
     let mut transport = TransportKind::Tcp;
+    let mut per_client_dialect = false;
     match name {
         "basic" => {}
         "concurrent" => {
@@ -529,6 +535,13 @@ fn build(name: &str, seed: u64, extra: &Faults, trace: TraceMode) -> Sim {
             cfg.ops = 40;
             cfg.max_reconnects = 10;
             faults.adversary = 0.03;
+        }
+        "dialects" => {
+            clients = 5;
+            cfg.ops = 30;
+            faults.rough_link = true;
+            faults.adversary = 0.02;
+            per_client_dialect = true;
         }
         "random_faults" => {
             clients = 3;
@@ -604,6 +617,23 @@ fn build(name: &str, seed: u64, extra: &Faults, trace: TraceMode) -> Sim {
             },
             Duration::ZERO,
         );
+    } else if per_client_dialect {
+        for (i, d) in Dialect::ALL.iter().enumerate().take(clients) {
+            let config = ClientConfig {
+                min_dialect: *d,
+                max_dialect: *d,
+                ..client.clone()
+            };
+            sim.add_client(
+                ClientSpec {
+                    config,
+                    server,
+                    transport,
+                    workload: worker(i, cfg.clone()),
+                },
+                Duration::from_millis(i as u64),
+            );
+        }
     } else {
         add_workers(&mut sim, server, clients, &client, &cfg, transport);
     }

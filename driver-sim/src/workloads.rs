@@ -666,8 +666,9 @@ impl Workload for FileWorker {
                 self.pump(api);
             }
             Event::Break(_) => api.metric_add("breaks", 1),
-            Event::Closed { .. } => {
+            Event::Closed { reason } => {
                 if !self.done {
+                    api.metric_add(&format!("closed: {reason}"), 1);
                     self.lost_connection(api);
                 }
             }
