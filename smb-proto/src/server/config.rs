@@ -14,6 +14,7 @@ use smb_crypto::{CipherId, SigningAlgorithm};
 use crate::auth::AcceptorConfig;
 use crate::io::Clock;
 use crate::wire::Dialect;
+use crate::wire::fsctl::NetworkInterfaceInfo;
 
 /// What a share serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +110,10 @@ pub struct ServerConfig {
     pub interim_after: Duration,
     /// Unsigned requests that must be signed tolerated before the connection is dropped.
     pub max_signing_violations: u32,
+    /// The server's network interfaces for FSCTL_QUERY_NETWORK_INTERFACE_INFO, as the driver
+    /// found them on the host. Empty (the default): the FSCTL answers NOT_SUPPORTED rather
+    /// than invent an address.
+    pub network_interfaces: Vec<NetworkInterfaceInfo>,
 }
 
 impl ServerConfig {
@@ -148,6 +153,7 @@ impl ServerConfig {
             incomplete_frame_timeout: Duration::from_secs(30),
             interim_after: Duration::from_millis(500),
             max_signing_violations: 3,
+            network_interfaces: Vec::new(),
         }
     }
 

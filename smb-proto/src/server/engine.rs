@@ -51,7 +51,7 @@ use crate::wire::fscc::attributes::AccessMask;
 use crate::wire::fscc::file::FileInfo;
 use crate::wire::fscc::notify::FileNotifyInformation;
 use crate::wire::fscc::{FileInfoClass, FsInfoClass, InfoCodec};
-use crate::wire::fsctl::ValidateNegotiateInfoRequest;
+use crate::wire::fsctl::{NetworkInterfaceInfoList, ValidateNegotiateInfoRequest};
 use crate::wire::header::{Header, HeaderFlags, HeaderId};
 use crate::wire::ioctl::{CtlCode, IoctlRequest, IoctlResponse};
 use crate::wire::message::{RequestBody, ResponseBody, ResponsePayload, decode_request};
@@ -222,6 +222,7 @@ impl Server {
             preauth: None,
             sessions: BTreeMap::new(),
             opens: BTreeMap::new(),
+            parked_closes: BTreeMap::new(),
             chains: BTreeMap::new(),
             next_chain: 0,
             last_activity: now,
@@ -280,9 +281,29 @@ impl Server {
             c.current = Some(cur);
             return;
         }
+        if let Some(t) = cur.counted {
+            self.release(ch, t);
+        }
         let outcome = self.finish_op(ch, &cur, result, encrypted, prev);
-        self.apply(ch, chain, now, outcome);
+        self.apply(ch, chain, outcome);
         self.run_chain(ch, chain, now);
+    }
+
+    /// One op on `open` finished: a CLOSE parked behind it goes out once none remain.
+    fn release(&mut self, ch: ConnectionHandle, open: OpenId) {
+        let Some(conn) = self.conns.get_mut(&ch) else {
+            return;
+        };
+        let idle = match conn.opens.get_mut(&open.0) {
+            Some(o) => {
+                o.inflight = o.inflight.saturating_sub(1);
+                o.inflight == 0
+            }
+            None => true,
+        };
+        if idle && let Some(req) = conn.parked_closes.remove(&open.0) {
+            self.outbox.push_back(ServerOutput::Op(req));
+        }
     }
 
     // ----- commands -----
@@ -334,8 +355,13 @@ impl Server {
             return;
         };
         conn.phase = Phase::Closed;
+        let parked: Vec<OpId> = conn.parked_closes.values().map(|r| r.id).collect();
+        for id in &parked {
+            // Never emitted: the cleanup close below covers the open.
+            self.ops.remove(id);
+        }
         for chain in conn.chains.values() {
-            if let Some(cur) = &chain.current {
+            if let Some(cur) = chain.current.as_ref().filter(|c| !parked.contains(&c.op)) {
                 self.ops.insert(cur.op, OpOwner::Internal);
                 self.outbox.push_back(ServerOutput::Cancel(cur.op));
             }
@@ -548,7 +574,6 @@ impl Server {
         }
         let id = conn.next_chain;
         conn.next_chain += 1;
-        let single = messages.len() == 1;
         conn.chains.insert(
             id,
             Chain {
@@ -557,7 +582,6 @@ impl Server {
                 responses: Vec::new(),
                 related: Related::default(),
                 current: None,
-                single,
                 delay_until: None,
             },
         );
@@ -615,7 +639,7 @@ impl Server {
             flags: HeaderFlags::SERVER_TO_REDIR,
             ..Header::default()
         };
-        conn.window.grant(1, usize::from(self.config.max_credits));
+        grant_credits(&mut conn.window, 1, self.config.max_credits);
         match encode_message(&header, &ResponsePayload::Body(body.into())) {
             Ok(buf) => self.transmit_single(ch, Resp { buf, sign: None }, None),
             Err(_) => self.drop_conn(ch, "cannot encode", true),
@@ -638,23 +662,25 @@ impl Server {
             };
             let encrypted = chain.encrypted;
             let related = chain.related;
-            let single = chain.single;
-            let outcome = self.process(ch, id, now, msg, encrypted, related, single);
-            if !self.apply(ch, id, now, outcome) {
+            let outcome = self.process(ch, id, now, msg, encrypted, related);
+            if !self.apply(ch, id, outcome) {
                 return;
             }
         }
     }
 
     /// Applies an outcome to a chain; false when the connection is gone.
-    fn apply(&mut self, ch: ConnectionHandle, id: u64, _now: Instant, outcome: Outcome) -> bool {
+    fn apply(&mut self, ch: ConnectionHandle, id: u64, outcome: Outcome) -> bool {
         let Some(chain) = self.conns.get_mut(&ch).and_then(|c| c.chains.get_mut(&id)) else {
             return false;
         };
         match outcome {
             Outcome::Respond(r, related) => {
                 chain.responses.push((r.buf, r.sign));
-                chain.related = related;
+                chain.related = Related {
+                    seen: true,
+                    ..related
+                };
             }
             Outcome::Silent => {}
             Outcome::Delay(r, until) => {
@@ -727,6 +753,9 @@ impl Server {
         sign: Option<SessionId>,
         encrypted: Option<SessionId>,
     ) -> Result<Bytes, &'static str> {
+        if buf.len() < FRAME_HEADER_LEN + Header::SIZE {
+            return Err("short message");
+        }
         let conn = self.conns.get_mut(&ch).ok_or("gone")?;
         if let Some(sid) = encrypted {
             let crypto = conn
@@ -794,9 +823,11 @@ impl Server {
                 crypto.sign(msg).map_err(|_| "cannot sign")?;
             }
         }
-        let len = out.len() - FRAME_HEADER_LEN;
+        let len = out.len().saturating_sub(FRAME_HEADER_LEN);
         let hdr = encode_frame_header(len).map_err(|_| "response too large")?;
-        out[..FRAME_HEADER_LEN].copy_from_slice(&hdr);
+        out.get_mut(..FRAME_HEADER_LEN)
+            .ok_or("short message")?
+            .copy_from_slice(&hdr);
         Ok(out.freeze())
     }
 
@@ -810,7 +841,7 @@ impl Server {
     fn send_interim(&mut self, ch: ConnectionHandle, id: u64) {
         let aid = AsyncId(self.next_async);
         self.next_async += 1;
-        let max = usize::from(self.config.max_credits);
+        let max = self.config.max_credits;
         let Some(conn) = self.conns.get_mut(&ch) else {
             return;
         };
@@ -823,7 +854,7 @@ impl Server {
         };
         cur.async_id = Some(aid);
         let req = cur.header;
-        let granted = conn.window.grant(req.credits.max(1), max);
+        let granted = grant_credits(&mut conn.window, req.credits, max);
         let header = Header {
             credit_charge: req.credit_charge,
             status: NtStatus::PENDING,
@@ -836,13 +867,22 @@ impl Server {
             session_id: req.session_id,
             signature: [0; 16],
         };
-        let sign = conn
-            .sessions
-            .get(&req.session_id)
-            .filter(|s| s.signing_required && s.crypto.is_some())
-            .map(|_| req.session_id);
-        if let Ok(buf) = encode_message(&header, &ResponsePayload::Error(ErrorResponse::empty())) {
-            self.transmit_single(ch, Resp { buf, sign }, encrypted);
+        // MS-SMB2 3.3.4.2: an interim response is not signed (it is sealed when the request
+        // was). In a compound, the responses gathered so far go out with it (3.3.4.1.3).
+        let mut responses = std::mem::take(&mut chain.responses);
+        match encode_message(&header, &ResponsePayload::Error(ErrorResponse::empty())) {
+            Ok(buf) => responses.push((buf, None)),
+            Err(()) => return self.drop_conn(ch, "cannot encode", true),
+        }
+        let frame = if responses.len() == 1 {
+            let (buf, _) = responses.remove(0);
+            self.protect_single(ch, buf, None, encrypted)
+        } else {
+            self.protect_compound(ch, responses, encrypted)
+        };
+        match frame {
+            Ok(data) => self.outbox.push_back(ServerOutput::Transmit { ch, data }),
+            Err(why) => self.drop_conn(ch, why, true),
         }
     }
 
@@ -858,43 +898,7 @@ impl Server {
         async_id: Option<AsyncId>,
         sign: Option<SessionId>,
     ) -> Resp {
-        let max = usize::from(self.config.max_credits);
-        let granted = match (async_id, self.conns.get_mut(&ch)) {
-            (None, Some(c)) => c.window.grant(req.credits.max(1), max),
-            _ => 0,
-        };
-        let mut flags = HeaderFlags::SERVER_TO_REDIR;
-        if req.flags.contains(HeaderFlags::RELATED_OPERATIONS) {
-            flags.insert(HeaderFlags::RELATED_OPERATIONS);
-        }
-        let id = match async_id {
-            Some(a) => {
-                flags.insert(HeaderFlags::ASYNC_COMMAND);
-                HeaderId::Async(a)
-            }
-            None => match req.id {
-                HeaderId::Sync {
-                    process_id,
-                    tree_id,
-                } => HeaderId::Sync {
-                    process_id,
-                    tree_id,
-                },
-                HeaderId::Async(a) => HeaderId::Async(a),
-            },
-        };
-        let header = Header {
-            credit_charge: req.credit_charge,
-            status,
-            command: req.command,
-            credits: granted,
-            flags,
-            next_command: 0,
-            message_id: req.message_id,
-            id,
-            session_id: req.session_id,
-            signature: [0; 16],
-        };
+        let header = self.response_header(ch, req, status, async_id);
         let buf = encode_message(&header, &payload).unwrap_or_else(|_| {
             // Our own body did not encode (a name too long for its field): answer with a
             // plain error instead.
@@ -906,6 +910,45 @@ impl Server {
                 .unwrap_or_else(|_| BytesMut::new())
         });
         Resp { buf, sign }
+    }
+
+    /// The header of a response to `req`, granting credits (none on a final async response,
+    /// whose interim response granted them).
+    fn response_header(
+        &mut self,
+        ch: ConnectionHandle,
+        req: &Header,
+        status: NtStatus,
+        async_id: Option<AsyncId>,
+    ) -> Header {
+        let max = self.config.max_credits;
+        let granted = match (async_id, self.conns.get_mut(&ch)) {
+            (None, Some(c)) => grant_credits(&mut c.window, req.credits, max),
+            _ => 0,
+        };
+        let mut flags = HeaderFlags::SERVER_TO_REDIR;
+        if req.flags.contains(HeaderFlags::RELATED_OPERATIONS) {
+            flags.insert(HeaderFlags::RELATED_OPERATIONS);
+        }
+        let id = match async_id {
+            Some(a) => {
+                flags.insert(HeaderFlags::ASYNC_COMMAND);
+                HeaderId::Async(a)
+            }
+            None => req.id,
+        };
+        Header {
+            credit_charge: req.credit_charge,
+            status,
+            command: req.command,
+            credits: granted,
+            flags,
+            next_command: 0,
+            message_id: req.message_id,
+            id,
+            session_id: req.session_id,
+            signature: [0; 16],
+        }
     }
 
     fn error(
@@ -936,12 +979,16 @@ impl Server {
         msg: Bytes,
         encrypted: Option<SessionId>,
         related: Related,
-        single: bool,
     ) -> Outcome {
         let Ok(mut header) = Header::decode(&msg) else {
             return Outcome::Disconnect("malformed header");
         };
         let is_related = header.flags.contains(HeaderFlags::RELATED_OPERATIONS);
+        if is_related && !related.seen {
+            // MS-SMB2 3.3.5.2.7.2: the first request of a chain cannot be related.
+            let r = self.error(ch, &header, NtStatus::INVALID_PARAMETER, None);
+            return Outcome::Respond(r, failed(related, NtStatus::INVALID_PARAMETER));
+        }
         if is_related {
             // MS-SMB2 3.3.5.2.7.2: related requests inherit the session and tree.
             header.session_id = related.session;
@@ -960,6 +1007,9 @@ impl Server {
         if !phase_ok {
             return Outcome::Disconnect("request before NEGOTIATE");
         }
+        // Verify a signature while the message buffer is still ours alone (before decoding
+        // hands out slices of it), so a large WRITE is verified in place, not copied.
+        let (msg, signature) = self.verify_early(ch, &header, msg, encrypted);
         let request = match decode_request(&msg) {
             Ok(r) => r,
             Err(_) => {
@@ -992,9 +1042,16 @@ impl Server {
                     let r = self.error(ch, &header, status, None);
                     return Outcome::Respond(r, related);
                 }
-                let needs_tree =
-                    !matches!(body, RequestBody::Logoff(_) | RequestBody::TreeConnect(_));
-                let ctx = match self.check(ch, &header, msg, encrypted, needs_tree) {
+                // VALIDATE_NEGOTIATE_INFO is sent on TreeId 0 right after SESSION_SETUP.
+                let needs_tree = !matches!(
+                    &body,
+                    RequestBody::Logoff(_) | RequestBody::TreeConnect(_)
+                ) && !matches!(
+                    &body,
+                    RequestBody::Ioctl(i) if i.ctl_code == CtlCode::FSCTL_VALIDATE_NEGOTIATE_INFO
+                        || i.ctl_code == CtlCode::FSCTL_QUERY_NETWORK_INTERFACE_INFO
+                );
+                let ctx = match self.check(ch, &header, signature, encrypted, needs_tree) {
                     Ok(c) => c,
                     Err(Refuse::Disconnect(why)) => return Outcome::Disconnect(why),
                     Err(Refuse::Status(s)) => {
@@ -1008,8 +1065,9 @@ impl Server {
                     tree: ctx.tree,
                     file_id: related.file_id,
                     failed: None,
+                    seen: true,
                 };
-                match self.on_command(ch, chain_id, now, &header, body, &ctx, related, single) {
+                match self.on_command(ch, chain_id, now, &header, body, &ctx, related) {
                     Ok(Some(r)) => {
                         rel.failed = None;
                         Outcome::Respond(r, rel)
@@ -1045,12 +1103,40 @@ impl Server {
         .then_some(header.session_id)
     }
 
+    /// Checks a signed, unencrypted request's signature against its session's key:
+    /// `Some(valid)`, or `None` when there is nothing to check. Takes the message by value so
+    /// the verification runs in place when nothing else holds the buffer.
+    fn verify_early(
+        &self,
+        ch: ConnectionHandle,
+        header: &Header,
+        msg: Bytes,
+        encrypted: Option<SessionId>,
+    ) -> (Bytes, Option<bool>) {
+        if encrypted.is_some() || !header.flags.contains(HeaderFlags::SIGNED) {
+            return (msg, None);
+        }
+        let Some(crypto) = self
+            .conns
+            .get(&ch)
+            .and_then(|c| c.sessions.get(&header.session_id))
+            .and_then(|s| s.crypto.as_ref())
+        else {
+            return (msg, None);
+        };
+        let mut buf = msg
+            .try_into_mut()
+            .unwrap_or_else(|m| BytesMut::from(&m[..]));
+        let ok = crypto.verify(&mut buf).is_ok();
+        (buf.freeze(), Some(ok))
+    }
+
     /// Validates session, signature, encryption and tree (MS-SMB2 3.3.5.2.4 - 3.3.5.2.11).
     fn check(
         &mut self,
         ch: ConnectionHandle,
         header: &Header,
-        msg: Bytes,
+        signature: Option<bool>,
         encrypted: Option<SessionId>,
         needs_tree: bool,
     ) -> Result<Ctx, Refuse> {
@@ -1076,14 +1162,8 @@ impl Server {
                 return Err(NtStatus::ACCESS_DENIED.into());
             }
             if header.flags.contains(HeaderFlags::SIGNED) {
-                let crypto = session
-                    .crypto
-                    .as_ref()
-                    .ok_or(Refuse::Status(NtStatus::ACCESS_DENIED))?;
-                let mut buf = msg
-                    .try_into_mut()
-                    .unwrap_or_else(|m| BytesMut::from(&m[..]));
-                if crypto.verify(&mut buf).is_err() {
+                let crypto = session.crypto.as_ref();
+                if crypto.is_none() || signature != Some(true) {
                     return Err(NtStatus::ACCESS_DENIED.into());
                 }
                 sign = Some(sid);
@@ -1418,7 +1498,6 @@ impl Server {
         body: RequestBody,
         ctx: &Ctx,
         related: Related,
-        single: bool,
     ) -> Result<Option<Resp>, Refuse> {
         let config = self.config.clone();
         let (max_transact, max_read, max_write) = {
@@ -1564,7 +1643,7 @@ impl Server {
             RequestBody::OplockBreak(_) => Err(NtStatus::INVALID_OPLOCK_PROTOCOL.into()),
             RequestBody::Create(req) => {
                 let (op, waiting) = self.prepare_create(ch, ctx, req)?;
-                self.emit_op(ch, chain_id, now, header, ctx, op, waiting, single)
+                self.emit_op(ch, chain_id, now, header, ctx, op, waiting)
             }
             RequestBody::Ioctl(req) => {
                 if req.input.len() as u64 > u64::from(max_transact)
@@ -1576,8 +1655,7 @@ impl Server {
                     return self.validate_negotiate(ch, header, ctx, &req).map(Some);
                 }
                 if req.ctl_code == CtlCode::FSCTL_QUERY_NETWORK_INTERFACE_INFO {
-                    // We do not offer multichannel, so there is nothing true to list.
-                    return Err(NtStatus::NOT_SUPPORTED.into());
+                    return self.network_interfaces(ch, header, ctx, &req).map(Some);
                 }
                 let tree = self.tree(ch, ctx)?;
                 if tree.share.kind == ShareKind::Pipe {
@@ -1595,7 +1673,7 @@ impl Server {
                     ctl_code: req.ctl_code,
                     file_id: open.file_id(),
                 };
-                self.emit_op(ch, chain_id, now, header, ctx, op, w, single)
+                self.emit_op(ch, chain_id, now, header, ctx, op, w)
             }
             body => {
                 let fid = file_id_of(&body).ok_or(NtStatus::INVALID_PARAMETER)?;
@@ -1707,7 +1785,6 @@ impl Server {
                                 output_len: q.output_buffer_length,
                             },
                             Waiting::QueryInfo {
-                                query,
                                 output_len: q.output_buffer_length,
                             },
                         )
@@ -1810,7 +1887,7 @@ impl Server {
                     }
                     _ => return Err(NtStatus::NOT_SUPPORTED.into()),
                 };
-                self.emit_op(ch, chain_id, now, header, ctx, op, waiting, single)
+                self.emit_op(ch, chain_id, now, header, ctx, op, waiting)
             }
         }
     }
@@ -1834,7 +1911,7 @@ impl Server {
         related: Related,
     ) -> Result<Open, Refuse> {
         let fid = if fid == FileId::RELATED {
-            related.file_id.ok_or(NtStatus::INVALID_PARAMETER)?
+            related.file_id.ok_or(NtStatus::INVALID_HANDLE)?
         } else {
             fid
         };
@@ -1973,6 +2050,46 @@ impl Server {
         ))
     }
 
+    /// FSCTL_QUERY_NETWORK_INTERFACE_INFO (MS-SMB2 3.3.5.15.11): the interfaces the driver
+    /// configured, or NOT_SUPPORTED when it gave none.
+    fn network_interfaces(
+        &mut self,
+        ch: ConnectionHandle,
+        header: &Header,
+        ctx: &Ctx,
+        req: &IoctlRequest,
+    ) -> Result<Resp, Refuse> {
+        if self.config.network_interfaces.is_empty() {
+            return Err(NtStatus::NOT_SUPPORTED.into());
+        }
+        if req.file_id != FileId::RELATED {
+            return Err(NtStatus::INVALID_PARAMETER.into());
+        }
+        let output = NetworkInterfaceInfoList {
+            interfaces: self.config.network_interfaces.clone(),
+        }
+        .to_bytes()
+        .map_err(|_| NtStatus::INTERNAL_ERROR)?;
+        if output.len() > req.max_output_response as usize {
+            return Err(NtStatus::BUFFER_TOO_SMALL.into());
+        }
+        let body = IoctlResponse {
+            ctl_code: req.ctl_code,
+            file_id: FileId::RELATED,
+            flags: 0,
+            input: Bytes::new(),
+            output,
+        };
+        Ok(self.respond(
+            ch,
+            header,
+            NtStatus::SUCCESS,
+            ResponsePayload::Body(body.into()),
+            None,
+            ctx.sign,
+        ))
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn emit_op(
         &mut self,
@@ -1983,7 +2100,6 @@ impl Server {
         ctx: &Ctx,
         op: FsOp,
         waiting: Waiting,
-        single: bool,
     ) -> Result<Option<Resp>, Refuse> {
         let filetime = self.filetime(now);
         let interim_after = self.config.interim_after;
@@ -2008,6 +2124,25 @@ impl Server {
             .unwrap_or_default();
         let id = OpId(self.next_op);
         self.next_op += 1;
+        // Ops on an existing open are counted, so a CLOSE waits for the ones still running
+        // (a concurrent backend must not see its handle closed under a READ).
+        let target = match &op {
+            FsOp::Create { .. } => None,
+            other => Some(other.open()),
+        };
+        let is_close = matches!(op, FsOp::Close { .. });
+        let mut park = false;
+        let mut counted = None;
+        if let Some(t) = target
+            && let Some(o) = conn.opens.get_mut(&t.0)
+        {
+            if is_close {
+                park = o.inflight > 0;
+            } else {
+                o.inflight += 1;
+                counted = Some(t);
+            }
+        }
         let chain = conn
             .chains
             .get_mut(&chain_id)
@@ -2016,9 +2151,10 @@ impl Server {
             header: *header,
             op: id,
             waiting,
-            interim_at: single.then_some(now + interim_after),
+            interim_at: Some(now + interim_after),
             async_id: None,
             cancelled: false,
+            counted,
         });
         self.ops.insert(
             id,
@@ -2027,7 +2163,7 @@ impl Server {
                 chain: chain_id,
             },
         );
-        self.outbox.push_back(ServerOutput::Op(OpRequest {
+        let request = OpRequest {
             id,
             ctx: OpContext {
                 ch,
@@ -2038,7 +2174,13 @@ impl Server {
                 now: filetime,
             },
             op,
-        }));
+        };
+        match target {
+            Some(t) if park => {
+                conn.parked_closes.insert(t.0, request);
+            }
+            _ => self.outbox.push_back(ServerOutput::Op(request)),
+        }
         Ok(None)
     }
 
@@ -2053,6 +2195,32 @@ impl Server {
     ) -> Outcome {
         let header = cur.header;
         let sign = self.sign_for(ch, &header, encrypted);
+        // READ data goes out in the buffer it was read into: the headers are written into
+        // its reserved front and the message is signed in place (one copy only if sealed).
+        let result = match (&cur.waiting, result) {
+            (Waiting::Read { min_count }, Ok(OpReply::Read(buf)))
+                if !buf.is_empty() && buf.len() >= *min_count as usize =>
+            {
+                let h = self.response_header(ch, &header, NtStatus::SUCCESS, cur.async_id);
+                let buf = read_in_place(&h, buf).unwrap_or_else(|_| {
+                    let h = Header {
+                        status: NtStatus::INTERNAL_ERROR,
+                        ..h
+                    };
+                    encode_message(&h, &ResponsePayload::Error(ErrorResponse::empty()))
+                        .unwrap_or_default()
+                });
+                let rel = Related {
+                    session: header.session_id,
+                    tree: header.tree_id().unwrap_or(prev.tree),
+                    file_id: prev.file_id,
+                    failed: None,
+                    seen: true,
+                };
+                return Outcome::Respond(Resp { buf, sign }, rel);
+            }
+            (_, r) => r,
+        };
         let (status, payload, file_id) = match self.reply_payload(ch, cur, result) {
             Ok(x) => x,
             Err(s) => (s, ResponsePayload::Error(ErrorResponse::empty()), None),
@@ -2063,6 +2231,7 @@ impl Server {
             tree: header.tree_id().unwrap_or(prev.tree),
             file_id: file_id.or(prev.file_id),
             failed: status.is_error().then_some(status),
+            seen: true,
         };
         Outcome::Respond(r, rel)
     }
@@ -2109,6 +2278,7 @@ impl Server {
                     is_directory: c.is_directory,
                     write_through: *write_through,
                     enumerated: false,
+                    inflight: 0,
                 };
                 let fid = o.file_id();
                 let conn = self.conns.get_mut(&ch).ok_or(NtStatus::FILE_CLOSED)?;
@@ -2216,7 +2386,7 @@ impl Server {
                     None,
                 ))
             }
-            (Waiting::QueryInfo { query, output_len }, OpReply::QueryInfo(info)) => {
+            (Waiting::QueryInfo { output_len }, OpReply::QueryInfo(info)) => {
                 let mut out = BytesMut::new();
                 let variable = match &info {
                     InfoReply::File(f) => {
@@ -2253,7 +2423,6 @@ impl Server {
                         false
                     }
                 };
-                let _ = query;
                 let max = *output_len as usize;
                 let mut status = NtStatus::SUCCESS;
                 if out.len() > max {
@@ -2334,6 +2503,21 @@ impl Server {
     }
 }
 
+/// How far the MessageId window may stretch past its lowest unused id, in multiples of the
+/// credit limit: a client that skips an id (smbtorture smb2.credits.skipped_mid) keeps being
+/// served until it is this far ahead.
+const SPAN_FACTOR: usize = 8;
+
+/// The credit grant policy: what the client asks for (at least one), as long as it holds no
+/// more than `max_credits` unused ids, within a bounded window span.
+fn grant_credits(window: &mut ServerWindow, requested: u16, max_credits: u16) -> u16 {
+    let held = usize::try_from(window.outstanding()).unwrap_or(usize::MAX);
+    let room = usize::from(max_credits).saturating_sub(held);
+    let want = usize::from(requested.max(1)).min(room);
+    let want = u16::try_from(want).unwrap_or(u16::MAX);
+    window.grant(want, usize::from(max_credits).saturating_mul(SPAN_FACTOR))
+}
+
 /// Marks a related chain as failed with `status`.
 fn failed(mut r: Related, status: NtStatus) -> Related {
     r.failed = Some(status);
@@ -2347,6 +2531,27 @@ fn set_signed_flag(msg: &mut [u8]) {
         let f = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) | HeaderFlags::SIGNED.bits();
         b.copy_from_slice(&f.to_le_bytes());
     }
+}
+
+/// Turns a filled [`ReadBuf`] into a READ response behind 4 reserved bytes, writing the SMB2
+/// header and the READ body into the buffer's headroom: the data is not copied.
+fn read_in_place(header: &Header, buf: ReadBuf) -> Result<BytesMut, ()> {
+    let mut b = buf.into_inner();
+    let data_len = b.len().checked_sub(READ_HEADROOM).ok_or(())?;
+    let mut fixed = BytesMut::with_capacity(Header::SIZE + ReadResponse::FIXED_LEN);
+    {
+        let mut w = Writer::new(&mut fixed);
+        header.encode(&mut w).map_err(|_| ())?;
+        ReadResponse::encode_fixed(&mut w, data_len, 0, 0).map_err(|_| ())?;
+    }
+    let start = READ_HEADROOM
+        .checked_sub(fixed.len() + FRAME_HEADER_LEN)
+        .ok_or(())?;
+    let _ = b.split_to(start);
+    b.get_mut(FRAME_HEADER_LEN..FRAME_HEADER_LEN + fixed.len())
+        .ok_or(())?
+        .copy_from_slice(&fixed);
+    Ok(b)
 }
 
 /// Encodes one message behind 4 reserved bytes.

@@ -37,8 +37,8 @@ use crate::wire::lock::{LockElement, LockFlags};
 use crate::wire::query_info::AdditionalInformation;
 use crate::wire::status::NtStatus;
 
-/// Largest file the store accepts (bounds memory on hostile offsets).
-pub const MAX_FILE_SIZE: u64 = 1 << 32;
+/// Largest file the store accepts (1 GiB: bounds memory on hostile offsets and sizes).
+pub const MAX_FILE_SIZE: u64 = 1 << 30;
 /// Allocation unit reported for sizes.
 const CLUSTER: u64 = 4096;
 /// The volume's capacity as reported (files live in memory; this is nominal).
@@ -121,6 +121,7 @@ enum Waiter {
         locks: Vec<LockElement>,
     },
     Notify {
+        open: OpenId,
         dir: u64,
         filter: CompletionFilter,
         tree: bool,
@@ -266,7 +267,7 @@ impl MemFs {
                 open, offset, data, ..
             } => self.write(open, offset, &data, now),
             FsOp::Flush { open } => self.node_of(open).map(|_| OpReply::Flush),
-            FsOp::Close { open, post_query } => self.close(open, post_query, now),
+            FsOp::Close { open, post_query } => self.close(open, post_query),
             FsOp::QueryInfo { open, query, .. } => self.query_info(open, query),
             FsOp::SetInfo { open, change } => self.set_info(open, change, now),
             FsOp::QueryDirectory {
@@ -296,6 +297,7 @@ impl MemFs {
                     self.waiters.insert(
                         id,
                         Waiter::Notify {
+                            open,
                             dir,
                             filter,
                             tree: watch_tree,
@@ -341,8 +343,20 @@ impl MemFs {
                         }
                     }
                 }
-                Some(Waiter::Notify { dir, filter, tree }) => {
-                    let (dir, filter, tree) = (*dir, *filter, *tree);
+                Some(Waiter::Notify {
+                    open,
+                    dir,
+                    filter,
+                    tree,
+                }) => {
+                    let (open, dir, filter, tree) = (*open, *dir, *filter, *tree);
+                    if !self.opens.contains_key(&open) {
+                        // The handle was closed: MS-FSA 2.1.5.4 completes the watch with
+                        // STATUS_NOTIFY_CLEANUP.
+                        self.waiters.remove(&id);
+                        self.ready.push_back((id, Err(NtStatus::NOTIFY_CLEANUP)));
+                        continue;
+                    }
                     let seen: Vec<FileNotifyInformation> = self
                         .changes
                         .iter()
@@ -626,8 +640,16 @@ impl MemFs {
         };
         let n = self.nodes.get(&node).ok_or(NtStatus::INTERNAL_ERROR)?;
         let is_directory = n.is_dir();
-        if options.contains(CreateOptions::DELETE_ON_CLOSE) && node == ROOT {
-            return Err(NtStatus::CANNOT_DELETE);
+        if options.contains(CreateOptions::DELETE_ON_CLOSE) {
+            if node == ROOT {
+                return Err(NtStatus::CANNOT_DELETE);
+            }
+            // Like Samba and Windows: delete-on-close of a non-empty directory fails at open.
+            if let Kind::Dir(c) = &n.kind
+                && !c.is_empty()
+            {
+                return Err(NtStatus::DIRECTORY_NOT_EMPTY);
+            }
         }
         let meta = n.meta();
         self.opens.insert(
@@ -742,7 +764,7 @@ impl MemFs {
         })
     }
 
-    fn close(&mut self, open: OpenId, post_query: bool, now: u64) -> Result<OpReply, NtStatus> {
+    fn close(&mut self, open: OpenId, post_query: bool) -> Result<OpReply, NtStatus> {
         let o = self.opens.remove(&open).ok_or(NtStatus::FILE_CLOSED)?;
         if let Some(locks) = self.locks.get_mut(&o.node) {
             locks.retain(|l| l.open != open);
@@ -763,7 +785,6 @@ impl MemFs {
         if last && self.nodes.get(&o.node).is_some_and(|n| n.delete_pending) {
             self.remove_node(o.node);
         }
-        let _ = now;
         Ok(OpReply::Close(if post_query { meta } else { None }))
     }
 
@@ -1281,4 +1302,533 @@ fn security_descriptor(parts: AdditionalInformation) -> Bytes {
     sd.extend_from_slice(&dacl.to_le_bytes());
     sd.extend_from_slice(&body);
     Bytes::from(sd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::{Identity, IdentityKind};
+    use crate::server::ops::{ConnectionHandle, OpContext};
+    use crate::wire::fscc::directory::DirectoryListing;
+    use crate::wire::types::{SessionId, TreeId};
+
+    struct T {
+        fs: MemFs,
+        next: u64,
+    }
+
+    const RW: u32 = 0x0012_019F; // read, write, attributes
+    const ALL_SHARE: u32 = 7;
+
+    impl T {
+        fn new() -> Self {
+            T {
+                fs: MemFs::new(),
+                next: 1,
+            }
+        }
+
+        fn req(&mut self, op: FsOp) -> OpRequest {
+            let id = OpId(self.next);
+            self.next += 1;
+            OpRequest {
+                id,
+                ctx: OpContext {
+                    ch: ConnectionHandle(1),
+                    session: SessionId(1),
+                    tree: TreeId(1),
+                    share: "s".into(),
+                    user: Identity {
+                        user: "u".into(),
+                        domain: String::new(),
+                        workstation: String::new(),
+                        kind: IdentityKind::User,
+                    },
+                    now: 1000 + self.next,
+                },
+                op,
+            }
+        }
+
+        fn run(&mut self, op: FsOp) -> Result<OpReply, NtStatus> {
+            let r = self.req(op);
+            self.fs.handle(r).expect("completes at once")
+        }
+
+        fn create(
+            &mut self,
+            open: u64,
+            path: &str,
+            access: u32,
+            share: u32,
+            disp: CreateDisposition,
+            opts: CreateOptions,
+        ) -> Result<CreateReply, NtStatus> {
+            match self.run(FsOp::Create {
+                open: OpenId(open),
+                path: path.into(),
+                desired_access: AccessMask(access),
+                file_attributes: FileAttributes::default(),
+                share_access: ShareAccess(share),
+                disposition: disp,
+                options: opts,
+                read_only: false,
+            })? {
+                OpReply::Create(c) => Ok(c),
+                other => panic!("{other:?}"),
+            }
+        }
+
+        fn file(
+            &mut self,
+            open: u64,
+            path: &str,
+            disp: CreateDisposition,
+        ) -> Result<CreateReply, NtStatus> {
+            self.create(
+                open,
+                path,
+                RW | 0x0001_0000,
+                ALL_SHARE,
+                disp,
+                CreateOptions::NON_DIRECTORY_FILE,
+            )
+        }
+
+        fn close(&mut self, open: u64) {
+            self.run(FsOp::Close {
+                open: OpenId(open),
+                post_query: false,
+            })
+            .expect("close");
+        }
+
+        fn write(
+            &mut self,
+            open: u64,
+            offset: u64,
+            data: &'static [u8],
+        ) -> Result<OpReply, NtStatus> {
+            self.run(FsOp::Write {
+                open: OpenId(open),
+                offset,
+                data: Bytes::from_static(data),
+                write_through: false,
+            })
+        }
+    }
+
+    #[test]
+    fn dispositions_and_data() {
+        let mut t = T::new();
+        assert_eq!(
+            t.file(1, "a", CreateDisposition::OPEN).err(),
+            Some(NtStatus::OBJECT_NAME_NOT_FOUND)
+        );
+        assert_eq!(
+            t.file(1, "a", CreateDisposition::CREATE).map(|c| c.action),
+            Ok(CreateAction::CREATED)
+        );
+        t.write(1, 0, b"hello world").expect("write");
+        // A gap is zero-filled.
+        t.write(1, 13, b"!").expect("write");
+        t.close(1);
+        assert_eq!(
+            t.fs.file("A"),
+            Some(&b"hello world\0\0!"[..]),
+            "case-insensitive"
+        );
+        assert_eq!(
+            t.file(2, "a", CreateDisposition::CREATE).err(),
+            Some(NtStatus::OBJECT_NAME_COLLISION)
+        );
+        assert_eq!(
+            t.file(2, "a", CreateDisposition::OVERWRITE_IF)
+                .map(|c| c.action),
+            Ok(CreateAction::OVERWRITTEN)
+        );
+        assert_eq!(t.fs.file("a"), Some(&b""[..]));
+        let r = t.run(FsOp::Read {
+            open: OpenId(2),
+            offset: 0,
+            length: 10,
+            min_count: 0,
+            buf: ReadBuf::with_capacity(10),
+        });
+        assert_eq!(r.err(), Some(NtStatus::END_OF_FILE));
+        t.close(2);
+        assert_eq!(
+            t.file(3, "nodir\\a", CreateDisposition::CREATE).err(),
+            Some(NtStatus::OBJECT_PATH_NOT_FOUND)
+        );
+        assert_eq!(
+            t.create(
+                3,
+                "a",
+                RW,
+                ALL_SHARE,
+                CreateDisposition::OPEN,
+                CreateOptions::DIRECTORY_FILE
+            )
+            .err(),
+            Some(NtStatus::NOT_A_DIRECTORY)
+        );
+    }
+
+    #[test]
+    fn share_modes_conflict() {
+        let mut t = T::new();
+        // Open for read, sharing read only.
+        t.create(
+            1,
+            "f",
+            0x0012_0089,
+            1,
+            CreateDisposition::OPEN_IF,
+            CreateOptions::NON_DIRECTORY_FILE,
+        )
+        .expect("first");
+        // Asking for write access violates the first open's share mode.
+        assert_eq!(
+            t.create(
+                2,
+                "f",
+                0x0012_0116,
+                ALL_SHARE,
+                CreateDisposition::OPEN,
+                CreateOptions::NON_DIRECTORY_FILE
+            )
+            .err(),
+            Some(NtStatus::SHARING_VIOLATION)
+        );
+        // Reading while denying write to others conflicts with nobody writing: fine.
+        t.create(
+            3,
+            "f",
+            0x0012_0089,
+            1,
+            CreateDisposition::OPEN,
+            CreateOptions::NON_DIRECTORY_FILE,
+        )
+        .expect("reader");
+        t.close(1);
+        t.close(3);
+        t.create(
+            2,
+            "f",
+            0x0012_0116,
+            ALL_SHARE,
+            CreateDisposition::OPEN,
+            CreateOptions::NON_DIRECTORY_FILE,
+        )
+        .expect("after close");
+    }
+
+    #[test]
+    fn delete_on_close_and_disposition() {
+        let mut t = T::new();
+        t.create(
+            1,
+            "d",
+            RW | 0x0001_0000,
+            ALL_SHARE,
+            CreateDisposition::CREATE,
+            CreateOptions::DIRECTORY_FILE,
+        )
+        .expect("mkdir");
+        t.file(2, "d\\x", CreateDisposition::CREATE).expect("file");
+        assert_eq!(
+            t.run(FsOp::SetInfo {
+                open: OpenId(1),
+                change: InfoChange::File(FileInfo::Disposition(FileDispositionInformation {
+                    delete_pending: true
+                })),
+            })
+            .err(),
+            Some(NtStatus::DIRECTORY_NOT_EMPTY)
+        );
+        t.close(2);
+        assert_eq!(
+            t.create(
+                9,
+                "d",
+                RW | 0x0001_0000,
+                ALL_SHARE,
+                CreateDisposition::OPEN,
+                CreateOptions::DELETE_ON_CLOSE,
+            )
+            .err(),
+            Some(NtStatus::DIRECTORY_NOT_EMPTY)
+        );
+        t.create(
+            3,
+            "d\\x",
+            RW | 0x0001_0000,
+            ALL_SHARE,
+            CreateDisposition::OPEN,
+            CreateOptions::DELETE_ON_CLOSE,
+        )
+        .expect("doc");
+        t.file(4, "d\\x", CreateDisposition::OPEN)
+            .expect("second open");
+        t.close(3);
+        assert!(
+            t.fs.exists("d\\x"),
+            "deleted only when the last open closes"
+        );
+        assert_eq!(
+            t.file(5, "d\\x", CreateDisposition::OPEN).err(),
+            Some(NtStatus::DELETE_PENDING)
+        );
+        t.close(4);
+        assert!(!t.fs.exists("d\\x"));
+        t.run(FsOp::SetInfo {
+            open: OpenId(1),
+            change: InfoChange::File(FileInfo::Disposition(FileDispositionInformation {
+                delete_pending: true,
+            })),
+        })
+        .expect("empty dir");
+        t.close(1);
+        assert!(!t.fs.exists("d"));
+    }
+
+    #[test]
+    fn rename_rules() {
+        let mut t = T::new();
+        t.file(1, "a", CreateDisposition::CREATE).expect("a");
+        t.file(2, "b", CreateDisposition::CREATE).expect("b");
+        t.close(2);
+        let rename = |name: &str, replace: bool| FsOp::SetInfo {
+            open: OpenId(1),
+            change: InfoChange::File(FileInfo::Rename(FileRenameInformation {
+                replace_if_exists: replace,
+                root_directory: 0,
+                file_name: name.into(),
+            })),
+        };
+        assert_eq!(
+            t.run(rename("B", false)).err(),
+            Some(NtStatus::OBJECT_NAME_COLLISION)
+        );
+        t.run(rename("b", true)).expect("replace");
+        assert!(!t.fs.exists("a") && t.fs.exists("b"));
+        // A case-only rename of itself works.
+        t.run(rename("B", false)).expect("case change");
+        t.create(
+            3,
+            "dir",
+            RW,
+            ALL_SHARE,
+            CreateDisposition::CREATE,
+            CreateOptions::DIRECTORY_FILE,
+        )
+        .expect("dir");
+        t.run(rename("dir\\c", false)).expect("across directories");
+        assert!(t.fs.exists("dir\\c"));
+    }
+
+    #[test]
+    fn enumeration_pages_through_every_entry_once() {
+        let mut t = T::new();
+        t.create(
+            1,
+            "d",
+            RW,
+            ALL_SHARE,
+            CreateDisposition::CREATE,
+            CreateOptions::DIRECTORY_FILE,
+        )
+        .expect("dir");
+        for i in 0..50 {
+            t.fs.put_file(&format!("d\\file{i:02}.txt"), b"x", 0)
+                .expect("put");
+        }
+        t.fs.put_file("d\\other.dat", b"x", 0).expect("put");
+        let mut names = Vec::new();
+        let mut restart = true;
+        loop {
+            let r = t.run(FsOp::QueryDirectory {
+                open: OpenId(1),
+                class: FileInfoClass::FULL_DIRECTORY,
+                pattern: "file*.txt".into(),
+                restart,
+                single: false,
+                index: None,
+                output_len: 400,
+            });
+            restart = false;
+            let Ok(OpReply::QueryDirectory(buf)) = r else {
+                panic!("{r:?}");
+            };
+            if buf.is_empty() {
+                break;
+            }
+            match DirectoryListing::decode(FileInfoClass::FULL_DIRECTORY, &buf).expect("decode") {
+                DirectoryListing::FullDirectory(v) => {
+                    assert!(!v.is_empty() && v.len() < 50, "paged");
+                    names.extend(v.into_iter().map(|e| e.file_name));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let want: Vec<String> = (0..50).map(|i| format!("file{i:02}.txt")).collect();
+        assert_eq!(names, want);
+        // Too small for one entry.
+        let r = t.run(FsOp::QueryDirectory {
+            open: OpenId(1),
+            class: FileInfoClass::FULL_DIRECTORY,
+            pattern: "*".into(),
+            restart: true,
+            single: false,
+            index: None,
+            output_len: 10,
+        });
+        assert_eq!(r.err(), Some(NtStatus::INFO_LENGTH_MISMATCH));
+    }
+
+    #[test]
+    fn locks_conflict_block_and_wake() {
+        let mut t = T::new();
+        t.file(1, "f", CreateDisposition::CREATE).expect("1");
+        t.file(2, "f", CreateDisposition::OPEN).expect("2");
+        let lock = |open: u64, off: u64, flags: u32| FsOp::Lock {
+            open: OpenId(open),
+            locks: vec![LockElement {
+                offset: off,
+                length: 10,
+                flags: LockFlags(flags),
+            }],
+        };
+        t.run(lock(1, 0, LockFlags::EXCLUSIVE_LOCK.0))
+            .expect("lock");
+        assert_eq!(
+            t.write(2, 5, b"x").err(),
+            Some(NtStatus::FILE_LOCK_CONFLICT)
+        );
+        t.write(1, 5, b"x").expect("owner writes");
+        assert_eq!(
+            t.run(lock(
+                2,
+                5,
+                LockFlags::SHARED_LOCK.0 | LockFlags::FAIL_IMMEDIATELY.0
+            ))
+            .err(),
+            Some(NtStatus::LOCK_NOT_GRANTED)
+        );
+        t.run(lock(2, 10, LockFlags::SHARED_LOCK.0))
+            .expect("adjacent range is free");
+        let waiting = t.req(lock(2, 0, LockFlags::SHARED_LOCK.0));
+        let wid = waiting.id;
+        assert!(t.fs.handle(waiting).is_none(), "blocks");
+        assert_eq!(t.run(lock(1, 0, LockFlags::UNLOCK.0)).map(|_| ()), Ok(()));
+        assert!(matches!(t.fs.poll_ready(), Some((id, Ok(OpReply::Lock))) if id == wid));
+        assert_eq!(
+            t.run(lock(1, 0, LockFlags::UNLOCK.0)).err(),
+            Some(NtStatus::RANGE_NOT_LOCKED)
+        );
+        let waiting = t.req(lock(1, 0, LockFlags::EXCLUSIVE_LOCK.0));
+        let wid = waiting.id;
+        assert!(t.fs.handle(waiting).is_none());
+        assert_eq!(
+            t.fs.cancel(wid).map(|r| r.err()),
+            Some(Some(NtStatus::CANCELLED))
+        );
+        assert!(t.fs.cancel(wid).is_none());
+    }
+
+    #[test]
+    fn change_notify_and_info_classes() {
+        let mut t = T::new();
+        t.create(
+            1,
+            "",
+            0x0012_0089,
+            ALL_SHARE,
+            CreateDisposition::OPEN,
+            CreateOptions::DIRECTORY_FILE,
+        )
+        .expect("root");
+        let w = t.req(FsOp::ChangeNotify {
+            open: OpenId(1),
+            filter: CompletionFilter::FILE_NAME,
+            watch_tree: false,
+            output_len: 1024,
+        });
+        let wid = w.id;
+        assert!(t.fs.handle(w).is_none());
+        t.file(2, "new.txt", CreateDisposition::CREATE)
+            .expect("create");
+        match t.fs.poll_ready() {
+            Some((id, Ok(OpReply::ChangeNotify(v)))) => {
+                assert_eq!(id, wid);
+                assert_eq!(v[0].action, NotifyAction::ADDED);
+                assert_eq!(v[0].file_name, "new.txt");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Closing the watched handle completes a pending watch with NOTIFY_CLEANUP.
+        let w = t.req(FsOp::ChangeNotify {
+            open: OpenId(1),
+            filter: CompletionFilter::FILE_NAME,
+            watch_tree: false,
+            output_len: 1024,
+        });
+        let wid = w.id;
+        assert!(t.fs.handle(w).is_none());
+        t.close(1);
+        assert!(matches!(
+            t.fs.poll_ready(),
+            Some((id, Err(NtStatus::NOTIFY_CLEANUP))) if id == wid
+        ));
+        t.write(2, 0, b"abc").expect("write");
+        for class in [
+            FileInfoClass::BASIC,
+            FileInfoClass::STANDARD,
+            FileInfoClass::ALL,
+            FileInfoClass::NETWORK_OPEN,
+            FileInfoClass::STREAM,
+            FileInfoClass::INTERNAL,
+            FileInfoClass::ATTRIBUTE_TAG,
+        ] {
+            let r = t.run(FsOp::QueryInfo {
+                open: OpenId(2),
+                query: InfoQuery::File(class),
+                output_len: 4096,
+            });
+            let Ok(OpReply::QueryInfo(InfoReply::File(info))) = r else {
+                panic!("{class}: {r:?}");
+            };
+            let mut out = bytes::BytesMut::new();
+            info.encode(&mut out).expect("encodes");
+            let back = FileInfo::decode(class, &out.freeze()).expect("decodes");
+            assert_eq!(back, info);
+            if let FileInfo::Standard(s) = info {
+                assert_eq!(s.end_of_file, 3);
+            }
+        }
+        for class in [
+            FsInfoClass::VOLUME,
+            FsInfoClass::SIZE,
+            FsInfoClass::FULL_SIZE,
+            FsInfoClass::ATTRIBUTE,
+            FsInfoClass::DEVICE,
+            FsInfoClass::SECTOR_SIZE,
+        ] {
+            assert!(matches!(
+                t.run(FsOp::QueryInfo {
+                    open: OpenId(2),
+                    query: InfoQuery::Fs(class),
+                    output_len: 4096
+                }),
+                Ok(OpReply::QueryInfo(InfoReply::Fs(_)))
+            ));
+        }
+        let sd = security_descriptor(AdditionalInformation(7));
+        // Revision 1, self-relative, DACL present; offsets inside the buffer.
+        assert_eq!(&sd[..4], &[1, 0, 0x04, 0x80]);
+        let dacl = u32::from_le_bytes([sd[16], sd[17], sd[18], sd[19]]) as usize;
+        assert_eq!(sd[dacl], 2);
+        assert_eq!(dacl + 28, sd.len());
+    }
 }

@@ -100,13 +100,16 @@ fn capabilities_for(dialect: Dialect, client: Capabilities) -> Capabilities {
     caps
 }
 
-/// The limits announced for `dialect` (2.0.2 has no large MTU: 64 KiB).
+/// The limits announced for `dialect` (2.0.2 has no large MTU: 64 KiB). A request never
+/// needs more credits than a client can hold, so the sizes are also capped at
+/// `max_credits * 64 KiB`.
 pub fn limits(config: &ServerConfig, dialect: Dialect) -> (u32, u32, u32) {
+    let by_credits = u32::from(config.max_credits.max(1)).saturating_mul(65_536);
     let cap = |v: u32| {
         if dialect == Dialect::SMB2_0_2 {
             v.min(65_536)
         } else {
-            v
+            v.min(by_credits)
         }
     };
     (
@@ -251,7 +254,7 @@ pub fn validate(
         && req.guid == n.client_guid
         && req.security_mode == n.client_security_mode.0
         && req.dialects == n.client_dialects;
-    same.then(|| ValidateNegotiateInfoResponse {
+    same.then_some(ValidateNegotiateInfoResponse {
         capabilities: n.capabilities.0,
         guid: Guid(config.server_guid),
         security_mode: n.security_mode.0,
@@ -268,7 +271,12 @@ mod tests {
 
     fn config() -> ServerConfig {
         ServerConfig::new(Arc::new(AcceptorConfig::new(
-            ServerIdentity::default(),
+            ServerIdentity {
+                netbios_name: "SRV".into(),
+                netbios_domain: "WORKGROUP".into(),
+                dns_name: "srv".into(),
+                dns_domain: String::new(),
+            },
             UserStore::new(),
         )))
     }

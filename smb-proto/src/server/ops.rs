@@ -16,6 +16,12 @@
 //! to the share root, components separated by `\`, never starting with `\`, never containing
 //! empty, `.` or `..` components (the server refuses those with OBJECT_NAME_INVALID /
 //! OBJECT_PATH_SYNTAX_BAD before an op exists).
+//!
+//! Concurrency: ops may be run concurrently and completed in any order. Several ops on one
+//! open can be in flight at once (pipelined READs and WRITEs), and a `Close` can arrive while
+//! a client's earlier op on the same open still runs: a backend keeps its handle alive until
+//! those finish. Ops that wait (a blocking LOCK, CHANGE_NOTIFY) must complete promptly with
+//! STATUS_CANCELLED after a `ServerOutput::Cancel`.
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -679,4 +685,77 @@ pub enum ServerOutput {
     Event(ServerEvent),
     /// Nothing more to do until this instant or new input.
     Timeout(Instant),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::fscc::directory::DirectoryListing;
+
+    #[test]
+    fn read_buf_keeps_headroom() {
+        let mut b = ReadBuf::with_capacity(8);
+        assert!(b.is_empty());
+        b.prepare(5).copy_from_slice(b"hello");
+        b.truncate(4);
+        b.extend_from_slice(b"!");
+        assert_eq!(b.data(), b"hell!");
+        let inner = b.into_inner();
+        assert_eq!(inner.len(), READ_HEADROOM + 5);
+        assert_eq!(READ_HEADROOM, 4 + 52 + 64 + 16);
+        assert_eq!(ReadBuf::from_slice(b"xy").data(), b"xy");
+    }
+
+    #[test]
+    fn directory_builder_fills_up_to_the_limit_in_every_class() {
+        for class in [
+            FileInfoClass::DIRECTORY,
+            FileInfoClass::FULL_DIRECTORY,
+            FileInfoClass::BOTH_DIRECTORY,
+            FileInfoClass::ID_BOTH_DIRECTORY,
+            FileInfoClass::ID_FULL_DIRECTORY,
+            FileInfoClass::ID_EXTD_DIRECTORY,
+            FileInfoClass::NAMES,
+        ] {
+            let mut b = DirectoryBuilder::new(class, 1000).expect("class");
+            let mut n = 0;
+            loop {
+                let e = DirEntry {
+                    name: format!("entry-{n}"),
+                    file_index: n,
+                    ..DirEntry::default()
+                };
+                match b.push(&e) {
+                    Ok(()) => n += 1,
+                    Err(DirectoryBuildError::Full) => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            assert_eq!(b.count() as u64, n);
+            let buf = b.finish();
+            assert!(buf.len() <= 1000 && n > 1, "{class}");
+            let listing = DirectoryListing::decode(class, &buf).expect("decodes");
+            let names: Vec<String> = match listing {
+                DirectoryListing::Directory(v) => v.into_iter().map(|e| e.file_name).collect(),
+                DirectoryListing::FullDirectory(v) => v.into_iter().map(|e| e.file_name).collect(),
+                DirectoryListing::BothDirectory(v) => v.into_iter().map(|e| e.file_name).collect(),
+                DirectoryListing::IdBothDirectory(v) => {
+                    v.into_iter().map(|e| e.file_name).collect()
+                }
+                DirectoryListing::IdFullDirectory(v) => {
+                    v.into_iter().map(|e| e.file_name).collect()
+                }
+                DirectoryListing::IdExtdDirectory(v) => {
+                    v.into_iter().map(|e| e.file_name).collect()
+                }
+                DirectoryListing::Names(v) => v.into_iter().map(|e| e.file_name).collect(),
+            };
+            assert_eq!(names.len() as u64, n);
+            assert_eq!(names.last(), Some(&format!("entry-{}", n - 1)));
+        }
+        assert!(matches!(
+            DirectoryBuilder::new(FileInfoClass::BASIC, 10),
+            Err(DirectoryBuildError::BadClass(_))
+        ));
+    }
 }

@@ -15,7 +15,7 @@ use smb_crypto::PreauthHash;
 
 use super::config::ShareConfig;
 use super::negotiate::ServerNegotiated;
-use super::ops::{InfoQuery, OpId, OpenId};
+use super::ops::{OpId, OpenId};
 use crate::auth::{Identity, SpnegoAcceptor};
 use crate::credits::ServerWindow;
 use crate::io::TransportKind;
@@ -97,6 +97,8 @@ pub(crate) struct Open {
     pub write_through: bool,
     /// Whether QUERY_DIRECTORY has run since open or restart (empty answers differ).
     pub enumerated: bool,
+    /// Ops on this open emitted and not yet completed.
+    pub inflight: u32,
 }
 
 impl Open {
@@ -130,7 +132,7 @@ pub(crate) enum Waiting {
     /// CLOSE of this open.
     Close { open: OpenId },
     /// QUERY_INFO with the client's limit.
-    QueryInfo { query: InfoQuery, output_len: u32 },
+    QueryInfo { output_len: u32 },
     /// SET_INFO.
     SetInfo,
     /// QUERY_DIRECTORY on this open; `first` when it is the first since open/restart.
@@ -152,12 +154,14 @@ pub(crate) struct Current {
     pub op: OpId,
     /// What the completion means.
     pub waiting: Waiting,
-    /// When to send an interim response (single requests only).
+    /// When to send an interim response.
     pub interim_at: Option<Instant>,
     /// Set once an interim response went out.
     pub async_id: Option<AsyncId>,
     /// A CANCEL arrived for it.
     pub cancelled: bool,
+    /// The open whose in-flight count this op holds.
+    pub counted: Option<OpenId>,
 }
 
 /// The state a related request inherits from the one before it (MS-SMB2 3.3.5.2.7.2).
@@ -167,6 +171,8 @@ pub(crate) struct Related {
     pub tree: TreeId,
     pub file_id: Option<FileId>,
     pub failed: Option<NtStatus>,
+    /// At least one request of the chain was processed.
+    pub seen: bool,
 }
 
 /// One received frame's requests (a single request or a compound), processed in order, one
@@ -183,8 +189,6 @@ pub(crate) struct Chain {
     pub related: Related,
     /// The element waiting for an op.
     pub current: Option<Current>,
-    /// Whether the frame held one request (interim responses are sent only then).
-    pub single: bool,
     /// A failed authentication's answer is held until then.
     pub delay_until: Option<Instant>,
 }
@@ -201,6 +205,8 @@ pub(crate) struct Conn {
     pub preauth: Option<PreauthHash>,
     pub sessions: BTreeMap<SessionId, Session>,
     pub opens: BTreeMap<u64, Open>,
+    /// CLOSE ops held until the other ops on their open complete, by open.
+    pub parked_closes: BTreeMap<u64, super::ops::OpRequest>,
     pub chains: BTreeMap<u64, Chain>,
     pub next_chain: u64,
     pub last_activity: Instant,

@@ -1,6 +1,6 @@
 //! Search-pattern matching for QUERY_DIRECTORY (MS-FSA 2.1.4.4, FsRtlIsNameInExpression).
 //!
-//! Owns: [`matches`], case-insensitive, with `*`, `?` and the DOS wildcards `<` (DOS_STAR),
+//! Owns: [`matches()`], case-insensitive, with `*`, `?` and the DOS wildcards `<` (DOS_STAR),
 //! `>` (DOS_QM) and `"` (DOS_DOT). Shared by every backend so they agree.
 //! Must not: enumerate anything.
 
