@@ -668,7 +668,7 @@ impl Workload for FileWorker {
             Event::Break(_) => api.metric_add("breaks", 1),
             Event::Closed { reason } => {
                 if !self.done {
-                    api.metric_add(&format!("closed: {reason}"), 1);
+                    api.metric_add(&close_metric(reason), 1);
                     self.lost_connection(api);
                 }
             }
@@ -777,6 +777,21 @@ impl Workload for AuthProbe {
 
     fn finished(&self) -> bool {
         self.done
+    }
+}
+
+/// A metric name for a close reason: its kind, without message ids.
+fn close_metric(reason: &smb_proto::client::CloseReason) -> String {
+    use smb_proto::client::CloseReason;
+    match reason {
+        CloseReason::Violation(v) => {
+            let d = format!("{v:?}");
+            let kind = d.split(['(', ' ', '{']).next().unwrap_or("");
+            format!("closed_violation_{kind}")
+        }
+        CloseReason::TransportClosed => "closed_transport".into(),
+        CloseReason::Local => "closed_local".into(),
+        CloseReason::RequestTimeout => "closed_timeout".into(),
     }
 }
 
