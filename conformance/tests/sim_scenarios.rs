@@ -142,3 +142,15 @@ fn every_dialect_under_a_rough_link_and_the_adversary() {
         );
     }
 }
+
+#[test]
+fn two_servers_one_crashing() {
+    let runs = run_all("two_servers", 4);
+    for s in &runs {
+        assert_eq!(s.metric("workers_done"), 4, "{s}");
+    }
+    assert!(
+        total(&runs, "reconnects") > 0,
+        "the crash never hit a live connection"
+    );
+}

@@ -84,6 +84,10 @@ const SCENARIOS: &[(&str, &str)] = &[
         "drop, duplicate, reorder, delay and bit-flip whole SMB messages",
     ),
     (
+        "two_servers",
+        "four clients on two servers; the second server crashes and restarts",
+    ),
+    (
         "dialects",
         "one client per dialect (2.0.2, 2.1, 3.0, 3.0.2, 3.1.1) under a rough link and the adversary",
     ),
@@ -471,6 +475,7 @@ fn build(name: &str, seed: u64, extra: &Faults, trace: TraceMode) -> Sim {
     let mut horizon = Duration::from_millis(500);
     let mut transport = TransportKind::Tcp;
     let mut per_client_dialect = false;
+    let mut servers = 1usize;
     match name {
         "basic" => {}
         "concurrent" => {
@@ -535,6 +540,13 @@ fn build(name: &str, seed: u64, extra: &Faults, trace: TraceMode) -> Sim {
             cfg.ops = 40;
             cfg.max_reconnects = 10;
             faults.adversary = 0.03;
+        }
+        "two_servers" => {
+            clients = 4;
+            servers = 2;
+            cfg.ops = 150;
+            cfg.max_reconnects = 20;
+            horizon = Duration::from_millis(8);
         }
         "dialects" => {
             clients = 5;
@@ -628,6 +640,27 @@ fn build(name: &str, seed: u64, extra: &Faults, trace: TraceMode) -> Sim {
                 ClientSpec {
                     config,
                     server,
+                    transport,
+                    workload: worker(i, cfg.clone()),
+                },
+                Duration::from_millis(i as u64),
+            );
+        }
+    } else if servers > 1 {
+        for k in 1..servers {
+            add_server(&mut sim, encrypt_share);
+            let t = rng.duration_upto(horizon);
+            sim.schedule(t, FaultAction::Crash { server: k });
+            sim.schedule(
+                t + Duration::from_millis(200),
+                FaultAction::Restart { server: k },
+            );
+        }
+        for i in 0..clients {
+            sim.add_client(
+                ClientSpec {
+                    config: client.clone(),
+                    server: i % servers,
                     transport,
                     workload: worker(i, cfg.clone()),
                 },
