@@ -903,24 +903,29 @@ impl Sim {
             let Some(s) = servers.get_mut(c.server) else {
                 return;
             };
-            let conn = c.conn.as_mut();
-            let server_name = c.spec_config.server_name.clone();
+            let ClientNode {
+                conn,
+                spec_config,
+                open,
+                workload,
+                ..
+            } = c;
             let mut api = ClientApi {
                 client: idx,
                 t: *now,
                 clock,
-                conn,
+                conn: conn.as_mut(),
                 rng,
                 model: &mut s.model,
                 trace,
-                open: &mut c.open,
+                open,
                 metrics,
                 violations,
                 actions: &mut actions,
-                server_name: &server_name,
+                server_name: &spec_config.server_name,
                 base_filetime: SIM_EPOCH_FILETIME,
             };
-            f(c.workload.as_mut(), &mut api);
+            f(workload.as_mut(), &mut api);
         }
         for a in actions {
             match a {
