@@ -477,6 +477,13 @@ impl Sim {
             }
             self.step();
         }
+        // A grace period for the last closes to reach the servers, so leaks show.
+        let grace = self.now.plus(Duration::from_secs(2));
+        while self.queue.peek_time().is_some_and(|t| t <= grace)
+            && self.stats.steps < self.config.max_steps
+        {
+            self.step();
+        }
         self.finish();
     }
 
@@ -1594,6 +1601,24 @@ impl Sim {
                         detail: format!("request {} open since {issued}", id.0),
                     });
                 }
+            }
+        }
+        for (i, s) in self.servers.iter().enumerate() {
+            let live = self
+                .links
+                .iter()
+                .filter(|l| l.server == i && l.ch.is_some() && l.server_epoch == s.epoch)
+                .count();
+            let held = s.machine.as_ref().and_then(|m| m.connection_count());
+            if let Some(held) = held.filter(|h| *h > live) {
+                self.violations.push(Violation {
+                    at: now,
+                    node: None,
+                    kind: ViolationKind::Memory,
+                    detail: format!(
+                        "server {i} holds {held} connections after the run, {live} are open"
+                    ),
+                });
             }
         }
         for s in &self.servers {
