@@ -228,8 +228,8 @@ fn link_faults_and_a_crash_run_clean() {
     assert!(s.stats().faults >= 6, "{:?}", s.stats());
 }
 
-#[test]
-fn a_closure_workload_drives_the_client_and_sees_the_echo() {
+/// A second client scripted by a closure: log on, ECHO (on the session or sessionless), done.
+fn closure_echo(on_session: bool) {
     use driver_sim::workload::FnWorkload;
     use smb_proto::client::Event;
     use smb_proto::wire::echo::EchoRequest;
@@ -242,7 +242,6 @@ fn a_closure_workload_drives_the_client_and_sees_the_echo() {
         SimConfig::default(),
         FileWorkerConfig::default(),
     );
-    // A second client scripted by a closure: log on, ECHO, done.
     let client = ClientSpec {
         config: ClientConfig {
             server_name: "srv".into(),
@@ -254,11 +253,11 @@ fn a_closure_workload_drives_the_client_and_sees_the_echo() {
             Some(Event::Negotiated(_)) => {
                 api.session_setup("alice", "WORKGROUP", "secret").is_err()
             }
-            // A sessionless ECHO. (With the session's id the client signs it, our server
-            // answers unsigned, and the client closes the connection: reported as a finding.)
-            Some(Event::SessionReady { .. }) => api
-                .request(SessionId(0), TreeId(0), RequestBody::Echo(EchoRequest))
-                .is_err(),
+            Some(Event::SessionReady { session, .. }) => {
+                let sid = if on_session { *session } else { SessionId(0) };
+                api.request(sid, TreeId(0), RequestBody::Echo(EchoRequest))
+                    .is_err()
+            }
             Some(Event::Response { result: Ok(r), .. }) => {
                 let echoed = r.header.command == smb_proto::wire::Command::ECHO;
                 if echoed {
@@ -278,6 +277,19 @@ fn a_closure_workload_drives_the_client_and_sees_the_echo() {
     assert!(s.violations().is_empty(), "{:?}", s.violations());
     assert_eq!(s.metrics().get("echo_ok"), Some(&1), "{:?}", s.metrics());
     assert!(s.stats().requests_ended >= 3, "{:?}", s.stats());
+}
+
+#[test]
+fn a_closure_workload_drives_the_client_sessionless_echo() {
+    closure_echo(false);
+}
+
+/// Found by the simulator: the client signs an ECHO sent on a session; our server answers it
+/// unsigned; the client (signing required) closes the connection with `Unsigned(MessageId)`.
+#[test]
+#[ignore = "server answers a signed ECHO unsigned (see doc comment)"]
+fn a_closure_workload_drives_the_client_session_echo() {
+    closure_echo(true);
 }
 
 /// An idle session survives 200 virtual seconds of keepalives (client ECHO every 60 s, server
@@ -370,22 +382,8 @@ fn dialect_does_file_io(d: smb_proto::wire::Dialect) {
 }
 
 #[test]
-fn smb2_and_smb311_do_file_io_without_faults() {
-    use smb_proto::wire::Dialect;
-    for d in [Dialect::SMB2_0_2, Dialect::SMB2_1, Dialect::SMB3_1_1] {
-        dialect_does_file_io(d);
-    }
-}
-
-/// Found by the simulator: on 3.0 and 3.0.2 our client sends FSCTL_VALIDATE_NEGOTIATE_INFO
-/// with TreeId 0 right after SESSION_SETUP (MS-SMB2 3.2.5.5 has it follow the first
-/// TREE_CONNECT); our server answers it with an error (its tree check, 3.3.5.2.11), and the
-/// client closes the connection ("the server failed VALIDATE_NEGOTIATE_INFO").
-#[test]
-#[ignore = "client/server disagreement on VALIDATE_NEGOTIATE_INFO (see doc comment)"]
-fn smb30_and_smb302_do_file_io_without_faults() {
-    use smb_proto::wire::Dialect;
-    for d in [Dialect::SMB3_0, Dialect::SMB3_0_2] {
+fn every_dialect_does_file_io_without_faults() {
+    for d in smb_proto::wire::Dialect::ALL {
         dialect_does_file_io(d);
     }
 }
