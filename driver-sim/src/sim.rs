@@ -29,7 +29,7 @@ use crate::node::{Backend, LatencyModel, ServerFactory, ServerMachine};
 use crate::queue::{EventKey, EventQueue};
 use crate::rng::SimRng;
 use crate::time::{SimTime, VirtualClock};
-use crate::trace::{NodeRef, Trace, TraceEvent, TraceMode};
+use crate::trace::{NodeRef, ReplayReply, Trace, TraceEvent, TraceMode};
 use crate::workload::{ClientAction, ClientApi, Workload};
 
 /// FILETIME of 2026-01-01T00:00:00Z: the wall clock of every simulated run starts here.
@@ -536,13 +536,14 @@ impl Sim {
         config.rng_seed = seed;
         config.clock = Some(clock);
         s.epoch += 1;
-        s.machine = Some((s.factory)(Arc::new(config), now));
+        let config = Arc::new(config);
+        s.machine = Some((s.factory)(config.clone(), now));
         s.deadline = None;
         let epoch = s.epoch;
         self.trace.record(
             self.now,
             NodeRef::Server(idx),
-            TraceEvent::Fault(format!("server start epoch {epoch}")),
+            TraceEvent::ServerStart { config, epoch },
         );
         self.drain_server(idx);
     }
@@ -586,7 +587,7 @@ impl Sim {
                     self.trace.record(
                         self.now,
                         NodeRef::Server(idx),
-                        TraceEvent::ServerOutput(format!("cancel op {}", op.0)),
+                        TraceEvent::ServerOutput(cancel_summary(op)),
                     );
                     let cancelled = self.servers.get_mut(idx).and_then(|s| s.ops.remove(&op));
                     match cancelled {
@@ -611,7 +612,7 @@ impl Sim {
                     self.trace.record(
                         self.now,
                         NodeRef::Server(idx),
-                        TraceEvent::ServerOutput(format!("close {}", ch.0)),
+                        TraceEvent::ServerOutput(close_summary(ch)),
                     );
                     let link = self.servers.get_mut(idx).and_then(|s| s.conns.remove(&ch));
                     if let Some(link) = link {
@@ -622,7 +623,7 @@ impl Sim {
                     self.trace.record(
                         self.now,
                         NodeRef::Server(idx),
-                        TraceEvent::ServerOutput(format!("{e:?}")),
+                        TraceEvent::ServerOutput(server_event_summary(&e)),
                     );
                 }
                 ServerOutput::Timeout(t) => {
@@ -758,6 +759,7 @@ impl Sim {
                         Ok(r) => format!("ok {}", reply_kind(r)),
                         Err(s) => format!("err {s}"),
                     },
+                    reply: result.as_ref().map(ReplayReply::of).map_err(|s| *s),
                 }
             });
         let now = self.clock.instant(self.now);
@@ -872,7 +874,11 @@ impl Sim {
                 self.trace.record(
                     self.now,
                     NodeRef::Server(server),
-                    TraceEvent::ServerAccept { ch: ch.0 },
+                    TraceEvent::ServerAccept {
+                        ch: ch.0,
+                        transport,
+                        peer: addr,
+                    },
                 );
                 self.drain_server(server);
             }
@@ -1735,7 +1741,23 @@ fn reply_code(r: &OpReply) -> u8 {
     }
 }
 
-fn op_summary(req: &OpRequest) -> String {
+/// The trace's summary of `ServerOutput::Cancel`.
+pub fn cancel_summary(op: OpId) -> String {
+    format!("cancel op {}", op.0)
+}
+
+/// The trace's summary of `ServerOutput::Close`.
+pub fn close_summary(ch: ConnectionHandle) -> String {
+    format!("close {}", ch.0)
+}
+
+/// The trace's summary of a server event.
+pub fn server_event_summary(e: &smb_proto::server::ServerEvent) -> String {
+    format!("{e:?}")
+}
+
+/// A canonical one-line summary of a server op.
+pub fn op_summary(req: &OpRequest) -> String {
     let kind = match &req.op {
         FsOp::Create { path, .. } => format!("create {path:?}"),
         FsOp::Read { offset, length, .. } => format!("read {offset}+{length}"),
