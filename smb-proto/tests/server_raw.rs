@@ -856,3 +856,117 @@ fn a_skipped_message_id_does_not_starve_the_client() {
     raw.next_id = saved;
     assert!(!raw.closed);
 }
+
+#[test]
+fn failed_reauthentication_ends_the_session() {
+    use std::time::Duration;
+    let mut raw = Raw::new();
+    raw.login();
+    let _ = raw.call(create("x.txt", CreateDisposition::OPEN_IF));
+    assert_eq!(raw.fs.open_count(), 1);
+    let cfg = Arc::new(InitiatorConfig {
+        credentials: Credentials::from_password("alice", "WORKGROUP", "wrong"),
+        workstation: "RAW".into(),
+        ntlm_policy: NtlmPolicy::default(),
+    });
+    let mut init =
+        SpnegoInitiator::new(cfg, "srv", 0, SeededRng::from_seed([8; 32])).expect("ntlm");
+    let setup = |t: Bytes| {
+        RequestBody::SessionSetup(SessionSetupRequest {
+            flags: SessionSetupFlags::default(),
+            security_mode: SecurityMode::SIGNING_ENABLED,
+            capabilities: Capabilities::default(),
+            channel: 0,
+            previous_session_id: SessionId(0),
+            security_buffer: t,
+        })
+    };
+    let InitiatorStep::Continue { token } = init.step(None).expect("step") else {
+        panic!("first step");
+    };
+    let r = raw.call(setup(token));
+    assert_eq!(r.header.status, NtStatus::MORE_PROCESSING_REQUIRED);
+    let ResponsePayload::Body(ResponseBody::SessionSetup(s)) = r.payload else {
+        panic!("{r:?}");
+    };
+    let InitiatorStep::Continue { token } = init.step(Some(&s.security_buffer)).expect("step")
+    else {
+        panic!("second step");
+    };
+    let m = raw.message(setup(token));
+    raw.deliver(&m);
+    assert!(raw.frames.is_empty(), "the failure waits for the delay");
+    assert_eq!(
+        raw.fs.open_count(),
+        0,
+        "the session's opens are closed at once"
+    );
+    raw.server
+        .handle_input(raw.ch, Input::Timeout(raw.now + Duration::from_secs(2)));
+    raw.pump();
+    assert_eq!(raw.recv()[0].header.status, NtStatus::LOGON_FAILURE);
+    let r = raw.call(create("y.txt", CreateDisposition::OPEN_IF));
+    assert_eq!(r.header.status, NtStatus::USER_SESSION_DELETED);
+}
+
+#[test]
+fn an_auth_failure_on_one_connection_does_not_slow_another() {
+    let mut raw = Raw::new();
+    // Connection A: start a login with a wrong password and leave its failure pending.
+    let r = raw.call(RequestBody::Negotiate(NegotiateRequest {
+        security_mode: SecurityMode::SIGNING_ENABLED,
+        capabilities: Capabilities::LARGE_MTU,
+        client_guid: Guid([9; 16]),
+        client_start_time: 0,
+        dialects: vec![Dialect::SMB2_1],
+        contexts: Vec::new(),
+    }));
+    assert_eq!(r.header.status, NtStatus::SUCCESS);
+    let cfg = Arc::new(InitiatorConfig {
+        credentials: Credentials::from_password("alice", "WORKGROUP", "wrong"),
+        workstation: "A".into(),
+        ntlm_policy: NtlmPolicy::default(),
+    });
+    let mut init =
+        SpnegoInitiator::new(cfg, "srv", 0, SeededRng::from_seed([2; 32])).expect("ntlm");
+    let setup = |t: Bytes, raw: &mut Raw| {
+        let m = raw.message(RequestBody::SessionSetup(SessionSetupRequest {
+            flags: SessionSetupFlags::default(),
+            security_mode: SecurityMode::SIGNING_ENABLED,
+            capabilities: Capabilities::default(),
+            channel: 0,
+            previous_session_id: SessionId(0),
+            security_buffer: t,
+        }));
+        raw.deliver(&m);
+    };
+    let InitiatorStep::Continue { token } = init.step(None).expect("step") else {
+        panic!("step");
+    };
+    setup(token, &mut raw);
+    let r = raw.recv().remove(0);
+    raw.session = r.header.session_id;
+    let ResponsePayload::Body(ResponseBody::SessionSetup(s)) = r.payload else {
+        panic!("{r:?}");
+    };
+    let InitiatorStep::Continue { token } = init.step(Some(&s.security_buffer)).expect("step")
+    else {
+        panic!("step");
+    };
+    setup(token, &mut raw);
+    assert!(raw.frames.is_empty(), "A's failure is held back");
+
+    // Connection B logs in at once, at the same instant.
+    let a = raw.ch;
+    raw.ch = raw.server.accept(
+        raw.now,
+        TransportKind::Tcp,
+        "127.0.0.1:2".parse().expect("addr"),
+    );
+    raw.next_id = 0;
+    raw.session = SessionId(0);
+    raw.login();
+    assert_eq!(raw.server.connection_count(), 2);
+    raw.ch = a;
+    assert!(raw.frames.is_empty(), "A still waits");
+}
