@@ -699,6 +699,20 @@ mod tests {
     }
 
     #[test]
+    fn a_basic_trace_replays_into_its_client_and_its_server() {
+        let (s, sim) = run_with("basic", 3, &Faults::none(), TraceMode::Full).unwrap();
+        assert_passed(&s, "driver-sim unit test");
+        let sim = sim.unwrap();
+        let c = crate::replay::replay_client(sim.trace(), 0).unwrap();
+        let v = crate::replay::replay_server(sim.trace(), 0).unwrap();
+        assert!(c.outputs > 40 && v.outputs > 40, "{c:?} {v:?}");
+        assert_eq!(
+            crate::replay::replay_client(&crate::trace::Trace::new(TraceMode::HashOnly), 0),
+            Err(crate::replay::ReplayError::NoRecords)
+        );
+    }
+
+    #[test]
     fn basic_passes_and_is_deterministic() {
         let a = run("basic", 7, &Faults::none()).unwrap();
         assert_passed(&a, "driver-sim unit test");
