@@ -625,6 +625,9 @@ impl Workload for FileWorker {
                 if let Some(c) = n.cipher {
                     api.metric_add(&format!("cipher_{c}"), 1);
                 }
+                if let Some(a) = n.signing_algorithm {
+                    api.metric_add(&format!("signing_{a}"), 1);
+                }
                 self.phase = Phase::Authenticating;
                 let (user, password) = (self.cfg.user.clone(), self.cfg.password.clone());
                 match api.session_setup(&user, "WORKGROUP", &password) {
