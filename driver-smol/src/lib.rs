@@ -7,8 +7,10 @@
 //! [`client`] is the async client; [`fs`] is the synchronous, root-confined file system the
 //! local-directory backend calls. The server loop and the backend itself follow.
 
+pub mod backend;
 pub mod client;
 pub mod files;
 pub mod fs;
+pub mod server;
 
 pub use client::{Client, ClientError, InFlight};

@@ -25,5 +25,6 @@ pub mod client;
 pub mod credits;
 pub mod io;
 pub mod rng;
+pub mod server;
 pub mod session_crypto;
 pub mod wire;
