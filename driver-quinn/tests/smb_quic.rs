@@ -627,15 +627,15 @@ fn access_control_matrix_at_the_smb_level() {
         let (bob, bob_t) = clients.client_cert("bob", &[]);
         let (carol, carol_t) = clients.client_cert("carol", &[]);
         let (dave, dave_t) = partners.client_cert("dave", &[]);
-        let by_thumbprint = AccessEntry::grant_certificate(alice_t.clone());
+        let by_thumbprint = AccessEntry::grant_certificate(alice_t);
         let by_issuer = AccessEntry::grant_issuer(clients.thumbprint());
-        let blocked = AccessEntry::block_certificate(carol_t.clone());
+        let blocked = AccessEntry::block_certificate(carol_t);
         let auth = ClientAuthConfig {
             require_client_certificate: true,
             // Both roots validate chains; only one is granted.
             client_ca_roots: vec![clients.der(), partners.der()],
             access: AccessList {
-                entries: vec![by_thumbprint.clone(), by_issuer.clone(), blocked.clone()],
+                entries: vec![by_thumbprint, by_issuer, blocked],
             },
         };
         let rig = Rig::start(Mode::Trusted, Some(auth), TestCa::new("Server Root")).await;
@@ -667,7 +667,7 @@ fn access_control_matrix_at_the_smb_level() {
             assert_eq!(e.allowed, ok, "{who}: {e:?}");
             assert_eq!(e.rule, rule, "{who}");
             assert_eq!(
-                e.client_certificate.as_ref().map(|c| c.sha256.clone()),
+                e.client_certificate.as_ref().map(|c| c.sha256),
                 thumb,
                 "{who}"
             );
