@@ -2,7 +2,9 @@
 //! our server, in one run, over
 //! - TCP with SMB encryption (the reference),
 //! - QUIC with SMB encryption inside (the server does not trust QUIC's transport security),
-//! - QUIC transport-trusted (SMB2_TRANSPORT_CAPABILITIES accepted: no SMB encryption, signed).
+//! - QUIC transport-trusted (SMB2_TRANSPORT_CAPABILITIES accepted: no SMB encryption, signed),
+//! - the same with quinn's default transport settings ([`QuicTuning::QUINN_DEFAULTS`]) instead
+//!   of [`QuicTuning::SMB_THROUGHPUT`], to show what the tuning changes.
 //!
 //! The share is the in-memory backend, so no disk is measured. Runs alternate between the three
 //! transports (put and get per run), so a change in machine load hits all of them; the table
@@ -17,7 +19,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use driver_quinn::{
-    ClientConfig, QuicServer, ServerCertificate, ServerConfig, ServerVerification, SmbQuicServer,
+    ClientConfig, QuicServer, QuicTuning, ServerCertificate, ServerConfig, ServerVerification,
+    SmbQuicServer,
 };
 use driver_smol::Client;
 use driver_smol::backend::{MemoryBackend, Shares};
@@ -62,9 +65,10 @@ fn shares() -> Shares {
     s
 }
 
-fn quic_server_config(cert: &ServerCertificate) -> ServerConfig {
+fn quic_server_config(cert: &ServerCertificate, tuning: QuicTuning) -> ServerConfig {
     let mut c = ServerConfig::new(cert.clone());
     c.listen = "127.0.0.1:0".parse().expect("addr");
+    c.tuning = tuning;
     c
 }
 
@@ -76,8 +80,9 @@ struct Target {
     get: Vec<f64>,
 }
 
-async fn share_over_quic(ca_pem: &std::path::Path, port: u16) -> Share {
-    let quic = ClientConfig::new(ServerVerification::CaFile(ca_pem.to_path_buf()));
+async fn share_over_quic(ca_pem: &std::path::Path, port: u16, tuning: QuicTuning) -> Share {
+    let mut quic = ClientConfig::new(ServerVerification::CaFile(ca_pem.to_path_buf()));
+    quic.tuning = tuning;
     let session = driver_quinn::connect(&quic, "localhost", port)
         .await
         .expect("quic connect");
@@ -160,13 +165,23 @@ fn main() {
         .await
         .expect("tcp bind");
         let quic_enc = SmbQuicServer::on_handle(
-            QuicServer::bind(quic_server_config(&cert)).expect("quic bind"),
+            QuicServer::bind(quic_server_config(&cert, QuicTuning::default())).expect("quic bind"),
             tcp.handle(),
         );
         // Server B: encryption required, QUIC trusted.
-        let quic_trusted =
-            SmbQuicServer::bind(quic_server_config(&cert), smb_config(true), shares())
-                .expect("quic bind");
+        let quic_trusted = SmbQuicServer::bind(
+            quic_server_config(&cert, QuicTuning::default()),
+            smb_config(true),
+            shares(),
+        )
+        .expect("quic bind");
+        // The same trusted SMB server behind a QUIC endpoint with quinn's default tuning.
+        let quic_untuned = SmbQuicServer::on_handle(
+            QuicServer::bind(quic_server_config(&cert, QuicTuning::QUINN_DEFAULTS))
+                .expect("quic bind"),
+            quic_trusted.handle(),
+        );
+        let port = |s: &SmbQuicServer| s.local_addr().expect("addr").port();
 
         let mut targets = vec![
             Target {
@@ -177,13 +192,19 @@ fn main() {
             },
             Target {
                 name: "QUIC, SMB-encrypted",
-                share: share_over_quic(&ca, quic_enc.local_addr().expect("addr").port()).await,
+                share: share_over_quic(&ca, port(&quic_enc), QuicTuning::default()).await,
                 put: Vec::new(),
                 get: Vec::new(),
             },
             Target {
                 name: "QUIC, transport-trusted",
-                share: share_over_quic(&ca, quic_trusted.local_addr().expect("addr").port()).await,
+                share: share_over_quic(&ca, port(&quic_trusted), QuicTuning::default()).await,
+                put: Vec::new(),
+                get: Vec::new(),
+            },
+            Target {
+                name: "QUIC, trusted, quinn defaults",
+                share: share_over_quic(&ca, port(&quic_untuned), QuicTuning::QUINN_DEFAULTS).await,
                 put: Vec::new(),
                 get: Vec::new(),
             },
@@ -191,6 +212,7 @@ fn main() {
         assert!(!targets[0].share.negotiated().transport_security);
         assert!(!targets[1].share.negotiated().transport_security);
         assert!(targets[2].share.negotiated().transport_security);
+        assert!(targets[3].share.negotiated().transport_security);
 
         let data = Bytes::from(
             (0..bytes)
@@ -203,7 +225,7 @@ fn main() {
                 let p = mib_per_s(bytes, put(&t.share, &data).await);
                 let g = mib_per_s(bytes, get(&t.share, bytes).await);
                 println!(
-                    "  run {run}: {:<24} put {p:8.1} MiB/s  get {g:8.1} MiB/s",
+                    "  run {run}: {:<30} put {p:8.1} MiB/s  get {g:8.1} MiB/s",
                     t.name
                 );
                 t.put.push(p);
@@ -227,6 +249,7 @@ fn main() {
         for t in targets {
             t.share.disconnect().await.ok();
         }
+        quic_untuned.shutdown().await;
         quic_trusted.shutdown().await;
         quic_enc.shutdown().await;
         tcp.shutdown().await;
