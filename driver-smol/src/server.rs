@@ -4,7 +4,7 @@
 //! Design (one owner, message passing):
 //! - **The server task** owns `smb_proto::server::Server` and nothing else touches it, so the
 //!   core stays single-threaded and its behaviour depends only on the order of the messages it
-//!   receives. It waits on one channel ([`Msg`]: accepted connections, received bytes, closed
+//!   receives. It waits on one channel (`Msg`: accepted connections, received bytes, closed
 //!   transports, op completions, shutdown) raced against `Timer::at(deadline)`, feeds each into
 //!   the core, then drains `poll_output` until `Timeout`: frames go to the connection's writer
 //!   channel, ops are started as tasks, cancellations fire the op's [`Cancel`] token, closes
@@ -13,7 +13,7 @@
 //!   QUIC driver reuses [`ServerHandle::serve`]): a reader that turns socket reads into
 //!   `Msg::Input` (the bounded channel is the backpressure) and a writer that writes the frames
 //!   the server task hands it, in order, and closes the stream when told to.
-//! - **One task per op**: the share's [`Backend`] answers it (blocking I/O on smol's blocking
+//! - **One task per op**: the share's [`Backend`](crate::backend::Backend) answers it (blocking I/O on smol's blocking
 //!   pool), and the result comes back as `Msg::Complete`. The server task never awaits an op,
 //!   so a slow disk, a blocked lock or a CHANGE_NOTIFY never holds up another request.
 //! - **Shutdown**: [`SmbServer::shutdown`] stops accepting, tells every connection to close and
@@ -35,7 +35,7 @@ use smb_proto::server::{
 };
 use smb_proto::wire::status::NtStatus;
 
-use crate::backend::{Backend, Cancel, CancelHandle, Shares};
+use crate::backend::{Cancel, CancelHandle, Shares};
 use crate::client::os_seed_and_clock;
 
 /// Capacity of the channel into the server task: readers wait when it is full.
@@ -290,14 +290,23 @@ impl Driver {
                         c.cancel();
                     }
                 }
-                ServerOutput::Close { ch } => {
-                    if let Some(w) = self.conns.remove(&ch) {
-                        let _ = w.try_send(Out::Close);
+                ServerOutput::Close { ch } => self.forget(ch),
+                ServerOutput::Event(e) => {
+                    log_event(&e);
+                    if let ServerEvent::Closed { ch, .. } = e {
+                        self.forget(ch);
                     }
                 }
-                ServerOutput::Event(e) => log_event(&e),
                 ServerOutput::Timeout(t) => return t,
             }
+        }
+    }
+
+    /// The connection is finished: its writer flushes what is queued, closes the stream and
+    /// ends, which also stops its reader.
+    fn forget(&mut self, ch: ConnectionHandle) {
+        if let Some(w) = self.conns.remove(&ch) {
+            let _ = w.try_send(Out::Close);
         }
     }
 
@@ -320,19 +329,11 @@ impl Driver {
         self.ops.insert(id, handle);
         let inbox = self.inbox.clone();
         smol::spawn(async move {
-            let result = perform(backend, req, cancel).await;
+            let result = backend.perform(req, cancel).await;
             let _ = inbox.send(Msg::Complete { op: id, result }).await;
         })
         .detach();
     }
-}
-
-async fn perform(
-    backend: Arc<dyn Backend>,
-    req: OpRequest,
-    cancel: Cancel,
-) -> Result<smb_proto::server::OpReply, NtStatus> {
-    backend.perform(req, cancel).await
 }
 
 fn log_event(e: &ServerEvent) {
@@ -408,7 +409,11 @@ async fn run(
             }
             Msg::Input { ch, input } => {
                 if d.conns.contains_key(&ch) {
+                    let closed = matches!(input, Input::Closed { .. });
                     d.server.handle_input(ch, input);
+                    if closed {
+                        d.forget(ch);
+                    }
                 }
             }
             Msg::Complete { op, result } => {
@@ -423,5 +428,134 @@ async fn run(
     }
     for (_, c) in std::mem::take(&mut d.ops) {
         c.cancel();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::MemoryBackend;
+    use crate::client::Client;
+    use bytes::Bytes;
+    use smb_proto::auth::UserStore;
+    use smb_proto::auth::ntlm::{ServerConfig as NtlmConfig, ServerIdentity};
+    use smb_proto::client::ClientConfig;
+    use smb_proto::server::ShareConfig;
+    use smb_proto::wire::create::{
+        CreateDisposition, CreateOptions, CreateRequest, ImpersonationLevel, OplockLevel,
+        ShareAccess,
+    };
+    use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
+    use smb_proto::wire::message::{RequestBody, ResponseBody};
+    use smb_proto::wire::read::{Channel, ReadFlags, ReadRequest};
+    use smb_proto::wire::write::{WriteFlags, WriteRequest};
+
+    fn config() -> ServerConfig {
+        let mut users = UserStore::new();
+        users.add_password("u", "p");
+        let identity = ServerIdentity {
+            netbios_name: "T".into(),
+            netbios_domain: "W".into(),
+            dns_name: "t".into(),
+            dns_domain: "local".into(),
+        };
+        let mut c = ServerConfig::new(Arc::new(NtlmConfig::new(identity, users)));
+        c.shares = vec![ShareConfig::disk("mem", "memfs")];
+        c
+    }
+
+    /// The memory backend behind the TCP server: a file written by our client is in MemFs,
+    /// reads come back, and shutdown ends the server task.
+    #[test]
+    fn memory_backend_over_tcp_and_shutdown() {
+        let mem = MemoryBackend::new();
+        let mut shares = Shares::new();
+        shares.insert("mem", mem.clone());
+        smol::block_on(async {
+            let server = SmbServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)), config(), shares)
+                .await
+                .expect("bind");
+            let c = Client::connect(server.local_addr(), ClientConfig::default())
+                .await
+                .expect("connect");
+            let s = c.login("u", "", "p").await.expect("login");
+            let (t, _) = c.tree_connect(s, "mem").await.expect("tree");
+            let create = RequestBody::Create(CreateRequest {
+                security_flags: 0,
+                requested_oplock_level: OplockLevel::NONE,
+                impersonation_level: ImpersonationLevel::IMPERSONATION,
+                smb_create_flags: 0,
+                desired_access: AccessMask::GENERIC_READ | AccessMask::GENERIC_WRITE,
+                file_attributes: FileAttributes::default(),
+                share_access: ShareAccess::READ,
+                create_disposition: CreateDisposition::OVERWRITE_IF,
+                create_options: CreateOptions::NON_DIRECTORY_FILE,
+                name: "hello.txt".into(),
+                contexts: Vec::new(),
+            });
+            let fid = match c.call_body(s, t, create).await.expect("create") {
+                ResponseBody::Create(r) => r.file_id,
+                other => panic!("unexpected {other:?}"),
+            };
+            let data = Bytes::from_static(b"hello over tcp");
+            c.call_body(
+                s,
+                t,
+                RequestBody::Write(WriteRequest {
+                    offset: 0,
+                    file_id: fid,
+                    channel: Channel::NONE,
+                    remaining_bytes: 0,
+                    flags: WriteFlags::default(),
+                    data: data.clone(),
+                    channel_info: Bytes::new(),
+                }),
+            )
+            .await
+            .expect("write");
+            let back = match c
+                .call_body(
+                    s,
+                    t,
+                    RequestBody::Read(ReadRequest {
+                        padding: 0x50,
+                        flags: ReadFlags::default(),
+                        length: 100,
+                        offset: 0,
+                        file_id: fid,
+                        minimum_count: 0,
+                        channel: Channel::NONE,
+                        remaining_bytes: 0,
+                        channel_info: Bytes::new(),
+                    }),
+                )
+                .await
+                .expect("read")
+            {
+                ResponseBody::Read(r) => r.data,
+                other => panic!("unexpected {other:?}"),
+            };
+            assert_eq!(back, data);
+            assert_eq!(
+                mem.with_fs(|fs| fs.file("hello.txt").map(<[u8]>::to_vec)),
+                Some(data.to_vec())
+            );
+            let addr = server.local_addr();
+            // A second, idle connection: shutdown must close it.
+            let mut idle = smol::net::TcpStream::connect(addr).await.expect("connect");
+            smol::Timer::after(std::time::Duration::from_millis(50)).await;
+            server.shutdown().await;
+            let mut buf = [0u8; 16];
+            let n = futures_lite::AsyncReadExt::read(&mut idle, &mut buf)
+                .or(async {
+                    smol::Timer::after(std::time::Duration::from_secs(10)).await;
+                    Ok(usize::MAX)
+                })
+                .await
+                .expect("read");
+            assert_eq!(n, 0, "the idle connection is closed by shutdown");
+            assert!(smol::net::TcpStream::connect(addr).await.is_err());
+            drop(c);
+        });
     }
 }

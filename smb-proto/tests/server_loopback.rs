@@ -998,3 +998,38 @@ fn close_waits_for_ops_still_running_on_the_open() {
     assert!(matches!(h.take_response(close), Some(Ok(_))));
     assert_eq!(h.fs.open_count(), 0);
 }
+
+#[test]
+fn tree_disconnect_and_logoff_release_opens() {
+    let t0 = Instant::now();
+    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_0_2), t0);
+    let (s, t) = h.login("secret", "share");
+    let _a = h
+        .open(s, t, "a", CreateDisposition::OPEN_IF, false)
+        .expect("a");
+    let tc = h.client.tree_connect(h.now, s, "share").expect("tc");
+    let t2 = h
+        .wait(tc)
+        .expect("second tree")
+        .header
+        .tree_id()
+        .expect("tree");
+    let _b = h
+        .open(s, t2, "b", CreateDisposition::OPEN_IF, false)
+        .expect("b");
+    assert_eq!(h.fs.open_count(), 2);
+    let td = h.client.tree_disconnect(h.now, s, t).expect("tdis");
+    h.wait(td).expect("tree disconnect");
+    assert_eq!(h.fs.open_count(), 1, "the tree's open is closed");
+    assert_eq!(h.server.open_count(h.ch), 1);
+    let lo = h.client.logoff(h.now, s).expect("logoff");
+    h.wait(lo)
+        .expect("logoff answered (signed with the old key)");
+    assert_eq!(h.fs.open_count(), 0, "the session's opens are closed");
+    assert_eq!(h.server.open_count(h.ch), 0);
+    // The connection stays usable for a new session.
+    let (s2, t3) = h.login("secret", "share");
+    assert_ne!(s2, s);
+    h.open(s2, t3, "a", CreateDisposition::OPEN, false)
+        .expect("reopen");
+}

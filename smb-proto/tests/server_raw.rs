@@ -759,3 +759,214 @@ fn network_interfaces_are_listed_only_when_configured() {
     let list = NetworkInterfaceInfoList::decode(&io.output).expect("list");
     assert_eq!(list.interfaces, vec![nic]);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Valid requests with random bytes overwritten: the server answers or closes, never
+    /// panics, and nothing malformed reaches the backend (memfs would reject it too, but the
+    /// point is the engine's own parsing and bookkeeping).
+    #[test]
+    fn mutated_requests_never_panic(
+        which in 0usize..6,
+        flips in proptest::collection::vec((any::<u16>(), any::<u8>()), 1..6),
+    ) {
+        use smb_proto::wire::lock::{LockElement, LockFlags, LockRequest};
+        use smb_proto::wire::query_directory::{QueryDirectoryFlags, QueryDirectoryRequest};
+        use smb_proto::wire::fscc::FileInfoClass;
+        let mut raw = Raw::new();
+        raw.login();
+        let r = raw.call(create("m", CreateDisposition::OPEN_IF));
+        let fid = match r.payload {
+            ResponsePayload::Body(ResponseBody::Create(c)) => c.file_id,
+            _ => FileId::default(),
+        };
+        let body = match which {
+            0 => create("x\\y", CreateDisposition::OPEN_IF),
+            1 => RequestBody::Write(WriteRequest {
+                offset: 3,
+                file_id: fid,
+                channel: Channel::NONE,
+                remaining_bytes: 0,
+                flags: WriteFlags::default(),
+                data: Bytes::from_static(b"payload"),
+                channel_info: Bytes::new(),
+            }),
+            2 => RequestBody::Lock(LockRequest {
+                lock_sequence: 0,
+                file_id: fid,
+                locks: vec![LockElement { offset: 0, length: 5, flags: LockFlags::EXCLUSIVE_LOCK }],
+            }),
+            3 => RequestBody::QueryDirectory(QueryDirectoryRequest {
+                file_information_class: FileInfoClass::BOTH_DIRECTORY,
+                flags: QueryDirectoryFlags::default(),
+                file_index: 0,
+                file_id: fid,
+                output_buffer_length: 4096,
+                file_name: "*".into(),
+            }),
+            4 => RequestBody::Close(CloseRequest { flags: CloseFlags::POSTQUERY_ATTRIB, file_id: fid }),
+            _ => RequestBody::TreeConnect(TreeConnectRequest {
+                flags: TreeConnectFlags::default(),
+                path: "\\\\srv\\share".into(),
+                extension: None,
+            }),
+        };
+        let mut m = raw.message(body);
+        for (at, v) in flips {
+            let len = m.len();
+            if let Some(b) = m.get_mut(at as usize % len) {
+                *b = v;
+            }
+        }
+        raw.deliver(&m);
+        // Whatever happened, the server is consistent: either closed or still answering.
+        if !raw.closed {
+            raw.frames.clear();
+            // A mutated MessageId or CreditCharge may have consumed ids ahead; an ECHO then
+            // either gets its answer or (a replayed id) drops the connection.
+            raw.next_id += 300;
+            let m = raw.message(RequestBody::Echo(smb_proto::wire::echo::EchoRequest));
+            raw.deliver(&m);
+            if !raw.closed {
+                let r = raw.recv().remove(0);
+                prop_assert_eq!(r.header.command, Command::ECHO);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_skipped_message_id_does_not_starve_the_client() {
+    let mut raw = Raw::new();
+    raw.login();
+    // Skip one MessageId, then keep going well past the credit limit (512).
+    let skipped = raw.next_id;
+    raw.next_id += 1;
+    for _ in 0..2000 {
+        let r = raw.call(RequestBody::Echo(smb_proto::wire::echo::EchoRequest));
+        assert_eq!(r.header.status, NtStatus::SUCCESS);
+        assert!(r.header.credits >= 1, "credits keep coming");
+    }
+    // Using the skipped id later is still accepted.
+    let saved = raw.next_id;
+    raw.next_id = skipped;
+    let r = raw.call(RequestBody::Echo(smb_proto::wire::echo::EchoRequest));
+    assert_eq!(r.header.status, NtStatus::SUCCESS);
+    raw.next_id = saved;
+    assert!(!raw.closed);
+}
+
+#[test]
+fn failed_reauthentication_ends_the_session() {
+    use std::time::Duration;
+    let mut raw = Raw::new();
+    raw.login();
+    let _ = raw.call(create("x.txt", CreateDisposition::OPEN_IF));
+    assert_eq!(raw.fs.open_count(), 1);
+    let cfg = Arc::new(InitiatorConfig {
+        credentials: Credentials::from_password("alice", "WORKGROUP", "wrong"),
+        workstation: "RAW".into(),
+        ntlm_policy: NtlmPolicy::default(),
+    });
+    let mut init =
+        SpnegoInitiator::new(cfg, "srv", 0, SeededRng::from_seed([8; 32])).expect("ntlm");
+    let setup = |t: Bytes| {
+        RequestBody::SessionSetup(SessionSetupRequest {
+            flags: SessionSetupFlags::default(),
+            security_mode: SecurityMode::SIGNING_ENABLED,
+            capabilities: Capabilities::default(),
+            channel: 0,
+            previous_session_id: SessionId(0),
+            security_buffer: t,
+        })
+    };
+    let InitiatorStep::Continue { token } = init.step(None).expect("step") else {
+        panic!("first step");
+    };
+    let r = raw.call(setup(token));
+    assert_eq!(r.header.status, NtStatus::MORE_PROCESSING_REQUIRED);
+    let ResponsePayload::Body(ResponseBody::SessionSetup(s)) = r.payload else {
+        panic!("{r:?}");
+    };
+    let InitiatorStep::Continue { token } = init.step(Some(&s.security_buffer)).expect("step")
+    else {
+        panic!("second step");
+    };
+    let m = raw.message(setup(token));
+    raw.deliver(&m);
+    assert!(raw.frames.is_empty(), "the failure waits for the delay");
+    assert_eq!(
+        raw.fs.open_count(),
+        0,
+        "the session's opens are closed at once"
+    );
+    raw.server
+        .handle_input(raw.ch, Input::Timeout(raw.now + Duration::from_secs(2)));
+    raw.pump();
+    assert_eq!(raw.recv()[0].header.status, NtStatus::LOGON_FAILURE);
+    let r = raw.call(create("y.txt", CreateDisposition::OPEN_IF));
+    assert_eq!(r.header.status, NtStatus::USER_SESSION_DELETED);
+}
+
+#[test]
+fn an_auth_failure_on_one_connection_does_not_slow_another() {
+    let mut raw = Raw::new();
+    // Connection A: start a login with a wrong password and leave its failure pending.
+    let r = raw.call(RequestBody::Negotiate(NegotiateRequest {
+        security_mode: SecurityMode::SIGNING_ENABLED,
+        capabilities: Capabilities::LARGE_MTU,
+        client_guid: Guid([9; 16]),
+        client_start_time: 0,
+        dialects: vec![Dialect::SMB2_1],
+        contexts: Vec::new(),
+    }));
+    assert_eq!(r.header.status, NtStatus::SUCCESS);
+    let cfg = Arc::new(InitiatorConfig {
+        credentials: Credentials::from_password("alice", "WORKGROUP", "wrong"),
+        workstation: "A".into(),
+        ntlm_policy: NtlmPolicy::default(),
+    });
+    let mut init =
+        SpnegoInitiator::new(cfg, "srv", 0, SeededRng::from_seed([2; 32])).expect("ntlm");
+    let setup = |t: Bytes, raw: &mut Raw| {
+        let m = raw.message(RequestBody::SessionSetup(SessionSetupRequest {
+            flags: SessionSetupFlags::default(),
+            security_mode: SecurityMode::SIGNING_ENABLED,
+            capabilities: Capabilities::default(),
+            channel: 0,
+            previous_session_id: SessionId(0),
+            security_buffer: t,
+        }));
+        raw.deliver(&m);
+    };
+    let InitiatorStep::Continue { token } = init.step(None).expect("step") else {
+        panic!("step");
+    };
+    setup(token, &mut raw);
+    let r = raw.recv().remove(0);
+    raw.session = r.header.session_id;
+    let ResponsePayload::Body(ResponseBody::SessionSetup(s)) = r.payload else {
+        panic!("{r:?}");
+    };
+    let InitiatorStep::Continue { token } = init.step(Some(&s.security_buffer)).expect("step")
+    else {
+        panic!("step");
+    };
+    setup(token, &mut raw);
+    assert!(raw.frames.is_empty(), "A's failure is held back");
+
+    // Connection B logs in at once, at the same instant.
+    let a = raw.ch;
+    raw.ch = raw.server.accept(
+        raw.now,
+        TransportKind::Tcp,
+        "127.0.0.1:2".parse().expect("addr"),
+    );
+    raw.next_id = 0;
+    raw.session = SessionId(0);
+    raw.login();
+    assert_eq!(raw.server.connection_count(), 2);
+    raw.ch = a;
+    assert!(raw.frames.is_empty(), "A still waits");
+}

@@ -102,7 +102,8 @@ pub struct ServerConfig {
     pub max_transact: u32,
     /// Delay before a failed authentication is answered (default 2 s).
     pub auth_failure_delay: Duration,
-    /// A connection with no session and no traffic is closed after this long.
+    /// A connection with no open file and no request in progress is closed after this long
+    /// without traffic (default 15 min; sessions alone do not keep it).
     pub idle_timeout: Duration,
     /// A connection whose partial frame does not complete in this time is closed.
     pub incomplete_frame_timeout: Duration,

@@ -121,6 +121,7 @@ enum Waiter {
         locks: Vec<LockElement>,
     },
     Notify {
+        open: OpenId,
         dir: u64,
         filter: CompletionFilter,
         tree: bool,
@@ -266,7 +267,7 @@ impl MemFs {
                 open, offset, data, ..
             } => self.write(open, offset, &data, now),
             FsOp::Flush { open } => self.node_of(open).map(|_| OpReply::Flush),
-            FsOp::Close { open, post_query } => self.close(open, post_query, now),
+            FsOp::Close { open, post_query } => self.close(open, post_query),
             FsOp::QueryInfo { open, query, .. } => self.query_info(open, query),
             FsOp::SetInfo { open, change } => self.set_info(open, change, now),
             FsOp::QueryDirectory {
@@ -296,6 +297,7 @@ impl MemFs {
                     self.waiters.insert(
                         id,
                         Waiter::Notify {
+                            open,
                             dir,
                             filter,
                             tree: watch_tree,
@@ -341,8 +343,20 @@ impl MemFs {
                         }
                     }
                 }
-                Some(Waiter::Notify { dir, filter, tree }) => {
-                    let (dir, filter, tree) = (*dir, *filter, *tree);
+                Some(Waiter::Notify {
+                    open,
+                    dir,
+                    filter,
+                    tree,
+                }) => {
+                    let (open, dir, filter, tree) = (*open, *dir, *filter, *tree);
+                    if !self.opens.contains_key(&open) {
+                        // The handle was closed: MS-FSA 2.1.5.4 completes the watch with
+                        // STATUS_NOTIFY_CLEANUP.
+                        self.waiters.remove(&id);
+                        self.ready.push_back((id, Err(NtStatus::NOTIFY_CLEANUP)));
+                        continue;
+                    }
                     let seen: Vec<FileNotifyInformation> = self
                         .changes
                         .iter()
@@ -750,7 +764,7 @@ impl MemFs {
         })
     }
 
-    fn close(&mut self, open: OpenId, post_query: bool, now: u64) -> Result<OpReply, NtStatus> {
+    fn close(&mut self, open: OpenId, post_query: bool) -> Result<OpReply, NtStatus> {
         let o = self.opens.remove(&open).ok_or(NtStatus::FILE_CLOSED)?;
         if let Some(locks) = self.locks.get_mut(&o.node) {
             locks.retain(|l| l.open != open);
@@ -771,7 +785,6 @@ impl MemFs {
         if last && self.nodes.get(&o.node).is_some_and(|n| n.delete_pending) {
             self.remove_node(o.node);
         }
-        let _ = now;
         Ok(OpReply::Close(if post_query { meta } else { None }))
     }
 
@@ -1754,6 +1767,20 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        // Closing the watched handle completes a pending watch with NOTIFY_CLEANUP.
+        let w = t.req(FsOp::ChangeNotify {
+            open: OpenId(1),
+            filter: CompletionFilter::FILE_NAME,
+            watch_tree: false,
+            output_len: 1024,
+        });
+        let wid = w.id;
+        assert!(t.fs.handle(w).is_none());
+        t.close(1);
+        assert!(matches!(
+            t.fs.poll_ready(),
+            Some((id, Err(NtStatus::NOTIFY_CLEANUP))) if id == wid
+        ));
         t.write(2, 0, b"abc").expect("write");
         for class in [
             FileInfoClass::BASIC,

@@ -7,10 +7,12 @@
 //! Must not: do I/O, read a clock or the OS RNG. Drivers move bytes, time and completions in
 //! and drain [`Server::poll_output`].
 //!
-//! Not yet done (see issue 6): oplocks and leases (every CREATE gets OplockLevel NONE),
-//! multichannel binding (REQUEST_NOT_ACCEPTED), durable handles, named pipes on IPC$ (TREE_CONNECT
-//! succeeds, every pipe operation answers NOT_SUPPORTED), FSCTL_QUERY_NETWORK_INTERFACE_INFO
-//! (NOT_SUPPORTED: nothing true to list without multichannel), compression.
+//! Not yet done (issue 6 leaves them to later issues): oplocks and leases (every CREATE gets
+//! OplockLevel NONE and no lease context), multichannel binding (REQUEST_NOT_ACCEPTED), durable
+//! handles (requests ignored), named pipes on IPC$ (TREE_CONNECT succeeds, every pipe operation
+//! answers NOT_SUPPORTED until the IPC$ issue), compression, and FSCTLs other than
+//! VALIDATE_NEGOTIATE_INFO and QUERY_NETWORK_INTERFACE_INFO (handed to the backend; memfs
+//! answers NOT_SUPPORTED).
 
 pub mod config;
 mod engine;

@@ -15,7 +15,7 @@ use smb_crypto::PreauthHash;
 
 use super::config::ShareConfig;
 use super::negotiate::ServerNegotiated;
-use super::ops::{InfoQuery, OpId, OpenId};
+use super::ops::{OpId, OpenId};
 use crate::auth::{Identity, SpnegoAcceptor};
 use crate::credits::ServerWindow;
 use crate::io::TransportKind;
@@ -132,7 +132,7 @@ pub(crate) enum Waiting {
     /// CLOSE of this open.
     Close { open: OpenId },
     /// QUERY_INFO with the client's limit.
-    QueryInfo { query: InfoQuery, output_len: u32 },
+    QueryInfo { output_len: u32 },
     /// SET_INFO.
     SetInfo,
     /// QUERY_DIRECTORY on this open; `first` when it is the first since open/restart.
@@ -269,6 +269,18 @@ pub(crate) fn check_path(name: &str) -> Result<String, NtStatus> {
         return Err(NtStatus::INVALID_PARAMETER);
     }
     let trimmed = name.strip_suffix('\\').unwrap_or(name);
+    // "name::$DATA" names the default data stream, which is the file itself.
+    let trimmed = match trimmed.len().checked_sub(7) {
+        Some(at)
+            if trimmed.is_char_boundary(at)
+                && trimmed
+                    .get(at..)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("::$DATA")) =>
+        {
+            trimmed.get(..at).unwrap_or(trimmed)
+        }
+        _ => trimmed,
+    };
     if trimmed.is_empty() {
         return Ok(String::new());
     }
@@ -310,6 +322,12 @@ mod tests {
             Err(NtStatus::OBJECT_NAME_INVALID)
         );
         assert_eq!(check_path("x*"), Err(NtStatus::OBJECT_NAME_INVALID));
+        assert_eq!(check_path("dir\\f.txt::$DATA"), Ok("dir\\f.txt".into()));
+        assert_eq!(check_path("f.txt::$data"), Ok("f.txt".into()));
+        assert_eq!(
+            check_path("f.txt:alt:$DATA"),
+            Err(NtStatus::OBJECT_NAME_INVALID)
+        );
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! Search-pattern matching for QUERY_DIRECTORY (MS-FSA 2.1.4.4, FsRtlIsNameInExpression).
 //!
-//! Owns: [`matches`], case-insensitive, with `*`, `?` and the DOS wildcards `<` (DOS_STAR),
+//! Owns: [`matches()`], case-insensitive, with `*`, `?` and the DOS wildcards `<` (DOS_STAR),
 //! `>` (DOS_QM) and `"` (DOS_DOT). Shared by every backend so they agree.
 //! Must not: enumerate anything.
 
-/// Whether `name` matches `pattern`, ignoring case. Runs in O(len(pattern) * len(name)).
+/// Whether `name` matches `pattern`, ignoring case. Runs in O(len(pattern) * len(name));
+/// callers bound the pattern (the server refuses patterns longer than [`MAX_PATTERN`]).
 pub fn matches(pattern: &str, name: &str) -> bool {
     let p: Vec<char> = pattern.chars().flat_map(char::to_uppercase).collect();
     let n: Vec<char> = name.chars().flat_map(char::to_uppercase).collect();
@@ -16,8 +17,9 @@ pub fn matches(pattern: &str, name: &str) -> bool {
     // reach[j]: the pattern prefix processed so far can end right before name[j].
     let mut reach = vec![false; n.len() + 1];
     reach[0] = true;
+    let mut next = vec![false; n.len() + 1];
     for &pc in &p {
-        let mut next = vec![false; n.len() + 1];
+        next.iter_mut().for_each(|x| *x = false);
         for j in 0..=n.len() {
             if !reach[j] {
                 continue;
@@ -65,10 +67,16 @@ pub fn matches(pattern: &str, name: &str) -> bool {
                 }
             }
         }
-        reach = next;
+        std::mem::swap(&mut reach, &mut next);
+        if !reach.contains(&true) {
+            return false;
+        }
     }
     reach[n.len()]
 }
+
+/// The longest search pattern the server accepts, in characters.
+pub const MAX_PATTERN: usize = 512;
 
 /// Whether a pattern holds any wildcard (otherwise it names one entry).
 pub fn has_wildcards(pattern: &str) -> bool {
