@@ -80,13 +80,14 @@ impl Server {
                         .ok_or(NtStatus::BAD_NETWORK_NAME)?
                 };
                 let conn = self.conns.get_mut(&ch).ok_or(Refuse::Disconnect("gone"))?;
+                let transport_security = conn.negotiated().is_some_and(|n| n.transport_security);
                 let session = conn
                     .sessions
                     .get_mut(&ctx.session)
                     .ok_or(NtStatus::USER_SESSION_DELETED)?;
                 let can_encrypt = session.crypto.as_ref().is_some_and(|c| c.can_encrypt());
                 let mut encrypt = false;
-                if share.encrypt_data && !session.encrypt {
+                if share.encrypt_data && !session.encrypt && !transport_security {
                     if can_encrypt {
                         encrypt = true;
                     } else if config.reject_unencrypted_access {

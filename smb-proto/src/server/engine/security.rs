@@ -51,6 +51,7 @@ impl Server {
                 client_guid: crate::wire::Guid::default(),
                 client_security_mode: SecurityMode::empty(),
                 client_dialects: vec![Dialect::SMB2_0_2],
+                transport_security: false,
             })
         };
         let header = Header {
@@ -250,7 +251,8 @@ impl Server {
                         }
                     }
                     let can_encrypt = session.crypto.as_ref().is_some_and(|c| c.can_encrypt());
-                    if config.encrypt_data {
+                    // Trusted QUIC transport security replaces SMB encryption (MS-SMB2 3.3.5.4).
+                    if config.encrypt_data && !n.transport_security {
                         if can_encrypt {
                             session.encrypt = true;
                             flags.insert(SessionFlags::ENCRYPT_DATA);
