@@ -12,12 +12,15 @@
 //! - audit events ([`audit`]) and TLS key logs ([`keylog`]);
 //! - the client ([`client`]): name resolution, every address tried in turn, chain verification,
 //!   connection migration (rebind);
-//! - the transport policy ([`policy`]) the SMB client uses to order TCP and QUIC attempts.
+//! - the transport policy ([`policy`]) the SMB client uses to order TCP and QUIC attempts;
+//! - SMB over QUIC ([`smb`]): the `driver-smol` SMB server fed with admitted QUIC streams, and
+//!   the SMB client connect that applies the transport policy.
 //!
 //! What it must not do: parse or produce SMB messages. The stream carries the same Direct-TCP-framed
 //! SMB2 messages as TCP (a zero byte, a 24-bit big-endian length, the message); the SMB state
 //! machines (`smb-proto`) and the generic stream loop (`driver-smol`) run on top of [`QuicStream`].
-//! SMB-level QUIC rules (dialect 3.1.1 only, SMB2_TRANSPORT_CAPABILITIES) belong to those layers.
+//! SMB-level QUIC rules (dialect 3.1.1 only, SMB2_TRANSPORT_CAPABILITIES) belong to those layers;
+//! [`smb`] only connects them.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -57,6 +60,7 @@ pub mod keylog;
 pub mod policy;
 pub mod server;
 pub mod server_cert;
+pub mod smb;
 pub mod stream;
 mod tls;
 
@@ -82,6 +86,10 @@ pub use server::{
 pub use server_cert::{
     CertCheckReport, CertProblem, CertWarning, CertificateError, DevCertificate, ServerCertificate,
     check_server_certificate, generate_self_signed,
+};
+pub use smb::{
+    SmbConnectError, SmbConnectOptions, SmbConnection, SmbQuicServer, TransportError,
+    TransportFailure, serve_quic,
 };
 pub use stream::QuicStream;
 

@@ -4,15 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A transport an SMB client can connect over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TransportKind {
-    /// Direct TCP, port 445 by default (MS-SMB2 2.1).
-    Tcp,
-    /// SMB over QUIC, UDP 443 by default.
-    Quic,
-}
+/// The transport kinds: the one definition is the core's, so the policy, the SMB client and the
+/// SMB server agree on it.
+pub use smb_proto::io::TransportKind;
 
 /// Which transports a client tries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -115,6 +115,11 @@ pub struct ServerConfig {
     /// found them on the host. Empty (the default): the FSCTL answers NOT_SUPPORTED rather
     /// than invent an address.
     pub network_interfaces: Vec<NetworkInterfaceInfo>,
+    /// Accept a client's SMB2_ACCEPT_TRANSPORT_LEVEL_SECURITY on QUIC connections (MS-SMB2
+    /// 2.2.3.1.5, 3.3.5.4): SMB encryption is then skipped on that connection because QUIC's
+    /// TLS 1.3 already protects it; signing still follows MS-SMB2. Never honoured on TCP.
+    /// Default false (Samba's default too: keep SMB encryption).
+    pub trust_quic_transport_security: bool,
 }
 
 impl ServerConfig {
@@ -155,6 +160,7 @@ impl ServerConfig {
             interim_after: Duration::from_millis(500),
             max_signing_violations: 3,
             network_interfaces: Vec::new(),
+            trust_quic_transport_security: false,
         }
     }
 

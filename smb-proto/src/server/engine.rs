@@ -631,6 +631,7 @@ impl Server {
                 client_guid: crate::wire::Guid::default(),
                 client_security_mode: SecurityMode::empty(),
                 client_dialects: vec![Dialect::SMB2_0_2],
+                transport_security: false,
             })
         };
         let header = Header {
@@ -1385,7 +1386,8 @@ impl Server {
                         }
                     }
                     let can_encrypt = session.crypto.as_ref().is_some_and(|c| c.can_encrypt());
-                    if config.encrypt_data {
+                    // Trusted QUIC transport security replaces SMB encryption (MS-SMB2 3.3.5.4).
+                    if config.encrypt_data && !n.transport_security {
                         if can_encrypt {
                             session.encrypt = true;
                             flags.insert(SessionFlags::ENCRYPT_DATA);
@@ -1583,13 +1585,14 @@ impl Server {
                         .ok_or(NtStatus::BAD_NETWORK_NAME)?
                 };
                 let conn = self.conns.get_mut(&ch).ok_or(Refuse::Disconnect("gone"))?;
+                let transport_security = conn.negotiated().is_some_and(|n| n.transport_security);
                 let session = conn
                     .sessions
                     .get_mut(&ctx.session)
                     .ok_or(NtStatus::USER_SESSION_DELETED)?;
                 let can_encrypt = session.crypto.as_ref().is_some_and(|c| c.can_encrypt());
                 let mut encrypt = false;
-                if share.encrypt_data && !session.encrypt {
+                if share.encrypt_data && !session.encrypt && !transport_security {
                     if can_encrypt {
                         encrypt = true;
                     } else if config.reject_unencrypted_access {

@@ -18,7 +18,7 @@ use crate::wire::negotiate::{
 };
 use crate::wire::negotiate_context::{
     EncryptionCapabilities, HashAlgorithm, NegotiateContext, PreauthIntegrityCapabilities,
-    SigningCapabilities,
+    SigningCapabilities, TransportCapabilities, TransportCapabilityFlags,
 };
 use crate::wire::status::NtStatus;
 use crate::wire::{Dialect, Guid};
@@ -45,6 +45,9 @@ pub struct ServerNegotiated {
     pub client_security_mode: SecurityMode,
     /// The client's dialects.
     pub client_dialects: Vec<Dialect>,
+    /// SMB2_ACCEPT_TRANSPORT_LEVEL_SECURITY was accepted (QUIC only, when configured): SMB
+    /// encryption is skipped on this connection (MS-SMB2 3.3.5.4).
+    pub transport_security: bool,
 }
 
 impl ServerNegotiated {
@@ -167,6 +170,7 @@ pub fn negotiate(
     let mut cipher = None;
     let mut signing = None;
     let mut contexts = Vec::new();
+    let mut transport_security = false;
     if dialect == Dialect::SMB3_1_1 {
         let mut preauth = false;
         let mut client_ciphers: &[CipherId] = &[];
@@ -181,6 +185,15 @@ pub fn negotiate(
                 }
                 NegotiateContext::Encryption(e) => client_ciphers = &e.ciphers,
                 NegotiateContext::Signing(s) => client_signing = &s.algorithms,
+                // MS-SMB2 3.3.5.4: transport-level security is accepted only where the
+                // transport provides it (QUIC's TLS 1.3) and only when the administrator
+                // trusts it; on TCP the context is ignored and not answered.
+                NegotiateContext::Transport(t) => {
+                    transport_security = transport == TransportKind::Quic
+                        && config.trust_quic_transport_security
+                        && t.flags
+                            .contains(TransportCapabilityFlags::ACCEPT_TRANSPORT_LEVEL_SECURITY);
+                }
                 _ => {}
             }
         }
@@ -221,6 +234,11 @@ pub fn negotiate(
                 }));
             }
         }
+        if transport_security {
+            contexts.push(NegotiateContext::Transport(TransportCapabilities {
+                flags: TransportCapabilityFlags::ACCEPT_TRANSPORT_LEVEL_SECURITY,
+            }));
+        }
     } else if capabilities.contains(Capabilities::ENCRYPTION)
         && config.ciphers.contains(&CipherId::AES_128_CCM)
     {
@@ -238,6 +256,7 @@ pub fn negotiate(
             client_guid: req.client_guid,
             client_security_mode: req.security_mode,
             client_dialects: req.dialects.clone(),
+            transport_security,
         },
         resp,
     ))
@@ -344,6 +363,64 @@ mod tests {
                 &c,
                 TransportKind::Tcp,
                 &offer(vec![Dialect(0x0201)], vec![]),
+                0,
+                [0; 32]
+            )
+            .map(|_| ()),
+            Err(NtStatus::NOT_SUPPORTED)
+        );
+    }
+
+    #[test]
+    fn transport_security_only_on_trusted_quic() {
+        let ctx = |flags| {
+            vec![
+                NegotiateContext::PreauthIntegrity(PreauthIntegrityCapabilities {
+                    hash_algorithms: vec![HashAlgorithm::SHA512],
+                    salt: Bytes::from_static(&[1; 32]),
+                }),
+                NegotiateContext::Transport(TransportCapabilities { flags }),
+            ]
+        };
+        let accept = TransportCapabilityFlags::ACCEPT_TRANSPORT_LEVEL_SECURITY;
+        let answered = |r: &NegotiateResponse| {
+            r.contexts
+                .iter()
+                .any(|c| matches!(c, NegotiateContext::Transport(t) if t.flags.contains(accept)))
+        };
+        let mut c = config();
+        for trust in [false, true] {
+            c.trust_quic_transport_security = trust;
+            for transport in [TransportKind::Tcp, TransportKind::Quic] {
+                let (n, r) = negotiate(
+                    &c,
+                    transport,
+                    &offer(vec![Dialect::SMB3_1_1], ctx(accept)),
+                    0,
+                    [0; 32],
+                )
+                .unwrap();
+                let expected = trust && transport == TransportKind::Quic;
+                assert_eq!(n.transport_security, expected, "{trust} {transport:?}");
+                assert_eq!(answered(&r), expected, "{trust} {transport:?}");
+            }
+            // A context without the flag never turns it on.
+            let (n, r) = negotiate(
+                &c,
+                TransportKind::Quic,
+                &offer(vec![Dialect::SMB3_1_1], ctx(TransportCapabilityFlags(0))),
+                0,
+                [0; 32],
+            )
+            .unwrap();
+            assert!(!n.transport_security && !answered(&r));
+        }
+        // Over QUIC only 3.1.1 is negotiated (MS-SMB2 2.1).
+        assert_eq!(
+            negotiate(
+                &c,
+                TransportKind::Quic,
+                &offer(vec![Dialect::SMB2_1, Dialect::SMB3_0_2], vec![]),
                 0,
                 [0; 32]
             )
