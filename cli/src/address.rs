@@ -123,6 +123,23 @@ impl Address {
         })
     }
 
+    /// Parses a server address for commands that need no share (`smb shares smb://HOST`):
+    /// the share is `IPC$` when none is given.
+    pub fn parse_server(input: &str) -> Result<Address, AddressError> {
+        match Address::parse(input) {
+            Err(AddressError::MissingShare(_)) => {
+                let sep = if input.contains('\\') && !input.contains("://") {
+                    "\\"
+                } else {
+                    "/"
+                };
+                Address::parse(&format!("{}{sep}IPC$", input.trim_end_matches(['/', '\\'])))
+                    .map_err(|_| AddressError::MissingShare(input.to_string()))
+            }
+            r => r,
+        }
+    }
+
     /// The same server and share with another path.
     pub fn with_path(&self, path: &str) -> Address {
         Address {
