@@ -211,6 +211,9 @@ pub enum BenchCommand {
         /// Seconds spent on each measurement (default 0.05).
         #[arg(long, default_value_t = 0.05, value_name = "SECONDS")]
         seconds: f64,
+        /// Only these payload sizes (repeatable; default 4K, 64K and 1M).
+        #[arg(long = "size", value_name = "SIZE")]
+        sizes: Vec<String>,
     },
     /// Upload and download throughput against a server: writes a file, reads it back, removes it.
     Transfer {

@@ -195,11 +195,16 @@ async fn shares(
     let session = client
         .login(&creds.user, &creds.domain, &creds.password)
         .await
-        .map_err(|e| with_hint(files::Error::Session {
+        .map_err(|e| {
+            with_hint(
+                files::Error::Session {
                     op: "log on as",
                     target: creds.user.clone(),
                     source: e,
-                }, opts))?;
+                },
+                opts,
+            )
+        })?;
     let listed = client.shares(session).await;
     let _ = client.logoff(session).await;
     let mut list = match listed {
@@ -221,7 +226,7 @@ async fn shares(
             )));
         }
     };
-    list.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()));
+    list.sort_by_key(|s| s.name.to_lowercase());
     let text = if json {
         format!("{}\n", output::shares_json(&list))
     } else {

@@ -137,9 +137,14 @@ fn share_kind(t: ShareType) -> &'static str {
 
 /// One `smb shares` line: name, kind, comment.
 pub fn share_line(s: &ShareInfo) -> String {
-    format!("{:<24} {:<7} {}", s.name, share_kind(s.share_type), s.comment)
-        .trim_end()
-        .to_string()
+    format!(
+        "{:<24} {:<7} {}",
+        s.name,
+        share_kind(s.share_type),
+        s.comment
+    )
+    .trim_end()
+    .to_string()
 }
 
 /// `smb shares --json`: an array of `{"name","type","hidden","comment"}`.

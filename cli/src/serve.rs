@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use driver_quinn::{
-    AccessEntry, AccessList, ClientAuthConfig, JsonLinesSink, QuicServer,
-    ServerCertificate, ServerConfig as QuicServerConfig, Sha256Thumbprint, SmbQuicServer,
+    AccessEntry, AccessList, ClientAuthConfig, JsonLinesSink, QuicServer, ServerCertificate,
+    ServerConfig as QuicServerConfig, Sha256Thumbprint, SmbQuicServer,
 };
 use driver_smol::backend::{LocalBackend, LocalOptions, Shares};
 use driver_smol::server::ServerHandle;
@@ -228,14 +228,15 @@ pub fn parse_users_file(text: &str) -> Result<Vec<(String, NtHash)>, CliError> {
             [name, hash] => (*name, *hash),
             [name, _uid, _lm, hash, ..] => (*name, *hash),
             _ => {
-                return Err(usage(format!(
-                    "users file line {}: use NAME:NTHASH",
-                    n + 1
-                )));
+                return Err(usage(format!("users file line {}: use NAME:NTHASH", n + 1)));
             }
         };
-        let bytes = decode_hex16(hash)
-            .ok_or_else(|| usage(format!("users file line {}: the NT hash is 32 hex digits", n + 1)))?;
+        let bytes = decode_hex16(hash).ok_or_else(|| {
+            usage(format!(
+                "users file line {}: the NT hash is 32 hex digits",
+                n + 1
+            ))
+        })?;
         if name.is_empty() {
             return Err(usage(format!("users file line {}: empty name", n + 1)));
         }
@@ -358,8 +359,7 @@ pub fn settings(args: &ServeArgs, opts: &ConnOptions) -> Result<Settings, CliErr
         users.push((name, NtHash::from_password(&pass)));
     }
     if let Some(path) = args.users.as_ref().or(file.users.as_ref()) {
-        let text =
-            std::fs::read_to_string(path).map_err(|e| CliError::local("read", path, e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| CliError::local("read", path, e))?;
         users.extend(parse_users_file(&text)?);
     }
     let mut generated_password = None;
@@ -505,9 +505,9 @@ fn bind_error(what: &str, addr: SocketAddr, e: &std::io::Error) -> CliError {
             "cannot listen on {what}://{addr}: the address is already in use (another server?); \
              pick another port with --listen {what}://ADDR:PORT"
         ),
-        std::io::ErrorKind::AddrNotAvailable => format!(
-            "cannot listen on {what}://{addr}: no such local address on this machine"
-        ),
+        std::io::ErrorKind::AddrNotAvailable => {
+            format!("cannot listen on {what}://{addr}: no such local address on this machine")
+        }
         _ => format!("cannot listen on {what}://{addr}: {e}"),
     };
     CliError::Serve(msg)
@@ -517,7 +517,12 @@ fn read_pem_certs(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>
     let pem = std::fs::read(path).map_err(|e| CliError::local("read", path.display(), e))?;
     let certs = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| usage(format!("{}: not a PEM certificate file: {e}", path.display())))?;
+        .map_err(|e| {
+            usage(format!(
+                "{}: not a PEM certificate file: {e}",
+                path.display()
+            ))
+        })?;
     if certs.is_empty() {
         return Err(usage(format!(
             "{}: no certificate in the file",
@@ -591,7 +596,11 @@ pub async fn start(s: &Settings) -> Result<Running, CliError> {
     // Bind the sockets before starting the server task, so a failure leaves nothing behind.
     let mut tcp_listeners = Vec::new();
     let mut bound = Vec::new();
-    for l in s.listen.iter().filter(|l| l.transport == TransportKind::Tcp) {
+    for l in s
+        .listen
+        .iter()
+        .filter(|l| l.transport == TransportKind::Tcp)
+    {
         let listener = smol::net::TcpListener::bind(l.addr)
             .await
             .map_err(|e| bind_error("tcp", l.addr, &e))?;
@@ -639,9 +648,11 @@ pub async fn start(s: &Settings) -> Result<Running, CliError> {
             roots.extend(read_pem_certs(ca)?);
         }
         let audit: Option<Arc<JsonLinesSink>> = match &s.audit_log {
-            Some(p) => Some(Arc::new(JsonLinesSink::append_to(p).map_err(|e| {
-                CliError::local("open audit log", p.display(), e)
-            })?)),
+            Some(p) => {
+                Some(Arc::new(JsonLinesSink::append_to(p).map_err(|e| {
+                    CliError::local("open audit log", p.display(), e)
+                })?))
+            }
             None => None,
         };
         for l in quic_listens {
@@ -744,7 +755,11 @@ pub fn banner(s: &Settings, r: &Running) -> String {
         }
     }
     for sh in &s.shares {
-        let mut flags = vec![if sh.read_only { "read-only" } else { "read-write" }];
+        let mut flags = vec![if sh.read_only {
+            "read-only"
+        } else {
+            "read-write"
+        }];
         if sh.encrypt || s.encrypt {
             flags.push("encrypted");
         }
@@ -757,15 +772,19 @@ pub fn banner(s: &Settings, r: &Running) -> String {
     }
     for (name, _) in &s.users {
         match (&s.generated_password, name.as_str()) {
-            (Some(p), DEFAULT_USER) => {
-                b.push_str(&format!("user {name} password {p} (generated; shown once)\n"))
-            }
+            (Some(p), DEFAULT_USER) => b.push_str(&format!(
+                "user {name} password {p} (generated; shown once)\n"
+            )),
             _ => b.push_str(&format!("user {name}\n")),
         }
     }
     let tcp = r.bound.iter().find(|l| l.transport == TransportKind::Tcp);
     if let (Some(tcp), Some(sh)) = (tcp, s.shares.first()) {
-        let user = s.users.first().map(|u| u.0.as_str()).unwrap_or(DEFAULT_USER);
+        let user = s
+            .users
+            .first()
+            .map(|u| u.0.as_str())
+            .unwrap_or(DEFAULT_USER);
         b.push_str(&format!(
             "try: smb ls smb://{user}@{}/{}\n",
             url_host(tcp.addr),
@@ -794,7 +813,11 @@ async fn stop_signal() -> Result<(), CliError> {
 }
 
 /// Runs `smb serve` until Ctrl-C.
-pub async fn run(args: &ServeArgs, opts: &ConnOptions, out: &mut dyn Write) -> Result<(), CliError> {
+pub async fn run(
+    args: &ServeArgs,
+    opts: &ConnOptions,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
     let s = settings(args, opts)?;
     let stop = stop_signal();
     let running = start(&s).await?;
@@ -824,7 +847,10 @@ mod tests {
             }
         );
         let s = parse_share("d=C:\\x:encrypt").unwrap();
-        assert_eq!((s.path, s.read_only, s.encrypt), ("C:\\x".into(), false, true));
+        assert_eq!(
+            (s.path, s.read_only, s.encrypt),
+            ("C:\\x".into(), false, true)
+        );
         for bad in ["", "data", "=x", "a/b=x", "IPC$=/x", "d=", "d=:ro"] {
             assert!(parse_share(bad).is_err(), "{bad}");
         }
@@ -832,7 +858,10 @@ mod tests {
 
     #[test]
     fn users_and_hash_files() {
-        assert_eq!(parse_user("alice:pw:x").unwrap(), ("alice".into(), "pw:x".into()));
+        assert_eq!(
+            parse_user("alice:pw:x").unwrap(),
+            ("alice".into(), "pw:x".into())
+        );
         assert_eq!(parse_user("bob%").unwrap(), ("bob".into(), String::new()));
         assert!(parse_user("nopass").is_err());
         assert!(parse_user(":pw").is_err());

@@ -58,8 +58,8 @@ pub fn run(args: &SimArgs, out: &mut dyn Write) -> Result<(), CliError> {
         ));
     };
     let f = faults(args)?;
-    let summary = scenarios::run(name, args.seed, &f)
-        .map_err(|e| CliError::Usage(format!("{e}")))?;
+    let summary =
+        scenarios::run(name, args.seed, &f).map_err(|e| CliError::Usage(format!("{e}")))?;
     w(out, format!("{summary}\n"))?;
     if summary.passed() {
         Ok(())
