@@ -156,6 +156,13 @@ pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, CliError> {
 fn with_hint(e: files::Error, opts: &ConnOptions) -> CliError {
     let hint = match (&e, e.status()) {
         (files::Error::Session { op, .. }, Some(NtStatus::ACCESS_DENIED))
+            if *op == "connect to share" && opts.max_dialect.is_some_and(|d| !d.is_smb3()) =>
+        {
+            Some(
+                "the share may require encryption, which needs SMB 3: raise --max-dialect to 3.0 or above",
+            )
+        }
+        (files::Error::Session { op, .. }, Some(NtStatus::ACCESS_DENIED))
             if *op == "connect to share" && !opts.require_encryption =>
         {
             Some("the share may require encryption (SMB 3 only); retry with --require-encryption")

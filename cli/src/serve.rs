@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use driver_quinn::{
-    AccessEntry, AccessList, ClientAuthConfig, JsonLinesSink, QuicServer, ServerCertificate,
-    ServerConfig as QuicServerConfig, Sha256Thumbprint, SmbQuicServer,
+    AccessAction, AccessEntry, AccessList, ClientAuthConfig, JsonLinesSink, QuicServer,
+    ServerCertificate, ServerConfig as QuicServerConfig, Sha256Thumbprint, SmbQuicServer,
 };
 use driver_smol::backend::{LocalBackend, LocalOptions, Shares};
 use driver_smol::server::ServerHandle;
@@ -445,6 +445,19 @@ pub fn settings(args: &ServeArgs, opts: &ConnOptions) -> Result<Settings, CliErr
     if require_client_cert && client_ca.is_empty() {
         return Err(usage(
             "--require-client-cert needs --client-ca FILE (the CA client certificates chain to)",
+        ));
+    }
+    // Windows Server 2025's model: with client certificates required, a client gets in only
+    // through a Grant entry (and no Block entry); without, the list is not consulted.
+    if require_client_cert && !access.iter().any(|e| e.action == AccessAction::Grant) {
+        return Err(usage(
+            "--require-client-cert needs at least one --grant-client SHA256 or issuer:SHA256 \
+             (issuer: the thumbprint of the CA, to let in every certificate it issued)",
+        ));
+    }
+    if !require_client_cert && !access.is_empty() {
+        return Err(usage(
+            "--grant-client and --block-client apply only with --require-client-cert",
         ));
     }
     Ok(Settings {

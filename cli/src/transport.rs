@@ -15,6 +15,7 @@ use driver_quinn::{
 use driver_smol::Client;
 use driver_smol::files;
 use smb_proto::client::ClientConfig;
+use smb_proto::io::TransportKind;
 
 use crate::address::Address;
 use crate::args::{ConnOptions, Transport};
@@ -116,11 +117,14 @@ pub async fn connect_client(
                 .iter()
                 .map(|f| format!("{:?}: {}", f.transport, f.error))
                 .collect();
-            let hint = if failures
-                .iter()
-                .any(|f| f.error.to_string().contains("certificate"))
-                && opts.ca.is_none()
-            {
+            let said = |needle: &str| {
+                failures
+                    .iter()
+                    .any(|f| f.error.to_string().contains(needle))
+            };
+            let hint = if said("peer sent no certificates") {
+                "; the server requires a client certificate: pass --client-cert and --client-key"
+            } else if said("certificate") && opts.ca.is_none() && !opts.insecure {
                 "; if the server uses a self-signed certificate, pass it with --ca FILE"
             } else {
                 ""
@@ -130,8 +134,19 @@ pub async fn connect_client(
                 text.join("; ")
             ))))
         }
-        Err(SmbConnectError::Smb { transport, source }) => Err(CliError::from(
-            files::Error::Connect(format!("SMB over {transport:?}: {source}")),
-        )),
+        Err(SmbConnectError::Smb { transport, source }) => {
+            // The TLS 1.3 client finishes its handshake before the server has judged the client
+            // certificate, so a refusal shows up as the connection closing right away.
+            let hint = if transport == TransportKind::Quic && opts.client_cert.is_none() {
+                "; the server may require a client certificate (--client-cert and --client-key)"
+            } else if transport == TransportKind::Quic {
+                "; the server may have refused the client certificate"
+            } else {
+                ""
+            };
+            Err(CliError::from(files::Error::Connect(format!(
+                "SMB over {transport:?}: {source}{hint}"
+            ))))
+        }
     }
 }

@@ -241,6 +241,31 @@ fn serve_then_use_it_over_tcp_and_quic() {
     );
     assert!(e.contains("STATUS_NOT_SUPPORTED"), "{e}");
 
+    // Transfer benchmark: upload, download, and the file is gone afterwards.
+    let (o, _) = expect(
+        &mut smb(&[
+            "bench",
+            "transfer",
+            &s.tcp_url(""),
+            "--size",
+            "2M",
+            "--json",
+        ]),
+        0,
+    );
+    for dir in ["upload", "download"] {
+        assert!(
+            o.contains(&format!("{{\"direction\":\"{dir}\",\"bytes\":2097152,")),
+            "{o}"
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(s.share_dir())
+        .expect("share dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".smb-bench"))
+        .collect();
+    assert!(left.is_empty(), "the benchmark file is removed");
+
     // Ctrl-C stops it cleanly.
     let status = s.interrupt();
     assert!(status.success(), "{status:?}");
@@ -248,7 +273,18 @@ fn serve_then_use_it_over_tcp_and_quic() {
 
 #[test]
 fn error_paths_have_sentences_and_exit_codes() {
-    let s = Server::start(&[]);
+    let sec = tempfile::tempdir().expect("dir");
+    let s = Server::start(&["--share", &format!("sec={}:encrypt", sec.path().display())]);
+    assert!(s.banner.contains("(read-write, encrypted)"), "{}", s.banner);
+    // An encrypted share: SMB 3 clients encrypt; an SMB 2.1 client is told why it is refused.
+    let sec_url = format!("smb://127.0.0.1:{}/sec", s.tcp);
+    expect(&mut smb(&["ls", &sec_url]), 0);
+    let (_, e) = expect(&mut smb(&["ls", &sec_url, "--max-dialect", "2.1"]), 1);
+    assert!(
+        e.contains("STATUS_ACCESS_DENIED") && e.contains("raise --max-dialect"),
+        "{e}"
+    );
+
     // Wrong password: exit 4, the status named.
     let out = Command::new(SMB)
         .args(["ls", &s.tcp_url(""), "-U", &format!("{USER}%wrong")])
@@ -539,4 +575,123 @@ fn sim_lists_and_runs_a_scenario() {
     assert_eq!(again.trim_end().lines().last(), Some(last));
     let (_, e) = expect(Command::new(SMB).args(["sim", "--scenario", "no-such"]), 2);
     assert!(e.contains("--list"), "{e}");
+}
+
+/// A test CA and a client certificate it issued: (CA PEM, client chain PEM, client key PEM,
+/// client certificate SHA-256 hex, CA SHA-256 hex).
+fn client_pki() -> (String, String, String, String, String) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+        KeyUsagePurpose,
+    };
+    use sha2::{Digest, Sha256};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca.distinguished_name
+        .push(DnType::CommonName, "test client CA");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_key = KeyPair::generate().expect("key");
+    let ca_cert = ca.self_signed(&ca_key).expect("ca");
+    let mut leaf = CertificateParams::new(vec!["client.test".to_string()]).expect("params");
+    leaf.distinguished_name
+        .push(DnType::CommonName, "client.test");
+    leaf.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let key = KeyPair::generate().expect("key");
+    let cert = leaf.signed_by(&key, &ca_cert, &ca_key).expect("leaf");
+    let hex = |der: &[u8]| -> String {
+        Sha256::digest(der)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    };
+    (
+        ca_cert.pem(),
+        cert.pem(),
+        key.serialize_pem(),
+        hex(cert.der()),
+        hex(ca_cert.der()),
+    )
+}
+
+#[test]
+fn quic_client_certificates_are_required_and_blocked() {
+    let pki = tempfile::tempdir().expect("dir");
+    let (ca, chain, key, thumb, ca_thumb) = client_pki();
+    let grant = format!("issuer:{ca_thumb}");
+    let (ca_file, cert_file, key_file) = (
+        pki.path().join("ca.pem"),
+        pki.path().join("client.pem"),
+        pki.path().join("client.key"),
+    );
+    std::fs::write(&ca_file, ca).expect("ca");
+    std::fs::write(&cert_file, chain).expect("cert");
+    std::fs::write(&key_file, key).expect("key");
+    let audit = pki.path().join("audit.jsonl");
+    let ca_arg = ca_file.display().to_string();
+    let audit_arg = audit.display().to_string();
+    let s = Server::start(&[
+        "--require-client-cert",
+        "--client-ca",
+        &ca_arg,
+        "--grant-client",
+        &grant,
+        "--audit-log",
+        &audit_arg,
+    ]);
+    let server_ca = s.ca.display().to_string();
+    let (c, k) = (
+        cert_file.display().to_string(),
+        key_file.display().to_string(),
+    );
+    let quic = ["--transport", "quic", "--ca", server_ca.as_str()];
+    // With the certificate: in.
+    expect(
+        smb(&["ls", &s.quic_url("")])
+            .args(quic)
+            .args(["--client-cert", &c, "--client-key", &k]),
+        0,
+    );
+    // Without: refused during the handshake.
+    let (_, e) = expect(smb(&["ls", &s.quic_url("")]).args(quic), 3);
+    assert!(
+        e.contains("cannot connect") && e.contains("--client-cert"),
+        "{e}"
+    );
+    // A certificate without its key is a usage error.
+    expect(
+        smb(&["ls", &s.quic_url("")])
+            .args(quic)
+            .args(["--client-cert", &c]),
+        2,
+    );
+    let log = std::fs::read_to_string(&audit).expect("audit log");
+    assert!(log.lines().count() >= 2, "{log}");
+    assert!(
+        log.contains("\"allowed\":true") && log.contains("\"allowed\":false"),
+        "{log}"
+    );
+    drop(s);
+
+    // The same certificate blocked by its thumbprint.
+    let s = Server::start(&[
+        "--require-client-cert",
+        "--client-ca",
+        &ca_arg,
+        "--grant-client",
+        &grant,
+        "--block-client",
+        &thumb,
+    ]);
+    let server_ca = s.ca.display().to_string();
+    let quic = ["--transport", "quic", "--ca", server_ca.as_str()];
+    expect(
+        smb(&["ls", &s.quic_url("")])
+            .args(quic)
+            .args(["--client-cert", &c, "--client-key", &k]),
+        3,
+    );
 }
