@@ -22,6 +22,7 @@ use crate::ALPN_SMB;
 use crate::audit::{AuditEvent, AuditSink, ClientConnectedEvent, Clock, TracingSink, unix_millis};
 use crate::cert_info::CertInfo;
 use crate::stream::QuicStream;
+use crate::tuning::QuicTuning;
 
 /// How the client checks the server's certificate.
 #[derive(Debug, Clone)]
@@ -73,6 +74,8 @@ pub struct ClientConfig {
     pub idle_timeout: Duration,
     /// Send a keep-alive when idle this long (keeps NAT bindings and the idle timer alive).
     pub keep_alive: Option<Duration>,
+    /// Flow-control windows and datagram size (default [`QuicTuning::SMB_THROUGHPUT`]).
+    pub tuning: QuicTuning,
 }
 
 impl fmt::Debug for ClientConfig {
@@ -83,6 +86,7 @@ impl fmt::Debug for ClientConfig {
             .field("alpn_protocols", &self.alpn_protocols)
             .field("key_log", &self.key_log.is_some())
             .field("handshake_timeout", &self.handshake_timeout)
+            .field("tuning", &self.tuning)
             .finish()
     }
 }
@@ -101,6 +105,7 @@ impl ClientConfig {
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             keep_alive: Some(Duration::from_secs(15)),
+            tuning: QuicTuning::default(),
         }
     }
 }
@@ -403,6 +408,7 @@ fn quinn_client_config(config: &ClientConfig) -> Result<quinn::ClientConfig, Con
             quinn::IdleTimeout::try_from(config.idle_timeout)
                 .map_err(|_| ConnectError::IdleTimeout)?,
         ));
+    config.tuning.apply(&mut transport);
     let mut quic = quinn::ClientConfig::new(Arc::new(crypto));
     quic.transport_config(Arc::new(transport));
     Ok(quic)

@@ -63,6 +63,7 @@ pub mod server_cert;
 pub mod smb;
 pub mod stream;
 mod tls;
+pub mod tuning;
 
 pub use access::{
     AccessAction, AccessConfigError, AccessEntry, AccessKey, AccessList, ClientAuthConfig,
@@ -92,6 +93,7 @@ pub use smb::{
     TransportFailure, serve_quic,
 };
 pub use stream::QuicStream;
+pub use tuning::QuicTuning;
 
 /// The ALPN protocol id of SMB over QUIC (MS-SMB2 2.1: the client and server negotiate "smb").
 pub const ALPN_SMB: &[u8] = b"smb";

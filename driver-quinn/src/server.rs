@@ -24,6 +24,7 @@ use crate::audit::{AuditEvent, AuditSink, Clock, ServerAccessEvent, TracingSink,
 use crate::cert_info::{CertInfo, hex_lower};
 use crate::server_cert::ServerCertificate;
 use crate::stream::QuicStream;
+use crate::tuning::QuicTuning;
 use crate::{ALPN_SMB, DEFAULT_PORT};
 
 /// TLS alert `certificate_required` (RFC 8446 6.2): the client sent no certificate.
@@ -63,6 +64,8 @@ pub struct ServerConfig {
     pub idle_timeout: Duration,
     /// How long after the handshake the client has to open its stream and send its first byte.
     pub stream_timeout: Duration,
+    /// Flow-control windows and datagram size (default [`QuicTuning::SMB_THROUGHPUT`]).
+    pub tuning: QuicTuning,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -75,6 +78,7 @@ impl fmt::Debug for ServerConfig {
             .field("key_log", &self.key_log.is_some())
             .field("idle_timeout", &self.idle_timeout)
             .field("stream_timeout", &self.stream_timeout)
+            .field("tuning", &self.tuning)
             .finish()
     }
 }
@@ -91,6 +95,7 @@ impl ServerConfig {
             key_log: None,
             idle_timeout: Duration::from_secs(60),
             stream_timeout: Duration::from_secs(10),
+            tuning: QuicTuning::default(),
         }
     }
 }
@@ -233,6 +238,7 @@ impl QuicServer {
                 quinn::IdleTimeout::try_from(config.idle_timeout)
                     .map_err(|_| ServerError::IdleTimeout)?,
             ));
+        config.tuning.apply(&mut transport);
         let provider = crate::tls::provider();
         // The endpoint's default configuration; every handshake gets its own crypto (see
         // `Handshake::establish`) built the same way plus the access verifier.
