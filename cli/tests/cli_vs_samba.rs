@@ -414,7 +414,7 @@ fn server_and_auth_errors_name_the_status() {
     let other = f.url("").replace("/share/", "/nothing-here/");
     let (_, e) = expect(f.smb(&["ls", &other]), 1, "missing share");
     assert!(e.contains("STATUS_BAD_NETWORK_NAME"), "{e}");
-    // An encrypted share over SMB 2.1 is refused; the message suggests encryption.
+    // An encrypted share over SMB 2.1 is refused; the message says encryption needs SMB 3.
     let secure = f.url("").replace("/share/", "/secure/");
     let (_, e) = expect(
         f.smb(&["ls", &secure, "--max-dialect", "2.1"]),
@@ -422,7 +422,7 @@ fn server_and_auth_errors_name_the_status() {
         "encrypted share over 2.1",
     );
     assert!(
-        e.contains("STATUS_ACCESS_DENIED") && e.contains("--require-encryption"),
+        e.contains("STATUS_ACCESS_DENIED") && e.contains("raise --max-dialect"),
         "{e}"
     );
     expect(
