@@ -256,6 +256,27 @@ mod tests {
     }
 
     #[test]
+    fn server_addresses_need_no_share() {
+        for (input, host, port) in [
+            ("smb://h", "h", None),
+            ("smb://u@h:4445/", "h", Some(4445)),
+            ("//h", "h", None),
+            ("\\\\h\\", "h", None),
+            ("smb://[::1]:1", "::1", Some(1)),
+        ] {
+            let a = Address::parse_server(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(
+                (a.host.as_str(), a.port, a.share.as_str()),
+                (host, port, "IPC$")
+            );
+        }
+        assert_eq!(Address::parse_server("smb://h/data").unwrap().share, "data");
+        for bad in ["", "h", "smb://", "http://h"] {
+            assert!(Address::parse_server(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn url_form() {
         let a = ok("smb://alice@files.example:4445/docs/a/b.txt");
         assert_eq!(a.user.as_deref(), Some("alice"));

@@ -148,7 +148,7 @@ pub enum Command {
 #[derive(Debug, Args, Clone, Default)]
 #[command(after_help = SERVE_HELP)]
 pub struct ServeArgs {
-    /// A share: NAME=PATH[:ro][:encrypt]; repeatable (default: the current directory as `share`).
+    /// A share: NAME=PATH[:ro][:encrypt]; repeatable (at least one).
     #[arg(long = "share", value_name = "NAME=PATH[:ro][:encrypt]")]
     pub shares: Vec<String>,
     /// A file of users, one `NAME:NTHASH` (32 hex digits) a line; `#` starts a comment.

@@ -233,6 +233,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn shares_render() {
+        let list = vec![
+            ShareInfo::disk("data", "the \"data\""),
+            ShareInfo::ipc("IPC Service"),
+        ];
+        assert_eq!(
+            share_line(&list[0]),
+            format!("{:<24} disk    the \"data\"", "data")
+        );
+        assert!(share_line(&list[1]).starts_with("IPC$ "));
+        assert!(share_line(&list[1]).contains(" ipc "));
+        assert_eq!(
+            shares_json(&list),
+            "[{\"name\":\"data\",\"type\":\"disk\",\"hidden\":false,\"comment\":\"the \\\"data\\\"\"},\
+             {\"name\":\"IPC$\",\"type\":\"ipc\",\"hidden\":true,\"comment\":\"IPC Service\"}]"
+        );
+    }
+
+    #[test]
     fn times_format_as_rfc3339() {
         assert_eq!(rfc3339(0), "-");
         assert_eq!(rfc3339(1), "-");
