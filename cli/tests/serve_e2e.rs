@@ -197,6 +197,10 @@ fn serve_then_use_it_over_tcp_and_quic() {
     let (o, _) = expect(&mut smb(&["stat", &s.tcp_url("hello.txt"), "--json"]), 0);
     assert!(o.contains("\"size\":15"), "{o}");
     put_get_roundtrip(&s, |p| s.tcp_url(p), &[], "tcp");
+    // localhost gives ::1 then 127.0.0.1: the refused first address is skipped.
+    let url = format!("smb://localhost:{}/data/hello.txt", s.tcp);
+    let (o, _) = expect(&mut smb(&["cat", &url]), 0);
+    assert_eq!(o, "hello over smb\n");
 
     // QUIC, trusting the served self-signed certificate (issued for localhost, 127.0.0.1, ::1).
     let ca = s.ca.display().to_string();
