@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use driver_quinn::{
-    ClientConfig, QuicServer, QuicTuning, ServerCertificate, ServerConfig, ServerVerification,
-    SmbQuicServer,
+    ClientConfig, ClientConnection, QuicServer, QuicTuning, ServerCertificate, ServerConfig,
+    ServerVerification, SmbQuicServer,
 };
 use driver_smol::Client;
 use driver_smol::backend::{MemoryBackend, Shares};
@@ -76,11 +76,17 @@ fn quic_server_config(cert: &ServerCertificate, tuning: QuicTuning) -> ServerCon
 struct Target {
     name: &'static str,
     share: Share,
+    /// The QUIC connection (for its path statistics).
+    quic: Option<ClientConnection>,
     put: Vec<f64>,
     get: Vec<f64>,
 }
 
-async fn share_over_quic(ca_pem: &std::path::Path, port: u16, tuning: QuicTuning) -> Share {
+async fn share_over_quic(
+    ca_pem: &std::path::Path,
+    port: u16,
+    tuning: QuicTuning,
+) -> (Share, Option<ClientConnection>) {
     let mut quic = ClientConfig::new(ServerVerification::CaFile(ca_pem.to_path_buf()));
     quic.tuning = tuning;
     let session = driver_quinn::connect(&quic, "localhost", port)
@@ -93,20 +99,34 @@ async fn share_over_quic(ca_pem: &std::path::Path, port: u16, tuning: QuicTuning
     let client = Client::over(session.stream, config, TransportKind::Quic)
         .await
         .expect("negotiate");
-    Share::on_client(client, SHARE, &Credentials::new(USER, PASS))
+    let share = Share::on_client(client, SHARE, &Credentials::new(USER, PASS))
         .await
-        .expect("logon")
+        .expect("logon");
+    (share, Some(session.connection))
 }
 
-async fn share_over_tcp(addr: SocketAddr) -> Share {
+async fn share_over_tcp(addr: SocketAddr) -> (Share, Option<ClientConnection>) {
     let config = SmbClientConfig {
         server_name: "localhost".into(),
         ..SmbClientConfig::default()
     };
     let client = Client::connect(addr, config).await.expect("tcp connect");
-    Share::on_client(client, SHARE, &Credentials::new(USER, PASS))
+    let share = Share::on_client(client, SHARE, &Credentials::new(USER, PASS))
         .await
-        .expect("logon")
+        .expect("logon");
+    (share, None)
+}
+
+impl Target {
+    fn new(name: &'static str, (share, quic): (Share, Option<ClientConnection>)) -> Self {
+        Self {
+            name,
+            share,
+            quic,
+            put: Vec::new(),
+            get: Vec::new(),
+        }
+    }
 }
 
 fn mib_per_s(bytes: usize, d: Duration) -> f64 {
@@ -184,30 +204,19 @@ fn main() {
         let port = |s: &SmbQuicServer| s.local_addr().expect("addr").port();
 
         let mut targets = vec![
-            Target {
-                name: "TCP, SMB-encrypted",
-                share: share_over_tcp(tcp.local_addr()).await,
-                put: Vec::new(),
-                get: Vec::new(),
-            },
-            Target {
-                name: "QUIC, SMB-encrypted",
-                share: share_over_quic(&ca, port(&quic_enc), QuicTuning::default()).await,
-                put: Vec::new(),
-                get: Vec::new(),
-            },
-            Target {
-                name: "QUIC, transport-trusted",
-                share: share_over_quic(&ca, port(&quic_trusted), QuicTuning::default()).await,
-                put: Vec::new(),
-                get: Vec::new(),
-            },
-            Target {
-                name: "QUIC, trusted, quinn defaults",
-                share: share_over_quic(&ca, port(&quic_untuned), QuicTuning::QUINN_DEFAULTS).await,
-                put: Vec::new(),
-                get: Vec::new(),
-            },
+            Target::new("TCP, SMB-encrypted", share_over_tcp(tcp.local_addr()).await),
+            Target::new(
+                "QUIC, SMB-encrypted",
+                share_over_quic(&ca, port(&quic_enc), QuicTuning::default()).await,
+            ),
+            Target::new(
+                "QUIC, transport-trusted",
+                share_over_quic(&ca, port(&quic_trusted), QuicTuning::default()).await,
+            ),
+            Target::new(
+                "QUIC, trusted, quinn defaults",
+                share_over_quic(&ca, port(&quic_untuned), QuicTuning::QUINN_DEFAULTS).await,
+            ),
         ];
         assert!(!targets[0].share.negotiated().transport_security);
         assert!(!targets[1].share.negotiated().transport_security);
@@ -245,6 +254,22 @@ fn main() {
                 p / tcp_put,
                 g / tcp_get
             );
+        }
+        println!();
+        for t in &targets {
+            if let Some(q) = &t.quic {
+                let stats = q.quinn().stats();
+                println!(
+                    "{}: path MTU {} bytes, RTT {:?}, {} datagrams sent, {} lost packets, \
+                     {} congestion events",
+                    t.name,
+                    stats.path.current_mtu,
+                    stats.path.rtt,
+                    stats.udp_tx.datagrams,
+                    stats.path.lost_packets,
+                    stats.path.congestion_events
+                );
+            }
         }
         for t in targets {
             t.share.disconnect().await.ok();

@@ -292,8 +292,9 @@ async fn attempt(
         SocketAddr::V6(_) => SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0),
     };
     let socket = std::net::UdpSocket::bind(local).map_err(|e| e.to_string())?;
+    config.tuning.prepare_socket(&socket);
     let endpoint = quinn::Endpoint::new(
-        quinn::EndpointConfig::default(),
+        config.tuning.endpoint_config(),
         None,
         socket,
         Arc::new(quinn::SmolRuntime),

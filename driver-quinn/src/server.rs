@@ -261,8 +261,9 @@ impl QuicServer {
             next_id: AtomicU64::new(1),
         };
         let socket = std::net::UdpSocket::bind(config.listen)?;
+        config.tuning.prepare_socket(&socket);
         let endpoint = quinn::Endpoint::new(
-            quinn::EndpointConfig::default(),
+            config.tuning.endpoint_config(),
             Some(shared.base.clone()),
             socket,
             Arc::new(quinn::SmolRuntime),

@@ -18,6 +18,42 @@
 //! unreachable, handshake error or timeout). Once a transport is connected, an SMB error
 //! (NEGOTIATE refused, logon failure) is returned as is: it would fail on the other transport
 //! too, and silently switching transports would hide it.
+//!
+//! ```no_run
+//! # async fn demo(
+//! #     smb_config: smb_proto::server::ServerConfig,
+//! #     shares: driver_smol::backend::Shares,
+//! # ) -> Result<(), Box<dyn std::error::Error>> {
+//! use driver_quinn::smb::{self, SmbConnectOptions, SmbQuicServer};
+//! use driver_quinn::{ClientConfig, ServerCertificate, ServerConfig, ServerVerification};
+//! use driver_quinn::{TransportKind, TransportPolicy};
+//!
+//! // Server: SMB on UDP 8443 (an alternative port). With
+//! // `smb_config.trust_quic_transport_security`, QUIC clients skip SMB encryption.
+//! let (cert, dev) = ServerCertificate::self_signed("files.example")?;
+//! let mut quic = ServerConfig::new(cert);
+//! quic.listen = "[::]:8443".parse()?;
+//! let server = SmbQuicServer::bind(quic, smb_config, shares)?;
+//!
+//! // Client: QUIC only, like `NET USE \\files.example\docs /TRANSPORT:QUIC`.
+//! std::fs::write("dev-ca.pem", &dev.cert_pem)?;
+//! let mut options =
+//!     SmbConnectOptions::new(ClientConfig::new(ServerVerification::CaFile("dev-ca.pem".into())));
+//! options.policy = TransportPolicy::Quic;
+//! options.quic_port = 8443;
+//! let conn = smb::connect("files.example", &options, Default::default()).await?;
+//! assert_eq!(conn.transport, TransportKind::Quic);
+//! let share = driver_smol::files::Share::on_client(
+//!     conn.client,
+//!     "docs",
+//!     &driver_smol::files::Credentials::new("alice", "secret"),
+//! )
+//! .await?;
+//! share.write("hello.txt", &b"over QUIC"[..]).await?;
+//! # server.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
 
 use std::fmt;
 use std::net::SocketAddr;
