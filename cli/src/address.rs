@@ -123,6 +123,23 @@ impl Address {
         })
     }
 
+    /// Parses a server address for commands that need no share (`smb shares smb://HOST`):
+    /// the share is `IPC$` when none is given.
+    pub fn parse_server(input: &str) -> Result<Address, AddressError> {
+        match Address::parse(input) {
+            Err(AddressError::MissingShare(_)) => {
+                let sep = if input.contains('\\') && !input.contains("://") {
+                    "\\"
+                } else {
+                    "/"
+                };
+                Address::parse(&format!("{}{sep}IPC$", input.trim_end_matches(['/', '\\'])))
+                    .map_err(|_| AddressError::MissingShare(input.to_string()))
+            }
+            r => r,
+        }
+    }
+
     /// The same server and share with another path.
     pub fn with_path(&self, path: &str) -> Address {
         Address {
@@ -236,6 +253,27 @@ mod tests {
 
     fn ok(s: &str) -> Address {
         Address::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"))
+    }
+
+    #[test]
+    fn server_addresses_need_no_share() {
+        for (input, host, port) in [
+            ("smb://h", "h", None),
+            ("smb://u@h:4445/", "h", Some(4445)),
+            ("//h", "h", None),
+            ("\\\\h\\", "h", None),
+            ("smb://[::1]:1", "::1", Some(1)),
+        ] {
+            let a = Address::parse_server(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(
+                (a.host.as_str(), a.port, a.share.as_str()),
+                (host, port, "IPC$")
+            );
+        }
+        assert_eq!(Address::parse_server("smb://h/data").unwrap().share, "data");
+        for bad in ["", "h", "smb://", "http://h"] {
+            assert!(Address::parse_server(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -21,9 +21,6 @@ use crate::args::{Cli, Command, ConnOptions};
 use crate::error::CliError;
 use crate::output;
 
-/// The default SMB port over TCP (MS-SMB2 2.1: Direct TCP).
-pub const DEFAULT_PORT: u16 = 445;
-
 /// What the process environment contributes, gathered once so tests can supply their own.
 #[derive(Debug, Clone, Default)]
 pub struct Env {
@@ -60,7 +57,7 @@ pub fn resolve_credentials(
     env: &Env,
     prompt: impl FnOnce(&str) -> std::io::Result<String>,
 ) -> Result<Credentials, CliError> {
-    let (flag_user, flag_pass) = match opts.user.as_deref() {
+    let (flag_user, flag_pass) = match opts.user() {
         Some(u) => match u.split_once('%') {
             Some((user, pass)) => (Some(user.to_string()), Some(pass.to_string())),
             None => (Some(u.to_string()), None),
@@ -159,6 +156,13 @@ pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, CliError> {
 fn with_hint(e: files::Error, opts: &ConnOptions) -> CliError {
     let hint = match (&e, e.status()) {
         (files::Error::Session { op, .. }, Some(NtStatus::ACCESS_DENIED))
+            if *op == "connect to share" && opts.max_dialect.is_some_and(|d| !d.is_smb3()) =>
+        {
+            Some(
+                "the share may require encryption, which needs SMB 3: raise --max-dialect to 3.0 or above",
+            )
+        }
+        (files::Error::Session { op, .. }, Some(NtStatus::ACCESS_DENIED))
             if *op == "connect to share" && !opts.require_encryption =>
         {
             Some("the share may require encryption (SMB 3 only); retry with --require-encryption")
@@ -171,14 +175,74 @@ fn with_hint(e: files::Error, opts: &ConnOptions) -> CliError {
     CliError::Smb { source: e, hint }
 }
 
-async fn connect(opts: &ConnOptions, addr: &Address, env: &Env) -> Result<Share, CliError> {
+pub(crate) async fn connect(
+    opts: &ConnOptions,
+    addr: &Address,
+    env: &Env,
+) -> Result<Share, CliError> {
     let config = client_config(opts, addr)?;
     let creds = resolve_credentials(opts, addr, env, |p| rpassword::prompt_password(p))?;
-    let port = opts.port.or(addr.port).unwrap_or(DEFAULT_PORT);
-    let addrs = resolve(&addr.host, port)?;
-    Share::connect_with(&addrs, config, &addr.share, &creds)
+    let client = crate::transport::connect_client(opts, addr, config).await?;
+    Share::on_client(client, &addr.share, &creds)
         .await
         .map_err(|e| with_hint(e, opts))
+}
+
+/// `smb shares`: logs on and lists the shares over IPC$/srvsvc.
+async fn shares(
+    opts: &ConnOptions,
+    addr: &Address,
+    env: &Env,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let config = client_config(opts, addr)?;
+    let creds = resolve_credentials(opts, addr, env, |p| rpassword::prompt_password(p))?;
+    let client = crate::transport::connect_client(opts, addr, config).await?;
+    let session = client
+        .login(&creds.user, &creds.domain, &creds.password)
+        .await
+        .map_err(|e| {
+            with_hint(
+                files::Error::Session {
+                    op: "log on as",
+                    target: creds.user.clone(),
+                    source: e,
+                },
+                opts,
+            )
+        })?;
+    let listed = client.shares(session).await;
+    let _ = client.logoff(session).await;
+    let mut list = match listed {
+        Ok(l) => l,
+        Err(driver_smol::shares::SharesError::Client(e)) => {
+            return Err(with_hint(
+                files::Error::Session {
+                    op: "list the shares of",
+                    target: addr.host.clone(),
+                    source: e,
+                },
+                opts,
+            ));
+        }
+        Err(e) => {
+            return Err(CliError::Usage(format!(
+                "list the shares of {}: {e}",
+                addr.host
+            )));
+        }
+    };
+    list.sort_by_key(|s| s.name.to_lowercase());
+    let text = if json {
+        format!("{}\n", output::shares_json(&list))
+    } else {
+        list.iter()
+            .map(|s| format!("{}\n", output::share_line(s)))
+            .collect()
+    };
+    out.write_all(text.as_bytes())
+        .map_err(|e| CliError::local("write", "standard output", e))
 }
 
 /// Runs one parsed command line. Output goes to `out` (stdout in the binary).
@@ -263,6 +327,13 @@ pub async fn execute(cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<(), Cl
             let r = share.rmdir(&addr.path).await.map_err(CliError::from);
             finish(share, r).await
         }
+        Command::Shares { address, json } => {
+            let addr = Address::parse_server(address)?;
+            shares(opts, &addr, env, *json, out).await
+        }
+        Command::Serve(args) => crate::serve::run(args, opts, out).await,
+        Command::Bench { what } => crate::bench::run(what, opts, env, out).await,
+        Command::Sim(args) => crate::sim::run(args, out),
         Command::Mv {
             address,
             target,
@@ -784,7 +855,7 @@ mod tests {
             interactive: false,
         };
         let opts = ConnOptions {
-            user: Some("DOM\\flag%flagpass".into()),
+            user: vec!["DOM\\flag%flagpass".into()],
             password: Some("pw".into()),
             ..ConnOptions::default()
         };
@@ -794,7 +865,7 @@ mod tests {
             ("DOM", "flag", "flagpass")
         );
         let opts = ConnOptions {
-            user: Some("flag".into()),
+            user: vec!["flag".into()],
             password: Some("pw".into()),
             ..ConnOptions::default()
         };
@@ -836,7 +907,7 @@ mod tests {
         assert_eq!((c.user.as_str(), c.password.as_str()), ("login", "typed"));
         // An empty password after % is a password (guest-like servers), not a missing one.
         let opts = ConnOptions {
-            user: Some("x%".into()),
+            user: vec!["x%".into()],
             ..ConnOptions::default()
         };
         let c = resolve_credentials(&opts, &addr("//h/s"), &Env::default(), no_prompt).unwrap();

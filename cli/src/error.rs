@@ -23,6 +23,10 @@ pub enum ExitCode {
     Auth = 4,
     /// A local file could not be read or written.
     Local = 5,
+    /// `smb serve` could not start (address in use, privileges, certificate).
+    Serve = 6,
+    /// `smb sim`: an invariant broke (the seed is printed).
+    Invariant = 7,
 }
 
 /// The exit-code table printed at the end of `smb --help`.
@@ -32,7 +36,9 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:
   2  bad command line or address
   3  cannot connect (name resolution, connection refused, transport or protocol failure)
   4  authentication failed
-  5  a local file could not be read or written";
+  5  a local file could not be read or written
+  6  smb serve could not start (address in use, privileges, certificate)
+  7  smb sim: an invariant broke (the seed to reproduce it is printed)";
 
 /// Why a subcommand failed.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +66,12 @@ pub enum CliError {
         /// A suggestion for the user.
         hint: Option<&'static str>,
     },
+    /// `smb serve` could not start (message for the user).
+    #[error("{0}")]
+    Serve(String),
+    /// A simulator run broke an invariant (message names the seed).
+    #[error("{0}")]
+    Invariant(String),
     /// A local file operation failed.
     #[error("{what} {path}: {source}")]
     Local {
@@ -95,6 +107,8 @@ impl CliError {
             CliError::Usage(_) | CliError::Address(_) => ExitCode::Usage,
             CliError::Resolve { .. } => ExitCode::Connect,
             CliError::Local { .. } => ExitCode::Local,
+            CliError::Serve(_) => ExitCode::Serve,
+            CliError::Invariant(_) => ExitCode::Invariant,
             CliError::Smb { source, .. } => match source {
                 files::Error::InvalidPath { .. } => ExitCode::Usage,
                 files::Error::Local { .. } => ExitCode::Local,
@@ -165,6 +179,8 @@ mod tests {
             (ExitCode::Connect, 3),
             (ExitCode::Auth, 4),
             (ExitCode::Local, 5),
+            (ExitCode::Serve, 6),
+            (ExitCode::Invariant, 7),
         ] {
             assert_eq!(code as u8, n);
             assert!(EXIT_CODES_HELP.contains(&format!("  {n}  ")));

@@ -1,17 +1,22 @@
 //! `smb`: the command-line front end, as a library so that it can be tested.
 //!
 //! Owns: the client subcommands (`ls`, `get`, `put`, `cat`, `rm`, `mkdir`, `rmdir`, `mv`,
-//! `stat`) against any SMB2/SMB3 server: [`args`] (the command line), [`address`] (the three
-//! address forms), [`commands`] (carrying them out over `driver_smol::files`), [`output`]
-//! (text and JSON layouts) and [`error`] (messages and exit codes). `main.rs` only calls
-//! [`run`]. `smb serve`, QUIC and `smb bench` arrive with their drivers.
+//! `stat`, `shares`) against any SMB2/SMB3 server: [`args`] (the command line), [`address`]
+//! (the three address forms), [`transport`] (TCP, QUIC or auto), [`commands`] (carrying them
+//! out over `driver_smol::files`), [`output`] (text and JSON layouts) and [`error`] (messages
+//! and exit codes); [`serve`] (`smb serve`), [`bench`] (`smb bench crypto|transfer`) and
+//! [`sim`] (`smb sim`). `main.rs` only calls [`run`].
 //! Must not: hold protocol logic (that is `smb-proto`'s) or panic on any input.
 
 pub mod address;
 pub mod args;
+pub mod bench;
 pub mod commands;
 pub mod error;
 pub mod output;
+pub mod serve;
+pub mod sim;
+pub mod transport;
 
 use std::ffi::OsString;
 

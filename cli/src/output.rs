@@ -1,4 +1,5 @@
-//! What the client subcommands print: `ls` lines, `stat` blocks, and their `--json` forms.
+//! What the client subcommands print: `ls` lines, `stat` blocks, `shares` lines, and their
+//! `--json` forms.
 //!
 //! Owns: the text and JSON layouts, UTC time formatting (RFC 3339) from FILETIME, and JSON
 //! string escaping (RFC 8259 section 7). Must not: talk to a server or read local files.
@@ -6,6 +7,7 @@
 use std::fmt::Write as _;
 
 use driver_smol::files::{DirEntry, Metadata};
+use smb_proto::rpc::srvsvc::{ShareInfo, ShareType};
 use smb_proto::wire::fscc::attributes::FileAttributes;
 
 /// FILETIME of 1970-01-01T00:00:00Z.
@@ -122,6 +124,46 @@ pub fn ls_json(entries: &[DirEntry]) -> String {
     format!("[{}]", items.join(","))
 }
 
+/// The kind of a share as `disk`, `printer`, `device` or `ipc` (MS-SRVS 2.2.2.4).
+fn share_kind(t: ShareType) -> &'static str {
+    match t.base() {
+        ShareType::DISKTREE => "disk",
+        ShareType::PRINTQ => "printer",
+        ShareType::DEVICE => "device",
+        ShareType::IPC => "ipc",
+        _ => "other",
+    }
+}
+
+/// One `smb shares` line: name, kind, comment.
+pub fn share_line(s: &ShareInfo) -> String {
+    format!(
+        "{:<24} {:<7} {}",
+        s.name,
+        share_kind(s.share_type),
+        s.comment
+    )
+    .trim_end()
+    .to_string()
+}
+
+/// `smb shares --json`: an array of `{"name","type","hidden","comment"}`.
+pub fn shares_json(list: &[ShareInfo]) -> String {
+    let items: Vec<String> = list
+        .iter()
+        .map(|s| {
+            format!(
+                "{{\"name\":{},\"type\":\"{}\",\"hidden\":{},\"comment\":{}}}",
+                json_string(&s.name),
+                share_kind(s.share_type),
+                s.name.ends_with('$'),
+                json_string(&s.comment)
+            )
+        })
+        .collect();
+    format!("[{}]", items.join(","))
+}
+
 fn json_list(items: &[String]) -> String {
     let quoted: Vec<String> = items.iter().map(|s| json_string(s)).collect();
     format!("[{}]", quoted.join(","))
@@ -189,6 +231,25 @@ pub fn human_bytes(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shares_render() {
+        let list = vec![
+            ShareInfo::disk("data", "the \"data\""),
+            ShareInfo::ipc("IPC Service"),
+        ];
+        assert_eq!(
+            share_line(&list[0]),
+            format!("{:<24} disk    the \"data\"", "data")
+        );
+        assert!(share_line(&list[1]).starts_with("IPC$ "));
+        assert!(share_line(&list[1]).contains(" ipc "));
+        assert_eq!(
+            shares_json(&list),
+            "[{\"name\":\"data\",\"type\":\"disk\",\"hidden\":false,\"comment\":\"the \\\"data\\\"\"},\
+             {\"name\":\"IPC$\",\"type\":\"ipc\",\"hidden\":true,\"comment\":\"IPC Service\"}]"
+        );
+    }
 
     #[test]
     fn times_format_as_rfc3339() {

@@ -414,7 +414,7 @@ fn server_and_auth_errors_name_the_status() {
     let other = f.url("").replace("/share/", "/nothing-here/");
     let (_, e) = expect(f.smb(&["ls", &other]), 1, "missing share");
     assert!(e.contains("STATUS_BAD_NETWORK_NAME"), "{e}");
-    // An encrypted share over SMB 2.1 is refused; the message suggests encryption.
+    // An encrypted share over SMB 2.1 is refused; the message says encryption needs SMB 3.
     let secure = f.url("").replace("/share/", "/secure/");
     let (_, e) = expect(
         f.smb(&["ls", &secure, "--max-dialect", "2.1"]),
@@ -422,7 +422,7 @@ fn server_and_auth_errors_name_the_status() {
         "encrypted share over 2.1",
     );
     assert!(
-        e.contains("STATUS_ACCESS_DENIED") && e.contains("--require-encryption"),
+        e.contains("STATUS_ACCESS_DENIED") && e.contains("raise --max-dialect"),
         "{e}"
     );
     expect(
@@ -444,4 +444,39 @@ fn server_and_auth_errors_name_the_status() {
         "local read fails",
     );
     assert!(e.contains("/nonexistent-file"), "{e}");
+}
+
+#[test]
+fn shares_lists_the_samba_shares() {
+    let Some(f) = Fixture::start() else {
+        return;
+    };
+    let server = format!("smb://{}@127.0.0.1:{}", f.server.user(), f.server.port());
+    let (o, _) = expect(f.smb(&["shares", &server]), 0, "shares");
+    let share_line = o
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("share"))
+        .unwrap_or_else(|| panic!("the share is listed: {o}"));
+    assert!(share_line.contains("disk"), "{share_line}");
+    assert!(
+        o.lines()
+            .any(|l| l.starts_with("IPC$") && l.contains("ipc")),
+        "{o}"
+    );
+    let (o, _) = expect(f.smb(&["shares", &server, "--json"]), 0, "shares --json");
+    assert!(
+        o.contains("{\"name\":\"share\",\"type\":\"disk\",\"hidden\":false"),
+        "{o}"
+    );
+    assert!(
+        o.contains("\"name\":\"IPC$\",\"type\":\"ipc\",\"hidden\":true"),
+        "{o}"
+    );
+    // A share in the address is ignored; the listing is the same.
+    let (again, _) = expect(
+        f.smb(&["shares", &format!("{server}/share")]),
+        0,
+        "shares with a share",
+    );
+    assert!(again.lines().any(|l| l.starts_with("share ")), "{again}");
 }
