@@ -35,6 +35,7 @@ fn config(dialect: Dialect) -> ClientConfig {
 
 fn create(name: &str, disposition: CreateDisposition, directory: bool) -> RequestBody {
     RequestBody::Create(CreateRequest {
+        name_padding: None,
         security_flags: 0,
         requested_oplock_level: OplockLevel::NONE,
         impersonation_level: ImpersonationLevel::IMPERSONATION,

@@ -805,6 +805,7 @@ pub fn create_body(
     desired_access: AccessMask,
 ) -> RequestBody {
     RequestBody::Create(CreateRequest {
+        name_padding: None,
         security_flags: 0,
         requested_oplock_level: OplockLevel::NONE,
         impersonation_level: ImpersonationLevel::IMPERSONATION,

@@ -734,6 +734,7 @@ impl OpenOptions {
             options |= CreateOptions::DELETE_ON_CLOSE;
         }
         CreateRequest {
+            name_padding: None,
             security_flags: 0,
             requested_oplock_level: OplockLevel::NONE,
             impersonation_level: ImpersonationLevel::IMPERSONATION,

@@ -481,6 +481,7 @@ mod tests {
             let s = c.login("u", "", "p").await.expect("login");
             let (t, _) = c.tree_connect(s, "mem").await.expect("tree");
             let create = RequestBody::Create(CreateRequest {
+                name_padding: None,
                 security_flags: 0,
                 requested_oplock_level: OplockLevel::NONE,
                 impersonation_level: ImpersonationLevel::IMPERSONATION,
@@ -586,6 +587,7 @@ mod tests {
             let (t, _) = c.tree_connect(s, "mem").await.expect("tree");
             let open = || {
                 RequestBody::Create(CreateRequest {
+                    name_padding: None,
                     security_flags: 0,
                     requested_oplock_level: OplockLevel::NONE,
                     impersonation_level: ImpersonationLevel::IMPERSONATION,

@@ -251,6 +251,7 @@ async fn open_pipe(
     name: &str,
 ) -> Result<FileId, ClientError> {
     let body = RequestBody::Create(CreateRequest {
+        name_padding: None,
         security_flags: 0,
         requested_oplock_level: OplockLevel::NONE,
         impersonation_level: ImpersonationLevel::IMPERSONATION,
@@ -332,6 +333,7 @@ impl Pipe<'_> {
     /// (the client core keeps the body), and the rest is READ.
     async fn transceive(&mut self, input: Bytes, max_output: u32) -> Result<Bytes, ClientError> {
         let body = RequestBody::Ioctl(IoctlRequest {
+            empty_offsets: Default::default(),
             ctl_code: CtlCode::FSCTL_PIPE_TRANSCEIVE,
             file_id: self.file_id,
             max_input_response: 0,

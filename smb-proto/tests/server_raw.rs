@@ -229,6 +229,7 @@ impl Raw {
 
 fn create(name: &str, disposition: CreateDisposition) -> RequestBody {
     RequestBody::Create(CreateRequest {
+        name_padding: None,
         security_flags: 0,
         requested_oplock_level: OplockLevel::BATCH,
         impersonation_level: ImpersonationLevel::IMPERSONATION,
@@ -329,6 +330,7 @@ fn smb1_negotiate_gets_the_wildcard_answer() {
     let mut raw = Raw::new();
     let mut m = BytesMut::new();
     Smb1NegotiateRequest {
+        header: Default::default(),
         dialects: vec!["NT LM 0.12".into(), "SMB 2.002".into(), "SMB 2.???".into()],
     }
     .encode(&mut m)
@@ -350,6 +352,7 @@ fn smb1_negotiate_gets_the_wildcard_answer() {
     let mut raw = Raw::new();
     let mut m = BytesMut::new();
     Smb1NegotiateRequest {
+        header: Default::default(),
         dialects: vec!["NT LM 0.12".into()],
     }
     .encode(&mut m)
@@ -726,6 +729,7 @@ fn network_interfaces_are_listed_only_when_configured() {
     use smb_proto::wire::ioctl::{CtlCode, IoctlFlags, IoctlRequest};
     let query = || {
         RequestBody::Ioctl(IoctlRequest {
+            empty_offsets: Default::default(),
             ctl_code: CtlCode::FSCTL_QUERY_NETWORK_INTERFACE_INFO,
             file_id: FileId::RELATED,
             max_input_response: 0,

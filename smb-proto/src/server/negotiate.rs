@@ -434,6 +434,7 @@ mod tests {
         let c = config();
         let req = |d: &[&str]| Smb1NegotiateRequest {
             dialects: d.iter().map(|s| s.to_string()).collect(),
+            ..Smb1NegotiateRequest::default()
         };
         assert_eq!(
             smb1_answer(&c, &req(&["NT LM 0.12", "SMB 2.002", "SMB 2.???"])),

@@ -238,6 +238,7 @@ impl Server {
                                     data: ErrorData::Plain(Bytes::copy_from_slice(
                                         &needed.to_le_bytes(),
                                     )),
+                                    filler: Some(0),
                                 }),
                                 None,
                             ));
