@@ -8,9 +8,11 @@
 //! local-directory backend calls; [`shares`] lists shares over the srvsvc pipe. The server loop
 //! and the backend itself follow.
 
+pub mod backend;
 pub mod client;
 pub mod files;
 pub mod fs;
+pub mod server;
 pub mod shares;
 
 pub use client::{Client, ClientError, InFlight};
