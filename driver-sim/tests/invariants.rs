@@ -1,0 +1,391 @@
+//! The invariant checks catch what they claim to: a backend that acknowledges writes without
+//! applying them breaks the content invariant, one that corrupts READ data is caught as forged
+//! data, and ops that never complete still end every request within the bound (the client's
+//! timeout closes the connection). Also: the link faults and the crash path run clean.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use driver_sim::invariants::ViolationKind;
+use driver_sim::node::{Backend, LatencyModel, smb_server_factory};
+use driver_sim::workloads::{FileWorker, FileWorkerConfig, Plan};
+use driver_sim::{ClientSpec, FaultAction, ServerSpec, Sim, SimConfig};
+use smb_proto::auth::ntlm::ServerIdentity;
+use smb_proto::auth::{AcceptorConfig, UserStore};
+use smb_proto::client::ClientConfig;
+use smb_proto::io::TransportKind;
+use smb_proto::server::memfs::MemFs;
+use smb_proto::server::{FsOp, OpId, OpReply, OpRequest, ServerConfig, ShareConfig};
+use smb_proto::wire::status::NtStatus;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    None,
+    /// Every third WRITE is acknowledged but not applied.
+    LoseWrites,
+    /// Every READ answer has its first byte flipped.
+    CorruptReads,
+}
+
+#[derive(Debug)]
+struct Faulty {
+    fs: MemFs,
+    fault: Fault,
+    writes: u64,
+}
+
+impl Backend for Faulty {
+    fn perform(&mut self, req: OpRequest) -> Option<Result<OpReply, NtStatus>> {
+        if let (Fault::LoseWrites, FsOp::Write { data, .. }) = (self.fault, &req.op) {
+            self.writes += 1;
+            if self.writes % 3 == 0 {
+                let count = u32::try_from(data.len()).unwrap_or(0);
+                return Some(Ok(OpReply::Write { count }));
+            }
+        }
+        let r = self.fs.handle(req);
+        match (self.fault, r) {
+            (Fault::CorruptReads, Some(Ok(OpReply::Read(mut buf)))) => {
+                let n = buf.len();
+                if let Some(b) = buf.prepare(n).first_mut() {
+                    *b ^= 0x80;
+                }
+                Some(Ok(OpReply::Read(buf)))
+            }
+            (_, r) => r,
+        }
+    }
+
+    fn cancel(&mut self, op: OpId) -> Option<Result<OpReply, NtStatus>> {
+        self.fs.cancel(op)
+    }
+
+    fn poll_ready(&mut self) -> Option<(OpId, Result<OpReply, NtStatus>)> {
+        self.fs.poll_ready()
+    }
+
+    fn contents(&self, share: &str, path: &str) -> Option<Vec<u8>> {
+        Backend::contents(&self.fs, share, path)
+    }
+
+    fn open_count(&self) -> usize {
+        self.fs.open_count()
+    }
+}
+
+fn sim(seed: u64, fault: Fault, config: SimConfig, worker: FileWorkerConfig) -> Sim {
+    let mut users = UserStore::new();
+    users.add_password("alice", "secret");
+    let auth = Arc::new(AcceptorConfig::new(
+        ServerIdentity {
+            netbios_name: "SRV".into(),
+            netbios_domain: "WORKGROUP".into(),
+            dns_name: "srv".into(),
+            dns_domain: String::new(),
+        },
+        users,
+    ));
+    let mut sc = ServerConfig::new(auth);
+    sc.shares = vec![ShareConfig::disk("share", "memfs")];
+    let mut sim = Sim::new(seed, config);
+    let server = sim.add_server(ServerSpec {
+        config: sc,
+        backend: Box::new(Faulty {
+            fs: MemFs::new(),
+            fault,
+            writes: 0,
+        }),
+        factory: smb_server_factory(),
+    });
+    sim.add_client(
+        ClientSpec {
+            config: ClientConfig {
+                server_name: "srv".into(),
+                request_timeout: Duration::from_secs(5),
+                ..ClientConfig::default()
+            },
+            server,
+            transport: TransportKind::Tcp,
+            workload: Box::new(FileWorker::new(worker)),
+        },
+        Duration::ZERO,
+    );
+    sim
+}
+
+fn kinds(sim: &Sim) -> Vec<ViolationKind> {
+    sim.violations().iter().map(|v| v.kind).collect()
+}
+
+fn writes_then_reads() -> FileWorkerConfig {
+    FileWorkerConfig {
+        blocks: 12,
+        ops: 24,
+        plan: Plan::Sequential,
+        ..FileWorkerConfig::default()
+    }
+}
+
+#[test]
+fn an_honest_backend_passes() {
+    let mut s = sim(1, Fault::None, SimConfig::default(), writes_then_reads());
+    s.run();
+    assert!(s.violations().is_empty(), "{:?}", s.violations());
+    let model = s.model(0).expect("server 0");
+    assert_eq!(model.counts(), (12, 12));
+}
+
+#[test]
+fn lost_acknowledged_writes_are_detected() {
+    let mut s = sim(
+        1,
+        Fault::LoseWrites,
+        SimConfig::default(),
+        writes_then_reads(),
+    );
+    s.run();
+    let k = kinds(&s);
+    // The reads saw the loss (as data no acknowledged write explains) and so did the final
+    // content check.
+    assert!(k.contains(&ViolationKind::Content), "{k:?}");
+    assert!(k.contains(&ViolationKind::ForgedData), "{k:?}");
+}
+
+#[test]
+fn corrupted_read_data_is_detected() {
+    let mut s = sim(
+        1,
+        Fault::CorruptReads,
+        SimConfig::default(),
+        writes_then_reads(),
+    );
+    s.run();
+    let k = kinds(&s);
+    assert!(k.contains(&ViolationKind::ForgedData), "{k:?}");
+    assert!(!k.contains(&ViolationKind::Content), "{k:?}");
+}
+
+#[test]
+fn stuck_ops_still_end_every_request_within_the_bound() {
+    let config = SimConfig {
+        latency: LatencyModel {
+            stuck: 0.3,
+            ..LatencyModel::default()
+        },
+        request_bound: Duration::from_secs(15),
+        ..SimConfig::default()
+    };
+    let worker = FileWorkerConfig {
+        max_reconnects: 50,
+        ..FileWorkerConfig::default()
+    };
+    let mut s = sim(3, Fault::None, config, worker);
+    s.run();
+    assert!(s.violations().is_empty(), "{:?}", s.violations());
+    assert!(s.metrics().get("reconnects").copied().unwrap_or(0) > 0);
+    // Virtual time moved past at least one 5 s request timeout, in no real time at all.
+    assert!(s.now().as_duration() >= Duration::from_secs(5));
+}
+
+#[test]
+fn link_faults_and_a_crash_run_clean() {
+    let config = SimConfig {
+        link: driver_sim::link::LinkConfig::rough(),
+        ..SimConfig::default()
+    };
+    let worker = FileWorkerConfig {
+        ops: 200,
+        max_reconnects: 30,
+        ..FileWorkerConfig::default()
+    };
+    let mut s = sim(5, Fault::None, config, worker);
+    for (ms, action) in [
+        (
+            5,
+            FaultAction::Stall {
+                client: 0,
+                upstream: true,
+            },
+        ),
+        (
+            40,
+            FaultAction::Release {
+                client: 0,
+                upstream: true,
+            },
+        ),
+        (60, FaultAction::Partition { client: 0 }),
+        (90, FaultAction::Heal { client: 0 }),
+        (120, FaultAction::ChangeAddress { client: 0 }),
+        (150, FaultAction::Crash { server: 0 }),
+        (400, FaultAction::Restart { server: 0 }),
+    ] {
+        s.schedule(Duration::from_millis(ms), action);
+    }
+    s.run();
+    assert!(s.violations().is_empty(), "{:?}", s.violations());
+    assert!(s.stats().connections >= 2, "{:?}", s.stats());
+    assert!(s.stats().faults >= 6, "{:?}", s.stats());
+}
+
+#[test]
+fn a_closure_workload_drives_the_client_and_sees_the_echo() {
+    use driver_sim::workload::FnWorkload;
+    use smb_proto::client::Event;
+    use smb_proto::wire::echo::EchoRequest;
+    use smb_proto::wire::message::RequestBody;
+    use smb_proto::wire::{SessionId, TreeId};
+
+    let mut s = sim(
+        9,
+        Fault::None,
+        SimConfig::default(),
+        FileWorkerConfig::default(),
+    );
+    // A second client scripted by a closure: log on, ECHO, done.
+    let client = ClientSpec {
+        config: ClientConfig {
+            server_name: "srv".into(),
+            ..ClientConfig::default()
+        },
+        server: 0,
+        transport: TransportKind::Tcp,
+        workload: Box::new(FnWorkload::new(move |api, ev| match ev {
+            Some(Event::Negotiated(_)) => {
+                api.session_setup("alice", "WORKGROUP", "secret").is_err()
+            }
+            // A sessionless ECHO. (With the session's id the client signs it, our server
+            // answers unsigned, and the client closes the connection: reported as a finding.)
+            Some(Event::SessionReady { .. }) => api
+                .request(SessionId(0), TreeId(0), RequestBody::Echo(EchoRequest))
+                .is_err(),
+            Some(Event::Response { result: Ok(r), .. }) => {
+                let echoed = r.header.command == smb_proto::wire::Command::ECHO;
+                if echoed {
+                    api.metric_add("echo_ok", 1);
+                }
+                echoed
+            }
+            Some(e @ (Event::Response { result: Err(_), .. } | Event::Closed { .. })) => {
+                api.metric_add(&format!("{e:?}"), 1);
+                true
+            }
+            _ => false,
+        })),
+    };
+    s.add_client(client, Duration::from_millis(1));
+    s.run();
+    assert!(s.violations().is_empty(), "{:?}", s.violations());
+    assert_eq!(s.metrics().get("echo_ok"), Some(&1), "{:?}", s.metrics());
+    assert!(s.stats().requests_ended >= 3, "{:?}", s.stats());
+}
+
+/// An idle session survives 200 virtual seconds of keepalives (client ECHO every 60 s, server
+/// idle timeout) in no real time.
+#[test]
+fn an_idle_session_survives_keepalives() {
+    use driver_sim::time::SimTime;
+    use driver_sim::workload::FnWorkload;
+    use smb_proto::client::Event;
+
+    let mut s = sim(
+        9,
+        Fault::None,
+        SimConfig::default(),
+        FileWorkerConfig::default(),
+    );
+    let mut ready = false;
+    let client = ClientSpec {
+        config: ClientConfig {
+            server_name: "srv".into(),
+            ..ClientConfig::default()
+        },
+        server: 0,
+        transport: TransportKind::Tcp,
+        workload: Box::new(FnWorkload::new(move |api, ev| match ev {
+            Some(Event::Negotiated(_)) => {
+                api.session_setup("alice", "WORKGROUP", "secret").is_err()
+            }
+            Some(Event::SessionReady { .. }) => {
+                ready = true;
+                api.wake_at(SimTime::ZERO.plus(Duration::from_secs(200)));
+                false
+            }
+            Some(Event::Closed { reason }) => {
+                api.metric_add(&format!("closed: {reason}"), 1);
+                true
+            }
+            None if ready => {
+                api.metric_add("idle_survived", 1);
+                true
+            }
+            _ => false,
+        })),
+    };
+    s.add_client(client, Duration::from_millis(1));
+    s.run();
+    assert!(s.violations().is_empty(), "{:?}", s.violations());
+    assert_eq!(
+        s.metrics().get("idle_survived"),
+        Some(&1),
+        "{:?}",
+        s.metrics()
+    );
+    assert!(s.now() >= SimTime::ZERO.plus(Duration::from_secs(200)));
+}
+
+fn dialect_does_file_io(d: smb_proto::wire::Dialect) {
+    {
+        let mut s = sim(
+            2,
+            Fault::None,
+            SimConfig::default(),
+            FileWorkerConfig::default(),
+        );
+        // Replace client 0's dialect range by adding a second client pinned to `d`.
+        s.add_client(
+            ClientSpec {
+                config: ClientConfig {
+                    server_name: "srv".into(),
+                    min_dialect: d,
+                    max_dialect: d,
+                    ..ClientConfig::default()
+                },
+                server: 0,
+                transport: TransportKind::Tcp,
+                workload: Box::new(FileWorker::new(FileWorkerConfig {
+                    file: "pinned.dat".into(),
+                    max_reconnects: 0,
+                    ..FileWorkerConfig::default()
+                })),
+            },
+            Duration::from_millis(1),
+        );
+        s.run();
+        assert!(s.violations().is_empty(), "{d}: {:?}", s.violations());
+        let m = s.metrics();
+        assert_eq!(m.get("gave_up"), None, "{d}: {m:?}");
+        assert_eq!(m.get("workers_done"), Some(&2), "{d}: {m:?}");
+    }
+}
+
+#[test]
+fn smb2_and_smb311_do_file_io_without_faults() {
+    use smb_proto::wire::Dialect;
+    for d in [Dialect::SMB2_0_2, Dialect::SMB2_1, Dialect::SMB3_1_1] {
+        dialect_does_file_io(d);
+    }
+}
+
+/// Found by the simulator: on 3.0 and 3.0.2 our client sends FSCTL_VALIDATE_NEGOTIATE_INFO
+/// with TreeId 0 right after SESSION_SETUP (MS-SMB2 3.2.5.5 has it follow the first
+/// TREE_CONNECT); our server answers it with an error (its tree check, 3.3.5.2.11), and the
+/// client closes the connection ("the server failed VALIDATE_NEGOTIATE_INFO").
+#[test]
+#[ignore = "client/server disagreement on VALIDATE_NEGOTIATE_INFO (see doc comment)"]
+fn smb30_and_smb302_do_file_io_without_faults() {
+    use smb_proto::wire::Dialect;
+    for d in [Dialect::SMB3_0, Dialect::SMB3_0_2] {
+        dialect_does_file_io(d);
+    }
+}
