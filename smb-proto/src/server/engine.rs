@@ -202,7 +202,8 @@ impl Server {
 
     // ----- inputs -----
 
-    /// Registers a new transport connection.
+    /// Registers a new transport connection. Past `max_connections_per_peer` from the same IP
+    /// address it is closed at once (`Close` and a `Closed` event follow).
     pub fn accept(
         &mut self,
         now: Instant,
@@ -229,6 +230,11 @@ impl Server {
             partial_since: None,
             signing_violations: 0,
         };
+        let from_peer = self
+            .conns
+            .values()
+            .filter(|c| c.peer.ip() == peer.ip())
+            .count();
         self.conns.insert(ch, conn);
         self.outbox
             .push_back(ServerOutput::Event(ServerEvent::Accepted {
@@ -236,6 +242,9 @@ impl Server {
                 peer,
                 transport,
             }));
+        if from_peer >= self.config.max_connections_per_peer {
+            self.drop_conn(ch, "too many connections from this peer", true);
+        }
         ch
     }
 
