@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hardening_common::{
-    Harness, client_config, close, create, echo_compound, echo_message, frame, server_config,
+    Harness, SetupFailure, client_config, close, create, echo_compound, echo_message, frame, server_config,
 };
 use smb_proto::client::{ClientConfig, Connection, RequestError, SendError};
 use smb_proto::io::{Input, TransportKind};
@@ -158,7 +158,7 @@ fn sessions_per_connection_limit() {
     }
     for _ in 0..20 {
         match h.session("alice", "secret") {
-            Err(RequestError::Status { status, .. }) => {
+            Err(SetupFailure::Refused(RequestError::Status { status, .. })) => {
                 assert_eq!(status, NtStatus::REQUEST_NOT_ACCEPTED)
             }
             other => panic!("fourth session: {other:?}"),

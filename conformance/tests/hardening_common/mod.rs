@@ -124,6 +124,15 @@ pub fn close(fid: FileId) -> RequestBody {
     })
 }
 
+/// How a SESSION_SETUP that did not produce a session ended.
+#[derive(Debug)]
+pub enum SetupFailure {
+    /// The server answered with an error.
+    Refused(RequestError),
+    /// The connection closed (e.g. a signature that did not verify).
+    Closed(String),
+}
+
 /// A frame hook: sees every client frame before the server; returns the frames to deliver.
 pub type Hook = Box<dyn FnMut(Bytes) -> Vec<Bytes>>;
 
@@ -143,6 +152,8 @@ pub struct Harness {
     pub held: Vec<OpRequest>,
     pub hook: Option<Hook>,
     pub ops_seen: usize,
+    /// WRITE ops the backend was given.
+    pub writes_seen: usize,
     /// Every frame the client sent (before the hook).
     pub client_sent: Vec<Bytes>,
     /// Every frame the server sent.
@@ -151,6 +162,21 @@ pub struct Harness {
 
 impl Harness {
     pub fn new(server: ServerConfig, client: ClientConfig, t0: Instant) -> Self {
+        Self::build(server, client, t0, None)
+    }
+
+    /// Like [`Harness::new`], with a hook that sees the client's frames from the very first
+    /// (NEGOTIATE) on.
+    pub fn new_with_hook(
+        server: ServerConfig,
+        client: ClientConfig,
+        t0: Instant,
+        hook: impl FnMut(Bytes) -> Vec<Bytes> + 'static,
+    ) -> Self {
+        Self::build(server, client, t0, Some(Box::new(hook)))
+    }
+
+    fn build(server: ServerConfig, client: ClientConfig, t0: Instant, hook: Option<Hook>) -> Self {
         let mut s = Server::new(Arc::new(server), t0);
         let peer: SocketAddr = "127.0.0.1:50000".parse().expect("addr");
         let ch = s.accept(t0, TransportKind::Tcp, peer);
@@ -166,8 +192,9 @@ impl Harness {
             close_reason: None,
             hold_ops: false,
             held: Vec::new(),
-            hook: None,
+            hook,
             ops_seen: 0,
+            writes_seen: 0,
             client_sent: Vec::new(),
             server_sent: Vec::new(),
         };
@@ -229,6 +256,9 @@ impl Harness {
                     ServerOutput::Op(req) => {
                         progress = true;
                         self.ops_seen += 1;
+                        if matches!(req.op, smb_proto::server::FsOp::Write { .. }) {
+                            self.writes_seen += 1;
+                        }
                         if self.hold_ops {
                             self.held.push(req);
                             continue;
@@ -328,24 +358,37 @@ impl Harness {
         }
     }
 
-    /// Authenticates; the session, or the error the setup ended with.
-    pub fn session(&mut self, user: &str, password: &str) -> Result<SessionId, RequestError> {
+    /// Authenticates; the session, or how the setup ended. Waits out the server's auth
+    /// failure delay (virtual time) when the answer is held back.
+    pub fn session(&mut self, user: &str, password: &str) -> Result<SessionId, SetupFailure> {
         let id = self
             .client
             .session_setup(self.now, initiator(user, password))
             .expect("setup");
         self.pump();
-        let ready = self.events.iter().find_map(|e| match e {
-            Event::SessionReady { id: i, session, .. } if *i == id => Some(*session),
-            _ => None,
-        });
-        match ready {
-            Some(s) => Ok(s),
-            None => match self.take_response(id) {
-                Some(Err(e)) => Err(e),
-                other => panic!("setup neither ready nor failed: {other:?} {:?}", self.events),
-            },
+        for round in 0..2 {
+            let ready = self.events.iter().find_map(|e| match e {
+                Event::SessionReady { id: i, session, .. } if *i == id => Some(*session),
+                _ => None,
+            });
+            if let Some(s) = ready {
+                return Ok(s);
+            }
+            if let Some(Err(e)) = self.take_response(id) {
+                return Err(SetupFailure::Refused(e));
+            }
+            if let Some(reason) = self.events.iter().find_map(|e| match e {
+                Event::Closed { reason } => Some(reason.to_string()),
+                _ => None,
+            }) {
+                return Err(SetupFailure::Closed(reason));
+            }
+            if round == 0 {
+                let delay = self.server.config().auth_failure_delay;
+                self.advance(delay);
+            }
         }
+        panic!("setup neither ready nor failed: {:?}", self.events);
     }
 
     /// Authenticates as alice and connects `share`.
