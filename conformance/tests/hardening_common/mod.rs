@@ -150,6 +150,8 @@ pub struct Harness {
     /// Ops held back (not answered) while `hold_ops` is set.
     pub hold_ops: bool,
     pub held: Vec<OpRequest>,
+    /// A CANCEL of a held op is ignored (the backend finishes it anyway) when set.
+    pub ignore_cancel: bool,
     pub hook: Option<Hook>,
     pub ops_seen: usize,
     /// WRITE ops the backend was given.
@@ -192,6 +194,7 @@ impl Harness {
             close_reason: None,
             hold_ops: false,
             held: Vec::new(),
+            ignore_cancel: false,
             hook,
             ops_seen: 0,
             writes_seen: 0,
@@ -275,6 +278,9 @@ impl Harness {
                         progress = true;
                         if let Some(r) = self.fs.cancel(op) {
                             self.server.complete(op, self.now, r);
+                        }
+                        if self.ignore_cancel {
+                            continue;
                         }
                         if let Some(pos) = self.held.iter().position(|r| r.id == op) {
                             self.held.remove(pos);
