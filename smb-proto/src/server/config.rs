@@ -87,7 +87,8 @@ pub struct ServerConfig {
     /// Wall-clock anchor for FILETIME values; `None` sends zeros for SystemTime.
     pub clock: Option<Clock>,
     /// Maximum live connections from one peer IP address (the port is ignored); a connection
-    /// past it is closed as soon as it is accepted.
+    /// past it is closed as soon as it is accepted. Default 4096: generous, because many
+    /// clients behind one NAT share an address; lower it where peers are individual hosts.
     pub max_connections_per_peer: usize,
     /// Maximum sessions per connection.
     pub max_sessions: usize,
@@ -145,7 +146,7 @@ impl ServerConfig {
             auth,
             rng_seed: [0; 32],
             clock: None,
-            max_connections_per_peer: 256,
+            max_connections_per_peer: 4096,
             max_sessions: 64,
             max_opens: 16_384,
             max_outstanding: 512,
