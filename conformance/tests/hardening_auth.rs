@@ -15,9 +15,9 @@ use smb_proto::auth::{AuthError, InitiatorConfig, NtlmPolicy, SpnegoInitiator};
 use smb_proto::client::{ClientConfig, Event, RequestError, SigningPolicy};
 use smb_proto::rng::SeededRng;
 use smb_proto::server::ServerConfig;
+use smb_proto::wire::Dialect;
 use smb_proto::wire::header::Header;
 use smb_proto::wire::status::NtStatus;
-use smb_proto::wire::Dialect;
 
 /// Frame offset of the NEGOTIATE request body.
 const NEG_BODY: usize = 4 + 64;
@@ -101,7 +101,12 @@ fn ntlm_blocking_on_the_client() {
         block: true,
         exceptions: vec!["legacy-nas".into()],
     };
-    let r = SpnegoInitiator::new(cfg(blocked.clone()), "srv", 0, SeededRng::from_seed([1; 32]));
+    let r = SpnegoInitiator::new(
+        cfg(blocked.clone()),
+        "srv",
+        0,
+        SeededRng::from_seed([1; 32]),
+    );
     assert!(matches!(r, Err(AuthError::NtlmBlocked { .. })), "{r:?}");
     let r = SpnegoInitiator::new(cfg(blocked), "LEGACY-NAS", 0, SeededRng::from_seed([1; 32]));
     assert!(r.is_ok(), "exceptions match case-insensitively");
@@ -158,7 +163,9 @@ fn preauth_hash_detects_a_tampered_negotiate() {
         other => panic!("the tampered negotiation must not yield a session: {other:?}"),
     }
     assert!(
-        !h.events.iter().any(|e| matches!(e, Event::SessionReady { .. })),
+        !h.events
+            .iter()
+            .any(|e| matches!(e, Event::SessionReady { .. })),
         "no session"
     );
 }
@@ -198,7 +205,9 @@ fn validate_negotiate_info_detects_a_dialect_downgrade() {
         Some("VALIDATE_NEGOTIATE_INFO mismatch")
     );
     assert!(
-        !h.events.iter().any(|e| matches!(e, Event::SessionReady { .. })),
+        !h.events
+            .iter()
+            .any(|e| matches!(e, Event::SessionReady { .. })),
         "no session"
     );
     assert!(h.server_closed || h.client.is_closed());
@@ -251,7 +260,9 @@ fn encrypted_share_refuses_plaintext() {
     // The client encrypts for that tree: it works.
     assert!(h.open(s, enc, "sealed").is_ok());
     assert!(
-        h.client_sent.last().is_some_and(|f| f.get(4) == Some(&0xFD)),
+        h.client_sent
+            .last()
+            .is_some_and(|f| f.get(4) == Some(&0xFD)),
         "sent in a TRANSFORM"
     );
     // A plaintext (signed) request for the encrypted tree, crafted by replaying the client's
@@ -290,15 +301,16 @@ fn replayed_signed_request_is_rejected() {
     );
     let (s, t) = h.login("share");
     let fid = h.open(s, t, "once").expect("open");
-    let write = smb_proto::wire::message::RequestBody::Write(smb_proto::wire::write::WriteRequest {
-        offset: 0,
-        file_id: fid,
-        channel: smb_proto::wire::read::Channel::NONE,
-        remaining_bytes: 0,
-        flags: smb_proto::wire::write::WriteFlags::default(),
-        channel_info: Bytes::new(),
-        data: Bytes::from_static(b"pay me once"),
-    });
+    let write =
+        smb_proto::wire::message::RequestBody::Write(smb_proto::wire::write::WriteRequest {
+            offset: 0,
+            file_id: fid,
+            channel: smb_proto::wire::read::Channel::NONE,
+            remaining_bytes: 0,
+            flags: smb_proto::wire::write::WriteFlags::default(),
+            channel_info: Bytes::new(),
+            data: Bytes::from_static(b"pay me once"),
+        });
     assert!(h.call(s, t, write).is_ok());
     assert_eq!(h.writes_seen, 1);
     let captured = h.client_sent.last().expect("the write").clone();

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use hardening_common::{
-    Harness, SetupFailure, client_config, close, create, echo_compound, echo_message, frame, server_config,
+    Harness, SetupFailure, client_config, close, create, echo_compound, echo_message, frame,
+    server_config,
 };
 use smb_proto::client::{ClientConfig, Connection, RequestError, SendError};
 use smb_proto::io::{Input, TransportKind};
@@ -47,7 +48,10 @@ fn frame_size_limit() {
     );
     let len = u32::try_from(max + 1).expect("fits");
     h.inject(Bytes::copy_from_slice(&len.to_be_bytes()));
-    assert!(h.server_closed, "oversized frame header drops the connection");
+    assert!(
+        h.server_closed,
+        "oversized frame header drops the connection"
+    );
     assert_eq!(h.close_reason.as_deref(), Some("bad frame"));
     assert_eq!(h.server.connection_count(), 0);
 
@@ -80,7 +84,10 @@ fn frame_size_limit() {
         now: t0,
         data: Bytes::from_static(&[0, 0x10, 0, 0]),
     });
-    assert!(c.is_closed(), "the client refuses a 1 MiB frame over its 4 KiB limit");
+    assert!(
+        c.is_closed(),
+        "the client refuses a 1 MiB frame over its 4 KiB limit"
+    );
 }
 
 /// A compound of 64 messages is served; 65 drop the connection before any is processed.
@@ -111,10 +118,12 @@ fn credit_window_limit() {
     assert!(credits > 0);
     let mut sent = 0u32;
     let refused = loop {
-        match h
-            .client
-            .request(h.now, s, t, RequestBody::Echo(smb_proto::wire::echo::EchoRequest))
-        {
+        match h.client.request(
+            h.now,
+            s,
+            t,
+            RequestBody::Echo(smb_proto::wire::echo::EchoRequest),
+        ) {
             Ok(_) => sent += 1,
             Err(e) => break e,
         }
@@ -333,7 +342,11 @@ fn directory_buffer_limit() {
     h.pump();
     let answer = h.server_sent.get(sent).expect("an answer");
     let header = smb_proto::wire::header::Header::decode(&answer.slice(4..)).expect("header");
-    assert_eq!(header.status, NtStatus::INVALID_PARAMETER, "over MaxTransactSize");
+    assert_eq!(
+        header.status,
+        NtStatus::INVALID_PARAMETER,
+        "over MaxTransactSize"
+    );
     assert_eq!(h.ops_seen, ops, "refused before the backend");
 }
 

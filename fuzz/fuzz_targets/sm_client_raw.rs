@@ -30,7 +30,10 @@ fuzz_target!(|data: &[u8]| {
     let step = usize::from(head & 0x38).max(1) * 3;
     for part in rest.chunks(step) {
         let data = bytes::Bytes::copy_from_slice(part);
-        pair.client.handle_input(Input::Receive { now: pair.now, data });
+        pair.client.handle_input(Input::Receive {
+            now: pair.now,
+            data,
+        });
         pair.drain_client();
     }
     pair.now += Duration::from_secs(3600);

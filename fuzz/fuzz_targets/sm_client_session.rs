@@ -30,7 +30,11 @@ fuzz_target!(|data: &[u8]| {
     let first = pair.client_next_message_id();
     // Outstanding requests, never delivered: the fuzzed messages answer them.
     for name in ["a.txt", "b.txt", "c.txt"] {
-        if pair.client.request(pair.now, session, tree, sm_common::create(name)).is_err() {
+        if pair
+            .client
+            .request(pair.now, session, tree, sm_common::create(name))
+            .is_err()
+        {
             return;
         }
     }
@@ -49,7 +53,10 @@ fuzz_target!(|data: &[u8]| {
             m[16] |= 0x01; // SMB2_FLAGS_SERVER_TO_REDIR
             m[40..48].copy_from_slice(&session.0.to_le_bytes());
         }
-        pair.client.handle_input(Input::Receive { now: pair.now, data: sm_common::frame(&m) });
+        pair.client.handle_input(Input::Receive {
+            now: pair.now,
+            data: sm_common::frame(&m),
+        });
         pair.drain_client();
         if pair.client.is_closed() {
             break;

@@ -180,7 +180,9 @@ impl Pair {
         if h.get(..4) != Some(b"\xfeSMB".as_slice()) {
             return;
         }
-        let charge = h.get(6..8).map_or(1, |b| u16::from_le_bytes([b[0], b[1]]).max(1));
+        let charge = h
+            .get(6..8)
+            .map_or(1, |b| u16::from_le_bytes([b[0], b[1]]).max(1));
         let mid = h
             .get(24..32)
             .and_then(|b| <[u8; 8]>::try_from(b).ok())
@@ -201,7 +203,8 @@ impl Pair {
             workstation: "CLIENT".into(),
             ntlm_policy: NtlmPolicy::default(),
         });
-        let init = SpnegoInitiator::new(cfg, "srv", FILETIME, SeededRng::from_seed([4; 32])).ok()?;
+        let init =
+            SpnegoInitiator::new(cfg, "srv", FILETIME, SeededRng::from_seed([4; 32])).ok()?;
         let id = self.client.session_setup(self.now, Box::new(init)).ok()?;
         self.pump();
         let session = self.events.iter().find_map(|e| match e {
@@ -211,7 +214,10 @@ impl Pair {
         let tc = self.client.tree_connect(self.now, session, "share").ok()?;
         self.pump();
         let tree = self.events.iter().find_map(|e| match e {
-            Event::Response { id: i, result: Ok(r) } if *i == tc => r.header.tree_id(),
+            Event::Response {
+                id: i,
+                result: Ok(r),
+            } if *i == tc => r.header.tree_id(),
             _ => None,
         })?;
         Some((session, tree))

@@ -17,18 +17,29 @@ fuzz_target!(|data: &[u8]| {
     let t0 = Instant::now();
     let mut pair = sm_common::Pair::new(
         sm_common::server_config(t0, chunk & 0x80 != 0),
-        sm_common::client_config(t0, smb_proto::wire::Dialect::SMB3_1_1, smb_proto::client::SigningPolicy::Enabled),
+        sm_common::client_config(
+            t0,
+            smb_proto::wire::Dialect::SMB3_1_1,
+            smb_proto::client::SigningPolicy::Enabled,
+        ),
         t0,
     );
     let step = usize::from(chunk & 0x7F).max(1);
     for part in rest.chunks(step) {
         let data = bytes::Bytes::copy_from_slice(part);
-        pair.server.handle_input(pair.ch, Input::Receive { now: pair.now, data });
+        pair.server.handle_input(
+            pair.ch,
+            Input::Receive {
+                now: pair.now,
+                data,
+            },
+        );
         pair.drain_server();
     }
     pair.now += Duration::from_secs(3600);
     pair.server.handle_input(pair.ch, Input::Timeout(pair.now));
     pair.drain_server();
-    pair.server.handle_input(pair.ch, Input::Closed { now: pair.now });
+    pair.server
+        .handle_input(pair.ch, Input::Closed { now: pair.now });
     pair.drain_server();
 });

@@ -40,7 +40,13 @@ fuzz_target!(|data: &[u8]| {
             m[36..40].copy_from_slice(&tree.0.to_le_bytes());
             m[40..48].copy_from_slice(&session.0.to_le_bytes());
         }
-        pair.server.handle_input(pair.ch, Input::Receive { now: pair.now, data: sm_common::frame(&m) });
+        pair.server.handle_input(
+            pair.ch,
+            Input::Receive {
+                now: pair.now,
+                data: sm_common::frame(&m),
+            },
+        );
         pair.drain_server();
         if pair.server_closed {
             break;
@@ -49,6 +55,7 @@ fuzz_target!(|data: &[u8]| {
     pair.now += Duration::from_secs(1);
     pair.server.handle_input(pair.ch, Input::Timeout(pair.now));
     pair.drain_server();
-    pair.server.handle_input(pair.ch, Input::Closed { now: pair.now });
+    pair.server
+        .handle_input(pair.ch, Input::Closed { now: pair.now });
     pair.drain_server();
 });

@@ -397,7 +397,10 @@ impl Server {
             if let Some(cur) = chain.current.as_ref().filter(|c| !parked.contains(&c.op)) {
                 let owner = match cur.waiting {
                     Waiting::Create {
-                        open, session, tree, ..
+                        open,
+                        session,
+                        tree,
+                        ..
                     } => OpOwner::OrphanCreate {
                         ch,
                         open,
