@@ -2,7 +2,7 @@
 //! twice), different seeds give different traces, a `smb sim`-style summary ends with the hash,
 //! and a full trace replays into each client node alone, output for output.
 
-use driver_sim::replay::replay_client;
+use driver_sim::replay::{replay_client, replay_server};
 use driver_sim::scenarios::{Faults, assert_passed, list, run, run_with};
 use driver_sim::trace::TraceMode;
 
@@ -55,6 +55,38 @@ fn different_seeds_give_different_traces() {
 }
 
 #[test]
+fn a_full_trace_replays_into_each_server_alone() {
+    for (name, seed) in [
+        ("concurrent", 3),
+        ("crash_restart", 2),
+        ("pending_cancel", 4),
+        ("random_faults", 11),
+        ("two_servers", 1),
+    ] {
+        let (summary, sim) = run_with(name, seed, &Faults::none(), TraceMode::Full).expect("known");
+        assert_passed(&summary, TEST);
+        let sim = sim.expect("no panic");
+        let servers = sim
+            .trace()
+            .records()
+            .iter()
+            .filter_map(|r| match r.node {
+                driver_sim::trace::NodeRef::Server(i) => Some(i),
+                _ => None,
+            })
+            .max()
+            .map_or(0, |m| m + 1);
+        assert!(servers > 0);
+        for k in 0..servers {
+            let report = replay_server(sim.trace(), k)
+                .unwrap_or_else(|e| panic!("{name} seed {seed} server {k}: {e}"));
+            assert!(report.outputs > 10, "{report:?}");
+            assert!(report.inputs > 10, "{report:?}");
+        }
+    }
+}
+
+#[test]
 fn a_full_trace_replays_into_each_client_alone() {
     for (name, seed) in [("concurrent", 3), ("random_faults", 11), ("adversarial", 5)] {
         let (summary, sim) = run_with(name, seed, &Faults::none(), TraceMode::Full).expect("known");
@@ -82,4 +114,37 @@ fn a_full_trace_replays_into_each_client_alone() {
             assert!(report.inputs > 10, "{report:?}");
         }
     }
+}
+
+#[test]
+fn replay_detects_a_tampered_input() {
+    use bytes::Bytes;
+    use driver_sim::replay::ReplayError;
+    use driver_sim::trace::{NodeRef, Trace, TraceEvent};
+
+    let (summary, sim) = run_with("basic", 1, &Faults::none(), TraceMode::Full).expect("known");
+    assert_passed(&summary, TEST);
+    let sim = sim.expect("no panic");
+    let mut records = sim.trace().records().to_vec();
+    // Flip a bit in the last frame the client received (a signed response).
+    let last = records
+        .iter()
+        .rposition(|r| {
+            r.node == NodeRef::Client(0) && matches!(r.event, TraceEvent::ClientReceive(_))
+        })
+        .expect("the client received something");
+    if let Some(TraceEvent::ClientReceive(data)) = records.get_mut(last).map(|r| &mut r.event) {
+        let mut v = data.to_vec();
+        if let Some(b) = v.last_mut() {
+            *b ^= 1;
+        }
+        *data = Bytes::from(v);
+    }
+    let edited = Trace::from_records(records);
+    match replay_client(&edited, 0) {
+        Err(ReplayError::Mismatch { .. }) => {}
+        other => panic!("tampering went unnoticed: {other:?}"),
+    }
+    // The untouched trace still replays.
+    assert!(replay_client(sim.trace(), 0).is_ok());
 }

@@ -4,9 +4,11 @@
 //! sequence) ([`queue`]), stream links with latency, jitter, bandwidth, re-chunking, stalls,
 //! partitions and resets ([`link`]), message-level adversarial faults ([`adversary`]), server
 //! crash and restart with a surviving backend and a backend latency model ([`node`], [`sim`]),
-//! client workloads ([`workload`]), the model of acknowledged writes ([`model`]), the
-//! invariants ([`invariants`]), a hashed trace ([`trace`]) that replays into a single client
-//! ([`replay`]), and named scenarios ([`scenarios`]).
+//! client workloads ([`workload`], with the scenarios' own in [`workloads`]) issuing
+//! [`command`]s, the model of acknowledged writes ([`model`]), the invariants
+//! ([`invariants`]), a hashed trace ([`trace`]) that replays into a single client
+//! ([`replay`]), and named scenarios ([`scenarios`]: what the `smb sim` CLI and the conformance
+//! tests run).
 //! Must not: sleep, read the real clock (only an opaque anchor, never observed) or the OS
 //! entropy pool, or iterate a hash map: the same seed must give the same trace hash.
 //!

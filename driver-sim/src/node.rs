@@ -36,6 +36,10 @@ pub trait ServerMachine: Debug {
     fn complete(&mut self, op: OpId, now: Instant, result: Result<OpReply, NtStatus>);
     /// The next output; `ServerOutput::Timeout` when idle.
     fn poll_output(&mut self) -> ServerOutput;
+    /// Live connections (for the leak check; `None` if unknown).
+    fn connection_count(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// Builds a fresh server (at start and after every crash) from its configuration.
@@ -77,6 +81,10 @@ impl ServerMachine for Server {
 
     fn poll_output(&mut self) -> ServerOutput {
         Server::poll_output(self)
+    }
+
+    fn connection_count(&self) -> Option<usize> {
+        Some(Server::connection_count(self))
     }
 }
 

@@ -1,16 +1,19 @@
-//! Replaying a trace into a single client node.
+//! Replaying a trace into a single node.
 //!
 //! Owns: [`replay_client`], which rebuilds one client's connections from the configurations
 //! recorded in a full trace, feeds them the recorded inputs and commands at their recorded
 //! virtual times, and checks that every output (frames byte for byte, events, deadlines) is
-//! the one recorded. This proves the client is a pure function of its inputs and lets a
-//! failing run be debugged on one node without the rest of the simulation.
-//! Must not: need the server, the links or the RNG of the run.
+//! the one recorded; [`replay_server`], the same for one `smb_proto::server::Server` (its
+//! starts, accepts, received bytes, closes, timers and the backend's recorded completions).
+//! This proves each state machine is a pure function of its inputs and lets a failing run be
+//! debugged on one node without the rest of the simulation.
+//! Must not: need the other nodes, the links, the backend or the RNG of the run.
 
 use smb_proto::client::{Connection, Output};
 use smb_proto::io::Input;
+use smb_proto::server::{ConnectionHandle, OpId, Server, ServerOutput};
 
-use crate::sim::event_summary;
+use crate::sim::{cancel_summary, close_summary, event_summary, op_summary, server_event_summary};
 use crate::time::VirtualClock;
 use crate::trace::{NodeRef, Trace, TraceEvent, TraceMode};
 
@@ -143,5 +146,129 @@ fn describe(o: &Output, clock: &VirtualClock) -> String {
         Output::Transmit(b) => format!("transmit of {} bytes", b.len()),
         Output::Event(e) => event_summary(e),
         Output::Timeout(i) => format!("deadline {}", clock.sim_time(*i)),
+    }
+}
+
+/// Replays server `server` of a [`TraceMode::Full`] trace (every start of it, crashes
+/// included) into a fresh `smb_proto::server::Server`.
+pub fn replay_server(trace: &Trace, server: usize) -> Result<ReplayReport, ReplayError> {
+    if trace.mode() != TraceMode::Full {
+        return Err(ReplayError::NoRecords);
+    }
+    let mut report = ReplayReport::default();
+    let mut node: Option<(Server, VirtualClock)> = None;
+    for (index, rec) in trace.records().iter().enumerate() {
+        if rec.node != NodeRef::Server(server) {
+            continue;
+        }
+        if let TraceEvent::ServerStart { config, .. } = &rec.event {
+            let base = config
+                .clock
+                .map(|c| c.instant)
+                .unwrap_or_else(std::time::Instant::now);
+            let clock = VirtualClock::at(base);
+            node = Some((Server::new(config.clone(), clock.instant(rec.at)), clock));
+            report.connections += 1;
+            continue;
+        }
+        let (s, clock) = node.as_mut().ok_or(ReplayError::NoConnection(index))?;
+        let now = clock.instant(rec.at);
+        let mismatch = |expected: String, got: String| ReplayError::Mismatch {
+            index,
+            expected,
+            got,
+        };
+        match &rec.event {
+            TraceEvent::ServerAccept {
+                ch,
+                transport,
+                peer,
+            } => {
+                let got = s.accept(now, *transport, *peer);
+                if got.0 != *ch {
+                    return Err(mismatch(
+                        format!("accept {ch}"),
+                        format!("accept {}", got.0),
+                    ));
+                }
+                report.inputs += 1;
+            }
+            TraceEvent::ServerReceive { ch, data } => {
+                s.handle_input(
+                    ConnectionHandle(*ch),
+                    Input::Receive {
+                        now,
+                        data: data.clone(),
+                    },
+                );
+                report.inputs += 1;
+            }
+            TraceEvent::ServerClosed { ch } => {
+                s.handle_input(ConnectionHandle(*ch), Input::Closed { now });
+                report.inputs += 1;
+            }
+            TraceEvent::ServerTimeout => {
+                s.handle_input(ConnectionHandle(u64::MAX), Input::Timeout(now));
+                report.inputs += 1;
+            }
+            TraceEvent::ServerComplete { op, reply, .. } => {
+                let result = reply.as_ref().map(|r| r.to_reply()).map_err(|e| *e);
+                s.complete(OpId(*op), now, result);
+                report.inputs += 1;
+            }
+            TraceEvent::ServerTransmit { ch, data } => {
+                match s.poll_output() {
+                    ServerOutput::Transmit { ch: c, data: d } if c.0 == *ch && d == *data => {}
+                    other => {
+                        return Err(mismatch(
+                            format!("transmit of {} bytes on {ch}", data.len()),
+                            describe_server(&other, clock),
+                        ));
+                    }
+                }
+                report.outputs += 1;
+            }
+            TraceEvent::ServerOutput(expected) => {
+                let got = s.poll_output();
+                let same = match &got {
+                    ServerOutput::Op(req) => op_summary(req) == *expected,
+                    ServerOutput::Cancel(op) => cancel_summary(*op) == *expected,
+                    ServerOutput::Close { ch } => close_summary(*ch) == *expected,
+                    ServerOutput::Event(e) => server_event_summary(e) == *expected,
+                    _ => false,
+                };
+                if !same {
+                    return Err(mismatch(expected.clone(), describe_server(&got, clock)));
+                }
+                report.outputs += 1;
+            }
+            TraceEvent::Deadline(t) => {
+                match s.poll_output() {
+                    ServerOutput::Timeout(i) if clock.sim_time(i) == *t => {}
+                    other => {
+                        return Err(mismatch(
+                            format!("deadline {t}"),
+                            describe_server(&other, clock),
+                        ));
+                    }
+                }
+                report.outputs += 1;
+            }
+            _ => {}
+        }
+    }
+    Ok(report)
+}
+
+fn describe_server(o: &ServerOutput, clock: &VirtualClock) -> String {
+    match o {
+        ServerOutput::Transmit { ch, data } => {
+            format!("transmit of {} bytes on {}", data.len(), ch.0)
+        }
+        ServerOutput::Op(req) => op_summary(req),
+        ServerOutput::Cancel(op) => cancel_summary(*op),
+        ServerOutput::Close { ch } => close_summary(*ch),
+        ServerOutput::Event(e) => server_event_summary(e),
+        ServerOutput::Timeout(i) => format!("deadline {}", clock.sim_time(*i)),
     }
 }

@@ -13,7 +13,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::time::Duration;
 
-use smb_crypto::CipherId;
+use smb_crypto::{CipherId, SigningAlgorithm};
 use smb_proto::auth::ntlm::ServerIdentity;
 use smb_proto::auth::{AcceptorConfig, UserStore};
 use smb_proto::client::ClientConfig;
@@ -476,6 +476,7 @@ fn build(name: &str, seed: u64, extra: &Faults, trace: TraceMode) -> Sim {
     let mut transport = TransportKind::Tcp;
     let mut per_client_dialect = false;
     let mut servers = 1usize;
+    let mut randomize_security = false;
     match name {
         "basic" => {}
         "concurrent" => {
@@ -564,6 +565,7 @@ fn build(name: &str, seed: u64, extra: &Faults, trace: TraceMode) -> Sim {
             cfg.max_reconnects = 15;
             faults = Faults::all();
             horizon = Duration::from_millis(200);
+            randomize_security = true;
         }
         "bench" | "bench_gcm" => {
             cfg.ops = 10_000;
@@ -580,6 +582,29 @@ fn build(name: &str, seed: u64, extra: &Faults, trace: TraceMode) -> Sim {
     }
     faults.merge(extra);
     let mut rng = SimRng::new(seed ^ 0x5CE7_A410);
+    if randomize_security {
+        // Every signing algorithm and cipher across the seeds, encryption on a third of them.
+        let algs = [
+            SigningAlgorithm::AES_GMAC,
+            SigningAlgorithm::AES_CMAC,
+            SigningAlgorithm::HMAC_SHA256,
+        ];
+        let ciphers = [
+            CipherId::AES_128_GCM,
+            CipherId::AES_128_CCM,
+            CipherId::AES_256_GCM,
+            CipherId::AES_256_CCM,
+        ];
+        let a = rng.below(3) as usize;
+        // One choice each: the server's preference would otherwise always win.
+        client.signing_algorithms = algs.get(a).copied().into_iter().collect();
+        let c = rng.below(4) as usize;
+        client.ciphers = ciphers.get(c).copied().into_iter().collect();
+        if rng.chance(0.33) {
+            client.require_encryption = true;
+            encrypt_share = rng.chance(0.5);
+        }
+    }
     if faults.slow_backend {
         latency = LatencyModel {
             base: Duration::from_micros(50),
@@ -696,6 +721,20 @@ mod tests {
             Err(ScenarioError::Unknown(_))
         ));
         assert!(list().contains(&"basic"));
+    }
+
+    #[test]
+    fn a_basic_trace_replays_into_its_client_and_its_server() {
+        let (s, sim) = run_with("basic", 3, &Faults::none(), TraceMode::Full).unwrap();
+        assert_passed(&s, "driver-sim unit test");
+        let sim = sim.unwrap();
+        let c = crate::replay::replay_client(sim.trace(), 0).unwrap();
+        let v = crate::replay::replay_server(sim.trace(), 0).unwrap();
+        assert!(c.outputs > 40 && v.outputs > 40, "{c:?} {v:?}");
+        assert_eq!(
+            crate::replay::replay_client(&crate::trace::Trace::new(TraceMode::HashOnly), 0),
+            Err(crate::replay::ReplayError::NoRecords)
+        );
     }
 
     #[test]

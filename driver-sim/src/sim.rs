@@ -29,7 +29,7 @@ use crate::node::{Backend, LatencyModel, ServerFactory, ServerMachine};
 use crate::queue::{EventKey, EventQueue};
 use crate::rng::SimRng;
 use crate::time::{SimTime, VirtualClock};
-use crate::trace::{NodeRef, Trace, TraceEvent, TraceMode};
+use crate::trace::{NodeRef, ReplayReply, Trace, TraceEvent, TraceMode};
 use crate::workload::{ClientAction, ClientApi, Workload};
 
 /// FILETIME of 2026-01-01T00:00:00Z: the wall clock of every simulated run starts here.
@@ -477,6 +477,13 @@ impl Sim {
             }
             self.step();
         }
+        // A grace period for the last closes to reach the servers, so leaks show.
+        let grace = self.now.plus(Duration::from_secs(2));
+        while self.queue.peek_time().is_some_and(|t| t <= grace)
+            && self.stats.steps < self.config.max_steps
+        {
+            self.step();
+        }
         self.finish();
     }
 
@@ -529,13 +536,14 @@ impl Sim {
         config.rng_seed = seed;
         config.clock = Some(clock);
         s.epoch += 1;
-        s.machine = Some((s.factory)(Arc::new(config), now));
+        let config = Arc::new(config);
+        s.machine = Some((s.factory)(config.clone(), now));
         s.deadline = None;
         let epoch = s.epoch;
         self.trace.record(
             self.now,
             NodeRef::Server(idx),
-            TraceEvent::Fault(format!("server start epoch {epoch}")),
+            TraceEvent::ServerStart { config, epoch },
         );
         self.drain_server(idx);
     }
@@ -579,7 +587,7 @@ impl Sim {
                     self.trace.record(
                         self.now,
                         NodeRef::Server(idx),
-                        TraceEvent::ServerOutput(format!("cancel op {}", op.0)),
+                        TraceEvent::ServerOutput(cancel_summary(op)),
                     );
                     let cancelled = self.servers.get_mut(idx).and_then(|s| s.ops.remove(&op));
                     match cancelled {
@@ -604,7 +612,7 @@ impl Sim {
                     self.trace.record(
                         self.now,
                         NodeRef::Server(idx),
-                        TraceEvent::ServerOutput(format!("close {}", ch.0)),
+                        TraceEvent::ServerOutput(close_summary(ch)),
                     );
                     let link = self.servers.get_mut(idx).and_then(|s| s.conns.remove(&ch));
                     if let Some(link) = link {
@@ -615,7 +623,7 @@ impl Sim {
                     self.trace.record(
                         self.now,
                         NodeRef::Server(idx),
-                        TraceEvent::ServerOutput(format!("{e:?}")),
+                        TraceEvent::ServerOutput(server_event_summary(&e)),
                     );
                 }
                 ServerOutput::Timeout(t) => {
@@ -751,6 +759,7 @@ impl Sim {
                         Ok(r) => format!("ok {}", reply_kind(r)),
                         Err(s) => format!("err {s}"),
                     },
+                    reply: result.as_ref().map(ReplayReply::of).map_err(|s| *s),
                 }
             });
         let now = self.clock.instant(self.now);
@@ -865,7 +874,11 @@ impl Sim {
                 self.trace.record(
                     self.now,
                     NodeRef::Server(server),
-                    TraceEvent::ServerAccept { ch: ch.0 },
+                    TraceEvent::ServerAccept {
+                        ch: ch.0,
+                        transport,
+                        peer: addr,
+                    },
                 );
                 self.drain_server(server);
             }
@@ -903,24 +916,29 @@ impl Sim {
             let Some(s) = servers.get_mut(c.server) else {
                 return;
             };
-            let conn = c.conn.as_mut();
-            let server_name = c.spec_config.server_name.clone();
+            let ClientNode {
+                conn,
+                spec_config,
+                open,
+                workload,
+                ..
+            } = c;
             let mut api = ClientApi {
                 client: idx,
                 t: *now,
                 clock,
-                conn,
+                conn: conn.as_mut(),
                 rng,
                 model: &mut s.model,
                 trace,
-                open: &mut c.open,
+                open,
                 metrics,
                 violations,
                 actions: &mut actions,
-                server_name: &server_name,
+                server_name: &spec_config.server_name,
                 base_filetime: SIM_EPOCH_FILETIME,
             };
-            f(c.workload.as_mut(), &mut api);
+            f(workload.as_mut(), &mut api);
         }
         for a in actions {
             match a {
@@ -1591,6 +1609,24 @@ impl Sim {
                 }
             }
         }
+        for (i, s) in self.servers.iter().enumerate() {
+            let live = self
+                .links
+                .iter()
+                .filter(|l| l.server == i && l.ch.is_some() && l.server_epoch == s.epoch)
+                .count();
+            let held = s.machine.as_ref().and_then(|m| m.connection_count());
+            if let Some(held) = held.filter(|h| *h > live) {
+                self.violations.push(Violation {
+                    at: now,
+                    node: None,
+                    kind: ViolationKind::Memory,
+                    detail: format!(
+                        "server {i} holds {held} connections after the run, {live} are open"
+                    ),
+                });
+            }
+        }
         for s in &self.servers {
             let share = s
                 .config
@@ -1705,7 +1741,23 @@ fn reply_code(r: &OpReply) -> u8 {
     }
 }
 
-fn op_summary(req: &OpRequest) -> String {
+/// The trace's summary of `ServerOutput::Cancel`.
+pub fn cancel_summary(op: OpId) -> String {
+    format!("cancel op {}", op.0)
+}
+
+/// The trace's summary of `ServerOutput::Close`.
+pub fn close_summary(ch: ConnectionHandle) -> String {
+    format!("close {}", ch.0)
+}
+
+/// The trace's summary of a server event.
+pub fn server_event_summary(e: &smb_proto::server::ServerEvent) -> String {
+    format!("{e:?}")
+}
+
+/// A canonical one-line summary of a server op.
+pub fn op_summary(req: &OpRequest) -> String {
     let kind = match &req.op {
         FsOp::Create { path, .. } => format!("create {path:?}"),
         FsOp::Read { offset, length, .. } => format!("read {offset}+{length}"),

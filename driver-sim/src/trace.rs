@@ -12,6 +12,10 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use smb_proto::client::ClientConfig;
 use smb_proto::io::TransportKind;
+use smb_proto::server::{CreateReply, FileMeta, InfoReply, OpReply, ReadBuf, ServerConfig};
+use smb_proto::wire::fscc::notify::FileNotifyInformation;
+use smb_proto::wire::status::NtStatus;
+use std::net::SocketAddr;
 
 use crate::command::ClientCommand;
 use crate::time::SimTime;
@@ -54,10 +58,21 @@ pub enum TraceEvent {
     ClientTransmit(Bytes),
     /// The client emitted an event (canonical summary).
     ClientEvent(String),
+    /// A server (re)started with this configuration (its own RNG seed).
+    ServerStart {
+        /// The configuration.
+        config: Arc<ServerConfig>,
+        /// The start count (1 for the first start).
+        epoch: u64,
+    },
     /// A server accepted a connection.
     ServerAccept {
         /// The connection handle.
         ch: u64,
+        /// The transport.
+        transport: TransportKind,
+        /// The peer address.
+        peer: SocketAddr,
     },
     /// Bytes delivered to a server connection.
     ServerReceive {
@@ -79,6 +94,8 @@ pub enum TraceEvent {
         op: u64,
         /// Summary of the result.
         result: String,
+        /// The result itself (kept for replay).
+        reply: Result<ReplayReply, NtStatus>,
     },
     /// A server transmitted a frame.
     ServerTransmit {
@@ -114,6 +131,70 @@ impl TraceEvent {
             TraceEvent::ServerOutput(_) => 14,
             TraceEvent::Deadline(_) => 15,
             TraceEvent::Fault(_) => 16,
+            TraceEvent::ServerStart { .. } => 17,
+        }
+    }
+}
+
+/// A backend result in a form the trace can keep and hand back (READ data as bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplayReply {
+    /// CREATE.
+    Create(CreateReply),
+    /// READ data.
+    Read(Bytes),
+    /// WRITE count.
+    Write(u32),
+    /// FLUSH.
+    Flush,
+    /// CLOSE.
+    Close(Option<FileMeta>),
+    /// QUERY_INFO.
+    QueryInfo(InfoReply),
+    /// SET_INFO.
+    SetInfo,
+    /// QUERY_DIRECTORY.
+    QueryDirectory(Bytes),
+    /// LOCK.
+    Lock,
+    /// IOCTL.
+    Ioctl(Bytes),
+    /// CHANGE_NOTIFY.
+    ChangeNotify(Vec<FileNotifyInformation>),
+}
+
+impl ReplayReply {
+    /// A copy of `r`.
+    pub fn of(r: &OpReply) -> Self {
+        match r {
+            OpReply::Create(c) => Self::Create(c.clone()),
+            OpReply::Read(b) => Self::Read(Bytes::copy_from_slice(b.data())),
+            OpReply::Write { count } => Self::Write(*count),
+            OpReply::Flush => Self::Flush,
+            OpReply::Close(m) => Self::Close(*m),
+            OpReply::QueryInfo(i) => Self::QueryInfo(i.clone()),
+            OpReply::SetInfo => Self::SetInfo,
+            OpReply::QueryDirectory(b) => Self::QueryDirectory(b.clone()),
+            OpReply::Lock => Self::Lock,
+            OpReply::Ioctl(b) => Self::Ioctl(b.clone()),
+            OpReply::ChangeNotify(v) => Self::ChangeNotify(v.clone()),
+        }
+    }
+
+    /// The backend result again.
+    pub fn to_reply(&self) -> OpReply {
+        match self {
+            Self::Create(c) => OpReply::Create(c.clone()),
+            Self::Read(b) => OpReply::Read(ReadBuf::from_slice(b)),
+            Self::Write(count) => OpReply::Write { count: *count },
+            Self::Flush => OpReply::Flush,
+            Self::Close(m) => OpReply::Close(*m),
+            Self::QueryInfo(i) => OpReply::QueryInfo(i.clone()),
+            Self::SetInfo => OpReply::SetInfo,
+            Self::QueryDirectory(b) => OpReply::QueryDirectory(b.clone()),
+            Self::Lock => OpReply::Lock,
+            Self::Ioctl(b) => OpReply::Ioctl(b.clone()),
+            Self::ChangeNotify(v) => OpReply::ChangeNotify(v.clone()),
         }
     }
 }
@@ -189,9 +270,20 @@ impl Trace {
             TraceEvent::ClientEvent(s) | TraceEvent::ServerOutput(s) | TraceEvent::Fault(s) => {
                 put(h, s.as_bytes())
             }
-            TraceEvent::ServerAccept { ch } | TraceEvent::ServerClosed { ch } => {
-                h.update(ch.to_le_bytes())
+            TraceEvent::ServerStart { config, epoch } => {
+                put(h, &config.rng_seed);
+                h.update(epoch.to_le_bytes());
             }
+            TraceEvent::ServerAccept {
+                ch,
+                transport,
+                peer,
+            } => {
+                h.update(ch.to_le_bytes());
+                h.update([u8::from(*transport == TransportKind::Quic)]);
+                put(h, peer.to_string().as_bytes());
+            }
+            TraceEvent::ServerClosed { ch } => h.update(ch.to_le_bytes()),
             TraceEvent::ServerReceive { ch, data } => {
                 h.update(ch.to_le_bytes());
                 h.update((data.len() as u64).to_le_bytes());
@@ -200,7 +292,7 @@ impl Trace {
                 h.update(ch.to_le_bytes());
                 put(h, data);
             }
-            TraceEvent::ServerComplete { op, result } => {
+            TraceEvent::ServerComplete { op, result, .. } => {
                 h.update(op.to_le_bytes());
                 put(h, result.as_bytes());
             }
@@ -209,6 +301,16 @@ impl Trace {
         if self.mode == TraceMode::Full {
             self.records.push(TraceRecord { at, node, event });
         }
+    }
+
+    /// A full trace holding `records` (to replay an edited trace; its hash is not the run's,
+    /// because compact keys are not kept).
+    pub fn from_records(records: impl IntoIterator<Item = TraceRecord>) -> Self {
+        let mut t = Trace::new(TraceMode::Full);
+        for r in records {
+            t.record(r.at, r.node, r.event);
+        }
+        t
     }
 
     /// Appends a record whose hashed form is the compact binary `key` (the same in both

@@ -478,10 +478,9 @@ impl FileWorker {
             Err(RequestError::Status { status, .. }) => *status,
             Err(RequestError::ConnectionClosed(_)) => return, // the Closed event follows
             Err(e) => {
-                api.metric_add("request_errors", 1);
-                if matches!(p, Pend::Setup) {
-                    let _ = e;
-                }
+                // Our side refused (authentication or security requirements): start over.
+                api.metric_add(&format!("request_error {e}"), 1);
+                self.lost_connection(api);
                 return;
             }
         };
@@ -625,6 +624,9 @@ impl Workload for FileWorker {
                 if let Some(c) = n.cipher {
                     api.metric_add(&format!("cipher_{c}"), 1);
                 }
+                if let Some(a) = n.signing_algorithm {
+                    api.metric_add(&format!("signing_{a}"), 1);
+                }
                 self.phase = Phase::Authenticating;
                 let (user, password) = (self.cfg.user.clone(), self.cfg.password.clone());
                 match api.session_setup(&user, "WORKGROUP", &password) {
@@ -767,7 +769,7 @@ impl Workload for AuthProbe {
                 self.closes += 1;
                 if self.closes > self.attempts + 3 {
                     self.done = true;
-                } else if self.failures < self.attempts || self.closes > 0 {
+                } else {
                     api.reconnect(Duration::from_millis(10));
                 }
             }
