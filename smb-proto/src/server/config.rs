@@ -86,6 +86,10 @@ pub struct ServerConfig {
     pub rng_seed: [u8; 32],
     /// Wall-clock anchor for FILETIME values; `None` sends zeros for SystemTime.
     pub clock: Option<Clock>,
+    /// Maximum live connections from one peer IP address (the port is ignored); a connection
+    /// past it is closed as soon as it is accepted. Default 4096: generous, because many
+    /// clients behind one NAT share an address; lower it where peers are individual hosts.
+    pub max_connections_per_peer: usize,
     /// Maximum sessions per connection.
     pub max_sessions: usize,
     /// Maximum opens per connection.
@@ -147,6 +151,7 @@ impl ServerConfig {
             auth,
             rng_seed: [0; 32],
             clock: None,
+            max_connections_per_peer: 4096,
             max_sessions: 64,
             max_opens: 16_384,
             max_outstanding: 512,

@@ -82,13 +82,23 @@ const IDLE_HORIZON: Duration = Duration::from_secs(3600);
 const MAX_COMPOUND: usize = 64;
 
 /// Who an op belongs to.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum OpOwner {
     /// A chain element waits for it.
     Chain { ch: ConnectionHandle, chain: u64 },
     /// Emitted by the server itself (cleanup closes, or a request whose connection is gone):
     /// the result is dropped.
     Internal,
+    /// A CREATE whose connection went away before the backend answered: if it succeeds
+    /// anyway, the new open is closed at once (nobody can close it otherwise).
+    OrphanCreate {
+        ch: ConnectionHandle,
+        open: OpenId,
+        session: SessionId,
+        tree: TreeId,
+        /// The share's name (drivers pick the backend by it).
+        share: String,
+    },
 }
 
 /// One encoded response: 4 reserved bytes for the Direct TCP header, then the message with
@@ -212,7 +222,8 @@ impl Server {
 
     // ----- inputs -----
 
-    /// Registers a new transport connection.
+    /// Registers a new transport connection. Past `max_connections_per_peer` from the same IP
+    /// address it is closed at once (`Close` and a `Closed` event follow).
     pub fn accept(
         &mut self,
         now: Instant,
@@ -239,6 +250,11 @@ impl Server {
             partial_since: None,
             signing_violations: 0,
         };
+        let from_peer = self
+            .conns
+            .values()
+            .filter(|c| c.peer.ip() == peer.ip())
+            .count();
         self.conns.insert(ch, conn);
         self.outbox
             .push_back(ServerOutput::Event(ServerEvent::Accepted {
@@ -246,6 +262,9 @@ impl Server {
                 peer,
                 transport,
             }));
+        if from_peer >= self.config.max_connections_per_peer {
+            self.drop_conn(ch, "too many connections from this peer", true);
+        }
         ch
     }
 
@@ -272,7 +291,21 @@ impl Server {
     /// or whose connection went away) are ignored.
     pub fn complete(&mut self, op: OpId, now: Instant, result: Result<OpReply, NtStatus>) {
         self.last_now = self.last_now.max(now);
-        let Some(OpOwner::Chain { ch, chain }) = self.ops.remove(&op) else {
+        let owner = self.ops.remove(&op);
+        if let Some(OpOwner::OrphanCreate {
+            ch,
+            open,
+            session,
+            tree,
+            share,
+        }) = owner
+        {
+            if matches!(result, Ok(OpReply::Create(_))) {
+                self.orphan_close(ch, open, session, tree, share);
+            }
+            return;
+        }
+        let Some(OpOwner::Chain { ch, chain }) = owner else {
             return;
         };
         let Some(c) = self
@@ -372,7 +405,27 @@ impl Server {
         }
         for chain in conn.chains.values() {
             if let Some(cur) = chain.current.as_ref().filter(|c| !parked.contains(&c.op)) {
-                self.ops.insert(cur.op, OpOwner::Internal);
+                let owner = match cur.waiting {
+                    Waiting::Create {
+                        open,
+                        session,
+                        tree,
+                        ..
+                    } => OpOwner::OrphanCreate {
+                        ch,
+                        open,
+                        session,
+                        tree,
+                        share: conn
+                            .sessions
+                            .get(&session)
+                            .and_then(|s| s.trees.get(&tree))
+                            .map(|t| t.share.name.clone())
+                            .unwrap_or_default(),
+                    },
+                    _ => OpOwner::Internal,
+                };
+                self.ops.insert(cur.op, owner);
                 self.outbox.push_back(ServerOutput::Cancel(cur.op));
             }
         }
@@ -432,6 +485,40 @@ impl Server {
             },
             op: FsOp::Close {
                 open: open.id,
+                post_query: false,
+            },
+        }));
+    }
+
+    /// Emits a Close op for an open a CREATE made after its connection was gone.
+    fn orphan_close(
+        &mut self,
+        ch: ConnectionHandle,
+        open: OpenId,
+        session: SessionId,
+        tree: TreeId,
+        share: String,
+    ) {
+        let id = OpId(self.next_op);
+        self.next_op += 1;
+        self.ops.insert(id, OpOwner::Internal);
+        self.outbox.push_back(ServerOutput::Op(OpRequest {
+            id,
+            ctx: OpContext {
+                ch,
+                session,
+                tree,
+                share,
+                user: crate::auth::Identity {
+                    user: String::new(),
+                    domain: String::new(),
+                    workstation: String::new(),
+                    kind: IdentityKind::Anonymous,
+                },
+                now: self.filetime(self.last_now),
+            },
+            op: FsOp::Close {
+                open,
                 post_query: false,
             },
         }));
