@@ -93,6 +93,7 @@ pub fn initiator(user: &str, password: &str) -> Box<dyn Initiator> {
 
 pub fn create(name: &str, directory: bool) -> RequestBody {
     RequestBody::Create(CreateRequest {
+        name_padding: None,
         security_flags: 0,
         requested_oplock_level: OplockLevel::NONE,
         impersonation_level: ImpersonationLevel::IMPERSONATION,
