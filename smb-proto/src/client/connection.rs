@@ -132,9 +132,8 @@ struct Pending {
     id: RequestId,
     command: Command,
     session: SessionId,
-    /// When the request expires; `None` once the server answered STATUS_PENDING: an async
-    /// request (a CHANGE_NOTIFY, a blocking LOCK) may legitimately wait for hours, and the
-    /// echo keepalive watches the connection meanwhile (MS-SMB2 3.2.6.1).
+    /// When the request expires (which closes the connection). `None` for a CHANGE_NOTIFY or
+    /// LOCK the server answered STATUS_PENDING, until it is cancelled.
     deadline: Option<Instant>,
     async_id: Option<AsyncId>,
     purpose: Purpose,
@@ -502,11 +501,16 @@ impl Connection {
     /// Asks the server to cancel an outstanding request (MS-SMB2 3.2.4.24). The request still
     /// completes with its own response (usually STATUS_CANCELLED). CANCEL consumes no credit.
     pub fn cancel(&mut self, now: Instant, id: RequestId) -> Result<(), SendError> {
+        let timeout = self.config.request_timeout;
         let (message_id, session, async_id) = self
             .pending
-            .iter()
+            .iter_mut()
             .find(|(_, p)| p.id == id)
-            .map(|(m, p)| (*m, p.session, p.async_id))
+            .map(|(m, p)| {
+                // A cancelled request must be answered promptly, even one that could wait.
+                p.deadline = Some(now + timeout);
+                (*m, p.session, p.async_id)
+            })
             .ok_or(SendError::NoSuchRequest)?;
         let mut header = Header {
             command: Command::CANCEL,
@@ -978,7 +982,16 @@ impl Connection {
         // unsigned, and Windows clients accept that.
         if header.flags.contains(HeaderFlags::ASYNC_COMMAND) && header.status == NtStatus::PENDING {
             pending.async_id = header.async_id();
-            pending.deadline = None;
+            // Requests that wait on outside events (a CHANGE_NOTIFY, a blocking LOCK) may
+            // legitimately stay pending for hours; the echo keepalive watches the connection
+            // meanwhile. Any other request gets a fresh timeout, so a hung backend still ends
+            // every request within a bound (MS-SMB2 3.2.6.1).
+            pending.deadline = if [Command::CHANGE_NOTIFY, Command::LOCK].contains(&pending.command)
+            {
+                None
+            } else {
+                Some(now + self.config.request_timeout)
+            };
             let id = pending.id;
             self.emit(Event::Pending { id });
             return Ok(());
