@@ -262,6 +262,7 @@ pub fn create(name: &str) -> smb_proto::wire::message::RequestBody {
     };
     use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
     smb_proto::wire::message::RequestBody::Create(CreateRequest {
+        name_padding: None,
         security_flags: 0,
         requested_oplock_level: OplockLevel::NONE,
         impersonation_level: ImpersonationLevel::IMPERSONATION,
