@@ -16,6 +16,8 @@
 //! - [`auth`]: SPNEGO and NTLMv2 for both roles behind pluggable mechanism traits.
 //! - [`credits`]: credit charge, the client credit pool and the server MessageId window.
 //! - [`client`]: the client connection state machine.
+//! - [`server`]: the server state machine (all connections), its op boundary and the
+//!   in-memory backend.
 //! - [`io`]: inputs shared by both roles, the transport kind and the wall-clock anchor.
 //! - [`session_crypto`]: a session's signer and ciphers applied to whole messages.
 //! - [`rpc`]: DCE/RPC over named pipes (srvsvc share enumeration) for both roles.
@@ -27,5 +29,6 @@ pub mod credits;
 pub mod io;
 pub mod rng;
 pub mod rpc;
+pub mod server;
 pub mod session_crypto;
 pub mod wire;

@@ -1,0 +1,339 @@
+//! Per-connection state of the server: negotiated parameters, sessions, trees, opens and the
+//! requests in progress.
+//!
+//! Owns: the plain data the [`super::Server`] keeps per connection, and the small rules that
+//! belong to that data (which access a tree grants, how a path is checked, the protection a
+//! message needs).
+//! Must not: emit output or run the protocol; the engine does.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use smb_crypto::PreauthHash;
+
+use super::config::ShareConfig;
+use super::negotiate::ServerNegotiated;
+use super::ops::{OpId, OpenId};
+use crate::auth::{Identity, SpnegoAcceptor};
+use crate::credits::ServerWindow;
+use crate::io::TransportKind;
+use crate::rng::SeededRng;
+use crate::session_crypto::SessionCrypto;
+use crate::wire::frame::Deframer;
+use crate::wire::fscc::attributes::AccessMask;
+use crate::wire::header::Header;
+use crate::wire::ioctl::CtlCode;
+use crate::wire::status::NtStatus;
+use crate::wire::types::{AsyncId, FileId, SessionId, TreeId};
+
+/// Where a connection is in its life.
+#[derive(Debug)]
+pub(crate) enum Phase {
+    /// Waiting for NEGOTIATE (SMB1 or SMB2).
+    Fresh,
+    /// An SMB1 multi-protocol NEGOTIATE was answered with 0x02FF; an SMB2 NEGOTIATE follows.
+    Wildcard,
+    /// NEGOTIATE is done.
+    Ready(ServerNegotiated),
+    /// Dropped; waiting for the driver to take the Close.
+    Closed,
+}
+
+/// An authenticated (or authenticating) session.
+#[derive(Debug)]
+pub(crate) struct Session {
+    /// The exchange in progress (re-authentication included).
+    pub acceptor: Option<Box<SpnegoAcceptor>>,
+    /// The session's preauth hash while authenticating (3.1.1).
+    pub preauth: Option<PreauthHash>,
+    /// Keys, once authenticated (none for guest and anonymous).
+    pub crypto: Option<SessionCrypto>,
+    /// Who, once authenticated.
+    pub identity: Option<Identity>,
+    /// Whether every request must be signed (or encrypted).
+    pub signing_required: bool,
+    /// Whether every request must be encrypted (SMB2_SESSION_FLAG_ENCRYPT_DATA).
+    pub encrypt: bool,
+    /// Tree connects.
+    pub trees: BTreeMap<TreeId, Tree>,
+    /// The next TreeId.
+    pub next_tree: u32,
+    /// LOGOFF was processed; removed once its response is sent.
+    pub logged_off: bool,
+}
+
+impl Session {
+    /// Whether authentication completed.
+    pub fn valid(&self) -> bool {
+        self.identity.is_some()
+    }
+}
+
+/// A tree connect.
+#[derive(Debug, Clone)]
+pub(crate) struct Tree {
+    /// The share (IPC$ has kind Pipe).
+    pub share: ShareConfig,
+    /// Whether requests on this tree must be encrypted.
+    pub encrypt: bool,
+}
+
+/// An open file or directory.
+#[derive(Debug, Clone)]
+pub(crate) struct Open {
+    /// The backend's id (also the FileId's volatile half).
+    pub id: OpenId,
+    /// The owning session.
+    pub session: SessionId,
+    /// The owning tree.
+    pub tree: TreeId,
+    /// The access granted at CREATE.
+    pub granted: AccessMask,
+    /// Whether it is a directory.
+    pub is_directory: bool,
+    /// CreateOptions WRITE_THROUGH.
+    pub write_through: bool,
+    /// Whether QUERY_DIRECTORY has run since open or restart (empty answers differ).
+    pub enumerated: bool,
+    /// Ops on this open emitted and not yet completed.
+    pub inflight: u32,
+}
+
+impl Open {
+    /// The FileId the client sees.
+    pub fn file_id(&self) -> FileId {
+        FileId {
+            persistent: self.id.0,
+            volatile: self.id.0,
+        }
+    }
+}
+
+/// What an op waits for, so its completion can be turned into a response.
+#[derive(Debug, Clone)]
+pub(crate) enum Waiting {
+    /// CREATE: bind `open` on success.
+    Create {
+        open: OpenId,
+        session: SessionId,
+        tree: TreeId,
+        want_mxac: bool,
+        want_qfid: bool,
+        write_through: bool,
+    },
+    /// READ with its MinimumCount.
+    Read { min_count: u32 },
+    /// WRITE.
+    Write,
+    /// FLUSH.
+    Flush,
+    /// CLOSE of this open.
+    Close { open: OpenId },
+    /// QUERY_INFO with the client's limit.
+    QueryInfo { output_len: u32 },
+    /// SET_INFO.
+    SetInfo,
+    /// QUERY_DIRECTORY on this open; `first` when it is the first since open/restart.
+    QueryDirectory { first: bool },
+    /// LOCK.
+    Lock,
+    /// IOCTL.
+    Ioctl { ctl_code: CtlCode, file_id: FileId },
+    /// CHANGE_NOTIFY with the client's limit.
+    ChangeNotify { output_len: u32 },
+}
+
+/// The element of a chain that waits for an op.
+#[derive(Debug)]
+pub(crate) struct Current {
+    /// The request's header.
+    pub header: Header,
+    /// The op.
+    pub op: OpId,
+    /// What the completion means.
+    pub waiting: Waiting,
+    /// When to send an interim response.
+    pub interim_at: Option<Instant>,
+    /// Set once an interim response went out.
+    pub async_id: Option<AsyncId>,
+    /// A CANCEL arrived for it.
+    pub cancelled: bool,
+    /// The open whose in-flight count this op holds.
+    pub counted: Option<OpenId>,
+}
+
+/// The state a related request inherits from the one before it (MS-SMB2 3.3.5.2.7.2).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Related {
+    pub session: SessionId,
+    pub tree: TreeId,
+    pub file_id: Option<FileId>,
+    pub failed: Option<NtStatus>,
+    /// At least one request of the chain was processed.
+    pub seen: bool,
+}
+
+/// One received frame's requests (a single request or a compound), processed in order, one
+/// op at a time; the responses leave together.
+#[derive(Debug)]
+pub(crate) struct Chain {
+    /// Requests not yet started.
+    pub pending: VecDeque<Bytes>,
+    /// The session the frame was encrypted for.
+    pub encrypted: Option<SessionId>,
+    /// Encoded responses (unsigned, NextCommand 0) and the session each is signed with.
+    pub responses: Vec<(BytesMut, Option<SessionId>)>,
+    /// Inherited ids for related requests.
+    pub related: Related,
+    /// The element waiting for an op.
+    pub current: Option<Current>,
+    /// A failed authentication's answer is held until then.
+    pub delay_until: Option<Instant>,
+}
+
+/// One connection.
+#[derive(Debug)]
+pub(crate) struct Conn {
+    pub peer: SocketAddr,
+    pub transport: TransportKind,
+    pub rng: SeededRng,
+    pub deframer: Deframer,
+    pub phase: Phase,
+    pub window: ServerWindow,
+    pub preauth: Option<PreauthHash>,
+    pub sessions: BTreeMap<SessionId, Session>,
+    pub opens: BTreeMap<u64, Open>,
+    /// CLOSE ops held until the other ops on their open complete, by open.
+    pub parked_closes: BTreeMap<u64, super::ops::OpRequest>,
+    pub chains: BTreeMap<u64, Chain>,
+    pub next_chain: u64,
+    pub last_activity: Instant,
+    pub partial_since: Option<Instant>,
+    pub signing_violations: u32,
+}
+
+impl Conn {
+    /// The negotiated parameters, once NEGOTIATE completed.
+    pub fn negotiated(&self) -> Option<&ServerNegotiated> {
+        match &self.phase {
+            Phase::Ready(n) => Some(n),
+            _ => None,
+        }
+    }
+}
+
+/// Maps generic access bits to file-specific ones (MS-SMB2 3.3.5.9, MS-DTYP 2.4.3).
+pub(crate) fn map_generic(mask: AccessMask) -> AccessMask {
+    const READ: u32 = 0x0012_0089;
+    const WRITE: u32 = 0x0012_0116;
+    const EXECUTE: u32 = 0x0012_00A0;
+    const ALL: u32 = 0x001F_01FF;
+    let mut m = mask.0 & 0x0FFF_FFFF;
+    if mask.0 & AccessMask::GENERIC_READ.0 != 0 {
+        m |= READ;
+    }
+    if mask.0 & AccessMask::GENERIC_WRITE.0 != 0 {
+        m |= WRITE;
+    }
+    if mask.0 & AccessMask::GENERIC_EXECUTE.0 != 0 {
+        m |= EXECUTE;
+    }
+    if mask.0 & AccessMask::GENERIC_ALL.0 != 0 {
+        m |= ALL;
+    }
+    AccessMask(m)
+}
+
+/// The access bits that modify something.
+pub(crate) const WRITE_BITS: u32 = 0x0000_0002 // FILE_WRITE_DATA
+    | 0x0000_0004 // FILE_APPEND_DATA
+    | 0x0000_0010 // FILE_WRITE_EA
+    | 0x0000_0040 // FILE_DELETE_CHILD
+    | 0x0000_0100 // FILE_WRITE_ATTRIBUTES
+    | 0x0001_0000 // DELETE
+    | 0x0004_0000 // WRITE_DAC
+    | 0x0008_0000; // WRITE_OWNER
+
+/// FILE_ALL_ACCESS.
+pub(crate) const ALL_ACCESS: u32 = 0x001F_01FF;
+/// Read and execute access (what a read-only share grants at most).
+pub(crate) const READ_ACCESS: u32 = 0x0012_00A9;
+
+/// Checks a share-relative path from CREATE (MS-FSCC 2.1.5): components separated by `\`, no
+/// empty, `.` or `..` components, no characters Windows forbids in names, no stream syntax.
+/// Returns the normalised path (no leading or trailing separator).
+pub(crate) fn check_path(name: &str) -> Result<String, NtStatus> {
+    if name.starts_with('\\') {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    let trimmed = name.strip_suffix('\\').unwrap_or(name);
+    // "name::$DATA" names the default data stream, which is the file itself.
+    let trimmed = match trimmed.len().checked_sub(7) {
+        Some(at)
+            if trimmed.is_char_boundary(at)
+                && trimmed
+                    .get(at..)
+                    .is_some_and(|s| s.eq_ignore_ascii_case("::$DATA")) =>
+        {
+            trimmed.get(..at).unwrap_or(trimmed)
+        }
+        _ => trimmed,
+    };
+    if trimmed.is_empty() {
+        return Ok(String::new());
+    }
+    for comp in trimmed.split('\\') {
+        if comp.is_empty() || comp == "." || comp == ".." {
+            return Err(NtStatus::OBJECT_NAME_INVALID);
+        }
+        if comp.len() > 255 {
+            return Err(NtStatus::OBJECT_NAME_INVALID);
+        }
+        if comp.chars().any(|c| {
+            (c as u32) < 0x20 || matches!(c, '<' | '>' | ':' | '"' | '/' | '|' | '?' | '*')
+        }) {
+            return Err(NtStatus::OBJECT_NAME_INVALID);
+        }
+    }
+    Ok(trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_confined() {
+        assert_eq!(check_path("a\\b.txt"), Ok("a\\b.txt".into()));
+        assert_eq!(check_path(""), Ok(String::new()));
+        assert_eq!(check_path("dir\\"), Ok("dir".into()));
+        assert_eq!(
+            check_path("..\\etc\\passwd"),
+            Err(NtStatus::OBJECT_NAME_INVALID)
+        );
+        assert_eq!(check_path("a\\.\\b"), Err(NtStatus::OBJECT_NAME_INVALID));
+        assert_eq!(check_path("\\abs"), Err(NtStatus::INVALID_PARAMETER));
+        assert_eq!(check_path("a\\\\b"), Err(NtStatus::OBJECT_NAME_INVALID));
+        assert_eq!(check_path("a\0b"), Err(NtStatus::OBJECT_NAME_INVALID));
+        assert_eq!(
+            check_path("file:stream"),
+            Err(NtStatus::OBJECT_NAME_INVALID)
+        );
+        assert_eq!(check_path("x*"), Err(NtStatus::OBJECT_NAME_INVALID));
+        assert_eq!(check_path("dir\\f.txt::$DATA"), Ok("dir\\f.txt".into()));
+        assert_eq!(check_path("f.txt::$data"), Ok("f.txt".into()));
+        assert_eq!(
+            check_path("f.txt:alt:$DATA"),
+            Err(NtStatus::OBJECT_NAME_INVALID)
+        );
+    }
+
+    #[test]
+    fn generic_access_maps() {
+        assert_eq!(map_generic(AccessMask::GENERIC_ALL).0, ALL_ACCESS);
+        assert_eq!(map_generic(AccessMask::GENERIC_READ).0 & 1, 1);
+        assert_eq!(map_generic(AccessMask::GENERIC_WRITE).0 & 2, 2);
+    }
+}

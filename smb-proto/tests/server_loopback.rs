@@ -1,0 +1,1035 @@
+//! Our client (`client::Connection`) against our server (`server::Server` + `server::memfs`),
+//! wired together in process: a pump moves frames between them, feeds ops to the in-memory
+//! backend and completes them, and advances a virtual clock.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use smb_crypto::{CipherId, SigningAlgorithm};
+use smb_proto::auth::ntlm::{Credentials, ServerIdentity};
+use smb_proto::auth::{
+    AcceptorConfig, Initiator, InitiatorConfig, NtlmPolicy, SpnegoInitiator, UserStore,
+};
+use smb_proto::client::{
+    ClientConfig, Connection, Event, Output, RequestError, RequestId, SigningPolicy,
+};
+use smb_proto::io::{Clock, Input, TransportKind};
+use smb_proto::rng::SeededRng;
+use smb_proto::server::memfs::MemFs;
+use smb_proto::server::{
+    ConnectionHandle, OpId, OpReply, OpRequest, Server, ServerConfig, ServerOutput, ShareConfig,
+};
+use smb_proto::wire::close::{CloseFlags, CloseRequest};
+use smb_proto::wire::create::{
+    CreateDisposition, CreateOptions, CreateRequest, ImpersonationLevel, OplockLevel, ShareAccess,
+};
+use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
+use smb_proto::wire::fscc::directory::DirectoryListing;
+use smb_proto::wire::fscc::file::{FileDispositionInformation, FileRenameInformation};
+use smb_proto::wire::fscc::{FileInfoClass, InfoCodec};
+use smb_proto::wire::header::{Header, HeaderFlags};
+use smb_proto::wire::lock::{LockElement, LockFlags, LockRequest};
+use smb_proto::wire::message::{RequestBody, Response, ResponseBody, ResponsePayload};
+use smb_proto::wire::query_directory::{QueryDirectoryFlags, QueryDirectoryRequest};
+use smb_proto::wire::query_info::{AdditionalInformation, InfoType};
+use smb_proto::wire::read::{Channel, ReadFlags, ReadRequest};
+use smb_proto::wire::set_info::SetInfoRequest;
+use smb_proto::wire::status::NtStatus;
+use smb_proto::wire::write::{WriteFlags, WriteRequest};
+use smb_proto::wire::{Dialect, FileId, SessionId, TreeId};
+
+const FILETIME: u64 = 133_000_000_000_000_000;
+
+fn auth() -> Arc<AcceptorConfig> {
+    let mut users = UserStore::new();
+    users.add_password("alice", "secret");
+    Arc::new(AcceptorConfig::new(
+        ServerIdentity {
+            netbios_name: "SRV".into(),
+            netbios_domain: "WORKGROUP".into(),
+            dns_name: "srv".into(),
+            dns_domain: String::new(),
+        },
+        users,
+    ))
+}
+
+fn server_config(t0: Instant) -> ServerConfig {
+    let mut c = ServerConfig::new(auth());
+    c.clock = Some(Clock {
+        instant: t0,
+        filetime: FILETIME,
+    });
+    c.rng_seed = [9; 32];
+    c.shares = vec![ShareConfig::disk("share", "memfs"), {
+        let mut s = ShareConfig::disk("secret", "memfs");
+        s.encrypt_data = true;
+        s
+    }];
+    c
+}
+
+fn client_config(t0: Instant, dialect: Dialect) -> ClientConfig {
+    ClientConfig {
+        min_dialect: dialect,
+        max_dialect: dialect,
+        server_name: "srv".into(),
+        clock: Some(Clock {
+            instant: t0,
+            filetime: FILETIME,
+        }),
+        rng_seed: [3; 32],
+        ..ClientConfig::default()
+    }
+}
+
+fn initiator(password: &str) -> Box<dyn Initiator> {
+    let cfg = Arc::new(InitiatorConfig {
+        credentials: Credentials::from_password("alice", "WORKGROUP", password),
+        workstation: "CLIENT".into(),
+        ntlm_policy: NtlmPolicy::default(),
+    });
+    Box::new(
+        SpnegoInitiator::new(cfg, "srv", FILETIME, SeededRng::from_seed([4; 32]))
+            .expect("NTLM allowed"),
+    )
+}
+
+/// A frame hook: sees every client frame before the server; returns the frames to deliver.
+type Hook = Box<dyn FnMut(Bytes) -> Vec<Bytes>>;
+
+struct Harness {
+    now: Instant,
+    server: Server,
+    fs: MemFs,
+    client: Connection,
+    ch: ConnectionHandle,
+    events: VecDeque<Event>,
+    server_closed: bool,
+    /// Ops held back (not answered by memfs) while `hold_ops` is set.
+    hold_ops: bool,
+    held: Vec<OpRequest>,
+    hook: Option<Hook>,
+    ops_seen: usize,
+    /// Every frame the server sent.
+    sent: Vec<Bytes>,
+}
+
+impl Harness {
+    fn new(server: ServerConfig, client: ClientConfig, t0: Instant) -> Self {
+        let mut s = Server::new(Arc::new(server), t0);
+        let peer: SocketAddr = "127.0.0.1:50000".parse().expect("addr");
+        let ch = s.accept(t0, TransportKind::Tcp, peer);
+        let c = Connection::new(Arc::new(client), TransportKind::Tcp, t0);
+        let mut h = Self {
+            now: t0,
+            server: s,
+            fs: MemFs::new(),
+            client: c,
+            ch,
+            events: VecDeque::new(),
+            server_closed: false,
+            hold_ops: false,
+            held: Vec::new(),
+            hook: None,
+            ops_seen: 0,
+            sent: Vec::new(),
+        };
+        h.pump();
+        h
+    }
+
+    fn complete(&mut self, id: OpId, r: Result<OpReply, NtStatus>) {
+        self.server.complete(id, self.now, r);
+    }
+
+    fn pump(&mut self) {
+        for _ in 0..100_000 {
+            let mut progress = false;
+            loop {
+                match self.client.poll_output() {
+                    Output::Transmit(b) => {
+                        progress = true;
+                        let frames = match self.hook.as_mut() {
+                            Some(h) => h(b),
+                            None => vec![b],
+                        };
+                        for f in frames {
+                            self.server.handle_input(
+                                self.ch,
+                                Input::Receive {
+                                    now: self.now,
+                                    data: f,
+                                },
+                            );
+                        }
+                    }
+                    Output::Event(e) => {
+                        progress = true;
+                        self.events.push_back(e);
+                    }
+                    Output::Timeout(_) => break,
+                }
+            }
+            loop {
+                match self.server.poll_output() {
+                    ServerOutput::Transmit { data, .. } => {
+                        progress = true;
+                        self.sent.push(data.clone());
+                        self.client.handle_input(Input::Receive {
+                            now: self.now,
+                            data,
+                        });
+                    }
+                    ServerOutput::Op(req) => {
+                        progress = true;
+                        self.ops_seen += 1;
+                        if self.hold_ops {
+                            self.held.push(req);
+                            continue;
+                        }
+                        let id = req.id;
+                        if let Some(r) = self.fs.handle(req) {
+                            self.complete(id, r);
+                        }
+                        while let Some((id, r)) = self.fs.poll_ready() {
+                            self.complete(id, r);
+                        }
+                    }
+                    ServerOutput::Cancel(op) => {
+                        progress = true;
+                        if let Some(r) = self.fs.cancel(op) {
+                            self.complete(op, r);
+                        }
+                        if let Some(pos) = self.held.iter().position(|r| r.id == op) {
+                            self.held.remove(pos);
+                            self.complete(op, Err(NtStatus::CANCELLED));
+                        }
+                    }
+                    ServerOutput::Close { .. } => {
+                        progress = true;
+                        self.server_closed = true;
+                        self.client.handle_input(Input::Closed { now: self.now });
+                    }
+                    ServerOutput::Event(_) => progress = true,
+                    ServerOutput::Timeout(_) => break,
+                }
+            }
+            if !progress {
+                return;
+            }
+        }
+        panic!("pump did not settle");
+    }
+
+    fn advance(&mut self, d: Duration) {
+        self.now += d;
+        self.server.handle_input(self.ch, Input::Timeout(self.now));
+        self.client.handle_input(Input::Timeout(self.now));
+        self.pump();
+    }
+
+    fn take_response(&mut self, id: RequestId) -> Option<Result<Response, RequestError>> {
+        let pos = self
+            .events
+            .iter()
+            .position(|e| matches!(e, Event::Response { id: i, .. } if *i == id))?;
+        match self.events.remove(pos) {
+            Some(Event::Response { result, .. }) => Some(result),
+            _ => None,
+        }
+    }
+
+    fn wait(&mut self, id: RequestId) -> Result<Response, RequestError> {
+        self.pump();
+        self.take_response(id).expect("a response")
+    }
+
+    fn call(
+        &mut self,
+        s: SessionId,
+        t: TreeId,
+        body: RequestBody,
+    ) -> Result<ResponseBody, NtStatus> {
+        let id = self.client.request(self.now, s, t, body).expect("send");
+        match self.wait(id) {
+            Ok(Response {
+                payload: ResponsePayload::Body(b),
+                ..
+            }) => Ok(b),
+            Ok(r) => Err(r.header.status),
+            Err(RequestError::Status { status, .. }) => Err(status),
+            Err(e) => panic!("request failed: {e}"),
+        }
+    }
+
+    /// Negotiates (already under way), authenticates and connects `share`.
+    fn login(&mut self, password: &str, share: &str) -> (SessionId, TreeId) {
+        assert!(
+            self.events
+                .iter()
+                .any(|e| matches!(e, Event::Negotiated(_))),
+            "negotiated"
+        );
+        let id = self
+            .client
+            .session_setup(self.now, initiator(password))
+            .expect("setup");
+        self.pump();
+        let session = self
+            .events
+            .iter()
+            .find_map(|e| match e {
+                Event::SessionReady { id: i, session, .. } if *i == id => Some(*session),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("session ready: {:?}", self.events));
+        let tc = self
+            .client
+            .tree_connect(self.now, session, share)
+            .expect("tc");
+        let r = self.wait(tc).expect("tree connect");
+        (session, r.header.tree_id().expect("tree id"))
+    }
+
+    fn open(
+        &mut self,
+        s: SessionId,
+        t: TreeId,
+        name: &str,
+        disp: CreateDisposition,
+        dir: bool,
+    ) -> Result<FileId, NtStatus> {
+        match self.call(s, t, create(name, disp, dir))? {
+            ResponseBody::Create(c) => Ok(c.file_id),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    fn close(&mut self, s: SessionId, t: TreeId, fid: FileId) {
+        self.call(
+            s,
+            t,
+            RequestBody::Close(CloseRequest {
+                flags: CloseFlags::default(),
+                file_id: fid,
+            }),
+        )
+        .expect("close");
+    }
+
+    fn list(&mut self, s: SessionId, t: TreeId, dir: &str, pattern: &str) -> Vec<String> {
+        let fid = self
+            .open(s, t, dir, CreateDisposition::OPEN, true)
+            .expect("open dir");
+        let mut names = Vec::new();
+        loop {
+            let r = self.call(
+                s,
+                t,
+                RequestBody::QueryDirectory(QueryDirectoryRequest {
+                    file_information_class: FileInfoClass::ID_BOTH_DIRECTORY,
+                    flags: QueryDirectoryFlags::default(),
+                    file_index: 0,
+                    file_id: fid,
+                    output_buffer_length: 300,
+                    file_name: pattern.into(),
+                }),
+            );
+            match r {
+                Ok(ResponseBody::QueryDirectory(q)) => {
+                    match DirectoryListing::decode(FileInfoClass::ID_BOTH_DIRECTORY, &q.buffer)
+                        .expect("listing")
+                    {
+                        DirectoryListing::IdBothDirectory(v) => {
+                            names.extend(v.into_iter().map(|e| e.file_name))
+                        }
+                        other => panic!("class {other:?}"),
+                    }
+                }
+                Err(NtStatus::NO_MORE_FILES) | Err(NtStatus::NO_SUCH_FILE) => break,
+                other => panic!("query directory: {other:?}"),
+            }
+        }
+        self.close(s, t, fid);
+        names
+    }
+}
+
+fn create(name: &str, disposition: CreateDisposition, directory: bool) -> RequestBody {
+    RequestBody::Create(CreateRequest {
+        security_flags: 0,
+        requested_oplock_level: OplockLevel::NONE,
+        impersonation_level: ImpersonationLevel::IMPERSONATION,
+        smb_create_flags: 0,
+        desired_access: if directory {
+            AccessMask(
+                AccessMask::FILE_READ_DATA.0
+                    | AccessMask::FILE_READ_ATTRIBUTES.0
+                    | AccessMask::DELETE.0,
+            )
+        } else {
+            AccessMask(
+                AccessMask::GENERIC_READ.0 | AccessMask::GENERIC_WRITE.0 | AccessMask::DELETE.0,
+            )
+        },
+        file_attributes: FileAttributes::default(),
+        share_access: ShareAccess(
+            ShareAccess::READ.0 | ShareAccess::WRITE.0 | ShareAccess::DELETE.0,
+        ),
+        create_disposition: disposition,
+        create_options: if directory {
+            CreateOptions::DIRECTORY_FILE
+        } else {
+            CreateOptions::NON_DIRECTORY_FILE
+        },
+        name: name.into(),
+        contexts: Vec::new(),
+    })
+}
+
+fn write_req(fid: FileId, offset: u64, data: Bytes) -> RequestBody {
+    RequestBody::Write(WriteRequest {
+        offset,
+        file_id: fid,
+        channel: Channel::NONE,
+        remaining_bytes: 0,
+        flags: WriteFlags::default(),
+        data,
+        channel_info: Bytes::new(),
+    })
+}
+
+fn read_req(fid: FileId, offset: u64, length: u32) -> RequestBody {
+    RequestBody::Read(ReadRequest {
+        padding: 0x50,
+        flags: ReadFlags::default(),
+        length,
+        offset,
+        file_id: fid,
+        minimum_count: 0,
+        channel: Channel::NONE,
+        remaining_bytes: 0,
+        channel_info: Bytes::new(),
+    })
+}
+
+fn payload(len: usize, seed: u8) -> Bytes {
+    let mut rng = SeededRng::from_seed([seed; 32]);
+    let mut v = vec![0u8; len];
+    rand_core::RngCore::fill_bytes(&mut rng, &mut v);
+    Bytes::from(v)
+}
+
+/// Writes `data` in `chunk`-sized pipelined WRITEs, reads it back with pipelined READs, and
+/// returns what was read.
+fn pipelined_roundtrip(
+    h: &mut Harness,
+    s: SessionId,
+    t: TreeId,
+    name: &str,
+    data: &Bytes,
+    chunk: usize,
+) -> Vec<u8> {
+    let fid = h
+        .open(s, t, name, CreateDisposition::OVERWRITE_IF, false)
+        .expect("create");
+    let mut ids = Vec::new();
+    for (i, part) in data.chunks(chunk).enumerate() {
+        let id = h
+            .client
+            .request(
+                h.now,
+                s,
+                t,
+                write_req(fid, (i * chunk) as u64, data.slice_ref(part)),
+            )
+            .expect("write in flight");
+        ids.push(id);
+    }
+    assert!(ids.len() > 1, "several requests in flight");
+    h.pump();
+    for id in ids {
+        match h.take_response(id).expect("write answered") {
+            Ok(Response {
+                payload: ResponsePayload::Body(ResponseBody::Write(w)),
+                ..
+            }) => assert!(w.count > 0),
+            other => panic!("write: {other:?}"),
+        }
+    }
+    let mut ids = Vec::new();
+    for i in 0..data.len().div_ceil(chunk) {
+        ids.push(
+            h.client
+                .request(h.now, s, t, read_req(fid, (i * chunk) as u64, chunk as u32))
+                .expect("read in flight"),
+        );
+    }
+    h.pump();
+    let mut out = Vec::new();
+    for id in ids {
+        match h.take_response(id).expect("read answered") {
+            Ok(Response {
+                payload: ResponsePayload::Body(ResponseBody::Read(r)),
+                ..
+            }) => out.extend_from_slice(&r.data),
+            other => panic!("read: {other:?}"),
+        }
+    }
+    h.close(s, t, fid);
+    out
+}
+
+#[test]
+fn every_dialect_transfers_lists_renames_deletes() {
+    for dialect in Dialect::ALL {
+        let t0 = Instant::now();
+        let mut h = Harness::new(server_config(t0), client_config(t0, dialect), t0);
+        let (s, t) = h.login("secret", "share");
+        assert_eq!(h.server.dialect(h.ch), Some(dialect));
+        let data = payload((1 << 20) + 7, 1);
+        let chunk = if dialect == Dialect::SMB2_0_2 {
+            65_536
+        } else {
+            256 * 1024
+        };
+        let back = pipelined_roundtrip(&mut h, s, t, "big.bin", &data, chunk);
+        assert_eq!(back.len(), data.len(), "{dialect}");
+        assert!(back == data[..], "{dialect}: bytes differ");
+        assert_eq!(h.fs.file("big.bin").map(<[u8]>::len), Some(data.len()));
+
+        // Directories, listing with wildcards.
+        let d = h
+            .open(s, t, "dir", CreateDisposition::CREATE, true)
+            .expect("mkdir");
+        h.close(s, t, d);
+        for n in ["dir\\a.txt", "dir\\b.txt", "dir\\c.dat"] {
+            let f = h
+                .open(s, t, n, CreateDisposition::CREATE, false)
+                .expect("create");
+            h.close(s, t, f);
+        }
+        let mut all = h.list(s, t, "dir", "*");
+        all.sort();
+        assert_eq!(all, [".", "..", "a.txt", "b.txt", "c.dat"]);
+        assert_eq!(h.list(s, t, "dir", "*.txt"), ["a.txt", "b.txt"]);
+        assert_eq!(h.list(s, t, "dir", "?.dat"), ["c.dat"]);
+
+        // Rename across directories; a collision is refused.
+        let f = h
+            .open(s, t, "dir\\a.txt", CreateDisposition::OPEN, false)
+            .expect("open");
+        let rename = |name: &str, replace: bool| {
+            RequestBody::SetInfo(SetInfoRequest {
+                info_type: InfoType::FILE,
+                info_class: FileInfoClass::RENAME.0,
+                additional_information: AdditionalInformation::default(),
+                file_id: f,
+                buffer: FileRenameInformation {
+                    replace_if_exists: replace,
+                    root_directory: 0,
+                    file_name: name.into(),
+                }
+                .to_bytes()
+                .expect("encode"),
+            })
+        };
+        assert_eq!(
+            h.call(s, t, rename("dir\\b.txt", false)).err(),
+            Some(NtStatus::OBJECT_NAME_COLLISION)
+        );
+        h.call(s, t, rename("moved.txt", false)).expect("rename");
+        h.close(s, t, f);
+        assert!(h.fs.exists("moved.txt") && !h.fs.exists("dir\\a.txt"));
+
+        // Delete via disposition; a non-empty directory refuses.
+        let d = h
+            .open(s, t, "dir", CreateDisposition::OPEN, true)
+            .expect("open dir");
+        let dispose = |fid: FileId| {
+            RequestBody::SetInfo(SetInfoRequest {
+                info_type: InfoType::FILE,
+                info_class: FileInfoClass::DISPOSITION.0,
+                additional_information: AdditionalInformation::default(),
+                file_id: fid,
+                buffer: FileDispositionInformation {
+                    delete_pending: true,
+                }
+                .to_bytes()
+                .expect("encode"),
+            })
+        };
+        assert_eq!(
+            h.call(s, t, dispose(d)).err(),
+            Some(NtStatus::DIRECTORY_NOT_EMPTY)
+        );
+        h.close(s, t, d);
+        let f = h
+            .open(s, t, "moved.txt", CreateDisposition::OPEN, false)
+            .expect("open");
+        h.call(s, t, dispose(f)).expect("delete pending");
+        h.close(s, t, f);
+        assert!(!h.fs.exists("moved.txt"));
+        // Path traversal never reaches the backend.
+        assert_eq!(
+            h.open(s, t, "..\\etc\\passwd", CreateDisposition::OPEN, false),
+            Err(NtStatus::OBJECT_NAME_INVALID)
+        );
+        assert_eq!(h.server.open_count(h.ch), 0);
+        assert_eq!(h.fs.open_count(), 0);
+    }
+}
+
+#[test]
+fn every_signing_algorithm_and_cipher() {
+    for alg in [
+        SigningAlgorithm::HMAC_SHA256,
+        SigningAlgorithm::AES_CMAC,
+        SigningAlgorithm::AES_GMAC,
+    ] {
+        let t0 = Instant::now();
+        let mut cc = client_config(t0, Dialect::SMB3_1_1);
+        cc.signing_algorithms = vec![alg];
+        let mut h = Harness::new(server_config(t0), cc, t0);
+        let (s, t) = h.login("secret", "share");
+        let data = payload(200_000, 2);
+        assert!(
+            pipelined_roundtrip(&mut h, s, t, "f", &data, 65_536) == data[..],
+            "{alg:?}"
+        );
+    }
+    for cipher in [
+        CipherId::AES_128_CCM,
+        CipherId::AES_128_GCM,
+        CipherId::AES_256_CCM,
+        CipherId::AES_256_GCM,
+    ] {
+        let t0 = Instant::now();
+        let mut sc = server_config(t0);
+        sc.encrypt_data = true;
+        let mut cc = client_config(t0, Dialect::SMB3_1_1);
+        cc.ciphers = vec![cipher];
+        let mut h = Harness::new(sc, cc, t0);
+        let (s, t) = h.login("secret", "share");
+        let data = payload(300_000, 3);
+        assert!(
+            pipelined_roundtrip(&mut h, s, t, "f", &data, 65_536) == data[..],
+            "{cipher:?}"
+        );
+    }
+    // SMB 3.0 encrypts with AES-128-CCM, here by share.
+    let t0 = Instant::now();
+    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_0), t0);
+    let (s, t) = h.login("secret", "secret");
+    let data = payload(100_000, 4);
+    assert!(pipelined_roundtrip(&mut h, s, t, "f", &data, 65_536) == data[..]);
+}
+
+#[test]
+fn client_that_cannot_encrypt_is_refused_by_an_encrypted_share() {
+    let t0 = Instant::now();
+    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB2_1), t0);
+    let id = h
+        .client
+        .session_setup(h.now, initiator("secret"))
+        .expect("setup");
+    h.pump();
+    let session = h
+        .events
+        .iter()
+        .find_map(|e| match e {
+            Event::SessionReady { id: i, session, .. } if *i == id => Some(*session),
+            _ => None,
+        })
+        .expect("ready");
+    let tc = h.client.tree_connect(h.now, session, "secret").expect("tc");
+    match h.wait(tc) {
+        Err(RequestError::Status { status, .. }) => assert_eq!(status, NtStatus::ACCESS_DENIED),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn wrong_password_fails_after_the_delay_in_virtual_time() {
+    let t0 = Instant::now();
+    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
+    let id = h
+        .client
+        .session_setup(h.now, initiator("wrong"))
+        .expect("setup");
+    h.pump();
+    assert!(h.take_response(id).is_none(), "no answer before the delay");
+    h.advance(Duration::from_millis(1900));
+    assert!(h.take_response(id).is_none(), "no answer at 1.9 s");
+    h.advance(Duration::from_millis(200));
+    match h.take_response(id) {
+        Some(Err(RequestError::Status { status, .. })) => {
+            assert_eq!(status, NtStatus::LOGON_FAILURE)
+        }
+        other => panic!("{other:?}"),
+    }
+    // The connection still works: the right password succeeds.
+    let (_s, _t) = h.login("secret", "share");
+}
+
+#[test]
+fn replayed_message_id_drops_the_connection() {
+    let t0 = Instant::now();
+    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
+    let (s, t) = h.login("secret", "share");
+    // Deliver every frame twice from now on.
+    h.hook = Some(Box::new(|b: Bytes| vec![b.clone(), b]));
+    let _ = h.client.request(
+        h.now,
+        s,
+        t,
+        RequestBody::Echo(smb_proto::wire::echo::EchoRequest),
+    );
+    h.pump();
+    assert!(
+        h.server_closed,
+        "a replayed MessageId must drop the connection"
+    );
+    assert_eq!(h.server.connection_count(), 0);
+}
+
+#[test]
+fn unsigned_request_where_signing_is_required_is_denied_then_dropped() {
+    let t0 = Instant::now();
+    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
+    let (s, t) = h.login("secret", "share");
+    // Strip the signature from every frame.
+    h.hook = Some(Box::new(|b: Bytes| {
+        let mut m = BytesMut::from(&b[..]);
+        let flags_at = 4 + Header::FLAGS_OFFSET;
+        let f = u32::from_le_bytes([
+            m[flags_at],
+            m[flags_at + 1],
+            m[flags_at + 2],
+            m[flags_at + 3],
+        ]) & !HeaderFlags::SIGNED.bits();
+        m[flags_at..flags_at + 4].copy_from_slice(&f.to_le_bytes());
+        for x in &mut m[4 + 48..4 + 64] {
+            *x = 0;
+        }
+        vec![m.freeze()]
+    }));
+    let before = h.ops_seen;
+    assert_eq!(
+        h.open(s, t, "x", CreateDisposition::OPEN_IF, false),
+        Err(NtStatus::ACCESS_DENIED)
+    );
+    assert_eq!(h.ops_seen, before, "nothing reached the backend");
+    for _ in 0..3 {
+        let _ = h
+            .client
+            .request(h.now, s, t, create("x", CreateDisposition::OPEN_IF, false));
+        h.pump();
+    }
+    assert!(h.server_closed, "repeated violations disconnect");
+}
+
+#[test]
+fn unencrypted_request_to_encrypted_share_is_denied() {
+    let t0 = Instant::now();
+    let mut sc = server_config(t0);
+    sc.signing_required = false;
+    let mut cc = client_config(t0, Dialect::SMB3_1_1);
+    cc.signing = SigningPolicy::Enabled;
+    let mut h = Harness::new(sc, cc, t0);
+    let (s, plain) = h.login("secret", "share");
+    let tc = h.client.tree_connect(h.now, s, "secret").expect("tc");
+    let enc = h.wait(tc).expect("tc").header.tree_id().expect("tree");
+    // Redirect an unsigned, unencrypted request for the plain tree to the encrypted one.
+    h.hook = Some(Box::new(move |b: Bytes| {
+        let mut m = BytesMut::from(&b[..]);
+        if m.first() == Some(&0) && m.get(4) == Some(&0xFE) {
+            let at = 4 + 36;
+            m[at..at + 4].copy_from_slice(&enc.0.to_le_bytes());
+        }
+        vec![m.freeze()]
+    }));
+    let before = h.ops_seen;
+    h.sent.clear();
+    let _ = h.client.request(
+        h.now,
+        s,
+        plain,
+        create("x", CreateDisposition::OPEN_IF, false),
+    );
+    h.pump();
+    assert_eq!(h.ops_seen, before, "nothing reached the backend");
+    let frame = h.sent.first().expect("an answer");
+    let header = Header::decode(&frame.slice(4..)).expect("plain SMB2 header");
+    assert_eq!(header.status, NtStatus::ACCESS_DENIED);
+    assert_eq!(header.tree_id(), Some(enc));
+}
+
+#[test]
+fn blocking_lock_goes_pending_then_cancel() {
+    let t0 = Instant::now();
+    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
+    let (s, t) = h.login("secret", "share");
+    let a = h
+        .open(s, t, "locked", CreateDisposition::OPEN_IF, false)
+        .expect("a");
+    let b = h
+        .open(s, t, "locked", CreateDisposition::OPEN, false)
+        .expect("b");
+    let lock = |fid: FileId, flags: u32| {
+        RequestBody::Lock(LockRequest {
+            lock_sequence: 0,
+            file_id: fid,
+            locks: vec![LockElement {
+                offset: 0,
+                length: 10,
+                flags: LockFlags(flags),
+            }],
+        })
+    };
+    h.call(s, t, lock(a, LockFlags::EXCLUSIVE_LOCK.0))
+        .expect("first lock");
+    assert_eq!(
+        h.call(
+            s,
+            t,
+            lock(
+                b,
+                LockFlags::EXCLUSIVE_LOCK.0 | LockFlags::FAIL_IMMEDIATELY.0
+            )
+        )
+        .err(),
+        Some(NtStatus::LOCK_NOT_GRANTED)
+    );
+    let id = h
+        .client
+        .request(h.now, s, t, lock(b, LockFlags::EXCLUSIVE_LOCK.0))
+        .expect("send");
+    h.pump();
+    assert!(h.take_response(id).is_none());
+    assert!(!h.events.iter().any(|e| matches!(e, Event::Pending { .. })));
+    h.advance(Duration::from_millis(600));
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, Event::Pending { id: i } if *i == id)),
+        "interim STATUS_PENDING after the interim deadline"
+    );
+    h.client.cancel(h.now, id).expect("cancel");
+    h.pump();
+    match h.take_response(id) {
+        Some(Err(RequestError::Status { status, .. })) => assert_eq!(status, NtStatus::CANCELLED),
+        other => panic!("{other:?}"),
+    }
+    // A blocking lock that becomes free is granted after an unlock.
+    let id = h
+        .client
+        .request(h.now, s, t, lock(b, LockFlags::EXCLUSIVE_LOCK.0))
+        .expect("send");
+    h.pump();
+    h.call(s, t, lock(a, LockFlags::UNLOCK.0)).expect("unlock");
+    h.pump();
+    assert!(
+        matches!(h.take_response(id), Some(Ok(_))),
+        "granted after unlock"
+    );
+}
+
+#[test]
+fn slow_op_gets_interim_then_async_final() {
+    let t0 = Instant::now();
+    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
+    let (s, t) = h.login("secret", "share");
+    h.hold_ops = true;
+    let id = h
+        .client
+        .request(
+            h.now,
+            s,
+            t,
+            create("slow", CreateDisposition::OPEN_IF, false),
+        )
+        .expect("send");
+    h.pump();
+    assert_eq!(h.held.len(), 1);
+    h.advance(Duration::from_millis(499));
+    assert!(!h.events.iter().any(|e| matches!(e, Event::Pending { .. })));
+    h.advance(Duration::from_millis(2));
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, Event::Pending { id: i } if *i == id))
+    );
+    let req = h.held.remove(0);
+    let op = req.id;
+    let r = h.fs.handle(req).expect("memfs answers create");
+    h.hold_ops = false;
+    h.complete(op, r);
+    h.pump();
+    match h.take_response(id) {
+        Some(Ok(r)) => {
+            assert!(r.header.flags.contains(HeaderFlags::ASYNC_COMMAND));
+            assert!(matches!(
+                r.payload,
+                ResponsePayload::Body(ResponseBody::Create(_))
+            ));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// In-process throughput of client + server + memfs (no sockets): 64 MiB written and read
+/// back in 1 MiB requests, 8 in flight, with GMAC signing and with AES-128-GCM encryption.
+/// Run: `cargo test --release -p smb-proto --test server_loopback -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn throughput_in_process() {
+    const TOTAL: usize = 64 << 20;
+    const CHUNK: usize = 1 << 20;
+    for encrypt in [false, true] {
+        let t0 = Instant::now();
+        let mut sc = server_config(t0);
+        sc.encrypt_data = encrypt;
+        let mut cc = client_config(t0, Dialect::SMB3_1_1);
+        cc.ciphers = vec![CipherId::AES_128_GCM];
+        cc.signing_algorithms = vec![SigningAlgorithm::AES_GMAC];
+        let mut h = Harness::new(sc, cc, t0);
+        let (s, t) = h.login("secret", "share");
+        let fid = h
+            .open(s, t, "bench", CreateDisposition::OVERWRITE_IF, false)
+            .expect("create");
+        let data = payload(CHUNK, 7);
+        let start = std::time::Instant::now();
+        for round in 0..TOTAL / CHUNK / 8 {
+            let ids: Vec<RequestId> = (0..8)
+                .map(|i| {
+                    let off = ((round * 8 + i) * CHUNK) as u64;
+                    h.client
+                        .request(h.now, s, t, write_req(fid, off, data.clone()))
+                        .expect("w")
+                })
+                .collect();
+            h.pump();
+            for id in ids {
+                assert!(matches!(h.take_response(id), Some(Ok(_))));
+            }
+        }
+        let write = start.elapsed();
+        let start = std::time::Instant::now();
+        for round in 0..TOTAL / CHUNK / 8 {
+            let ids: Vec<RequestId> = (0..8)
+                .map(|i| {
+                    let off = ((round * 8 + i) * CHUNK) as u64;
+                    h.client
+                        .request(h.now, s, t, read_req(fid, off, CHUNK as u32))
+                        .expect("r")
+                })
+                .collect();
+            h.pump();
+            for id in ids {
+                assert!(matches!(h.take_response(id), Some(Ok(_))));
+            }
+        }
+        let read = start.elapsed();
+        let mib = (TOTAL >> 20) as f64;
+        println!(
+            "{}: write {:.0} MiB/s, read {:.0} MiB/s",
+            if encrypt {
+                "AES-128-GCM"
+            } else {
+                "GMAC signing"
+            },
+            mib / write.as_secs_f64(),
+            mib / read.as_secs_f64()
+        );
+    }
+}
+
+#[test]
+fn close_waits_for_ops_still_running_on_the_open() {
+    let t0 = Instant::now();
+    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
+    let (s, t) = h.login("secret", "share");
+    h.fs.put_file("f", b"0123456789", 0).expect("put");
+    let fid = h
+        .open(s, t, "f", CreateDisposition::OPEN, false)
+        .expect("open");
+    h.hold_ops = true;
+    let read = h
+        .client
+        .request(h.now, s, t, read_req(fid, 0, 10))
+        .expect("read");
+    let close = h
+        .client
+        .request(
+            h.now,
+            s,
+            t,
+            RequestBody::Close(CloseRequest {
+                flags: CloseFlags::default(),
+                file_id: fid,
+            }),
+        )
+        .expect("close");
+    h.pump();
+    assert_eq!(
+        h.held.len(),
+        1,
+        "the CLOSE is not emitted while the READ runs"
+    );
+    assert!(matches!(h.held[0].op, smb_proto::server::FsOp::Read { .. }));
+    h.hold_ops = false;
+    let req = h.held.remove(0);
+    let id = req.id;
+    let r = h.fs.handle(req).expect("read done");
+    h.complete(id, r);
+    h.pump();
+    match h.take_response(read) {
+        Some(Ok(Response {
+            payload: ResponsePayload::Body(ResponseBody::Read(r)),
+            ..
+        })) => assert_eq!(&r.data[..], b"0123456789"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(h.take_response(close), Some(Ok(_))));
+    assert_eq!(h.fs.open_count(), 0);
+}
+
+#[test]
+fn tree_disconnect_and_logoff_release_opens() {
+    let t0 = Instant::now();
+    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_0_2), t0);
+    let (s, t) = h.login("secret", "share");
+    let _a = h
+        .open(s, t, "a", CreateDisposition::OPEN_IF, false)
+        .expect("a");
+    let tc = h.client.tree_connect(h.now, s, "share").expect("tc");
+    let t2 = h
+        .wait(tc)
+        .expect("second tree")
+        .header
+        .tree_id()
+        .expect("tree");
+    let _b = h
+        .open(s, t2, "b", CreateDisposition::OPEN_IF, false)
+        .expect("b");
+    assert_eq!(h.fs.open_count(), 2);
+    let td = h.client.tree_disconnect(h.now, s, t).expect("tdis");
+    h.wait(td).expect("tree disconnect");
+    assert_eq!(h.fs.open_count(), 1, "the tree's open is closed");
+    assert_eq!(h.server.open_count(h.ch), 1);
+    let lo = h.client.logoff(h.now, s).expect("logoff");
+    h.wait(lo)
+        .expect("logoff answered (signed with the old key)");
+    assert_eq!(h.fs.open_count(), 0, "the session's opens are closed");
+    assert_eq!(h.server.open_count(h.ch), 0);
+    // The connection stays usable for a new session.
+    let (s2, t3) = h.login("secret", "share");
+    assert_ne!(s2, s);
+    h.open(s2, t3, "a", CreateDisposition::OPEN, false)
+        .expect("reopen");
+}

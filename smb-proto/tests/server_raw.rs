@@ -1,0 +1,972 @@
+//! The server driven by hand-built frames: the SMB1 multi-protocol NEGOTIATE, related
+//! compounds (FileId substitution, failure propagation, one frame of responses), and garbage
+//! input that must never panic.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use proptest::prelude::*;
+use smb_proto::auth::ntlm::{Credentials, ServerIdentity};
+use smb_proto::auth::{
+    AcceptorConfig, Initiator, InitiatorConfig, InitiatorStep, NtlmPolicy, SpnegoInitiator,
+    UserStore,
+};
+use smb_proto::io::{Input, TransportKind};
+use smb_proto::rng::SeededRng;
+use smb_proto::server::memfs::MemFs;
+use smb_proto::server::{ConnectionHandle, Server, ServerConfig, ServerOutput, ShareConfig};
+use smb_proto::wire::close::{CloseFlags, CloseRequest};
+use smb_proto::wire::compound::{build_compound, split_compound};
+use smb_proto::wire::create::{
+    CreateDisposition, CreateOptions, CreateRequest, ImpersonationLevel, OplockLevel, ShareAccess,
+};
+use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
+use smb_proto::wire::header::{Header, HeaderFlags, HeaderId};
+use smb_proto::wire::message::{
+    Request, RequestBody, Response, ResponseBody, ResponsePayload, decode_response,
+};
+use smb_proto::wire::negotiate::{
+    Capabilities, NegotiateRequest, SecurityMode, Smb1NegotiateRequest,
+};
+use smb_proto::wire::read::Channel;
+use smb_proto::wire::session_setup::{SessionSetupFlags, SessionSetupRequest};
+use smb_proto::wire::status::NtStatus;
+use smb_proto::wire::tree_connect::{TreeConnectFlags, TreeConnectRequest};
+use smb_proto::wire::write::{WriteFlags, WriteRequest};
+use smb_proto::wire::{Command, Dialect, FileId, Guid, MessageId, SessionId, TreeId};
+
+fn config() -> ServerConfig {
+    let mut users = UserStore::new();
+    users.add_password("alice", "secret");
+    let mut c = ServerConfig::new(Arc::new(AcceptorConfig::new(
+        ServerIdentity {
+            netbios_name: "SRV".into(),
+            netbios_domain: "WORKGROUP".into(),
+            dns_name: "srv".into(),
+            dns_domain: String::new(),
+        },
+        users,
+    )));
+    c.signing_required = false;
+    c.shares = vec![ShareConfig::disk("share", "memfs")];
+    c
+}
+
+struct Raw {
+    now: Instant,
+    server: Server,
+    fs: MemFs,
+    ch: ConnectionHandle,
+    frames: VecDeque<Bytes>,
+    closed: bool,
+    next_id: u64,
+    session: SessionId,
+    tree: TreeId,
+    /// Every frame the server sent, in order.
+    log: Vec<Bytes>,
+}
+
+impl Raw {
+    fn new() -> Self {
+        Self::with(config())
+    }
+
+    fn with(config: ServerConfig) -> Self {
+        let now = Instant::now();
+        let mut server = Server::new(Arc::new(config), now);
+        let peer: SocketAddr = "[::1]:40000".parse().expect("addr");
+        let ch = server.accept(now, TransportKind::Tcp, peer);
+        Raw {
+            now,
+            server,
+            fs: MemFs::new(),
+            ch,
+            frames: VecDeque::new(),
+            closed: false,
+            next_id: 0,
+            session: SessionId(0),
+            tree: TreeId(0),
+            log: Vec::new(),
+        }
+    }
+
+    fn deliver(&mut self, msg: &[u8]) {
+        let mut f = BytesMut::new();
+        f.extend_from_slice(&(msg.len() as u32).to_be_bytes());
+        f.extend_from_slice(msg);
+        self.server.handle_input(
+            self.ch,
+            Input::Receive {
+                now: self.now,
+                data: f.freeze(),
+            },
+        );
+        self.pump();
+    }
+
+    fn pump(&mut self) {
+        loop {
+            match self.server.poll_output() {
+                ServerOutput::Transmit { data, .. } => {
+                    self.log.push(data.clone());
+                    self.frames.push_back(data.slice(4..));
+                }
+                ServerOutput::Op(req) => {
+                    let id = req.id;
+                    if let Some(r) = self.fs.handle(req) {
+                        self.server.complete(id, self.now, r);
+                    }
+                    while let Some((id, r)) = self.fs.poll_ready() {
+                        self.server.complete(id, self.now, r);
+                    }
+                }
+                ServerOutput::Close { .. } => self.closed = true,
+                ServerOutput::Cancel(_) | ServerOutput::Event(_) => {}
+                ServerOutput::Timeout(_) => return,
+            }
+        }
+    }
+
+    fn recv(&mut self) -> Vec<Response> {
+        let frame = self.frames.pop_front().expect("a response frame");
+        split_compound(&frame, 64)
+            .expect("compound")
+            .iter()
+            .map(|m| decode_response(m).expect("response"))
+            .collect()
+    }
+
+    fn header(&mut self, command: Command) -> Header {
+        let id = self.next_id;
+        self.next_id += 1;
+        Header {
+            command,
+            credits: 64,
+            credit_charge: 1,
+            message_id: MessageId(id),
+            session_id: self.session,
+            id: HeaderId::Sync {
+                process_id: 0xFEFF,
+                tree_id: self.tree,
+            },
+            ..Header::default()
+        }
+    }
+
+    fn message(&mut self, body: RequestBody) -> BytesMut {
+        let header = self.header(body.command());
+        let mut out = BytesMut::new();
+        Request { header, body }.encode(&mut out).expect("encode");
+        out
+    }
+
+    fn call(&mut self, body: RequestBody) -> Response {
+        let m = self.message(body);
+        self.deliver(&m);
+        self.recv().remove(0)
+    }
+
+    /// NEGOTIATE 2.1, NTLM session setup, TREE_CONNECT to `share`.
+    fn login(&mut self) {
+        let r = self.call(RequestBody::Negotiate(NegotiateRequest {
+            security_mode: SecurityMode::SIGNING_ENABLED,
+            capabilities: Capabilities::LARGE_MTU,
+            client_guid: Guid([7; 16]),
+            client_start_time: 0,
+            dialects: vec![Dialect::SMB2_0_2, Dialect::SMB2_1],
+            contexts: Vec::new(),
+        }));
+        let ResponsePayload::Body(ResponseBody::Negotiate(n)) = r.payload else {
+            panic!("negotiate: {r:?}");
+        };
+        assert_eq!(n.dialect, Dialect::SMB2_1);
+        let cfg = Arc::new(InitiatorConfig {
+            credentials: Credentials::from_password("alice", "WORKGROUP", "secret"),
+            workstation: "RAW".into(),
+            ntlm_policy: NtlmPolicy::default(),
+        });
+        let mut init =
+            SpnegoInitiator::new(cfg, "srv", 0, SeededRng::from_seed([5; 32])).expect("ntlm");
+        let mut token = Some(n.security_buffer.clone());
+        for _ in 0..3 {
+            let step = init.step(token.as_deref()).expect("step");
+            let t = match step {
+                InitiatorStep::Continue { token } => token,
+                InitiatorStep::Done { .. } => break,
+            };
+            let r = self.call(RequestBody::SessionSetup(SessionSetupRequest {
+                flags: SessionSetupFlags::default(),
+                security_mode: SecurityMode::SIGNING_ENABLED,
+                capabilities: Capabilities::default(),
+                channel: 0,
+                previous_session_id: SessionId(0),
+                security_buffer: t,
+            }));
+            self.session = r.header.session_id;
+            match r.payload {
+                ResponsePayload::Body(ResponseBody::SessionSetup(s)) => {
+                    token = Some(s.security_buffer);
+                    if r.header.status == NtStatus::SUCCESS {
+                        let _ = init.step(Some(&token.clone().unwrap_or_default()));
+                        break;
+                    }
+                }
+                other => panic!("setup: {other:?}"),
+            }
+        }
+        let r = self.call(RequestBody::TreeConnect(TreeConnectRequest {
+            flags: TreeConnectFlags::default(),
+            path: "\\\\srv\\share".into(),
+            extension: None,
+        }));
+        assert_eq!(r.header.status, NtStatus::SUCCESS);
+        self.tree = r.header.tree_id().expect("tree");
+    }
+}
+
+fn create(name: &str, disposition: CreateDisposition) -> RequestBody {
+    RequestBody::Create(CreateRequest {
+        security_flags: 0,
+        requested_oplock_level: OplockLevel::BATCH,
+        impersonation_level: ImpersonationLevel::IMPERSONATION,
+        smb_create_flags: 0,
+        desired_access: AccessMask(AccessMask::GENERIC_READ.0 | AccessMask::GENERIC_WRITE.0),
+        file_attributes: FileAttributes::default(),
+        share_access: ShareAccess(ShareAccess::READ.0),
+        create_disposition: disposition,
+        create_options: CreateOptions::NON_DIRECTORY_FILE,
+        name: name.into(),
+        contexts: Vec::new(),
+    })
+}
+
+fn related_chain(
+    raw: &mut Raw,
+    name: &str,
+    disposition: CreateDisposition,
+    data: &'static [u8],
+) -> Vec<Response> {
+    let c = raw.message(create(name, disposition));
+    let mut w = raw.message(RequestBody::Write(WriteRequest {
+        offset: 0,
+        file_id: FileId::RELATED,
+        channel: Channel::NONE,
+        remaining_bytes: 0,
+        flags: WriteFlags::default(),
+        data: Bytes::from_static(data),
+        channel_info: Bytes::new(),
+    }));
+    let mut cl = raw.message(RequestBody::Close(CloseRequest {
+        flags: CloseFlags::POSTQUERY_ATTRIB,
+        file_id: FileId::RELATED,
+    }));
+    for m in [&mut w, &mut cl] {
+        let at = Header::FLAGS_OFFSET;
+        let f = u32::from_le_bytes([m[at], m[at + 1], m[at + 2], m[at + 3]])
+            | HeaderFlags::RELATED_OPERATIONS.bits();
+        m[at..at + 4].copy_from_slice(&f.to_le_bytes());
+    }
+    let mut chain = BytesMut::new();
+    build_compound(&mut chain, &[&c, &w, &cl]).expect("compound");
+    raw.deliver(&chain);
+    raw.recv()
+}
+
+#[test]
+fn related_compound_create_write_close() {
+    let mut raw = Raw::new();
+    raw.login();
+    let rs = related_chain(&mut raw, "c.txt", CreateDisposition::CREATE, b"compound!");
+    assert_eq!(rs.len(), 3, "three responses in one frame");
+    let statuses: Vec<NtStatus> = rs.iter().map(|r| r.header.status).collect();
+    assert_eq!(statuses, [NtStatus::SUCCESS; 3]);
+    match &rs[0].payload {
+        ResponsePayload::Body(ResponseBody::Create(c)) => {
+            assert_eq!(c.oplock_level, OplockLevel::NONE, "no oplocks granted")
+        }
+        other => panic!("{other:?}"),
+    }
+    match &rs[1].payload {
+        ResponsePayload::Body(ResponseBody::Write(w)) => assert_eq!(w.count, 9),
+        other => panic!("{other:?}"),
+    }
+    match &rs[2].payload {
+        ResponsePayload::Body(ResponseBody::Close(c)) => assert_eq!(c.end_of_file, 9),
+        other => panic!("{other:?}"),
+    }
+    assert!(rs[1].header.flags.contains(HeaderFlags::RELATED_OPERATIONS));
+    assert_eq!(raw.fs.file("c.txt"), Some(&b"compound!"[..]));
+    assert_eq!(raw.fs.open_count(), 0);
+
+    // A failed CREATE fails the related requests after it with the same status.
+    let rs = related_chain(&mut raw, "missing.txt", CreateDisposition::OPEN, b"x");
+    let statuses: Vec<NtStatus> = rs.iter().map(|r| r.header.status).collect();
+    assert_eq!(statuses, [NtStatus::OBJECT_NAME_NOT_FOUND; 3]);
+    assert!(!raw.fs.exists("missing.txt"));
+
+    // The first request of a chain cannot be related; a related FileId with nothing before
+    // it is an invalid handle.
+    let mut m = raw.message(RequestBody::Close(CloseRequest {
+        flags: CloseFlags::default(),
+        file_id: FileId::RELATED,
+    }));
+    let at = Header::FLAGS_OFFSET;
+    m[at] |= HeaderFlags::RELATED_OPERATIONS.bits() as u8;
+    raw.deliver(&m);
+    assert_eq!(raw.recv()[0].header.status, NtStatus::INVALID_PARAMETER);
+    let r = raw.call(RequestBody::Close(CloseRequest {
+        flags: CloseFlags::default(),
+        file_id: FileId::RELATED,
+    }));
+    assert_eq!(r.header.status, NtStatus::INVALID_HANDLE);
+}
+
+#[test]
+fn smb1_negotiate_gets_the_wildcard_answer() {
+    let mut raw = Raw::new();
+    let mut m = BytesMut::new();
+    Smb1NegotiateRequest {
+        dialects: vec!["NT LM 0.12".into(), "SMB 2.002".into(), "SMB 2.???".into()],
+    }
+    .encode(&mut m)
+    .expect("smb1");
+    raw.deliver(&m);
+    let r = raw.recv().remove(0);
+    match r.payload {
+        ResponsePayload::Body(ResponseBody::Negotiate(n)) => {
+            assert_eq!(n.dialect, Dialect::SMB2_WILDCARD)
+        }
+        other => panic!("{other:?}"),
+    }
+    // The SMB2 NEGOTIATE follows with MessageId 1.
+    raw.next_id = 1;
+    raw.login();
+    assert_eq!(raw.server.dialect(raw.ch), Some(Dialect::SMB2_1));
+
+    // SMB1 without an SMB2 dialect is refused.
+    let mut raw = Raw::new();
+    let mut m = BytesMut::new();
+    Smb1NegotiateRequest {
+        dialects: vec!["NT LM 0.12".into()],
+    }
+    .encode(&mut m)
+    .expect("smb1");
+    raw.deliver(&m);
+    assert!(raw.closed && raw.frames.is_empty());
+}
+
+#[test]
+fn requests_before_negotiate_and_unknown_sessions() {
+    let mut raw = Raw::new();
+    // Anything but NEGOTIATE first drops the connection.
+    let m = raw.message(RequestBody::Echo(smb_proto::wire::echo::EchoRequest));
+    raw.deliver(&m);
+    assert!(raw.closed);
+
+    let mut raw = Raw::new();
+    raw.login();
+    raw.session = SessionId(0xDEAD);
+    let r = raw.call(create("x", CreateDisposition::OPEN_IF));
+    assert_eq!(r.header.status, NtStatus::USER_SESSION_DELETED);
+    assert_eq!(raw.fs.open_count(), 0);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Arbitrary bytes, in arbitrary chunks, before or after login: no panic, and the server
+    /// either answers or closes.
+    #[test]
+    fn garbage_never_panics(
+        login in any::<bool>(),
+        chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 1..8),
+        framed in any::<bool>(),
+    ) {
+        let mut raw = Raw::new();
+        if login {
+            raw.login();
+        }
+        for c in chunks {
+            if framed {
+                // A well-framed SMB2-looking message with a random body.
+                let mut m = BytesMut::from(&[0xFE, b'S', b'M', b'B', 64, 0][..]);
+                m.extend_from_slice(&c);
+                m.resize(m.len().max(70), 0);
+                raw.deliver(&m);
+            } else {
+                raw.server.handle_input(raw.ch, Input::Receive { now: raw.now, data: Bytes::from(c) });
+                raw.pump();
+            }
+        }
+        prop_assert!(raw.server.connection_count() <= 1);
+    }
+}
+
+#[test]
+fn incomplete_frame_and_idle_timeouts_close_in_virtual_time() {
+    use std::time::Duration;
+    let mut raw = Raw::new();
+    // Half a frame header.
+    raw.server.handle_input(
+        raw.ch,
+        Input::Receive {
+            now: raw.now,
+            data: Bytes::from_static(&[0, 0]),
+        },
+    );
+    raw.pump();
+    let deadline = match raw.server.poll_output() {
+        ServerOutput::Timeout(t) => t,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(deadline, raw.now + Duration::from_secs(30));
+    raw.server
+        .handle_input(raw.ch, Input::Timeout(raw.now + Duration::from_secs(29)));
+    raw.pump();
+    assert!(!raw.closed);
+    raw.server
+        .handle_input(raw.ch, Input::Timeout(raw.now + Duration::from_secs(31)));
+    raw.pump();
+    assert!(raw.closed, "incomplete frame timed out");
+
+    // A negotiated connection with nothing open is dropped when idle.
+    let mut raw = Raw::new();
+    raw.login();
+    raw.server.handle_input(
+        raw.ch,
+        Input::Timeout(raw.now + Duration::from_secs(14 * 60)),
+    );
+    raw.pump();
+    assert!(!raw.closed);
+    raw.server.handle_input(
+        raw.ch,
+        Input::Timeout(raw.now + Duration::from_secs(15 * 60)),
+    );
+    raw.pump();
+    assert!(raw.closed, "idle timeout");
+    assert_eq!(raw.server.connection_count(), 0);
+}
+
+#[test]
+fn create_contexts_mxac_and_qfid() {
+    use smb_proto::wire::create_context::CreateContext;
+    let mut raw = Raw::new();
+    raw.login();
+    let mut body = create("ctx.txt", CreateDisposition::OPEN_IF);
+    if let RequestBody::Create(c) = &mut body {
+        c.contexts = vec![
+            CreateContext::MaximalAccessRequest { timestamp: None },
+            CreateContext::QueryOnDiskIdRequest,
+        ];
+    }
+    let r = raw.call(body);
+    let ResponsePayload::Body(ResponseBody::Create(c)) = r.payload else {
+        panic!("{r:?}");
+    };
+    let mxac = c.contexts.iter().find_map(|x| match x {
+        CreateContext::MaximalAccessResponse {
+            query_status,
+            maximal_access,
+        } => Some((*query_status, *maximal_access)),
+        _ => None,
+    });
+    let (status, access) = mxac.expect("MxAc answered");
+    assert_eq!(status, 0);
+    // GENERIC_READ | GENERIC_WRITE mapped to file rights.
+    assert_eq!(access.0 & 0x3, 0x3);
+    let qfid = c.contexts.iter().find_map(|x| match x {
+        CreateContext::QueryOnDiskIdResponse { disk_id } => Some(*disk_id),
+        _ => None,
+    });
+    let disk_id = qfid.expect("QFid answered");
+    assert_ne!(disk_id[..8], [0; 8], "a file index");
+}
+
+#[test]
+fn session_limit_and_server_types_are_send() {
+    fn send<T: Send>() {}
+    send::<Server>();
+    send::<ServerOutput>();
+    send::<smb_proto::server::OpReply>();
+    send::<MemFs>();
+
+    let mut raw = Raw::new();
+    raw.login();
+    let max = raw.server.config().max_sessions;
+    // Start sessions until the limit refuses one.
+    let mut refused = None;
+    for _ in 0..max + 1 {
+        raw.session = SessionId(0);
+        let r = raw.call(RequestBody::SessionSetup(SessionSetupRequest {
+            flags: SessionSetupFlags::default(),
+            security_mode: SecurityMode::SIGNING_ENABLED,
+            capabilities: Capabilities::default(),
+            channel: 0,
+            previous_session_id: SessionId(0),
+            security_buffer: smb_proto::auth::SpnegoAcceptor::hint(),
+        }));
+        if r.header.status == NtStatus::REQUEST_NOT_ACCEPTED {
+            refused = Some(r);
+            break;
+        }
+    }
+    assert!(refused.is_some(), "the session limit holds");
+}
+
+#[test]
+fn query_info_trims_variable_classes_and_refuses_short_fixed_ones() {
+    use smb_proto::wire::fscc::FileInfoClass;
+    use smb_proto::wire::query_info::{
+        AdditionalInformation, InfoType, QueryInfoFlags, QueryInfoRequest,
+    };
+    let mut raw = Raw::new();
+    raw.login();
+    let r = raw.call(create(
+        "a-rather-long-file-name.txt",
+        CreateDisposition::OPEN_IF,
+    ));
+    let ResponsePayload::Body(ResponseBody::Create(c)) = r.payload else {
+        panic!("{r:?}");
+    };
+    let query = |raw: &mut Raw, class: FileInfoClass, len: u32| {
+        raw.call(RequestBody::QueryInfo(QueryInfoRequest {
+            info_type: InfoType::FILE,
+            info_class: class.0,
+            output_buffer_length: len,
+            additional_information: AdditionalInformation::default(),
+            flags: QueryInfoFlags::default(),
+            file_id: c.file_id,
+            input: Bytes::new(),
+        }))
+    };
+    let full = query(&mut raw, FileInfoClass::ALL, 4096);
+    let ResponsePayload::Body(ResponseBody::QueryInfo(all)) = full.payload else {
+        panic!("{full:?}");
+    };
+    assert!(all.buffer.len() > 100);
+    let short = query(&mut raw, FileInfoClass::ALL, 100);
+    assert_eq!(short.header.status, NtStatus::BUFFER_OVERFLOW);
+    match short.payload {
+        ResponsePayload::Body(ResponseBody::QueryInfo(q)) => {
+            assert_eq!(q.buffer, all.buffer.slice(..100))
+        }
+        other => panic!("{other:?}"),
+    }
+    let fixed = query(&mut raw, FileInfoClass::BASIC, 20);
+    assert_eq!(fixed.header.status, NtStatus::INFO_LENGTH_MISMATCH);
+}
+
+#[test]
+fn same_inputs_same_bytes() {
+    fn run() -> Vec<Bytes> {
+        let mut raw = Raw::new();
+        raw.login();
+        let _ = related_chain(&mut raw, "d.txt", CreateDisposition::CREATE, b"determinism");
+        raw.log
+    }
+    // Same seed, same inputs (times relative to the start): byte-identical output, NTLM
+    // challenge, session id and signatures included.
+    let a = run();
+    assert!(a.len() >= 5);
+    assert_eq!(a, run());
+}
+
+#[test]
+fn compound_element_that_blocks_gets_an_interim_with_the_responses_before_it() {
+    use smb_proto::wire::lock::{LockElement, LockFlags, LockRequest};
+    use std::time::Duration;
+    let mut raw = Raw::new();
+    raw.login();
+    let mut body = create("l", CreateDisposition::OPEN_IF);
+    if let RequestBody::Create(c) = &mut body {
+        c.share_access = ShareAccess(7);
+    }
+    let r = raw.call(body);
+    let ResponsePayload::Body(ResponseBody::Create(holder)) = r.payload else {
+        panic!("{r:?}");
+    };
+    let lock = |fid: FileId, flags: u32| {
+        RequestBody::Lock(LockRequest {
+            lock_sequence: 0,
+            file_id: fid,
+            locks: vec![LockElement {
+                offset: 0,
+                length: 1,
+                flags: LockFlags(flags),
+            }],
+        })
+    };
+    let r = raw.call(lock(holder.file_id, LockFlags::EXCLUSIVE_LOCK.0));
+    assert_eq!(r.header.status, NtStatus::SUCCESS);
+    // CREATE + blocking LOCK + CLOSE, related.
+    let mut body = create("l", CreateDisposition::OPEN);
+    if let RequestBody::Create(c) = &mut body {
+        c.share_access = ShareAccess(7);
+    }
+    let c = raw.message(body);
+    let mut l = raw.message(lock(FileId::RELATED, LockFlags::EXCLUSIVE_LOCK.0));
+    let mut cl = raw.message(RequestBody::Close(CloseRequest {
+        flags: CloseFlags::default(),
+        file_id: FileId::RELATED,
+    }));
+    for m in [&mut l, &mut cl] {
+        m[Header::FLAGS_OFFSET] |= HeaderFlags::RELATED_OPERATIONS.bits() as u8;
+    }
+    let mut chain = BytesMut::new();
+    build_compound(&mut chain, &[&c, &l, &cl]).expect("compound");
+    raw.deliver(&chain);
+    assert!(raw.frames.is_empty(), "nothing before the interim deadline");
+    raw.server
+        .handle_input(raw.ch, Input::Timeout(raw.now + Duration::from_millis(600)));
+    raw.pump();
+    let first = raw.recv();
+    assert_eq!(first.len(), 2, "CREATE response and LOCK interim together");
+    assert_eq!(first[0].header.status, NtStatus::SUCCESS);
+    assert_eq!(first[1].header.status, NtStatus::PENDING);
+    assert!(first[1].header.flags.contains(HeaderFlags::ASYNC_COMMAND));
+    // Releasing the holder's lock lets the chain finish: LOCK (async form) and CLOSE.
+    let r = raw.call(lock(holder.file_id, LockFlags::UNLOCK.0));
+    assert_eq!(r.header.status, NtStatus::SUCCESS);
+    let rest = raw.recv();
+    assert_eq!(rest.len(), 2);
+    assert_eq!(rest[0].header.command, Command::LOCK);
+    assert_eq!(rest[0].header.status, NtStatus::SUCCESS);
+    assert_eq!(rest[0].header.async_id(), first[1].header.async_id());
+    assert_eq!(rest[1].header.command, Command::CLOSE);
+    assert_eq!(rest[1].header.status, NtStatus::SUCCESS);
+}
+
+#[test]
+fn ipc_share_connects_and_pipes_are_not_supported_yet() {
+    use smb_proto::wire::tree_connect::ShareType;
+    let mut raw = Raw::new();
+    raw.login();
+    let r = raw.call(RequestBody::TreeConnect(TreeConnectRequest {
+        flags: TreeConnectFlags::default(),
+        path: "\\\\srv\\IPC$".into(),
+        extension: None,
+    }));
+    match r.payload {
+        ResponsePayload::Body(ResponseBody::TreeConnect(t)) => {
+            assert_eq!(t.share_type, ShareType::PIPE)
+        }
+        other => panic!("{other:?}"),
+    }
+    raw.tree = r.header.tree_id().expect("tree");
+    let r = raw.call(create("srvsvc", CreateDisposition::OPEN));
+    assert_eq!(r.header.status, NtStatus::NOT_SUPPORTED);
+    let r = raw.call(RequestBody::TreeConnect(TreeConnectRequest {
+        flags: TreeConnectFlags::default(),
+        path: "\\\\srv\\nope".into(),
+        extension: None,
+    }));
+    assert_eq!(r.header.status, NtStatus::BAD_NETWORK_NAME);
+    assert_eq!(raw.fs.open_count(), 0);
+}
+
+#[test]
+fn reauthentication_keeps_the_session_and_its_opens() {
+    let mut raw = Raw::new();
+    raw.login();
+    let sid = raw.session;
+    let r = raw.call(create("keep.txt", CreateDisposition::OPEN_IF));
+    let ResponsePayload::Body(ResponseBody::Create(c)) = r.payload else {
+        panic!("{r:?}");
+    };
+    let cfg = Arc::new(InitiatorConfig {
+        credentials: Credentials::from_password("alice", "WORKGROUP", "secret"),
+        workstation: "RAW".into(),
+        ntlm_policy: NtlmPolicy::default(),
+    });
+    let mut init =
+        SpnegoInitiator::new(cfg, "srv", 0, SeededRng::from_seed([6; 32])).expect("ntlm");
+    let mut token = None;
+    let mut last = NtStatus::PENDING;
+    for _ in 0..3 {
+        let t = match init.step(token.as_deref()).expect("step") {
+            InitiatorStep::Continue { token } => token,
+            InitiatorStep::Done { .. } => break,
+        };
+        let r = raw.call(RequestBody::SessionSetup(SessionSetupRequest {
+            flags: SessionSetupFlags::default(),
+            security_mode: SecurityMode::SIGNING_ENABLED,
+            capabilities: Capabilities::default(),
+            channel: 0,
+            previous_session_id: SessionId(0),
+            security_buffer: t,
+        }));
+        assert_eq!(r.header.session_id, sid, "same session");
+        last = r.header.status;
+        if last == NtStatus::SUCCESS {
+            break;
+        }
+        let ResponsePayload::Body(ResponseBody::SessionSetup(s)) = r.payload else {
+            panic!("{r:?}");
+        };
+        token = Some(s.security_buffer.to_vec());
+    }
+    assert_eq!(last, NtStatus::SUCCESS);
+    // The open survived re-authentication.
+    let r = raw.call(RequestBody::Close(CloseRequest {
+        flags: CloseFlags::default(),
+        file_id: c.file_id,
+    }));
+    assert_eq!(r.header.status, NtStatus::SUCCESS);
+}
+
+#[test]
+fn network_interfaces_are_listed_only_when_configured() {
+    use smb_proto::wire::fscc::InfoCodec;
+    use smb_proto::wire::fsctl::{
+        InterfaceCapability, NetworkInterfaceInfo, NetworkInterfaceInfoList, SockAddr,
+    };
+    use smb_proto::wire::ioctl::{CtlCode, IoctlFlags, IoctlRequest};
+    let query = || {
+        RequestBody::Ioctl(IoctlRequest {
+            ctl_code: CtlCode::FSCTL_QUERY_NETWORK_INTERFACE_INFO,
+            file_id: FileId::RELATED,
+            max_input_response: 0,
+            max_output_response: 65_536,
+            flags: IoctlFlags::IS_FSCTL,
+            input: Bytes::new(),
+            output: Bytes::new(),
+        })
+    };
+    let mut raw = Raw::new();
+    raw.login();
+    assert_eq!(raw.call(query()).header.status, NtStatus::NOT_SUPPORTED);
+
+    let nic = NetworkInterfaceInfo {
+        if_index: 2,
+        capability: InterfaceCapability::RSS_CAPABLE,
+        link_speed: 10_000_000_000,
+        address: SockAddr::V4 {
+            addr: std::net::Ipv4Addr::new(192, 0, 2, 10),
+            port: 0,
+        },
+    };
+    let mut c = config();
+    c.network_interfaces = vec![nic.clone()];
+    let mut raw = Raw::with(c);
+    raw.login();
+    let r = raw.call(query());
+    let ResponsePayload::Body(ResponseBody::Ioctl(io)) = r.payload else {
+        panic!("{r:?}");
+    };
+    let list = NetworkInterfaceInfoList::decode(&io.output).expect("list");
+    assert_eq!(list.interfaces, vec![nic]);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Valid requests with random bytes overwritten: the server answers or closes, never
+    /// panics, and nothing malformed reaches the backend (memfs would reject it too, but the
+    /// point is the engine's own parsing and bookkeeping).
+    #[test]
+    fn mutated_requests_never_panic(
+        which in 0usize..6,
+        flips in proptest::collection::vec((any::<u16>(), any::<u8>()), 1..6),
+    ) {
+        use smb_proto::wire::lock::{LockElement, LockFlags, LockRequest};
+        use smb_proto::wire::query_directory::{QueryDirectoryFlags, QueryDirectoryRequest};
+        use smb_proto::wire::fscc::FileInfoClass;
+        let mut raw = Raw::new();
+        raw.login();
+        let r = raw.call(create("m", CreateDisposition::OPEN_IF));
+        let fid = match r.payload {
+            ResponsePayload::Body(ResponseBody::Create(c)) => c.file_id,
+            _ => FileId::default(),
+        };
+        let body = match which {
+            0 => create("x\\y", CreateDisposition::OPEN_IF),
+            1 => RequestBody::Write(WriteRequest {
+                offset: 3,
+                file_id: fid,
+                channel: Channel::NONE,
+                remaining_bytes: 0,
+                flags: WriteFlags::default(),
+                data: Bytes::from_static(b"payload"),
+                channel_info: Bytes::new(),
+            }),
+            2 => RequestBody::Lock(LockRequest {
+                lock_sequence: 0,
+                file_id: fid,
+                locks: vec![LockElement { offset: 0, length: 5, flags: LockFlags::EXCLUSIVE_LOCK }],
+            }),
+            3 => RequestBody::QueryDirectory(QueryDirectoryRequest {
+                file_information_class: FileInfoClass::BOTH_DIRECTORY,
+                flags: QueryDirectoryFlags::default(),
+                file_index: 0,
+                file_id: fid,
+                output_buffer_length: 4096,
+                file_name: "*".into(),
+            }),
+            4 => RequestBody::Close(CloseRequest { flags: CloseFlags::POSTQUERY_ATTRIB, file_id: fid }),
+            _ => RequestBody::TreeConnect(TreeConnectRequest {
+                flags: TreeConnectFlags::default(),
+                path: "\\\\srv\\share".into(),
+                extension: None,
+            }),
+        };
+        let mut m = raw.message(body);
+        for (at, v) in flips {
+            let len = m.len();
+            if let Some(b) = m.get_mut(at as usize % len) {
+                *b = v;
+            }
+        }
+        raw.deliver(&m);
+        // Whatever happened, the server is consistent: either closed or still answering.
+        if !raw.closed {
+            raw.frames.clear();
+            // A mutated MessageId or CreditCharge may have consumed ids ahead; an ECHO then
+            // either gets its answer or (a replayed id) drops the connection.
+            raw.next_id += 300;
+            let m = raw.message(RequestBody::Echo(smb_proto::wire::echo::EchoRequest));
+            raw.deliver(&m);
+            if !raw.closed {
+                let r = raw.recv().remove(0);
+                prop_assert_eq!(r.header.command, Command::ECHO);
+            }
+        }
+    }
+}
+
+#[test]
+fn a_skipped_message_id_does_not_starve_the_client() {
+    let mut raw = Raw::new();
+    raw.login();
+    // Skip one MessageId, then keep going well past the credit limit (512).
+    let skipped = raw.next_id;
+    raw.next_id += 1;
+    for _ in 0..2000 {
+        let r = raw.call(RequestBody::Echo(smb_proto::wire::echo::EchoRequest));
+        assert_eq!(r.header.status, NtStatus::SUCCESS);
+        assert!(r.header.credits >= 1, "credits keep coming");
+    }
+    // Using the skipped id later is still accepted.
+    let saved = raw.next_id;
+    raw.next_id = skipped;
+    let r = raw.call(RequestBody::Echo(smb_proto::wire::echo::EchoRequest));
+    assert_eq!(r.header.status, NtStatus::SUCCESS);
+    raw.next_id = saved;
+    assert!(!raw.closed);
+}
+
+#[test]
+fn failed_reauthentication_ends_the_session() {
+    use std::time::Duration;
+    let mut raw = Raw::new();
+    raw.login();
+    let _ = raw.call(create("x.txt", CreateDisposition::OPEN_IF));
+    assert_eq!(raw.fs.open_count(), 1);
+    let cfg = Arc::new(InitiatorConfig {
+        credentials: Credentials::from_password("alice", "WORKGROUP", "wrong"),
+        workstation: "RAW".into(),
+        ntlm_policy: NtlmPolicy::default(),
+    });
+    let mut init =
+        SpnegoInitiator::new(cfg, "srv", 0, SeededRng::from_seed([8; 32])).expect("ntlm");
+    let setup = |t: Bytes| {
+        RequestBody::SessionSetup(SessionSetupRequest {
+            flags: SessionSetupFlags::default(),
+            security_mode: SecurityMode::SIGNING_ENABLED,
+            capabilities: Capabilities::default(),
+            channel: 0,
+            previous_session_id: SessionId(0),
+            security_buffer: t,
+        })
+    };
+    let InitiatorStep::Continue { token } = init.step(None).expect("step") else {
+        panic!("first step");
+    };
+    let r = raw.call(setup(token));
+    assert_eq!(r.header.status, NtStatus::MORE_PROCESSING_REQUIRED);
+    let ResponsePayload::Body(ResponseBody::SessionSetup(s)) = r.payload else {
+        panic!("{r:?}");
+    };
+    let InitiatorStep::Continue { token } = init.step(Some(&s.security_buffer)).expect("step")
+    else {
+        panic!("second step");
+    };
+    let m = raw.message(setup(token));
+    raw.deliver(&m);
+    assert!(raw.frames.is_empty(), "the failure waits for the delay");
+    assert_eq!(
+        raw.fs.open_count(),
+        0,
+        "the session's opens are closed at once"
+    );
+    raw.server
+        .handle_input(raw.ch, Input::Timeout(raw.now + Duration::from_secs(2)));
+    raw.pump();
+    assert_eq!(raw.recv()[0].header.status, NtStatus::LOGON_FAILURE);
+    let r = raw.call(create("y.txt", CreateDisposition::OPEN_IF));
+    assert_eq!(r.header.status, NtStatus::USER_SESSION_DELETED);
+}
+
+#[test]
+fn an_auth_failure_on_one_connection_does_not_slow_another() {
+    let mut raw = Raw::new();
+    // Connection A: start a login with a wrong password and leave its failure pending.
+    let r = raw.call(RequestBody::Negotiate(NegotiateRequest {
+        security_mode: SecurityMode::SIGNING_ENABLED,
+        capabilities: Capabilities::LARGE_MTU,
+        client_guid: Guid([9; 16]),
+        client_start_time: 0,
+        dialects: vec![Dialect::SMB2_1],
+        contexts: Vec::new(),
+    }));
+    assert_eq!(r.header.status, NtStatus::SUCCESS);
+    let cfg = Arc::new(InitiatorConfig {
+        credentials: Credentials::from_password("alice", "WORKGROUP", "wrong"),
+        workstation: "A".into(),
+        ntlm_policy: NtlmPolicy::default(),
+    });
+    let mut init =
+        SpnegoInitiator::new(cfg, "srv", 0, SeededRng::from_seed([2; 32])).expect("ntlm");
+    let setup = |t: Bytes, raw: &mut Raw| {
+        let m = raw.message(RequestBody::SessionSetup(SessionSetupRequest {
+            flags: SessionSetupFlags::default(),
+            security_mode: SecurityMode::SIGNING_ENABLED,
+            capabilities: Capabilities::default(),
+            channel: 0,
+            previous_session_id: SessionId(0),
+            security_buffer: t,
+        }));
+        raw.deliver(&m);
+    };
+    let InitiatorStep::Continue { token } = init.step(None).expect("step") else {
+        panic!("step");
+    };
+    setup(token, &mut raw);
+    let r = raw.recv().remove(0);
+    raw.session = r.header.session_id;
+    let ResponsePayload::Body(ResponseBody::SessionSetup(s)) = r.payload else {
+        panic!("{r:?}");
+    };
+    let InitiatorStep::Continue { token } = init.step(Some(&s.security_buffer)).expect("step")
+    else {
+        panic!("step");
+    };
+    setup(token, &mut raw);
+    assert!(raw.frames.is_empty(), "A's failure is held back");
+
+    // Connection B logs in at once, at the same instant.
+    let a = raw.ch;
+    raw.ch = raw.server.accept(
+        raw.now,
+        TransportKind::Tcp,
+        "127.0.0.1:2".parse().expect("addr"),
+    );
+    raw.next_id = 0;
+    raw.session = SessionId(0);
+    raw.login();
+    assert_eq!(raw.server.connection_count(), 2);
+    raw.ch = a;
+    assert!(raw.frames.is_empty(), "A still waits");
+}
