@@ -5,12 +5,14 @@
 //! `Client` API, the TCP server loop and the local-directory backend confined to its root.
 //! It must not contain protocol logic: every protocol decision is made in `smb-proto`.
 //! [`client`] is the async client; [`fs`] is the synchronous, root-confined file system the
-//! local-directory backend calls; [`shares`] lists shares over the srvsvc pipe. The server loop
-//! and the backend itself follow.
+//! local-directory backend calls; [`shares`] lists shares over the srvsvc pipe; [`server`] is the
+//! TCP server loop and [`backend`] the local-directory backend.
 
+pub mod backend;
 pub mod client;
 pub mod files;
 pub mod fs;
+pub mod server;
 pub mod shares;
 
 pub use client::{Client, ClientError, InFlight};

@@ -1,0 +1,1329 @@
+//! The local-directory backend: answers the server's ops from a directory on disk.
+//!
+//! Owns: the open table (OpenId → fd, granted access, share access, directory cursor), the
+//! per-file state that spans opens (path, share modes, delete-pending, byte-range locks), the
+//! SMB semantics the server leaves to a backend (dispositions, share modes, delete-on-close,
+//! rename rules, directory enumeration with wildcards, info classes) and pending CHANGE_NOTIFY
+//! watches. All file-system access goes through [`crate::fs`], which confines every name to the
+//! share root (`openat2` RESOLVE_BENEATH, no symlinks, validated names).
+//!
+//! Concurrency: blocking calls run on smol's blocking pool (`smol::unblock`); the state lives
+//! behind one `std::sync::Mutex` held only for table look-ups and updates, never across I/O or an
+//! await. READ data goes straight from `pread` into the response buffer the server provides.
+//!
+//! Must not: check sessions, trees, granted access against the request, or sizes (the server
+//! did), and must never follow a path outside the root (the `fs` layer guarantees it).
+//! CHANGE_NOTIFY completes with STATUS_NOTIFY_ENUM_DIR when a change made through this backend
+//! touches the watched directory (changes made by other programs are not seen).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use futures_lite::FutureExt;
+use smb_proto::server::wildcard;
+use smb_proto::server::{
+    CreateReply, DirEntry, DirectoryBuildError, DirectoryBuilder, FileMeta, FsOp, InfoChange,
+    InfoQuery, InfoReply, OpReply, OpRequest, OpenId, ReadBuf,
+};
+use smb_proto::wire::create::{CreateAction, CreateDisposition, CreateOptions, ShareAccess};
+use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
+use smb_proto::wire::fscc::file::{
+    DispositionExFlags, FileAccessInformation, FileAlignmentInformation, FileAllInformation,
+    FileAttributeTagInformation, FileBasicInformation, FileEaInformation, FileInfo,
+    FileInternalInformation, FileModeInformation, FileNameInformation, FileNetworkOpenInformation,
+    FileNormalizedNameInformation, FilePositionInformation, FileStandardInformation,
+    FileStreamInformation, StreamEntry,
+};
+use smb_proto::wire::fscc::filesystem::{
+    DeviceType, FileFsAttributeInformation, FileFsDeviceInformation, FileFsFullSizeInformation,
+    FileFsSectorSizeInformation, FileFsSizeInformation, FileFsVolumeInformation, FsAttributes,
+    FsInfo,
+};
+use smb_proto::wire::fscc::{FileInfoClass, FsInfoClass};
+use smb_proto::wire::lock::LockElement;
+use smb_proto::wire::status::NtStatus;
+
+use super::locks::{Attempt, LockTable};
+use super::security;
+use super::{Backend, Cancel, OpFuture, fs_status};
+use crate::fs::{
+    Disposition, FileHandle, FileStat, FileTime, FsError, KindRequired, OpenOptions, Root,
+    RootOptions, SetTimes, SmbPath,
+};
+
+/// The largest end of file a write may reach (NTFS's MAXFILESIZE, 16 TiB less 64 KiB; larger
+/// offsets are INVALID_PARAMETER as on Windows and Samba).
+const MAX_FILE_SIZE: u64 = 0xFFF_FFFF_0000;
+
+/// Entries read from disk per `read_dir` call while filling a QUERY_DIRECTORY answer.
+const DIR_BATCH: usize = 128;
+
+/// Access rights that touch data: only opens holding one of these take part in share-mode
+/// checks (MS-FSA 2.1.5.1.2).
+const DATA_ACCESS: u32 = AccessMask::FILE_READ_DATA.0
+    | AccessMask::FILE_WRITE_DATA.0
+    | AccessMask::FILE_APPEND_DATA.0
+    | AccessMask::FILE_EXECUTE.0
+    | AccessMask::DELETE.0;
+
+/// Rights a read-only share never grants.
+const WRITE_RIGHTS: u32 = AccessMask::FILE_WRITE_DATA.0
+    | AccessMask::FILE_APPEND_DATA.0
+    | AccessMask::FILE_WRITE_EA.0
+    | AccessMask::FILE_WRITE_ATTRIBUTES.0
+    | AccessMask::FILE_DELETE_CHILD.0
+    | AccessMask::DELETE.0
+    | AccessMask::WRITE_DAC.0
+    | AccessMask::WRITE_OWNER.0;
+
+/// FILE_GENERIC_READ / WRITE / EXECUTE and FILE_ALL_ACCESS (MS-SMB2 2.2.13.1.1 generic mapping).
+const FILE_GENERIC_READ: u32 = 0x0012_0089;
+const FILE_GENERIC_WRITE: u32 = 0x0012_0116;
+const FILE_GENERIC_EXECUTE: u32 = 0x0012_00A0;
+const FILE_ALL_ACCESS: u32 = 0x001F_01FF;
+
+/// Options of a [`LocalBackend`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalOptions {
+    /// Match names case-insensitively (scans directories on a miss; off by default).
+    pub case_insensitive: bool,
+    /// Use the `O_NOFOLLOW` component walk even where `openat2` exists (tests).
+    pub force_walk: bool,
+    /// The volume label reported by FileFsVolumeInformation.
+    pub volume_label: String,
+}
+
+/// (device, inode): the identity of a file while it has opens.
+type FileKey = (u64, u64);
+
+#[derive(Debug)]
+struct OpenEntry {
+    handle: Arc<FileHandle>,
+    key: FileKey,
+    granted: AccessMask,
+    share: ShareAccess,
+    is_dir: bool,
+    delete_on_close: bool,
+    write_through: bool,
+    cursor: DirCursor,
+    /// CurrentByteOffset (FilePositionInformation).
+    position: u64,
+}
+
+/// Where a directory enumeration stands (per open, MS-SMB2 3.3.5.18).
+#[derive(Debug, Clone, Default)]
+struct DirCursor {
+    /// The pattern fixed by the first query (or the last restart).
+    pattern: Option<String>,
+    /// `.` and `..` already returned (0, 1 or 2).
+    dots: u8,
+    /// The last on-disk name consumed.
+    last: Option<String>,
+    /// Nothing more to return.
+    done: bool,
+}
+
+#[derive(Debug)]
+struct FileEntry {
+    path: SmbPath,
+    opens: usize,
+    delete_pending: bool,
+    /// Already unlinked (POSIX delete): closing must not remove the name again.
+    unlinked: bool,
+}
+
+#[derive(Debug)]
+struct Watch {
+    open: OpenId,
+    dir: SmbPath,
+    tree: bool,
+    tx: async_channel::Sender<NtStatus>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    opens: BTreeMap<OpenId, OpenEntry>,
+    files: BTreeMap<FileKey, FileEntry>,
+    locks: LockTable<FileKey>,
+    watches: Vec<Watch>,
+}
+
+/// A share served from a local directory. See the module docs.
+#[derive(Debug)]
+pub struct LocalBackend {
+    root: Root,
+    options: LocalOptions,
+    state: Mutex<State>,
+}
+
+impl LocalBackend {
+    /// Serves the directory `dir` (followed as given: it is the administrator's choice).
+    pub fn open(dir: impl AsRef<Path>, options: LocalOptions) -> Result<Arc<Self>, FsError> {
+        let root = Root::open_with(
+            dir,
+            RootOptions {
+                force_walk: options.force_walk,
+                case_insensitive: options.case_insensitive,
+            },
+        )?;
+        Ok(Arc::new(Self {
+            root,
+            options,
+            state: Mutex::new(State::default()),
+        }))
+    }
+
+    /// How many opens are live (for tests and metrics).
+    pub fn open_count(&self) -> usize {
+        self.state().opens.len()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock is a bug elsewhere; the tables stay usable.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn open_of(&self, open: OpenId) -> Result<(Arc<FileHandle>, FileKey, bool), NtStatus> {
+        let st = self.state();
+        let e = st.opens.get(&open).ok_or(NtStatus::FILE_CLOSED)?;
+        Ok((e.handle.clone(), e.key, e.write_through))
+    }
+
+    // ----------------------------------------------------------------- CREATE
+
+    #[allow(clippy::too_many_arguments)]
+    fn create(
+        &self,
+        open: OpenId,
+        path: &str,
+        desired: AccessMask,
+        attrs: FileAttributes,
+        share: ShareAccess,
+        disposition: CreateDisposition,
+        options: CreateOptions,
+        read_only: bool,
+    ) -> Result<OpReply, NtStatus> {
+        let path = SmbPath::parse(path).map_err(|e| NtStatus(e.nt_status()))?;
+        if options.contains(CreateOptions::OPEN_BY_FILE_ID) {
+            return Err(NtStatus::NOT_SUPPORTED);
+        }
+        let granted = map_access(desired, read_only);
+        if read_only && granted.0 & WRITE_RIGHTS != 0 {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        let disp = match disposition {
+            CreateDisposition::SUPERSEDE => Disposition::Supersede,
+            CreateDisposition::OPEN => Disposition::Open,
+            CreateDisposition::CREATE => Disposition::Create,
+            CreateDisposition::OPEN_IF => Disposition::OpenIf,
+            CreateDisposition::OVERWRITE => Disposition::Overwrite,
+            CreateDisposition::OVERWRITE_IF => Disposition::OverwriteIf,
+            _ => return Err(NtStatus::INVALID_PARAMETER),
+        };
+        let creates = matches!(
+            disp,
+            Disposition::Supersede
+                | Disposition::Create
+                | Disposition::OpenIf
+                | Disposition::OverwriteIf
+        );
+        let truncates = matches!(
+            disp,
+            Disposition::Supersede | Disposition::Overwrite | Disposition::OverwriteIf
+        );
+        if read_only && (truncates || disp == Disposition::Create) {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        let kind = if options.contains(CreateOptions::DIRECTORY_FILE) {
+            KindRequired::Directory
+        } else if options.contains(CreateOptions::NON_DIRECTORY_FILE) {
+            KindRequired::NonDirectory
+        } else {
+            KindRequired::Any
+        };
+        if kind == KindRequired::Directory
+            && (truncates || attrs.contains(FileAttributes::TEMPORARY))
+        {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        let delete_on_close = options.contains(CreateOptions::DELETE_ON_CLOSE);
+        if delete_on_close && !granted.contains(AccessMask::DELETE) {
+            return Err(NtStatus::ACCESS_DENIED);
+        }
+        let read = granted.0 & (AccessMask::FILE_READ_DATA.0 | AccessMask::FILE_EXECUTE.0) != 0;
+        let write = truncates
+            || granted.0 & (AccessMask::FILE_WRITE_DATA.0 | AccessMask::FILE_APPEND_DATA.0) != 0;
+        // Truncation waits until the share-mode check has passed: open without it first.
+        let first = match disp {
+            Disposition::Supersede | Disposition::Overwrite | Disposition::OverwriteIf => {
+                Disposition::Open
+            }
+            Disposition::OpenIf if read_only => Disposition::Open,
+            d => d,
+        };
+        let file_mode = if attrs.contains(FileAttributes::READONLY) {
+            0o444
+        } else {
+            0o644
+        };
+        let opts = OpenOptions {
+            disposition: first,
+            kind,
+            read,
+            write,
+            file_mode,
+            dir_mode: 0o755,
+        };
+        let (handle, mut action) = match self.root.open_file(&path, &opts) {
+            Err(FsError::NotFound) if creates && first == Disposition::Open => {
+                let create = OpenOptions {
+                    disposition: Disposition::Create,
+                    ..opts
+                };
+                let (h, _) = self
+                    .root
+                    .open_file(&path, &create)
+                    .map_err(|e| fs_status(&e))?;
+                (h, CreateAction::CREATED)
+            }
+            Err(FsError::NotFound) if read_only && disp == Disposition::OpenIf => {
+                return Err(NtStatus::ACCESS_DENIED);
+            }
+            Err(e) => return Err(fs_status(&e)),
+            Ok((h, a)) => (h, CreateAction(a.as_u32())),
+        };
+        let created = action == CreateAction::CREATED;
+        let stat = handle.stat().map_err(|e| fs_status(&e))?;
+        if stat.is_dir() && truncates {
+            return Err(NtStatus::FILE_IS_A_DIRECTORY);
+        }
+        if !created && truncates {
+            action = if disp == Disposition::Supersede {
+                CreateAction::SUPERSEDED
+            } else {
+                CreateAction::OVERWRITTEN
+            };
+        }
+        if !created && stat.attributes() & FileAttributes::READONLY.0 != 0 {
+            // MS-FSA 2.1.5.1.2.1: a read-only file refuses write access and delete-on-close.
+            if delete_on_close {
+                return Err(NtStatus::CANNOT_DELETE);
+            }
+            if granted.0 & (AccessMask::FILE_WRITE_DATA.0 | AccessMask::FILE_APPEND_DATA.0) != 0
+                || truncates
+            {
+                return Err(NtStatus::ACCESS_DENIED);
+            }
+        }
+        if delete_on_close && stat.is_dir() && !dir_is_empty(&handle)? {
+            return Err(NtStatus::DIRECTORY_NOT_EMPTY);
+        }
+        let key = (stat.device, stat.file_index);
+        let handle = Arc::new(handle);
+        {
+            let mut st = self.state();
+            if let Some(f) = st.files.get(&key) {
+                if f.delete_pending {
+                    return Err(NtStatus::DELETE_PENDING);
+                }
+            }
+            if st.opens.contains_key(&open) {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
+            let conflict = st
+                .opens
+                .values()
+                .filter(|o| o.key == key)
+                .any(|o| share_conflict(o.granted, o.share, granted, share));
+            if conflict {
+                return Err(NtStatus::SHARING_VIOLATION);
+            }
+            st.opens.insert(
+                open,
+                OpenEntry {
+                    handle: handle.clone(),
+                    key,
+                    granted,
+                    share,
+                    is_dir: stat.is_dir(),
+                    delete_on_close,
+                    write_through: options.contains(CreateOptions::WRITE_THROUGH),
+                    cursor: DirCursor::default(),
+                    position: 0,
+                },
+            );
+            let f = st.files.entry(key).or_insert_with(|| FileEntry {
+                path: path.clone(),
+                opens: 0,
+                delete_pending: false,
+                unlinked: false,
+            });
+            f.opens += 1;
+            if created {
+                changed(&mut st, &path);
+            }
+        }
+        let stat = if !created && truncates {
+            match handle.set_len(0).and_then(|()| handle.stat()) {
+                Ok(s) => s,
+                Err(e) => {
+                    self.forget(open);
+                    return Err(fs_status(&e));
+                }
+            }
+        } else {
+            stat
+        };
+        Ok(OpReply::Create(CreateReply {
+            action,
+            meta: meta(&stat),
+            granted_access: granted,
+            file_index: stat.file_index,
+            volume_id: stat.device,
+            is_directory: stat.is_dir(),
+        }))
+    }
+
+    /// Drops an open from the tables without applying delete-on-close (a failed CREATE).
+    fn forget(&self, open: OpenId) {
+        let mut st = self.state();
+        if let Some(o) = st.opens.remove(&open) {
+            release_file(&mut st, o.key);
+        }
+    }
+
+    // ----------------------------------------------------------------- READ / WRITE
+
+    fn read(
+        &self,
+        open: OpenId,
+        offset: u64,
+        length: u32,
+        min_count: u32,
+        mut buf: ReadBuf,
+    ) -> Result<OpReply, NtStatus> {
+        let (handle, key, _) = self.open_of(open)?;
+        if handle.is_dir() {
+            return Err(NtStatus::INVALID_DEVICE_REQUEST);
+        }
+        // Offsets are signed 64-bit on the wire's file systems (MS-FSA 2.1.5.2).
+        if offset
+            .checked_add(u64::from(length))
+            .is_none_or(|end| end > i64::MAX as u64)
+        {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        if !self
+            .state()
+            .locks
+            .io_allowed(key, open, offset, u64::from(length), false)
+        {
+            return Err(NtStatus::FILE_LOCK_CONFLICT);
+        }
+        let n = handle
+            .read_at(buf.prepare(length as usize), offset)
+            .map_err(|e| fs_status(&e))?;
+        buf.truncate(n);
+        if (n == 0 && length > 0) || n < min_count as usize {
+            return Err(NtStatus::END_OF_FILE);
+        }
+        self.set_position(open, offset + n as u64);
+        Ok(OpReply::Read(buf))
+    }
+
+    fn write(
+        &self,
+        open: OpenId,
+        offset: u64,
+        data: &Bytes,
+        write_through: bool,
+    ) -> Result<OpReply, NtStatus> {
+        let (handle, key, open_wt) = self.open_of(open)?;
+        if handle.is_dir() {
+            return Err(NtStatus::INVALID_DEVICE_REQUEST);
+        }
+        let granted = self.state().opens.get(&open).map(|o| o.granted);
+        let append_only = granted.is_some_and(|g| {
+            g.contains(AccessMask::FILE_APPEND_DATA) && !g.contains(AccessMask::FILE_WRITE_DATA)
+        });
+        // MS-SMB2 3.3.5.13: offset all-ones on an append-only open writes at the end of file.
+        let offset = if offset == u64::MAX && append_only {
+            handle.stat().map_err(|e| fs_status(&e))?.size
+        } else {
+            offset
+        };
+        let count = u32::try_from(data.len()).map_err(|_| NtStatus::INVALID_PARAMETER)?;
+        if offset > i64::MAX as u64 {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        if data.is_empty() {
+            return Ok(OpReply::Write { count: 0 });
+        }
+        if offset
+            .checked_add(data.len() as u64)
+            .is_none_or(|end| end > MAX_FILE_SIZE)
+        {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        if !self
+            .state()
+            .locks
+            .io_allowed(key, open, offset, data.len() as u64, true)
+        {
+            return Err(NtStatus::FILE_LOCK_CONFLICT);
+        }
+        handle.write_at(data, offset).map_err(|e| fs_status(&e))?;
+        if write_through || open_wt {
+            handle.flush().map_err(|e| fs_status(&e))?;
+        }
+        self.set_position(open, offset + data.len() as u64);
+        Ok(OpReply::Write { count })
+    }
+
+    /// FilePositionInformation follows the last READ or WRITE, as on Samba.
+    fn set_position(&self, open: OpenId, position: u64) {
+        if let Some(o) = self.state().opens.get_mut(&open) {
+            o.position = position;
+        }
+    }
+
+    // ----------------------------------------------------------------- CLOSE
+
+    fn close(&self, open: OpenId, post_query: bool) -> Result<OpReply, NtStatus> {
+        let (entry, remove) = {
+            let mut st = self.state();
+            let entry = st.opens.remove(&open).ok_or(NtStatus::FILE_CLOSED)?;
+            st.locks.release_open(entry.key, open);
+            // Pending notifies on this handle end with NOTIFY_CLEANUP (MS-SMB2 3.3.5.19).
+            st.watches.retain(|w| {
+                if w.open == open {
+                    let _ = w.tx.try_send(NtStatus::NOTIFY_CLEANUP);
+                    false
+                } else {
+                    true
+                }
+            });
+            let mut remove = None;
+            if let Some(f) = st.files.get_mut(&entry.key) {
+                if entry.delete_on_close {
+                    f.delete_pending = true;
+                }
+                if f.opens <= 1 && f.delete_pending && !f.unlinked {
+                    remove = Some(f.path.clone());
+                }
+            }
+            release_file(&mut st, entry.key);
+            (entry, remove)
+        };
+        let stat = if post_query {
+            entry.handle.stat().ok()
+        } else {
+            None
+        };
+        if let Some(path) = remove {
+            // Remove by name only if the name still refers to this file.
+            let same = self
+                .root
+                .stat(&path)
+                .is_ok_and(|s| (s.device, s.file_index) == entry.key);
+            if same {
+                match self.root.remove(&path) {
+                    Ok(()) => changed(&mut self.state(), &path),
+                    Err(e) => tracing::debug!(%path, error = %e, "delete on close failed"),
+                }
+            }
+        }
+        Ok(OpReply::Close(stat.as_ref().map(meta)))
+    }
+
+    // ----------------------------------------------------------------- QUERY_INFO
+
+    fn query_info(&self, open: OpenId, query: InfoQuery) -> Result<OpReply, NtStatus> {
+        let (handle, granted, path, delete_pending, position) = {
+            let st = self.state();
+            let o = st.opens.get(&open).ok_or(NtStatus::FILE_CLOSED)?;
+            let f = st.files.get(&o.key);
+            (
+                o.handle.clone(),
+                o.granted,
+                f.map(|f| f.path.clone()).unwrap_or_default(),
+                f.is_some_and(|f| f.delete_pending),
+                o.position,
+            )
+        };
+        match query {
+            InfoQuery::Security(which) => Ok(OpReply::QueryInfo(InfoReply::Security(
+                security::descriptor(which),
+            ))),
+            InfoQuery::Fs(class) => self.fs_info(&handle, class),
+            InfoQuery::File(class) => {
+                let s = handle.stat().map_err(|e| fs_status(&e))?;
+                let info = file_info(class, &s, granted, &path, delete_pending, position)?;
+                Ok(OpReply::QueryInfo(InfoReply::File(info)))
+            }
+        }
+    }
+
+    fn fs_info(&self, handle: &FileHandle, class: FsInfoClass) -> Result<OpReply, NtStatus> {
+        let info = match class {
+            FsInfoClass::VOLUME => {
+                let root = self
+                    .root
+                    .stat(&SmbPath::root())
+                    .map_err(|e| fs_status(&e))?;
+                FsInfo::Volume(FileFsVolumeInformation {
+                    volume_creation_time: root.creation_time.0,
+                    volume_serial_number: (root.device ^ (root.device >> 32)) as u32,
+                    supports_objects: false,
+                    volume_label: self.options.volume_label.clone(),
+                })
+            }
+            FsInfoClass::SIZE => {
+                let v = handle.statvfs().map_err(|e| fs_status(&e))?;
+                FsInfo::Size(FileFsSizeInformation {
+                    total_allocation_units: v.total_units,
+                    available_allocation_units: v.caller_available_units,
+                    sectors_per_allocation_unit: v.sectors_per_unit,
+                    bytes_per_sector: v.bytes_per_sector,
+                })
+            }
+            FsInfoClass::FULL_SIZE => {
+                let v = handle.statvfs().map_err(|e| fs_status(&e))?;
+                FsInfo::FullSize(FileFsFullSizeInformation {
+                    total_allocation_units: v.total_units,
+                    caller_available_allocation_units: v.caller_available_units,
+                    actual_available_allocation_units: v.actual_available_units,
+                    sectors_per_allocation_unit: v.sectors_per_unit,
+                    bytes_per_sector: v.bytes_per_sector,
+                })
+            }
+            FsInfoClass::DEVICE => FsInfo::Device(FileFsDeviceInformation {
+                device_type: DeviceType::DISK,
+                characteristics: 0,
+            }),
+            FsInfoClass::ATTRIBUTE => {
+                let v = handle.statvfs().map_err(|e| fs_status(&e))?;
+                let mut attrs = FsAttributes::CASE_PRESERVED_NAMES | FsAttributes::UNICODE_ON_DISK;
+                if !self.options.case_insensitive {
+                    attrs |= FsAttributes::CASE_SENSITIVE_SEARCH;
+                }
+                FsInfo::Attribute(FileFsAttributeInformation {
+                    file_system_attributes: attrs,
+                    maximum_component_name_length: i32::try_from(v.max_name_len.min(255))
+                        .unwrap_or(255),
+                    file_system_name: "NTFS".into(),
+                })
+            }
+            FsInfoClass::SECTOR_SIZE => {
+                let v = handle.statvfs().map_err(|e| fs_status(&e))?;
+                let b = v.bytes_per_sector;
+                FsInfo::SectorSize(FileFsSectorSizeInformation {
+                    logical_bytes_per_sector: b,
+                    physical_bytes_per_sector_for_atomicity: b,
+                    physical_bytes_per_sector_for_performance: b,
+                    effective_physical_bytes_per_sector_for_atomicity: b,
+                    flags: 0,
+                    byte_offset_for_sector_alignment: 0,
+                    byte_offset_for_partition_alignment: 0,
+                })
+            }
+            _ => return Err(NtStatus::INVALID_INFO_CLASS),
+        };
+        Ok(OpReply::QueryInfo(InfoReply::Fs(info)))
+    }
+
+    // ----------------------------------------------------------------- SET_INFO
+
+    fn set_info(&self, open: OpenId, change: InfoChange) -> Result<OpReply, NtStatus> {
+        let (handle, key, is_dir) = {
+            let st = self.state();
+            let o = st.opens.get(&open).ok_or(NtStatus::FILE_CLOSED)?;
+            (o.handle.clone(), o.key, o.is_dir)
+        };
+        let info = match change {
+            InfoChange::File(info) => info,
+            InfoChange::Security { .. } => return Err(NtStatus::NOT_SUPPORTED),
+        };
+        match info {
+            FileInfo::Basic(b) => {
+                let a = b.file_attributes;
+                // MS-FSA 2.1.5.14.2: DIRECTORY on a file and TEMPORARY on a directory are
+                // invalid.
+                if (!is_dir && a.contains(FileAttributes::DIRECTORY))
+                    || (is_dir && a.contains(FileAttributes::TEMPORARY))
+                {
+                    return Err(NtStatus::INVALID_PARAMETER);
+                }
+                let pick = |t: u64| (t != 0 && t < 0x8000_0000_0000_0000).then_some(FileTime(t));
+                let times = SetTimes {
+                    last_access: pick(b.last_access_time),
+                    last_write: pick(b.last_write_time),
+                };
+                if times.last_access.is_some() || times.last_write.is_some() {
+                    handle.set_times(times).map_err(|e| fs_status(&e))?;
+                }
+                if !a.is_empty() {
+                    let s = handle.stat().map_err(|e| fs_status(&e))?;
+                    let mode = if a.contains(FileAttributes::READONLY) {
+                        s.mode & !0o222
+                    } else {
+                        s.mode | 0o200
+                    };
+                    if mode != s.mode {
+                        rustix::fs::fchmod(handle.as_fd(), rustix::fs::Mode::from_raw_mode(mode))
+                            .map_err(|e| fs_status(&FsError::from(e)))?;
+                    }
+                }
+            }
+            FileInfo::EndOfFile(e) => handle.set_len(e.end_of_file).map_err(|e| fs_status(&e))?,
+            FileInfo::Allocation(a) => {
+                // Allocation below the end of file truncates (MS-FSA 2.1.5.15.1); above it,
+                // Linux allocates on write, so nothing is reserved.
+                let s = handle.stat().map_err(|e| fs_status(&e))?;
+                if a.allocation_size < s.size {
+                    handle
+                        .set_len(a.allocation_size)
+                        .map_err(|e| fs_status(&e))?;
+                }
+            }
+            FileInfo::Disposition(d) => self.set_delete(key, &handle, is_dir, d.delete_pending)?,
+            FileInfo::DispositionEx(d) => {
+                let delete = d.flags.contains(DispositionExFlags::DELETE);
+                if delete && d.flags.contains(DispositionExFlags::POSIX_SEMANTICS) {
+                    self.set_delete(key, &handle, is_dir, true)?;
+                    self.unlink_now(key)?;
+                } else if d.flags.contains(DispositionExFlags::ON_CLOSE) {
+                    if let Some(o) = self.state().opens.get_mut(&open) {
+                        o.delete_on_close = delete;
+                    }
+                } else {
+                    self.set_delete(key, &handle, is_dir, delete)?;
+                }
+            }
+            FileInfo::Rename(r) => {
+                if r.root_directory != 0 {
+                    return Err(NtStatus::INVALID_PARAMETER);
+                }
+                let name = r.file_name.strip_prefix('\\').unwrap_or(&r.file_name);
+                let to = SmbPath::parse(name).map_err(|e| NtStatus(e.nt_status()))?;
+                self.rename(open, key, is_dir, &to, r.replace_if_exists)?;
+            }
+            FileInfo::Position(p) => self.set_position(open, p.current_byte_offset),
+            FileInfo::Mode(_) => {}
+            FileInfo::FullEa(_) => return Err(NtStatus::EAS_NOT_SUPPORTED),
+            _ => return Err(NtStatus::INVALID_INFO_CLASS),
+        }
+        Ok(OpReply::SetInfo)
+    }
+
+    fn set_delete(
+        &self,
+        key: FileKey,
+        handle: &FileHandle,
+        is_dir: bool,
+        delete: bool,
+    ) -> Result<(), NtStatus> {
+        if delete {
+            let s = handle.stat().map_err(|e| fs_status(&e))?;
+            if !is_dir && s.attributes() & FileAttributes::READONLY.0 != 0 {
+                return Err(NtStatus::CANNOT_DELETE);
+            }
+            if is_dir && !dir_is_empty(handle)? {
+                return Err(NtStatus::DIRECTORY_NOT_EMPTY);
+            }
+        }
+        let mut st = self.state();
+        if let Some(f) = st.files.get_mut(&key) {
+            if f.path.is_root() && delete {
+                return Err(NtStatus::CANNOT_DELETE);
+            }
+            f.delete_pending = delete;
+        }
+        Ok(())
+    }
+
+    fn unlink_now(&self, key: FileKey) -> Result<(), NtStatus> {
+        let path = {
+            let st = self.state();
+            st.files.get(&key).map(|f| f.path.clone())
+        };
+        let Some(path) = path else {
+            return Err(NtStatus::FILE_CLOSED);
+        };
+        self.root.remove(&path).map_err(|e| fs_status(&e))?;
+        let mut st = self.state();
+        if let Some(f) = st.files.get_mut(&key) {
+            f.unlinked = true;
+        }
+        changed(&mut st, &path);
+        Ok(())
+    }
+
+    fn rename(
+        &self,
+        open: OpenId,
+        key: FileKey,
+        is_dir: bool,
+        to: &SmbPath,
+        replace: bool,
+    ) -> Result<(), NtStatus> {
+        let from = {
+            let st = self.state();
+            let f = st.files.get(&key).ok_or(NtStatus::FILE_CLOSED)?;
+            if f.path.is_root() {
+                return Err(NtStatus::ACCESS_DENIED);
+            }
+            // A directory with open files beneath it cannot move (MS-FSA 2.1.5.14.11).
+            if is_dir {
+                let busy = st.opens.iter().any(|(id, o)| {
+                    *id != open
+                        && st
+                            .files
+                            .get(&o.key)
+                            .is_some_and(|g| is_beneath(&g.path, &f.path))
+                });
+                if busy {
+                    return Err(NtStatus::ACCESS_DENIED);
+                }
+            }
+            // Every other open of the file must share delete (MS-FSA 2.1.5.14.11), including
+            // attribute-only opens, which the CREATE share check lets through.
+            let unshared = st.opens.iter().any(|(id, o)| {
+                *id != open && o.key == key && !o.share.contains(ShareAccess::DELETE)
+            });
+            if unshared {
+                return Err(NtStatus::SHARING_VIOLATION);
+            }
+            f.path.clone()
+        };
+        if &from == to {
+            return Ok(());
+        }
+        // The target must not be open by anyone (its name would change under them).
+        if replace {
+            if let Ok(s) = self.root.stat(to) {
+                let target = (s.device, s.file_index);
+                if target != key && self.state().files.contains_key(&target) {
+                    return Err(NtStatus::ACCESS_DENIED);
+                }
+            }
+        }
+        self.root
+            .rename(&from, to, replace)
+            .map_err(|e| fs_status(&e))?;
+        let mut st = self.state();
+        for f in st.files.values_mut() {
+            if let Some(moved) = rebase(&f.path, &from, to) {
+                f.path = moved;
+            }
+        }
+        changed(&mut st, &from);
+        changed(&mut st, to);
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------- QUERY_DIRECTORY
+
+    #[allow(clippy::too_many_arguments)]
+    fn query_directory(
+        &self,
+        open: OpenId,
+        class: FileInfoClass,
+        pattern: &str,
+        restart: bool,
+        single: bool,
+        output_len: u32,
+    ) -> Result<OpReply, NtStatus> {
+        let mut builder = DirectoryBuilder::new(class, output_len).map_err(|e| match e {
+            DirectoryBuildError::BadClass(_) => NtStatus::INVALID_INFO_CLASS,
+            _ => NtStatus::INVALID_PARAMETER,
+        })?;
+        let (handle, mut cursor, dir_path) = {
+            let mut st = self.state();
+            let o = st.opens.get_mut(&open).ok_or(NtStatus::FILE_CLOSED)?;
+            if !o.is_dir {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
+            if restart || o.cursor.pattern.is_none() {
+                let p = if pattern.is_empty() { "*" } else { pattern };
+                o.cursor = DirCursor {
+                    pattern: Some(p.to_owned()),
+                    ..DirCursor::default()
+                };
+            }
+            let key = o.key;
+            let (h, c) = (o.handle.clone(), o.cursor.clone());
+            let path = st
+                .files
+                .get(&key)
+                .map(|f| f.path.clone())
+                .unwrap_or_default();
+            (h, c, path)
+        };
+        let pat = cursor.pattern.clone().unwrap_or_else(|| "*".into());
+        let result =
+            self.fill_directory(&handle, &dir_path, &pat, &mut cursor, single, &mut builder);
+        if let Some(o) = self.state().opens.get_mut(&open) {
+            o.cursor = cursor;
+        }
+        result?;
+        Ok(OpReply::QueryDirectory(builder.finish()))
+    }
+
+    fn fill_directory(
+        &self,
+        handle: &FileHandle,
+        dir_path: &SmbPath,
+        pattern: &str,
+        cursor: &mut DirCursor,
+        single: bool,
+        builder: &mut DirectoryBuilder,
+    ) -> Result<(), NtStatus> {
+        let full = |builder: &DirectoryBuilder| {
+            if builder.count() == 0 {
+                Err(NtStatus::INFO_LENGTH_MISMATCH)
+            } else {
+                Ok(())
+            }
+        };
+        let enough = |builder: &DirectoryBuilder| single && builder.count() > 0;
+        if cursor.done {
+            return Ok(());
+        }
+        let has_wildcard = wildcard::has_wildcards(pattern);
+        if !has_wildcard && pattern != "." && pattern != ".." {
+            // An exact name: one look-up instead of a scan.
+            cursor.done = true;
+            let Ok(path) = dir_path.join(pattern) else {
+                return Ok(());
+            };
+            let Ok(stat) = self.root.stat(&path) else {
+                return Ok(());
+            };
+            let name = path.file_name().unwrap_or(pattern).to_owned();
+            return match builder.push(&dir_entry(name, &stat)) {
+                Err(DirectoryBuildError::Full) => {
+                    cursor.done = false;
+                    full(builder)
+                }
+                Err(_) => Err(NtStatus::INVALID_PARAMETER),
+                Ok(()) => Ok(()),
+            };
+        }
+        while cursor.dots < 2 {
+            let name = if cursor.dots == 0 { "." } else { ".." };
+            if wildcard::matches(pattern, name) {
+                let stat = if cursor.dots == 0 || dir_path.is_root() {
+                    handle.stat()
+                } else {
+                    self.root.stat(&dir_path.parent().unwrap_or_default())
+                }
+                .map_err(|e| fs_status(&e))?;
+                match builder.push(&dir_entry(name.to_owned(), &stat)) {
+                    Err(DirectoryBuildError::Full) => return full(builder),
+                    Err(_) => return Err(NtStatus::INVALID_PARAMETER),
+                    Ok(()) => {}
+                }
+            }
+            cursor.dots += 1;
+            if enough(builder) {
+                return Ok(());
+            }
+        }
+        loop {
+            let batch = handle
+                .read_dir(cursor.last.as_deref(), DIR_BATCH)
+                .map_err(|e| fs_status(&e))?;
+            if batch.is_empty() {
+                cursor.done = true;
+                return Ok(());
+            }
+            for e in batch {
+                if wildcard::matches(pattern, &e.name) {
+                    match builder.push(&dir_entry(e.name.clone(), &e.stat)) {
+                        Err(DirectoryBuildError::Full) => return full(builder),
+                        // A name the class cannot carry is skipped, not fatal.
+                        Err(_) => {}
+                        Ok(()) => {}
+                    }
+                }
+                cursor.last = Some(e.name);
+                if enough(builder) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------- LOCK / NOTIFY
+
+    async fn lock(
+        self: Arc<Self>,
+        open: OpenId,
+        elements: Vec<LockElement>,
+        cancel: Cancel,
+    ) -> Result<OpReply, NtStatus> {
+        loop {
+            let wake = {
+                let mut st = self.state();
+                let key = st.opens.get(&open).ok_or(NtStatus::FILE_CLOSED)?.key;
+                let wake = st.locks.waiter();
+                match st.locks.apply(key, open, &elements) {
+                    Attempt::Done => return Ok(OpReply::Lock),
+                    Attempt::Failed(s) => return Err(s),
+                    Attempt::WouldBlock => wake,
+                }
+            };
+            let woke = async { wake.recv().await.is_ok() };
+            let cancelled = async {
+                cancel.cancelled().await;
+                false
+            };
+            if !woke.or(cancelled).await {
+                return Err(NtStatus::CANCELLED);
+            }
+        }
+    }
+
+    async fn change_notify(
+        self: Arc<Self>,
+        open: OpenId,
+        tree: bool,
+        cancel: Cancel,
+    ) -> Result<OpReply, NtStatus> {
+        let rx = {
+            let mut st = self.state();
+            let o = st.opens.get(&open).ok_or(NtStatus::FILE_CLOSED)?;
+            if !o.is_dir {
+                return Err(NtStatus::INVALID_PARAMETER);
+            }
+            let dir = st
+                .files
+                .get(&o.key)
+                .map(|f| f.path.clone())
+                .unwrap_or_default();
+            let (tx, rx) = async_channel::bounded(1);
+            st.watches.push(Watch {
+                open,
+                dir,
+                tree,
+                tx,
+            });
+            rx
+        };
+        let fired = async { rx.recv().await.ok() };
+        let cancelled = async {
+            cancel.cancelled().await;
+            None
+        };
+        match fired.or(cancelled).await {
+            Some(status) => Err(status),
+            None => Err(NtStatus::CANCELLED),
+        }
+    }
+}
+
+impl Backend for LocalBackend {
+    fn perform(self: Arc<Self>, req: OpRequest, cancel: Cancel) -> OpFuture {
+        match req.op {
+            FsOp::Lock { open, locks } => Box::pin(self.lock(open, locks, cancel)),
+            FsOp::ChangeNotify {
+                open, watch_tree, ..
+            } => Box::pin(self.change_notify(open, watch_tree, cancel)),
+            op => Box::pin(smol::unblock(move || self.perform_blocking(op))),
+        }
+    }
+}
+
+impl LocalBackend {
+    /// The ops that do blocking I/O, run on the blocking pool.
+    fn perform_blocking(&self, op: FsOp) -> Result<OpReply, NtStatus> {
+        match op {
+            FsOp::Create {
+                open,
+                path,
+                desired_access,
+                file_attributes,
+                share_access,
+                disposition,
+                options,
+                read_only,
+            } => self.create(
+                open,
+                &path,
+                desired_access,
+                file_attributes,
+                share_access,
+                disposition,
+                options,
+                read_only,
+            ),
+            FsOp::Read {
+                open,
+                offset,
+                length,
+                min_count,
+                buf,
+            } => self.read(open, offset, length, min_count, buf),
+            FsOp::Write {
+                open,
+                offset,
+                data,
+                write_through,
+            } => self.write(open, offset, &data, write_through),
+            FsOp::Flush { open } => {
+                let (h, _, _) = self.open_of(open)?;
+                if !h.is_dir() {
+                    h.flush().map_err(|e| fs_status(&e))?;
+                }
+                Ok(OpReply::Flush)
+            }
+            FsOp::Close { open, post_query } => self.close(open, post_query),
+            FsOp::QueryInfo { open, query, .. } => self.query_info(open, query),
+            FsOp::SetInfo { open, change } => self.set_info(open, change),
+            FsOp::QueryDirectory {
+                open,
+                class,
+                pattern,
+                restart,
+                single,
+                output_len,
+                ..
+            } => self.query_directory(open, class, &pattern, restart, single, output_len),
+            FsOp::Ioctl { .. } => Err(NtStatus::NOT_SUPPORTED),
+            FsOp::Lock { .. } | FsOp::ChangeNotify { .. } => Err(NtStatus::INTERNAL_ERROR),
+        }
+    }
+}
+
+// --------------------------------------------------------------------- helpers
+
+/// Maps generic rights and MAXIMUM_ALLOWED to file rights (MS-SMB2 2.2.13.1.1).
+fn map_access(desired: AccessMask, read_only: bool) -> AccessMask {
+    let mut a = desired.0 & 0x0FFF_FFFF & !AccessMask::MAXIMUM_ALLOWED.0;
+    if desired.contains(AccessMask::GENERIC_READ) {
+        a |= FILE_GENERIC_READ;
+    }
+    if desired.contains(AccessMask::GENERIC_WRITE) {
+        a |= FILE_GENERIC_WRITE;
+    }
+    if desired.contains(AccessMask::GENERIC_EXECUTE) {
+        a |= FILE_GENERIC_EXECUTE;
+    }
+    if desired.contains(AccessMask::GENERIC_ALL) {
+        a |= FILE_ALL_ACCESS;
+    }
+    if desired.contains(AccessMask::MAXIMUM_ALLOWED) {
+        a |= if read_only {
+            FILE_ALL_ACCESS & !WRITE_RIGHTS
+        } else {
+            FILE_ALL_ACCESS
+        };
+    }
+    // ACCESS_SYSTEM_SECURITY needs a privilege nobody holds here; keep it only if asked
+    // explicitly so the server can refuse it.
+    AccessMask(a)
+}
+
+/// Whether a new open (`access`, `share`) conflicts with an existing one (MS-FSA 2.1.5.1.2).
+fn share_conflict(
+    old_access: AccessMask,
+    old_share: ShareAccess,
+    access: AccessMask,
+    share: ShareAccess,
+) -> bool {
+    if old_access.0 & DATA_ACCESS == 0 || access.0 & DATA_ACCESS == 0 {
+        return false;
+    }
+    let reads =
+        |a: AccessMask| a.0 & (AccessMask::FILE_READ_DATA.0 | AccessMask::FILE_EXECUTE.0) != 0;
+    let writes =
+        |a: AccessMask| a.0 & (AccessMask::FILE_WRITE_DATA.0 | AccessMask::FILE_APPEND_DATA.0) != 0;
+    let deletes = |a: AccessMask| a.contains(AccessMask::DELETE);
+    (reads(access) && !old_share.contains(ShareAccess::READ))
+        || (writes(access) && !old_share.contains(ShareAccess::WRITE))
+        || (deletes(access) && !old_share.contains(ShareAccess::DELETE))
+        || (reads(old_access) && !share.contains(ShareAccess::READ))
+        || (writes(old_access) && !share.contains(ShareAccess::WRITE))
+        || (deletes(old_access) && !share.contains(ShareAccess::DELETE))
+}
+
+/// One open of `key` went away: drop the file entry with its last open.
+fn release_file(st: &mut State, key: FileKey) {
+    if let Some(f) = st.files.get_mut(&key) {
+        f.opens = f.opens.saturating_sub(1);
+        if f.opens == 0 {
+            st.files.remove(&key);
+        }
+    }
+}
+
+/// The name `path` appeared, vanished or changed: fire the watches on its directory (and on
+/// its ancestors that watch the tree).
+fn changed(st: &mut State, path: &SmbPath) {
+    let Some(dir) = path.parent() else { return };
+    st.watches.retain(|w| {
+        let hit = w.dir == dir || (w.tree && is_beneath(&dir, &w.dir));
+        if hit {
+            let _ = w.tx.try_send(NtStatus::NOTIFY_ENUM_DIR);
+        }
+        !hit
+    });
+}
+
+/// Whether `path` is `dir` or lies beneath it.
+fn is_beneath(path: &SmbPath, dir: &SmbPath) -> bool {
+    path.components().len() >= dir.components().len()
+        && path.components().zip(dir.components()).all(|(a, b)| a == b)
+}
+
+/// `path` moved from beneath `from` to beneath `to`, or `None` when it is not beneath `from`.
+fn rebase(path: &SmbPath, from: &SmbPath, to: &SmbPath) -> Option<SmbPath> {
+    if !is_beneath(path, from) {
+        return None;
+    }
+    let rest: Vec<&str> = path.components().skip(from.components().len()).collect();
+    let mut out = to.clone();
+    for c in rest {
+        out = out.join(c).ok()?;
+    }
+    Some(out)
+}
+
+fn dir_is_empty(handle: &FileHandle) -> Result<bool, NtStatus> {
+    handle
+        .read_dir(None, 1)
+        .map(|v| v.is_empty())
+        .map_err(|e| fs_status(&e))
+}
+
+/// Attributes as reported: `FileStat::attributes` (DIRECTORY, READONLY), and ARCHIVE on every
+/// regular file in place of NORMAL. Linux keeps no archive bit; Windows sets it on each file it
+/// creates or modifies and clients expect it (as Samba's default `map archive` does).
+fn attributes(s: &FileStat) -> FileAttributes {
+    let a = FileAttributes(s.attributes());
+    if s.is_dir() {
+        a
+    } else {
+        FileAttributes(a.0 & !FileAttributes::NORMAL.0) | FileAttributes::ARCHIVE
+    }
+}
+
+fn meta(s: &FileStat) -> FileMeta {
+    FileMeta {
+        creation_time: s.creation_time.0,
+        last_access_time: s.last_access_time.0,
+        last_write_time: s.last_write_time.0,
+        change_time: s.change_time.0,
+        allocation_size: s.allocation_size,
+        end_of_file: s.size,
+        file_attributes: attributes(s),
+    }
+}
+
+fn dir_entry(name: String, s: &FileStat) -> DirEntry {
+    DirEntry {
+        name,
+        short_name: String::new(),
+        meta: meta(s),
+        file_index: s.file_index,
+        ea_size: 0,
+    }
+}
+
+/// The answer to a file-class QUERY_INFO.
+fn file_info(
+    class: FileInfoClass,
+    s: &FileStat,
+    granted: AccessMask,
+    path: &SmbPath,
+    delete_pending: bool,
+    position: u64,
+) -> Result<FileInfo, NtStatus> {
+    let m = meta(s);
+    let basic = FileBasicInformation {
+        creation_time: m.creation_time,
+        last_access_time: m.last_access_time,
+        last_write_time: m.last_write_time,
+        change_time: m.change_time,
+        file_attributes: m.file_attributes,
+    };
+    let standard = FileStandardInformation {
+        allocation_size: m.allocation_size,
+        end_of_file: m.end_of_file,
+        number_of_links: s.nlink,
+        delete_pending,
+        directory: s.is_dir(),
+    };
+    let name = format!("\\{path}");
+    Ok(match class {
+        FileInfoClass::BASIC => FileInfo::Basic(basic),
+        FileInfoClass::STANDARD => FileInfo::Standard(standard),
+        FileInfoClass::INTERNAL => FileInfo::Internal(FileInternalInformation {
+            index_number: s.file_index,
+        }),
+        FileInfoClass::EA => FileInfo::Ea(FileEaInformation { ea_size: 0 }),
+        FileInfoClass::ACCESS => FileInfo::Access(FileAccessInformation {
+            access_flags: granted,
+        }),
+        FileInfoClass::POSITION => FileInfo::Position(FilePositionInformation {
+            current_byte_offset: position,
+        }),
+        FileInfoClass::MODE => FileInfo::Mode(FileModeInformation { mode: 0 }),
+        FileInfoClass::ALIGNMENT => FileInfo::Alignment(FileAlignmentInformation {
+            alignment_requirement: 0,
+        }),
+        FileInfoClass::ALL => FileInfo::All(FileAllInformation {
+            basic,
+            standard,
+            internal: FileInternalInformation {
+                index_number: s.file_index,
+            },
+            ea: FileEaInformation { ea_size: 0 },
+            access: FileAccessInformation {
+                access_flags: granted,
+            },
+            position: FilePositionInformation {
+                current_byte_offset: position,
+            },
+            mode: FileModeInformation { mode: 0 },
+            alignment: FileAlignmentInformation {
+                alignment_requirement: 0,
+            },
+            name: FileNameInformation { file_name: name },
+        }),
+        FileInfoClass::NORMALIZED_NAME => FileInfo::NormalizedName(FileNormalizedNameInformation {
+            file_name: path.to_string(),
+        }),
+        FileInfoClass::NETWORK_OPEN => FileInfo::NetworkOpen(FileNetworkOpenInformation {
+            creation_time: m.creation_time,
+            last_access_time: m.last_access_time,
+            last_write_time: m.last_write_time,
+            change_time: m.change_time,
+            allocation_size: m.allocation_size,
+            end_of_file: m.end_of_file,
+            file_attributes: m.file_attributes,
+        }),
+        FileInfoClass::ATTRIBUTE_TAG => FileInfo::AttributeTag(FileAttributeTagInformation {
+            file_attributes: m.file_attributes,
+            reparse_tag: 0,
+        }),
+        FileInfoClass::STREAM => FileInfo::Stream(FileStreamInformation {
+            entries: if s.is_dir() {
+                Vec::new()
+            } else {
+                vec![StreamEntry {
+                    stream_name: "::$DATA".into(),
+                    stream_size: m.end_of_file,
+                    stream_allocation_size: m.allocation_size,
+                }]
+            },
+        }),
+        // No 8.3 names on Linux: short names are not supported (smbclient's allinfo goes on).
+        FileInfoClass::ALTERNATE_NAME => return Err(NtStatus::NOT_SUPPORTED),
+        FileInfoClass::FULL_EA => return Err(NtStatus::NO_EAS_ON_FILE),
+        _ => return Err(NtStatus::INVALID_INFO_CLASS),
+    })
+}

@@ -1,0 +1,448 @@
+//! Tests of the local-directory backend through the [`Backend`] trait, as the server drives it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use smb_proto::auth::{Identity, IdentityKind};
+use smb_proto::server::{
+    ConnectionHandle, FsOp, InfoChange, InfoQuery, InfoReply, OpContext, OpId, OpReply, OpRequest,
+    OpenId, ReadBuf,
+};
+use smb_proto::wire::create::{CreateAction, CreateDisposition, CreateOptions, ShareAccess};
+use smb_proto::wire::fscc::FileInfoClass;
+use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
+use smb_proto::wire::fscc::directory::DirectoryListing;
+use smb_proto::wire::fscc::file::{FileDispositionInformation, FileInfo, FileRenameInformation};
+use smb_proto::wire::lock::{LockElement, LockFlags};
+use smb_proto::wire::status::NtStatus;
+use smb_proto::wire::types::{SessionId, TreeId};
+
+use super::{Backend, Cancel, LocalBackend, LocalOptions};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    path: std::path::PathBuf,
+    b: Arc<LocalBackend>,
+    next: u64,
+}
+
+fn ctx() -> OpContext {
+    OpContext {
+        ch: ConnectionHandle(1),
+        session: SessionId(1),
+        tree: TreeId(1),
+        share: "share".into(),
+        user: Identity {
+            user: "u".into(),
+            domain: String::new(),
+            workstation: String::new(),
+            kind: IdentityKind::User,
+        },
+        now: 0,
+    }
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().to_owned();
+        let b = LocalBackend::open(&path, LocalOptions::default()).expect("open root");
+        Self {
+            _dir: dir,
+            path,
+            b,
+            next: 1,
+        }
+    }
+
+    fn run(&self, op: FsOp) -> Result<OpReply, NtStatus> {
+        let (cancel, _keep) = Cancel::never();
+        smol::block_on(self.b.clone().perform(
+            OpRequest {
+                id: OpId(0),
+                ctx: ctx(),
+                op,
+            },
+            cancel,
+        ))
+    }
+
+    fn create(
+        &mut self,
+        path: &str,
+        access: AccessMask,
+        share: ShareAccess,
+        disposition: CreateDisposition,
+        options: CreateOptions,
+    ) -> Result<(OpenId, CreateAction), NtStatus> {
+        let open = OpenId(self.next);
+        self.next += 1;
+        match self.run(FsOp::Create {
+            open,
+            path: path.into(),
+            desired_access: access,
+            file_attributes: FileAttributes::NORMAL,
+            share_access: share,
+            disposition,
+            options,
+            read_only: false,
+        })? {
+            OpReply::Create(c) => Ok((open, c.action)),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    fn rw(&mut self, path: &str, disposition: CreateDisposition) -> Result<OpenId, NtStatus> {
+        self.create(
+            path,
+            AccessMask::GENERIC_READ | AccessMask::GENERIC_WRITE | AccessMask::DELETE,
+            ShareAccess::READ | ShareAccess::WRITE | ShareAccess::DELETE,
+            disposition,
+            CreateOptions::NON_DIRECTORY_FILE,
+        )
+        .map(|(o, _)| o)
+    }
+
+    fn dir(&mut self, path: &str, disposition: CreateDisposition) -> Result<OpenId, NtStatus> {
+        self.create(
+            path,
+            AccessMask::FILE_READ_DATA | AccessMask::DELETE | AccessMask::FILE_READ_ATTRIBUTES,
+            ShareAccess::READ | ShareAccess::WRITE | ShareAccess::DELETE,
+            disposition,
+            CreateOptions::DIRECTORY_FILE,
+        )
+        .map(|(o, _)| o)
+    }
+
+    fn write(&self, open: OpenId, offset: u64, data: &[u8]) -> Result<OpReply, NtStatus> {
+        self.run(FsOp::Write {
+            open,
+            offset,
+            data: Bytes::copy_from_slice(data),
+            write_through: false,
+        })
+    }
+
+    fn read(&self, open: OpenId, offset: u64, len: u32) -> Result<Vec<u8>, NtStatus> {
+        match self.run(FsOp::Read {
+            open,
+            offset,
+            length: len,
+            min_count: 0,
+            buf: ReadBuf::with_capacity(len as usize),
+        })? {
+            OpReply::Read(b) => Ok(b.data().to_vec()),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    fn close(&self, open: OpenId) {
+        self.run(FsOp::Close {
+            open,
+            post_query: false,
+        })
+        .expect("close");
+    }
+
+    fn list(&self, open: OpenId, pattern: &str, restart: bool, len: u32) -> Vec<String> {
+        match self.run(FsOp::QueryDirectory {
+            open,
+            class: FileInfoClass::ID_BOTH_DIRECTORY,
+            pattern: pattern.into(),
+            restart,
+            single: false,
+            index: None,
+            output_len: len,
+        }) {
+            Ok(OpReply::QueryDirectory(buf)) => {
+                match DirectoryListing::decode(FileInfoClass::ID_BOTH_DIRECTORY, &buf) {
+                    Ok(DirectoryListing::IdBothDirectory(v)) => {
+                        v.into_iter().map(|e| e.file_name).collect()
+                    }
+                    other => panic!("bad listing {other:?}"),
+                }
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn create_write_read_close_reopen() {
+    let mut f = Fixture::new();
+    let (o, action) = f
+        .create(
+            "a.bin",
+            AccessMask::GENERIC_READ | AccessMask::GENERIC_WRITE,
+            ShareAccess::READ,
+            CreateDisposition::CREATE,
+            CreateOptions::EMPTY,
+        )
+        .expect("create");
+    assert_eq!(action, CreateAction::CREATED);
+    assert!(matches!(
+        f.write(o, 3, b"hello"),
+        Ok(OpReply::Write { count: 5 })
+    ));
+    assert_eq!(f.read(o, 0, 100).expect("read"), b"\0\0\0hello");
+    assert_eq!(f.read(o, 8, 10), Err(NtStatus::END_OF_FILE));
+    f.close(o);
+    assert_eq!(
+        std::fs::read(f.path.join("a.bin")).expect("on disk"),
+        b"\0\0\0hello"
+    );
+    assert_eq!(
+        f.rw("a.bin", CreateDisposition::CREATE),
+        Err(NtStatus::OBJECT_NAME_COLLISION)
+    );
+    let (o, action) = f
+        .create(
+            "a.bin",
+            AccessMask::GENERIC_WRITE,
+            ShareAccess::READ,
+            CreateDisposition::OVERWRITE_IF,
+            CreateOptions::EMPTY,
+        )
+        .expect("overwrite");
+    assert_eq!(action, CreateAction::OVERWRITTEN);
+    f.close(o);
+    assert_eq!(
+        std::fs::metadata(f.path.join("a.bin")).expect("meta").len(),
+        0
+    );
+}
+
+#[test]
+fn share_modes_conflict() {
+    let mut f = Fixture::new();
+    let (a, _) = f
+        .create(
+            "x",
+            AccessMask::FILE_READ_DATA,
+            ShareAccess::READ,
+            CreateDisposition::OPEN_IF,
+            CreateOptions::EMPTY,
+        )
+        .expect("first");
+    // Writing is not shared by the first open.
+    assert_eq!(
+        f.rw("x", CreateDisposition::OPEN),
+        Err(NtStatus::SHARING_VIOLATION)
+    );
+    // Attribute-only opens never conflict.
+    let (c, _) = f
+        .create(
+            "x",
+            AccessMask::FILE_READ_ATTRIBUTES,
+            ShareAccess::EMPTY,
+            CreateDisposition::OPEN,
+            CreateOptions::EMPTY,
+        )
+        .expect("attribute open");
+    f.close(a);
+    f.close(c);
+    let b = f.rw("x", CreateDisposition::OPEN).expect("after close");
+    f.close(b);
+    assert_eq!(f.b.open_count(), 0);
+}
+
+#[test]
+fn delete_on_close_and_disposition() {
+    let mut f = Fixture::new();
+    let (o, _) = f
+        .create(
+            "gone",
+            AccessMask::GENERIC_WRITE | AccessMask::DELETE,
+            ShareAccess::DELETE,
+            CreateDisposition::CREATE,
+            CreateOptions::DELETE_ON_CLOSE,
+        )
+        .expect("create");
+    assert!(f.path.join("gone").exists());
+    f.close(o);
+    assert!(!f.path.join("gone").exists());
+
+    let d = f.dir("d", CreateDisposition::CREATE).expect("mkdir");
+    let inner = f.rw("d\\inner", CreateDisposition::CREATE).expect("inner");
+    f.close(inner);
+    let set = |v: bool| {
+        f.run(FsOp::SetInfo {
+            open: d,
+            change: InfoChange::File(FileInfo::Disposition(FileDispositionInformation {
+                delete_pending: v,
+            })),
+        })
+    };
+    assert_eq!(set(true).err(), Some(NtStatus::DIRECTORY_NOT_EMPTY));
+    std::fs::remove_file(f.path.join("d/inner")).expect("rm");
+    assert!(set(true).is_ok());
+    // A new open of a delete-pending file fails.
+    assert_eq!(
+        f.dir("d", CreateDisposition::OPEN),
+        Err(NtStatus::DELETE_PENDING)
+    );
+    f.close(d);
+    assert!(!f.path.join("d").exists());
+}
+
+#[test]
+fn rename_rules() {
+    let mut f = Fixture::new();
+    for n in ["a", "b"] {
+        let o = f.rw(n, CreateDisposition::CREATE).expect("create");
+        f.close(o);
+    }
+    let a = f.rw("a", CreateDisposition::OPEN).expect("open a");
+    let rename = |to: &str, replace: bool| {
+        f.run(FsOp::SetInfo {
+            open: a,
+            change: InfoChange::File(FileInfo::Rename(FileRenameInformation {
+                replace_if_exists: replace,
+                root_directory: 0,
+                file_name: to.into(),
+            })),
+        })
+    };
+    assert_eq!(
+        rename("b", false).err(),
+        Some(NtStatus::OBJECT_NAME_COLLISION)
+    );
+    assert_eq!(
+        rename("..\\escape", false).err(),
+        Some(NtStatus::OBJECT_PATH_SYNTAX_BAD)
+    );
+    assert!(rename("c", false).is_ok());
+    assert!(f.path.join("c").exists() && !f.path.join("a").exists());
+    assert!(rename("b", true).is_ok());
+    assert!(f.path.join("b").exists() && !f.path.join("c").exists());
+    // The open follows the file: FileAllInformation names the new path.
+    match f.run(FsOp::QueryInfo {
+        open: a,
+        query: InfoQuery::File(FileInfoClass::ALL),
+        output_len: 4096,
+    }) {
+        Ok(OpReply::QueryInfo(InfoReply::File(FileInfo::All(all)))) => {
+            assert_eq!(all.name.file_name, "\\b");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    f.close(a);
+}
+
+#[test]
+fn listing_with_patterns_and_resume() {
+    let mut f = Fixture::new();
+    for i in 0..40 {
+        std::fs::write(f.path.join(format!("file{i:02}.txt")), b"x").expect("write");
+    }
+    std::fs::write(f.path.join("other.dat"), b"x").expect("write");
+    std::os::unix::fs::symlink("/etc", f.path.join("link")).expect("symlink");
+    let d = f.dir("", CreateDisposition::OPEN).expect("open root");
+    let all = f.list(d, "*", true, 65536);
+    assert_eq!(all.len(), 2 + 41, "{all:?}");
+    assert_eq!(&all[..2], &[".", ".."]);
+    assert!(!all.iter().any(|n| n == "link"), "symlinks are not listed");
+    let txt = f.list(d, "*.TXT", true, 65536);
+    assert_eq!(txt.len(), 40);
+    let q = f.list(d, "file0?.txt", true, 65536);
+    assert_eq!(q.len(), 10);
+    // A small buffer: the enumeration resumes where it stopped, then ends.
+    let mut names = f.list(d, "*.txt", true, 300);
+    assert!(!names.is_empty() && names.len() < 40);
+    loop {
+        let more = f.list(d, "ignored", false, 300);
+        if more.is_empty() {
+            break;
+        }
+        names.extend(more);
+    }
+    assert_eq!(names.len(), 40);
+    let exact = f.list(d, "other.dat", true, 65536);
+    assert_eq!(exact, vec!["other.dat".to_string()]);
+    f.close(d);
+}
+
+#[test]
+fn traversal_is_refused() {
+    let mut f = Fixture::new();
+    std::os::unix::fs::symlink("/etc", f.path.join("etc")).expect("symlink");
+    assert_eq!(
+        f.rw("..\\..\\etc\\passwd", CreateDisposition::OPEN),
+        Err(NtStatus::OBJECT_PATH_SYNTAX_BAD)
+    );
+    assert!(f.rw("\\etc\\passwd", CreateDisposition::OPEN).is_err());
+    assert_eq!(
+        f.rw("etc\\passwd", CreateDisposition::OPEN),
+        Err(NtStatus::ACCESS_DENIED)
+    );
+    assert_eq!(
+        f.rw("CON", CreateDisposition::OPEN_IF),
+        Err(NtStatus::OBJECT_NAME_INVALID)
+    );
+    assert_eq!(
+        f.rw("a\u{0}b", CreateDisposition::OPEN_IF),
+        Err(NtStatus::OBJECT_NAME_INVALID)
+    );
+}
+
+#[test]
+fn blocking_lock_waits_and_cancels() {
+    let mut f = Fixture::new();
+    let a = f.rw("l", CreateDisposition::CREATE).expect("a");
+    let b = f.rw("l", CreateDisposition::OPEN).expect("b");
+    let lock = |open, flags| FsOp::Lock {
+        open,
+        locks: vec![LockElement {
+            offset: 0,
+            length: 10,
+            flags,
+        }],
+    };
+    assert!(f.run(lock(a, LockFlags::EXCLUSIVE_LOCK)).is_ok());
+    assert_eq!(
+        f.write(b, 0, b"x").err(),
+        Some(NtStatus::FILE_LOCK_CONFLICT)
+    );
+    assert_eq!(
+        f.run(lock(
+            b,
+            LockFlags::EXCLUSIVE_LOCK | LockFlags::FAIL_IMMEDIATELY
+        ))
+        .err(),
+        Some(NtStatus::LOCK_NOT_GRANTED)
+    );
+    smol::block_on(async {
+        // Cancelled while waiting.
+        let (cancel, handle) = Cancel::new();
+        let req = OpRequest {
+            id: OpId(9),
+            ctx: ctx(),
+            op: lock(b, LockFlags::EXCLUSIVE_LOCK),
+        };
+        let waiting = smol::spawn(f.b.clone().perform(req, cancel));
+        smol::Timer::after(Duration::from_millis(30)).await;
+        handle.cancel();
+        assert_eq!(waiting.await.err(), Some(NtStatus::CANCELLED));
+
+        // Granted once the holder unlocks.
+        let (cancel, _keep) = Cancel::new();
+        let req = OpRequest {
+            id: OpId(10),
+            ctx: ctx(),
+            op: lock(b, LockFlags::EXCLUSIVE_LOCK),
+        };
+        let waiting = smol::spawn(f.b.clone().perform(req, cancel));
+        smol::Timer::after(Duration::from_millis(30)).await;
+        let (c2, _k2) = Cancel::new();
+        let unlock = OpRequest {
+            id: OpId(11),
+            ctx: ctx(),
+            op: lock(a, LockFlags::UNLOCK),
+        };
+        assert!(f.b.clone().perform(unlock, c2).await.is_ok());
+        assert!(waiting.await.is_ok());
+    });
+    f.close(a);
+    f.close(b);
+}

@@ -1,0 +1,569 @@
+//! The SMB file server on smol: TCP accept loop, connection tasks and the one task that owns
+//! the sans-IO [`Server`].
+//!
+//! Design (one owner, message passing):
+//! - **The server task** owns `smb_proto::server::Server` and nothing else touches it, so the
+//!   core stays single-threaded and its behaviour depends only on the order of the messages it
+//!   receives. It waits on one channel ([`Msg`]: accepted connections, received bytes, closed
+//!   transports, op completions, shutdown) raced against `Timer::at(deadline)`, feeds each into
+//!   the core, then drains `poll_output` until `Timeout`: frames go to the connection's writer
+//!   channel, ops are started as tasks, cancellations fire the op's [`Cancel`] token, closes
+//!   tell the connection to finish.
+//! - **One task per connection** (generic over any `AsyncRead + AsyncWrite` stream, so the
+//!   QUIC driver reuses [`ServerHandle::serve`]): a reader that turns socket reads into
+//!   `Msg::Input` (the bounded channel is the backpressure) and a writer that writes the frames
+//!   the server task hands it, in order, and closes the stream when told to.
+//! - **One task per op**: the share's [`Backend`] answers it (blocking I/O on smol's blocking
+//!   pool), and the result comes back as `Msg::Complete`. The server task never awaits an op,
+//!   so a slow disk, a blocked lock or a CHANGE_NOTIFY never holds up another request.
+//! - **Shutdown**: [`SmbServer::shutdown`] stops accepting, tells every connection to close and
+//!   ends the server task; ops still running finish on their own and their results are dropped.
+//!
+//! Must not: make protocol decisions (all in the core) or block the executor.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, FutureExt};
+use smb_proto::io::{Input, TransportKind};
+use smb_proto::server::{
+    ConnectionHandle, OpId, OpRequest, Server, ServerConfig, ServerEvent, ServerOutput,
+};
+use smb_proto::wire::status::NtStatus;
+
+use crate::backend::{Backend, Cancel, CancelHandle, Shares};
+use crate::client::os_seed_and_clock;
+
+/// Capacity of the channel into the server task: readers wait when it is full.
+const INBOX: usize = 256;
+/// Smallest and largest socket read (the size adapts to the traffic, so an idle connection
+/// holds only the small buffer).
+const READ_MIN: usize = 16 * 1024;
+const READ_MAX: usize = 1024 * 1024;
+
+/// What the connection tasks and op tasks tell the server task.
+enum Msg {
+    /// A new transport connection; the reply carries its handle and its writer channel.
+    Accept {
+        peer: SocketAddr,
+        transport: TransportKind,
+        reply: async_channel::Sender<(ConnectionHandle, async_channel::Receiver<Out>)>,
+    },
+    /// Bytes received, or the transport closed.
+    Input { ch: ConnectionHandle, input: Input },
+    /// A backend answered an op.
+    Complete {
+        op: OpId,
+        result: Result<smb_proto::server::OpReply, NtStatus>,
+    },
+    /// Stop everything.
+    Shutdown,
+}
+
+/// What the server task tells a connection's writer.
+#[derive(Debug)]
+enum Out {
+    /// Write this frame.
+    Frame(Bytes),
+    /// Flush, close the stream and stop.
+    Close,
+}
+
+/// A cheap, cloneable handle to a running server task: hands it new connections.
+#[derive(Clone)]
+pub struct ServerHandle {
+    inbox: async_channel::Sender<Msg>,
+}
+
+impl std::fmt::Debug for ServerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerHandle").finish_non_exhaustive()
+    }
+}
+
+impl ServerHandle {
+    /// Starts the server task for `config`, answering shares from `shares`. The RNG seed and
+    /// the clock are taken from the OS unless the config has them.
+    pub fn start(mut config: ServerConfig, shares: Shares) -> (ServerHandle, smol::Task<()>) {
+        let (seed, clock) = os_seed_and_clock();
+        if config.rng_seed == [0; 32] {
+            config.rng_seed = seed;
+        }
+        if config.clock.is_none() {
+            config.clock = Some(clock);
+        }
+        let server = Server::new(Arc::new(config), Instant::now());
+        let (tx, rx) = async_channel::bounded(INBOX);
+        let task = smol::spawn(run(server, shares, tx.clone(), rx));
+        (ServerHandle { inbox: tx }, task)
+    }
+
+    /// Serves one connection over `stream` until it closes (either side). Returns when the
+    /// connection is finished.
+    pub async fn serve<S>(&self, stream: S, peer: SocketAddr, transport: TransportKind)
+    where
+        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let (reply, answer) = async_channel::bounded(1);
+        let accepted = self
+            .inbox
+            .send(Msg::Accept {
+                peer,
+                transport,
+                reply,
+            })
+            .await;
+        if accepted.is_err() {
+            return;
+        }
+        let Ok((ch, frames)) = answer.recv().await else {
+            return;
+        };
+        connection(stream, ch, frames, self.inbox.clone()).await;
+    }
+
+    /// Asks the server task to stop.
+    pub async fn shutdown(&self) {
+        let _ = self.inbox.send(Msg::Shutdown).await;
+    }
+}
+
+/// A TCP SMB server: the accept loop and the server task.
+#[derive(Debug)]
+pub struct SmbServer {
+    local_addr: SocketAddr,
+    handle: ServerHandle,
+    accept: smol::Task<()>,
+    task: smol::Task<()>,
+}
+
+impl SmbServer {
+    /// Binds `addr` (e.g. `127.0.0.1:0` for any free port, `[::]:445`) and starts serving.
+    pub async fn bind(
+        addr: SocketAddr,
+        config: ServerConfig,
+        shares: Shares,
+    ) -> io::Result<SmbServer> {
+        let listener = smol::net::TcpListener::bind(addr).await?;
+        let local_addr = listener.local_addr()?;
+        let (handle, task) = ServerHandle::start(config, shares);
+        let h = handle.clone();
+        let accept = smol::spawn(async move {
+            loop {
+                match listener.accept().await {
+                    Ok((stream, peer)) => {
+                        stream.set_nodelay(true).ok();
+                        let h = h.clone();
+                        smol::spawn(async move { h.serve(stream, peer, TransportKind::Tcp).await })
+                            .detach();
+                    }
+                    Err(e) => {
+                        // EMFILE and friends: back off a little instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        smol::Timer::after(std::time::Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        });
+        tracing::info!(%local_addr, "SMB server listening");
+        Ok(SmbServer {
+            local_addr,
+            handle,
+            accept,
+            task,
+        })
+    }
+
+    /// The address actually bound (with the port the OS picked).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle to feed the server other streams (e.g. QUIC).
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// Stops accepting, closes every connection and waits for the server task to end.
+    pub async fn shutdown(self) {
+        let _ = self.accept.cancel().await;
+        self.handle.shutdown().await;
+        self.task.await;
+    }
+}
+
+/// One connection: a writer task for the frames, and the reader loop here.
+async fn connection<S>(
+    stream: S,
+    ch: ConnectionHandle,
+    frames: async_channel::Receiver<Out>,
+    inbox: async_channel::Sender<Msg>,
+) where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let (mut reader, mut writer) = futures_lite::io::split(stream);
+    let (stop_tx, stop_rx) = async_channel::bounded::<()>(1);
+    let writer_task = smol::spawn(async move {
+        while let Ok(out) = frames.recv().await {
+            match out {
+                Out::Frame(f) => {
+                    if writer.write_all(&f).await.is_err() {
+                        break;
+                    }
+                }
+                Out::Close => break,
+            }
+        }
+        let _ = writer.flush().await;
+        let _ = writer.close().await;
+        // Dropping stop_tx wakes the reader.
+        drop(stop_tx);
+    });
+    let mut buf = BytesMut::new();
+    let mut chunk = READ_MIN;
+    loop {
+        if buf.capacity() < chunk {
+            buf = BytesMut::with_capacity(chunk);
+        }
+        buf.resize(chunk, 0);
+        let read = async { Some(reader.read(&mut buf[..]).await) };
+        let stop = async {
+            let _ = stop_rx.recv().await;
+            None
+        };
+        let input = match read.or(stop).await {
+            Some(Ok(n)) if n > 0 => {
+                // Grow for bulk traffic, shrink back when reads are small.
+                chunk = if n == chunk {
+                    (chunk * 2).min(READ_MAX)
+                } else if n < chunk / 4 {
+                    (chunk / 2).max(READ_MIN)
+                } else {
+                    chunk
+                };
+                let data = buf.split_to(n).freeze();
+                buf.clear();
+                Input::Receive {
+                    now: Instant::now(),
+                    data,
+                }
+            }
+            _ => Input::Closed {
+                now: Instant::now(),
+            },
+        };
+        let closed = matches!(input, Input::Closed { .. });
+        if inbox.send(Msg::Input { ch, input }).await.is_err() || closed {
+            break;
+        }
+    }
+    writer_task.await;
+}
+
+/// The server task's state besides the core.
+struct Driver {
+    server: Server,
+    shares: Shares,
+    inbox: async_channel::Sender<Msg>,
+    conns: BTreeMap<ConnectionHandle, async_channel::Sender<Out>>,
+    ops: BTreeMap<OpId, CancelHandle>,
+}
+
+impl Driver {
+    /// Drains the core's outputs; returns the next deadline.
+    fn drain(&mut self) -> Instant {
+        loop {
+            match self.server.poll_output() {
+                ServerOutput::Transmit { ch, data } => {
+                    if let Some(w) = self.conns.get(&ch) {
+                        // Unbounded: the client's credits bound what can be queued.
+                        let _ = w.try_send(Out::Frame(data));
+                    }
+                }
+                ServerOutput::Op(req) => self.start_op(req),
+                ServerOutput::Cancel(op) => {
+                    if let Some(c) = self.ops.get(&op) {
+                        c.cancel();
+                    }
+                }
+                ServerOutput::Close { ch } => self.forget(ch),
+                ServerOutput::Event(e) => {
+                    log_event(&e);
+                    if let ServerEvent::Closed { ch, .. } = e {
+                        self.forget(ch);
+                    }
+                }
+                ServerOutput::Timeout(t) => return t,
+            }
+        }
+    }
+
+    /// The connection is finished: its writer flushes what is queued, closes the stream and
+    /// ends, which also stops its reader.
+    fn forget(&mut self, ch: ConnectionHandle) {
+        if let Some(w) = self.conns.remove(&ch) {
+            let _ = w.try_send(Out::Close);
+        }
+    }
+
+    fn start_op(&mut self, req: OpRequest) {
+        let id = req.id;
+        let Some(backend) = self.shares.get(&req.ctx.share) else {
+            tracing::warn!(share = %req.ctx.share, "op for a share without a backend");
+            self.server
+                .complete(id, Instant::now(), Err(NtStatus::BAD_NETWORK_NAME));
+            return;
+        };
+        tracing::trace!(
+            ch = req.ctx.ch.0,
+            user = %req.ctx.user.user,
+            share = %req.ctx.share,
+            op = ?id,
+            "op"
+        );
+        let (cancel, handle) = Cancel::new();
+        self.ops.insert(id, handle);
+        let inbox = self.inbox.clone();
+        smol::spawn(async move {
+            let result = perform(backend, req, cancel).await;
+            let _ = inbox.send(Msg::Complete { op: id, result }).await;
+        })
+        .detach();
+    }
+}
+
+async fn perform(
+    backend: Arc<dyn Backend>,
+    req: OpRequest,
+    cancel: Cancel,
+) -> Result<smb_proto::server::OpReply, NtStatus> {
+    backend.perform(req, cancel).await
+}
+
+fn log_event(e: &ServerEvent) {
+    match e {
+        ServerEvent::Accepted {
+            ch,
+            peer,
+            transport,
+        } => tracing::info!(ch = ch.0, %peer, ?transport, "connection accepted"),
+        ServerEvent::SessionEstablished { ch, session, user } => {
+            tracing::info!(ch = ch.0, ?session, user = %user.user, domain = %user.domain, "session established")
+        }
+        ServerEvent::AuthFailed { ch, status } => {
+            tracing::info!(ch = ch.0, %status, "authentication failed")
+        }
+        ServerEvent::SessionClosed { ch, session } => {
+            tracing::debug!(ch = ch.0, ?session, "session closed")
+        }
+        ServerEvent::TreeConnected {
+            ch,
+            session,
+            tree,
+            share,
+        } => tracing::debug!(ch = ch.0, ?session, ?tree, %share, "tree connected"),
+        ServerEvent::Closed { ch, reason } => {
+            tracing::info!(ch = ch.0, %reason, "connection closed")
+        }
+    }
+}
+
+/// The server task: see the module docs.
+async fn run(
+    server: Server,
+    shares: Shares,
+    inbox_tx: async_channel::Sender<Msg>,
+    inbox: async_channel::Receiver<Msg>,
+) {
+    let mut d = Driver {
+        server,
+        shares,
+        inbox: inbox_tx,
+        conns: BTreeMap::new(),
+        ops: BTreeMap::new(),
+    };
+    loop {
+        let deadline = d.drain();
+        let msg = async { Some(inbox.recv().await) };
+        let timer = async {
+            smol::Timer::at(deadline).await;
+            None
+        };
+        let msg = match msg.or(timer).await {
+            None => {
+                d.server
+                    .handle_input(ConnectionHandle(0), Input::Timeout(Instant::now()));
+                continue;
+            }
+            // The inbox cannot close while `d` holds a sender; stop if it somehow does.
+            Some(Err(_)) => break,
+            Some(Ok(m)) => m,
+        };
+        let now = Instant::now();
+        match msg {
+            Msg::Accept {
+                peer,
+                transport,
+                reply,
+            } => {
+                let ch = d.server.accept(now, transport, peer);
+                let (tx, rx) = async_channel::unbounded();
+                d.conns.insert(ch, tx);
+                let _ = reply.try_send((ch, rx));
+            }
+            Msg::Input { ch, input } => {
+                if d.conns.contains_key(&ch) {
+                    let closed = matches!(input, Input::Closed { .. });
+                    d.server.handle_input(ch, input);
+                    if closed {
+                        d.forget(ch);
+                    }
+                }
+            }
+            Msg::Complete { op, result } => {
+                d.ops.remove(&op);
+                d.server.complete(op, now, result);
+            }
+            Msg::Shutdown => break,
+        }
+    }
+    for (_, w) in std::mem::take(&mut d.conns) {
+        let _ = w.try_send(Out::Close);
+    }
+    for (_, c) in std::mem::take(&mut d.ops) {
+        c.cancel();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::MemoryBackend;
+    use crate::client::Client;
+    use bytes::Bytes;
+    use smb_proto::auth::UserStore;
+    use smb_proto::auth::ntlm::{ServerConfig as NtlmConfig, ServerIdentity};
+    use smb_proto::client::ClientConfig;
+    use smb_proto::server::ShareConfig;
+    use smb_proto::wire::create::{
+        CreateDisposition, CreateOptions, CreateRequest, ImpersonationLevel, OplockLevel,
+        ShareAccess,
+    };
+    use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
+    use smb_proto::wire::message::{RequestBody, ResponseBody};
+    use smb_proto::wire::read::{Channel, ReadFlags, ReadRequest};
+    use smb_proto::wire::write::{WriteFlags, WriteRequest};
+
+    fn config() -> ServerConfig {
+        let mut users = UserStore::new();
+        users.add_password("u", "p");
+        let identity = ServerIdentity {
+            netbios_name: "T".into(),
+            netbios_domain: "W".into(),
+            dns_name: "t".into(),
+            dns_domain: "local".into(),
+        };
+        let mut c = ServerConfig::new(Arc::new(NtlmConfig::new(identity, users)));
+        c.shares = vec![ShareConfig::disk("mem", "memfs")];
+        c
+    }
+
+    /// The memory backend behind the TCP server: a file written by our client is in MemFs,
+    /// reads come back, and shutdown ends the server task.
+    #[test]
+    fn memory_backend_over_tcp_and_shutdown() {
+        let mem = MemoryBackend::new();
+        let mut shares = Shares::new();
+        shares.insert("mem", mem.clone());
+        smol::block_on(async {
+            let server = SmbServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)), config(), shares)
+                .await
+                .expect("bind");
+            let c = Client::connect(server.local_addr(), ClientConfig::default())
+                .await
+                .expect("connect");
+            let s = c.login("u", "", "p").await.expect("login");
+            let (t, _) = c.tree_connect(s, "mem").await.expect("tree");
+            let create = RequestBody::Create(CreateRequest {
+                security_flags: 0,
+                requested_oplock_level: OplockLevel::NONE,
+                impersonation_level: ImpersonationLevel::IMPERSONATION,
+                smb_create_flags: 0,
+                desired_access: AccessMask::GENERIC_READ | AccessMask::GENERIC_WRITE,
+                file_attributes: FileAttributes::default(),
+                share_access: ShareAccess::READ,
+                create_disposition: CreateDisposition::OVERWRITE_IF,
+                create_options: CreateOptions::NON_DIRECTORY_FILE,
+                name: "hello.txt".into(),
+                contexts: Vec::new(),
+            });
+            let fid = match c.call_body(s, t, create).await.expect("create") {
+                ResponseBody::Create(r) => r.file_id,
+                other => panic!("unexpected {other:?}"),
+            };
+            let data = Bytes::from_static(b"hello over tcp");
+            c.call_body(
+                s,
+                t,
+                RequestBody::Write(WriteRequest {
+                    offset: 0,
+                    file_id: fid,
+                    channel: Channel::NONE,
+                    remaining_bytes: 0,
+                    flags: WriteFlags::default(),
+                    data: data.clone(),
+                    channel_info: Bytes::new(),
+                }),
+            )
+            .await
+            .expect("write");
+            let back = match c
+                .call_body(
+                    s,
+                    t,
+                    RequestBody::Read(ReadRequest {
+                        padding: 0x50,
+                        flags: ReadFlags::default(),
+                        length: 100,
+                        offset: 0,
+                        file_id: fid,
+                        minimum_count: 0,
+                        channel: Channel::NONE,
+                        remaining_bytes: 0,
+                        channel_info: Bytes::new(),
+                    }),
+                )
+                .await
+                .expect("read")
+            {
+                ResponseBody::Read(r) => r.data,
+                other => panic!("unexpected {other:?}"),
+            };
+            assert_eq!(back, data);
+            assert_eq!(
+                mem.with_fs(|fs| fs.file("hello.txt").map(<[u8]>::to_vec)),
+                Some(data.to_vec())
+            );
+            let addr = server.local_addr();
+            // A second, idle connection: shutdown must close it.
+            let mut idle = smol::net::TcpStream::connect(addr).await.expect("connect");
+            smol::Timer::after(std::time::Duration::from_millis(50)).await;
+            server.shutdown().await;
+            let mut buf = [0u8; 16];
+            let n = futures_lite::AsyncReadExt::read(&mut idle, &mut buf)
+                .or(async {
+                    smol::Timer::after(std::time::Duration::from_secs(10)).await;
+                    Ok(usize::MAX)
+                })
+                .await
+                .expect("read");
+            assert_eq!(n, 0, "the idle connection is closed by shutdown");
+            assert!(smol::net::TcpStream::connect(addr).await.is_err());
+            drop(c);
+        });
+    }
+}
