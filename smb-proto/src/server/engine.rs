@@ -26,6 +26,7 @@ use super::ops::{
     ConnectionHandle, FsOp, InfoChange, InfoQuery, InfoReply, OpContext, OpId, OpReply, OpRequest,
     OpenId, READ_HEADROOM, ReadBuf, ServerEvent, ServerOutput, is_directory_class,
 };
+use super::pipes::{self, PipeCaller, PipeLimits, PipeTable};
 use super::state::{
     ALL_ACCESS, Chain, Conn, Current, Open, Phase, READ_ACCESS, Related, Session, Tree, WRITE_BITS,
     Waiting, check_path, map_generic,
@@ -144,6 +145,8 @@ pub struct Server {
     next_session: u64,
     next_async: u64,
     last_now: Instant,
+    /// Named pipes open on IPC$ trees (answered without a backend).
+    pipes: PipeTable,
 }
 
 impl Server {
@@ -165,6 +168,7 @@ impl Server {
             next_session,
             next_async: 1,
             last_now: now,
+            pipes: PipeTable::default(),
         }
     }
 
@@ -325,8 +329,8 @@ impl Server {
 
     fn next_deadline(&self) -> Instant {
         let mut d = self.last_now + IDLE_HORIZON;
-        for c in self.conns.values() {
-            if c.chains.is_empty() && c.opens.is_empty() {
+        for (ch, c) in &self.conns {
+            if c.chains.is_empty() && c.opens.is_empty() && !self.pipes.any(*ch) {
                 d = d.min(c.last_activity + self.config.idle_timeout);
             }
             if let Some(p) = c.partial_since {
@@ -355,6 +359,7 @@ impl Server {
             return;
         };
         conn.phase = Phase::Closed;
+        self.pipes.drop_connection(ch);
         let parked: Vec<OpId> = conn.parked_closes.values().map(|r| r.id).collect();
         for id in &parked {
             // Never emitted: the cleanup close below covers the open.
@@ -446,6 +451,7 @@ impl Server {
             }
             if conn.chains.is_empty()
                 && conn.opens.is_empty()
+                && !self.pipes.any(ch)
                 && conn.last_activity + self.config.idle_timeout <= now
             {
                 self.drop_conn(ch, "idle", true);
@@ -1560,6 +1566,7 @@ impl Server {
                     s.logged_off = true;
                 }
                 self.close_opens(ch, opens);
+                self.pipes.drop_session(ch, ctx.session);
                 ok(
                     self,
                     ResponsePayload::Body(crate::wire::logoff::LogoffResponse.into()),
@@ -1656,6 +1663,7 @@ impl Server {
                     .cloned()
                     .collect();
                 self.close_opens(ch, opens);
+                self.pipes.drop_tree(ch, ctx.session, ctx.tree);
                 ok(
                     self,
                     ResponsePayload::Body(
@@ -1664,6 +1672,9 @@ impl Server {
                 )
             }
             RequestBody::OplockBreak(_) => Err(NtStatus::INVALID_OPLOCK_PROTOCOL.into()),
+            RequestBody::Create(req) if self.tree(ch, ctx)?.share.kind == ShareKind::Pipe => {
+                self.on_pipe(ch, header, ctx, RequestBody::Create(req), related)
+            }
             RequestBody::Create(req) => {
                 let (op, waiting) = self.prepare_create(ch, ctx, req)?;
                 self.emit_op(ch, chain_id, now, header, ctx, op, waiting)
@@ -1682,8 +1693,7 @@ impl Server {
                 }
                 let tree = self.tree(ch, ctx)?;
                 if tree.share.kind == ShareKind::Pipe {
-                    // Named pipes (IPC$) come with the IPC$ issue.
-                    return Err(NtStatus::NOT_SUPPORTED.into());
+                    return self.on_pipe(ch, header, ctx, RequestBody::Ioctl(req), related);
                 }
                 let open = self.open_for(ch, ctx, req.file_id, related)?;
                 let op = FsOp::Ioctl {
@@ -1702,7 +1712,7 @@ impl Server {
                 let fid = file_id_of(&body).ok_or(NtStatus::INVALID_PARAMETER)?;
                 let tree = self.tree(ch, ctx)?;
                 if tree.share.kind == ShareKind::Pipe {
-                    return Err(NtStatus::NOT_SUPPORTED.into());
+                    return self.on_pipe(ch, header, ctx, body, related);
                 }
                 let read_only = tree.share.read_only;
                 let open = self.open_for(ch, ctx, fid, related)?;
@@ -1916,6 +1926,49 @@ impl Server {
                 self.emit_op(ch, chain_id, now, header, ctx, op, waiting)
             }
         }
+    }
+
+    /// A request on an IPC$ tree: answered at once by the pipe table, no backend op.
+    fn on_pipe(
+        &mut self,
+        ch: ConnectionHandle,
+        header: &Header,
+        ctx: &Ctx,
+        body: RequestBody,
+        related: Related,
+    ) -> Result<Option<Resp>, Refuse> {
+        let caller = PipeCaller {
+            ch,
+            session: ctx.session,
+            tree: ctx.tree,
+            related: related.file_id,
+        };
+        let (status, payload) = match body {
+            RequestBody::Create(req) => {
+                let files = self.conns.get(&ch).map_or(0, |c| c.opens.len());
+                if files + self.pipes.count(ch) >= self.config.max_opens {
+                    return Err(NtStatus::INSUFFICIENT_RESOURCES.into());
+                }
+                let id = self.next_open;
+                self.next_open += 1;
+                let config = self.config.clone();
+                self.pipes
+                    .create(&caller, id, &req, || pipes::snapshot(&config))?
+            }
+            body => {
+                let d = self.dialect(ch).unwrap_or(Dialect::SMB2_0_2);
+                let (max_transact, max_read, max_write) = negotiate::limits(&self.config, d);
+                let limits = PipeLimits {
+                    max_read,
+                    max_write,
+                    max_transact,
+                };
+                self.pipes.command(&caller, body, limits)?
+            }
+        };
+        Ok(Some(
+            self.respond(ch, header, status, payload, None, ctx.sign),
+        ))
     }
 
     fn tree(&self, ch: ConnectionHandle, ctx: &Ctx) -> Result<Tree, Refuse> {
