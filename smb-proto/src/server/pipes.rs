@@ -423,3 +423,564 @@ fn peek(p: &PipeServer, max_out: usize) -> (NtStatus, Bytes) {
     };
     (status, out.freeze())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::auth::ntlm::ServerIdentity;
+    use crate::auth::{AcceptorConfig, UserStore};
+    use crate::rpc::client::{RpcClient, Step};
+    use crate::rpc::pdu::{Body as RpcBody, FaultStatus, Pdu};
+    use crate::rpc::srvsvc::{self, ShareEnumRequest, ShareEnumResponse, ShareType};
+    use crate::server::config::ShareConfig;
+    use crate::wire::close::CloseRequest;
+    use crate::wire::create::{CreateDisposition, CreateOptions, ImpersonationLevel, ShareAccess};
+    use crate::wire::flush::FlushRequest;
+    use crate::wire::fscc::attributes::AccessMask;
+    use crate::wire::message::ResponseBody;
+    use crate::wire::query_info::{AdditionalInformation, QueryInfoFlags};
+    use crate::wire::read::{Channel, ReadFlags, ReadRequest};
+    use crate::wire::write::{WriteFlags, WriteRequest};
+
+    const LIMITS: PipeLimits = PipeLimits {
+        max_read: 65536,
+        max_write: 65536,
+        max_transact: 65536,
+    };
+
+    fn config() -> ServerConfig {
+        let auth = Arc::new(AcceptorConfig::new(
+            ServerIdentity {
+                netbios_name: "SRV".into(),
+                netbios_domain: "WORKGROUP".into(),
+                dns_name: "srv".into(),
+                dns_domain: String::new(),
+            },
+            UserStore::new(),
+        ));
+        let mut c = ServerConfig::new(auth);
+        let mut data = ShareConfig::disk("data", "/srv/data");
+        data.comment = "team files".into();
+        let mut hidden = ShareConfig::disk("backup$", "/srv/backup");
+        hidden.comment = "nightly".into();
+        c.shares = vec![data, hidden];
+        c
+    }
+
+    fn caller() -> PipeCaller {
+        PipeCaller {
+            ch: ConnectionHandle(1),
+            session: SessionId(7),
+            tree: TreeId(3),
+            related: None,
+        }
+    }
+
+    fn create_req(name: &str) -> CreateRequest {
+        CreateRequest {
+            security_flags: 0,
+            requested_oplock_level: OplockLevel::NONE,
+            impersonation_level: ImpersonationLevel::IMPERSONATION,
+            smb_create_flags: 0,
+            desired_access: AccessMask::FILE_READ_DATA | AccessMask::FILE_WRITE_DATA,
+            file_attributes: FileAttributes::default(),
+            share_access: ShareAccess::READ | ShareAccess::WRITE,
+            create_disposition: CreateDisposition::OPEN,
+            create_options: CreateOptions::NON_DIRECTORY_FILE,
+            name: name.into(),
+            contexts: Vec::new(),
+        }
+    }
+
+    fn open(t: &mut PipeTable, c: &PipeCaller, id: u64, name: &str) -> Result<FileId, NtStatus> {
+        let cfg = config();
+        match t.create(c, id, &create_req(name), || snapshot(&cfg))? {
+            (NtStatus::SUCCESS, ResponsePayload::Body(ResponseBody::Create(r))) => Ok(r.file_id),
+            other => panic!("unexpected create answer {other:?}"),
+        }
+    }
+
+    fn write(t: &mut PipeTable, c: &PipeCaller, fid: FileId, data: &[u8]) -> Result<u32, NtStatus> {
+        let req = RequestBody::Write(WriteRequest {
+            offset: 0,
+            file_id: fid,
+            channel: Channel::NONE,
+            remaining_bytes: 0,
+            flags: WriteFlags::default(),
+            data: Bytes::copy_from_slice(data),
+            channel_info: Bytes::new(),
+        });
+        match t.command(c, req, LIMITS)? {
+            (NtStatus::SUCCESS, ResponsePayload::Body(ResponseBody::Write(w))) => Ok(w.count),
+            other => panic!("unexpected write answer {other:?}"),
+        }
+    }
+
+    fn read(
+        t: &mut PipeTable,
+        c: &PipeCaller,
+        fid: FileId,
+        len: u32,
+    ) -> Result<(NtStatus, Bytes), NtStatus> {
+        let req = RequestBody::Read(ReadRequest {
+            padding: 0x50,
+            flags: ReadFlags::default(),
+            length: len,
+            offset: 0,
+            file_id: fid,
+            minimum_count: 0,
+            channel: Channel::NONE,
+            remaining_bytes: 0,
+            channel_info: Bytes::new(),
+        });
+        match t.command(c, req, LIMITS)? {
+            (s, ResponsePayload::Body(ResponseBody::Read(r))) => Ok((s, r.data)),
+            other => panic!("unexpected read answer {other:?}"),
+        }
+    }
+
+    fn fsctl(
+        t: &mut PipeTable,
+        c: &PipeCaller,
+        fid: FileId,
+        code: CtlCode,
+        input: &[u8],
+        max_out: u32,
+    ) -> Result<(NtStatus, Bytes), NtStatus> {
+        let req = RequestBody::Ioctl(IoctlRequest {
+            ctl_code: code,
+            file_id: fid,
+            max_input_response: 0,
+            max_output_response: max_out,
+            flags: IoctlFlags::IS_FSCTL,
+            input: Bytes::copy_from_slice(input),
+            output: Bytes::new(),
+        });
+        match t.command(c, req, LIMITS)? {
+            (s, ResponsePayload::Body(ResponseBody::Ioctl(r))) => {
+                assert_eq!(r.ctl_code, code);
+                assert_eq!(r.file_id, fid);
+                Ok((s, r.output))
+            }
+            other => panic!("unexpected ioctl answer {other:?}"),
+        }
+    }
+
+    fn close(t: &mut PipeTable, c: &PipeCaller, fid: FileId) -> Result<(), NtStatus> {
+        let req = RequestBody::Close(CloseRequest {
+            flags: Default::default(),
+            file_id: fid,
+        });
+        t.command(c, req, LIMITS).map(|_| ())
+    }
+
+    fn query(
+        t: &mut PipeTable,
+        c: &PipeCaller,
+        fid: FileId,
+        class: FileInfoClass,
+        len: u32,
+    ) -> Result<Bytes, NtStatus> {
+        let req = RequestBody::QueryInfo(QueryInfoRequest {
+            info_type: InfoType::FILE,
+            info_class: class.0,
+            output_buffer_length: len,
+            additional_information: AdditionalInformation::default(),
+            flags: QueryInfoFlags::default(),
+            file_id: fid,
+            input: Bytes::new(),
+        });
+        match t.command(c, req, LIMITS)? {
+            (NtStatus::SUCCESS, ResponsePayload::Body(ResponseBody::QueryInfo(q))) => Ok(q.buffer),
+            other => panic!("unexpected query answer {other:?}"),
+        }
+    }
+
+    /// Binds `rpc` through WRITE and READ.
+    fn bind(t: &mut PipeTable, c: &PipeCaller, fid: FileId, rpc: &mut RpcClient) {
+        let b = rpc.bind().expect("bind pdu");
+        assert_eq!(write(t, c, fid, &b), Ok(b.len() as u32));
+        let (s, data) = read(t, c, fid, 4280).expect("bind_ack");
+        assert_eq!(s, NtStatus::SUCCESS);
+        assert_eq!(rpc.handle_read(&data).expect("bind_ack"), Step::Bound);
+    }
+
+    #[test]
+    fn snapshot_lists_configured_shares_then_hidden_ipc() {
+        let s = snapshot(&config());
+        let names: Vec<(&str, ShareType, &str)> = s
+            .shares
+            .iter()
+            .map(|i| (i.name.as_str(), i.share_type, i.comment.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("data", ShareType::DISKTREE, "team files"),
+                ("backup$", ShareType::DISKTREE.special(), "nightly"),
+                ("IPC$", ShareType::IPC.special(), IPC_COMMENT),
+            ]
+        );
+        assert!(!s.caller_is_admin);
+        assert_eq!(s.server.name, "SRV");
+        assert_eq!(s.domain, "WORKGROUP");
+    }
+
+    #[test]
+    fn only_served_pipes_open() {
+        let mut t = PipeTable::default();
+        let c = caller();
+        assert!(open(&mut t, &c, 1, "srvsvc").is_ok());
+        assert!(open(&mut t, &c, 2, "\\PIPE\\SRVSVC").is_ok());
+        assert!(open(&mut t, &c, 3, "wkssvc").is_ok());
+        assert_eq!(
+            open(&mut t, &c, 4, "lsarpc"),
+            Err(NtStatus::OBJECT_NAME_NOT_FOUND)
+        );
+        assert_eq!(
+            open(&mut t, &c, 5, ""),
+            Err(NtStatus::OBJECT_NAME_NOT_FOUND)
+        );
+        assert_eq!(t.count(c.ch), 3);
+        assert!(!t.any(ConnectionHandle(2)));
+    }
+
+    #[test]
+    fn share_enum_through_transceive_with_overflow_then_reads() {
+        let mut t = PipeTable::default();
+        let c = caller();
+        let fid = open(&mut t, &c, 10, "srvsvc").expect("open");
+        let mut rpc = RpcClient::new(srvsvc::SYNTAX, 4280, 1 << 20);
+        bind(&mut t, &c, fid, &mut rpc);
+        let q = ShareEnumRequest {
+            level: 1,
+            prefered_maximum_length: u32::MAX,
+            resume_handle: Some(0),
+            ..Default::default()
+        };
+        let frags = rpc
+            .call(srvsvc::opnum::NETR_SHARE_ENUM, &q.encode())
+            .expect("call");
+        assert_eq!(frags.len(), 1);
+        let (s, first) = fsctl(
+            &mut t,
+            &c,
+            fid,
+            CtlCode::FSCTL_PIPE_TRANSCEIVE,
+            &frags[0],
+            40,
+        )
+        .expect("x");
+        assert_eq!(s, NtStatus::BUFFER_OVERFLOW);
+        assert_eq!(first.len(), 40);
+        let mut step = rpc.handle_read(&first).expect("first part");
+        let mut reads = 0;
+        while step == Step::ReadMore {
+            let (s, part) = read(&mut t, &c, fid, 40).expect("read");
+            reads += 1;
+            assert!(s == NtStatus::SUCCESS || s == NtStatus::BUFFER_OVERFLOW);
+            step = rpc.handle_read(&part).expect("part");
+        }
+        assert!(reads > 1);
+        let Step::Response(stub) = step else {
+            panic!("no response")
+        };
+        let r = ShareEnumResponse::decode(&stub).expect("decode");
+        assert_eq!(r.status, 0);
+        let got: Vec<(String, String)> =
+            r.entries.into_iter().map(|e| (e.name, e.comment)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("data".to_string(), "team files".to_string()),
+                ("backup$".to_string(), "nightly".to_string()),
+                ("IPC$".to_string(), IPC_COMMENT.to_string()),
+            ]
+        );
+        // Nothing left: a READ now finds the pipe empty.
+        assert_eq!(read(&mut t, &c, fid, 100), Err(NtStatus::PIPE_EMPTY));
+        close(&mut t, &c, fid).expect("close");
+        assert_eq!(close(&mut t, &c, fid), Err(NtStatus::FILE_CLOSED));
+        assert_eq!(t.count(c.ch), 0);
+    }
+
+    #[test]
+    fn level_2_is_refused_to_a_non_admin() {
+        let mut t = PipeTable::default();
+        let c = caller();
+        let fid = open(&mut t, &c, 1, "srvsvc").expect("open");
+        let mut rpc = RpcClient::new(srvsvc::SYNTAX, 4280, 1 << 20);
+        bind(&mut t, &c, fid, &mut rpc);
+        let q = ShareEnumRequest {
+            level: 2,
+            prefered_maximum_length: u32::MAX,
+            ..Default::default()
+        };
+        let frags = rpc
+            .call(srvsvc::opnum::NETR_SHARE_ENUM, &q.encode())
+            .expect("call");
+        let (s, out) = fsctl(
+            &mut t,
+            &c,
+            fid,
+            CtlCode::FSCTL_PIPE_TRANSCEIVE,
+            &frags[0],
+            4280,
+        )
+        .expect("x");
+        assert_eq!(s, NtStatus::SUCCESS);
+        let Step::Response(stub) = rpc.handle_read(&out).expect("answer") else {
+            panic!("no response")
+        };
+        let r = ShareEnumResponse::decode(&stub).expect("decode");
+        assert_eq!(r.status, srvsvc::status::ACCESS_DENIED);
+    }
+
+    #[test]
+    fn garbage_disconnects_the_pipe_and_close_still_works() {
+        let mut t = PipeTable::default();
+        let c = caller();
+        let fid = open(&mut t, &c, 1, "srvsvc").expect("open");
+        // Not a DCE/RPC header (version 9): the stream is unusable.
+        let junk = [9u8; 32];
+        assert_eq!(
+            write(&mut t, &c, fid, &junk),
+            Err(NtStatus::PIPE_DISCONNECTED)
+        );
+        assert_eq!(
+            write(&mut t, &c, fid, b"x"),
+            Err(NtStatus::PIPE_DISCONNECTED)
+        );
+        assert_eq!(read(&mut t, &c, fid, 100), Err(NtStatus::PIPE_DISCONNECTED));
+        assert_eq!(
+            fsctl(&mut t, &c, fid, CtlCode::FSCTL_PIPE_TRANSCEIVE, &junk, 100),
+            Err(NtStatus::PIPE_DISCONNECTED)
+        );
+        close(&mut t, &c, fid).expect("close a disconnected pipe");
+    }
+
+    #[test]
+    fn a_sound_header_with_a_bad_body_is_answered_with_a_fault() {
+        let mut t = PipeTable::default();
+        let c = caller();
+        let fid = open(&mut t, &c, 1, "srvsvc").expect("open");
+        let mut rpc = RpcClient::new(srvsvc::SYNTAX, 4280, 1 << 20);
+        let mut bind_pdu = rpc.bind().expect("bind").to_vec();
+        // Cut the presentation context list short but keep frag_length consistent.
+        bind_pdu.truncate(26);
+        let len = bind_pdu.len() as u16;
+        bind_pdu[8..10].copy_from_slice(&len.to_le_bytes());
+        let (s, out) = fsctl(
+            &mut t,
+            &c,
+            fid,
+            CtlCode::FSCTL_PIPE_TRANSCEIVE,
+            &bind_pdu,
+            4280,
+        )
+        .expect("x");
+        assert_eq!(s, NtStatus::SUCCESS);
+        let pdu = Pdu::decode(&out).expect("an answer PDU");
+        match pdu.body {
+            RpcBody::Fault(f) => assert_eq!(f.status, FaultStatus::NCA_S_PROTO_ERROR),
+            RpcBody::BindNak(_) => {}
+            other => panic!("expected a fault or bind_nak, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn peek_shows_without_consuming() {
+        let mut t = PipeTable::default();
+        let c = caller();
+        let fid = open(&mut t, &c, 1, "srvsvc").expect("open");
+        let (s, out) = fsctl(&mut t, &c, fid, CtlCode::FSCTL_PIPE_PEEK, &[], 16).expect("peek");
+        assert_eq!(s, NtStatus::SUCCESS);
+        assert_eq!(
+            out.as_ref(),
+            &[3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+        );
+        let mut rpc = RpcClient::new(srvsvc::SYNTAX, 4280, 1 << 20);
+        let b = rpc.bind().expect("bind");
+        write(&mut t, &c, fid, &b).expect("write bind");
+        assert_eq!(
+            fsctl(&mut t, &c, fid, CtlCode::FSCTL_PIPE_PEEK, &[], 15),
+            Err(NtStatus::BUFFER_TOO_SMALL)
+        );
+        let (s, out) = fsctl(&mut t, &c, fid, CtlCode::FSCTL_PIPE_PEEK, &[], 20).expect("peek");
+        assert_eq!(s, NtStatus::BUFFER_OVERFLOW);
+        assert_eq!(out.len(), 20);
+        let avail = u32::from_le_bytes([out[4], out[5], out[6], out[7]]);
+        let msgs = u32::from_le_bytes([out[8], out[9], out[10], out[11]]);
+        let mlen = u32::from_le_bytes([out[12], out[13], out[14], out[15]]);
+        assert_eq!((msgs, avail), (1, mlen));
+        let (s, whole) = fsctl(&mut t, &c, fid, CtlCode::FSCTL_PIPE_PEEK, &[], 4096).expect("p");
+        assert_eq!(s, NtStatus::SUCCESS);
+        assert_eq!(whole.len(), 16 + mlen as usize);
+        let (_, data) = read(&mut t, &c, fid, 4280).expect("the bind_ack is still there");
+        assert_eq!(data.as_ref(), &whole[16..]);
+        assert_eq!(rpc.handle_read(&data).expect("ack"), Step::Bound);
+    }
+
+    #[test]
+    fn standard_information_only() {
+        let mut t = PipeTable::default();
+        let c = caller();
+        let fid = open(&mut t, &c, 1, "wkssvc").expect("open");
+        let b = query(&mut t, &c, fid, FileInfoClass::STANDARD, 100).expect("standard");
+        let info = FileStandardInformation::decode(&b).expect("decode");
+        assert_eq!(info.allocation_size, PIPE_ALLOCATION);
+        assert_eq!(info.number_of_links, 1);
+        assert!(!info.directory);
+        assert_eq!(
+            query(&mut t, &c, fid, FileInfoClass::STANDARD, 8),
+            Err(NtStatus::INFO_LENGTH_MISMATCH)
+        );
+        assert_eq!(
+            query(&mut t, &c, fid, FileInfoClass::BASIC, 100),
+            Err(NtStatus::NOT_SUPPORTED)
+        );
+    }
+
+    #[test]
+    fn other_callers_and_other_requests_are_refused() {
+        let mut t = PipeTable::default();
+        let c = caller();
+        let fid = open(&mut t, &c, 1, "srvsvc").expect("open");
+        let other_session = PipeCaller {
+            session: SessionId(8),
+            ..c
+        };
+        let other_tree = PipeCaller {
+            tree: TreeId(4),
+            ..c
+        };
+        let other_conn = PipeCaller {
+            ch: ConnectionHandle(2),
+            ..c
+        };
+        for o in [other_session, other_tree, other_conn] {
+            assert_eq!(read(&mut t, &o, fid, 10), Err(NtStatus::FILE_CLOSED));
+            assert_eq!(close(&mut t, &o, fid), Err(NtStatus::FILE_CLOSED));
+        }
+        let half = FileId {
+            persistent: 99,
+            volatile: fid.volatile,
+        };
+        assert_eq!(read(&mut t, &c, half, 10), Err(NtStatus::FILE_CLOSED));
+        // The related FileId (MS-SMB2 3.3.5.2.7.2).
+        assert_eq!(
+            read(&mut t, &c, FileId::RELATED, 10),
+            Err(NtStatus::INVALID_HANDLE)
+        );
+        let related = PipeCaller {
+            related: Some(fid),
+            ..c
+        };
+        assert_eq!(
+            read(&mut t, &related, FileId::RELATED, 10),
+            Err(NtStatus::PIPE_EMPTY)
+        );
+        // Limits and meaningless requests.
+        assert_eq!(
+            read(&mut t, &c, fid, LIMITS.max_read + 1),
+            Err(NtStatus::INVALID_PARAMETER)
+        );
+        assert_eq!(
+            fsctl(&mut t, &c, fid, CtlCode::FSCTL_PIPE_WAIT, &[], 10),
+            Err(NtStatus::NOT_SUPPORTED)
+        );
+        let ioctl = RequestBody::Ioctl(IoctlRequest {
+            ctl_code: CtlCode::FSCTL_PIPE_TRANSCEIVE,
+            file_id: fid,
+            flags: IoctlFlags::IS_IOCTL,
+            ..Default::default()
+        });
+        assert_eq!(t.command(&c, ioctl, LIMITS), Err(NtStatus::NOT_SUPPORTED));
+        let flush = RequestBody::Flush(FlushRequest { file_id: fid });
+        assert!(t.command(&c, flush, LIMITS).is_ok());
+        let lock = RequestBody::Lock(Default::default());
+        assert_eq!(t.command(&c, lock, LIMITS), Err(NtStatus::NOT_SUPPORTED));
+    }
+
+    #[test]
+    fn pipes_go_with_their_tree_session_and_connection() {
+        let mut t = PipeTable::default();
+        let c = caller();
+        let c2 = PipeCaller {
+            tree: TreeId(4),
+            ..c
+        };
+        let c3 = PipeCaller {
+            session: SessionId(9),
+            ..c
+        };
+        let c4 = PipeCaller {
+            ch: ConnectionHandle(5),
+            ..c
+        };
+        for (i, who) in [c, c2, c3, c4].iter().enumerate() {
+            open(&mut t, who, i as u64 + 1, "srvsvc").expect("open");
+        }
+        t.drop_tree(c.ch, c.session, c2.tree);
+        assert_eq!(t.count(c.ch), 2);
+        t.drop_session(c.ch, c3.session);
+        assert_eq!(t.count(c.ch), 1);
+        t.drop_connection(c.ch);
+        assert_eq!(t.count(c.ch), 0);
+        assert_eq!(t.count(c4.ch), 1);
+    }
+
+    #[test]
+    fn a_connection_holds_a_bounded_number_of_pipes() {
+        let mut t = PipeTable::default();
+        let c = caller();
+        for i in 0..MAX_PIPES_PER_CONNECTION as u64 {
+            open(&mut t, &c, i + 1, "srvsvc").expect("open");
+        }
+        assert_eq!(
+            open(&mut t, &c, 1000, "srvsvc"),
+            Err(NtStatus::INSUFFICIENT_RESOURCES)
+        );
+    }
+
+    proptest! {
+        /// Whatever is written, the table answers with a status (never panics), and a broken
+        /// pipe stays closable.
+        #[test]
+        fn arbitrary_writes_never_panic(
+            chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..300), 1..8),
+            prefix_bind in any::<bool>(),
+        ) {
+            let mut t = PipeTable::default();
+            let c = caller();
+            let fid = open(&mut t, &c, 1, "srvsvc").expect("open");
+            if prefix_bind {
+                let mut rpc = RpcClient::new(srvsvc::SYNTAX, 4280, 1 << 20);
+                bind(&mut t, &c, fid, &mut rpc);
+            }
+            for (i, chunk) in chunks.iter().enumerate() {
+                let r = if i % 2 == 0 {
+                    write(&mut t, &c, fid, chunk).map(|_| ())
+                } else {
+                    fsctl(&mut t, &c, fid, CtlCode::FSCTL_PIPE_TRANSCEIVE, chunk, 64).map(|_| ())
+                };
+                if let Err(s) = r {
+                    prop_assert!(
+                        [NtStatus::PIPE_DISCONNECTED, NtStatus::PIPE_EMPTY, NtStatus::INSUFFICIENT_RESOURCES]
+                            .contains(&s),
+                        "unexpected status {s:?}"
+                    );
+                }
+                match read(&mut t, &c, fid, 64) {
+                    Ok(_) | Err(NtStatus::PIPE_EMPTY | NtStatus::PIPE_DISCONNECTED) => {}
+                    Err(s) => prop_assert!(false, "unexpected read status {s:?}"),
+                }
+            }
+            prop_assert!(close(&mut t, &c, fid).is_ok());
+        }
+    }
+}
