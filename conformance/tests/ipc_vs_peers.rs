@@ -1,0 +1,166 @@
+//! Share enumeration against our server (`driver_smol::server::SmbServer`) over real TCP on
+//! 127.0.0.1, through IPC$ and the `srvsvc` pipe: Samba's `smbclient -L` and
+//! `rpcclient netshareenumall` list every configured share with its comment, and so does our
+//! own `driver_smol::Client::shares`. Missing tools print SKIP, or fail under CI=true.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use conformance::peers::{ProcessOutput, require, run_with_timeout};
+use conformance::smbclient::write_client_conf;
+use driver_smol::Client;
+use smb_proto::client::ClientConfig;
+use smb_proto::rpc::srvsvc::ShareType;
+use smb_proto::wire::Dialect;
+use support::our_server::{OurServer, PASS, SECURE, SHARE, USER};
+
+const SHARE_COMMENT: &str = "plain share for the ipc tests";
+const SECURE_COMMENT: &str = "encrypted share, comment with spaces";
+/// The comment our server lists IPC$ with.
+const IPC_COMMENT: &str = "IPC Service";
+
+/// Our server with comments on both shares.
+fn server() -> OurServer {
+    OurServer::start_with(|c| {
+        for s in &mut c.shares {
+            s.comment = if s.name == SHARE {
+                SHARE_COMMENT.into()
+            } else {
+                SECURE_COMMENT.into()
+            };
+        }
+    })
+}
+
+fn client_conf() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf = write_client_conf(dir.path()).expect("client conf");
+    (dir, conf)
+}
+
+fn run(tool: PathBuf, args: &[String]) -> ProcessOutput {
+    run_with_timeout(Command::new(tool).args(args), Duration::from_secs(60)).expect("run tool")
+}
+
+/// The line of `text` that starts (after blanks) with the share name as its own word.
+fn share_line<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    text.lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+}
+
+#[test]
+fn smbclient_lists_every_share_with_its_comment() {
+    let Some(tool) = require("smbclient") else {
+        return;
+    };
+    let server = server();
+    let (_dir, conf) = client_conf();
+    for proto in ["SMB2_02", "SMB3_11"] {
+        let out = run(
+            tool.clone(),
+            &[
+                "-L".into(),
+                "//127.0.0.1".into(),
+                format!("--port={}", server.port()),
+                format!("--configfile={}", conf.display()),
+                format!("--user={USER}%{PASS}"),
+                format!("--option=client max protocol={proto}"),
+            ],
+        );
+        let text = out.combined();
+        assert!(out.success(), "{proto}: smbclient -L failed:\n{text}");
+        for (name, kind, comment) in [
+            (SHARE, "Disk", SHARE_COMMENT),
+            (SECURE, "Disk", SECURE_COMMENT),
+            ("IPC$", "IPC", IPC_COMMENT),
+        ] {
+            let line = share_line(&text, name)
+                .unwrap_or_else(|| panic!("{proto}: {name} not listed:\n{text}"));
+            assert!(
+                line.contains(kind) && line.contains(comment),
+                "{proto}: {name} listed as {line:?}, want type {kind} and comment {comment:?}"
+            );
+        }
+        assert!(
+            !text.contains("NT_STATUS_") || text.contains("SMB1 disabled"),
+            "{proto}: an error in the output:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn rpcclient_netshareenumall_lists_every_share() {
+    let Some(tool) = require("rpcclient") else {
+        return;
+    };
+    let server = server();
+    let (_dir, conf) = client_conf();
+    let out = run(
+        tool,
+        &[
+            format!("--port={}", server.port()),
+            format!("--configfile={}", conf.display()),
+            format!("--user={USER}%{PASS}"),
+            "--command=netshareenumall".into(),
+            "127.0.0.1".into(),
+        ],
+    );
+    let text = out.combined();
+    assert!(out.success(), "rpcclient failed:\n{text}");
+    // rpcclient prints "netname: NAME" then "remark: COMMENT" for each share (level 2
+    // falls back to level 1 when refused? No: it asks level 1 unless told otherwise).
+    for (name, comment) in [
+        (SHARE, SHARE_COMMENT),
+        (SECURE, SECURE_COMMENT),
+        ("IPC$", IPC_COMMENT),
+    ] {
+        let at = text
+            .find(&format!("netname: {name}"))
+            .unwrap_or_else(|| panic!("{name} not listed:\n{text}"));
+        let rest = &text[at..];
+        let remark = rest
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("remark:"))
+            .unwrap_or_else(|| panic!("no remark after {name}:\n{text}"));
+        assert_eq!(remark.trim(), comment, "{name}'s comment:\n{text}");
+    }
+}
+
+#[test]
+fn our_client_lists_our_shares_on_every_dialect() {
+    let server = server();
+    for dialect in [Dialect::SMB2_0_2, Dialect::SMB2_1, Dialect::SMB3_1_1] {
+        smol::block_on(async {
+            let config = ClientConfig {
+                min_dialect: dialect,
+                max_dialect: dialect,
+                server_name: "127.0.0.1".into(),
+                ..ClientConfig::default()
+            };
+            let c = Client::connect(server.addr(), config)
+                .await
+                .expect("connect");
+            let s = c.login(USER, "", PASS).await.expect("login");
+            let shares = c.shares(s).await.expect("shares");
+            let got: Vec<(&str, ShareType, &str)> = shares
+                .iter()
+                .map(|i| (i.name.as_str(), i.share_type, i.comment.as_str()))
+                .collect();
+            assert_eq!(
+                got,
+                vec![
+                    (SHARE, ShareType::DISKTREE, SHARE_COMMENT),
+                    (SECURE, ShareType::DISKTREE, SECURE_COMMENT),
+                    ("IPC$", ShareType::IPC.special(), IPC_COMMENT),
+                ],
+                "{dialect:?}"
+            );
+            // The pipe and its tree are gone again: a second listing works the same.
+            assert_eq!(c.shares(s).await.expect("again").len(), 3);
+            c.logoff(s).await.expect("logoff");
+        });
+    }
+}
