@@ -333,6 +333,7 @@ impl Harness {
 
     /// One call: the request by TRANSCEIVE (answer cut at `max_out`), the rest by READs.
     /// Returns the stub and how many BUFFER_OVERFLOW answers came.
+    #[allow(clippy::too_many_arguments)]
     fn rpc_call(
         &mut self,
         s: SessionId,
