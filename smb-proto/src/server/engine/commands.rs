@@ -1,0 +1,852 @@
+//! What a validated request does: tree connects and disconnects, LOGOFF, the FSCTLs the
+//! server answers itself, and every file command checked (open ownership, granted access,
+//! sizes, request shape) and turned into an [`FsOp`].
+//!
+//! Owns: the [`Server`] methods and helpers for those checks and the op emission.
+//! Must not: answer ops (backends do) or protect responses (see `output`).
+
+use super::*;
+
+impl Server {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn on_command(
+        &mut self,
+        ch: ConnectionHandle,
+        chain_id: u64,
+        now: Instant,
+        header: &Header,
+        body: RequestBody,
+        ctx: &Ctx,
+        related: Related,
+    ) -> Result<Option<Resp>, Refuse> {
+        let config = self.config.clone();
+        let (max_transact, max_read, max_write) = {
+            let d = self.dialect(ch).unwrap_or(Dialect::SMB2_0_2);
+            negotiate::limits(&config, d)
+        };
+        let large_mtu = self
+            .conns
+            .get(&ch)
+            .and_then(|c| c.negotiated())
+            .is_some_and(ServerNegotiated::large_mtu);
+        // CreditCharge must cover the payload (MS-SMB2 3.3.5.2.5).
+        let payload = payload_len(&body);
+        if large_mtu && credit_charge(payload, true) > header.credit_charge.max(1) {
+            return Err(NtStatus::INVALID_PARAMETER.into());
+        }
+        let ok = |s: &mut Self, payload: ResponsePayload| {
+            Ok(Some(s.respond(
+                ch,
+                header,
+                NtStatus::SUCCESS,
+                payload,
+                None,
+                ctx.sign,
+            )))
+        };
+        match body {
+            RequestBody::Logoff(_) => {
+                let conn = self.conns.get_mut(&ch).ok_or(Refuse::Disconnect("gone"))?;
+                let opens: Vec<Open> = conn
+                    .opens
+                    .values()
+                    .filter(|o| o.session == ctx.session)
+                    .cloned()
+                    .collect();
+                if let Some(s) = conn.sessions.get_mut(&ctx.session) {
+                    s.logged_off = true;
+                }
+                self.close_opens(ch, opens);
+                self.pipes.drop_session(ch, ctx.session);
+                ok(
+                    self,
+                    ResponsePayload::Body(crate::wire::logoff::LogoffResponse.into()),
+                )
+            }
+            RequestBody::TreeConnect(req) => {
+                let name = req.path.rsplit('\\').next().unwrap_or_default();
+                let share = if name.eq_ignore_ascii_case("IPC$") {
+                    ShareConfig {
+                        name: "IPC$".into(),
+                        kind: ShareKind::Pipe,
+                        backend: String::new(),
+                        encrypt_data: false,
+                        read_only: true,
+                        comment: "IPC".into(),
+                    }
+                } else {
+                    config
+                        .share(name)
+                        .cloned()
+                        .ok_or(NtStatus::BAD_NETWORK_NAME)?
+                };
+                let conn = self.conns.get_mut(&ch).ok_or(Refuse::Disconnect("gone"))?;
+                let session = conn
+                    .sessions
+                    .get_mut(&ctx.session)
+                    .ok_or(NtStatus::USER_SESSION_DELETED)?;
+                let can_encrypt = session.crypto.as_ref().is_some_and(|c| c.can_encrypt());
+                let mut encrypt = false;
+                if share.encrypt_data && !session.encrypt {
+                    if can_encrypt {
+                        encrypt = true;
+                    } else if config.reject_unencrypted_access {
+                        return Err(NtStatus::ACCESS_DENIED.into());
+                    }
+                }
+                if session.trees.len() >= 1024 {
+                    return Err(NtStatus::INSUFFICIENT_RESOURCES.into());
+                }
+                let tid = TreeId(session.next_tree);
+                session.next_tree = session.next_tree.wrapping_add(1).max(1);
+                let mut flags = ShareFlags::empty();
+                if encrypt {
+                    flags.insert(ShareFlags::ENCRYPT_DATA);
+                }
+                let resp = TreeConnectResponse {
+                    share_type: if share.kind == ShareKind::Pipe {
+                        ShareType::PIPE
+                    } else {
+                        ShareType::DISK
+                    },
+                    share_flags: flags,
+                    capabilities: ShareCapabilities::empty(),
+                    maximal_access: if share.read_only {
+                        READ_ACCESS
+                    } else {
+                        ALL_ACCESS
+                    },
+                };
+                let share_name = share.name.clone();
+                session.trees.insert(tid, Tree { share, encrypt });
+                self.outbox
+                    .push_back(ServerOutput::Event(ServerEvent::TreeConnected {
+                        ch,
+                        session: ctx.session,
+                        tree: tid,
+                        share: share_name,
+                    }));
+                let mut h = *header;
+                if let HeaderId::Sync { process_id, .. } = h.id {
+                    h.id = HeaderId::Sync {
+                        process_id,
+                        tree_id: tid,
+                    };
+                }
+                Ok(Some(self.respond(
+                    ch,
+                    &h,
+                    NtStatus::SUCCESS,
+                    ResponsePayload::Body(resp.into()),
+                    None,
+                    ctx.sign,
+                )))
+            }
+            RequestBody::TreeDisconnect(_) => {
+                let conn = self.conns.get_mut(&ch).ok_or(Refuse::Disconnect("gone"))?;
+                if let Some(s) = conn.sessions.get_mut(&ctx.session) {
+                    s.trees.remove(&ctx.tree);
+                }
+                let opens: Vec<Open> = conn
+                    .opens
+                    .values()
+                    .filter(|o| o.session == ctx.session && o.tree == ctx.tree)
+                    .cloned()
+                    .collect();
+                self.close_opens(ch, opens);
+                self.pipes.drop_tree(ch, ctx.session, ctx.tree);
+                ok(
+                    self,
+                    ResponsePayload::Body(
+                        crate::wire::tree_disconnect::TreeDisconnectResponse.into(),
+                    ),
+                )
+            }
+            RequestBody::OplockBreak(_) => Err(NtStatus::INVALID_OPLOCK_PROTOCOL.into()),
+            RequestBody::Create(req) if self.tree(ch, ctx)?.share.kind == ShareKind::Pipe => {
+                self.on_pipe(ch, header, ctx, RequestBody::Create(req), related)
+            }
+            RequestBody::Create(req) => {
+                let (op, waiting) = self.prepare_create(ch, ctx, req)?;
+                self.emit_op(ch, chain_id, now, header, ctx, op, waiting)
+            }
+            RequestBody::Ioctl(req) => {
+                if req.input.len() as u64 > u64::from(max_transact)
+                    || req.max_output_response > max_transact
+                {
+                    return Err(NtStatus::INVALID_PARAMETER.into());
+                }
+                if req.ctl_code == CtlCode::FSCTL_VALIDATE_NEGOTIATE_INFO {
+                    return self.validate_negotiate(ch, header, ctx, &req).map(Some);
+                }
+                if req.ctl_code == CtlCode::FSCTL_QUERY_NETWORK_INTERFACE_INFO {
+                    return self.network_interfaces(ch, header, ctx, &req).map(Some);
+                }
+                let tree = self.tree(ch, ctx)?;
+                if tree.share.kind == ShareKind::Pipe {
+                    return self.on_pipe(ch, header, ctx, RequestBody::Ioctl(req), related);
+                }
+                let open = self.open_for(ch, ctx, req.file_id, related)?;
+                let op = FsOp::Ioctl {
+                    open: open.id,
+                    ctl_code: req.ctl_code,
+                    input: req.input,
+                    max_output: req.max_output_response,
+                };
+                let w = Waiting::Ioctl {
+                    ctl_code: req.ctl_code,
+                    file_id: open.file_id(),
+                };
+                self.emit_op(ch, chain_id, now, header, ctx, op, w)
+            }
+            body => {
+                let fid = file_id_of(&body).ok_or(NtStatus::INVALID_PARAMETER)?;
+                let tree = self.tree(ch, ctx)?;
+                if tree.share.kind == ShareKind::Pipe {
+                    return self.on_pipe(ch, header, ctx, body, related);
+                }
+                let read_only = tree.share.read_only;
+                let open = self.open_for(ch, ctx, fid, related)?;
+                let has = |bits: u32| open.granted.0 & bits != 0;
+                let (op, waiting) = match body {
+                    RequestBody::Read(ReadRequest {
+                        length,
+                        offset,
+                        minimum_count,
+                        ..
+                    }) => {
+                        if open.is_directory {
+                            return Err(NtStatus::INVALID_DEVICE_REQUEST.into());
+                        }
+                        if !has(AccessMask::FILE_READ_DATA.0 | AccessMask::FILE_EXECUTE.0) {
+                            return Err(NtStatus::ACCESS_DENIED.into());
+                        }
+                        if length > max_read {
+                            return Err(NtStatus::INVALID_PARAMETER.into());
+                        }
+                        (
+                            FsOp::Read {
+                                open: open.id,
+                                offset,
+                                length,
+                                min_count: minimum_count,
+                                buf: ReadBuf::with_capacity(length as usize),
+                            },
+                            Waiting::Read {
+                                min_count: minimum_count,
+                            },
+                        )
+                    }
+                    RequestBody::Write(WriteRequest {
+                        offset,
+                        data,
+                        flags,
+                        ..
+                    }) => {
+                        if open.is_directory {
+                            return Err(NtStatus::INVALID_DEVICE_REQUEST.into());
+                        }
+                        if !has(AccessMask::FILE_WRITE_DATA.0 | AccessMask::FILE_APPEND_DATA.0) {
+                            return Err(NtStatus::ACCESS_DENIED.into());
+                        }
+                        if data.len() as u64 > u64::from(max_write) {
+                            return Err(NtStatus::INVALID_PARAMETER.into());
+                        }
+                        (
+                            FsOp::Write {
+                                open: open.id,
+                                offset,
+                                data,
+                                write_through: open.write_through
+                                    || flags.contains(WriteFlags::WRITE_THROUGH),
+                            },
+                            Waiting::Write,
+                        )
+                    }
+                    RequestBody::Flush(_) => {
+                        if !open.is_directory
+                            && !has(AccessMask::FILE_WRITE_DATA.0 | AccessMask::FILE_APPEND_DATA.0)
+                        {
+                            return Err(NtStatus::ACCESS_DENIED.into());
+                        }
+                        (FsOp::Flush { open: open.id }, Waiting::Flush)
+                    }
+                    RequestBody::Close(CloseRequest { flags, .. }) => (
+                        FsOp::Close {
+                            open: open.id,
+                            post_query: flags.contains(CloseFlags::POSTQUERY_ATTRIB),
+                        },
+                        Waiting::Close { open: open.id },
+                    ),
+                    RequestBody::QueryInfo(q) => {
+                        if q.output_buffer_length > max_transact {
+                            return Err(NtStatus::INVALID_PARAMETER.into());
+                        }
+                        let query = query_of(&q)?;
+                        let need = match query {
+                            InfoQuery::File(c)
+                                if [
+                                    FileInfoClass::BASIC,
+                                    FileInfoClass::ALL,
+                                    FileInfoClass::NETWORK_OPEN,
+                                    FileInfoClass::ATTRIBUTE_TAG,
+                                ]
+                                .contains(&c) =>
+                            {
+                                AccessMask::FILE_READ_ATTRIBUTES.0
+                            }
+                            InfoQuery::File(FileInfoClass::FULL_EA) => AccessMask::FILE_READ_EA.0,
+                            InfoQuery::Security(_) => AccessMask::READ_CONTROL.0,
+                            _ => 0,
+                        };
+                        if need != 0 && !has(need) {
+                            return Err(NtStatus::ACCESS_DENIED.into());
+                        }
+                        (
+                            FsOp::QueryInfo {
+                                open: open.id,
+                                query,
+                                output_len: q.output_buffer_length,
+                            },
+                            Waiting::QueryInfo {
+                                output_len: q.output_buffer_length,
+                            },
+                        )
+                    }
+                    RequestBody::SetInfo(s) => {
+                        if s.buffer.len() as u64 > u64::from(max_transact) {
+                            return Err(NtStatus::INVALID_PARAMETER.into());
+                        }
+                        if read_only {
+                            return Err(NtStatus::MEDIA_WRITE_PROTECTED.into());
+                        }
+                        let (change, need) = change_of(&s)?;
+                        if need != 0 && !has(need) {
+                            return Err(NtStatus::ACCESS_DENIED.into());
+                        }
+                        (
+                            FsOp::SetInfo {
+                                open: open.id,
+                                change,
+                            },
+                            Waiting::SetInfo,
+                        )
+                    }
+                    RequestBody::QueryDirectory(q) => {
+                        if !open.is_directory {
+                            return Err(NtStatus::INVALID_PARAMETER.into());
+                        }
+                        if !has(AccessMask::FILE_READ_DATA.0) {
+                            return Err(NtStatus::ACCESS_DENIED.into());
+                        }
+                        if !is_directory_class(q.file_information_class) {
+                            return Err(NtStatus::INVALID_INFO_CLASS.into());
+                        }
+                        if q.output_buffer_length > max_transact
+                            || q.file_name.chars().count() > crate::server::wildcard::MAX_PATTERN
+                        {
+                            return Err(NtStatus::INVALID_PARAMETER.into());
+                        }
+                        let restart = q.flags.contains(QueryDirectoryFlags::RESTART_SCANS)
+                            || q.flags.contains(QueryDirectoryFlags::REOPEN);
+                        let first = restart || !open.enumerated;
+                        if let Some(o) = self
+                            .conns
+                            .get_mut(&ch)
+                            .and_then(|c| c.opens.get_mut(&open.id.0))
+                        {
+                            o.enumerated = true;
+                        }
+                        (
+                            FsOp::QueryDirectory {
+                                open: open.id,
+                                class: q.file_information_class,
+                                pattern: if q.file_name.is_empty() {
+                                    "*".into()
+                                } else {
+                                    q.file_name
+                                },
+                                restart,
+                                single: q.flags.contains(QueryDirectoryFlags::RETURN_SINGLE_ENTRY),
+                                index: q
+                                    .flags
+                                    .contains(QueryDirectoryFlags::INDEX_SPECIFIED)
+                                    .then_some(q.file_index),
+                                output_len: q.output_buffer_length,
+                            },
+                            Waiting::QueryDirectory { first },
+                        )
+                    }
+                    RequestBody::Lock(l) => {
+                        if open.is_directory {
+                            return Err(NtStatus::INVALID_PARAMETER.into());
+                        }
+                        valid_locks(&l.locks)?;
+                        (
+                            FsOp::Lock {
+                                open: open.id,
+                                locks: l.locks,
+                            },
+                            Waiting::Lock,
+                        )
+                    }
+                    RequestBody::ChangeNotify(c) => {
+                        if !open.is_directory {
+                            return Err(NtStatus::INVALID_PARAMETER.into());
+                        }
+                        if !has(AccessMask::FILE_READ_DATA.0) {
+                            return Err(NtStatus::ACCESS_DENIED.into());
+                        }
+                        if c.output_buffer_length > max_transact {
+                            return Err(NtStatus::INVALID_PARAMETER.into());
+                        }
+                        (
+                            FsOp::ChangeNotify {
+                                open: open.id,
+                                filter: c.completion_filter,
+                                watch_tree: c.flags.contains(ChangeNotifyFlags::WATCH_TREE),
+                                output_len: c.output_buffer_length,
+                            },
+                            Waiting::ChangeNotify {
+                                output_len: c.output_buffer_length,
+                            },
+                        )
+                    }
+                    _ => return Err(NtStatus::NOT_SUPPORTED.into()),
+                };
+                self.emit_op(ch, chain_id, now, header, ctx, op, waiting)
+            }
+        }
+    }
+
+    pub(super) fn tree(&self, ch: ConnectionHandle, ctx: &Ctx) -> Result<Tree, Refuse> {
+        self.conns
+            .get(&ch)
+            .and_then(|c| c.sessions.get(&ctx.session))
+            .and_then(|s| s.trees.get(&ctx.tree))
+            .cloned()
+            .ok_or(Refuse::Status(NtStatus::NETWORK_NAME_DELETED))
+    }
+
+    /// Resolves a FileId (the previous CREATE's for all-ones in a related request) to an open
+    /// of this session and tree (MS-SMB2 3.3.5.2.7.2, 3.3.5.x "FileId ... not found").
+    pub(super) fn open_for(
+        &self,
+        ch: ConnectionHandle,
+        ctx: &Ctx,
+        fid: FileId,
+        related: Related,
+    ) -> Result<Open, Refuse> {
+        let fid = if fid == FileId::RELATED {
+            related.file_id.ok_or(NtStatus::INVALID_HANDLE)?
+        } else {
+            fid
+        };
+        let conn = self.conns.get(&ch).ok_or(Refuse::Disconnect("gone"))?;
+        conn.opens
+            .get(&fid.volatile)
+            .filter(|o| o.file_id() == fid && o.session == ctx.session && o.tree == ctx.tree)
+            .cloned()
+            .ok_or(Refuse::Status(NtStatus::FILE_CLOSED))
+    }
+
+    pub(super) fn close_opens(&mut self, ch: ConnectionHandle, opens: Vec<Open>) {
+        let Some(conn) = self.conns.remove(&ch) else {
+            return;
+        };
+        for o in &opens {
+            self.internal_close(ch, &conn, o);
+        }
+        let mut conn = conn;
+        for o in opens {
+            conn.opens.remove(&o.id.0);
+        }
+        self.conns.insert(ch, conn);
+    }
+
+    pub(super) fn prepare_create(
+        &mut self,
+        ch: ConnectionHandle,
+        ctx: &Ctx,
+        req: CreateRequest,
+    ) -> Result<(FsOp, Waiting), Refuse> {
+        let tree = self.tree(ch, ctx)?;
+        if tree.share.kind == ShareKind::Pipe {
+            // Named pipes (IPC$) come with the IPC$ issue.
+            return Err(NtStatus::NOT_SUPPORTED.into());
+        }
+        let max_opens = self.config.max_opens;
+        let conn = self.conns.get(&ch).ok_or(Refuse::Disconnect("gone"))?;
+        if conn.opens.len() >= max_opens {
+            return Err(NtStatus::INSUFFICIENT_RESOURCES.into());
+        }
+        if req.impersonation_level > ImpersonationLevel::DELEGATE {
+            return Err(NtStatus::BAD_IMPERSONATION_LEVEL.into());
+        }
+        if req.create_disposition > CreateDisposition::OVERWRITE_IF {
+            return Err(NtStatus::INVALID_PARAMETER.into());
+        }
+        let opts = req.create_options;
+        if opts.contains(CreateOptions::DIRECTORY_FILE)
+            && opts.contains(CreateOptions::NON_DIRECTORY_FILE)
+        {
+            return Err(NtStatus::INVALID_PARAMETER.into());
+        }
+        // MS-SMB2 3.3.5.9 and Windows: opening by file id and the reserve-opfilter option are
+        // not supported; access bits outside the defined ones are refused.
+        if opts.contains(CreateOptions::OPEN_BY_FILE_ID)
+            || opts.contains(CreateOptions::RESERVE_OPFILTER)
+        {
+            return Err(NtStatus::NOT_SUPPORTED.into());
+        }
+        const VALID_ACCESS: u32 = 0xF300_0000 | ALL_ACCESS;
+        if req.desired_access.0 & !VALID_ACCESS != 0 {
+            return Err(NtStatus::ACCESS_DENIED.into());
+        }
+        let path = check_path(&req.name)?;
+        let desired = map_generic(req.desired_access);
+        if opts.contains(CreateOptions::DELETE_ON_CLOSE)
+            && desired.0 & AccessMask::DELETE.0 == 0
+            && desired.0 & AccessMask::MAXIMUM_ALLOWED.0 == 0
+        {
+            return Err(NtStatus::ACCESS_DENIED.into());
+        }
+        if tree.share.read_only
+            && (desired.0 & WRITE_BITS != 0 || opts.contains(CreateOptions::DELETE_ON_CLOSE))
+        {
+            return Err(NtStatus::ACCESS_DENIED.into());
+        }
+        let want_mxac = req
+            .contexts
+            .iter()
+            .any(|c| matches!(c, CreateContext::MaximalAccessRequest { .. }));
+        let want_qfid = req
+            .contexts
+            .iter()
+            .any(|c| matches!(c, CreateContext::QueryOnDiskIdRequest));
+        let open = OpenId(self.next_open);
+        self.next_open += 1;
+        Ok((
+            FsOp::Create {
+                open,
+                path,
+                desired_access: desired,
+                file_attributes: req.file_attributes,
+                share_access: req.share_access,
+                disposition: req.create_disposition,
+                options: opts,
+                read_only: tree.share.read_only,
+            },
+            Waiting::Create {
+                open,
+                session: ctx.session,
+                tree: ctx.tree,
+                want_mxac,
+                want_qfid,
+                write_through: opts.contains(CreateOptions::WRITE_THROUGH),
+            },
+        ))
+    }
+
+    pub(super) fn validate_negotiate(
+        &mut self,
+        ch: ConnectionHandle,
+        header: &Header,
+        ctx: &Ctx,
+        req: &IoctlRequest,
+    ) -> Result<Resp, Refuse> {
+        let n = self
+            .conns
+            .get(&ch)
+            .and_then(|c| c.negotiated())
+            .cloned()
+            .ok_or(Refuse::Disconnect("gone"))?;
+        if req.file_id != FileId::RELATED {
+            return Err(NtStatus::INVALID_PARAMETER.into());
+        }
+        let vreq = ValidateNegotiateInfoRequest::decode(&req.input)
+            .map_err(|_| Refuse::Disconnect("malformed VALIDATE_NEGOTIATE_INFO"))?;
+        let vresp = negotiate::validate(&self.config, &n, &vreq)
+            .ok_or(Refuse::Disconnect("VALIDATE_NEGOTIATE_INFO mismatch"))?;
+        let output = vresp
+            .to_bytes()
+            .map_err(|_| Refuse::Disconnect("cannot encode"))?;
+        let body = IoctlResponse {
+            ctl_code: req.ctl_code,
+            file_id: FileId::RELATED,
+            flags: 0,
+            input: Bytes::new(),
+            output,
+        };
+        Ok(self.respond(
+            ch,
+            header,
+            NtStatus::SUCCESS,
+            ResponsePayload::Body(body.into()),
+            None,
+            ctx.sign,
+        ))
+    }
+
+    /// FSCTL_QUERY_NETWORK_INTERFACE_INFO (MS-SMB2 3.3.5.15.11): the interfaces the driver
+    /// configured, or NOT_SUPPORTED when it gave none.
+    pub(super) fn network_interfaces(
+        &mut self,
+        ch: ConnectionHandle,
+        header: &Header,
+        ctx: &Ctx,
+        req: &IoctlRequest,
+    ) -> Result<Resp, Refuse> {
+        if self.config.network_interfaces.is_empty() {
+            return Err(NtStatus::NOT_SUPPORTED.into());
+        }
+        if req.file_id != FileId::RELATED {
+            return Err(NtStatus::INVALID_PARAMETER.into());
+        }
+        let output = NetworkInterfaceInfoList {
+            interfaces: self.config.network_interfaces.clone(),
+        }
+        .to_bytes()
+        .map_err(|_| NtStatus::INTERNAL_ERROR)?;
+        if output.len() > req.max_output_response as usize {
+            return Err(NtStatus::BUFFER_TOO_SMALL.into());
+        }
+        let body = IoctlResponse {
+            ctl_code: req.ctl_code,
+            file_id: FileId::RELATED,
+            flags: 0,
+            input: Bytes::new(),
+            output,
+        };
+        Ok(self.respond(
+            ch,
+            header,
+            NtStatus::SUCCESS,
+            ResponsePayload::Body(body.into()),
+            None,
+            ctx.sign,
+        ))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn emit_op(
+        &mut self,
+        ch: ConnectionHandle,
+        chain_id: u64,
+        now: Instant,
+        header: &Header,
+        ctx: &Ctx,
+        op: FsOp,
+        waiting: Waiting,
+    ) -> Result<Option<Resp>, Refuse> {
+        let filetime = self.filetime(now);
+        let interim_after = self.config.interim_after;
+        let max_outstanding = self.config.max_outstanding;
+        let conn = self.conns.get_mut(&ch).ok_or(Refuse::Disconnect("gone"))?;
+        let busy = conn.chains.values().filter(|c| c.current.is_some()).count();
+        if busy >= max_outstanding {
+            return Err(NtStatus::INSUFFICIENT_RESOURCES.into());
+        }
+        let session = conn
+            .sessions
+            .get(&ctx.session)
+            .ok_or(NtStatus::USER_SESSION_DELETED)?;
+        let user = session
+            .identity
+            .clone()
+            .ok_or(NtStatus::USER_SESSION_DELETED)?;
+        let share = session
+            .trees
+            .get(&ctx.tree)
+            .map(|t| t.share.name.clone())
+            .unwrap_or_default();
+        let id = OpId(self.next_op);
+        self.next_op += 1;
+        // Ops on an existing open are counted, so a CLOSE waits for the ones still running
+        // (a concurrent backend must not see its handle closed under a READ).
+        let target = match &op {
+            FsOp::Create { .. } => None,
+            other => Some(other.open()),
+        };
+        let is_close = matches!(op, FsOp::Close { .. });
+        let mut park = false;
+        let mut counted = None;
+        if let Some(t) = target
+            && let Some(o) = conn.opens.get_mut(&t.0)
+        {
+            if is_close {
+                park = o.inflight > 0;
+            } else {
+                o.inflight += 1;
+                counted = Some(t);
+            }
+        }
+        let chain = conn
+            .chains
+            .get_mut(&chain_id)
+            .ok_or(Refuse::Disconnect("gone"))?;
+        chain.current = Some(Current {
+            header: *header,
+            op: id,
+            waiting,
+            interim_at: Some(now + interim_after),
+            async_id: None,
+            cancelled: false,
+            counted,
+        });
+        self.ops.insert(
+            id,
+            OpOwner::Chain {
+                ch,
+                chain: chain_id,
+            },
+        );
+        let request = OpRequest {
+            id,
+            ctx: OpContext {
+                ch,
+                session: ctx.session,
+                tree: ctx.tree,
+                share,
+                user,
+                now: filetime,
+            },
+            op,
+        };
+        match target {
+            Some(t) if park => {
+                conn.parked_closes.insert(t.0, request);
+            }
+            _ => self.outbox.push_back(ServerOutput::Op(request)),
+        }
+        Ok(None)
+    }
+}
+
+/// STATUS_INVALID_LOCK_RANGE (MS-ERREF): a byte range that wraps past 2^64.
+pub(super) const INVALID_LOCK_RANGE: NtStatus = NtStatus(0xC000_01A1);
+
+/// MS-SMB2 3.3.5.14: a LOCK carries 1 to 64 elements, all unlocks or all locks; each lock is
+/// shared or exclusive (optionally fail-immediately), each unlock is a bare UNLOCK; a range
+/// must not wrap past 2^64 (MS-FSA 2.1.5.7).
+pub(super) fn valid_locks(locks: &[crate::wire::lock::LockElement]) -> Result<(), NtStatus> {
+    use crate::wire::lock::LockFlags;
+    const SHARED: u32 = LockFlags::SHARED_LOCK.0;
+    const EXCL: u32 = LockFlags::EXCLUSIVE_LOCK.0;
+    const UNLOCK: u32 = LockFlags::UNLOCK.0;
+    const FAIL: u32 = LockFlags::FAIL_IMMEDIATELY.0;
+    let first = locks.first().ok_or(NtStatus::INVALID_PARAMETER)?;
+    if locks.len() > 64 {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    let unlocking = first.flags.0 == UNLOCK;
+    for e in locks {
+        let ok_flags = if unlocking {
+            e.flags.0 == UNLOCK
+        } else {
+            [SHARED, EXCL, SHARED | FAIL, EXCL | FAIL].contains(&e.flags.0)
+        };
+        if !ok_flags {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        if e.offset.checked_add(e.length).is_none() {
+            return Err(INVALID_LOCK_RANGE);
+        }
+    }
+    Ok(())
+}
+
+/// The payload size that sets a request's minimum credit charge (MS-SMB2 3.3.5.2.5).
+pub(super) fn payload_len(body: &RequestBody) -> u64 {
+    match body {
+        RequestBody::Read(r) => u64::from(r.length),
+        RequestBody::Write(w) => w.data.len() as u64,
+        RequestBody::Ioctl(i) => (i.input.len() as u64).max(u64::from(i.max_output_response)),
+        RequestBody::QueryDirectory(q) => u64::from(q.output_buffer_length),
+        RequestBody::QueryInfo(q) => u64::from(q.output_buffer_length).max(q.input.len() as u64),
+        RequestBody::SetInfo(s) => s.buffer.len() as u64,
+        RequestBody::ChangeNotify(c) => u64::from(c.output_buffer_length),
+        _ => 0,
+    }
+}
+
+/// The FileId a file command names.
+pub(super) fn file_id_of(body: &RequestBody) -> Option<FileId> {
+    Some(match body {
+        RequestBody::Read(r) => r.file_id,
+        RequestBody::Write(w) => w.file_id,
+        RequestBody::Flush(f) => f.file_id,
+        RequestBody::Close(c) => c.file_id,
+        RequestBody::QueryInfo(q) => q.file_id,
+        RequestBody::SetInfo(s) => s.file_id,
+        RequestBody::QueryDirectory(q) => q.file_id,
+        RequestBody::Lock(l) => l.file_id,
+        RequestBody::ChangeNotify(c) => c.file_id,
+        _ => return None,
+    })
+}
+
+pub(super) fn query_of(q: &QueryInfoRequest) -> Result<InfoQuery, NtStatus> {
+    match q.info_type {
+        InfoType::FILE => Ok(InfoQuery::File(FileInfoClass(q.info_class))),
+        InfoType::FILESYSTEM => Ok(InfoQuery::Fs(FsInfoClass(q.info_class))),
+        InfoType::SECURITY => Ok(InfoQuery::Security(q.additional_information)),
+        _ => Err(NtStatus::NOT_SUPPORTED),
+    }
+}
+
+/// Decodes a SET_INFO buffer and the access it needs.
+pub(super) fn change_of(s: &SetInfoRequest) -> Result<(InfoChange, u32), NtStatus> {
+    match s.info_type {
+        InfoType::FILE => {
+            let info = FileInfo::decode(FileInfoClass(s.info_class), &s.buffer).map_err(|e| {
+                if matches!(
+                    e,
+                    crate::wire::DecodeError::InvalidValue {
+                        field: "FileInfoClass",
+                        ..
+                    }
+                ) {
+                    NtStatus::INVALID_INFO_CLASS
+                } else {
+                    NtStatus::INFO_LENGTH_MISMATCH
+                }
+            })?;
+            let info = match info {
+                FileInfo::Rename(mut r) => {
+                    let name = r.file_name.trim_start_matches('\\');
+                    r.file_name = check_path(name)?;
+                    if r.file_name.is_empty() {
+                        return Err(NtStatus::OBJECT_NAME_INVALID);
+                    }
+                    FileInfo::Rename(r)
+                }
+                FileInfo::Link(mut r) => {
+                    let name = r.file_name.trim_start_matches('\\');
+                    r.file_name = check_path(name)?;
+                    FileInfo::Link(r)
+                }
+                other => other,
+            };
+            let need = match &info {
+                FileInfo::Basic(_) => AccessMask::FILE_WRITE_ATTRIBUTES.0,
+                FileInfo::Rename(_) | FileInfo::Disposition(_) | FileInfo::DispositionEx(_) => {
+                    AccessMask::DELETE.0
+                }
+                FileInfo::EndOfFile(_) | FileInfo::Allocation(_) => AccessMask::FILE_WRITE_DATA.0,
+                FileInfo::FullEa(_) => AccessMask::FILE_WRITE_EA.0,
+                FileInfo::Position(_) | FileInfo::Mode(_) | FileInfo::Link(_) => 0,
+                _ => return Err(NtStatus::INVALID_INFO_CLASS),
+            };
+            Ok((InfoChange::File(info), need))
+        }
+        InfoType::SECURITY => Ok((
+            InfoChange::Security {
+                additional: s.additional_information,
+                descriptor: s.buffer.clone(),
+            },
+            AccessMask::WRITE_DAC.0 | AccessMask::WRITE_OWNER.0,
+        )),
+        _ => Err(NtStatus::NOT_SUPPORTED),
+    }
+}

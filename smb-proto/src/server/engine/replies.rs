@@ -1,0 +1,327 @@
+//! Turning a backend's completion into the response: binding new opens, releasing closed
+//! ones, trimming QUERY_INFO answers, mapping empty listings to NO_MORE_FILES.
+//!
+//! Owns: the [`Server`] methods that build responses from [`OpReply`]s.
+//! Must not: validate requests (done before the op existed).
+
+use super::*;
+
+impl Server {
+    /// Turns a completion into the chain's next response.
+    pub(super) fn finish_op(
+        &mut self,
+        ch: ConnectionHandle,
+        cur: &Current,
+        result: Result<OpReply, NtStatus>,
+        encrypted: Option<SessionId>,
+        prev: Related,
+    ) -> Outcome {
+        let header = cur.header;
+        let sign = self.sign_for(ch, &header, encrypted);
+        // READ data goes out in the buffer it was read into: the headers are written into
+        // its reserved front and the message is signed in place (one copy only if sealed).
+        let result = match (&cur.waiting, result) {
+            (Waiting::Read { min_count }, Ok(OpReply::Read(buf)))
+                if !buf.is_empty() && buf.len() >= *min_count as usize =>
+            {
+                let h = self.response_header(ch, &header, NtStatus::SUCCESS, cur.async_id);
+                let buf = read_in_place(&h, buf).unwrap_or_else(|_| {
+                    let h = Header {
+                        status: NtStatus::INTERNAL_ERROR,
+                        ..h
+                    };
+                    encode_message(&h, &ResponsePayload::Error(ErrorResponse::empty()))
+                        .unwrap_or_default()
+                });
+                let rel = Related {
+                    session: header.session_id,
+                    tree: header.tree_id().unwrap_or(prev.tree),
+                    file_id: prev.file_id,
+                    failed: None,
+                    seen: true,
+                };
+                return Outcome::Respond(Resp { buf, sign }, rel);
+            }
+            (_, r) => r,
+        };
+        let (status, payload, file_id) = match self.reply_payload(ch, cur, result) {
+            Ok(x) => x,
+            Err(s) => (s, ResponsePayload::Error(ErrorResponse::empty()), None),
+        };
+        let r = self.respond(ch, &header, status, payload, cur.async_id, sign);
+        let rel = Related {
+            session: header.session_id,
+            tree: header.tree_id().unwrap_or(prev.tree),
+            file_id: file_id.or(prev.file_id),
+            failed: status.is_error().then_some(status),
+            seen: true,
+        };
+        Outcome::Respond(r, rel)
+    }
+
+    #[allow(clippy::type_complexity)]
+    pub(super) fn reply_payload(
+        &mut self,
+        ch: ConnectionHandle,
+        cur: &Current,
+        result: Result<OpReply, NtStatus>,
+    ) -> Result<(NtStatus, ResponsePayload, Option<FileId>), NtStatus> {
+        let reply = match result {
+            Ok(r) => r,
+            Err(s) => {
+                if let Waiting::QueryDirectory { .. } = cur.waiting {
+                    return Err(s);
+                }
+                if let Waiting::Close { open } = cur.waiting
+                    && let Some(c) = self.conns.get_mut(&ch)
+                {
+                    c.opens.remove(&open.0);
+                }
+                return Err(s);
+            }
+        };
+        let body = |b: ResponseBody| ResponsePayload::Body(b);
+        match (&cur.waiting, reply) {
+            (
+                Waiting::Create {
+                    open,
+                    session,
+                    tree,
+                    want_mxac,
+                    want_qfid,
+                    write_through,
+                },
+                OpReply::Create(c),
+            ) => {
+                let o = Open {
+                    id: *open,
+                    session: *session,
+                    tree: *tree,
+                    granted: c.granted_access,
+                    is_directory: c.is_directory,
+                    write_through: *write_through,
+                    enumerated: false,
+                    inflight: 0,
+                };
+                let fid = o.file_id();
+                let conn = self.conns.get_mut(&ch).ok_or(NtStatus::FILE_CLOSED)?;
+                conn.opens.insert(open.0, o);
+                let mut contexts = Vec::new();
+                if *want_mxac {
+                    contexts.push(CreateContext::MaximalAccessResponse {
+                        query_status: 0,
+                        maximal_access: c.granted_access,
+                    });
+                }
+                if *want_qfid {
+                    let mut disk_id = [0u8; 32];
+                    for (d, s) in disk_id.iter_mut().zip(
+                        c.file_index
+                            .to_le_bytes()
+                            .into_iter()
+                            .chain(c.volume_id.to_le_bytes()),
+                    ) {
+                        *d = s;
+                    }
+                    contexts.push(CreateContext::QueryOnDiskIdResponse { disk_id });
+                }
+                let m = c.meta;
+                Ok((
+                    NtStatus::SUCCESS,
+                    body(
+                        CreateResponse {
+                            oplock_level: OplockLevel::NONE,
+                            flags: 0,
+                            create_action: c.action,
+                            creation_time: m.creation_time,
+                            last_access_time: m.last_access_time,
+                            last_write_time: m.last_write_time,
+                            change_time: m.change_time,
+                            allocation_size: m.allocation_size,
+                            end_of_file: m.end_of_file,
+                            file_attributes: m.file_attributes,
+                            file_id: fid,
+                            contexts,
+                        }
+                        .into(),
+                    ),
+                    Some(fid),
+                ))
+            }
+            (Waiting::Read { min_count }, OpReply::Read(buf)) => {
+                if buf.is_empty() || buf.len() < *min_count as usize {
+                    return Err(NtStatus::END_OF_FILE);
+                }
+                let data = buf.into_inner().freeze().slice(READ_HEADROOM..);
+                Ok((
+                    NtStatus::SUCCESS,
+                    body(
+                        ReadResponse {
+                            data_remaining: 0,
+                            flags: 0,
+                            data,
+                        }
+                        .into(),
+                    ),
+                    None,
+                ))
+            }
+            (Waiting::Write, OpReply::Write { count }) => Ok((
+                NtStatus::SUCCESS,
+                body(
+                    WriteResponse {
+                        count,
+                        remaining: 0,
+                    }
+                    .into(),
+                ),
+                None,
+            )),
+            (Waiting::Flush, OpReply::Flush) => Ok((
+                NtStatus::SUCCESS,
+                body(crate::wire::flush::FlushResponse.into()),
+                None,
+            )),
+            (Waiting::Close { open }, OpReply::Close(meta)) => {
+                if let Some(c) = self.conns.get_mut(&ch) {
+                    c.opens.remove(&open.0);
+                }
+                let m = meta.unwrap_or_default();
+                Ok((
+                    NtStatus::SUCCESS,
+                    body(
+                        CloseResponse {
+                            flags: if meta.is_some() {
+                                CloseFlags::POSTQUERY_ATTRIB
+                            } else {
+                                CloseFlags(0)
+                            },
+                            creation_time: m.creation_time,
+                            last_access_time: m.last_access_time,
+                            last_write_time: m.last_write_time,
+                            change_time: m.change_time,
+                            allocation_size: m.allocation_size,
+                            end_of_file: m.end_of_file,
+                            file_attributes: m.file_attributes,
+                        }
+                        .into(),
+                    ),
+                    None,
+                ))
+            }
+            (Waiting::QueryInfo { output_len }, OpReply::QueryInfo(info)) => {
+                let mut out = BytesMut::new();
+                let variable = match &info {
+                    InfoReply::File(f) => {
+                        f.encode(&mut out).map_err(|_| NtStatus::INTERNAL_ERROR)?;
+                        matches!(
+                            f.class(),
+                            FileInfoClass::ALL
+                                | FileInfoClass::NAME
+                                | FileInfoClass::ALTERNATE_NAME
+                                | FileInfoClass::NORMALIZED_NAME
+                                | FileInfoClass::STREAM
+                                | FileInfoClass::FULL_EA
+                        )
+                    }
+                    InfoReply::Fs(f) => {
+                        f.encode(&mut out).map_err(|_| NtStatus::INTERNAL_ERROR)?;
+                        matches!(f.class(), FsInfoClass::VOLUME | FsInfoClass::ATTRIBUTE)
+                    }
+                    InfoReply::Security(sd) => {
+                        if sd.len() > *output_len as usize {
+                            // MS-SMB2 3.3.5.20.3: BUFFER_TOO_SMALL with the needed size.
+                            let needed = u32::try_from(sd.len()).unwrap_or(u32::MAX);
+                            return Ok((
+                                NtStatus::BUFFER_TOO_SMALL,
+                                ResponsePayload::Error(ErrorResponse {
+                                    data: ErrorData::Plain(Bytes::copy_from_slice(
+                                        &needed.to_le_bytes(),
+                                    )),
+                                }),
+                                None,
+                            ));
+                        }
+                        out.extend_from_slice(sd);
+                        false
+                    }
+                };
+                let max = *output_len as usize;
+                let mut status = NtStatus::SUCCESS;
+                if out.len() > max {
+                    if !variable {
+                        return Err(NtStatus::INFO_LENGTH_MISMATCH);
+                    }
+                    out.truncate(max);
+                    status = NtStatus::BUFFER_OVERFLOW;
+                }
+                Ok((
+                    status,
+                    body(
+                        QueryInfoResponse {
+                            buffer: out.freeze(),
+                        }
+                        .into(),
+                    ),
+                    None,
+                ))
+            }
+            (Waiting::SetInfo, OpReply::SetInfo) => {
+                Ok((NtStatus::SUCCESS, body(SetInfoResponse.into()), None))
+            }
+            (Waiting::QueryDirectory { first, .. }, OpReply::QueryDirectory(buf)) => {
+                if buf.is_empty() {
+                    return Err(if *first {
+                        NtStatus::NO_SUCH_FILE
+                    } else {
+                        NtStatus::NO_MORE_FILES
+                    });
+                }
+                Ok((
+                    NtStatus::SUCCESS,
+                    body(QueryDirectoryResponse { buffer: buf }.into()),
+                    None,
+                ))
+            }
+            (Waiting::Lock, OpReply::Lock) => Ok((
+                NtStatus::SUCCESS,
+                body(crate::wire::lock::LockResponse.into()),
+                None,
+            )),
+            (Waiting::Ioctl { ctl_code, file_id }, OpReply::Ioctl(output)) => Ok((
+                NtStatus::SUCCESS,
+                body(
+                    IoctlResponse {
+                        ctl_code: *ctl_code,
+                        file_id: *file_id,
+                        flags: 0,
+                        input: Bytes::new(),
+                        output,
+                    }
+                    .into(),
+                ),
+                None,
+            )),
+            (Waiting::ChangeNotify { output_len }, OpReply::ChangeNotify(list)) => {
+                let max = *output_len as usize;
+                let mut out = BytesMut::new();
+                let n = FileNotifyInformation::encode_list(&list, &mut out, max)
+                    .map_err(|_| NtStatus::INTERNAL_ERROR)?;
+                if n < list.len() {
+                    return Err(NtStatus::NOTIFY_ENUM_DIR);
+                }
+                Ok((
+                    NtStatus::SUCCESS,
+                    body(
+                        crate::wire::change_notify::ChangeNotifyResponse {
+                            buffer: out.freeze(),
+                        }
+                        .into(),
+                    ),
+                    None,
+                ))
+            }
+            _ => Err(NtStatus::INTERNAL_ERROR),
+        }
+    }
+}
