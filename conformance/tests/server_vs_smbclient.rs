@@ -273,3 +273,35 @@ fn path_traversal_is_refused() {
     let text = e.ok(e.client(SHARE).command("ls"), "ls");
     assert!(!text.contains(" etc "), "symlink listed:\n{text}");
 }
+
+#[test]
+fn each_cipher_and_signing_algorithm() {
+    let Some(e) = env() else { return };
+    let local = e.server.scratch().join("alg.bin");
+    random_file(&local, 300_000, 9);
+    let runs = [
+        ("client smb3 encryption algorithms", "AES-128-GCM", true),
+        ("client smb3 encryption algorithms", "AES-128-CCM", true),
+        ("client smb3 encryption algorithms", "AES-256-GCM", true),
+        ("client smb3 encryption algorithms", "AES-256-CCM", true),
+        ("client smb3 signing algorithms", "AES-128-GMAC", false),
+        ("client smb3 signing algorithms", "AES-128-CMAC", false),
+        ("client smb3 signing algorithms", "HMAC-SHA256", false),
+    ];
+    for (i, (option, alg, encrypt)) in runs.into_iter().enumerate() {
+        let back = e.server.scratch().join(format!("alg-back-{i}"));
+        let sc = e
+            .client(SHARE)
+            .max_protocol("SMB3_11")
+            .option(option, alg)
+            .protection(if encrypt {
+                Protection::Encrypt
+            } else {
+                Protection::Sign
+            })
+            .command(format!("put {} alg.bin", local.display()))
+            .command(format!("get alg.bin {}", back.display()));
+        e.ok(sc, alg);
+        assert_eq!(sha256_file(&local), sha256_file(&back), "{alg}");
+    }
+}

@@ -50,6 +50,34 @@ const PASSING: &[(&str, &[&str])] = &[
             "truncate",
         ],
     ),
+    (
+        "smb2.rename",
+        &[
+            "simple",
+            "simple_nodelete",
+            "no_sharing",
+            "share_delete_and_delete_access",
+            "no_share_delete_but_delete_access",
+            "share_delete_no_delete_access",
+            "no_share_delete_no_delete_access",
+            "msword",
+            "rename_dir_openfile",
+            "rename_dir_bench",
+            "close-full-information",
+        ],
+    ),
+    (
+        "smb2.sharemode",
+        &["sharemode-access", "access-sharemode", "bug14375"],
+    ),
+    ("smb2.deny", &["deny1", "deny2"]),
+    ("smb2.fileid", &["unique", "unique-dir"]),
+    (
+        "smb2.compound",
+        &["related1", "compound-break", "create-write-close"],
+    ),
+    ("smb2.delete-on-close-perms", &["BUG14427"]),
+    ("smb2.session", &["two_logoff"]),
 ];
 
 #[test]

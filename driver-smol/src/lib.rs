@@ -4,9 +4,10 @@
 //! (socket reads, the core's deadline and application commands raced in one task), the async
 //! `Client` API, the TCP server loop and the local-directory backend confined to its root.
 //! It must not contain protocol logic: every protocol decision is made in `smb-proto`.
-//! [`client`] is the async client; [`fs`] is the synchronous, root-confined file system the
-//! local-directory backend calls; [`shares`] lists shares over the srvsvc pipe; [`server`] is the
-//! TCP server loop and [`backend`] the local-directory backend.
+//! [`client`] is the async client; [`server`] the TCP server around the sans-IO core;
+//! [`backend`] the async backends that answer its ops (local directory, in memory); [`fs`] the
+//! synchronous, root-confined file system the local-directory backend calls; [`shares`] lists
+//! shares over the srvsvc pipe.
 
 pub mod backend;
 pub mod client;

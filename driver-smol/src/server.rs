@@ -4,7 +4,7 @@
 //! Design (one owner, message passing):
 //! - **The server task** owns `smb_proto::server::Server` and nothing else touches it, so the
 //!   core stays single-threaded and its behaviour depends only on the order of the messages it
-//!   receives. It waits on one channel ([`Msg`]: accepted connections, received bytes, closed
+//!   receives. It waits on one channel (`Msg`: accepted connections, received bytes, closed
 //!   transports, op completions, shutdown) raced against `Timer::at(deadline)`, feeds each into
 //!   the core, then drains `poll_output` until `Timeout`: frames go to the connection's writer
 //!   channel, ops are started as tasks, cancellations fire the op's [`Cancel`] token, closes
@@ -13,7 +13,7 @@
 //!   QUIC driver reuses [`ServerHandle::serve`]): a reader that turns socket reads into
 //!   `Msg::Input` (the bounded channel is the backpressure) and a writer that writes the frames
 //!   the server task hands it, in order, and closes the stream when told to.
-//! - **One task per op**: the share's [`Backend`] answers it (blocking I/O on smol's blocking
+//! - **One task per op**: the share's [`Backend`](crate::backend::Backend) answers it (blocking I/O on smol's blocking
 //!   pool), and the result comes back as `Msg::Complete`. The server task never awaits an op,
 //!   so a slow disk, a blocked lock or a CHANGE_NOTIFY never holds up another request.
 //! - **Shutdown**: [`SmbServer::shutdown`] stops accepting, tells every connection to close and
@@ -35,7 +35,7 @@ use smb_proto::server::{
 };
 use smb_proto::wire::status::NtStatus;
 
-use crate::backend::{Backend, Cancel, CancelHandle, Shares};
+use crate::backend::{Cancel, CancelHandle, Shares};
 use crate::client::os_seed_and_clock;
 
 /// Capacity of the channel into the server task: readers wait when it is full.
@@ -329,19 +329,11 @@ impl Driver {
         self.ops.insert(id, handle);
         let inbox = self.inbox.clone();
         smol::spawn(async move {
-            let result = perform(backend, req, cancel).await;
+            let result = backend.perform(req, cancel).await;
             let _ = inbox.send(Msg::Complete { op: id, result }).await;
         })
         .detach();
     }
-}
-
-async fn perform(
-    backend: Arc<dyn Backend>,
-    req: OpRequest,
-    cancel: Cancel,
-) -> Result<smb_proto::server::OpReply, NtStatus> {
-    backend.perform(req, cancel).await
 }
 
 fn log_event(e: &ServerEvent) {

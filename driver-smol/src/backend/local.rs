@@ -15,6 +15,12 @@
 //! did), and must never follow a path outside the root (the `fs` layer guarantees it).
 //! CHANGE_NOTIFY completes with STATUS_NOTIFY_ENUM_DIR when a change made through this backend
 //! touches the watched directory (changes made by other programs are not seen).
+//!
+//! Honest limits of a plain Linux directory: creation and change times cannot be set (SET_INFO
+//! ignores them), security descriptors are not stored (QUERY_INFO answers the fixed descriptor of
+//! `security.rs`; SET_INFO security is NOT_SUPPORTED), no EAs (EAS_NOT_SUPPORTED), no named
+//! streams and no 8.3 short names (NOT_SUPPORTED), ARCHIVE is reported on every regular file,
+//! and the only attributes that stick are READONLY (the owner write bit) and DIRECTORY.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -496,6 +502,8 @@ impl LocalBackend {
             let mut st = self.state();
             let entry = st.opens.remove(&open).ok_or(NtStatus::FILE_CLOSED)?;
             st.locks.release_open(entry.key, open);
+            // A lock request of this open may be waiting: let it see that the open is gone.
+            st.locks.wake();
             // Pending notifies on this handle end with NOTIFY_CLEANUP (MS-SMB2 3.3.5.19).
             st.watches.retain(|w| {
                 if w.open == open {
@@ -788,12 +796,18 @@ impl LocalBackend {
                     return Err(NtStatus::ACCESS_DENIED);
                 }
             }
-            // Every other open of the file must share delete (MS-FSA 2.1.5.14.11), including
-            // attribute-only opens, which the CREATE share check lets through.
-            let unshared = st.opens.iter().any(|(id, o)| {
-                *id != open && o.key == key && !o.share.contains(ShareAccess::DELETE)
+            // An open of the source's parent directory with data access that holds DELETE or
+            // does not share delete blocks the rename too (as Windows and Samba do; smbtorture
+            // smb2.rename); attribute-only opens do not (the msword pattern).
+            let parent = f.path.parent().unwrap_or_default();
+            let parent_blocks = st.opens.values().any(|o| {
+                st.files.get(&o.key).is_some_and(|g| g.path == parent)
+                    && o.is_dir
+                    && o.granted.0 & DATA_ACCESS != 0
+                    && (o.granted.contains(AccessMask::DELETE)
+                        || !o.share.contains(ShareAccess::DELETE))
             });
-            if unshared {
+            if parent_blocks {
                 return Err(NtStatus::SHARING_VIOLATION);
             }
             f.path.clone()
@@ -965,10 +979,19 @@ impl LocalBackend {
         elements: Vec<LockElement>,
         cancel: Cancel,
     ) -> Result<OpReply, NtStatus> {
+        let mut waited = false;
         loop {
             let wake = {
                 let mut st = self.state();
-                let key = st.opens.get(&open).ok_or(NtStatus::FILE_CLOSED)?.key;
+                let Some(key) = st.opens.get(&open).map(|o| o.key) else {
+                    // Closed while the request waited: Windows answers RANGE_NOT_LOCKED
+                    // (smbtorture smb2.lock.cancel, "cancel by close").
+                    return Err(if waited {
+                        NtStatus::RANGE_NOT_LOCKED
+                    } else {
+                        NtStatus::FILE_CLOSED
+                    });
+                };
                 let wake = st.locks.waiter();
                 match st.locks.apply(key, open, &elements) {
                     Attempt::Done => return Ok(OpReply::Lock),
@@ -984,6 +1007,7 @@ impl LocalBackend {
             if !woke.or(cancelled).await {
                 return Err(NtStatus::CANCELLED);
             }
+            waited = true;
         }
     }
 

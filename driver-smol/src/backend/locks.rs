@@ -70,7 +70,9 @@ impl<K: Ord + Copy> LockTable<K> {
         rx
     }
 
-    fn wake(&mut self) {
+    /// Wakes every blocked request so it retries (a range was released, or an open that may
+    /// be waiting went away).
+    pub(crate) fn wake(&mut self) {
         for w in self.waiters.drain(..) {
             let _ = w.try_send(());
         }

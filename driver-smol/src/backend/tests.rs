@@ -446,3 +446,32 @@ fn blocking_lock_waits_and_cancels() {
     f.close(a);
     f.close(b);
 }
+
+#[test]
+fn waiting_lock_ends_when_its_handle_closes() {
+    let mut f = Fixture::new();
+    let a = f.rw("c", CreateDisposition::CREATE).expect("a");
+    let b = f.rw("c", CreateDisposition::OPEN).expect("b");
+    let lock = |open| FsOp::Lock {
+        open,
+        locks: vec![LockElement {
+            offset: 0,
+            length: 10,
+            flags: LockFlags::EXCLUSIVE_LOCK,
+        }],
+    };
+    assert!(f.run(lock(a)).is_ok());
+    smol::block_on(async {
+        let (cancel, _keep) = Cancel::new();
+        let req = OpRequest {
+            id: OpId(20),
+            ctx: ctx(),
+            op: lock(b),
+        };
+        let waiting = smol::spawn(f.b.clone().perform(req, cancel));
+        smol::Timer::after(Duration::from_millis(30)).await;
+        f.close(b);
+        assert_eq!(waiting.await.err(), Some(NtStatus::RANGE_NOT_LOCKED));
+    });
+    f.close(a);
+}
