@@ -619,3 +619,75 @@ fn malformed_pdus_never_break_the_server() {
     );
     h.close(s, t, fid).expect("close");
 }
+
+#[test]
+fn a_related_compound_opens_binds_and_closes_a_pipe() {
+    let mut h = Harness::new(Dialect::SMB3_1_1);
+    let s = h.login();
+    let t = h.ipc(s);
+    let mut rpc = RpcClient::new(srvsvc::SYNTAX, 4280, 1 << 20);
+    let bind = rpc.bind().expect("bind");
+    let create = RequestBody::Create(CreateRequest {
+        security_flags: 0,
+        requested_oplock_level: OplockLevel::NONE,
+        impersonation_level: ImpersonationLevel::IMPERSONATION,
+        smb_create_flags: 0,
+        desired_access: AccessMask::FILE_READ_DATA | AccessMask::FILE_WRITE_DATA,
+        file_attributes: FileAttributes::default(),
+        share_access: ShareAccess::READ | ShareAccess::WRITE,
+        create_disposition: CreateDisposition::OPEN,
+        create_options: CreateOptions::NON_DIRECTORY_FILE,
+        name: "srvsvc".into(),
+        contexts: Vec::new(),
+    });
+    let write = RequestBody::Write(WriteRequest {
+        offset: 0,
+        file_id: FileId::RELATED,
+        channel: Channel::NONE,
+        remaining_bytes: 0,
+        flags: WriteFlags::default(),
+        data: bind.clone(),
+        channel_info: Bytes::new(),
+    });
+    let read = RequestBody::Read(ReadRequest {
+        padding: 0x50,
+        flags: ReadFlags::default(),
+        length: 4280,
+        offset: 0,
+        file_id: FileId::RELATED,
+        minimum_count: 0,
+        channel: Channel::NONE,
+        remaining_bytes: 0,
+        channel_info: Bytes::new(),
+    });
+    let close = RequestBody::Close(CloseRequest {
+        flags: CloseFlags::default(),
+        file_id: FileId::RELATED,
+    });
+    let ids = h
+        .client
+        .compound(h.now, s, t, vec![create, write, read, close], true)
+        .expect("compound");
+    let mut answers = Vec::new();
+    for id in ids {
+        answers.push(h.wait(id));
+    }
+    let fid = match &answers[0] {
+        Ok((NtStatus::SUCCESS, ResponseBody::Create(c))) => c.file_id,
+        other => panic!("create: {other:?}"),
+    };
+    assert!(
+        matches!(&answers[1], Ok((_, ResponseBody::Write(w))) if w.count as usize == bind.len()),
+        "write: {:?}",
+        answers[1]
+    );
+    match &answers[2] {
+        Ok((NtStatus::SUCCESS, ResponseBody::Read(r))) => {
+            assert_eq!(rpc.handle_read(&r.data).expect("bind_ack"), Step::Bound)
+        }
+        other => panic!("read: {other:?}"),
+    }
+    assert!(answers[3].is_ok(), "close: {:?}", answers[3]);
+    // The compound's CLOSE closed the pipe.
+    assert_eq!(h.read(s, t, fid, 10), Err(NtStatus::FILE_CLOSED));
+}

@@ -85,6 +85,9 @@ struct PipeOpen {
 #[derive(Debug, Default)]
 pub(crate) struct PipeTable {
     pipes: BTreeMap<(ConnectionHandle, u64), PipeOpen>,
+    /// The FileId of the pipe the last CREATE opened, until the engine takes it for the
+    /// related requests after it in a compound (MS-SMB2 3.3.5.2.7.2).
+    created: Option<FileId>,
 }
 
 /// The share list srvsvc answers from: the configured shares (hidden when named with a
@@ -173,6 +176,11 @@ impl PipeTable {
                 server: Some(server),
             },
         );
+        let file_id = FileId {
+            persistent: id,
+            volatile: id,
+        };
+        self.created = Some(file_id);
         Ok((
             NtStatus::SUCCESS,
             body(CreateResponse {
@@ -186,13 +194,15 @@ impl PipeTable {
                 allocation_size: PIPE_ALLOCATION,
                 end_of_file: 0,
                 file_attributes: FileAttributes::NORMAL,
-                file_id: FileId {
-                    persistent: id,
-                    volatile: id,
-                },
+                file_id,
                 contexts: Vec::new(),
             }),
         ))
+    }
+
+    /// The FileId the last successful CREATE opened, once.
+    pub(crate) fn take_created(&mut self) -> Option<FileId> {
+        self.created.take()
     }
 
     /// Any other request on an IPC$ tree (CREATE excepted).
@@ -634,7 +644,13 @@ mod tests {
     fn only_served_pipes_open() {
         let mut t = PipeTable::default();
         let c = caller();
-        assert!(open(&mut t, &c, 1, "srvsvc").is_ok());
+        let fid = open(&mut t, &c, 1, "srvsvc").expect("srvsvc");
+        assert_eq!(
+            t.take_created(),
+            Some(fid),
+            "for related requests after the CREATE"
+        );
+        assert_eq!(t.take_created(), None);
         assert!(open(&mut t, &c, 2, "\\PIPE\\SRVSVC").is_ok());
         assert!(open(&mut t, &c, 3, "wkssvc").is_ok());
         assert_eq!(

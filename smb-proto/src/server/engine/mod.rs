@@ -819,6 +819,10 @@ impl Server {
                 match self.on_command(ch, chain_id, now, &header, body, &ctx, related) {
                     Ok(Some(r)) => {
                         rel.failed = None;
+                        // A pipe CREATE answered at once: later related requests use its FileId.
+                        if let Some(fid) = self.pipes.take_created() {
+                            rel.file_id = Some(fid);
+                        }
                         Outcome::Respond(r, rel)
                     }
                     Ok(None) => {
