@@ -58,7 +58,11 @@ fn smbclient_lists_every_share_with_its_comment() {
     };
     let server = server();
     let (_dir, conf) = client_conf();
-    for proto in ["SMB2_02", "SMB3_11"] {
+    for (proto, protection) in [
+        ("SMB2_02", "sign"),
+        ("SMB3_11", "sign"),
+        ("SMB3_11", "encrypt"),
+    ] {
         let out = run(
             tool.clone(),
             &[
@@ -68,8 +72,10 @@ fn smbclient_lists_every_share_with_its_comment() {
                 format!("--configfile={}", conf.display()),
                 format!("--user={USER}%{PASS}"),
                 format!("--option=client max protocol={proto}"),
+                format!("--client-protection={protection}"),
             ],
         );
+        let proto = format!("{proto} {protection}");
         let text = out.combined();
         assert!(out.success(), "{proto}: smbclient -L failed:\n{text}");
         for (name, kind, comment) in [
