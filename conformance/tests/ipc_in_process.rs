@@ -75,6 +75,8 @@ struct Harness {
     client: Connection,
     ch: smb_proto::server::ConnectionHandle,
     events: VecDeque<Event>,
+    /// The server dropped the connection.
+    closed: bool,
 }
 
 impl Harness {
@@ -104,6 +106,7 @@ impl Harness {
             client,
             ch,
             events: VecDeque::new(),
+            closed: false,
         };
         h.pump();
         h
@@ -141,7 +144,10 @@ impl Harness {
                         });
                     }
                     ServerOutput::Op(op) => panic!("a pipe request reached the backend: {op:?}"),
-                    ServerOutput::Close { .. } => panic!("the server dropped the connection"),
+                    ServerOutput::Close { .. } => {
+                        progress = true;
+                        self.closed = true;
+                    }
                     ServerOutput::Cancel(_) | ServerOutput::Event(_) => progress = true,
                     ServerOutput::Timeout(_) => break,
                 }
@@ -690,4 +696,25 @@ fn a_related_compound_opens_binds_and_closes_a_pipe() {
     assert!(answers[3].is_ok(), "close: {:?}", answers[3]);
     // The compound's CLOSE closed the pipe.
     assert_eq!(h.read(s, t, fid, 10), Err(NtStatus::FILE_CLOSED));
+}
+
+#[test]
+fn an_open_pipe_keeps_the_connection_from_idling_out() {
+    let mut h = Harness::new(Dialect::SMB3_1_1);
+    let s = h.login();
+    let t = h.ipc(s);
+    let fid = h.open(s, t, "srvsvc").expect("open");
+    let idle = h.server.config().idle_timeout;
+    h.now += idle + std::time::Duration::from_secs(1);
+    h.server.handle_input(h.ch, Input::Timeout(h.now));
+    h.pump();
+    assert!(!h.closed, "a connection with an open pipe is not idle");
+    h.close(s, t, fid).expect("close");
+    h.now += idle + std::time::Duration::from_secs(1);
+    h.server.handle_input(h.ch, Input::Timeout(h.now));
+    h.pump();
+    assert!(
+        h.closed,
+        "without opens the idle timer closes the connection"
+    );
 }
