@@ -1,10 +1,11 @@
 //! Our sans-IO client (`smb_proto::client::Connection`) against our sans-IO server
 //! (`smb_proto::server::Server`) in process: share enumeration through IPC$ and the `srvsvc`
 //! pipe (bind by WRITE and READ, NetrShareEnum by FSCTL_PIPE_TRANSCEIVE with
-//! STATUS_BUFFER_OVERFLOW and READs for the rest), signed (the default) on every dialect; malformed DCE/RPC written
-//! to the pipe gives a fault or STATUS_PIPE_DISCONNECTED, never a panic, and the connection
-//! stays usable; pipes close with their tree. Pipe requests must never reach a backend: the
-//! pump panics on any op.
+//! STATUS_BUFFER_OVERFLOW and READs for the rest), signed (the default) on every dialect;
+//! malformed DCE/RPC written to the pipe gives a fault or STATUS_PIPE_DISCONNECTED, never a
+//! panic, and the connection stays usable; pipes close with their tree; a related compound
+//! works on a pipe; an open pipe keeps the connection from idling out. Pipe requests must
+//! never reach a backend: the pump panics on any op.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -624,6 +625,10 @@ fn malformed_pdus_never_break_the_server() {
         4
     );
     h.close(s, t, fid).expect("close");
+    assert!(
+        !h.closed,
+        "malformed pipe traffic must not drop the connection"
+    );
 }
 
 #[test]
