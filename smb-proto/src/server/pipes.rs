@@ -272,6 +272,12 @@ impl PipeTable {
         if i.max_output_response > limits.max_transact {
             return Err(NtStatus::INVALID_PARAMETER);
         }
+        // Clients ask IPC$ for DFS referrals; we are not DFS capable (MS-SMB2 3.3.5.15.2).
+        if i.ctl_code == CtlCode::FSCTL_DFS_GET_REFERRALS
+            || i.ctl_code == CtlCode::FSCTL_DFS_GET_REFERRALS_EX
+        {
+            return Err(NtStatus::FS_DRIVER_REQUIRED);
+        }
         let max_out = i.max_output_response as usize;
         let (status, output) = match i.ctl_code {
             CtlCode::FSCTL_PIPE_TRANSCEIVE => {
@@ -909,6 +915,15 @@ mod tests {
             fsctl(&mut t, &c, fid, CtlCode::FSCTL_PIPE_WAIT, &[], 10),
             Err(NtStatus::NOT_SUPPORTED)
         );
+        for dfs in [
+            CtlCode::FSCTL_DFS_GET_REFERRALS,
+            CtlCode::FSCTL_DFS_GET_REFERRALS_EX,
+        ] {
+            assert_eq!(
+                fsctl(&mut t, &c, FileId::RELATED, dfs, &[4, 0], 4096),
+                Err(NtStatus::FS_DRIVER_REQUIRED)
+            );
+        }
         let ioctl = RequestBody::Ioctl(IoctlRequest {
             ctl_code: CtlCode::FSCTL_PIPE_TRANSCEIVE,
             file_id: fid,
