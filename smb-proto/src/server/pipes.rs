@@ -141,10 +141,7 @@ fn read_status(r: &PipeRead) -> NtStatus {
 impl PipeTable {
     /// Pipes open on `ch`.
     pub(crate) fn count(&self, ch: ConnectionHandle) -> usize {
-        self.pipes
-            .range((ch, 0)..=(ch, u64::MAX))
-            .filter(|(k, _)| k.0 == ch)
-            .count()
+        self.pipes.range((ch, 0)..=(ch, u64::MAX)).count()
     }
 
     /// Whether `ch` has a pipe open.
@@ -153,7 +150,8 @@ impl PipeTable {
     }
 
     /// CREATE on IPC$: opens the pipe `req.name` as FileId `id`, or OBJECT_NAME_NOT_FOUND for a
-    /// pipe we do not serve. `snapshot` is only built when the name is known.
+    /// pipe we do not serve. The pipe answers from `snapshot`, taken now (a share added later
+    /// shows in the next pipe opened).
     pub(crate) fn create(
         &mut self,
         caller: &PipeCaller,
