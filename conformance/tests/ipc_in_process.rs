@@ -723,3 +723,79 @@ fn an_open_pipe_keeps_the_connection_from_idling_out() {
         "without opens the idle timer closes the connection"
     );
 }
+
+/// xorshift64: a cheap deterministic byte source for the fuzz loop below.
+fn next(x: &mut u64) -> u64 {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    *x
+}
+
+#[test]
+fn mutated_pdus_through_the_whole_server_never_panic() {
+    let mut h = Harness::new(Dialect::SMB3_1_1);
+    let s = h.login();
+    let t = h.ipc(s);
+    // Valid PDUs to mutate: a bind and a NetrShareEnum request (from a client bound locally).
+    let mut local_client = RpcClient::new(srvsvc::SYNTAX, 4280, 1 << 20);
+    let bind = local_client.bind().expect("bind");
+    let mut local = smb_proto::rpc::pipe::open("srvsvc", Default::default()).expect("local");
+    let ack = local
+        .transceive(&bind, 4280)
+        .expect("local bind")
+        .expect("ack");
+    assert_eq!(
+        local_client.handle_read(&ack.data).expect("ack"),
+        Step::Bound
+    );
+    let request = local_client
+        .call(srvsvc::opnum::NETR_SHARE_ENUM, &share_enum(1))
+        .expect("request")
+        .remove(0);
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut fid = h.open(s, t, "srvsvc").expect("open");
+    let mut answered = 0;
+    for round in 0..300 {
+        let base = if round % 2 == 0 { &bind } else { &request };
+        let mut pdu = base.to_vec();
+        // Flip a few bytes, sometimes cut or extend.
+        for _ in 0..=(next(&mut seed) % 4) {
+            let at = (next(&mut seed) as usize) % pdu.len();
+            pdu[at] ^= (next(&mut seed) as u8) | 1;
+        }
+        match next(&mut seed) % 4 {
+            0 => pdu.truncate((next(&mut seed) as usize) % pdu.len()),
+            1 => pdu.extend((0..next(&mut seed) % 64).map(|_| next(&mut seed) as u8)),
+            _ => {}
+        }
+        // A good bind first now and then, so requests reach the interface too.
+        if round % 7 == 0 {
+            let good = RpcClient::new(srvsvc::SYNTAX, 4280, 1 << 20)
+                .bind()
+                .expect("bind");
+            let _ = h.transceive(s, t, fid, &good, 4280);
+        }
+        let r = if round % 3 == 0 {
+            h.write(s, t, fid, &pdu).map(|_| ())
+        } else {
+            h.transceive(s, t, fid, &pdu, 4280).map(|(_, out)| {
+                // Whatever comes back is a PDU we can parse (a fault, a nak, an answer).
+                Pdu::decode(&out).expect("the server's answer decodes");
+            })
+        };
+        match r {
+            Ok(()) => answered += 1,
+            Err(NtStatus::PIPE_DISCONNECTED) => {
+                h.close(s, t, fid).expect("close a broken pipe");
+                fid = h.open(s, t, "srvsvc").expect("reopen");
+            }
+            Err(NtStatus::PIPE_EMPTY | NtStatus::INSUFFICIENT_RESOURCES) => {}
+            Err(other) => panic!("round {round}: unexpected status {other:?}"),
+        }
+        // Drain what a WRITE left queued.
+        while h.read(s, t, fid, 65536).is_ok() {}
+    }
+    assert!(answered > 0, "some mutated PDUs should still be answered");
+    assert!(!h.closed, "the connection survives");
+}
