@@ -1,7 +1,7 @@
 //! Share enumeration against our server (`driver_smol::server::SmbServer`) over real TCP on
 //! 127.0.0.1, through IPC$ and the `srvsvc` pipe: Samba's `smbclient -L` and
 //! `rpcclient netshareenumall` list every configured share with its comment, and so does our
-//! own `driver_smol::Client::shares`. Missing tools print SKIP, or fail under CI=true.
+//! own `driver_smol::Client::shares` (plus GetInfo calls and wkssvc). Missing tools print SKIP, or fail under CI=true.
 
 mod support;
 
@@ -12,8 +12,11 @@ use std::time::Duration;
 use conformance::peers::{ProcessOutput, require, run_with_timeout};
 use conformance::smbclient::write_client_conf;
 use driver_smol::Client;
+use driver_smol::shares::{RpcPipe, SharesError};
 use smb_proto::client::ClientConfig;
-use smb_proto::rpc::srvsvc::ShareType;
+use smb_proto::rpc::RpcError;
+use smb_proto::rpc::srvsvc::{self, ServerInfo, ShareType};
+use smb_proto::rpc::wkssvc;
 use smb_proto::wire::Dialect;
 use support::our_server::{OurServer, PASS, SECURE, SHARE, USER};
 
@@ -187,4 +190,43 @@ fn our_client_lists_our_shares_on_every_dialect() {
             c.logoff(s).await.expect("logoff");
         });
     }
+}
+
+#[test]
+fn our_client_gets_share_server_and_workstation_info() {
+    let server = server();
+    smol::block_on(async {
+        let config = ClientConfig {
+            server_name: "127.0.0.1".into(),
+            ..ClientConfig::default()
+        };
+        let c = Client::connect(server.addr(), config)
+            .await
+            .expect("connect");
+        let s = c.login(USER, "", PASS).await.expect("login");
+        let mut pipe = RpcPipe::open(&c, s).await.expect("srvsvc");
+        let info = pipe.share_get_info("SECURE", 1).await.expect("get info");
+        assert_eq!(
+            (info.name.as_str(), info.comment.as_str()),
+            (SECURE, SECURE_COMMENT)
+        );
+        match pipe.share_get_info("nosuch", 1).await {
+            Err(SharesError::Rpc(RpcError::Win32(code))) => {
+                assert_eq!(code, srvsvc::status::NET_NAME_NOT_FOUND)
+            }
+            other => panic!("an unknown share must be NERR_NetNameNotFound: {other:?}"),
+        }
+        let srv = pipe.server_get_info(101).await.expect("server info");
+        assert_eq!(srv.name, "SMBRS");
+        assert_eq!(srv.platform_id, ServerInfo::PLATFORM_NT);
+        pipe.close().await;
+        let mut wks = RpcPipe::open_with(&c, s, "wkssvc", wkssvc::SYNTAX)
+            .await
+            .expect("wkssvc");
+        let w = wks.wksta_get_info().await.expect("wksta info");
+        assert_eq!(w.computer_name, "SMBRS");
+        assert_eq!(w.lan_group, "WORKGROUP");
+        wks.close().await;
+        c.logoff(s).await.expect("logoff");
+    });
 }
