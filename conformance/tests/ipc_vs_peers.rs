@@ -1,7 +1,8 @@
 //! Share enumeration against our server (`driver_smol::server::SmbServer`) over real TCP on
 //! 127.0.0.1, through IPC$ and the `srvsvc` pipe: Samba's `smbclient -L` and
 //! `rpcclient netshareenumall` list every configured share with its comment, and so does our
-//! own `driver_smol::Client::shares` (plus GetInfo calls and wkssvc). Missing tools print SKIP, or fail under CI=true.
+//! own `driver_smol::Client::shares` (plus the GetInfo calls and wkssvc). Missing tools print
+//! SKIP, or fail under CI=true.
 
 mod support;
 
