@@ -643,7 +643,7 @@ fn compound_element_that_blocks_gets_an_interim_with_the_responses_before_it() {
 }
 
 #[test]
-fn ipc_share_connects_and_pipes_are_not_supported_yet() {
+fn ipc_share_connects_and_pipes_open_without_the_backend() {
     use smb_proto::wire::tree_connect::ShareType;
     let mut raw = Raw::new();
     raw.login();
@@ -660,7 +660,9 @@ fn ipc_share_connects_and_pipes_are_not_supported_yet() {
     }
     raw.tree = r.header.tree_id().expect("tree");
     let r = raw.call(create("srvsvc", CreateDisposition::OPEN));
-    assert_eq!(r.header.status, NtStatus::NOT_SUPPORTED);
+    assert_eq!(r.header.status, NtStatus::SUCCESS);
+    let r = raw.call(create("nosuchpipe", CreateDisposition::OPEN));
+    assert_eq!(r.header.status, NtStatus::OBJECT_NAME_NOT_FOUND);
     let r = raw.call(RequestBody::TreeConnect(TreeConnectRequest {
         flags: TreeConnectFlags::default(),
         path: "\\\\srv\\nope".into(),

@@ -207,6 +207,17 @@ impl PipeServer {
         self.queued
     }
 
+    /// The next queued message (or what remains of it), without consuming it
+    /// (FSCTL_PIPE_PEEK's MessageLength and Data).
+    pub fn peek(&self) -> Option<&Bytes> {
+        self.output.front()
+    }
+
+    /// How many messages are queued (FSCTL_PIPE_PEEK's NumberOfMessages).
+    pub fn queued_messages(&self) -> usize {
+        self.output.len()
+    }
+
     /// Handles bytes written to the pipe (WRITE, or the input of TRANSCEIVE). Responses are
     /// queued for [`PipeServer::read`].
     pub fn write(&mut self, data: &[u8]) -> Result<(), PipeError> {

@@ -21,8 +21,8 @@ use crate::wire::fsctl::NetworkInterfaceInfo;
 pub enum ShareKind {
     /// Files and directories, answered by a backend.
     Disk,
-    /// Named pipes (IPC$). Pipe operations are refused with NOT_SUPPORTED until the IPC$ issue
-    /// lands; TREE_CONNECT to it succeeds so clients that probe it proceed.
+    /// Named pipes (IPC$): the srvsvc and wkssvc pipes, served by the core without a
+    /// backend.
     Pipe,
 }
 

@@ -3,14 +3,14 @@
 //! Owns: [`Server`], which holds every connection, session, tree and open and turns validated
 //! requests into typed [`FsOp`]s for a backend ([`ops`]); its configuration ([`config`]);
 //! NEGOTIATE ([`negotiate`]); the in-memory backend ([`memfs`]); search patterns
-//! ([`wildcard`]).
+//! ([`wildcard`]); named pipes on IPC$ (`pipes`: srvsvc and wkssvc, answered without a
+//! backend).
 //! Must not: do I/O, read a clock or the OS RNG. Drivers move bytes, time and completions in
 //! and drain [`Server::poll_output`].
 //!
 //! Not yet done (issue 6 leaves them to later issues): oplocks and leases (every CREATE gets
 //! OplockLevel NONE and no lease context), multichannel binding (REQUEST_NOT_ACCEPTED), durable
-//! handles (requests ignored), named pipes on IPC$ (TREE_CONNECT succeeds, every pipe operation
-//! answers NOT_SUPPORTED until the IPC$ issue), compression, and FSCTLs other than
+//! handles (requests ignored), compression, and FSCTLs other than
 //! VALIDATE_NEGOTIATE_INFO and QUERY_NETWORK_INTERFACE_INFO (handed to the backend; memfs
 //! answers NOT_SUPPORTED).
 
@@ -19,6 +19,7 @@ mod engine;
 pub mod memfs;
 pub mod negotiate;
 pub mod ops;
+mod pipes;
 mod state;
 pub mod wildcard;
 

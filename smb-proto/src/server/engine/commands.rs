@@ -57,6 +57,7 @@ impl Server {
                     s.logged_off = true;
                 }
                 self.close_opens(ch, opens);
+                self.pipes.drop_session(ch, ctx.session);
                 ok(
                     self,
                     ResponsePayload::Body(crate::wire::logoff::LogoffResponse.into()),
@@ -154,6 +155,7 @@ impl Server {
                     .cloned()
                     .collect();
                 self.close_opens(ch, opens);
+                self.pipes.drop_tree(ch, ctx.session, ctx.tree);
                 ok(
                     self,
                     ResponsePayload::Body(
@@ -162,6 +164,9 @@ impl Server {
                 )
             }
             RequestBody::OplockBreak(_) => Err(NtStatus::INVALID_OPLOCK_PROTOCOL.into()),
+            RequestBody::Create(req) if self.tree(ch, ctx)?.share.kind == ShareKind::Pipe => {
+                self.on_pipe(ch, header, ctx, RequestBody::Create(req), related)
+            }
             RequestBody::Create(req) => {
                 let (op, waiting) = self.prepare_create(ch, ctx, req)?;
                 self.emit_op(ch, chain_id, now, header, ctx, op, waiting)
@@ -180,8 +185,7 @@ impl Server {
                 }
                 let tree = self.tree(ch, ctx)?;
                 if tree.share.kind == ShareKind::Pipe {
-                    // Named pipes (IPC$) come with the IPC$ issue.
-                    return Err(NtStatus::NOT_SUPPORTED.into());
+                    return self.on_pipe(ch, header, ctx, RequestBody::Ioctl(req), related);
                 }
                 let open = self.open_for(ch, ctx, req.file_id, related)?;
                 let op = FsOp::Ioctl {
@@ -200,7 +204,7 @@ impl Server {
                 let fid = file_id_of(&body).ok_or(NtStatus::INVALID_PARAMETER)?;
                 let tree = self.tree(ch, ctx)?;
                 if tree.share.kind == ShareKind::Pipe {
-                    return Err(NtStatus::NOT_SUPPORTED.into());
+                    return self.on_pipe(ch, header, ctx, body, related);
                 }
                 let read_only = tree.share.read_only;
                 let open = self.open_for(ch, ctx, fid, related)?;

@@ -29,6 +29,7 @@ use super::ops::{
     ConnectionHandle, FsOp, InfoChange, InfoQuery, InfoReply, OpContext, OpId, OpReply, OpRequest,
     OpenId, READ_HEADROOM, ReadBuf, ServerEvent, ServerOutput, is_directory_class,
 };
+use super::pipes::PipeTable;
 use super::state::{
     ALL_ACCESS, Chain, Conn, Current, Open, Phase, READ_ACCESS, Related, Session, Tree, WRITE_BITS,
     Waiting, check_path, map_generic,
@@ -71,6 +72,7 @@ use crate::wire::{AsyncId, Command, Dialect, FileId, SessionId, TreeId};
 
 mod commands;
 mod output;
+mod pipe_requests;
 mod replies;
 mod security;
 
@@ -164,6 +166,8 @@ pub struct Server {
     next_session: u64,
     next_async: u64,
     last_now: Instant,
+    /// Named pipes open on IPC$ trees (answered without a backend).
+    pipes: PipeTable,
 }
 
 impl Server {
@@ -185,6 +189,7 @@ impl Server {
             next_session,
             next_async: 1,
             last_now: now,
+            pipes: PipeTable::default(),
         }
     }
 
@@ -368,8 +373,8 @@ impl Server {
 
     fn next_deadline(&self) -> Instant {
         let mut d = self.last_now + IDLE_HORIZON;
-        for c in self.conns.values() {
-            if c.chains.is_empty() && c.opens.is_empty() {
+        for (ch, c) in &self.conns {
+            if c.chains.is_empty() && c.opens.is_empty() && !self.pipes.any(*ch) {
                 d = d.min(c.last_activity + self.config.idle_timeout);
             }
             if let Some(p) = c.partial_since {
@@ -398,6 +403,7 @@ impl Server {
             return;
         };
         conn.phase = Phase::Closed;
+        self.pipes.drop_connection(ch);
         let parked: Vec<OpId> = conn.parked_closes.values().map(|r| r.id).collect();
         for id in &parked {
             // Never emitted: the cleanup close below covers the open.
@@ -543,6 +549,7 @@ impl Server {
             }
             if conn.chains.is_empty()
                 && conn.opens.is_empty()
+                && !self.pipes.any(ch)
                 && conn.last_activity + self.config.idle_timeout <= now
             {
                 self.drop_conn(ch, "idle", true);
@@ -899,6 +906,10 @@ impl Server {
                 match self.on_command(ch, chain_id, now, &header, body, &ctx, related) {
                     Ok(Some(r)) => {
                         rel.failed = None;
+                        // A pipe CREATE answered at once: later related requests use its FileId.
+                        if let Some(fid) = self.pipes.take_created() {
+                            rel.file_id = Some(fid);
+                        }
                         Outcome::Respond(r, rel)
                     }
                     Ok(None) => {
