@@ -238,12 +238,13 @@ fn serve_then_use_it_over_tcp_and_quic() {
     );
     assert!(o.contains("hello.txt"), "{o}");
 
-    // Our server does not serve srvsvc yet: a sentence naming the status, not a crash.
-    let (_, e) = expect(
+    // Share listing over the server's srvsvc pipe on IPC$.
+    let (o, _) = expect(
         &mut smb(&["shares", &format!("smb://127.0.0.1:{}", s.tcp)]),
-        1,
+        0,
     );
-    assert!(e.contains("STATUS_NOT_SUPPORTED"), "{e}");
+    assert!(o.contains("data") && o.contains("disk"), "{o}");
+    assert!(o.contains("IPC$"), "{o}");
 
     // Transfer benchmark: upload, download, and the file is gone afterwards.
     let (o, _) = expect(
