@@ -284,10 +284,10 @@ fn a_closure_workload_drives_the_client_sessionless_echo() {
     closure_echo(false);
 }
 
-/// Found by the simulator: the client signs an ECHO sent on a session; our server answers it
-/// unsigned; the client (signing required) closes the connection with `Unsigned(MessageId)`.
+/// Found by the simulator: the client signs an ECHO sent on a session, and the server used to
+/// answer it unsigned, so the client (signing required) closed the connection. The server now
+/// signs ECHO responses on a session; this guards it.
 #[test]
-#[ignore = "server answers a signed ECHO unsigned (see doc comment)"]
 fn a_closure_workload_drives_the_client_session_echo() {
     closure_echo(true);
 }
