@@ -1,1 +1,2 @@
 pub mod our_server;
+pub mod requests;
