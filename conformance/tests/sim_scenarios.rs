@@ -57,6 +57,26 @@ fn large_mtu_pipelined_transfer() {
 }
 
 #[test]
+fn compound_chains_with_random_security() {
+    let runs = run_all("compound_chains", 6);
+    for s in &runs {
+        assert_eq!(s.metric("workers_done"), 3, "{s}");
+        assert_eq!(s.metric("gave_up"), 0, "{s}");
+    }
+    // Every kind of related chain ran, and each step was checked (a step with an unexpected
+    // status, a QUERY_INFO size outside the model or a READ not matching it is a violation).
+    for kind in [
+        "chain_write",
+        "chain_read",
+        "chain_query_info",
+        "chain_missing",
+    ] {
+        assert!(total(&runs, kind) > 10, "{kind}: {runs:?}");
+    }
+    assert!(total(&runs, "chain_steps") > 200, "{runs:?}");
+}
+
+#[test]
 fn encryption_with_each_cipher() {
     for (name, cipher) in [
         ("encryption_aes128ccm", "cipher_AES_128_CCM"),

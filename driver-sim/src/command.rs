@@ -61,6 +61,18 @@ pub enum ClientCommand {
         /// The body.
         body: RequestBody,
     },
+    /// `compound`: several file commands in one chain (related: later ones may use
+    /// `FileId::RELATED`).
+    Compound {
+        /// Session.
+        session: SessionId,
+        /// Tree.
+        tree: TreeId,
+        /// The bodies, in chain order.
+        bodies: Vec<RequestBody>,
+        /// Whether the chain is related.
+        related: bool,
+    },
     /// `cancel`.
     Cancel {
         /// The request to cancel.
@@ -71,12 +83,9 @@ pub enum ClientCommand {
 }
 
 impl ClientCommand {
-    /// Issues the command. `Ok(None)` for commands without a request id.
-    pub fn apply(
-        &self,
-        conn: &mut Connection,
-        now: Instant,
-    ) -> Result<Option<RequestId>, SendError> {
+    /// Issues the command: the request ids it created (none for `cancel` and
+    /// `close_connection`, one per body for `compound`, else one).
+    pub fn apply(&self, conn: &mut Connection, now: Instant) -> Result<Vec<RequestId>, SendError> {
         match self {
             ClientCommand::SessionSetup {
                 user,
@@ -97,24 +106,30 @@ impl ClientCommand {
                     *now_filetime,
                     SeededRng::from_seed(*rng_seed),
                 )?;
-                conn.session_setup(now, Box::new(initiator)).map(Some)
+                conn.session_setup(now, Box::new(initiator)).map(one)
             }
             ClientCommand::TreeConnect { session, share } => {
-                conn.tree_connect(now, *session, share).map(Some)
+                conn.tree_connect(now, *session, share).map(one)
             }
             ClientCommand::TreeDisconnect { session, tree } => {
-                conn.tree_disconnect(now, *session, *tree).map(Some)
+                conn.tree_disconnect(now, *session, *tree).map(one)
             }
-            ClientCommand::Logoff { session } => conn.logoff(now, *session).map(Some),
+            ClientCommand::Logoff { session } => conn.logoff(now, *session).map(one),
             ClientCommand::Request {
                 session,
                 tree,
                 body,
-            } => conn.request(now, *session, *tree, body.clone()).map(Some),
-            ClientCommand::Cancel { id } => conn.cancel(now, *id).map(|()| None),
+            } => conn.request(now, *session, *tree, body.clone()).map(one),
+            ClientCommand::Compound {
+                session,
+                tree,
+                bodies,
+                related,
+            } => conn.compound(now, *session, *tree, bodies.clone(), *related),
+            ClientCommand::Cancel { id } => conn.cancel(now, *id).map(|()| Vec::new()),
             ClientCommand::CloseConnection => {
                 conn.close_connection();
-                Ok(None)
+                Ok(Vec::new())
             }
         }
     }
@@ -124,13 +139,19 @@ impl ClientCommand {
         self,
         conn: &mut Connection,
         now: Instant,
-    ) -> Result<Option<RequestId>, SendError> {
+    ) -> Result<Vec<RequestId>, SendError> {
         match self {
             ClientCommand::Request {
                 session,
                 tree,
                 body,
-            } => conn.request(now, session, tree, body).map(Some),
+            } => conn.request(now, session, tree, body).map(one),
+            ClientCommand::Compound {
+                session,
+                tree,
+                bodies,
+                related,
+            } => conn.compound(now, session, tree, bodies, related),
             other => other.apply(conn, now),
         }
     }
@@ -146,6 +167,20 @@ impl ClientCommand {
             } => {
                 k.push(1);
                 k.extend_from_slice(&body.command().0.to_le_bytes());
+                k.extend_from_slice(&session.0.to_le_bytes());
+                k.extend_from_slice(&tree.0.to_le_bytes());
+            }
+            ClientCommand::Compound {
+                session,
+                tree,
+                bodies,
+                related,
+            } => {
+                k.push(3);
+                k.push(u8::from(*related));
+                for body in bodies {
+                    k.extend_from_slice(&body.command().0.to_le_bytes());
+                }
                 k.extend_from_slice(&session.0.to_le_bytes());
                 k.extend_from_slice(&tree.0.to_le_bytes());
             }
@@ -175,8 +210,36 @@ impl ClientCommand {
                 tree,
                 body,
             } => format!("request {session} {tree} {}", body.command()),
+            ClientCommand::Compound {
+                session,
+                tree,
+                bodies,
+                related,
+            } => {
+                let commands: Vec<String> =
+                    bodies.iter().map(|b| b.command().to_string()).collect();
+                let kind = if *related { "related" } else { "unrelated" };
+                format!("compound {kind} {session} {tree} {}", commands.join("+"))
+            }
             ClientCommand::Cancel { id } => format!("cancel {}", id.0),
             ClientCommand::CloseConnection => "close_connection".into(),
         }
+    }
+}
+
+fn one(id: RequestId) -> Vec<RequestId> {
+    vec![id]
+}
+
+/// The trace's text for a command's result: `ok`, `ok ID`, `ok ID,ID,…` or `err …` (the
+/// simulator and the replayer must agree on it).
+pub fn result_summary(result: &Result<Vec<RequestId>, SendError>) -> String {
+    match result {
+        Ok(ids) if ids.is_empty() => "ok".to_owned(),
+        Ok(ids) => {
+            let ids: Vec<String> = ids.iter().map(|id| id.0.to_string()).collect();
+            format!("ok {}", ids.join(","))
+        }
+        Err(e) => format!("err {e}"),
     }
 }

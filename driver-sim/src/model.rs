@@ -68,6 +68,19 @@ pub enum ModelError {
         /// Length.
         len: usize,
     },
+    /// A size reported by the server is impossible: below the end of a write acknowledged
+    /// before the query was sent, or beyond every write that may have been applied.
+    #[error("{path}: size {size} outside the possible {min}..={max}")]
+    Size {
+        /// The file.
+        path: String,
+        /// The size the server reported.
+        size: u64,
+        /// The smallest legitimate size.
+        min: u64,
+        /// The largest legitimate size.
+        max: u64,
+    },
     /// The file is not in the model.
     #[error("{0} is not modelled")]
     Unknown(String),
@@ -197,6 +210,37 @@ impl FileModel {
         Ok(())
     }
 
+    /// Checks a size (EndOfFile) of `path` returned by a query sent at `sent`: it must reach
+    /// the end of every write acknowledged by then, and must not pass the end of every write
+    /// that may have been applied.
+    pub fn check_size(&self, path: &str, size: u64, sent: SimTime) -> Result<(), ModelError> {
+        let f = self.file(path)?;
+        let end = |w: &WriteRec| w.offset + w.data.len() as u64;
+        let min = f
+            .writes
+            .iter()
+            .filter(|w| matches!(w.state, WriteState::Acked(a) if a <= sent))
+            .map(end)
+            .max()
+            .unwrap_or(0);
+        let max = f
+            .writes
+            .iter()
+            .filter(|w| w.state != WriteState::Failed)
+            .map(end)
+            .max()
+            .unwrap_or(0);
+        if size < min || size > max {
+            return Err(ModelError::Size {
+                path: path.to_owned(),
+                size,
+                min,
+                max,
+            });
+        }
+        Ok(())
+    }
+
     /// Checks the final content of `path` (`None`: the file does not exist).
     pub fn check_final(&self, path: &str, content: Option<&[u8]>) -> Result<(), ModelError> {
         let f = self.file(path)?;
@@ -307,6 +351,26 @@ mod tests {
 
     fn b(v: u8, n: usize) -> Bytes {
         Bytes::from(vec![v; n])
+    }
+
+    #[test]
+    fn a_size_must_cover_acknowledged_writes_and_stay_within_possible_ones() {
+        let mut m = FileModel::new();
+        m.create("f", 4);
+        m.check_size("f", 0, SimTime(0)).unwrap();
+        let w1 = m.write_sent("f", 0, b(1, 8), SimTime(1)).unwrap();
+        m.write_acked(w1, SimTime(2));
+        let w2 = m.write_sent("f", 8, b(2, 4), SimTime(3)).unwrap();
+        // Asked before w1 was acknowledged: 0 and 8 are both possible, and 12 (w2 in flight).
+        m.check_size("f", 0, SimTime(1)).unwrap();
+        m.check_size("f", 12, SimTime(1)).unwrap();
+        // Asked after: w1 must be there.
+        assert!(m.check_size("f", 4, SimTime(2)).is_err(), "acked w1 lost");
+        m.check_size("f", 8, SimTime(2)).unwrap();
+        assert!(m.check_size("f", 16, SimTime(2)).is_err(), "invented");
+        m.write_failed(w2);
+        assert!(m.check_size("f", 12, SimTime(5)).is_err(), "w2 was refused");
+        assert!(m.check_size("g", 0, SimTime(5)).is_err(), "unknown file");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use smb_proto::client::{Connection, Output};
 use smb_proto::io::Input;
 use smb_proto::server::{ConnectionHandle, OpId, Server, ServerOutput};
 
+use crate::command::result_summary;
 use crate::sim::{cancel_summary, close_summary, event_summary, op_summary, server_event_summary};
 use crate::time::VirtualClock;
 use crate::trace::{NodeRef, Trace, TraceEvent, TraceMode};
@@ -97,11 +98,7 @@ pub fn replay_client(trace: &Trace, client: usize) -> Result<ReplayReport, Repla
                 report.inputs += 1;
             }
             TraceEvent::ClientCommand { command, result } => {
-                let got = match command.apply(c, now) {
-                    Ok(Some(id)) => format!("ok {}", id.0),
-                    Ok(None) => "ok".to_owned(),
-                    Err(e) => format!("err {e}"),
-                };
+                let got = result_summary(&command.apply(c, now));
                 if &got != result {
                     return Err(mismatch(result.clone(), got));
                 }

@@ -44,6 +44,10 @@ const SCENARIOS: &[(&str, &str)] = &[
         "8 MiB written and read back in pipelined 1 MiB requests",
     ),
     (
+        "compound_chains",
+        "related CREATE+WRITE/READ/QUERY_INFO+CLOSE chains and failing chains next to pipelined I/O, random signing and cipher, over a rough link",
+    ),
+    (
         "encryption_aes128ccm",
         "file I/O on a session encrypted with AES-128-CCM",
     ),
@@ -493,6 +497,14 @@ fn build(name: &str, seed: u64, extra: &Faults, trace: TraceMode) -> Sim {
             cfg.depth = 8;
             cfg.plan = Plan::Sequential;
         }
+        "compound_chains" => {
+            clients = 3;
+            faults.rough_link = true;
+            cfg.ops = 80;
+            cfg.chains = 0.5;
+            cfg.depth = 8;
+            randomize_security = true;
+        }
         "encryption_aes128ccm"
         | "encryption_aes128gcm"
         | "encryption_aes256ccm"
@@ -562,6 +574,7 @@ fn build(name: &str, seed: u64, extra: &Faults, trace: TraceMode) -> Sim {
             cfg.block = 256;
             cfg.churn = 0.2;
             cfg.cancel = 0.3;
+            cfg.chains = 0.2;
             cfg.max_reconnects = 15;
             faults = Faults::all();
             horizon = Duration::from_millis(200);

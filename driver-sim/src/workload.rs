@@ -13,7 +13,7 @@ use smb_proto::client::{Connection, Event, RequestId, SendError};
 use smb_proto::wire::message::RequestBody;
 use smb_proto::wire::{SessionId, TreeId};
 
-use crate::command::ClientCommand;
+use crate::command::{ClientCommand, result_summary};
 use crate::invariants::{Violation, ViolationKind};
 use crate::model::FileModel;
 use crate::rng::SimRng;
@@ -97,37 +97,36 @@ impl ClientApi<'_> {
 
     /// Issues a command, tracing it and tracking its request id.
     pub fn issue(&mut self, command: ClientCommand) -> Result<Option<RequestId>, SendError> {
+        self.issue_many(command).map(|ids| ids.first().copied())
+    }
+
+    /// Issues a command, tracing it and tracking every request id it created.
+    fn issue_many(&mut self, command: ClientCommand) -> Result<Vec<RequestId>, SendError> {
         let now = self.now();
         let Some(conn) = self.conn.as_deref_mut() else {
             return Err(SendError::Closed);
         };
-        let key = command.key();
+        let mut key = command.key();
         // Keep a copy for the trace only when records are kept (replay); else move it.
         let (result, kept) = if self.trace.keeps_records() {
             (command.apply(conn, now), Some(command))
         } else {
             (command.apply_owned(conn, now), None)
         };
-        let mut key = key;
         match &result {
-            Ok(Some(id)) => {
+            Ok(ids) if ids.is_empty() => key.push(2),
+            Ok(ids) => {
                 key.push(1);
-                key.extend_from_slice(&id.0.to_le_bytes());
+                for id in ids {
+                    key.extend_from_slice(&id.0.to_le_bytes());
+                    self.open.entry(*id).or_insert(self.t);
+                }
             }
-            Ok(None) => key.push(2),
             Err(e) => {
                 key.push(3);
                 key.extend_from_slice(e.to_string().as_bytes());
             }
         }
-        if let Ok(Some(id)) = &result {
-            self.open.entry(*id).or_insert(self.t);
-        }
-        let summary = || match &result {
-            Ok(Some(id)) => format!("ok {}", id.0),
-            Ok(None) => "ok".to_owned(),
-            Err(e) => format!("err {e}"),
-        };
         self.trace.record_keyed(
             self.t,
             NodeRef::Client(self.client),
@@ -136,7 +135,7 @@ impl ClientApi<'_> {
             || match kept {
                 Some(command) => TraceEvent::ClientCommand {
                     command,
-                    result: summary(),
+                    result: result_summary(&result),
                 },
                 None => TraceEvent::Fault("unreachable: records are kept".into()),
             },
@@ -191,6 +190,23 @@ impl ClientApi<'_> {
             body,
         })
         .and_then(|id| id.ok_or(SendError::NoSuchRequest))
+    }
+
+    /// Sends file commands as one compound chain (MS-SMB2 3.2.4.1.4); one request id per
+    /// body, in order. In a related chain later bodies may use `FileId::RELATED`.
+    pub fn compound(
+        &mut self,
+        session: SessionId,
+        tree: TreeId,
+        bodies: Vec<RequestBody>,
+        related: bool,
+    ) -> Result<Vec<RequestId>, SendError> {
+        self.issue_many(ClientCommand::Compound {
+            session,
+            tree,
+            bodies,
+            related,
+        })
     }
 
     /// Logs a session off.

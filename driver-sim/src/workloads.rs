@@ -17,10 +17,12 @@ use smb_proto::wire::create::{
     CreateDisposition, CreateOptions, CreateRequest, ImpersonationLevel, OplockLevel, ShareAccess,
 };
 use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
-use smb_proto::wire::fscc::file::{FileDispositionInformation, FileRenameInformation};
+use smb_proto::wire::fscc::file::{
+    FileDispositionInformation, FileRenameInformation, FileStandardInformation,
+};
 use smb_proto::wire::fscc::{FileInfoClass, InfoCodec};
 use smb_proto::wire::message::{RequestBody, Response, ResponseBody, ResponsePayload};
-use smb_proto::wire::query_info::{AdditionalInformation, InfoType};
+use smb_proto::wire::query_info::{AdditionalInformation, InfoType, QueryInfoRequest};
 use smb_proto::wire::read::{Channel, ReadFlags, ReadRequest};
 use smb_proto::wire::set_info::SetInfoRequest;
 use smb_proto::wire::status::NtStatus;
@@ -68,6 +70,10 @@ pub struct FileWorkerConfig {
     pub churn: f64,
     /// Shared file names to churn.
     pub shared_files: u32,
+    /// Probability that an op is a related compound chain on the own file instead
+    /// (CREATE+WRITE+CLOSE, CREATE+READ+CLOSE, CREATE+QUERY_INFO+CLOSE, or a chain whose
+    /// CREATE fails).
+    pub chains: f64,
     /// Cancel a request that went async with this probability.
     pub cancel: f64,
     /// Reconnects allowed after a lost connection.
@@ -94,6 +100,7 @@ impl Default for FileWorkerConfig {
             plan: Plan::Random,
             churn: 0.0,
             shared_files: 3,
+            chains: 0.0,
             cancel: 0.0,
             max_reconnects: 5,
             strict_status: true,
@@ -134,7 +141,30 @@ enum Pend {
         slot: usize,
         step: ChurnStep,
     },
+    /// A CREATE, QUERY_INFO or CLOSE of a compound chain (its WRITE and READ are tracked as
+    /// `Write` and `Read`).
+    Chain {
+        step: ChainStep,
+        sent: SimTime,
+    },
 }
+
+/// A step of a compound chain whose status and result the worker checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ChainStep {
+    /// The chain's CREATE of the own file: must succeed.
+    Create,
+    /// QUERY_INFO FileStandardInformation: EndOfFile must fit the model.
+    QueryInfo,
+    /// The chain's CLOSE: must succeed.
+    Close,
+    /// Any step of a chain that opens a missing file: each must fail with
+    /// OBJECT_NAME_NOT_FOUND, the CREATE's status (MS-SMB2 3.3.5.2.7.2).
+    Missing,
+}
+
+/// The name a failing chain opens (never created).
+const MISSING: &str = "missing.dat";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ChurnStep {
@@ -239,7 +269,9 @@ impl FileWorker {
             } else {
                 None
             };
+            let chain = self.cfg.chains > 0.0 && api.rng().chance(self.cfg.chains);
             let sent = match churn_slot {
+                _ if chain => self.chain(api),
                 Some(k) => self.churn_step(api, k),
                 None => self.io(api, own),
             };
@@ -283,15 +315,7 @@ impl FileWorker {
             let mut data = vec![0u8; usize::try_from(len).unwrap_or(0)];
             api.rng().fill_data(&mut data);
             let data = Bytes::from(data);
-            let body = RequestBody::Write(WriteRequest {
-                offset,
-                file_id: own,
-                channel: Channel::NONE,
-                remaining_bytes: 0,
-                flags: WriteFlags::default(),
-                data: data.clone(),
-                channel_info: Bytes::new(),
-            });
+            let body = write_body(own, offset, data.clone());
             let id = api.request(self.session, self.tree, body)?;
             let now = api.time();
             let wid = api
@@ -300,22 +324,152 @@ impl FileWorker {
                 .ok();
             self.pending.insert(id, Pend::Write { wid });
         } else {
-            let body = RequestBody::Read(ReadRequest {
-                padding: 0x50,
-                flags: ReadFlags::default(),
-                length: u32::try_from(len).unwrap_or(u32::MAX),
-                offset,
-                file_id: own,
-                minimum_count: 0,
-                channel: Channel::NONE,
-                remaining_bytes: 0,
-                channel_info: Bytes::new(),
-            });
+            let body = read_body(own, offset, len);
             let id = api.request(self.session, self.tree, body)?;
             let sent = api.time();
             self.pending.insert(id, Pend::Read { offset, len, sent });
         }
         Ok(())
+    }
+
+    /// Sends one related compound chain on the own file through a second open
+    /// (MS-SMB2 3.2.4.1.4): CREATE, then a WRITE, READ or QUERY_INFO on `FileId::RELATED`,
+    /// then CLOSE; or the same chain on a missing file.
+    fn chain(&mut self, api: &mut ClientApi<'_>) -> Result<(), SendError> {
+        let kind = api.rng().below(4);
+        let ios = (self.cfg.blocks / self.cfg.blocks_per_io.max(1)).max(1);
+        let len = self.io_len();
+        let offset = api.rng().below(ios) * len;
+        let name = if kind == 3 {
+            MISSING.to_owned()
+        } else {
+            self.cfg.file.clone()
+        };
+        let create = create_body(
+            &name,
+            CreateDisposition::OPEN,
+            ShareAccess::READ | ShareAccess::WRITE | ShareAccess::DELETE,
+            AccessMask::GENERIC_READ | AccessMask::GENERIC_WRITE,
+        );
+        let mut data = Bytes::new();
+        let middle = match kind {
+            0 => {
+                let mut buf = vec![0u8; usize::try_from(len).unwrap_or(0)];
+                api.rng().fill_data(&mut buf);
+                data = Bytes::from(buf);
+                write_body(FileId::RELATED, offset, data.clone())
+            }
+            2 => RequestBody::QueryInfo(QueryInfoRequest {
+                info_type: InfoType::FILE,
+                info_class: FileInfoClass::STANDARD.0,
+                output_buffer_length: 64,
+                file_id: FileId::RELATED,
+                ..QueryInfoRequest::default()
+            }),
+            _ => read_body(FileId::RELATED, offset, len),
+        };
+        let bodies = vec![create, middle, close_body(FileId::RELATED)];
+        let ids = api.compound(self.session, self.tree, bodies, true)?;
+        let sent = api.time();
+        let &[create_id, middle_id, close_id] = ids.as_slice() else {
+            api.violation(
+                ViolationKind::Protocol,
+                format!("a 3-request chain got {} request ids", ids.len()),
+            );
+            return Ok(());
+        };
+        api.metric_add("chains", 1);
+        let kind_metric = [
+            "chain_write",
+            "chain_read",
+            "chain_query_info",
+            "chain_missing",
+        ];
+        api.metric_add(
+            kind_metric
+                .get(kind as usize)
+                .copied()
+                .unwrap_or("chain_other"),
+            1,
+        );
+        let step = |step| Pend::Chain { step, sent };
+        let (first, middle, last) = match kind {
+            0 => {
+                let wid = api.model().write_sent(&name, offset, data, sent).ok();
+                (
+                    step(ChainStep::Create),
+                    Pend::Write { wid },
+                    step(ChainStep::Close),
+                )
+            }
+            1 => (
+                step(ChainStep::Create),
+                Pend::Read { offset, len, sent },
+                step(ChainStep::Close),
+            ),
+            2 => (
+                step(ChainStep::Create),
+                step(ChainStep::QueryInfo),
+                step(ChainStep::Close),
+            ),
+            _ => (
+                step(ChainStep::Missing),
+                step(ChainStep::Missing),
+                step(ChainStep::Missing),
+            ),
+        };
+        self.pending.insert(create_id, first);
+        self.pending.insert(middle_id, middle);
+        self.pending.insert(close_id, last);
+        Ok(())
+    }
+
+    /// Checks the answer to a chain step.
+    fn chain_answer(
+        &mut self,
+        api: &mut ClientApi<'_>,
+        step: ChainStep,
+        sent: SimTime,
+        status: NtStatus,
+        body: Option<&ResponseBody>,
+    ) {
+        api.metric_add("chain_steps", 1);
+        let expected = if step == ChainStep::Missing {
+            NtStatus::OBJECT_NAME_NOT_FOUND
+        } else {
+            NtStatus::SUCCESS
+        };
+        if status != expected {
+            api.metric_add(&format!("chain_status_{status}"), 1);
+            if self.cfg.strict_status {
+                api.violation(
+                    ViolationKind::Protocol,
+                    format!("chain {step:?} answered {status}, expected {expected}"),
+                );
+            }
+            return;
+        }
+        if step != ChainStep::QueryInfo {
+            return;
+        }
+        let info = match body {
+            Some(ResponseBody::QueryInfo(q)) => FileStandardInformation::decode(&q.buffer).ok(),
+            _ => None,
+        };
+        let Some(info) = info else {
+            api.violation(
+                ViolationKind::Protocol,
+                "chain QUERY_INFO succeeded without a FileStandardInformation".into(),
+            );
+            return;
+        };
+        let file = self.cfg.file.clone();
+        if let Err(e) = api.model().check_size(&file, info.end_of_file, sent) {
+            api.violation(
+                ViolationKind::ForgedData,
+                format!("chain QUERY_INFO returned {e}"),
+            );
+        }
     }
 
     fn churn_step(&mut self, api: &mut ClientApi<'_>, k: usize) -> Result<(), SendError> {
@@ -350,18 +504,8 @@ impl FileWorker {
                 0 | 1 => {
                     let mut data = vec![0u8; 64];
                     api.rng().fill_data(&mut data);
-                    (
-                        ChurnStep::Write,
-                        RequestBody::Write(WriteRequest {
-                            offset: api.rng().below(4) * 64,
-                            file_id: fid,
-                            channel: Channel::NONE,
-                            remaining_bytes: 0,
-                            flags: WriteFlags::default(),
-                            data: Bytes::from(data),
-                            channel_info: Bytes::new(),
-                        }),
-                    )
+                    let offset = api.rng().below(4) * 64;
+                    (ChurnStep::Write, write_body(fid, offset, Bytes::from(data)))
                 }
                 2 => {
                     let target = format!(
@@ -476,7 +620,11 @@ impl FileWorker {
         let status = match result {
             Ok(r) => r.header.status,
             Err(RequestError::Status { status, .. }) => *status,
-            Err(RequestError::ConnectionClosed(_)) => return, // the Closed event follows
+            Err(RequestError::ConnectionClosed(_)) => {
+                // The Closed event follows and starts over; send nothing on this connection.
+                self.phase = Phase::Connecting;
+                return;
+            }
             Err(e) => {
                 // Our side refused (authentication or security requirements): start over.
                 api.metric_add(&format!("request_error {e}"), 1);
@@ -542,6 +690,7 @@ impl FileWorker {
                 }
                 self.count_status(api, "read", status);
             }
+            Pend::Chain { step, sent } => self.chain_answer(api, step, sent, status, body),
             Pend::CloseOwn => {
                 self.own = None;
                 self.finish(api);
@@ -817,6 +966,34 @@ pub fn create_body(
         create_options: CreateOptions::NON_DIRECTORY_FILE,
         name: name.into(),
         contexts: Vec::new(),
+    })
+}
+
+/// A WRITE body.
+fn write_body(file_id: FileId, offset: u64, data: Bytes) -> RequestBody {
+    RequestBody::Write(WriteRequest {
+        offset,
+        file_id,
+        channel: Channel::NONE,
+        remaining_bytes: 0,
+        flags: WriteFlags::default(),
+        data,
+        channel_info: Bytes::new(),
+    })
+}
+
+/// A READ body.
+fn read_body(file_id: FileId, offset: u64, len: u64) -> RequestBody {
+    RequestBody::Read(ReadRequest {
+        padding: 0x50,
+        flags: ReadFlags::default(),
+        length: u32::try_from(len).unwrap_or(u32::MAX),
+        offset,
+        file_id,
+        minimum_count: 0,
+        channel: Channel::NONE,
+        remaining_bytes: 0,
+        channel_info: Bytes::new(),
     })
 }
 

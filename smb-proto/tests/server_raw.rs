@@ -31,7 +31,7 @@ use smb_proto::wire::message::{
 use smb_proto::wire::negotiate::{
     Capabilities, NegotiateRequest, SecurityMode, Smb1NegotiateRequest,
 };
-use smb_proto::wire::read::Channel;
+use smb_proto::wire::read::{Channel, ReadFlags, ReadRequest};
 use smb_proto::wire::session_setup::{SessionSetupFlags, SessionSetupRequest};
 use smb_proto::wire::status::NtStatus;
 use smb_proto::wire::tree_connect::{TreeConnectFlags, TreeConnectRequest};
@@ -250,8 +250,7 @@ fn related_chain(
     disposition: CreateDisposition,
     data: &'static [u8],
 ) -> Vec<Response> {
-    let c = raw.message(create(name, disposition));
-    let mut w = raw.message(RequestBody::Write(WriteRequest {
+    let write = RequestBody::Write(WriteRequest {
         offset: 0,
         file_id: FileId::RELATED,
         channel: Channel::NONE,
@@ -259,7 +258,14 @@ fn related_chain(
         flags: WriteFlags::default(),
         data: Bytes::from_static(data),
         channel_info: Bytes::new(),
-    }));
+    });
+    chain_around(raw, create(name, disposition), write)
+}
+
+/// CREATE, `middle` and CLOSE as a related chain; the three responses.
+fn chain_around(raw: &mut Raw, create: RequestBody, middle: RequestBody) -> Vec<Response> {
+    let c = raw.message(create);
+    let mut w = raw.message(middle);
     let mut cl = raw.message(RequestBody::Close(CloseRequest {
         flags: CloseFlags::POSTQUERY_ATTRIB,
         file_id: FileId::RELATED,
@@ -323,6 +329,34 @@ fn related_compound_create_write_close() {
         file_id: FileId::RELATED,
     }));
     assert_eq!(r.header.status, NtStatus::INVALID_HANDLE);
+}
+
+#[test]
+fn only_a_failed_create_fails_the_rest_of_a_related_chain() {
+    // Windows and Samba: a READ at the end of the file fails alone; the CLOSE after it
+    // still closes the handle (a cascading failure would leak the open).
+    let mut raw = Raw::new();
+    raw.login();
+    let rs = related_chain(&mut raw, "short.txt", CreateDisposition::CREATE, b"abc");
+    assert_eq!(rs.len(), 3);
+    let read = RequestBody::Read(ReadRequest {
+        padding: 0x50,
+        flags: ReadFlags::default(),
+        length: 16,
+        offset: 1000,
+        file_id: FileId::RELATED,
+        minimum_count: 0,
+        channel: Channel::NONE,
+        remaining_bytes: 0,
+        channel_info: Bytes::new(),
+    });
+    let rs = chain_around(&mut raw, create("short.txt", CreateDisposition::OPEN), read);
+    let statuses: Vec<NtStatus> = rs.iter().map(|r| r.header.status).collect();
+    assert_eq!(
+        statuses,
+        [NtStatus::SUCCESS, NtStatus::END_OF_FILE, NtStatus::SUCCESS]
+    );
+    assert_eq!(raw.fs.open_count(), 0, "the CLOSE closed the handle");
 }
 
 #[test]

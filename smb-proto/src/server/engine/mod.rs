@@ -875,7 +875,10 @@ impl Server {
             }
             body => {
                 if let Some(status) = related.failed.filter(|_| is_related) {
-                    let r = self.error(ch, &header, status, None);
+                    // Signed like the failed CREATE's answer: the client verifies every
+                    // response of the chain.
+                    let sign = self.sign_for(ch, &header, encrypted);
+                    let r = self.error(ch, &header, status, sign);
                     return Outcome::Respond(r, related);
                 }
                 // VALIDATE_NEGOTIATE_INFO is sent on TreeId 0 right after SESSION_SETUP.
@@ -919,7 +922,7 @@ impl Server {
                     Err(Refuse::Disconnect(why)) => Outcome::Disconnect(why),
                     Err(Refuse::Status(s)) => {
                         let r = self.error(ch, &header, s, ctx.sign);
-                        Outcome::Respond(r, failed(rel, s))
+                        Outcome::Respond(r, cascade(rel, header.command, s))
                     }
                 }
             }
@@ -931,6 +934,18 @@ impl Server {
 fn failed(mut r: Related, status: NtStatus) -> Related {
     r.failed = Some(status);
     r
+}
+
+/// The chain state after `command` answered `status`: only a failed CREATE fails the rest of
+/// a related chain with its status. MS-SMB2 3.3.5.2.7.2 allows any failure to cascade
+/// (a SHOULD), but Windows and Samba cascade CREATE failures only, so that the CLOSE of a
+/// CREATE+READ+CLOSE chain whose READ hit the end of the file still closes the handle.
+pub(super) fn cascade(r: Related, command: Command, status: NtStatus) -> Related {
+    if status.is_error() && command == Command::CREATE {
+        failed(r, status)
+    } else {
+        Related { failed: None, ..r }
+    }
 }
 
 #[cfg(test)]

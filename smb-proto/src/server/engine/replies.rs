@@ -53,10 +53,10 @@ impl Server {
             session: header.session_id,
             tree: header.tree_id().unwrap_or(prev.tree),
             file_id: file_id.or(prev.file_id),
-            failed: status.is_error().then_some(status),
+            failed: None,
             seen: true,
         };
-        Outcome::Respond(r, rel)
+        Outcome::Respond(r, super::cascade(rel, header.command, status))
     }
 
     #[allow(clippy::type_complexity)]
