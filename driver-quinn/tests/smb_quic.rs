@@ -677,3 +677,65 @@ fn access_control_matrix_at_the_smb_level() {
         rig.stop().await;
     });
 }
+
+#[test]
+fn the_smb_session_and_its_open_survive_a_client_address_change() {
+    run(LIMIT, async {
+        let rig = Rig::start(Mode::Trusted, None, TestCa::new("Root")).await;
+        let conn = smb::connect(
+            "localhost",
+            &rig.options(TransportPolicy::Quic),
+            smb_client_config(),
+        )
+        .await
+        .expect("quic");
+        let quic = conn.quic.expect("a QUIC connection handle");
+        let share = Share::on_client(conn.client, SHARE, &creds())
+            .await
+            .expect("logon");
+        let file = share.create("moving.bin").await.expect("create");
+        let first = pattern_bytes(3 << 20, 1);
+        file.write_at(0, first.clone()).await.expect("write before");
+
+        // The client's UDP socket changes (a new local port, as after a NAT rebinding or a
+        // Wi-Fi to wired switch). QUIC migrates the path (RFC 9000 9).
+        let old = quic.local_addr().expect("local");
+        let new = quic
+            .rebind_to((std::net::Ipv4Addr::UNSPECIFIED, 0).into())
+            .expect("rebind");
+        assert_ne!(old.port(), new.port());
+
+        // The same SMB session, tree and open keep working: no reconnect, no new logon (a
+        // new SMB connection would not know the FileId).
+        let second = pattern_bytes(3 << 20, 2);
+        file.write_at(first.len() as u64, second.clone())
+            .await
+            .expect("write after the move");
+        let back = file.read_to_end().await.expect("read after the move");
+        assert_eq!(back.len(), first.len() + second.len());
+        assert_eq!(sha256(&back), sha256(&[first, second].concat()));
+        file.close().await.expect("close");
+        assert_eq!(quic.local_addr().expect("local").port(), new.port());
+        assert_eq!(
+            rig.audit.events().len(),
+            1,
+            "one QUIC connection in all: {:?}",
+            rig.audit.events()
+        );
+        share.remove("moving.bin").await.expect("delete");
+        share.disconnect().await.expect("disconnect");
+        rig.stop().await;
+    });
+}
+
+/// `len` bytes of a pattern keyed by `seed` (no two seeds agree at any offset).
+fn pattern_bytes(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| {
+            (i as u8)
+                .wrapping_mul(31)
+                .wrapping_add(seed.wrapping_mul(97))
+                ^ (i >> 11) as u8
+        })
+        .collect()
+}
