@@ -138,7 +138,7 @@ fn preauth_hash_detects_a_tampered_negotiate() {
     ];
     let h = Harness::new(sc.clone(), cc.clone(), t0);
     // Untampered: AES-256-GCM.
-    let n = h.client.negotiated().expect("negotiated").clone();
+    let n = h.0.client.negotiated().expect("negotiated").clone();
     assert_eq!(n.cipher, Some(smb_crypto::CipherId::AES_256_GCM));
 
     let mut h = Harness::new_with_hook(sc, cc, t0, |b: Bytes| {
@@ -148,7 +148,7 @@ fn preauth_hash_detects_a_tampered_negotiate() {
         }
         vec![m.into()]
     });
-    let n = h.client.negotiated().expect("negotiated").clone();
+    let n = h.0.client.negotiated().expect("negotiated").clone();
     assert_eq!(
         n.cipher,
         Some(smb_crypto::CipherId::AES_128_CCM),
@@ -181,7 +181,7 @@ fn validate_negotiate_info_detects_a_dialect_downgrade() {
     let sc = server_config(t0);
     let mut h = Harness::new(sc.clone(), cc.clone(), t0);
     assert_eq!(
-        h.client.negotiated().expect("negotiated").dialect,
+        h.0.client.negotiated().expect("negotiated").dialect,
         Dialect::SMB3_0_2
     );
     assert!(h.session("alice", "secret").is_ok(), "untampered works");
@@ -194,7 +194,7 @@ fn validate_negotiate_info_detects_a_dialect_downgrade() {
         vec![m.into()]
     });
     assert_eq!(
-        h.client.negotiated().expect("negotiated").dialect,
+        h.0.client.negotiated().expect("negotiated").dialect,
         Dialect::SMB3_0,
         "the downgrade took effect at NEGOTIATE"
     );
@@ -210,7 +210,7 @@ fn validate_negotiate_info_detects_a_dialect_downgrade() {
             .any(|e| matches!(e, Event::SessionReady { .. })),
         "no session"
     );
-    assert!(h.server_closed || h.client.is_closed());
+    assert!(h.server_closed || h.0.client.is_closed());
 }
 
 /// Signing required: a signed request whose bytes were changed in flight is refused and
@@ -234,8 +234,8 @@ fn signing_required_is_enforced() {
     }));
     let ops = h.ops_seen;
     let sent = h.server_sent.len();
-    h.client
-        .request(h.now, s, t, create("tampered", false))
+    h.0.client
+        .request(h.0.now, s, t, create("tampered", false))
         .expect("send");
     h.pump();
     assert_eq!(h.ops_seen, ops, "nothing reached the backend");
@@ -255,7 +255,7 @@ fn encrypted_share_refuses_plaintext() {
         t0,
     );
     let (s, _plain) = h.login("share");
-    let tc = h.client.tree_connect(h.now, s, "secret").expect("tc");
+    let tc = h.0.client.tree_connect(h.0.now, s, "secret").expect("tc");
     let enc = h.wait(tc).expect("tc").header.tree_id().expect("tree");
     // The client encrypts for that tree: it works.
     assert!(h.open(s, enc, "sealed").is_ok());
@@ -278,8 +278,8 @@ fn encrypted_share_refuses_plaintext() {
         }
         vec![m.into()]
     }));
-    h.client
-        .request(h.now, s, plain, create("plain", false))
+    h.0.client
+        .request(h.0.now, s, plain, create("plain", false))
         .expect("send");
     h.pump();
     assert_eq!(h.ops_seen, ops, "nothing reached the backend");

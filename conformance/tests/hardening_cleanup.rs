@@ -23,27 +23,28 @@ fn create_completed_after_the_connection_died_is_closed_in_the_backend() {
     h.hold_ops = true;
     h.ignore_cancel = true;
     for i in 0..3 {
-        h.client
-            .request(h.now, s, t, create(&format!("orphan{i}"), false))
+        h.0.client
+            .request(h.0.now, s, t, create(&format!("orphan{i}"), false))
             .expect("send");
     }
     h.pump();
     assert_eq!(h.held.len(), 3, "each CREATE reached the backend");
     let held_before = h.held.len();
     // The transport dies while the backend works on the CREATE.
-    h.server.handle_input(h.ch, Input::Closed { now: h.now });
+    h.0.server
+        .handle_input(h.0.ch, Input::Closed { now: h.0.now });
     h.pump();
-    assert_eq!(h.server.connection_count(), 0);
+    assert_eq!(h.0.server.connection_count(), 0);
     // The backend finishes anyway (the cancel came too late), creating the open.
     for req in std::mem::take(&mut h.held) {
         let id = req.id;
         let r = h.fs.handle(req).expect("memfs answers at once");
         assert!(r.is_ok());
-        h.server.complete(id, h.now, r);
+        h.0.server.complete(id, h.0.now, r);
     }
     h.hold_ops = false;
     h.pump();
     assert!(held_before > 0);
     assert_eq!(h.fs.open_count(), 0, "the orphaned open was closed");
-    assert_eq!(h.server.ops_in_flight(), 0);
+    assert_eq!(h.0.server.ops_in_flight(), 0);
 }

@@ -53,25 +53,29 @@ fn frame_size_limit() {
         "oversized frame header drops the connection"
     );
     assert_eq!(h.close_reason.as_deref(), Some("bad frame"));
-    assert_eq!(h.server.connection_count(), 0);
+    assert_eq!(h.0.server.connection_count(), 0);
 
     // Many hostile connections in a row: none stays, whatever the announced length.
     let peer: SocketAddr = "192.0.2.7:1000".parse().expect("addr");
     for i in 0..500u32 {
-        let ch = h.server.accept(h.now, TransportKind::Tcp, peer);
+        let ch = h.0.server.accept(h.0.now, TransportKind::Tcp, peer);
         let announced = (max as u32 + 1 + i * 4096).min(0x00FF_FFFF);
         let mut data = announced.to_be_bytes().to_vec();
         data.extend_from_slice(&[0xFE; 1000]);
-        h.server.handle_input(
+        h.0.server.handle_input(
             ch,
             Input::Receive {
-                now: h.now,
+                now: h.0.now,
                 data: data.into(),
             },
         );
-        while !matches!(h.server.poll_output(), ServerOutput::Timeout(_)) {}
+        while !matches!(h.0.server.poll_output(), ServerOutput::Timeout(_)) {}
     }
-    assert_eq!(h.server.connection_count(), 0, "no hostile connection kept");
+    assert_eq!(
+        h.0.server.connection_count(),
+        0,
+        "no hostile connection kept"
+    );
 
     // The client has the same limit on what the server sends.
     let small = ClientConfig {
@@ -103,8 +107,8 @@ fn compound_length_limit() {
     h.inject(frame(&echo_compound(65, first + 64, s)));
     assert!(h.server_closed, "65 messages drop the connection");
     assert_eq!(h.close_reason.as_deref(), Some("malformed compound"));
-    assert_eq!(h.server.connection_count(), 0);
-    assert_eq!(h.server.ops_in_flight(), 0);
+    assert_eq!(h.0.server.connection_count(), 0);
+    assert_eq!(h.0.server.ops_in_flight(), 0);
 }
 
 /// Outstanding requests are bounded by credits on both sides: the client refuses to send
@@ -114,12 +118,12 @@ fn compound_length_limit() {
 fn credit_window_limit() {
     let mut h = harness();
     let (s, t) = h.login("share");
-    let credits = h.client.credits_available();
+    let credits = h.0.client.credits_available();
     assert!(credits > 0);
     let mut sent = 0u32;
     let refused = loop {
-        match h.client.request(
-            h.now,
+        match h.0.client.request(
+            h.0.now,
             s,
             t,
             RequestBody::Echo(smb_proto::wire::echo::EchoRequest),
@@ -134,10 +138,10 @@ fn credit_window_limit() {
         "backpressure, got {refused:?}"
     );
     assert_eq!(sent, credits);
-    assert_eq!(h.client.outstanding(), credits as usize);
+    assert_eq!(h.0.client.outstanding(), credits as usize);
     h.pump();
-    assert_eq!(h.client.outstanding(), 0, "every echo answered");
-    assert!(h.client.credits_available() > 0, "credits granted back");
+    assert_eq!(h.0.client.outstanding(), 0, "every echo answered");
+    assert!(h.0.client.credits_available() > 0, "credits granted back");
 
     // Far beyond the window: dropped before processing.
     let far = h.next_message_id() + 100_000;
@@ -174,13 +178,13 @@ fn sessions_per_connection_limit() {
         }
     }
     assert!(!h.server_closed);
-    let tc = h
-        .client
-        .tree_connect(h.now, sessions[2], "share")
-        .expect("tc");
+    let tc =
+        h.0.client
+            .tree_connect(h.0.now, sessions[2], "share")
+            .expect("tc");
     assert!(h.wait(tc).is_ok(), "existing sessions still work");
     // Logging one off makes room.
-    let lo = h.client.logoff(h.now, sessions[0]).expect("logoff");
+    let lo = h.0.client.logoff(h.0.now, sessions[0]).expect("logoff");
     assert!(h.wait(lo).is_ok());
     assert!(h.session("alice", "secret").is_ok(), "room after a logoff");
 }
@@ -211,10 +215,10 @@ fn opens_limit() {
         );
     }
     assert_eq!(h.ops_seen, ops, "refused opens never reached the backend");
-    assert_eq!(h.server.open_count(h.ch), 8);
+    assert_eq!(h.0.server.open_count(h.0.ch), 8);
     h.call(s, t, close(fids[0])).expect("close");
     assert!(h.open(s, t, "again").is_ok(), "room after a close");
-    assert_eq!(h.server.open_count(h.ch), 8);
+    assert_eq!(h.0.server.open_count(h.0.ch), 8);
 }
 
 /// Requests in progress per connection (ops the backend has not answered, including async
@@ -234,8 +238,8 @@ fn pending_ops_limit() {
     h.hold_ops = true;
     let ids: Vec<_> = (0..10)
         .map(|i| {
-            h.client
-                .request(h.now, s, t, create(&format!("p{i}"), false))
+            h.0.client
+                .request(h.0.now, s, t, create(&format!("p{i}"), false))
                 .expect("send")
         })
         .collect();
@@ -243,7 +247,7 @@ fn pending_ops_limit() {
     // Interim responses go out for the held ones; the ops stay in flight, bounded.
     h.advance(Duration::from_secs(1));
     assert_eq!(h.held.len(), 4);
-    assert_eq!(h.server.ops_in_flight(), 4);
+    assert_eq!(h.0.server.ops_in_flight(), 4);
     let mut refused = 0;
     for id in &ids {
         if let Some(r) = h.take_response(*id) {
@@ -264,7 +268,7 @@ fn pending_ops_limit() {
         .filter(|r| r.is_ok())
         .count();
     assert_eq!(ok, 4, "the held ops complete");
-    assert_eq!(h.server.ops_in_flight(), 0);
+    assert_eq!(h.0.server.ops_in_flight(), 0);
     assert!(!h.server_closed);
 }
 
@@ -303,7 +307,7 @@ fn directory_buffer_limit() {
     };
     // Our client will not even send it.
     assert!(matches!(
-        h.client.request(h.now, s, t, query(max_transact + 1)),
+        h.0.client.request(h.0.now, s, t, query(max_transact + 1)),
         Err(SendError::TooLarge { .. })
     ));
     let mut total = 0usize;
@@ -338,7 +342,9 @@ fn directory_buffer_limit() {
     }));
     let ops = h.ops_seen;
     let sent = h.server_sent.len();
-    h.client.request(h.now, s, t, query(1024)).expect("send");
+    h.0.client
+        .request(h.0.now, s, t, query(1024))
+        .expect("send");
     h.pump();
     let answer = h.server_sent.get(sent).expect("an answer");
     let header = smb_proto::wire::header::Header::decode(&answer.slice(4..)).expect("header");
@@ -355,7 +361,7 @@ fn directory_buffer_limit() {
 #[test]
 fn incomplete_frame_timeout_slowloris() {
     let mut h = harness();
-    let limit = h.server.config().incomplete_frame_timeout;
+    let limit = h.0.server.config().incomplete_frame_timeout;
     // Announce a 60 000-byte frame and send it one byte every 5 seconds.
     h.inject(Bytes::from_static(&[0, 0, 0xEA, 0x60]));
     let mut waited = Duration::ZERO;
@@ -372,7 +378,7 @@ fn incomplete_frame_timeout_slowloris() {
         h.close_reason.as_deref(),
         Some("incomplete frame timed out")
     );
-    assert_eq!(h.server.connection_count(), 0);
+    assert_eq!(h.0.server.connection_count(), 0);
 
     // A large partial body: same fate, the bytes are released with the connection.
     let mut h = harness();
@@ -382,7 +388,7 @@ fn incomplete_frame_timeout_slowloris() {
     assert!(!h.server_closed);
     h.advance(limit);
     assert!(h.server_closed);
-    assert_eq!(h.server.connection_count(), 0);
+    assert_eq!(h.0.server.connection_count(), 0);
 }
 
 /// Idle timeout: a connection with nothing open and nothing in progress is closed after the
@@ -390,15 +396,15 @@ fn incomplete_frame_timeout_slowloris() {
 #[test]
 fn idle_timeout() {
     let mut h = harness();
-    let idle = h.server.config().idle_timeout;
+    let idle = h.0.server.config().idle_timeout;
     // Keepalive echoes off, so the client does not refresh the connection.
     let (_s, _t) = h.login("share");
-    h.now += idle - Duration::from_secs(1);
-    h.server.handle_input(h.ch, Input::Timeout(h.now));
+    h.0.now += idle - Duration::from_secs(1);
+    h.0.server.handle_input(h.0.ch, Input::Timeout(h.0.now));
     h.pump();
     assert!(!h.server_closed);
-    h.now += Duration::from_secs(1);
-    h.server.handle_input(h.ch, Input::Timeout(h.now));
+    h.0.now += Duration::from_secs(1);
+    h.0.server.handle_input(h.0.ch, Input::Timeout(h.0.now));
     h.pump();
     assert!(h.server_closed, "idle connection closed");
     assert_eq!(h.close_reason.as_deref(), Some("idle"));
@@ -406,8 +412,8 @@ fn idle_timeout() {
     let mut h = harness();
     let (s, t) = h.login("share");
     let _f = h.open(s, t, "kept-open").expect("open");
-    h.now += idle * 3;
-    h.server.handle_input(h.ch, Input::Timeout(h.now));
+    h.0.now += idle * 3;
+    h.0.server.handle_input(h.0.ch, Input::Timeout(h.0.now));
     h.pump();
     assert!(!h.server_closed, "an open file keeps the connection");
 }

@@ -7,8 +7,7 @@
 //! works on a pipe; an open pipe keeps the connection from idling out. Pipe requests must
 //! never reach a backend: the pump panics on any op.
 
-use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -17,8 +16,9 @@ use smb_proto::auth::ntlm::{Credentials, ServerIdentity};
 use smb_proto::auth::{
     AcceptorConfig, Initiator, InitiatorConfig, NtlmPolicy, SpnegoInitiator, UserStore,
 };
-use smb_proto::client::{ClientConfig, Connection, Event, Output, RequestError};
-use smb_proto::io::{Clock, Input, TransportKind};
+use smb_proto::client::{ClientConfig, Event, RequestError};
+use smb_proto::io::{Clock, Input};
+use smb_proto::loopback::Loopback;
 use smb_proto::rng::SeededRng;
 use smb_proto::rpc::client::{RpcClient, Step};
 use smb_proto::rpc::pdu::{Body as RpcBody, FaultStatus, Pdu};
@@ -26,7 +26,7 @@ use smb_proto::rpc::srvsvc::{
     self, ServerGetInfoRequest, ServerGetInfoResponse, ShareEnumRequest, ShareEnumResponse,
     ShareGetInfoRequest, ShareGetInfoResponse, ShareType,
 };
-use smb_proto::server::{Server, ServerConfig, ServerOutput, ShareConfig};
+use smb_proto::server::{ServerConfig, ShareConfig};
 use smb_proto::wire::close::{CloseFlags, CloseRequest};
 use smb_proto::wire::create::{
     CreateDisposition, CreateOptions, CreateRequest, ImpersonationLevel, OplockLevel, ShareAccess,
@@ -70,94 +70,45 @@ fn server_config(t0: Instant) -> ServerConfig {
     c
 }
 
-struct Harness {
-    now: Instant,
-    server: Server,
-    client: Connection,
-    ch: smb_proto::server::ConnectionHandle,
-    events: VecDeque<Event>,
-    /// The server dropped the connection.
-    closed: bool,
+/// Our client against our server in process ([`Loopback`]); nothing here may reach the
+/// backend (pipes are the server's own).
+struct Harness(Loopback);
+
+impl Deref for Harness {
+    type Target = Loopback;
+    fn deref(&self) -> &Loopback {
+        &self.0
+    }
+}
+
+impl DerefMut for Harness {
+    fn deref_mut(&mut self) -> &mut Loopback {
+        &mut self.0
+    }
 }
 
 impl Harness {
     fn new(dialect: Dialect) -> Self {
         let t0 = Instant::now();
-        let mut server = Server::new(Arc::new(server_config(t0)), t0);
-        let peer: SocketAddr = "127.0.0.1:50000".parse().expect("addr");
-        let ch = server.accept(t0, TransportKind::Tcp, peer);
-        let client = Connection::new(
-            Arc::new(ClientConfig {
-                min_dialect: dialect,
-                max_dialect: dialect,
-                server_name: "srv".into(),
-                clock: Some(Clock {
-                    instant: t0,
-                    filetime: FILETIME,
-                }),
-                rng_seed: [3; 32],
-                ..ClientConfig::default()
+        let client = ClientConfig {
+            min_dialect: dialect,
+            max_dialect: dialect,
+            server_name: "srv".into(),
+            clock: Some(Clock {
+                instant: t0,
+                filetime: FILETIME,
             }),
-            TransportKind::Tcp,
-            t0,
-        );
-        let mut h = Self {
-            now: t0,
-            server,
-            client,
-            ch,
-            events: VecDeque::new(),
-            closed: false,
+            rng_seed: [3; 32],
+            ..ClientConfig::default()
         };
+        let mut h = Self(Loopback::new(server_config(t0), client, t0).expect("the pump settles"));
         h.pump();
         h
     }
 
     fn pump(&mut self) {
-        for _ in 0..10_000 {
-            let mut progress = false;
-            loop {
-                match self.client.poll_output() {
-                    Output::Transmit(data) => {
-                        progress = true;
-                        self.server.handle_input(
-                            self.ch,
-                            Input::Receive {
-                                now: self.now,
-                                data,
-                            },
-                        );
-                    }
-                    Output::Event(e) => {
-                        progress = true;
-                        self.events.push_back(e);
-                    }
-                    Output::Timeout(_) => break,
-                }
-            }
-            loop {
-                match self.server.poll_output() {
-                    ServerOutput::Transmit { data, .. } => {
-                        progress = true;
-                        self.client.handle_input(Input::Receive {
-                            now: self.now,
-                            data,
-                        });
-                    }
-                    ServerOutput::Op(op) => panic!("a pipe request reached the backend: {op:?}"),
-                    ServerOutput::Close { .. } => {
-                        progress = true;
-                        self.closed = true;
-                    }
-                    ServerOutput::Cancel(_) | ServerOutput::Event(_) => progress = true,
-                    ServerOutput::Timeout(_) => break,
-                }
-            }
-            if !progress {
-                return;
-            }
-        }
-        panic!("pump did not settle");
+        self.0.pump().expect("the pump settles");
+        assert_eq!(self.ops_seen, 0, "a pipe request reached the backend");
     }
 
     fn login(&mut self) -> SessionId {
@@ -170,7 +121,11 @@ impl Harness {
             SpnegoInitiator::new(cfg, "srv", FILETIME, SeededRng::from_seed([4; 32]))
                 .expect("NTLM allowed"),
         );
-        let id = self.client.session_setup(self.now, init).expect("setup");
+        let id = self
+            .0
+            .client
+            .session_setup(self.0.now, init)
+            .expect("setup");
         self.pump();
         self.events
             .iter()
@@ -205,7 +160,11 @@ impl Harness {
     }
 
     fn ipc(&mut self, s: SessionId) -> TreeId {
-        let id = self.client.tree_connect(self.now, s, "IPC$").expect("tc");
+        let id = self
+            .0
+            .client
+            .tree_connect(self.0.now, s, "IPC$")
+            .expect("tc");
         self.pump();
         let pos = self
             .events
@@ -224,7 +183,7 @@ impl Harness {
         t: TreeId,
         body: RequestBody,
     ) -> Result<(NtStatus, ResponseBody), NtStatus> {
-        let id = self.client.request(self.now, s, t, body).expect("send");
+        let id = self.0.client.request(self.0.now, s, t, body).expect("send");
         self.wait(id)
     }
 
@@ -524,7 +483,7 @@ fn unknown_pipes_and_closed_trees() {
     // An empty pipe: nothing to read yet.
     assert_eq!(h.read(s, t, fid, 100), Err(NtStatus::PIPE_EMPTY));
     // Closing the tree closes its pipes: a new IPC$ tree does not see the old FileId.
-    let id = h.client.tree_disconnect(h.now, s, t).expect("tdis");
+    let id = h.0.client.tree_disconnect(h.0.now, s, t).expect("tdis");
     h.wait(id).expect("tree disconnect");
     let t2 = h.ipc(s);
     assert_eq!(h.read(s, t2, fid, 100), Err(NtStatus::FILE_CLOSED));
@@ -628,7 +587,7 @@ fn malformed_pdus_never_break_the_server() {
     );
     h.close(s, t, fid).expect("close");
     assert!(
-        !h.closed,
+        !h.server_closed,
         "malformed pipe traffic must not drop the connection"
     );
 }
@@ -678,10 +637,10 @@ fn a_related_compound_opens_binds_and_closes_a_pipe() {
         flags: CloseFlags::default(),
         file_id: FileId::RELATED,
     });
-    let ids = h
-        .client
-        .compound(h.now, s, t, vec![create, write, read, close], true)
-        .expect("compound");
+    let ids =
+        h.0.client
+            .compound(h.0.now, s, t, vec![create, write, read, close], true)
+            .expect("compound");
     let mut answers = Vec::new();
     for id in ids {
         answers.push(h.wait(id));
@@ -712,17 +671,20 @@ fn an_open_pipe_keeps_the_connection_from_idling_out() {
     let s = h.login();
     let t = h.ipc(s);
     let fid = h.open(s, t, "srvsvc").expect("open");
-    let idle = h.server.config().idle_timeout;
-    h.now += idle + std::time::Duration::from_secs(1);
-    h.server.handle_input(h.ch, Input::Timeout(h.now));
-    h.pump();
-    assert!(!h.closed, "a connection with an open pipe is not idle");
-    h.close(s, t, fid).expect("close");
-    h.now += idle + std::time::Duration::from_secs(1);
-    h.server.handle_input(h.ch, Input::Timeout(h.now));
+    let idle = h.0.server.config().idle_timeout;
+    h.0.now += idle + std::time::Duration::from_secs(1);
+    h.0.server.handle_input(h.0.ch, Input::Timeout(h.0.now));
     h.pump();
     assert!(
-        h.closed,
+        !h.server_closed,
+        "a connection with an open pipe is not idle"
+    );
+    h.close(s, t, fid).expect("close");
+    h.0.now += idle + std::time::Duration::from_secs(1);
+    h.0.server.handle_input(h.0.ch, Input::Timeout(h.0.now));
+    h.pump();
+    assert!(
+        h.server_closed,
         "without opens the idle timer closes the connection"
     );
 }
@@ -800,5 +762,5 @@ fn mutated_pdus_through_the_whole_server_never_panic() {
         while h.read(s, t, fid, 65536).is_ok() {}
     }
     assert!(answered > 0, "some mutated PDUs should still be answered");
-    assert!(!h.closed, "the connection survives");
+    assert!(!h.server_closed, "the connection survives");
 }

@@ -22,11 +22,13 @@
 //! - [`session_crypto`]: a session's signer and ciphers applied to whole messages.
 //! - [`rpc`]: DCE/RPC over named pipes (srvsvc share enumeration) for both roles.
 //! - [`rng`]: the deterministic random source every component draws from.
+//! - [`loopback`]: our client wired to our server in process on a virtual clock, for tests.
 
 pub mod auth;
 pub mod client;
 pub mod credits;
 pub mod io;
+pub mod loopback;
 pub mod rng;
 pub mod rpc;
 pub mod server;

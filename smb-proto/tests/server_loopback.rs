@@ -2,8 +2,7 @@
 //! wired together in process: a pump moves frames between them, feeds ops to the in-memory
 //! backend and completes them, and advances a virtual clock.
 
-use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,15 +12,11 @@ use smb_proto::auth::ntlm::{Credentials, ServerIdentity};
 use smb_proto::auth::{
     AcceptorConfig, Initiator, InitiatorConfig, NtlmPolicy, SpnegoInitiator, UserStore,
 };
-use smb_proto::client::{
-    ClientConfig, Connection, Event, Output, RequestError, RequestId, SigningPolicy,
-};
-use smb_proto::io::{Clock, Input, TransportKind};
+use smb_proto::client::{ClientConfig, Event, RequestError, RequestId, SigningPolicy};
+use smb_proto::io::Clock;
+use smb_proto::loopback::Loopback;
 use smb_proto::rng::SeededRng;
-use smb_proto::server::memfs::MemFs;
-use smb_proto::server::{
-    ConnectionHandle, OpId, OpReply, OpRequest, Server, ServerConfig, ServerOutput, ShareConfig,
-};
+use smb_proto::server::{ServerConfig, ShareConfig};
 use smb_proto::wire::close::{CloseFlags, CloseRequest};
 use smb_proto::wire::create::{
     CreateDisposition, CreateOptions, CreateRequest, ImpersonationLevel, OplockLevel, ShareAccess,
@@ -98,149 +93,34 @@ fn initiator(password: &str) -> Box<dyn Initiator> {
     )
 }
 
-/// A frame hook: sees every client frame before the server; returns the frames to deliver.
-type Hook = Box<dyn FnMut(Bytes) -> Vec<Bytes>>;
+/// One client connection against one server: [`Loopback`] recording every frame, with
+/// helpers that expect the pump to settle.
+struct Harness(Loopback);
 
-struct Harness {
-    now: Instant,
-    server: Server,
-    fs: MemFs,
-    client: Connection,
-    ch: ConnectionHandle,
-    events: VecDeque<Event>,
-    server_closed: bool,
-    /// Ops held back (not answered by memfs) while `hold_ops` is set.
-    hold_ops: bool,
-    held: Vec<OpRequest>,
-    hook: Option<Hook>,
-    ops_seen: usize,
-    /// Every frame the server sent.
-    sent: Vec<Bytes>,
+impl Deref for Harness {
+    type Target = Loopback;
+    fn deref(&self) -> &Loopback {
+        &self.0
+    }
+}
+
+impl DerefMut for Harness {
+    fn deref_mut(&mut self) -> &mut Loopback {
+        &mut self.0
+    }
 }
 
 impl Harness {
     fn new(server: ServerConfig, client: ClientConfig, t0: Instant) -> Self {
-        let mut s = Server::new(Arc::new(server), t0);
-        let peer: SocketAddr = "127.0.0.1:50000".parse().expect("addr");
-        let ch = s.accept(t0, TransportKind::Tcp, peer);
-        let c = Connection::new(Arc::new(client), TransportKind::Tcp, t0);
-        let mut h = Self {
-            now: t0,
-            server: s,
-            fs: MemFs::new(),
-            client: c,
-            ch,
-            events: VecDeque::new(),
-            server_closed: false,
-            hold_ops: false,
-            held: Vec::new(),
-            hook: None,
-            ops_seen: 0,
-            sent: Vec::new(),
-        };
-        h.pump();
-        h
-    }
-
-    fn complete(&mut self, id: OpId, r: Result<OpReply, NtStatus>) {
-        self.server.complete(id, self.now, r);
+        Self(Loopback::with_hook(server, client, t0, None, true).expect("the pump settles"))
     }
 
     fn pump(&mut self) {
-        for _ in 0..100_000 {
-            let mut progress = false;
-            loop {
-                match self.client.poll_output() {
-                    Output::Transmit(b) => {
-                        progress = true;
-                        let frames = match self.hook.as_mut() {
-                            Some(h) => h(b),
-                            None => vec![b],
-                        };
-                        for f in frames {
-                            self.server.handle_input(
-                                self.ch,
-                                Input::Receive {
-                                    now: self.now,
-                                    data: f,
-                                },
-                            );
-                        }
-                    }
-                    Output::Event(e) => {
-                        progress = true;
-                        self.events.push_back(e);
-                    }
-                    Output::Timeout(_) => break,
-                }
-            }
-            loop {
-                match self.server.poll_output() {
-                    ServerOutput::Transmit { data, .. } => {
-                        progress = true;
-                        self.sent.push(data.clone());
-                        self.client.handle_input(Input::Receive {
-                            now: self.now,
-                            data,
-                        });
-                    }
-                    ServerOutput::Op(req) => {
-                        progress = true;
-                        self.ops_seen += 1;
-                        if self.hold_ops {
-                            self.held.push(req);
-                            continue;
-                        }
-                        let id = req.id;
-                        if let Some(r) = self.fs.handle(req) {
-                            self.complete(id, r);
-                        }
-                        while let Some((id, r)) = self.fs.poll_ready() {
-                            self.complete(id, r);
-                        }
-                    }
-                    ServerOutput::Cancel(op) => {
-                        progress = true;
-                        if let Some(r) = self.fs.cancel(op) {
-                            self.complete(op, r);
-                        }
-                        if let Some(pos) = self.held.iter().position(|r| r.id == op) {
-                            self.held.remove(pos);
-                            self.complete(op, Err(NtStatus::CANCELLED));
-                        }
-                    }
-                    ServerOutput::Close { .. } => {
-                        progress = true;
-                        self.server_closed = true;
-                        self.client.handle_input(Input::Closed { now: self.now });
-                    }
-                    ServerOutput::Event(_) => progress = true,
-                    ServerOutput::Timeout(_) => break,
-                }
-            }
-            if !progress {
-                return;
-            }
-        }
-        panic!("pump did not settle");
+        self.0.pump().expect("the pump settles");
     }
 
     fn advance(&mut self, d: Duration) {
-        self.now += d;
-        self.server.handle_input(self.ch, Input::Timeout(self.now));
-        self.client.handle_input(Input::Timeout(self.now));
-        self.pump();
-    }
-
-    fn take_response(&mut self, id: RequestId) -> Option<Result<Response, RequestError>> {
-        let pos = self
-            .events
-            .iter()
-            .position(|e| matches!(e, Event::Response { id: i, .. } if *i == id))?;
-        match self.events.remove(pos) {
-            Some(Event::Response { result, .. }) => Some(result),
-            _ => None,
-        }
+        self.0.advance(d).expect("the pump settles");
     }
 
     fn wait(&mut self, id: RequestId) -> Result<Response, RequestError> {
@@ -254,7 +134,7 @@ impl Harness {
         t: TreeId,
         body: RequestBody,
     ) -> Result<ResponseBody, NtStatus> {
-        let id = self.client.request(self.now, s, t, body).expect("send");
+        let id = self.0.client.request(self.0.now, s, t, body).expect("send");
         match self.wait(id) {
             Ok(Response {
                 payload: ResponsePayload::Body(b),
@@ -275,8 +155,9 @@ impl Harness {
             "negotiated"
         );
         let id = self
+            .0
             .client
-            .session_setup(self.now, initiator(password))
+            .session_setup(self.0.now, initiator(password))
             .expect("setup");
         self.pump();
         let session = self
@@ -288,8 +169,9 @@ impl Harness {
             })
             .unwrap_or_else(|| panic!("session ready: {:?}", self.events));
         let tc = self
+            .0
             .client
-            .tree_connect(self.now, session, share)
+            .tree_connect(self.0.now, session, share)
             .expect("tc");
         let r = self.wait(tc).expect("tree connect");
         (session, r.header.tree_id().expect("tree id"))
@@ -440,15 +322,15 @@ fn pipelined_roundtrip(
         .expect("create");
     let mut ids = Vec::new();
     for (i, part) in data.chunks(chunk).enumerate() {
-        let id = h
-            .client
-            .request(
-                h.now,
-                s,
-                t,
-                write_req(fid, (i * chunk) as u64, data.slice_ref(part)),
-            )
-            .expect("write in flight");
+        let id =
+            h.0.client
+                .request(
+                    h.0.now,
+                    s,
+                    t,
+                    write_req(fid, (i * chunk) as u64, data.slice_ref(part)),
+                )
+                .expect("write in flight");
         ids.push(id);
     }
     assert!(ids.len() > 1, "several requests in flight");
@@ -465,8 +347,13 @@ fn pipelined_roundtrip(
     let mut ids = Vec::new();
     for i in 0..data.len().div_ceil(chunk) {
         ids.push(
-            h.client
-                .request(h.now, s, t, read_req(fid, (i * chunk) as u64, chunk as u32))
+            h.0.client
+                .request(
+                    h.0.now,
+                    s,
+                    t,
+                    read_req(fid, (i * chunk) as u64, chunk as u32),
+                )
                 .expect("read in flight"),
         );
     }
@@ -491,7 +378,7 @@ fn every_dialect_transfers_lists_renames_deletes() {
         let t0 = Instant::now();
         let mut h = Harness::new(server_config(t0), client_config(t0, dialect), t0);
         let (s, t) = h.login("secret", "share");
-        assert_eq!(h.server.dialect(h.ch), Some(dialect));
+        assert_eq!(h.0.server.dialect(h.0.ch), Some(dialect));
         let data = payload((1 << 20) + 7, 1);
         let chunk = if dialect == Dialect::SMB2_0_2 {
             65_536
@@ -580,7 +467,7 @@ fn every_dialect_transfers_lists_renames_deletes() {
             h.open(s, t, "..\\etc\\passwd", CreateDisposition::OPEN, false),
             Err(NtStatus::OBJECT_NAME_INVALID)
         );
-        assert_eq!(h.server.open_count(h.ch), 0);
+        assert_eq!(h.0.server.open_count(h.0.ch), 0);
         assert_eq!(h.fs.open_count(), 0);
     }
 }
@@ -634,10 +521,10 @@ fn every_signing_algorithm_and_cipher() {
 fn client_that_cannot_encrypt_is_refused_by_an_encrypted_share() {
     let t0 = Instant::now();
     let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB2_1), t0);
-    let id = h
-        .client
-        .session_setup(h.now, initiator("secret"))
-        .expect("setup");
+    let id =
+        h.0.client
+            .session_setup(h.0.now, initiator("secret"))
+            .expect("setup");
     h.pump();
     let session = h
         .events
@@ -647,7 +534,10 @@ fn client_that_cannot_encrypt_is_refused_by_an_encrypted_share() {
             _ => None,
         })
         .expect("ready");
-    let tc = h.client.tree_connect(h.now, session, "secret").expect("tc");
+    let tc =
+        h.0.client
+            .tree_connect(h.0.now, session, "secret")
+            .expect("tc");
     match h.wait(tc) {
         Err(RequestError::Status { status, .. }) => assert_eq!(status, NtStatus::ACCESS_DENIED),
         other => panic!("{other:?}"),
@@ -658,10 +548,10 @@ fn client_that_cannot_encrypt_is_refused_by_an_encrypted_share() {
 fn wrong_password_fails_after_the_delay_in_virtual_time() {
     let t0 = Instant::now();
     let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
-    let id = h
-        .client
-        .session_setup(h.now, initiator("wrong"))
-        .expect("setup");
+    let id =
+        h.0.client
+            .session_setup(h.0.now, initiator("wrong"))
+            .expect("setup");
     h.pump();
     assert!(h.take_response(id).is_none(), "no answer before the delay");
     h.advance(Duration::from_millis(1900));
@@ -684,8 +574,8 @@ fn replayed_message_id_drops_the_connection() {
     let (s, t) = h.login("secret", "share");
     // Deliver every frame twice from now on.
     h.hook = Some(Box::new(|b: Bytes| vec![b.clone(), b]));
-    let _ = h.client.request(
-        h.now,
+    let _ = h.0.client.request(
+        h.0.now,
         s,
         t,
         RequestBody::Echo(smb_proto::wire::echo::EchoRequest),
@@ -695,7 +585,7 @@ fn replayed_message_id_drops_the_connection() {
         h.server_closed,
         "a replayed MessageId must drop the connection"
     );
-    assert_eq!(h.server.connection_count(), 0);
+    assert_eq!(h.0.server.connection_count(), 0);
 }
 
 #[test]
@@ -726,9 +616,12 @@ fn unsigned_request_where_signing_is_required_is_denied_then_dropped() {
     );
     assert_eq!(h.ops_seen, before, "nothing reached the backend");
     for _ in 0..3 {
-        let _ = h
-            .client
-            .request(h.now, s, t, create("x", CreateDisposition::OPEN_IF, false));
+        let _ = h.0.client.request(
+            h.0.now,
+            s,
+            t,
+            create("x", CreateDisposition::OPEN_IF, false),
+        );
         h.pump();
     }
     assert!(h.server_closed, "repeated violations disconnect");
@@ -743,7 +636,7 @@ fn unencrypted_request_to_encrypted_share_is_denied() {
     cc.signing = SigningPolicy::Enabled;
     let mut h = Harness::new(sc, cc, t0);
     let (s, plain) = h.login("secret", "share");
-    let tc = h.client.tree_connect(h.now, s, "secret").expect("tc");
+    let tc = h.0.client.tree_connect(h.0.now, s, "secret").expect("tc");
     let enc = h.wait(tc).expect("tc").header.tree_id().expect("tree");
     // Redirect an unsigned, unencrypted request for the plain tree to the encrypted one.
     h.hook = Some(Box::new(move |b: Bytes| {
@@ -755,16 +648,16 @@ fn unencrypted_request_to_encrypted_share_is_denied() {
         vec![m.freeze()]
     }));
     let before = h.ops_seen;
-    h.sent.clear();
-    let _ = h.client.request(
-        h.now,
+    h.server_sent.clear();
+    let _ = h.0.client.request(
+        h.0.now,
         s,
         plain,
         create("x", CreateDisposition::OPEN_IF, false),
     );
     h.pump();
     assert_eq!(h.ops_seen, before, "nothing reached the backend");
-    let frame = h.sent.first().expect("an answer");
+    let frame = h.server_sent.first().expect("an answer");
     let header = Header::decode(&frame.slice(4..)).expect("plain SMB2 header");
     assert_eq!(header.status, NtStatus::ACCESS_DENIED);
     assert_eq!(header.tree_id(), Some(enc));
@@ -806,10 +699,10 @@ fn blocking_lock_goes_pending_then_cancel() {
         .err(),
         Some(NtStatus::LOCK_NOT_GRANTED)
     );
-    let id = h
-        .client
-        .request(h.now, s, t, lock(b, LockFlags::EXCLUSIVE_LOCK.0))
-        .expect("send");
+    let id =
+        h.0.client
+            .request(h.0.now, s, t, lock(b, LockFlags::EXCLUSIVE_LOCK.0))
+            .expect("send");
     h.pump();
     assert!(h.take_response(id).is_none());
     assert!(!h.events.iter().any(|e| matches!(e, Event::Pending { .. })));
@@ -820,17 +713,17 @@ fn blocking_lock_goes_pending_then_cancel() {
             .any(|e| matches!(e, Event::Pending { id: i } if *i == id)),
         "interim STATUS_PENDING after the interim deadline"
     );
-    h.client.cancel(h.now, id).expect("cancel");
+    h.0.client.cancel(h.0.now, id).expect("cancel");
     h.pump();
     match h.take_response(id) {
         Some(Err(RequestError::Status { status, .. })) => assert_eq!(status, NtStatus::CANCELLED),
         other => panic!("{other:?}"),
     }
     // A blocking lock that becomes free is granted after an unlock.
-    let id = h
-        .client
-        .request(h.now, s, t, lock(b, LockFlags::EXCLUSIVE_LOCK.0))
-        .expect("send");
+    let id =
+        h.0.client
+            .request(h.0.now, s, t, lock(b, LockFlags::EXCLUSIVE_LOCK.0))
+            .expect("send");
     h.pump();
     h.call(s, t, lock(a, LockFlags::UNLOCK.0)).expect("unlock");
     h.pump();
@@ -846,15 +739,15 @@ fn slow_op_gets_interim_then_async_final() {
     let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
     let (s, t) = h.login("secret", "share");
     h.hold_ops = true;
-    let id = h
-        .client
-        .request(
-            h.now,
-            s,
-            t,
-            create("slow", CreateDisposition::OPEN_IF, false),
-        )
-        .expect("send");
+    let id =
+        h.0.client
+            .request(
+                h.0.now,
+                s,
+                t,
+                create("slow", CreateDisposition::OPEN_IF, false),
+            )
+            .expect("send");
     h.pump();
     assert_eq!(h.held.len(), 1);
     h.advance(Duration::from_millis(499));
@@ -909,8 +802,8 @@ fn throughput_in_process() {
             let ids: Vec<RequestId> = (0..8)
                 .map(|i| {
                     let off = ((round * 8 + i) * CHUNK) as u64;
-                    h.client
-                        .request(h.now, s, t, write_req(fid, off, data.clone()))
+                    h.0.client
+                        .request(h.0.now, s, t, write_req(fid, off, data.clone()))
                         .expect("w")
                 })
                 .collect();
@@ -925,8 +818,8 @@ fn throughput_in_process() {
             let ids: Vec<RequestId> = (0..8)
                 .map(|i| {
                     let off = ((round * 8 + i) * CHUNK) as u64;
-                    h.client
-                        .request(h.now, s, t, read_req(fid, off, CHUNK as u32))
+                    h.0.client
+                        .request(h.0.now, s, t, read_req(fid, off, CHUNK as u32))
                         .expect("r")
                 })
                 .collect();
@@ -960,22 +853,22 @@ fn close_waits_for_ops_still_running_on_the_open() {
         .open(s, t, "f", CreateDisposition::OPEN, false)
         .expect("open");
     h.hold_ops = true;
-    let read = h
-        .client
-        .request(h.now, s, t, read_req(fid, 0, 10))
-        .expect("read");
-    let close = h
-        .client
-        .request(
-            h.now,
-            s,
-            t,
-            RequestBody::Close(CloseRequest {
-                flags: CloseFlags::default(),
-                file_id: fid,
-            }),
-        )
-        .expect("close");
+    let read =
+        h.0.client
+            .request(h.0.now, s, t, read_req(fid, 0, 10))
+            .expect("read");
+    let close =
+        h.0.client
+            .request(
+                h.0.now,
+                s,
+                t,
+                RequestBody::Close(CloseRequest {
+                    flags: CloseFlags::default(),
+                    file_id: fid,
+                }),
+            )
+            .expect("close");
     h.pump();
     assert_eq!(
         h.held.len(),
@@ -1008,7 +901,7 @@ fn tree_disconnect_and_logoff_release_opens() {
     let _a = h
         .open(s, t, "a", CreateDisposition::OPEN_IF, false)
         .expect("a");
-    let tc = h.client.tree_connect(h.now, s, "share").expect("tc");
+    let tc = h.0.client.tree_connect(h.0.now, s, "share").expect("tc");
     let t2 = h
         .wait(tc)
         .expect("second tree")
@@ -1019,15 +912,15 @@ fn tree_disconnect_and_logoff_release_opens() {
         .open(s, t2, "b", CreateDisposition::OPEN_IF, false)
         .expect("b");
     assert_eq!(h.fs.open_count(), 2);
-    let td = h.client.tree_disconnect(h.now, s, t).expect("tdis");
+    let td = h.0.client.tree_disconnect(h.0.now, s, t).expect("tdis");
     h.wait(td).expect("tree disconnect");
     assert_eq!(h.fs.open_count(), 1, "the tree's open is closed");
-    assert_eq!(h.server.open_count(h.ch), 1);
-    let lo = h.client.logoff(h.now, s).expect("logoff");
+    assert_eq!(h.0.server.open_count(h.0.ch), 1);
+    let lo = h.0.client.logoff(h.0.now, s).expect("logoff");
     h.wait(lo)
         .expect("logoff answered (signed with the old key)");
     assert_eq!(h.fs.open_count(), 0, "the session's opens are closed");
-    assert_eq!(h.server.open_count(h.ch), 0);
+    assert_eq!(h.0.server.open_count(h.0.ch), 0);
     // The connection stays usable for a new session.
     let (s2, t3) = h.login("secret", "share");
     assert_ne!(s2, s);

@@ -5,8 +5,7 @@
 //! Must not: touch the network or the real clock (every deadline is virtual).
 #![allow(dead_code)]
 
-use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::ops::{Deref, DerefMut};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,15 +14,11 @@ use smb_proto::auth::ntlm::{Credentials, ServerIdentity};
 use smb_proto::auth::{
     AcceptorConfig, Initiator, InitiatorConfig, NtlmPolicy, SpnegoInitiator, UserStore,
 };
-use smb_proto::client::{
-    ClientConfig, Connection, Event, Output, RequestError, RequestId, SigningPolicy,
-};
-use smb_proto::io::{Clock, Input, TransportKind};
+use smb_proto::client::{ClientConfig, Event, RequestError, RequestId, SigningPolicy};
+use smb_proto::io::Clock;
+use smb_proto::loopback::{FrameHook, Loopback};
 use smb_proto::rng::SeededRng;
-use smb_proto::server::memfs::MemFs;
-use smb_proto::server::{
-    ConnectionHandle, OpRequest, Server, ServerConfig, ServerEvent, ServerOutput, ShareConfig,
-};
+use smb_proto::server::{ServerConfig, ShareConfig};
 use smb_proto::wire::close::{CloseFlags, CloseRequest};
 use smb_proto::wire::create::{
     CreateDisposition, CreateOptions, CreateRequest, ImpersonationLevel, OplockLevel, ShareAccess,
@@ -134,33 +129,21 @@ pub enum SetupFailure {
     Closed(String),
 }
 
-/// A frame hook: sees every client frame before the server; returns the frames to deliver.
-pub type Hook = Box<dyn FnMut(Bytes) -> Vec<Bytes>>;
+/// One client connection against one server: [`Loopback`] recording every frame, with
+/// helpers that expect the pump to settle.
+pub struct Harness(pub Loopback);
 
-/// One client connection against one server.
-pub struct Harness {
-    pub now: Instant,
-    pub server: Server,
-    pub fs: MemFs,
-    pub client: Connection,
-    pub ch: ConnectionHandle,
-    pub events: VecDeque<Event>,
-    pub server_closed: bool,
-    /// Why the server dropped the connection, from its `Closed` event.
-    pub close_reason: Option<String>,
-    /// Ops held back (not answered) while `hold_ops` is set.
-    pub hold_ops: bool,
-    pub held: Vec<OpRequest>,
-    /// A CANCEL of a held op is ignored (the backend finishes it anyway) when set.
-    pub ignore_cancel: bool,
-    pub hook: Option<Hook>,
-    pub ops_seen: usize,
-    /// WRITE ops the backend was given.
-    pub writes_seen: usize,
-    /// Every frame the client sent (before the hook).
-    pub client_sent: Vec<Bytes>,
-    /// Every frame the server sent.
-    pub server_sent: Vec<Bytes>,
+impl Deref for Harness {
+    type Target = Loopback;
+    fn deref(&self) -> &Loopback {
+        &self.0
+    }
+}
+
+impl DerefMut for Harness {
+    fn deref_mut(&mut self) -> &mut Loopback {
+        &mut self.0
+    }
 }
 
 impl Harness {
@@ -179,166 +162,31 @@ impl Harness {
         Self::build(server, client, t0, Some(Box::new(hook)))
     }
 
-    fn build(server: ServerConfig, client: ClientConfig, t0: Instant, hook: Option<Hook>) -> Self {
-        let mut s = Server::new(Arc::new(server), t0);
-        let peer: SocketAddr = "127.0.0.1:50000".parse().expect("addr");
-        let ch = s.accept(t0, TransportKind::Tcp, peer);
-        let c = Connection::new(Arc::new(client), TransportKind::Tcp, t0);
-        let mut h = Self {
-            now: t0,
-            server: s,
-            fs: MemFs::new(),
-            client: c,
-            ch,
-            events: VecDeque::new(),
-            server_closed: false,
-            close_reason: None,
-            hold_ops: false,
-            held: Vec::new(),
-            ignore_cancel: false,
-            hook,
-            ops_seen: 0,
-            writes_seen: 0,
-            client_sent: Vec::new(),
-            server_sent: Vec::new(),
-        };
-        h.pump();
-        h
+    fn build(
+        server: ServerConfig,
+        client: ClientConfig,
+        t0: Instant,
+        hook: Option<FrameHook>,
+    ) -> Self {
+        Self(Loopback::with_hook(server, client, t0, hook, true).expect("the pump settles"))
     }
 
     /// Hands raw bytes to the server as if the client had sent them.
     pub fn inject(&mut self, data: Bytes) {
-        self.server.handle_input(
-            self.ch,
-            Input::Receive {
-                now: self.now,
-                data,
-            },
-        );
-        self.pump();
+        self.0.inject(data).expect("the pump settles");
     }
 
     pub fn pump(&mut self) {
-        for _ in 0..100_000 {
-            let mut progress = false;
-            loop {
-                match self.client.poll_output() {
-                    Output::Transmit(b) => {
-                        progress = true;
-                        self.client_sent.push(b.clone());
-                        let frames = match self.hook.as_mut() {
-                            Some(h) => h(b),
-                            None => vec![b],
-                        };
-                        for f in frames {
-                            self.server.handle_input(
-                                self.ch,
-                                Input::Receive {
-                                    now: self.now,
-                                    data: f,
-                                },
-                            );
-                        }
-                    }
-                    Output::Event(e) => {
-                        progress = true;
-                        self.events.push_back(e);
-                    }
-                    Output::Timeout(_) => break,
-                }
-            }
-            loop {
-                match self.server.poll_output() {
-                    ServerOutput::Transmit { data, .. } => {
-                        progress = true;
-                        self.server_sent.push(data.clone());
-                        self.client.handle_input(Input::Receive {
-                            now: self.now,
-                            data,
-                        });
-                    }
-                    ServerOutput::Op(req) => {
-                        progress = true;
-                        self.ops_seen += 1;
-                        if matches!(req.op, smb_proto::server::FsOp::Write { .. }) {
-                            self.writes_seen += 1;
-                        }
-                        if self.hold_ops {
-                            self.held.push(req);
-                            continue;
-                        }
-                        let id = req.id;
-                        if let Some(r) = self.fs.handle(req) {
-                            self.server.complete(id, self.now, r);
-                        }
-                        while let Some((id, r)) = self.fs.poll_ready() {
-                            self.server.complete(id, self.now, r);
-                        }
-                    }
-                    ServerOutput::Cancel(op) => {
-                        progress = true;
-                        if let Some(r) = self.fs.cancel(op) {
-                            self.server.complete(op, self.now, r);
-                        }
-                        if self.ignore_cancel {
-                            continue;
-                        }
-                        if let Some(pos) = self.held.iter().position(|r| r.id == op) {
-                            self.held.remove(pos);
-                            self.server.complete(op, self.now, Err(NtStatus::CANCELLED));
-                        }
-                    }
-                    ServerOutput::Close { .. } => {
-                        progress = true;
-                        self.server_closed = true;
-                        self.client.handle_input(Input::Closed { now: self.now });
-                    }
-                    ServerOutput::Event(ServerEvent::Closed { reason, .. }) => {
-                        progress = true;
-                        self.close_reason = Some(reason);
-                    }
-                    ServerOutput::Event(_) => progress = true,
-                    ServerOutput::Timeout(_) => break,
-                }
-            }
-            if !progress {
-                return;
-            }
-        }
-        panic!("pump did not settle");
+        self.0.pump().expect("the pump settles");
     }
 
     /// Answers every held op (with memfs) and stops holding.
     pub fn release_held(&mut self) {
-        self.hold_ops = false;
-        for req in std::mem::take(&mut self.held) {
-            let id = req.id;
-            if let Some(r) = self.fs.handle(req) {
-                self.server.complete(id, self.now, r);
-            }
-        }
-        while let Some((id, r)) = self.fs.poll_ready() {
-            self.server.complete(id, self.now, r);
-        }
-        self.pump();
+        self.0.release_held().expect("the pump settles");
     }
 
     pub fn advance(&mut self, d: Duration) {
-        self.now += d;
-        self.server.handle_input(self.ch, Input::Timeout(self.now));
-        self.client.handle_input(Input::Timeout(self.now));
-        self.pump();
-    }
-
-    pub fn take_response(&mut self, id: RequestId) -> Option<Result<Response, RequestError>> {
-        let pos = self
-            .events
-            .iter()
-            .position(|e| matches!(e, Event::Response { id: i, .. } if *i == id))?;
-        match self.events.remove(pos) {
-            Some(Event::Response { result, .. }) => Some(result),
-            _ => None,
-        }
+        self.0.advance(d).expect("the pump settles");
     }
 
     pub fn wait(&mut self, id: RequestId) -> Result<Response, RequestError> {
@@ -353,7 +201,7 @@ impl Harness {
         t: TreeId,
         body: RequestBody,
     ) -> Result<ResponseBody, NtStatus> {
-        let id = self.client.request(self.now, s, t, body).expect("send");
+        let id = self.0.client.request(self.0.now, s, t, body).expect("send");
         match self.wait(id) {
             Ok(Response {
                 payload: ResponsePayload::Body(b),
@@ -369,8 +217,9 @@ impl Harness {
     /// failure delay (virtual time) when the answer is held back.
     pub fn session(&mut self, user: &str, password: &str) -> Result<SessionId, SetupFailure> {
         let id = self
+            .0
             .client
-            .session_setup(self.now, initiator(user, password))
+            .session_setup(self.0.now, initiator(user, password))
             .expect("setup");
         self.pump();
         for round in 0..2 {
@@ -391,7 +240,7 @@ impl Harness {
                 return Err(SetupFailure::Closed(reason));
             }
             if round == 0 {
-                let delay = self.server.config().auth_failure_delay;
+                let delay = self.0.server.config().auth_failure_delay;
                 self.advance(delay);
             }
         }
@@ -402,8 +251,9 @@ impl Harness {
     pub fn login(&mut self, share: &str) -> (SessionId, TreeId) {
         let session = self.session("alice", "secret").expect("login");
         let tc = self
+            .0
             .client
-            .tree_connect(self.now, session, share)
+            .tree_connect(self.0.now, session, share)
             .expect("tc");
         let r = self.wait(tc).expect("tree connect");
         (session, r.header.tree_id().expect("tree id"))
