@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use smb_crypto::PreauthHash;
 
+use super::breaks::{BreakNotification, lease_ack, oplock_ack};
 use super::config::{ClientConfig, SigningPolicy};
 use super::error::{CloseReason, ProtocolViolation, RequestError, SendError};
 use super::negotiate::{Negotiated, build_request, validate_response};
@@ -23,6 +24,8 @@ use crate::io::{Input, TransportKind};
 use crate::rng::SeededRng;
 use crate::session_crypto::{Role, SessionCrypto};
 use crate::wire::compound::{CompoundBuilder, split_compound};
+use crate::wire::create::OplockLevel;
+use crate::wire::create_context::{LeaseKey, LeaseState};
 use crate::wire::frame::{Deframer, FRAME_HEADER_LEN, MAX_FRAME_LEN_FIELD, encode_frame_header};
 use crate::wire::fscc::InfoCodec;
 use crate::wire::fsctl::{ValidateNegotiateInfoRequest, ValidateNegotiateInfoResponse};
@@ -81,8 +84,10 @@ pub enum Event {
         /// The request.
         id: RequestId,
     },
-    /// An oplock or lease break notification (MessageId 0xFFFF_FFFF_FFFF_FFFF).
-    Break(Response),
+    /// An oplock or lease break notification (MessageId 0xFFFF_FFFF_FFFF_FFFF), decoded.
+    /// Acknowledge it with [`Connection::acknowledge_oplock_break`] or
+    /// [`Connection::acknowledge_lease_break`] when [`BreakNotification::ack_required`].
+    Break(BreakNotification),
     /// Credits were granted after a command failed with `SendError::Credits`.
     CreditsAvailable {
         /// Credits now available.
@@ -137,6 +142,11 @@ struct Pending {
     deadline: Option<Instant>,
     async_id: Option<AsyncId>,
     purpose: Purpose,
+    /// Credits this request still holds in the server's window: its charge until the
+    /// server answers (interim or final), then 0.
+    held_credits: u16,
+    /// The CreditRequest it carried (bounds what its response may grant).
+    credits_requested: u16,
 }
 
 #[derive(Debug, Default)]
@@ -175,6 +185,8 @@ pub struct Connection {
     credits: ClientCredits,
     /// Set after a command failed for lack of credits, to announce new ones.
     credit_starved: bool,
+    /// Credits held by requests sent and not yet answered (see [`Connection::grant`]).
+    in_flight_credits: u32,
     /// The connection's preauth hash (3.1.1 only, after NEGOTIATE).
     preauth: Option<PreauthHash>,
     pending: BTreeMap<MessageId, Pending>,
@@ -216,6 +228,7 @@ impl Connection {
             },
             credits: ClientCredits::new(),
             credit_starved: false,
+            in_flight_credits: 0,
             preauth: None,
             pending: BTreeMap::new(),
             sessions: BTreeMap::new(),
@@ -470,6 +483,37 @@ impl Connection {
         self.check_limits(&body)?;
         self.send(now, session, tree, body, Purpose::User)
             .map(|(id, _)| id)
+    }
+
+    /// Acknowledges an oplock break (MS-SMB2 2.2.24.1, 3.2.4.25): the open `file_id` on
+    /// `tree` accepts `level` (the notification's new level, or lower). Completion:
+    /// `Event::Response` with the server's oplock break response (2.2.25.1).
+    pub fn acknowledge_oplock_break(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        tree: TreeId,
+        file_id: FileId,
+        level: OplockLevel,
+    ) -> Result<RequestId, SendError> {
+        let body = RequestBody::OplockBreak(oplock_ack(file_id, level));
+        self.request(now, session, tree, body)
+    }
+
+    /// Acknowledges a lease break (MS-SMB2 2.2.24.2, 3.2.4.25): the lease `key` now holds
+    /// `state`, which must lie within the notification's new state. The server locates the
+    /// session and tree first (3.3.5.22.2), so any tree of the session that opened the file
+    /// will do. Completion: `Event::Response` with the lease break response (2.2.25.2).
+    pub fn acknowledge_lease_break(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        tree: TreeId,
+        key: LeaseKey,
+        state: LeaseState,
+    ) -> Result<RequestId, SendError> {
+        let body = RequestBody::OplockBreak(lease_ack(key, state));
+        self.request(now, session, tree, body)
     }
 
     /// Sends several file commands as one compound chain (MS-SMB2 3.2.4.1.4). With
@@ -796,8 +840,13 @@ impl Connection {
                     deadline: Some(now + self.config.request_timeout),
                     async_id: None,
                     purpose,
+                    held_credits: charge.max(1),
+                    credits_requested: header.credits,
                 },
             );
+            self.in_flight_credits = self
+                .in_flight_credits
+                .saturating_add(u32::from(charge.max(1)));
             ids.push(id);
         }
         self.outbox.push_back(Output::Transmit(frame));
@@ -956,7 +1005,6 @@ impl Connection {
                 inner: header.session_id,
             });
         }
-        self.grant(header.credits);
 
         if header.message_id == MessageId::UNSOLICITED {
             if header.command != Command::OPLOCK_BREAK {
@@ -964,8 +1012,11 @@ impl Connection {
                     "unsolicited message other than a break notification",
                 ));
             }
+            // A notification answers no request: it returns no credits and asked for none.
+            self.grant(header.credits, 0, 0)?;
             let resp = decode_response(&msg)?;
-            self.emit(Event::Break(resp));
+            let notification = BreakNotification::from_response(&resp)?;
+            self.emit(Event::Break(notification));
             return Ok(());
         }
 
@@ -978,6 +1029,14 @@ impl Connection {
                 got: header.command,
             });
         }
+        // The first answer (interim or final) returns the request's credits; a final response
+        // after an interim one returns none (MS-SMB2 3.3.4.2: the interim grants).
+        let returned = std::mem::take(&mut pending.held_credits);
+        let requested = pending.credits_requested;
+        self.grant(header.credits, returned, requested)?;
+        let Some(pending) = self.pending.get_mut(&header.message_id) else {
+            return Err(ProtocolViolation::UnknownMessageId(header.message_id));
+        };
         // Interim response (MS-SMB2 3.2.5.1.5): the request goes async. Samba sends these
         // unsigned, and Windows clients accept that.
         if header.flags.contains(HeaderFlags::ASYNC_COMMAND) && header.status == NtStatus::PENDING {
@@ -1069,13 +1128,43 @@ impl Connection {
         }
     }
 
-    fn grant(&mut self, granted: u16) {
-        self.credits.grant(granted, self.config.max_credits);
+    /// Accounts for a response that returns `returned` credits (its request's charge) and
+    /// grants `granted`, its request having asked for `requested`.
+    ///
+    /// Excess grants (MS-SMB2 3.2.5.1.4 has the client add every grant to its window; 3.3.1.2
+    /// lets a server grant "up to that which the client requests", and real servers cap what
+    /// a client holds: Samba's `smb2 max credits` and Windows' Smb2CreditsMax both default to
+    /// 8192). The credits a server leaves us holding are those granted and unspent plus those
+    /// of requests in flight, which the server's window still counts. If that total after this
+    /// grant exceeds `ClientConfig::max_credits` plus what this request asked for, the server
+    /// is handing out a window no server policy would: the connection closes with
+    /// [`ProtocolViolation::ExcessCredits`] instead of accounting for it silently.
+    fn grant(
+        &mut self,
+        granted: u16,
+        returned: u16,
+        requested: u16,
+    ) -> Result<(), ProtocolViolation> {
+        self.in_flight_credits = self.in_flight_credits.saturating_sub(u32::from(returned));
+        let held = u64::from(self.credits.available())
+            + u64::from(self.in_flight_credits)
+            + u64::from(granted);
+        let ceiling = u64::from(self.config.max_credits) + u64::from(requested);
+        if held > ceiling {
+            return Err(ProtocolViolation::ExcessCredits {
+                granted,
+                held,
+                ceiling,
+            });
+        }
+        // Within the ceiling, so the cap never bites.
+        self.credits.grant(granted, u32::MAX);
         if self.credit_starved && granted > 0 {
             self.credit_starved = false;
             let available = self.credits.available();
             self.emit(Event::CreditsAvailable { available });
         }
+        Ok(())
     }
 
     fn deliver(&mut self, id: RequestId, response: Response) {
