@@ -119,92 +119,103 @@ fn lease_break_is_surfaced_and_acknowledged() {
     };
     seed(&server, "leased.bin", b"cached");
     smol::block_on(async {
-        let (a, sa, ta) = connect(&server, config(Dialect::SMB3_1_1)).await;
-        let (b, sb, tb) = connect(&server, config(Dialect::SMB3_1_1)).await;
-        let key = LeaseKey(*b"lease-key-of-A!!");
-        let opened = create_response(
-            a.request(
-                sa,
-                ta,
-                create_with(
-                    "leased.bin",
-                    CreateDisposition::OPEN,
-                    OplockLevel::LEASE,
-                    vec![lease_v2(key, RWH)],
-                ),
-            )
-            .await
-            .expect("A opens with a lease"),
-        );
-        assert_eq!(opened.oplock_level, OplockLevel::LEASE);
-        let lease = granted_lease(&opened).expect("a lease context in the response");
-        assert_eq!(lease.key, key);
-        assert_eq!(lease.state, RWH, "smbd grants RWH to the only opener");
+        // Plain signed, then sealed: the notification then arrives inside a TRANSFORM.
+        for sealed in [false, true] {
+            let cfg = ClientConfig {
+                require_encryption: sealed,
+                ..config(Dialect::SMB3_1_1)
+            };
+            lease_break_round(&server, cfg).await;
+        }
+    });
+}
 
-        let started = Instant::now();
-        let pending = b
-            .submit(
-                sb,
-                tb,
-                create_with(
-                    "leased.bin",
-                    CreateDisposition::OPEN,
-                    OplockLevel::NONE,
-                    vec![],
-                ),
-            )
-            .await
-            .expect("B's CREATE sent");
-        let notification: BreakNotification = within(20, "lease break on A", a.breaks().recv())
-            .await
-            .expect("break channel open");
-        let BreakKind::Lease {
-            key: broken,
-            current_state,
-            new_state,
-            flags,
-            epoch,
-        } = notification.kind
-        else {
-            panic!("expected a lease break, got {notification:?}")
-        };
-        assert_eq!(broken, key);
-        assert_eq!(current_state, RWH);
-        assert_eq!(new_state, RH, "only write caching is lost");
-        assert!(flags.contains(LeaseBreakFlags::ACK_REQUIRED));
-        assert!(notification.ack_required());
-        assert!(epoch > 0, "a v2 lease carries an epoch: {epoch}");
-
-        let ack = within(
-            20,
-            "lease break ack",
-            a.acknowledge_lease_break(sa, ta, key, new_state),
+async fn lease_break_round(server: &SambaServer, cfg: ClientConfig) {
+    let (a, sa, ta) = connect(server, cfg.clone()).await;
+    let (b, sb, tb) = connect(server, cfg).await;
+    let key = LeaseKey(*b"lease-key-of-A!!");
+    let opened = create_response(
+        a.request(
+            sa,
+            ta,
+            create_with(
+                "leased.bin",
+                CreateDisposition::OPEN,
+                OplockLevel::LEASE,
+                vec![lease_v2(key, RWH)],
+            ),
         )
         .await
-        .expect("lease break acknowledged");
-        match ack.payload {
-            ResponsePayload::Body(ResponseBody::OplockBreak(
-                OplockBreakResponse::LeaseBreakResponse(r),
-            )) => {
-                assert_eq!(r.lease_key, key);
-                assert_eq!(r.lease_state, RH);
-            }
-            other => panic!("lease break ack answered with {other:?}"),
+        .expect("A opens with a lease"),
+    );
+    assert_eq!(opened.oplock_level, OplockLevel::LEASE);
+    let lease = granted_lease(&opened).expect("a lease context in the response");
+    assert_eq!(lease.key, key);
+    assert_eq!(lease.state, RWH, "smbd grants RWH to the only opener");
+
+    let started = Instant::now();
+    let pending = b
+        .submit(
+            sb,
+            tb,
+            create_with(
+                "leased.bin",
+                CreateDisposition::OPEN,
+                OplockLevel::NONE,
+                vec![],
+            ),
+        )
+        .await
+        .expect("B's CREATE sent");
+    let notification: BreakNotification = within(20, "lease break on A", a.breaks().recv())
+        .await
+        .expect("break channel open");
+    let BreakKind::Lease {
+        key: broken,
+        current_state,
+        new_state,
+        flags,
+        epoch,
+    } = notification.kind
+    else {
+        panic!("expected a lease break, got {notification:?}")
+    };
+    assert_eq!(broken, key);
+    assert_eq!(current_state, RWH);
+    assert_eq!(new_state, RH, "only write caching is lost");
+    assert!(flags.contains(LeaseBreakFlags::ACK_REQUIRED));
+    assert!(notification.ack_required());
+    assert!(epoch > 0, "a v2 lease carries an epoch: {epoch}");
+
+    let ack = within(
+        20,
+        "lease break ack",
+        a.acknowledge_lease_break(sa, ta, key, new_state),
+    )
+    .await
+    .expect("lease break acknowledged");
+    match ack.payload {
+        ResponsePayload::Body(ResponseBody::OplockBreak(
+            OplockBreakResponse::LeaseBreakResponse(r),
+        )) => {
+            assert_eq!(r.lease_key, key);
+            assert_eq!(r.lease_state, RH);
         }
-        let b_open = create_response(
-            within(20, "B's CREATE", pending.wait())
-                .await
-                .expect("B's CREATE completes once A acknowledged"),
-        );
-        // smbd's lease break timeout is 35 s: B finished because of the ack, not the timeout.
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "B waited {:?}",
-            started.elapsed()
-        );
-        close(&b, sb, tb, b_open.file_id).await;
-        close(&a, sa, ta, opened.file_id).await;
-    });
+        other => panic!("lease break ack answered with {other:?}"),
+    }
+    let b_open = create_response(
+        within(20, "B's CREATE", pending.wait())
+            .await
+            .expect("B's CREATE completes once A acknowledged"),
+    );
+    // smbd's lease break timeout is 35 s: B finished because of the ack, not the timeout.
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "B waited {:?}",
+        started.elapsed()
+    );
+    close(&b, sb, tb, b_open.file_id).await;
+    close(&a, sa, ta, opened.file_id).await;
 }
 
 /// The same with a batch oplock: smbd breaks it to level II, A acknowledges with
