@@ -119,7 +119,7 @@ fn lease_break_is_surfaced_and_acknowledged() {
     };
     seed(&server, "leased.bin", b"cached");
     smol::block_on(async {
-        // Plain signed, then sealed: the notification then arrives inside a TRANSFORM.
+        // Plain signed, then on a session whose every message is encrypted.
         for sealed in [false, true] {
             let cfg = ClientConfig {
                 require_encryption: sealed,
