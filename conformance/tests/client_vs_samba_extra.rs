@@ -687,3 +687,30 @@ fn set_times_reaches_stat_and_the_disk() {
         assert_eq!(filetime_to_system(still.modified), Some(written));
     });
 }
+
+/// Thousands of requests at once: the driver queues what the credits do not cover, smbd's
+/// grants (up to 32 more than each charge) open the window, and none of it trips the
+/// excess-credit rule, which counts only credits held unspent (requests in flight do not
+/// count against a server's window).
+#[test]
+fn thousands_of_requests_in_flight_stay_within_the_credit_ceiling() {
+    let Some(server) = SambaServer::start_for_test(SambaOptions {
+        signing_mandatory: true,
+        ..SambaOptions::default()
+    }) else {
+        return;
+    };
+    smol::block_on(async {
+        let (c, s, t) = connect(&server, config(Dialect::SMB3_1_1)).await;
+        let echoes = (0..3000)
+            .map(|_| c.request(s, t, RequestBody::Echo(smb_proto::wire::echo::EchoRequest)));
+        for r in support::requests::join_all(echoes.collect()).await {
+            match r.expect("ECHO").payload {
+                ResponsePayload::Body(ResponseBody::Echo(_)) => {}
+                other => panic!("ECHO answered with {other:?}"),
+            }
+        }
+        // The connection is still up and usable.
+        round_trip(&server, &c, s, t, "after-echoes.bin", 1).await;
+    });
+}

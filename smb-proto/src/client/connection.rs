@@ -142,10 +142,7 @@ struct Pending {
     deadline: Option<Instant>,
     async_id: Option<AsyncId>,
     purpose: Purpose,
-    /// Credits this request still holds in the server's window: its charge until the
-    /// server answers (interim or final), then 0.
-    held_credits: u16,
-    /// The CreditRequest it carried (bounds what its response may grant).
+    /// The CreditRequest it carried (part of the ceiling its responses are held to).
     credits_requested: u16,
 }
 
@@ -185,8 +182,6 @@ pub struct Connection {
     credits: ClientCredits,
     /// Set after a command failed for lack of credits, to announce new ones.
     credit_starved: bool,
-    /// Credits held by requests sent and not yet answered (see [`Connection::grant`]).
-    in_flight_credits: u32,
     /// The connection's preauth hash (3.1.1 only, after NEGOTIATE).
     preauth: Option<PreauthHash>,
     pending: BTreeMap<MessageId, Pending>,
@@ -228,7 +223,6 @@ impl Connection {
             },
             credits: ClientCredits::new(),
             credit_starved: false,
-            in_flight_credits: 0,
             preauth: None,
             pending: BTreeMap::new(),
             sessions: BTreeMap::new(),
@@ -840,13 +834,9 @@ impl Connection {
                     deadline: Some(now + self.config.request_timeout),
                     async_id: None,
                     purpose,
-                    held_credits: charge.max(1),
                     credits_requested: header.credits,
                 },
             );
-            self.in_flight_credits = self
-                .in_flight_credits
-                .saturating_add(u32::from(charge.max(1)));
             ids.push(id);
         }
         self.outbox.push_back(Output::Transmit(frame));
@@ -1012,8 +1002,8 @@ impl Connection {
                     "unsolicited message other than a break notification",
                 ));
             }
-            // A notification answers no request: it returns no credits and asked for none.
-            self.grant(header.credits, 0, 0)?;
+            // A notification answers no request: nothing was asked for.
+            self.grant(header.credits, 0)?;
             let resp = decode_response(&msg)?;
             let notification = BreakNotification::from_response(&resp)?;
             self.emit(Event::Break(notification));
@@ -1029,11 +1019,8 @@ impl Connection {
                 got: header.command,
             });
         }
-        // The first answer (interim or final) returns the request's credits; a final response
-        // after an interim one returns none (MS-SMB2 3.3.4.2: the interim grants).
-        let returned = std::mem::take(&mut pending.held_credits);
         let requested = pending.credits_requested;
-        self.grant(header.credits, returned, requested)?;
+        self.grant(header.credits, requested)?;
         let Some(pending) = self.pending.get_mut(&header.message_id) else {
             return Err(ProtocolViolation::UnknownMessageId(header.message_id));
         };
@@ -1128,27 +1115,18 @@ impl Connection {
         }
     }
 
-    /// Accounts for a response that returns `returned` credits (its request's charge) and
-    /// grants `granted`, its request having asked for `requested`.
+    /// Adds the credits a response grants, its request having asked for `requested`.
     ///
-    /// Excess grants (MS-SMB2 3.2.5.1.4 has the client add every grant to its window; 3.3.1.2
-    /// lets a server grant "up to that which the client requests", and real servers cap what
-    /// a client holds: Samba's `smb2 max credits` and Windows' Smb2CreditsMax both default to
-    /// 8192). The credits a server leaves us holding are those granted and unspent plus those
-    /// of requests in flight, which the server's window still counts. If that total after this
-    /// grant exceeds `ClientConfig::max_credits` plus what this request asked for, the server
-    /// is handing out a window no server policy would: the connection closes with
+    /// Excess grants. MS-SMB2 3.2.5.1.4 has the client add every grant to its window, and
+    /// 3.3.1.2 lets a server grant "up to that which the client requests"; real servers also
+    /// cap the window of MessageIds a client may still use (granted and not yet spent):
+    /// Samba's `smb2 max credits` and Windows' Smb2CreditsMax both default to 8192, and
+    /// requests in flight do not count against it. So if the credits we hold unspent after
+    /// this grant exceed `ClientConfig::max_credits` plus what this request asked for, the
+    /// server hands out a window no server policy would: the connection closes with
     /// [`ProtocolViolation::ExcessCredits`] instead of accounting for it silently.
-    fn grant(
-        &mut self,
-        granted: u16,
-        returned: u16,
-        requested: u16,
-    ) -> Result<(), ProtocolViolation> {
-        self.in_flight_credits = self.in_flight_credits.saturating_sub(u32::from(returned));
-        let held = u64::from(self.credits.available())
-            + u64::from(self.in_flight_credits)
-            + u64::from(granted);
+    fn grant(&mut self, granted: u16, requested: u16) -> Result<(), ProtocolViolation> {
+        let held = u64::from(self.credits.available()) + u64::from(granted);
         let ceiling = u64::from(self.config.max_credits) + u64::from(requested);
         if held > ceiling {
             return Err(ProtocolViolation::ExcessCredits {

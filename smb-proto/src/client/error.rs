@@ -130,7 +130,7 @@ pub enum ProtocolViolation {
     ExcessCredits {
         /// CreditResponse of the offending message.
         granted: u16,
-        /// Credits we would hold after it (unspent plus in flight).
+        /// Credits we would hold unspent after it.
         held: u64,
         /// The most we accept holding after that message.
         ceiling: u64,
