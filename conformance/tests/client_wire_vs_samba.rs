@@ -1,6 +1,8 @@
 //! On the wire: a loopback capture of our client's sessions against a private smbd (signed,
 //! not encrypted, so the dissector sees every command) is read back by tshark, which must
-//! dissect the SMB2 commands and report no malformed frame and no expert error.
+//! dissect the SMB2 commands and report no malformed frame and no expert error. The client
+//! reaches smbd through a relay on port 445 when that port is free, so that Wireshark reads
+//! full-size (1 MiB) messages as Direct TCP (see `relay_on_445`).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -87,15 +89,42 @@ fn commands(cap: &str, decode_as: &str) -> Vec<u16> {
     .collect()
 }
 
-/// One session's worth of file work through the file API.
-async fn session(server: &SambaServer, dialect: Dialect) {
+/// Relays 127.0.0.1:445 to smbd's port, when 445 is free (we run as root), so that tshark
+/// dissects the stream as SMB over Direct TCP with its 24-bit lengths: Wireshark 4.0's NBSS
+/// dissector does so only on port 445. On any other port ("decode as" NBSS) it reads the
+/// NetBIOS 17-bit length, so a message over 128 KiB would be split wrongly and flagged
+/// malformed whoever sent it; without the relay the session keeps its messages smaller.
+fn relay_on_445(target: u16) -> Option<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 445)).ok()?;
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", target)) else {
+                continue;
+            };
+            for (from, to) in [(&client, &server), (&server, &client)] {
+                let (Ok(mut from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
+                    continue;
+                };
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Write);
+                });
+            }
+        }
+    });
+    Some(445)
+}
+
+/// One session's worth of file work through the file API, with a file of `len` bytes.
+async fn session(server: &SambaServer, port: u16, dialect: Dialect, len: u32) {
     let creds = Credentials::new(server.user(), server.password());
     let cfg = ClientConfig {
         max_dialect: dialect,
         server_name: "127.0.0.1".into(),
         ..ClientConfig::default()
     };
-    let addr = SocketAddr::from(([127, 0, 0, 1], server.port()));
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let s = Share::connect_with(&[addr], cfg, "share", &creds)
         .await
         .unwrap_or_else(|e| panic!("{dialect}: connect: {e}"));
@@ -103,11 +132,7 @@ async fn session(server: &SambaServer, dialect: Dialect) {
     let dir = format!("wire-{dialect}");
     s.mkdir(&dir).await.expect("mkdir");
     let file = format!("{dir}/data.bin");
-    // Under 128 KiB per message: Wireshark 4.0's NBSS dissector reads the 24-bit Direct TCP
-    // length only on port 445; on smbd's high port ("decode as" NBSS) it reads the NetBIOS
-    // 17-bit length, so a larger READ or WRITE would be split wrongly and flagged malformed
-    // whoever sent it.
-    let data: Vec<u8> = (0..120_000u32).map(|i| (i % 251) as u8).collect();
+    let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
     s.write(&file, data.clone()).await.expect("write");
     assert_eq!(s.read(&file).await.expect("read"), data);
     let listed = s.list(&dir).await.expect("list");
@@ -146,7 +171,11 @@ fn tshark_dissects_our_sessions_without_malformed_frames() {
     let scratch = tempfile::tempdir().expect("temp dir");
     let capture = scratch.path().join("client.pcapng");
     let log = scratch.path().join("tshark.log");
-    let Some(child) = start_capture(server.port(), &capture, &log) else {
+    let port = relay_on_445(server.port()).unwrap_or(server.port());
+    // 3 MiB + 5 B moves in 1 MiB READs and WRITEs; without the relay, under 128 KiB.
+    let len = if port == 445 { (3 << 20) + 5 } else { 120_000 };
+    eprintln!("capturing on port {port}, file of {len} bytes");
+    let Some(child) = start_capture(port, &capture, &log) else {
         assert!(
             !conformance::peers::in_ci(),
             "tshark cannot capture on lo (CI=true): {}",
@@ -158,11 +187,11 @@ fn tshark_dissects_our_sessions_without_malformed_frames() {
     // 3.1.1 (preauth, contexts, GMAC), 3.0 (VALIDATE_NEGOTIATE_INFO, CMAC), 2.1 (HMAC).
     smol::block_on(async {
         for dialect in [Dialect::SMB3_1_1, Dialect::SMB3_0, Dialect::SMB2_1] {
-            session(&server, dialect).await;
+            session(&server, port, dialect, len).await;
         }
     });
     let cap = capture.to_string_lossy().into_owned();
-    let decode_as = format!("tcp.port=={},nbss", server.port());
+    let decode_as = format!("tcp.port=={port},nbss");
     // dumpcap writes in batches: wait (bounded) until the last LOGOFF is in the file.
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline
@@ -177,7 +206,6 @@ fn tshark_dissects_our_sessions_without_malformed_frames() {
     stop(child);
 
     let cmds = commands(&cap, &decode_as);
-    let port = server.port();
     let flagged = |filter: &str| {
         tshark(&[
             "-r",
@@ -225,4 +253,14 @@ fn tshark_dissects_our_sessions_without_malformed_frames() {
         assert!(n >= 2, "SMB2 command {cmd} dissected {n} times in {cmds:?}");
     }
     assert!(cmds.len() > 100, "{} SMB2 messages dissected", cmds.len());
+    if port == 445 {
+        // Whole 1 MiB WRITEs and READs (reassembled from many TCP segments) dissect too.
+        for filter in [
+            "smb2.write_length == 1048576",
+            "smb2.read_length == 1048576",
+        ] {
+            let big = tshark(&["-r", &cap, "-Y", filter]).expect("tshark filter");
+            assert!(big.lines().count() >= 3, "{filter}: {big}");
+        }
+    }
 }
