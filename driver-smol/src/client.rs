@@ -244,12 +244,7 @@ impl Client {
         file_id: smb_proto::wire::FileId,
         level: smb_proto::wire::create::OplockLevel,
     ) -> Result<Response, ClientError> {
-        let body = smb_proto::wire::oplock_break::OplockBreakRequest::Oplock(
-            smb_proto::wire::oplock_break::OplockBreak {
-                oplock_level: level,
-                file_id,
-            },
-        );
+        let body = smb_proto::client::breaks::oplock_ack(file_id, level);
         self.request(session, tree, RequestBody::OplockBreak(body))
             .await
     }
@@ -262,14 +257,7 @@ impl Client {
         key: smb_proto::wire::create_context::LeaseKey,
         state: smb_proto::wire::create_context::LeaseState,
     ) -> Result<Response, ClientError> {
-        let body = smb_proto::wire::oplock_break::OplockBreakRequest::Lease(
-            smb_proto::wire::oplock_break::LeaseBreakAck {
-                flags: 0,
-                lease_key: key,
-                lease_state: state,
-                lease_duration: 0,
-            },
-        );
+        let body = smb_proto::client::breaks::lease_ack(key, state);
         self.request(session, tree, RequestBody::OplockBreak(body))
             .await
     }

@@ -1,4 +1,4 @@
-//! Oplock and lease break notifications as the client sees them (MS-SMB2 2.2.23, 3.2.5.19).
+//! Oplock and lease break notifications as the client sees them (MS-SMB2 2.2.23, 2.2.24).
 //!
 //! Owns: [`BreakNotification`], the typed form of an unsolicited OPLOCK_BREAK message
 //! (MessageId 0xFFFF_FFFF_FFFF_FFFF), and the acknowledgment bodies (2.2.24.1 and 2.2.24.2)
@@ -46,8 +46,8 @@ pub enum BreakKind {
 /// An oplock or lease break notification from the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BreakNotification {
-    /// The header's SessionId (the open's session for an oplock break; servers may send 0 for
-    /// a lease break, which belongs to the client as a whole, MS-SMB2 3.3.4.7).
+    /// The header's SessionId (the open's session for an oplock break; a server may send 0
+    /// for a lease break, as a lease belongs to the client rather than to one session).
     pub session: SessionId,
     /// The header's TreeId, when the server named one.
     pub tree: Option<TreeId>,
@@ -106,8 +106,10 @@ impl BreakNotification {
         })
     }
 
-    /// Whether the server waits for an acknowledgment: always for an oplock break to level
-    /// II or none from exclusive/batch (3.2.5.19.1), and for a lease break with ACK_REQUIRED.
+    /// Whether the server waits for an acknowledgment: for a lease break, when it carries
+    /// ACK_REQUIRED; for an oplock break, always, except that a break of a level II oplock
+    /// (to none) is not acknowledged (2.2.24.1). The connection does not track oplock levels,
+    /// so the caller, who knows its open held level II, skips that ack.
     pub fn ack_required(&self) -> bool {
         match self.kind {
             BreakKind::Oplock { .. } => true,
@@ -116,8 +118,9 @@ impl BreakNotification {
     }
 }
 
-/// The OPLOCK_BREAK acknowledgment of an oplock break (2.2.24.1).
-pub(crate) fn oplock_ack(file_id: FileId, level: OplockLevel) -> OplockBreakRequest {
+/// The OPLOCK_BREAK acknowledgment of an oplock break (2.2.24.1): `level` is the level the
+/// client lowers to (the notification's, or lower).
+pub fn oplock_ack(file_id: FileId, level: OplockLevel) -> OplockBreakRequest {
     OplockBreakRequest::Oplock(OplockBreak {
         oplock_level: level,
         file_id,
@@ -126,7 +129,7 @@ pub(crate) fn oplock_ack(file_id: FileId, level: OplockLevel) -> OplockBreakRequ
 
 /// The OPLOCK_BREAK acknowledgment of a lease break (2.2.24.2): Flags and LeaseDuration are
 /// reserved and zero.
-pub(crate) fn lease_ack(key: LeaseKey, state: LeaseState) -> OplockBreakRequest {
+pub fn lease_ack(key: LeaseKey, state: LeaseState) -> OplockBreakRequest {
     OplockBreakRequest::Lease(LeaseBreakAck {
         flags: 0,
         lease_key: key,

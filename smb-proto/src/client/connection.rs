@@ -479,7 +479,7 @@ impl Connection {
             .map(|(id, _)| id)
     }
 
-    /// Acknowledges an oplock break (MS-SMB2 2.2.24.1, 3.2.4.25): the open `file_id` on
+    /// Acknowledges an oplock break (MS-SMB2 2.2.24.1): the open `file_id` on
     /// `tree` accepts `level` (the notification's new level, or lower). Completion:
     /// `Event::Response` with the server's oplock break response (2.2.25.1).
     pub fn acknowledge_oplock_break(
@@ -494,10 +494,10 @@ impl Connection {
         self.request(now, session, tree, body)
     }
 
-    /// Acknowledges a lease break (MS-SMB2 2.2.24.2, 3.2.4.25): the lease `key` now holds
-    /// `state`, which must lie within the notification's new state. The server locates the
-    /// session and tree first (3.3.5.22.2), so any tree of the session that opened the file
-    /// will do. Completion: `Event::Response` with the lease break response (2.2.25.2).
+    /// Acknowledges a lease break (MS-SMB2 2.2.24.2): the lease `key` now holds `state`,
+    /// which must lie within the notification's new state. The server checks the session
+    /// and tree before it looks the lease up by the connection's ClientGuid, so any tree of
+    /// the session that opened the file will do. Completion: `Event::Response` with the lease break response (2.2.25.2).
     pub fn acknowledge_lease_break(
         &mut self,
         now: Instant,
