@@ -30,7 +30,17 @@ fn tshark(args: &[&str]) -> Option<String> {
 fn start_capture(port: u16, file: &Path, log: &Path) -> Option<Child> {
     let stderr = std::fs::File::create(log).ok()?;
     let mut child = Command::new("tshark")
-        .args(["-i", "lo", "-f", &format!("tcp port {port}"), "-w"])
+        // A 64 MiB capture buffer: a loaded machine must not drop segments of the large
+        // messages (a gap would leave them unreassembled).
+        .args([
+            "-i",
+            "lo",
+            "-B",
+            "64",
+            "-f",
+            &format!("tcp port {port}"),
+            "-w",
+        ])
         .arg(file)
         .stdout(Stdio::null())
         .stderr(stderr)
@@ -172,8 +182,8 @@ fn tshark_dissects_our_sessions_without_malformed_frames() {
     let capture = scratch.path().join("client.pcapng");
     let log = scratch.path().join("tshark.log");
     let port = relay_on_445(server.port()).unwrap_or(server.port());
-    // 3 MiB + 5 B moves in 1 MiB READs and WRITEs; without the relay, under 128 KiB.
-    let len = if port == 445 { (3 << 20) + 5 } else { 120_000 };
+    // 2 MiB + 5 B moves in 1 MiB READs and WRITEs; without the relay, under 128 KiB.
+    let len = if port == 445 { (2 << 20) + 5 } else { 120_000 };
     eprintln!("capturing on port {port}, file of {len} bytes");
     let Some(child) = start_capture(port, &capture, &log) else {
         assert!(
@@ -260,7 +270,10 @@ fn tshark_dissects_our_sessions_without_malformed_frames() {
             "smb2.read_length == 1048576",
         ] {
             let big = tshark(&["-r", &cap, "-Y", filter]).expect("tshark filter");
-            assert!(big.lines().count() >= 3, "{filter}: {big}");
+            assert!(
+                big.lines().count() >= 2,
+                "{filter}: {big}\nall SMB2 commands: {cmds:?}"
+            );
         }
     }
 }
