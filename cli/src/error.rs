@@ -110,7 +110,9 @@ impl CliError {
             CliError::Serve(_) => ExitCode::Serve,
             CliError::Invariant(_) => ExitCode::Invariant,
             CliError::Smb { source, .. } => match source {
-                files::Error::InvalidPath { .. } => ExitCode::Usage,
+                files::Error::InvalidPath { .. } | files::Error::InvalidArgument { .. } => {
+                    ExitCode::Usage
+                }
                 files::Error::Local { .. } => ExitCode::Local,
                 files::Error::Connect(_) | files::Error::Unexpected { .. } => ExitCode::Connect,
                 files::Error::Client { .. } | files::Error::Session { .. } => match source.status()

@@ -15,8 +15,8 @@ use bytes::Bytes;
 use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, FutureExt};
 use smb_proto::auth::{Initiator, InitiatorConfig, SpnegoInitiator, ntlm::Credentials};
 use smb_proto::client::{
-    ClientConfig, CloseReason, Connection, Event, Negotiated, Output, RequestError, RequestId,
-    SendError,
+    BreakNotification, ClientConfig, CloseReason, Connection, Event, Negotiated, Output,
+    RequestError, RequestId, SendError,
 };
 use smb_proto::io::{Clock, Input, TransportKind};
 use smb_proto::rng::SeededRng;
@@ -145,8 +145,13 @@ pub struct Client {
     server: String,
     rng: std::sync::Mutex<SeededRng>,
     clock: Option<Clock>,
+    breaks: async_channel::Receiver<BreakNotification>,
     _task: smol::Task<()>,
 }
+
+/// How many break notifications wait for the application before the oldest unread ones are
+/// dropped (a server flooding breaks must not grow memory without bound).
+const BREAK_QUEUE: usize = 1024;
 
 impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -203,7 +208,8 @@ impl Client {
         let conn = Connection::new(config, transport, Instant::now());
         let (tx, rx) = async_channel::bounded(64);
         let (ready_tx, ready_rx) = async_channel::bounded(1);
-        let task = smol::spawn(run(stream, conn, rx, ready_tx));
+        let (breaks_tx, breaks_rx) = async_channel::bounded(BREAK_QUEUE);
+        let task = smol::spawn(run(stream, conn, rx, ready_tx, breaks_tx));
         let negotiated = ready_rx
             .recv()
             .await
@@ -214,6 +220,7 @@ impl Client {
             server,
             rng: std::sync::Mutex::new(rng.fork()),
             clock,
+            breaks: breaks_rx,
             _task: task,
         })
     }
@@ -221,6 +228,38 @@ impl Client {
     /// What NEGOTIATE settled.
     pub fn negotiated(&self) -> &Negotiated {
         &self.negotiated
+    }
+
+    /// Oplock and lease break notifications from the server, in arrival order. Acknowledge
+    /// them with [`Client::acknowledge_oplock_break`] / [`Client::acknowledge_lease_break`].
+    pub fn breaks(&self) -> &async_channel::Receiver<BreakNotification> {
+        &self.breaks
+    }
+
+    /// Acknowledges an oplock break (MS-SMB2 2.2.24.1) and returns the server's response.
+    pub async fn acknowledge_oplock_break(
+        &self,
+        session: SessionId,
+        tree: TreeId,
+        file_id: smb_proto::wire::FileId,
+        level: smb_proto::wire::create::OplockLevel,
+    ) -> Result<Response, ClientError> {
+        let body = smb_proto::client::breaks::oplock_ack(file_id, level);
+        self.request(session, tree, RequestBody::OplockBreak(body))
+            .await
+    }
+
+    /// Acknowledges a lease break (MS-SMB2 2.2.24.2) and returns the server's response.
+    pub async fn acknowledge_lease_break(
+        &self,
+        session: SessionId,
+        tree: TreeId,
+        key: smb_proto::wire::create_context::LeaseKey,
+        state: smb_proto::wire::create_context::LeaseState,
+    ) -> Result<Response, ClientError> {
+        let body = smb_proto::client::breaks::lease_ack(key, state);
+        self.request(session, tree, RequestBody::OplockBreak(body))
+            .await
     }
 
     async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, ClientError> {
@@ -444,6 +483,7 @@ fn drain(
     waiters: &mut BTreeMap<RequestId, Waiter>,
     ready: &mut Option<async_channel::Sender<Result<Negotiated, ClientError>>>,
     credits_back: &mut bool,
+    breaks: &async_channel::Sender<BreakNotification>,
 ) -> Option<Instant> {
     loop {
         match conn.poll_output() {
@@ -486,7 +526,12 @@ fn drain(
                     None => {}
                 },
                 Event::Pending { id } => tracing::trace!(?id, "request went async"),
-                Event::Break(b) => tracing::debug!(header = ?b.header, "break notification"),
+                Event::Break(b) => {
+                    tracing::debug!(?b, "break notification");
+                    if let Err(async_channel::TrySendError::Full(b)) = breaks.try_send(b) {
+                        tracing::warn!(?b, "break queue full: notification dropped");
+                    }
+                }
                 Event::CreditsAvailable { .. } => *credits_back = true,
                 Event::Closed { reason } => {
                     tracing::debug!(%reason, "connection closed");
@@ -644,6 +689,7 @@ async fn run<S>(
     mut conn: Connection,
     commands: async_channel::Receiver<Command>,
     ready: async_channel::Sender<Result<Negotiated, ClientError>>,
+    breaks: async_channel::Sender<BreakNotification>,
 ) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
@@ -667,8 +713,14 @@ async fn run<S>(
             conn.close_connection();
         }
         let mut credits_back = false;
-        let Some(deadline) = drain(&mut conn, &wtx, &mut waiters, &mut ready, &mut credits_back)
-        else {
+        let Some(deadline) = drain(
+            &mut conn,
+            &wtx,
+            &mut waiters,
+            &mut ready,
+            &mut credits_back,
+            &breaks,
+        ) else {
             break;
         };
         if credits_back {

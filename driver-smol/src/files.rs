@@ -51,7 +51,7 @@ use smb_proto::wire::flush::FlushRequest;
 use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
 use smb_proto::wire::fscc::directory::{FileIdBothDirectoryInformation, decode_directory};
 use smb_proto::wire::fscc::file::{
-    FileAllInformation, FileDispositionInformation, FileEndOfFileInformation,
+    FileAllInformation, FileBasicInformation, FileDispositionInformation, FileEndOfFileInformation,
     FileRenameInformation, FileStandardInformation,
 };
 use smb_proto::wire::fscc::{FileInfoClass, FileInformation};
@@ -141,6 +141,16 @@ pub enum Error {
     /// None of the addresses accepted a connection.
     #[error("cannot connect: {0}")]
     Connect(String),
+    /// An argument cannot be expressed on the wire (e.g. a time before 1601).
+    #[error("{op} {}: {why}", shown(.path))]
+    InvalidArgument {
+        /// What we were doing.
+        op: &'static str,
+        /// The path on the share.
+        path: String,
+        /// What was wrong.
+        why: &'static str,
+    },
 }
 
 impl Error {
@@ -301,6 +311,36 @@ pub fn filetime_to_system(filetime: u64) -> Option<SystemTime> {
         let ticks = UNIX_EPOCH_AS_FILETIME - filetime;
         UNIX_EPOCH.checked_sub(Duration::from_nanos(ticks.saturating_mul(100)))
     }
+}
+
+/// Converts a `SystemTime` to a FILETIME (100 ns ticks since 1601-01-01 UTC), truncating
+/// below 100 ns. `None` when the time is before 1601 or past the FILETIME range, and for the
+/// 1601 epoch itself, whose FILETIME 0 means "unchanged" in SET_INFO (MS-FSCC 2.4.7).
+pub fn system_to_filetime(time: SystemTime) -> Option<u64> {
+    const UNIX_EPOCH_AS_FILETIME: u64 = 116_444_736_000_000_000;
+    let ticks = match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => {
+            UNIX_EPOCH_AS_FILETIME.checked_add(u64::try_from(after.as_nanos() / 100).ok()?)?
+        }
+        Err(e) => UNIX_EPOCH_AS_FILETIME
+            .checked_sub(u64::try_from(e.duration().as_nanos() / 100).ok()?)?,
+    };
+    // 0 means "leave unchanged" and u64::MAX (-1) "stop updating" in SET_INFO.
+    (ticks != 0 && ticks != u64::MAX).then_some(ticks)
+}
+
+/// The four timestamps of a file, for [`File::set_times`] and [`Share::set_times`]. `None`
+/// leaves that time unchanged (FILETIME 0 in FileBasicInformation, MS-FSCC 2.4.7).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FileTimes {
+    /// CreationTime.
+    pub created: Option<SystemTime>,
+    /// LastAccessTime.
+    pub accessed: Option<SystemTime>,
+    /// LastWriteTime (what `stat` reports as modified, and the local mtime on most servers).
+    pub written: Option<SystemTime>,
+    /// ChangeTime (the metadata change time).
+    pub changed: Option<SystemTime>,
 }
 
 /// A user's credentials for NTLMv2.
@@ -590,6 +630,17 @@ impl Share {
         marked
     }
 
+    /// Sets the timestamps of a file or directory (FileBasicInformation through SET_INFO);
+    /// `None` fields stay as they are. Opens with FILE_WRITE_ATTRIBUTES only.
+    pub async fn set_times(&self, path: &str, times: FileTimes) -> Result<(), Error> {
+        let f = self
+            .open(path, OpenOptions::new().write_attributes(true))
+            .await?;
+        let set = f.set_times(times).await;
+        f.close().await?;
+        set
+    }
+
     /// Renames (moves) a file or directory within the share. With `replace`, an existing
     /// file at `to` is replaced; otherwise that fails with STATUS_OBJECT_NAME_COLLISION.
     pub async fn rename(&self, from: &str, to: &str, replace: bool) -> Result<(), Error> {
@@ -625,6 +676,7 @@ pub struct OpenOptions {
     list: bool,
     kind: Option<bool>,
     delete_on_close: bool,
+    write_attributes: bool,
 }
 
 impl OpenOptions {
@@ -696,6 +748,13 @@ impl OpenOptions {
         self
     }
 
+    /// Ask for FILE_WRITE_ATTRIBUTES (needed to set times or attributes without write access
+    /// to the data).
+    pub fn write_attributes(&mut self, on: bool) -> &mut Self {
+        self.write_attributes = on;
+        self
+    }
+
     fn creates(&self) -> bool {
         self.create || self.create_new
     }
@@ -724,6 +783,9 @@ impl OpenOptions {
         }
         if self.delete {
             access |= AccessMask::DELETE;
+        }
+        if self.write_attributes {
+            access |= AccessMask::FILE_WRITE_ATTRIBUTES;
         }
         let mut options = match self.kind {
             Some(true) => CreateOptions::DIRECTORY_FILE,
@@ -969,6 +1031,28 @@ impl File {
             &FileEndOfFileInformation { end_of_file: len },
         )
         .await
+    }
+
+    /// Sets the timestamps (FileBasicInformation, MS-FSCC 2.4.7): `None` fields, and the
+    /// attributes, stay unchanged (0 on the wire). Needs FILE_WRITE_ATTRIBUTES access.
+    pub async fn set_times(&self, times: FileTimes) -> Result<(), Error> {
+        let op = "set times of";
+        let convert = |t: Option<SystemTime>| match t {
+            None => Ok(0),
+            Some(t) => system_to_filetime(t).ok_or_else(|| Error::InvalidArgument {
+                op,
+                path: self.path.clone(),
+                why: "a time outside the FILETIME range (1601 to 30828)",
+            }),
+        };
+        let info = FileBasicInformation {
+            creation_time: convert(times.created)?,
+            last_access_time: convert(times.accessed)?,
+            last_write_time: convert(times.written)?,
+            change_time: convert(times.changed)?,
+            file_attributes: FileAttributes::EMPTY,
+        };
+        self.set(op, &info).await
     }
 
     /// Asks the server to put written data on stable storage (FLUSH).
@@ -1412,6 +1496,31 @@ mod tests {
         );
         assert!(filetime_to_system(1).is_some());
         assert!(filetime_to_system(u64::MAX).is_some());
+    }
+
+    #[test]
+    fn system_times_convert_to_filetimes() {
+        assert_eq!(
+            system_to_filetime(UNIX_EPOCH),
+            Some(116_444_736_000_000_000)
+        );
+        let t = UNIX_EPOCH + Duration::from_nanos(1_234_567_891_234_567_800);
+        let ft = system_to_filetime(t).expect("in range");
+        assert_eq!(filetime_to_system(ft), Some(t));
+        // 1601-01-01 is FILETIME 0, which means "unchanged": refused.
+        let epoch_1601 = UNIX_EPOCH - Duration::from_secs(11_644_473_600);
+        assert_eq!(system_to_filetime(epoch_1601), None);
+        assert_eq!(
+            system_to_filetime(epoch_1601 + Duration::from_nanos(100)),
+            Some(1)
+        );
+        assert_eq!(
+            system_to_filetime(epoch_1601 - Duration::from_secs(1)),
+            None
+        );
+        let r = OpenOptions::new().write_attributes(true).request("f");
+        assert!(r.desired_access.contains(AccessMask::FILE_WRITE_ATTRIBUTES));
+        assert!(!r.desired_access.contains(AccessMask::GENERIC_WRITE));
     }
 
     #[test]

@@ -7,8 +7,13 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 use smb_crypto::{CipherId, SigningAlgorithm};
-use smb_proto::client::{ClientConfig, CloseReason, Connection, Event, Output, ProtocolViolation};
+use smb_proto::client::{
+    BreakKind, BreakNotification, ClientConfig, CloseReason, Connection, Event, Output,
+    ProtocolViolation, SendError,
+};
 use smb_proto::io::{Input, TransportKind};
+use smb_proto::wire::create::OplockLevel;
+use smb_proto::wire::create_context::{LeaseKey, LeaseState};
 use smb_proto::wire::cursor::Writer;
 use smb_proto::wire::header::{Header, HeaderFlags};
 use smb_proto::wire::message::{RequestBody, decode_request};
@@ -17,7 +22,10 @@ use smb_proto::wire::negotiate_context::{
     EncryptionCapabilities, HashAlgorithm, NegotiateContext, PreauthIntegrityCapabilities,
     SigningCapabilities,
 };
-use smb_proto::wire::{Body, Command, Dialect, Guid, MessageId};
+use smb_proto::wire::oplock_break::{
+    LeaseBreakAck, LeaseBreakFlags, LeaseBreakNotification, OplockBreak, OplockBreakResponse,
+};
+use smb_proto::wire::{Body, Command, Dialect, FileId, Guid, MessageId, SessionId, TreeId};
 
 fn drain(c: &mut Connection) -> (Vec<Bytes>, Vec<Event>, Instant) {
     let (mut tx, mut ev) = (Vec::new(), Vec::new());
@@ -31,13 +39,17 @@ fn drain(c: &mut Connection) -> (Vec<Bytes>, Vec<Event>, Instant) {
 }
 
 fn response(dialect: Dialect, contexts: Vec<NegotiateContext>) -> Bytes {
+    response_granting(dialect, contexts, 1)
+}
+
+fn response_granting(dialect: Dialect, contexts: Vec<NegotiateContext>, credits: u16) -> Bytes {
     let mut out = BytesMut::new();
     out.extend_from_slice(&[0; 4]);
     {
         let mut w = Writer::continuing(&mut out, 4);
         Header {
             command: Command::NEGOTIATE,
-            credits: 1,
+            credits,
             flags: HeaderFlags::SERVER_TO_REDIR,
             message_id: MessageId(0),
             ..Header::default()
@@ -222,4 +234,246 @@ fn response_to_an_unknown_message_id_is_a_violation() {
             ProtocolViolation::UnknownMessageId(MessageId(0))
         ))
     );
+}
+
+/// Frames one server message: `header` then `body`.
+fn message(header: Header, body: &impl Body) -> Bytes {
+    let mut out = BytesMut::new();
+    out.extend_from_slice(&[0; 4]);
+    {
+        let mut w = Writer::continuing(&mut out, 4);
+        header.encode(&mut w).unwrap();
+        body.encode(&mut w).unwrap();
+    }
+    let len = (out.len() - 4) as u32;
+    out[..4].copy_from_slice(&len.to_be_bytes());
+    out.freeze()
+}
+
+fn negotiated_conn(now: Instant) -> Connection {
+    let mut c = new_conn(now);
+    drain(&mut c);
+    c.handle_input(Input::Receive {
+        now,
+        data: response(Dialect::SMB3_1_1, good_311_contexts()),
+    });
+    let (_, ev, _) = drain(&mut c);
+    assert!(matches!(ev.first(), Some(Event::Negotiated(_))), "{ev:?}");
+    c
+}
+
+fn break_header(credits: u16) -> Header {
+    Header {
+        command: Command::OPLOCK_BREAK,
+        credits,
+        flags: HeaderFlags::SERVER_TO_REDIR,
+        message_id: MessageId::UNSOLICITED,
+        session_id: SessionId(0x55),
+        ..Header::default()
+    }
+}
+
+/// The ceiling is `max_credits` (8192) plus what the answered request asked for (256 for
+/// our NEGOTIATE): a grant that reaches it is accepted, one past it closes the connection.
+#[test]
+fn excess_credit_grants_close_the_connection() {
+    let now = Instant::now();
+    let ceiling = 8192 + 256;
+    let mut c = new_conn(now);
+    drain(&mut c);
+    c.handle_input(Input::Receive {
+        now,
+        data: response_granting(Dialect::SMB3_1_1, good_311_contexts(), ceiling),
+    });
+    let (_, ev, _) = drain(&mut c);
+    assert!(matches!(ev.first(), Some(Event::Negotiated(_))), "{ev:?}");
+    assert!(!c.is_closed());
+    assert_eq!(c.credits_available(), u32::from(ceiling));
+
+    let mut c = new_conn(now);
+    drain(&mut c);
+    c.handle_input(Input::Receive {
+        now,
+        data: response_granting(Dialect::SMB3_1_1, good_311_contexts(), ceiling + 1),
+    });
+    let (_, ev, _) = drain(&mut c);
+    assert!(c.is_closed());
+    assert_eq!(
+        closed_reason(&ev),
+        Some(&CloseReason::Violation(ProtocolViolation::ExcessCredits {
+            granted: ceiling + 1,
+            held: u64::from(ceiling) + 1,
+            ceiling: u64::from(ceiling),
+        }))
+    );
+    assert!(
+        !ev.iter().any(|e| matches!(e, Event::Negotiated(_))),
+        "the offending response is not processed: {ev:?}"
+    );
+
+    // A hostile 0xFFFF on the first response is refused whatever the ceiling's slack.
+    let mut c = new_conn(now);
+    drain(&mut c);
+    c.handle_input(Input::Receive {
+        now,
+        data: response_granting(Dialect::SMB3_1_1, good_311_contexts(), u16::MAX),
+    });
+    let (_, ev, _) = drain(&mut c);
+    assert!(matches!(
+        closed_reason(&ev),
+        Some(CloseReason::Violation(
+            ProtocolViolation::ExcessCredits { .. }
+        ))
+    ));
+}
+
+/// Grants accumulate: many modest grants that together pass the ceiling are as excessive as
+/// one big one. Unsolicited break notifications ask for nothing, so they get no slack.
+#[test]
+fn accumulated_grants_past_the_ceiling_close_the_connection() {
+    let now = Instant::now();
+    let mut c = negotiated_conn(now);
+    assert_eq!(c.credits_available(), 1);
+    let notify = OplockBreakResponse::Oplock(OplockBreak {
+        oplock_level: OplockLevel::II,
+        file_id: FileId {
+            persistent: 1,
+            volatile: 2,
+        },
+    });
+    // 1 + 8191 = 8192 is exactly max_credits: allowed.
+    c.handle_input(Input::Receive {
+        now,
+        data: message(break_header(8191), &notify),
+    });
+    let (_, ev, _) = drain(&mut c);
+    assert!(!c.is_closed(), "{ev:?}");
+    assert_eq!(c.credits_available(), 8192);
+    // One more is one too many.
+    c.handle_input(Input::Receive {
+        now,
+        data: message(break_header(1), &notify),
+    });
+    let (_, ev, _) = drain(&mut c);
+    assert_eq!(
+        closed_reason(&ev),
+        Some(&CloseReason::Violation(ProtocolViolation::ExcessCredits {
+            granted: 1,
+            held: 8193,
+            ceiling: 8192,
+        }))
+    );
+}
+
+#[test]
+fn break_notifications_surface_typed() {
+    let now = Instant::now();
+    let mut c = negotiated_conn(now);
+    let file_id = FileId {
+        persistent: 0x1111,
+        volatile: 0x2222,
+    };
+    c.handle_input(Input::Receive {
+        now,
+        data: message(
+            break_header(0),
+            &OplockBreakResponse::Oplock(OplockBreak {
+                oplock_level: OplockLevel::II,
+                file_id,
+            }),
+        ),
+    });
+    let key = LeaseKey([0xAB; 16]);
+    c.handle_input(Input::Receive {
+        now,
+        data: message(
+            break_header(0),
+            &OplockBreakResponse::LeaseBreakNotification(LeaseBreakNotification {
+                new_epoch: 3,
+                flags: LeaseBreakFlags::ACK_REQUIRED,
+                lease_key: key,
+                current_lease_state: LeaseState::READ_CACHING
+                    | LeaseState::WRITE_CACHING
+                    | LeaseState::HANDLE_CACHING,
+                new_lease_state: LeaseState::READ_CACHING,
+                ..LeaseBreakNotification::default()
+            }),
+        ),
+    });
+    let (_, ev, _) = drain(&mut c);
+    let breaks: Vec<&BreakNotification> = ev
+        .iter()
+        .filter_map(|e| match e {
+            Event::Break(b) => Some(b),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(breaks.len(), 2, "{ev:?}");
+    assert_eq!(breaks[0].session, SessionId(0x55));
+    assert_eq!(
+        breaks[0].kind,
+        BreakKind::Oplock {
+            file_id,
+            new_level: OplockLevel::II
+        }
+    );
+    assert!(breaks[0].ack_required());
+    assert_eq!(
+        breaks[1].kind,
+        BreakKind::Lease {
+            key,
+            current_state: LeaseState::READ_CACHING
+                | LeaseState::WRITE_CACHING
+                | LeaseState::HANDLE_CACHING,
+            new_state: LeaseState::READ_CACHING,
+            flags: LeaseBreakFlags::ACK_REQUIRED,
+            epoch: 3,
+        }
+    );
+    assert!(breaks[1].ack_required());
+    assert!(!c.is_closed());
+
+    // A lease break *response* cannot arrive unsolicited: a violation, not an event.
+    c.handle_input(Input::Receive {
+        now,
+        data: message(
+            break_header(0),
+            &OplockBreakResponse::LeaseBreakResponse(LeaseBreakAck::default()),
+        ),
+    });
+    let (_, ev, _) = drain(&mut c);
+    assert!(matches!(
+        closed_reason(&ev),
+        Some(CloseReason::Violation(
+            ProtocolViolation::BadBreakNotification(_)
+        ))
+    ));
+}
+
+/// Acknowledging needs a connected tree: before a session exists nothing is sent.
+#[test]
+fn acknowledgments_need_a_tree() {
+    let now = Instant::now();
+    let mut c = negotiated_conn(now);
+    let err = c
+        .acknowledge_lease_break(
+            now,
+            SessionId(1),
+            TreeId(1),
+            LeaseKey([1; 16]),
+            LeaseState::NONE,
+        )
+        .expect_err("no session");
+    assert_eq!(err, SendError::NoSession(SessionId(1)));
+    let err = c
+        .acknowledge_oplock_break(
+            now,
+            SessionId(1),
+            TreeId(1),
+            FileId::default(),
+            OplockLevel::NONE,
+        )
+        .expect_err("no session");
+    assert_eq!(err, SendError::NoSession(SessionId(1)));
+    assert!(drain(&mut c).0.is_empty(), "nothing was transmitted");
 }

@@ -54,7 +54,10 @@ pub struct ClientConfig {
     pub echo_interval: Option<Duration>,
     /// Credits asked for in each request.
     pub credits_wanted: u16,
-    /// The most credits we account for, whatever the server grants.
+    /// The most credits the server may leave us holding unspent, beyond what the request
+    /// being answered asked for. A grant past it closes the connection with
+    /// `ProtocolViolation::ExcessCredits` (MS-SMB2 3.2.5.1.4, 3.3.1.2). Default 8192, the
+    /// default cap of Samba and Windows servers.
     pub max_credits: u32,
 }
 

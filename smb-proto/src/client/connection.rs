@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use smb_crypto::PreauthHash;
 
+use super::breaks::{BreakNotification, lease_ack, oplock_ack};
 use super::config::{ClientConfig, SigningPolicy};
 use super::error::{CloseReason, ProtocolViolation, RequestError, SendError};
 use super::negotiate::{Negotiated, build_request, validate_response};
@@ -23,6 +24,8 @@ use crate::io::{Input, TransportKind};
 use crate::rng::SeededRng;
 use crate::session_crypto::{Role, SessionCrypto};
 use crate::wire::compound::{CompoundBuilder, split_compound};
+use crate::wire::create::OplockLevel;
+use crate::wire::create_context::{LeaseKey, LeaseState};
 use crate::wire::frame::{Deframer, FRAME_HEADER_LEN, MAX_FRAME_LEN_FIELD, encode_frame_header};
 use crate::wire::fscc::InfoCodec;
 use crate::wire::fsctl::{ValidateNegotiateInfoRequest, ValidateNegotiateInfoResponse};
@@ -81,8 +84,10 @@ pub enum Event {
         /// The request.
         id: RequestId,
     },
-    /// An oplock or lease break notification (MessageId 0xFFFF_FFFF_FFFF_FFFF).
-    Break(Response),
+    /// An oplock or lease break notification (MessageId 0xFFFF_FFFF_FFFF_FFFF), decoded.
+    /// Acknowledge it with [`Connection::acknowledge_oplock_break`] or
+    /// [`Connection::acknowledge_lease_break`] when [`BreakNotification::ack_required`].
+    Break(BreakNotification),
     /// Credits were granted after a command failed with `SendError::Credits`.
     CreditsAvailable {
         /// Credits now available.
@@ -137,6 +142,8 @@ struct Pending {
     deadline: Option<Instant>,
     async_id: Option<AsyncId>,
     purpose: Purpose,
+    /// The CreditRequest it carried (part of the ceiling its responses are held to).
+    credits_requested: u16,
 }
 
 #[derive(Debug, Default)]
@@ -472,6 +479,37 @@ impl Connection {
             .map(|(id, _)| id)
     }
 
+    /// Acknowledges an oplock break (MS-SMB2 2.2.24.1): the open `file_id` on
+    /// `tree` accepts `level` (the notification's new level, or lower). Completion:
+    /// `Event::Response` with the server's oplock break response (2.2.25.1).
+    pub fn acknowledge_oplock_break(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        tree: TreeId,
+        file_id: FileId,
+        level: OplockLevel,
+    ) -> Result<RequestId, SendError> {
+        let body = RequestBody::OplockBreak(oplock_ack(file_id, level));
+        self.request(now, session, tree, body)
+    }
+
+    /// Acknowledges a lease break (MS-SMB2 2.2.24.2): the lease `key` now holds `state`,
+    /// which must lie within the notification's new state. The server checks the session
+    /// and tree before it looks the lease up by the connection's ClientGuid, so any tree of
+    /// the session that opened the file will do. Completion: `Event::Response` with the lease break response (2.2.25.2).
+    pub fn acknowledge_lease_break(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        tree: TreeId,
+        key: LeaseKey,
+        state: LeaseState,
+    ) -> Result<RequestId, SendError> {
+        let body = RequestBody::OplockBreak(lease_ack(key, state));
+        self.request(now, session, tree, body)
+    }
+
     /// Sends several file commands as one compound chain (MS-SMB2 3.2.4.1.4). With
     /// `related`, every message after the first is marked related, so it may name
     /// `FileId::RELATED` to mean the FileId the chain's CREATE returned. Each request
@@ -796,6 +834,7 @@ impl Connection {
                     deadline: Some(now + self.config.request_timeout),
                     async_id: None,
                     purpose,
+                    credits_requested: header.credits,
                 },
             );
             ids.push(id);
@@ -956,7 +995,6 @@ impl Connection {
                 inner: header.session_id,
             });
         }
-        self.grant(header.credits);
 
         if header.message_id == MessageId::UNSOLICITED {
             if header.command != Command::OPLOCK_BREAK {
@@ -964,8 +1002,11 @@ impl Connection {
                     "unsolicited message other than a break notification",
                 ));
             }
+            // A notification answers no request: nothing was asked for.
+            self.grant(header.credits, 0)?;
             let resp = decode_response(&msg)?;
-            self.emit(Event::Break(resp));
+            let notification = BreakNotification::from_response(&resp)?;
+            self.emit(Event::Break(notification));
             return Ok(());
         }
 
@@ -978,6 +1019,11 @@ impl Connection {
                 got: header.command,
             });
         }
+        let requested = pending.credits_requested;
+        self.grant(header.credits, requested)?;
+        let Some(pending) = self.pending.get_mut(&header.message_id) else {
+            return Err(ProtocolViolation::UnknownMessageId(header.message_id));
+        };
         // Interim response (MS-SMB2 3.2.5.1.5): the request goes async. Samba sends these
         // unsigned, and Windows clients accept that.
         if header.flags.contains(HeaderFlags::ASYNC_COMMAND) && header.status == NtStatus::PENDING {
@@ -1069,13 +1115,34 @@ impl Connection {
         }
     }
 
-    fn grant(&mut self, granted: u16) {
-        self.credits.grant(granted, self.config.max_credits);
+    /// Adds the credits a response grants, its request having asked for `requested`.
+    ///
+    /// Excess grants. MS-SMB2 3.2.5.1.4 has the client add every grant to its window, and
+    /// 3.3.1.2 lets a server grant "up to that which the client requests"; real servers also
+    /// cap the window of MessageIds a client may still use (granted and not yet spent):
+    /// Samba's `smb2 max credits` and Windows' Smb2CreditsMax both default to 8192, and
+    /// requests in flight do not count against it. So if the credits we hold unspent after
+    /// this grant exceed `ClientConfig::max_credits` plus what this request asked for, the
+    /// server hands out a window no server policy would: the connection closes with
+    /// [`ProtocolViolation::ExcessCredits`] instead of accounting for it silently.
+    fn grant(&mut self, granted: u16, requested: u16) -> Result<(), ProtocolViolation> {
+        let held = u64::from(self.credits.available()) + u64::from(granted);
+        let ceiling = u64::from(self.config.max_credits) + u64::from(requested);
+        if held > ceiling {
+            return Err(ProtocolViolation::ExcessCredits {
+                granted,
+                held,
+                ceiling,
+            });
+        }
+        // Within the ceiling, so the cap never bites.
+        self.credits.grant(granted, u32::MAX);
         if self.credit_starved && granted > 0 {
             self.credit_starved = false;
             let available = self.credits.available();
             self.emit(Event::CreditsAvailable { available });
         }
+        Ok(())
     }
 
     fn deliver(&mut self, id: RequestId, response: Response) {

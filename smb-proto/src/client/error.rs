@@ -124,6 +124,21 @@ pub enum ProtocolViolation {
     /// VALIDATE_NEGOTIATE_INFO disagreed with what was negotiated: a downgrade attempt.
     #[error("VALIDATE_NEGOTIATE_INFO mismatch: {0}")]
     ValidateNegotiateMismatch(&'static str),
+    /// A response granted credits past the ceiling (`ClientConfig::max_credits` plus what the
+    /// request asked for; see MS-SMB2 3.2.5.1.4 and 3.3.1.2).
+    #[error("server granted {granted} credits, leaving {held} held against a ceiling of {ceiling}")]
+    ExcessCredits {
+        /// CreditResponse of the offending message.
+        granted: u16,
+        /// Credits we would hold unspent after it.
+        held: u64,
+        /// The most we accept holding after that message.
+        ceiling: u64,
+    },
+    /// An OPLOCK_BREAK notification had an unexpected shape (e.g. a lease break response
+    /// where a notification belongs).
+    #[error("malformed break notification: {0}")]
+    BadBreakNotification(&'static str),
 }
 
 /// Why one request failed.

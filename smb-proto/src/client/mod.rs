@@ -12,11 +12,13 @@
 //! that its `Event::Response` carries back, or a [`SendError`] when nothing was sent (for
 //! example no credits: wait for `Event::CreditsAvailable`).
 
+pub mod breaks;
 pub mod config;
 pub mod connection;
 pub mod error;
 pub mod negotiate;
 
+pub use breaks::{BreakKind, BreakNotification};
 pub use config::{ClientConfig, SigningPolicy};
 pub use connection::{Connection, Event, Output, RequestId};
 pub use error::{CloseReason, ProtocolViolation, RequestError, SendError};
