@@ -296,7 +296,9 @@ async fn attempt(
     let socket = std::net::UdpSocket::bind(local).map_err(|e| e.to_string())?;
     config.tuning.prepare_socket(&socket);
     let endpoint = quinn::Endpoint::new(
-        config.tuning.endpoint_config(),
+        config
+            .tuning
+            .endpoint_config(QuicTuning::is_loopback(&addr)),
         None,
         socket,
         Arc::new(quinn::SmolRuntime),

@@ -262,7 +262,7 @@ impl QuicServer {
         let socket = std::net::UdpSocket::bind(config.listen)?;
         config.tuning.prepare_socket(&socket);
         let endpoint = quinn::Endpoint::new(
-            config.tuning.endpoint_config(),
+            config.tuning.endpoint_config(true),
             Some(shared.base.clone()),
             socket,
             Arc::new(quinn::SmolRuntime),

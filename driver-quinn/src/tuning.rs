@@ -103,12 +103,14 @@ impl QuicTuning {
     /// An endpoint configuration whose advertised max_udp_payload_size (RFC 9000 18.2) admits
     /// the largest datagram this side may be sent (loopback or discovered): the peer never sends
     /// larger datagrams than this side advertises, whatever its own bound (quinn's default is
-    /// 1472).
-    pub fn endpoint_config(&self) -> quinn::EndpointConfig {
+    /// 1472). `loopback` says whether the endpoint may talk to a loopback peer (a server always
+    /// may; a client endpoint serves one remote address). quinn sizes the endpoint's receive
+    /// buffer from this value, so a client to a remote host keeps the small one.
+    pub fn endpoint_config(&self, loopback: bool) -> quinn::EndpointConfig {
         let mut config = quinn::EndpointConfig::default();
         let largest = self.mtu_upper_bound.max(match self.loopback_datagram {
-            0 => 0,
-            d => d.clamp(MIN_DATAGRAM, LOOPBACK_MAX_DATAGRAM),
+            d if d != 0 && loopback => d.clamp(MIN_DATAGRAM, LOOPBACK_MAX_DATAGRAM),
+            _ => 0,
         });
         // Within 1200..=65527 after the clamp, so this cannot fail; keep quinn's default if it did.
         let _in_range = config
@@ -222,7 +224,7 @@ mod tests {
     }
 
     #[test]
-    fn loopback_gets_loopback_bounds_without_gso_and_others_keep_discovery() {
+    fn loopback_discovers_large_datagrams_without_gso_and_others_keep_1452() {
         let t = QuicTuning::SMB_THROUGHPUT;
         let mut lo = quinn::TransportConfig::default();
         t.apply(&mut lo, &addr("[::1]:443"));
@@ -239,5 +241,26 @@ mod tests {
         assert!(wan.contains("upper_bound: 1452"), "{wan}");
         assert!(wan.contains("enable_segmentation_offload: true"), "{wan}");
         assert!(wan.contains("stream_receive_window: 16777216"), "{wan}");
+    }
+
+    #[test]
+    fn advertised_payload_size_follows_the_largest_datagram_expected() {
+        let t = QuicTuning::SMB_THROUGHPUT;
+        assert_eq!(t.endpoint_config(true).get_max_udp_payload_size(), 65_488);
+        // A client endpoint to a remote host keeps quinn's 1472 (and its small receive buffer).
+        assert_eq!(t.endpoint_config(false).get_max_udp_payload_size(), 1472);
+        let off = QuicTuning {
+            loopback_datagram: 0,
+            ..t
+        };
+        assert_eq!(off.endpoint_config(true).get_max_udp_payload_size(), 1472);
+        let jumbo = QuicTuning {
+            mtu_upper_bound: 8952,
+            ..off
+        };
+        assert_eq!(
+            jumbo.endpoint_config(false).get_max_udp_payload_size(),
+            8952
+        );
     }
 }
