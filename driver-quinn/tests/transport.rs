@@ -535,6 +535,16 @@ fn loopback_paths_grow_to_large_datagrams_and_carry_data_intact() {
         // Data still flows both ways at that size, in frames larger than one datagram.
         round_trip(&mut tuned.stream, &pattern(3 << 20, 9)).await;
 
+        // IPv6 loopback too (65488 bytes is the largest UDP payload under lo's 65536 MTU).
+        if std::net::UdpSocket::bind("[::1]:0").is_ok() {
+            let v6 = std::net::SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), addr.port());
+            let mut s6 = connect_to(&ccfg, "localhost", &[v6])
+                .await
+                .expect("connect over IPv6");
+            let mtu = mtu_after_traffic(&mut s6.stream, &s6.connection, 1452, 16).await;
+            assert!(mtu > 1452, "IPv6 loopback path MTU stayed at {mtu}");
+        }
+
         // Without the loopback setting the bound stays at quinn's 1452 bytes.
         let (mut plain_cfg, _) = client_config(&ca);
         plain_cfg.tuning = driver_quinn::QuicTuning::QUINN_DEFAULTS;
