@@ -6,9 +6,11 @@
 //! - the same with quinn's default transport settings ([`QuicTuning::QUINN_DEFAULTS`]) instead
 //!   of [`QuicTuning::SMB_THROUGHPUT`], to show what the tuning changes.
 //!
-//! The share is the in-memory backend, so no disk is measured. Runs alternate between the three
-//! transports (put and get per run), so a change in machine load hits all of them; the table
-//! gives the median MiB/s of each and the ratio of trusted QUIC to TCP.
+//! The share is the in-memory backend, so no disk is measured. Runs alternate between the
+//! transports (put and get per run), so a change in machine load hits all of them. Two tables
+//! follow: the median wall-clock MiB/s of each with its ratio to TCP, and the median MiB per
+//! second of process CPU time (both ends run in this process, so on a shared machine this is
+//! the steadier comparison). Last, each QUIC connection's path MTU, RTT, datagrams and losses.
 //!
 //! Run: `cargo bench -p benches --bench quic`. Environment: `QUIC_BENCH_MIB` (file size, default
 //! 1024), `QUIC_BENCH_RUNS` (default 3), `SMOL_THREADS` (smol's executor threads, default 1),
