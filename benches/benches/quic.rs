@@ -6,12 +6,15 @@
 //! - the same with quinn's default transport settings ([`QuicTuning::QUINN_DEFAULTS`]) instead
 //!   of [`QuicTuning::SMB_THROUGHPUT`], to show what the tuning changes.
 //!
-//! The share is the in-memory backend, so no disk is measured. Runs alternate between the three
-//! transports (put and get per run), so a change in machine load hits all of them; the table
-//! gives the median MiB/s of each and the ratio of trusted QUIC to TCP.
+//! The share is the in-memory backend, so no disk is measured. Runs alternate between the
+//! transports (put and get per run), so a change in machine load hits all of them. Two tables
+//! follow: the median wall-clock MiB/s of each with its ratio to TCP, and the median MiB per
+//! second of process CPU time (both ends run in this process, so on a shared machine this is
+//! the steadier comparison). Last, each QUIC connection's path MTU, RTT, datagrams and losses.
 //!
 //! Run: `cargo bench -p benches --bench quic`. Environment: `QUIC_BENCH_MIB` (file size, default
-//! 1024), `QUIC_BENCH_RUNS` (default 3), `SMOL_THREADS` (smol's executor threads, default 1).
+//! 1024), `QUIC_BENCH_RUNS` (default 3), `SMOL_THREADS` (smol's executor threads, default 1),
+//! `QUIC_BENCH_ONLY` (measure only the transports whose name contains this, for profiling).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -80,6 +83,9 @@ struct Target {
     quic: Option<ClientConnection>,
     put: Vec<f64>,
     get: Vec<f64>,
+    /// MiB moved per second of process CPU time (user + system, every thread), per run.
+    put_cpu: Vec<f64>,
+    get_cpu: Vec<f64>,
 }
 
 async fn share_over_quic(
@@ -125,6 +131,8 @@ impl Target {
             quic,
             put: Vec::new(),
             get: Vec::new(),
+            put_cpu: Vec::new(),
+            get_cpu: Vec::new(),
         }
     }
 }
@@ -133,16 +141,42 @@ fn mib_per_s(bytes: usize, d: Duration) -> f64 {
     bytes as f64 / (1024.0 * 1024.0) / d.as_secs_f64()
 }
 
-async fn put(share: &Share, data: &Bytes) -> Duration {
-    let t = Instant::now();
+/// The process's CPU time so far (user + system, all threads), from `/proc/self/stat` (Linux;
+/// USER_HZ is 100), or zero where unavailable. On a machine shared with other work, MiB per
+/// CPU-second compares transports more steadily than wall-clock MiB/s, since both ends run in
+/// this process.
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: u64 = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
+}
+
+/// Wall-clock and CPU time of one transfer.
+struct Timing {
+    wall: Duration,
+    cpu: Duration,
+}
+
+async fn put(share: &Share, data: &Bytes) -> Timing {
+    let (t, c) = (Instant::now(), cpu_time());
     let f = share.create("big.bin").await.expect("create");
     f.write_all(data.clone()).await.expect("write");
     f.close().await.expect("close");
-    t.elapsed()
+    Timing {
+        wall: t.elapsed(),
+        cpu: cpu_time().saturating_sub(c),
+    }
 }
 
-async fn get(share: &Share, expected: usize) -> Duration {
-    let t = Instant::now();
+async fn get(share: &Share, expected: usize) -> Timing {
+    let (t, c) = (Instant::now(), cpu_time());
     let f = share.open_read("big.bin").await.expect("open");
     let mut got = 0usize;
     f.copy_to(|d| {
@@ -153,7 +187,10 @@ async fn get(share: &Share, expected: usize) -> Duration {
     .expect("read");
     f.close().await.expect("close");
     assert_eq!(got, expected);
-    t.elapsed()
+    Timing {
+        wall: t.elapsed(),
+        cpu: cpu_time().saturating_sub(c),
+    }
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -229,16 +266,27 @@ fn main() {
                 .collect::<Vec<u8>>(),
         );
         println!("SMB over QUIC loopback benchmark: {mib} MiB per transfer, {runs} runs");
+        // Profiling aid: `QUIC_BENCH_ONLY=<substring>` measures only the matching transports (the
+        // ratio columns then need the TCP row to be among them).
+        let only = std::env::var("QUIC_BENCH_ONLY").unwrap_or_default();
         for run in 0..runs {
-            for t in &mut targets {
-                let p = mib_per_s(bytes, put(&t.share, &data).await);
-                let g = mib_per_s(bytes, get(&t.share, bytes).await);
+            for t in targets
+                .iter_mut()
+                .filter(|t| t.name.contains(only.as_str()))
+            {
+                let p = put(&t.share, &data).await;
+                let g = get(&t.share, bytes).await;
+                let (pw, gw) = (mib_per_s(bytes, p.wall), mib_per_s(bytes, g.wall));
+                let (pc, gc) = (mib_per_s(bytes, p.cpu), mib_per_s(bytes, g.cpu));
                 println!(
-                    "  run {run}: {:<30} put {p:8.1} MiB/s  get {g:8.1} MiB/s",
+                    "  run {run}: {:<30} put {pw:8.1} MiB/s ({pc:7.1} per CPU-s)  \
+                     get {gw:8.1} MiB/s ({gc:7.1} per CPU-s)",
                     t.name
                 );
-                t.put.push(p);
-                t.get.push(g);
+                t.put.push(pw);
+                t.get.push(gw);
+                t.put_cpu.push(pc);
+                t.get_cpu.push(gc);
             }
         }
         let tcp_put = median(&targets[0].put);
@@ -248,6 +296,20 @@ fn main() {
         println!("|---|---|---|---|---|");
         for t in &targets {
             let (p, g) = (median(&t.put), median(&t.get));
+            println!(
+                "| {} | {p:.1} | {g:.1} | {:.2} | {:.2} |",
+                t.name,
+                p / tcp_put,
+                g / tcp_get
+            );
+        }
+        let tcp_put = median(&targets[0].put_cpu);
+        let tcp_get = median(&targets[0].get_cpu);
+        println!();
+        println!("| transport | put MiB per CPU-s | get MiB per CPU-s | put / TCP | get / TCP |");
+        println!("|---|---|---|---|---|");
+        for t in &targets {
+            let (p, g) = (median(&t.put_cpu), median(&t.get_cpu));
             println!(
                 "| {} | {p:.1} | {g:.1} | {:.2} | {:.2} |",
                 t.name,

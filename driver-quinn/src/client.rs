@@ -262,9 +262,11 @@ pub async fn connect_to(
     if addrs.is_empty() {
         return Err(ConnectError::NoAddress(server_name.to_string()));
     }
-    let quic = Arc::new(quinn_client_config(config)?);
+    let crypto = client_crypto(config)?;
     let mut attempts = Vec::new();
     for &addr in addrs {
+        let mut quic = quinn::ClientConfig::new(crypto.clone());
+        quic.transport_config(Arc::new(client_transport(config, &addr)?));
         match attempt(config, &quic, server_name, addr).await {
             Ok((endpoint, connection)) => {
                 return finish(config, server_name, endpoint, connection).await;
@@ -283,7 +285,7 @@ pub async fn connect_to(
 
 async fn attempt(
     config: &ClientConfig,
-    quic: &Arc<quinn::ClientConfig>,
+    quic: &quinn::ClientConfig,
     host: &str,
     addr: SocketAddr,
 ) -> Result<(quinn::Endpoint, quinn::Connection), String> {
@@ -294,14 +296,16 @@ async fn attempt(
     let socket = std::net::UdpSocket::bind(local).map_err(|e| e.to_string())?;
     config.tuning.prepare_socket(&socket);
     let endpoint = quinn::Endpoint::new(
-        config.tuning.endpoint_config(),
+        config
+            .tuning
+            .endpoint_config(QuicTuning::is_loopback(&addr)),
         None,
         socket,
         Arc::new(quinn::SmolRuntime),
     )
     .map_err(|e| e.to_string())?;
     let connecting = endpoint
-        .connect_with((**quic).clone(), addr, host)
+        .connect_with(quic.clone(), addr, host)
         .map_err(|e| e.to_string())?;
     let timeout = config.handshake_timeout;
     let result = smol::future::or(async { Some(connecting.await) }, async {
@@ -357,7 +361,8 @@ async fn finish(
     })
 }
 
-fn quinn_client_config(config: &ClientConfig) -> Result<quinn::ClientConfig, ConnectError> {
+/// The client's TLS side: TLS 1.3 only, the configured server verification and ALPN.
+fn client_crypto(config: &ClientConfig) -> Result<Arc<QuicClientConfig>, ConnectError> {
     let provider = crate::tls::provider();
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(crate::tls::TLS13_ONLY)?;
@@ -397,8 +402,17 @@ fn quinn_client_config(config: &ClientConfig) -> Result<quinn::ClientConfig, Con
     if let Some(k) = &config.key_log {
         tls.key_log = k.clone();
     }
-    let crypto =
-        QuicClientConfig::try_from(tls).map_err(|e| ConnectError::QuicCrypto(e.to_string()))?;
+    QuicClientConfig::try_from(tls)
+        .map(Arc::new)
+        .map_err(|e| ConnectError::QuicCrypto(e.to_string()))
+}
+
+/// The transport settings of a connection to `remote`: no server-opened streams, keep-alive,
+/// the idle timeout, and the throughput tuning for that path.
+fn client_transport(
+    config: &ClientConfig,
+    remote: &SocketAddr,
+) -> Result<quinn::TransportConfig, ConnectError> {
     let mut transport = quinn::TransportConfig::default();
     // The server opens no streams towards the client (MS-SMB2 2.1: one client-initiated stream).
     transport
@@ -409,10 +423,8 @@ fn quinn_client_config(config: &ClientConfig) -> Result<quinn::ClientConfig, Con
             quinn::IdleTimeout::try_from(config.idle_timeout)
                 .map_err(|_| ConnectError::IdleTimeout)?,
         ));
-    config.tuning.apply(&mut transport);
-    let mut quic = quinn::ClientConfig::new(Arc::new(crypto));
-    quic.transport_config(Arc::new(transport));
-    Ok(quic)
+    config.tuning.apply(&mut transport, remote);
+    Ok(transport)
 }
 
 fn roots(certs: Vec<CertificateDer<'static>>) -> Result<RootCertStore, ConnectError> {

@@ -172,6 +172,9 @@ pub struct Accepted {
 
 struct Shared {
     base: quinn::ServerConfig,
+    /// The transport settings of connections from a loopback address (fixed large datagrams,
+    /// see [`QuicTuning::loopback_datagram`]); `base` holds those of every other path.
+    loopback_transport: Arc<quinn::TransportConfig>,
     provider: Arc<rustls::crypto::CryptoProvider>,
     certificate: ServerCertificate,
     policy: Option<Arc<AccessPolicy>>,
@@ -230,15 +233,10 @@ impl QuicServer {
     /// Binds the UDP socket and starts the endpoint on the smol runtime.
     pub fn bind(config: ServerConfig) -> Result<Self, ServerError> {
         let policy = AccessPolicy::new(&config.client_auth)?;
-        let mut transport = quinn::TransportConfig::default();
-        transport
-            .max_concurrent_bidi_streams(quinn::VarInt::from_u32(1))
-            .max_concurrent_uni_streams(quinn::VarInt::from_u32(0))
-            .max_idle_timeout(Some(
-                quinn::IdleTimeout::try_from(config.idle_timeout)
-                    .map_err(|_| ServerError::IdleTimeout)?,
-            ));
-        config.tuning.apply(&mut transport);
+        let any_path = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0);
+        let loopback = SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), 0);
+        let transport = transport_config(&config, &any_path)?;
+        let loopback_transport = Arc::new(transport_config(&config, &loopback)?);
         let provider = crate::tls::provider();
         // The endpoint's default configuration; every handshake gets its own crypto (see
         // `Handshake::establish`) built the same way plus the access verifier.
@@ -251,6 +249,7 @@ impl QuicServer {
         base.transport_config(Arc::new(transport));
         let shared = Shared {
             base,
+            loopback_transport,
             provider,
             certificate: config.certificate,
             policy,
@@ -263,7 +262,7 @@ impl QuicServer {
         let socket = std::net::UdpSocket::bind(config.listen)?;
         config.tuning.prepare_socket(&socket);
         let endpoint = quinn::Endpoint::new(
-            config.tuning.endpoint_config(),
+            config.tuning.endpoint_config(true),
             Some(shared.base.clone()),
             socket,
             Arc::new(quinn::SmolRuntime),
@@ -334,6 +333,24 @@ impl QuicServer {
     }
 }
 
+/// The transport settings of a connection from `remote`: one bidirectional stream, no
+/// unidirectional ones, the idle timeout, and the throughput tuning for that path.
+fn transport_config(
+    config: &ServerConfig,
+    remote: &SocketAddr,
+) -> Result<quinn::TransportConfig, ServerError> {
+    let mut transport = quinn::TransportConfig::default();
+    transport
+        .max_concurrent_bidi_streams(quinn::VarInt::from_u32(1))
+        .max_concurrent_uni_streams(quinn::VarInt::from_u32(0))
+        .max_idle_timeout(Some(
+            quinn::IdleTimeout::try_from(config.idle_timeout)
+                .map_err(|_| ServerError::IdleTimeout)?,
+        ));
+    config.tuning.apply(&mut transport, remote);
+    Ok(transport)
+}
+
 /// The rustls configuration of one handshake: TLS 1.3 only, ALPN `smb` only, the shared
 /// certificate resolver, and the access verifier when client certificates are required.
 fn build_tls(
@@ -400,6 +417,9 @@ impl Handshake {
         });
         let mut cfg = shared.base.clone();
         cfg.crypto = Arc::new(shared.tls(verifier)?);
+        if QuicTuning::is_loopback(&meta.remote) {
+            cfg.transport_config(shared.loopback_transport.clone());
+        }
         let take = || decision.lock().unwrap_or_else(|p| p.into_inner()).take();
 
         let connection = match incoming.accept_with(Arc::new(cfg)) {

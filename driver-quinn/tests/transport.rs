@@ -498,3 +498,60 @@ fn dropping_the_stream_still_delivers_what_was_written() {
         drop(task);
     });
 }
+
+/// Round-trips 1 MiB frames (at most `max` of them) until the client's path MTU exceeds
+/// `above`; returns the last path MTU.
+async fn mtu_after_traffic(
+    stream: &mut driver_quinn::QuicStream,
+    conn: &driver_quinn::ClientConnection,
+    above: u16,
+    max: usize,
+) -> u16 {
+    let frame = pattern(1 << 20, 7);
+    for _ in 0..max {
+        round_trip(stream, &frame).await;
+        if conn.quinn().stats().path.current_mtu > above {
+            break;
+        }
+    }
+    conn.quinn().stats().path.current_mtu
+}
+
+#[test]
+fn loopback_paths_grow_to_large_datagrams_and_carry_data_intact() {
+    run(Duration::from_secs(60), async {
+        let ca = TestCa::new("Root");
+        let (mut cfg, _) = server_config(ca.server_cert(&["localhost"]));
+        // Dual stack: the server sees the IPv4 client as ::ffff:127.0.0.1, still loopback.
+        cfg.listen = "[::]:0".parse().expect("addr");
+        let srv = EchoServer::start(cfg);
+        let addr = std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), srv.addr.port());
+        let (ccfg, _) = client_config(&ca);
+        let mut tuned = connect_to(&ccfg, "localhost", &[addr])
+            .await
+            .expect("connect");
+        let mtu = mtu_after_traffic(&mut tuned.stream, &tuned.connection, 1452, 16).await;
+        assert!(mtu > 1452, "loopback path MTU stayed at {mtu}");
+        // Data still flows both ways at that size, in frames larger than one datagram.
+        round_trip(&mut tuned.stream, &pattern(3 << 20, 9)).await;
+
+        // IPv6 loopback too (65488 bytes is the largest UDP payload under lo's 65536 MTU).
+        if std::net::UdpSocket::bind("[::1]:0").is_ok() {
+            let v6 = std::net::SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), addr.port());
+            let mut s6 = connect_to(&ccfg, "localhost", &[v6])
+                .await
+                .expect("connect over IPv6");
+            let mtu = mtu_after_traffic(&mut s6.stream, &s6.connection, 1452, 16).await;
+            assert!(mtu > 1452, "IPv6 loopback path MTU stayed at {mtu}");
+        }
+
+        // Without the loopback setting the bound stays at quinn's 1452 bytes.
+        let (mut plain_cfg, _) = client_config(&ca);
+        plain_cfg.tuning = driver_quinn::QuicTuning::QUINN_DEFAULTS;
+        let mut plain = connect_to(&plain_cfg, "localhost", &[addr])
+            .await
+            .expect("connect");
+        let mtu = mtu_after_traffic(&mut plain.stream, &plain.connection, 1452, 4).await;
+        assert!(mtu <= 1452, "path MTU {mtu} above the 1452-byte bound");
+    });
+}
