@@ -123,8 +123,8 @@ pub(crate) enum Waiting {
         want_qfid: bool,
         write_through: bool,
     },
-    /// READ with its MinimumCount.
-    Read { min_count: u32 },
+    /// READ with its Length and MinimumCount.
+    Read { length: u32, min_count: u32 },
     /// WRITE.
     Write,
     /// FLUSH.
@@ -160,6 +160,9 @@ pub(crate) struct Current {
     pub async_id: Option<AsyncId>,
     /// A CANCEL arrived for it.
     pub cancelled: bool,
+    /// Its open was closed (CLOSE, TREE_DISCONNECT or LOGOFF) while it waited: a LOCK then
+    /// ends with RANGE_NOT_LOCKED and a CHANGE_NOTIFY with NOTIFY_CLEANUP, not CANCELLED.
+    pub handle_closed: bool,
     /// The open whose in-flight count this op holds.
     pub counted: Option<OpenId>,
 }

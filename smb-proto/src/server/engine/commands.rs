@@ -234,6 +234,7 @@ impl Server {
                                 buf: ReadBuf::with_capacity(length as usize),
                             },
                             Waiting::Read {
+                                length,
                                 min_count: minimum_count,
                             },
                         )
@@ -452,13 +453,15 @@ impl Server {
     }
 
     pub(super) fn close_opens(&mut self, ch: ConnectionHandle, opens: Vec<Open>) {
-        let Some(conn) = self.conns.remove(&ch) else {
+        let Some(mut conn) = self.conns.remove(&ch) else {
             return;
         };
         for o in &opens {
+            for op in end_waiting_ops(&mut conn, o.id) {
+                self.outbox.push_back(ServerOutput::Cancel(op));
+            }
             self.internal_close(ch, &conn, o);
         }
-        let mut conn = conn;
         for o in opens {
             conn.opens.remove(&o.id.0);
         }
@@ -682,6 +685,14 @@ impl Server {
                 counted = Some(t);
             }
         }
+        if park && let Some(t) = target {
+            // Waiting LOCKs and CHANGE_NOTIFYs on this open would hold the CLOSE forever:
+            // they end now (MS-SMB2 3.3.5.10), and the CLOSE goes out once the backend has
+            // answered them.
+            for op in end_waiting_ops(conn, t) {
+                self.outbox.push_back(ServerOutput::Cancel(op));
+            }
+        }
         let chain = conn
             .chains
             .get_mut(&chain_id)
@@ -693,6 +704,7 @@ impl Server {
             interim_at: Some(now + interim_after),
             async_id: None,
             cancelled: false,
+            handle_closed: false,
             counted,
         });
         self.ops.insert(
@@ -722,6 +734,26 @@ impl Server {
         }
         Ok(None)
     }
+}
+
+/// Marks the waiting LOCKs and CHANGE_NOTIFYs on `open` as ended by its close and returns
+/// their ops, for the driver to cancel (each is answered once, so ops already cancelled are
+/// skipped).
+fn end_waiting_ops(conn: &mut crate::server::state::Conn, open: OpenId) -> Vec<OpId> {
+    let mut out = Vec::new();
+    for chain in conn.chains.values_mut() {
+        if let Some(cur) = chain.current.as_mut()
+            && cur.counted == Some(open)
+            && matches!(cur.waiting, Waiting::Lock | Waiting::ChangeNotify { .. })
+        {
+            cur.handle_closed = true;
+            if !cur.cancelled {
+                cur.cancelled = true;
+                out.push(cur.op);
+            }
+        }
+    }
+    out
 }
 
 /// STATUS_INVALID_LOCK_RANGE (MS-ERREF): a byte range that wraps past 2^64.

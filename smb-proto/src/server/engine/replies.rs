@@ -18,10 +18,20 @@ impl Server {
     ) -> Outcome {
         let header = cur.header;
         let sign = self.sign_for(ch, &header, encrypted);
+        let result = match (&cur.waiting, result) {
+            // Ended because its open was closed (see `end_waiting_ops`), as smbd answers.
+            (Waiting::Lock, Err(NtStatus::CANCELLED)) if cur.handle_closed => {
+                Err(NtStatus::RANGE_NOT_LOCKED)
+            }
+            (Waiting::ChangeNotify { .. }, Err(_)) if cur.handle_closed => {
+                Err(NtStatus::NOTIFY_CLEANUP)
+            }
+            (_, r) => r,
+        };
         // READ data goes out in the buffer it was read into: the headers are written into
         // its reserved front and the message is signed in place (one copy only if sealed).
         let result = match (&cur.waiting, result) {
-            (Waiting::Read { min_count }, Ok(OpReply::Read(buf)))
+            (Waiting::Read { min_count, .. }, Ok(OpReply::Read(buf)))
                 if !buf.is_empty() && buf.len() >= *min_count as usize =>
             {
                 let h = self.response_header(ch, &header, NtStatus::SUCCESS, cur.async_id);
@@ -66,6 +76,22 @@ impl Server {
         cur: &Current,
         result: Result<OpReply, NtStatus>,
     ) -> Result<(NtStatus, ResponsePayload, Option<FileId>), NtStatus> {
+        let body = |b: ResponseBody| ResponsePayload::Body(b);
+        if let Waiting::Read {
+            length: 0,
+            min_count: 0,
+        } = cur.waiting
+            && matches!(result, Ok(OpReply::Read(_)) | Err(NtStatus::END_OF_FILE))
+        {
+            // A zero-length READ with MinimumCount 0 succeeds with no data, even at or past
+            // the end of file (smbd and Windows; smbtorture smb2.read.eof).
+            let empty = ReadResponse {
+                data_remaining: 0,
+                flags: 0,
+                data: Bytes::new(),
+            };
+            return Ok((NtStatus::SUCCESS, body(empty.into()), None));
+        }
         let reply = match result {
             Ok(r) => r,
             Err(s) => {
@@ -80,7 +106,6 @@ impl Server {
                 return Err(s);
             }
         };
-        let body = |b: ResponseBody| ResponsePayload::Body(b);
         match (&cur.waiting, reply) {
             (
                 Waiting::Create {
@@ -148,7 +173,7 @@ impl Server {
                     Some(fid),
                 ))
             }
-            (Waiting::Read { min_count }, OpReply::Read(buf)) => {
+            (Waiting::Read { min_count, .. }, OpReply::Read(buf)) => {
                 if buf.is_empty() || buf.len() < *min_count as usize {
                     return Err(NtStatus::END_OF_FILE);
                 }
