@@ -137,8 +137,9 @@ pub(crate) enum Waiting {
     SetInfo,
     /// QUERY_DIRECTORY on this open; `first` when it is the first since open/restart.
     QueryDirectory { first: bool },
-    /// LOCK.
-    Lock,
+    /// LOCK; `invalid_tail` when an unlock request had a bad element after the unlocks sent
+    /// (success is then answered INVALID_PARAMETER).
+    Lock { invalid_tail: bool },
     /// IOCTL.
     Ioctl { ctl_code: CtlCode, file_id: FileId },
     /// CHANGE_NOTIFY with the client's limit.

@@ -1021,17 +1021,27 @@ mod tests {
             flags: LockFlags(flags),
         };
         assert_eq!(valid_locks(&[]), Err(NtStatus::INVALID_PARAMETER));
-        assert_eq!(valid_locks(&[e(0, 1, 2)]), Ok(()));
-        assert_eq!(valid_locks(&[e(0, 1, 1 | 0x10), e(5, 1, 2 | 0x10)]), Ok(()));
-        assert_eq!(valid_locks(&[e(0, 1, 4), e(5, 1, 4)]), Ok(()));
-        // Mixed unlock and lock, both kinds at once, or no kind at all.
+        assert_eq!(valid_locks(&[e(0, 1, 2)]), Ok(1));
+        assert_eq!(valid_locks(&[e(0, 1, 1 | 0x10), e(5, 1, 2 | 0x10)]), Ok(2));
+        assert_eq!(valid_locks(&[e(0, 1, 4), e(5, 1, 4)]), Ok(2));
+        // An unlock request keeps the unlocks before a bad element (answered INVALID_PARAMETER
+        // afterwards); a lock request with a bad element is refused whole.
+        assert_eq!(valid_locks(&[e(0, 1, 4), e(5, 1, 2)]), Ok(1));
         assert_eq!(
-            valid_locks(&[e(0, 1, 4), e(5, 1, 2)]),
+            valid_locks(&[e(0, 1, 2), e(5, 1, 4)]),
             Err(NtStatus::INVALID_PARAMETER)
         );
+        // Both kinds at once, or no kind at all.
         assert_eq!(valid_locks(&[e(0, 1, 3)]), Err(NtStatus::INVALID_PARAMETER));
         assert_eq!(valid_locks(&[e(0, 1, 0)]), Err(NtStatus::INVALID_PARAMETER));
         assert_eq!(valid_locks(&[e(u64::MAX, 2, 2)]), Err(INVALID_LOCK_RANGE));
+        assert_eq!(valid_locks(&[e(u64::MAX, 1, 2)]), Ok(1));
+        assert_eq!(valid_locks(&[e(u64::MAX, 0, 2)]), Ok(1));
+        // Several elements may not wait.
+        assert_eq!(
+            valid_locks(&[e(0, 1, 1 | 0x10), e(5, 1, 1)]),
+            Err(NtStatus::INVALID_PARAMETER)
+        );
         let many: Vec<LockElement> = (0..65).map(|i| e(i, 1, 2)).collect();
         assert_eq!(valid_locks(&many), Err(NtStatus::INVALID_PARAMETER));
     }

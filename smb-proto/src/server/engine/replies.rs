@@ -20,7 +20,7 @@ impl Server {
         let sign = self.sign_for(ch, &header, encrypted);
         let result = match (&cur.waiting, result) {
             // Ended because its open was closed (see `end_waiting_ops`), as smbd answers.
-            (Waiting::Lock, Err(NtStatus::CANCELLED)) if cur.handle_closed => {
+            (Waiting::Lock { .. }, Err(NtStatus::CANCELLED)) if cur.handle_closed => {
                 Err(NtStatus::RANGE_NOT_LOCKED)
             }
             (Waiting::ChangeNotify { .. }, Err(_)) if cur.handle_closed => {
@@ -309,7 +309,10 @@ impl Server {
                     None,
                 ))
             }
-            (Waiting::Lock, OpReply::Lock) => Ok((
+            (Waiting::Lock { invalid_tail: true }, OpReply::Lock) => {
+                Err(NtStatus::INVALID_PARAMETER)
+            }
+            (Waiting::Lock { .. }, OpReply::Lock) => Ok((
                 NtStatus::SUCCESS,
                 body(crate::wire::lock::LockResponse.into()),
                 None,
