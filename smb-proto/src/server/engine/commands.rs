@@ -443,7 +443,8 @@ impl Server {
         related: Related,
     ) -> Result<Open, Refuse> {
         let fid = if fid == FileId::RELATED {
-            related.file_id.ok_or(NtStatus::INVALID_HANDLE)?
+            // No earlier handle in the chain: the all-ones FileId names no open.
+            related.file_id.ok_or(NtStatus::FILE_CLOSED)?
         } else {
             fid
         };

@@ -812,8 +812,17 @@ impl Server {
         let is_related = header.flags.contains(HeaderFlags::RELATED_OPERATIONS);
         if is_related && !related.seen {
             // MS-SMB2 3.3.5.2.7.2: the first request of a chain cannot be related.
-            let r = self.error(ch, &header, NtStatus::INVALID_PARAMETER, None);
-            return Outcome::Respond(r, failed(related, NtStatus::INVALID_PARAMETER));
+            let sign = self.sign_for(ch, &header, encrypted);
+            let r = self.error(ch, &header, NtStatus::INVALID_PARAMETER, sign);
+            // The rest of the chain fails the same way, on this request's session.
+            let rel = Related {
+                session: header.session_id,
+                tree: header.tree_id().unwrap_or_default(),
+                file_id: None,
+                failed: None,
+                seen: true,
+            };
+            return Outcome::Respond(r, failed(rel, NtStatus::INVALID_PARAMETER));
         }
         if is_related {
             // MS-SMB2 3.3.5.2.7.2: related requests inherit the session and tree.
@@ -875,7 +884,10 @@ impl Server {
             }
             body => {
                 if let Some(status) = related.failed.filter(|_| is_related) {
-                    let r = self.error(ch, &header, status, None);
+                    // Signed like any response on the session: a client that requires
+                    // signing rejects an unsigned one (smbtorture smb2.compound.related*).
+                    let sign = self.sign_for(ch, &header, encrypted);
+                    let r = self.error(ch, &header, status, sign);
                     return Outcome::Respond(r, related);
                 }
                 // VALIDATE_NEGOTIATE_INFO is sent on TreeId 0 right after SESSION_SETUP.
@@ -893,7 +905,19 @@ impl Server {
                     Err(Refuse::Status(s)) => {
                         let sign = self.sign_for(ch, &header, encrypted);
                         let r = self.error(ch, &header, s, sign);
-                        return Outcome::Respond(r, failed(related, s));
+                        // Related requests after it have no session or tree to inherit: they
+                        // are INVALID_PARAMETER (smbd; smbtorture smb2.compound.invalid2).
+                        return Outcome::Respond(r, failed(related, NtStatus::INVALID_PARAMETER));
+                    }
+                };
+                // Only a related request may name the chain's earlier handle by the all-ones
+                // FileId (MS-SMB2 3.3.5.2.7.2); in an unrelated one it names no open.
+                let related = if is_related {
+                    related
+                } else {
+                    Related {
+                        file_id: None,
+                        ..related
                     }
                 };
                 let mut rel = Related {
