@@ -943,11 +943,23 @@ impl Server {
                     Err(Refuse::Disconnect(why)) => Outcome::Disconnect(why),
                     Err(Refuse::Status(s)) => {
                         let r = self.error(ch, &header, s, ctx.sign);
-                        Outcome::Respond(r, failed(rel, s))
+                        Outcome::Respond(r, chain_failure(rel, header.command, s))
                     }
                 }
             }
         }
+    }
+}
+
+/// The chain state after a request failed with `status`: only a failed CREATE (the request
+/// that would have produced the chain's FileId) fails the related requests after it with the
+/// same status (MS-SMB2 3.3.5.2.7.2, as Windows and smbd do; smbtorture
+/// smb2.compound.related6 expects a READ after a failed WRITE to succeed).
+fn chain_failure(r: Related, command: Command, status: NtStatus) -> Related {
+    if command == Command::CREATE {
+        failed(r, status)
+    } else {
+        Related { failed: None, ..r }
     }
 }
 

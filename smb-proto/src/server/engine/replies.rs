@@ -18,6 +18,10 @@ impl Server {
     ) -> Outcome {
         let header = cur.header;
         let sign = self.sign_for(ch, &header, encrypted);
+        // An unrelated request does not carry the chain's earlier FileId forward.
+        let inherited = prev
+            .file_id
+            .filter(|_| header.flags.contains(HeaderFlags::RELATED_OPERATIONS));
         let result = match (&cur.waiting, result) {
             // Ended because its open was closed (see `end_waiting_ops`), as smbd answers.
             (Waiting::Lock { .. }, Err(NtStatus::CANCELLED)) if cur.handle_closed => {
@@ -46,7 +50,7 @@ impl Server {
                 let rel = Related {
                     session: header.session_id,
                     tree: header.tree_id().unwrap_or(prev.tree),
-                    file_id: prev.file_id,
+                    file_id: inherited,
                     failed: None,
                     seen: true,
                 };
@@ -62,8 +66,8 @@ impl Server {
         let rel = Related {
             session: header.session_id,
             tree: header.tree_id().unwrap_or(prev.tree),
-            file_id: file_id.or(prev.file_id),
-            failed: status.is_error().then_some(status),
+            file_id: file_id.or(inherited),
+            failed: (status.is_error() && header.command == Command::CREATE).then_some(status),
             seen: true,
         };
         Outcome::Respond(r, rel)
