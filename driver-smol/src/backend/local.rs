@@ -37,10 +37,10 @@ use smb_proto::wire::create::{CreateAction, CreateDisposition, CreateOptions, Sh
 use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
 use smb_proto::wire::fscc::file::{
     DispositionExFlags, FileAccessInformation, FileAlignmentInformation, FileAllInformation,
-    FileAttributeTagInformation, FileBasicInformation, FileEaInformation, FileInfo,
-    FileInternalInformation, FileModeInformation, FileNameInformation, FileNetworkOpenInformation,
-    FileNormalizedNameInformation, FilePositionInformation, FileStandardInformation,
-    FileStreamInformation, StreamEntry,
+    FileAlternateNameInformation, FileAttributeTagInformation, FileBasicInformation,
+    FileEaInformation, FileInfo, FileInternalInformation, FileModeInformation, FileNameInformation,
+    FileNetworkOpenInformation, FileNormalizedNameInformation, FilePositionInformation,
+    FileStandardInformation, FileStreamInformation, StreamEntry,
 };
 use smb_proto::wire::fscc::filesystem::{
     DeviceType, FileFsAttributeInformation, FileFsDeviceInformation, FileFsFullSizeInformation,
@@ -1345,9 +1345,49 @@ fn file_info(
                 }]
             },
         }),
-        // No 8.3 names on Linux: short names are not supported (smbclient's allinfo goes on).
-        FileInfoClass::ALTERNATE_NAME => return Err(NtStatus::NOT_SUPPORTED),
+        // Linux keeps no 8.3 names. A name that already fits 8.3 has itself, upper-cased, as
+        // its short name (as FAT and NTFS report it); no other short name is made up, so
+        // longer names get NOT_SUPPORTED (smbclient's allinfo goes on).
+        FileInfoClass::ALTERNATE_NAME => FileInfo::AlternateName(FileAlternateNameInformation {
+            file_name: path
+                .file_name()
+                .and_then(short_name)
+                .ok_or(NtStatus::NOT_SUPPORTED)?,
+        }),
         FileInfoClass::FULL_EA => return Err(NtStatus::NO_EAS_ON_FILE),
         _ => return Err(NtStatus::INVALID_INFO_CLASS),
     })
+}
+
+/// `name` upper-cased when it is a valid 8.3 name (1 to 8 characters, optionally a dot and 1 to
+/// 3 more; letters, digits and the DOS punctuation `$%'-_@~!(){}^#&`), else `None`.
+fn short_name(name: &str) -> Option<String> {
+    let ok = |part: &str, max: usize| {
+        (1..=max).contains(&part.len())
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "$%'-_@~!(){}^#&".contains(c))
+    };
+    let valid = match name.split_once('.') {
+        Some((base, ext)) => ok(base, 8) && ok(ext, 3),
+        None => ok(name, 8),
+    };
+    valid.then(|| name.to_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod short_name_tests {
+    use super::short_name;
+
+    #[test]
+    fn only_names_that_fit_8_3_have_a_short_name() {
+        assert_eq!(short_name("bufsize.txt").as_deref(), Some("BUFSIZE.TXT"));
+        assert_eq!(short_name("README").as_deref(), Some("README"));
+        assert_eq!(short_name("longername.txt"), None);
+        assert_eq!(short_name("a.text"), None);
+        assert_eq!(short_name("a.b.c"), None);
+        assert_eq!(short_name("with space"), None);
+        assert_eq!(short_name(".hidden"), None);
+        assert_eq!(short_name(""), None);
+    }
 }

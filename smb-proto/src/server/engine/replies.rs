@@ -240,22 +240,14 @@ impl Server {
             }
             (Waiting::QueryInfo { output_len }, OpReply::QueryInfo(info)) => {
                 let mut out = BytesMut::new();
-                let variable = match &info {
+                let min = match &info {
                     InfoReply::File(f) => {
                         f.encode(&mut out).map_err(|_| NtStatus::INTERNAL_ERROR)?;
-                        matches!(
-                            f.class(),
-                            FileInfoClass::ALL
-                                | FileInfoClass::NAME
-                                | FileInfoClass::ALTERNATE_NAME
-                                | FileInfoClass::NORMALIZED_NAME
-                                | FileInfoClass::STREAM
-                                | FileInfoClass::FULL_EA
-                        )
+                        min_file_output(f.class()).unwrap_or(out.len())
                     }
                     InfoReply::Fs(f) => {
                         f.encode(&mut out).map_err(|_| NtStatus::INTERNAL_ERROR)?;
-                        matches!(f.class(), FsInfoClass::VOLUME | FsInfoClass::ATTRIBUTE)
+                        min_fs_output(f.class()).unwrap_or(out.len())
                     }
                     InfoReply::Security(sd) => {
                         if sd.len() > *output_len as usize {
@@ -273,15 +265,18 @@ impl Server {
                             ));
                         }
                         out.extend_from_slice(sd);
-                        false
+                        0
                     }
                 };
                 let max = *output_len as usize;
                 let mut status = NtStatus::SUCCESS;
+                // MS-SMB2 3.3.5.20.1: below the class's fixed part the answer is
+                // INFO_LENGTH_MISMATCH; between it and the whole, the data is cut to the buffer
+                // with BUFFER_OVERFLOW (smbtorture smb2.getinfo.q*_buffercheck).
+                if max < min.min(out.len()) {
+                    return Err(NtStatus::INFO_LENGTH_MISMATCH);
+                }
                 if out.len() > max {
-                    if !variable {
-                        return Err(NtStatus::INFO_LENGTH_MISMATCH);
-                    }
                     out.truncate(max);
                     status = NtStatus::BUFFER_OVERFLOW;
                 }
@@ -357,4 +352,41 @@ impl Server {
             _ => Err(NtStatus::INTERNAL_ERROR),
         }
     }
+}
+
+/// The smallest OutputBufferLength a file information class accepts: its fixed part (the
+/// sizes Windows and smbd enforce, MS-FSCC 2.4); `None` for a class answered whole or not at
+/// all (the encoded length is then the minimum).
+fn min_file_output(class: FileInfoClass) -> Option<usize> {
+    Some(match class {
+        FileInfoClass::BASIC => 40,
+        FileInfoClass::STANDARD => 24,
+        FileInfoClass::INTERNAL | FileInfoClass::POSITION => 8,
+        FileInfoClass::EA
+        | FileInfoClass::ACCESS
+        | FileInfoClass::MODE
+        | FileInfoClass::ALIGNMENT
+        | FileInfoClass::NAME
+        | FileInfoClass::NORMALIZED_NAME => 4,
+        FileInfoClass::ALL => 104,
+        FileInfoClass::ALTERNATE_NAME | FileInfoClass::ATTRIBUTE_TAG => 8,
+        FileInfoClass::STREAM => 32,
+        FileInfoClass::COMPRESSION => 16,
+        FileInfoClass::NETWORK_OPEN => 56,
+        FileInfoClass::FULL_EA => 0,
+        _ => return None,
+    })
+}
+
+/// As [`min_file_output`], for file system information classes.
+fn min_fs_output(class: FsInfoClass) -> Option<usize> {
+    Some(match class {
+        FsInfoClass::VOLUME | FsInfoClass::SIZE => 24,
+        FsInfoClass::DEVICE => 8,
+        FsInfoClass::ATTRIBUTE => 16,
+        FsInfoClass::CONTROL => 48,
+        FsInfoClass::FULL_SIZE => 32,
+        FsInfoClass::SECTOR_SIZE => 28,
+        _ => return None,
+    })
 }
