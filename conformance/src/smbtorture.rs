@@ -167,7 +167,13 @@ pub fn parse_verdicts(stdout: &str) -> BTreeMap<String, Verdict> {
         } else {
             continue;
         };
-        let name = rest.split([' ', '[']).next().unwrap_or("").trim();
+        // Names may hold spaces ("OVERWRITE_IF Existing"); a reason follows after " [".
+        let name = rest
+            .split(" [")
+            .next()
+            .unwrap_or("")
+            .trim_end_matches('[')
+            .trim();
         if !name.is_empty() {
             out.insert(name.to_owned(), verdict);
         }
@@ -190,6 +196,10 @@ mod tests {
         assert_eq!(v.get("quota"), Some(&Verdict::Skip));
         assert_eq!(v.get("x"), Some(&Verdict::Error));
         assert_eq!(v.len(), 4);
+        let v =
+            parse_verdicts("success: CREATE Existing\nfailure: OVERWRITE_IF Existing [\nx\n]\n");
+        assert_eq!(v.get("CREATE Existing"), Some(&Verdict::Success));
+        assert_eq!(v.get("OVERWRITE_IF Existing"), Some(&Verdict::Failure));
     }
 
     #[test]

@@ -289,7 +289,12 @@ pub(crate) fn check_path(name: &str) -> Result<String, NtStatus> {
         return Ok(String::new());
     }
     for comp in trimmed.split('\\') {
-        if comp.is_empty() || comp == "." || comp == ".." {
+        // ".." could climb out of the share: a path syntax error, as smbd answers
+        // (smbtorture smb2.mkdir).
+        if comp == ".." {
+            return Err(NtStatus::OBJECT_PATH_SYNTAX_BAD);
+        }
+        if comp.is_empty() || comp == "." {
             return Err(NtStatus::OBJECT_NAME_INVALID);
         }
         if comp.len() > 255 {
@@ -315,7 +320,11 @@ mod tests {
         assert_eq!(check_path("dir\\"), Ok("dir".into()));
         assert_eq!(
             check_path("..\\etc\\passwd"),
-            Err(NtStatus::OBJECT_NAME_INVALID)
+            Err(NtStatus::OBJECT_PATH_SYNTAX_BAD)
+        );
+        assert_eq!(
+            check_path("a\\..\\..\\b"),
+            Err(NtStatus::OBJECT_PATH_SYNTAX_BAD)
         );
         assert_eq!(check_path("a\\.\\b"), Err(NtStatus::OBJECT_NAME_INVALID));
         assert_eq!(check_path("\\abs"), Err(NtStatus::INVALID_PARAMETER));
