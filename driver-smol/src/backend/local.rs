@@ -16,8 +16,10 @@
 //! CHANGE_NOTIFY completes with STATUS_NOTIFY_ENUM_DIR when a change made through this backend
 //! touches the watched directory (changes made by other programs are not seen).
 //!
-//! Honest limits of a plain Linux directory: creation and change times cannot be set (SET_INFO
-//! ignores them), security descriptors are not stored (QUERY_INFO answers the fixed descriptor of
+//! Honest limits of a plain Linux directory: Linux cannot set a file's birth time, so a creation
+//! time set by SET_INFO is kept in the `user.smbrs.creation_time` extended attribute (as smbd
+//! keeps it in `user.DOSATTRIB`) and reported instead of the birth time; where the file system
+//! has no user xattrs it is ignored. Change times cannot be set (SET_INFO ignores them), security descriptors are not stored (QUERY_INFO answers the fixed descriptor of
 //! `security.rs`; SET_INFO security is NOT_SUPPORTED), no EAs (EAS_NOT_SUPPORTED), no named
 //! streams and no 8.3 short names (NOT_SUPPORTED), ARCHIVE is reported on every regular file,
 //! and the only attributes that stick are READONLY (the owner write bit) and DIRECTORY.
@@ -301,7 +303,7 @@ impl LocalBackend {
             Ok((h, a)) => (h, CreateAction(a.as_u32())),
         };
         let created = action == CreateAction::CREATED;
-        let stat = handle.stat().map_err(|e| fs_status(&e))?;
+        let stat = stat_of(&handle).map_err(|e| fs_status(&e))?;
         if stat.is_dir() && truncates {
             return Err(NtStatus::FILE_IS_A_DIRECTORY);
         }
@@ -372,7 +374,7 @@ impl LocalBackend {
             }
         }
         let stat = if !created && truncates {
-            match handle.set_len(0).and_then(|()| handle.stat()) {
+            match handle.set_len(0).and_then(|()| stat_of(&handle)) {
                 Ok(s) => s,
                 Err(e) => {
                     self.forget(open);
@@ -526,7 +528,7 @@ impl LocalBackend {
             (entry, remove)
         };
         let stat = if post_query {
-            entry.handle.stat().ok()
+            stat_of(&entry.handle).ok()
         } else {
             None
         };
@@ -567,7 +569,7 @@ impl LocalBackend {
             ))),
             InfoQuery::Fs(class) => self.fs_info(&handle, class),
             InfoQuery::File(class) => {
-                let s = handle.stat().map_err(|e| fs_status(&e))?;
+                let s = stat_of(&handle).map_err(|e| fs_status(&e))?;
                 let info = file_info(class, &s, granted, &path, delete_pending, position)?;
                 Ok(OpReply::QueryInfo(InfoReply::File(info)))
             }
@@ -665,6 +667,9 @@ impl LocalBackend {
                     return Err(NtStatus::INVALID_PARAMETER);
                 }
                 let pick = |t: u64| (t != 0 && t < 0x8000_0000_0000_0000).then_some(FileTime(t));
+                if let Some(c) = pick(b.creation_time) {
+                    store_creation(&handle, c);
+                }
                 let times = SetTimes {
                     last_access: pick(b.last_access_time),
                     last_write: pick(b.last_write_time),
@@ -673,7 +678,7 @@ impl LocalBackend {
                     handle.set_times(times).map_err(|e| fs_status(&e))?;
                 }
                 if !a.is_empty() {
-                    let s = handle.stat().map_err(|e| fs_status(&e))?;
+                    let s = stat_of(&handle).map_err(|e| fs_status(&e))?;
                     let mode = if a.contains(FileAttributes::READONLY) {
                         s.mode & !0o222
                     } else {
@@ -689,7 +694,7 @@ impl LocalBackend {
             FileInfo::Allocation(a) => {
                 // Allocation below the end of file truncates (MS-FSA 2.1.5.15.1); above it,
                 // Linux allocates on write, so nothing is reserved.
-                let s = handle.stat().map_err(|e| fs_status(&e))?;
+                let s = stat_of(&handle).map_err(|e| fs_status(&e))?;
                 if a.allocation_size < s.size {
                     handle
                         .set_len(a.allocation_size)
@@ -734,7 +739,7 @@ impl LocalBackend {
         delete: bool,
     ) -> Result<(), NtStatus> {
         if delete {
-            let s = handle.stat().map_err(|e| fs_status(&e))?;
+            let s = stat_of(&handle).map_err(|e| fs_status(&e))?;
             if !is_dir && s.attributes() & FileAttributes::READONLY.0 != 0 {
                 return Err(NtStatus::CANNOT_DELETE);
             }
@@ -917,6 +922,7 @@ impl LocalBackend {
                 return Ok(());
             };
             let name = path.file_name().unwrap_or(pattern).to_owned();
+            let stat = with_entry_creation(handle, &name, stat);
             return match builder.push(&dir_entry(name, &stat)) {
                 Err(DirectoryBuildError::Full) => {
                     cursor.done = false;
@@ -930,7 +936,7 @@ impl LocalBackend {
             let name = if cursor.dots == 0 { "." } else { ".." };
             if wildcard::matches(pattern, name) {
                 let stat = if cursor.dots == 0 || dir_path.is_root() {
-                    handle.stat()
+                    stat_of(&handle)
                 } else {
                     self.root.stat(&dir_path.parent().unwrap_or_default())
                 }
@@ -956,7 +962,8 @@ impl LocalBackend {
             }
             for e in batch {
                 if wildcard::matches(pattern, &e.name) {
-                    match builder.push(&dir_entry(e.name.clone(), &e.stat)) {
+                    let stat = with_entry_creation(&handle, &e.name, e.stat);
+                    match builder.push(&dir_entry(e.name.clone(), &stat)) {
                         Err(DirectoryBuildError::Full) => return full(builder),
                         // A name the class cannot carry is skipped, not fatal.
                         Err(_) => {}
@@ -1390,4 +1397,59 @@ mod short_name_tests {
         assert_eq!(short_name(".hidden"), None);
         assert_eq!(short_name(""), None);
     }
+}
+
+/// The extended attribute holding a creation time set by SET_INFO (8 bytes, a little-endian
+/// FILETIME).
+const CREATION_XATTR: &str = "user.smbrs.creation_time";
+
+/// The `/proc` path of an open descriptor: xattr calls through it work for every handle kind
+/// (O_PATH included) and act on the very file the handle holds.
+fn fd_path(handle: &FileHandle) -> String {
+    use std::os::fd::AsRawFd;
+    format!("/proc/self/fd/{}", handle.as_fd().as_raw_fd())
+}
+
+/// Reads a stored creation time at `path` (the file itself, not a link).
+fn stored_creation(path: &str) -> Option<FileTime> {
+    let mut buf = [0u8; 8];
+    match rustix::fs::lgetxattr(path, CREATION_XATTR, &mut buf[..]) {
+        Ok(8) => Some(FileTime(u64::from_le_bytes(buf))),
+        _ => None,
+    }
+}
+
+/// Keeps `t` as the creation time of the handle's file; a file system without user xattrs (or
+/// a file we may not change) keeps its birth time, as before.
+fn store_creation(handle: &FileHandle, t: FileTime) {
+    let _ = rustix::fs::setxattr(
+        fd_path(handle),
+        CREATION_XATTR,
+        &t.0.to_le_bytes(),
+        rustix::fs::XattrFlags::empty(),
+    );
+}
+
+/// The handle's metadata, with a stored creation time in place of the birth time.
+fn stat_of(handle: &FileHandle) -> crate::fs::FsResult<FileStat> {
+    let mut s = handle.stat()?;
+    // The magic link is followed to the file itself; `lgetxattr` only stops at a final
+    // symlink, which /proc/self/fd/N is not once resolved.
+    let mut buf = [0u8; 8];
+    if let Ok(8) = rustix::fs::getxattr(fd_path(handle), CREATION_XATTR, &mut buf[..]) {
+        s.creation_time = FileTime(u64::from_le_bytes(buf));
+    }
+    Ok(s)
+}
+
+/// A directory entry's metadata, with its stored creation time if any. The entry is looked up
+/// by its name inside the open directory (`/proc/self/fd/N/name`, a final symlink not
+/// followed), so nothing outside the directory is touched.
+fn with_entry_creation(dir: &FileHandle, name: &str, mut s: FileStat) -> FileStat {
+    if !name.contains('/')
+        && let Some(t) = stored_creation(&format!("{}/{name}", fd_path(dir)))
+    {
+        s.creation_time = t;
+    }
+    s
 }
