@@ -1,8 +1,9 @@
 //! Our server (`driver_smol::server::SmbServer`, local-directory backend in a temp dir) against
 //! Samba's `smbtorture` smb2.* tests. Each test listed here passes against our server and is
-//! asserted to keep passing; the tests of the same suites that do not pass yet (and why) are
-//! listed in the report of issue 6. Skips (prints SKIP) when smbtorture is missing, fails under
-//! CI=true.
+//! asserted to keep passing (every test of issue 6's suites that passes against both smbd and
+//! ours); the ignored `smbtorture_table` runs every test against a private smbd and ours and
+//! writes `SMBTORTURE.md` (the side-by-side table and why ours fails where smbd passes). Skips
+//! (prints SKIP) when smbtorture is missing, fails under CI=true.
 
 mod support;
 
@@ -15,7 +16,8 @@ use support::our_server::{OurServer, PASS, SHARE, USER};
 
 /// (suite, tests that must succeed).
 const PASSING: &[(&str, &[&str])] = &[
-    ("smb2.read", &["position", "dir", "access"]),
+    ("smb2.connect", &["connect"]),
+    ("smb2.read", &["eof", "position", "dir", "access"]),
     ("smb2.rw", &["rw1", "rw2"]),
     (
         "smb2.dir",
@@ -32,16 +34,26 @@ const PASSING: &[(&str, &[&str])] = &[
             "mkdir-dup",
             "dir-alloc-size",
             "dosattr_tmp_dir",
+            "bench-path-contention-shared",
         ],
     ),
     ("smb2.getinfo", &["qsec_buffercheck", "granted"]),
     (
         "smb2.lock",
         &[
+            "valid-request",
             "rw-shared",
             "rw-exclusive",
             "auto-unlock",
+            "lock",
             "async",
+            "cancel",
+            "cancel-tdis",
+            "errorcode",
+            "zerobytelength",
+            "zerobyteread",
+            "unlock",
+            "multiple-unlock",
             "stacking",
             "contend",
             "context",
@@ -51,33 +63,57 @@ const PASSING: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "smb2.compound",
+        &[
+            "related1",
+            "related2",
+            "related5",
+            "related6",
+            "related8",
+            "related9",
+            "unrelated1",
+            "invalid1",
+            "invalid2",
+            "invalid3",
+            "invalid4",
+            "interim1",
+            "compound-break",
+            "create-write-close",
+        ],
+    ),
+    ("smb2.session", &["two_logoff"]),
+    (
+        "smb2.credits",
+        &[
+            "session_setup_credits_granted",
+            "single_req_credits_granted",
+            "skipped_mid",
+        ],
+    ),
+    ("smb2.tcon", &["tcon"]),
+    ("smb2.mkdir", &["mkdir"]),
+    (
         "smb2.rename",
         &[
             "simple",
-            "simple_nodelete",
             "no_sharing",
             "share_delete_and_delete_access",
             "no_share_delete_but_delete_access",
             "share_delete_no_delete_access",
-            "no_share_delete_no_delete_access",
             "msword",
             "rename_dir_openfile",
             "rename_dir_bench",
             "close-full-information",
         ],
     ),
+    ("smb2.delete-on-close-perms", &["BUG14427"]),
     (
         "smb2.sharemode",
         &["sharemode-access", "access-sharemode", "bug14375"],
     ),
-    ("smb2.deny", &["deny1", "deny2"]),
+    ("smb2.timestamps", &["delayed-1write"]),
     ("smb2.fileid", &["unique", "unique-dir"]),
-    (
-        "smb2.compound",
-        &["related1", "compound-break", "create-write-close"],
-    ),
-    ("smb2.delete-on-close-perms", &["BUG14427"]),
-    ("smb2.session", &["two_logoff"]),
+    ("smb2.deny", &["deny1", "deny2"]),
 ];
 
 #[test]
@@ -136,6 +172,48 @@ const SUITES: &[&str] = &[
     "fileid",
     "deny",
 ];
+
+/// Tests that need longer than the per-test limit on a loaded machine (debug build).
+const SLOW: &[(&str, u64)] = &[("smb2.maxfid.maxfid", 600)];
+
+/// Why tests that smbd passes fail against our server, appended to `SMBTORTURE.md` (kept here so
+/// the generated file and the reasons stay together).
+const REASONS: &str = "\
+## Why ours fails where smbd passes
+
+- **Batch oplocks** (smb2.session reconnect1/2, reauth1-6, all bind_negative_*, signing-*,
+  encryption-*): every test opens its file asking for a BATCH oplock and asserts it was
+  granted (`oplock_level incorrect`, 0 vs 9) before exercising the session feature. Issue 6
+  lets the server grant no oplock; an honest batch oplock needs break notifications and
+  acknowledgement before a conflicting open, which the server does not have yet.
+- **Multichannel binding** (smb2.session bind1, bind2, bind_invalid_auth): skipped against us
+  because the server refuses a binding SESSION_SETUP (REQUEST_NOT_ACCEPTED, multichannel is out
+  of scope).
+- **smb2.session.ntlmssp_bug14932**: a re-authentication with a crafted NTLMv2 blob; smbd
+  answers INVALID_PARAMETER, ours fails the authentication and the unsigned answer is
+  reported as ACCESS_DENIED by the client.
+- **Security descriptors are not stored** (smb2.delete-on-close-perms OVERWRITE_IF, CREATE,
+  CREATE_IF, FIND_and_set_DOC, READONLY): each test first sets a DACL on its directory; our
+  SET_INFO security answers NOT_SUPPORTED, the test then leaves that handle open, and its
+  delete-on-close cleanup leaves the directory delete-pending, so the next CREATE fails with
+  DELETE_PENDING.
+- **smb2.getinfo.qfile_buffercheck**: queries FileCompressionInformation (class 28), which the
+  codec does not carry (INVALID_INFO_CLASS).
+- **smb2.getinfo.getinfo_access**: asks for the 8.3 name of a long file name; Linux keeps none
+  and we do not invent mangled names (only names that already fit 8.3 are answered).
+- **smb2.timestamps time_t_* and freeze-thaw**: the test sets ChangeTime and expects it back;
+  Linux cannot set ctime (smbd passes by reporting mtime as ChangeTime). CreationTime now
+  sticks (stored in an xattr).
+- **smb2.timestamps delayed-write-***: smbd and Windows delay the LastWriteTime update after a
+  WRITE by about two seconds; we report the file's mtime as it is.
+- **smb2.timestamps.test_close_not_attrib**: uses `/` as a path separator; smbd accepts it,
+  Windows and we refuse the name (OBJECT_NAME_INVALID).
+- **smb2.compound.related3**: FSCTL_CREATE_OR_GET_OBJECT_ID is not supported.
+- **smb2.lock.cancel-logoff**: after LOGOFF closes both handles, smbd (like Windows) answers
+  the waiting lock with success, signed; ours answers it after the session is gone.
+- **smb2.lock.replay_smb3_specification_durable**: needs durable handles (not implemented).
+- **smb2.read.bug14607**: smbd skips it; ours fails (a Samba-private FSCTL).
+";
 
 /// One test's verdict as a table cell, with a time-out shown as such.
 fn cell(
@@ -213,7 +291,11 @@ fn smbtorture_table() {
         let (mut n_smbd, mut n_ours, mut n_both) = (0, 0, 0);
         for name in &tests {
             let test = format!("{full}.{name}");
-            let timeout = Duration::from_secs(limit);
+            let timeout = Duration::from_secs(
+                SLOW.iter()
+                    .find(|(t, _)| *t == test)
+                    .map_or(limit, |(_, secs)| *secs),
+            );
             let (a, b) = std::thread::scope(|s| {
                 let a = s.spawn(|| {
                     smbd.smbtorture(SambaServer::SHARE)
@@ -254,8 +336,9 @@ fn smbtorture_table() {
         let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../SMBTORTURE.md");
         let text = format!(
             "# smbtorture smb2.* against smbd and our server\n\nGenerated by `cargo test -p conformance \
-             --test server_vs_smbtorture -- --ignored smbtorture_table` ({limit} s per test).\n\n\
-             {summary}\n{table}"
+             --test server_vs_smbtorture -- --ignored smbtorture_table` ({limit} s per test; \
+             both servers run at once on a loaded machine, debug build).\n\n\
+             {summary}\n{REASONS}\n## Per test\n\n{table}"
         );
         std::fs::write(&out, text).expect("write SMBTORTURE.md");
     }
