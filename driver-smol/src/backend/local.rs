@@ -314,6 +314,14 @@ impl LocalBackend {
                 CreateAction::OVERWRITTEN
             };
         }
+        if created && delete_on_close && !stat.is_dir() && attrs.contains(FileAttributes::READONLY)
+        {
+            // A new read-only file cannot be delete-on-close either (MS-FSA 2.1.5.1.2.1, as
+            // smbd; smbtorture smb2.delete-on-close-perms.READONLY): it is not kept.
+            drop(handle);
+            let _ = self.root.unlink(&path);
+            return Err(NtStatus::CANNOT_DELETE);
+        }
         if !created && stat.attributes() & FileAttributes::READONLY.0 != 0 {
             // MS-FSA 2.1.5.1.2.1: a read-only file refuses write access and delete-on-close.
             if delete_on_close {

@@ -529,3 +529,20 @@ fn a_set_creation_time_sticks_in_queries_and_listings() {
     assert_eq!(listing.len(), 1);
     assert_eq!(listing.first().map(|e| e.common.creation_time), Some(when));
 }
+
+#[test]
+fn a_new_read_only_file_cannot_be_delete_on_close() {
+    let f = Fixture::new();
+    let r = f.run(FsOp::Create {
+        open: OpenId(1),
+        path: "ro.txt".into(),
+        desired_access: AccessMask::GENERIC_ALL,
+        file_attributes: FileAttributes::READONLY,
+        share_access: ShareAccess::READ | ShareAccess::WRITE | ShareAccess::DELETE,
+        disposition: CreateDisposition::CREATE,
+        options: CreateOptions::NON_DIRECTORY_FILE | CreateOptions::DELETE_ON_CLOSE,
+        read_only: false,
+    });
+    assert_eq!(r.err(), Some(NtStatus::CANNOT_DELETE));
+    assert!(!f.path.join("ro.txt").exists(), "nothing is left behind");
+}
