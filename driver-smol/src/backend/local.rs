@@ -747,7 +747,7 @@ impl LocalBackend {
         delete: bool,
     ) -> Result<(), NtStatus> {
         if delete {
-            let s = stat_of(&handle).map_err(|e| fs_status(&e))?;
+            let s = stat_of(handle).map_err(|e| fs_status(&e))?;
             if !is_dir && s.attributes() & FileAttributes::READONLY.0 != 0 {
                 return Err(NtStatus::CANNOT_DELETE);
             }
@@ -944,7 +944,7 @@ impl LocalBackend {
             let name = if cursor.dots == 0 { "." } else { ".." };
             if wildcard::matches(pattern, name) {
                 let stat = if cursor.dots == 0 || dir_path.is_root() {
-                    stat_of(&handle)
+                    stat_of(handle)
                 } else {
                     self.root.stat(&dir_path.parent().unwrap_or_default())
                 }
@@ -970,7 +970,7 @@ impl LocalBackend {
             }
             for e in batch {
                 if wildcard::matches(pattern, &e.name) {
-                    let stat = with_entry_creation(&handle, &e.name, e.stat);
+                    let stat = with_entry_creation(handle, &e.name, e.stat);
                     match builder.push(&dir_entry(e.name.clone(), &stat)) {
                         Err(DirectoryBuildError::Full) => return full(builder),
                         // A name the class cannot carry is skipped, not fatal.
@@ -1390,23 +1390,6 @@ fn short_name(name: &str) -> Option<String> {
     valid.then(|| name.to_ascii_uppercase())
 }
 
-#[cfg(test)]
-mod short_name_tests {
-    use super::short_name;
-
-    #[test]
-    fn only_names_that_fit_8_3_have_a_short_name() {
-        assert_eq!(short_name("bufsize.txt").as_deref(), Some("BUFSIZE.TXT"));
-        assert_eq!(short_name("README").as_deref(), Some("README"));
-        assert_eq!(short_name("longername.txt"), None);
-        assert_eq!(short_name("a.text"), None);
-        assert_eq!(short_name("a.b.c"), None);
-        assert_eq!(short_name("with space"), None);
-        assert_eq!(short_name(".hidden"), None);
-        assert_eq!(short_name(""), None);
-    }
-}
-
 /// The extended attribute holding a creation time set by SET_INFO (8 bytes, a little-endian
 /// FILETIME).
 const CREATION_XATTR: &str = "user.smbrs.creation_time";
@@ -1460,4 +1443,21 @@ fn with_entry_creation(dir: &FileHandle, name: &str, mut s: FileStat) -> FileSta
         s.creation_time = t;
     }
     s
+}
+
+#[cfg(test)]
+mod short_name_tests {
+    use super::short_name;
+
+    #[test]
+    fn only_names_that_fit_8_3_have_a_short_name() {
+        assert_eq!(short_name("bufsize.txt").as_deref(), Some("BUFSIZE.TXT"));
+        assert_eq!(short_name("README").as_deref(), Some("README"));
+        assert_eq!(short_name("longername.txt"), None);
+        assert_eq!(short_name("a.text"), None);
+        assert_eq!(short_name("a.b.c"), None);
+        assert_eq!(short_name("with space"), None);
+        assert_eq!(short_name(".hidden"), None);
+        assert_eq!(short_name(""), None);
+    }
 }
