@@ -648,6 +648,96 @@ mod tests {
         });
     }
 
+    /// A LOGOFF while a LOCK of its session waits does not hang it: the LOCK is answered
+    /// (RANGE_NOT_LOCKED when it is ended, or success when the other handle's close freed the
+    /// range first, which must then be signed). The engine test
+    /// `a_logged_off_session_stays_until_its_ops_answer` covers the signing key's lifetime.
+    #[test]
+    fn waiting_lock_is_answered_after_logoff() {
+        use crate::backend::{LocalBackend, LocalOptions};
+        use smb_proto::wire::lock::{LockElement, LockFlags, LockRequest};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut shares = Shares::new();
+        shares.insert(
+            "mem",
+            LocalBackend::open(dir.path(), LocalOptions::default()).expect("root"),
+        );
+        smol::block_on(async {
+            let server = SmbServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)), config(), shares)
+                .await
+                .expect("bind");
+            let c = Client::connect(server.local_addr(), ClientConfig::default())
+                .await
+                .expect("connect");
+            let s = c.login("u", "", "p").await.expect("login");
+            let (t, _) = c.tree_connect(s, "mem").await.expect("tree");
+            let open = || {
+                RequestBody::Create(CreateRequest {
+                    name_padding: None,
+                    security_flags: 0,
+                    requested_oplock_level: OplockLevel::NONE,
+                    impersonation_level: ImpersonationLevel::IMPERSONATION,
+                    smb_create_flags: 0,
+                    desired_access: AccessMask::GENERIC_READ | AccessMask::GENERIC_WRITE,
+                    file_attributes: FileAttributes::default(),
+                    share_access: ShareAccess::READ | ShareAccess::WRITE,
+                    create_disposition: CreateDisposition::OPEN_IF,
+                    create_options: CreateOptions::NON_DIRECTORY_FILE,
+                    name: "l.bin".into(),
+                    contexts: Vec::new(),
+                })
+            };
+            let fid = |b| match b {
+                ResponseBody::Create(r) => r.file_id,
+                other => panic!("unexpected {other:?}"),
+            };
+            let h1 = fid(c.call_body(s, t, open()).await.expect("open 1"));
+            let h2 = fid(c.call_body(s, t, open()).await.expect("open 2"));
+            let lock = |file_id| {
+                RequestBody::Lock(LockRequest {
+                    lock_sequence: 0,
+                    file_id,
+                    locks: vec![LockElement {
+                        offset: 0,
+                        length: 10,
+                        flags: LockFlags::EXCLUSIVE_LOCK,
+                    }],
+                })
+            };
+            c.call_body(s, t, lock(h1)).await.expect("first lock");
+            let waiting = c.request(s, t, lock(h2));
+            let close = async {
+                smol::Timer::after(std::time::Duration::from_millis(100)).await;
+                c.logoff(s).await
+            };
+            let (lock_result, close_result) = futures_lite::future::zip(
+                waiting.or(async {
+                    smol::Timer::after(std::time::Duration::from_secs(10)).await;
+                    Err(crate::ClientError::Unexpected(
+                        "no answer to the waiting lock",
+                    ))
+                }),
+                close,
+            )
+            .await;
+            close_result.expect("logoff");
+            // The first handle's close may free the range before the waiting lock is ended
+            // (Windows then answers success): either way the answer arrives, and a success
+            // is signed.
+            match lock_result {
+                Ok(resp) => assert!(
+                    resp.header
+                        .flags
+                        .contains(smb_proto::wire::header::HeaderFlags::SIGNED),
+                    "unsigned {resp:?}"
+                ),
+                Err(err) => assert_eq!(err.status(), Some(NtStatus::RANGE_NOT_LOCKED), "{err}"),
+            }
+
+            server.shutdown().await;
+        });
+    }
+
     /// A CHANGE_NOTIFY waiting on a directory ends with STATUS_NOTIFY_CLEANUP when that handle
     /// is closed (MS-SMB2 3.3.5.10), and the CLOSE itself succeeds instead of waiting behind it.
     #[test]

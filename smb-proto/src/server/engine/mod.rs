@@ -776,10 +776,19 @@ impl Server {
         let Some(conn) = self.conns.get_mut(&ch) else {
             return;
         };
+        // A logged-off session stays (refusing new requests) until the ops it had in flight
+        // have answered, so those answers can still be signed.
+        let busy = |sid: &SessionId| {
+            conn.chains.values().any(|c| {
+                c.current
+                    .as_ref()
+                    .is_some_and(|cur| cur.header.session_id == *sid)
+            })
+        };
         let gone: Vec<SessionId> = conn
             .sessions
             .iter()
-            .filter(|(_, s)| s.logged_off)
+            .filter(|(k, s)| s.logged_off && !busy(k))
             .map(|(k, _)| *k)
             .collect();
         for sid in gone {
@@ -1138,5 +1147,59 @@ mod tests {
                 .verify(&mut b)
                 .expect("each message verifies on its own");
         }
+    }
+
+    #[test]
+    fn a_logged_off_session_stays_until_its_ops_answer() {
+        let (mut s, ch) = server();
+        let sid = SessionId(0x44);
+        install_session(&mut s, ch, sid);
+        let conn = s.conns.get_mut(&ch).expect("conn");
+        if let Some(sess) = conn.sessions.get_mut(&sid) {
+            sess.logged_off = true;
+        }
+        conn.chains.insert(
+            7,
+            Chain {
+                pending: VecDeque::new(),
+                encrypted: None,
+                responses: Vec::new(),
+                related: Related::default(),
+                current: Some(Current {
+                    header: Header {
+                        command: Command::LOCK,
+                        session_id: sid,
+                        ..Header::default()
+                    },
+                    op: OpId(9),
+                    waiting: Waiting::Lock {
+                        invalid_tail: false,
+                    },
+                    interim_at: None,
+                    async_id: None,
+                    cancelled: true,
+                    handle_closed: true,
+                    counted: None,
+                }),
+                delay_until: None,
+            },
+        );
+        s.reap_sessions(ch);
+        let hdr = Header {
+            session_id: sid,
+            flags: HeaderFlags::SIGNED,
+            ..Header::default()
+        };
+        // Still there to sign the waiting op's answer, but refusing new requests.
+        assert_eq!(s.sign_for(ch, &hdr, None), Some(sid));
+        assert!(matches!(
+            s.check(ch, &hdr, Some(true), None, false),
+            Err(Refuse::Status(NtStatus::USER_SESSION_DELETED))
+        ));
+        if let Some(c) = s.conns.get_mut(&ch).and_then(|c| c.chains.get_mut(&7)) {
+            c.current = None;
+        }
+        s.reap_sessions(ch);
+        assert_eq!(s.sign_for(ch, &hdr, None), None, "gone once nothing waits");
     }
 }
