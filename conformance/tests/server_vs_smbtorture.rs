@@ -67,6 +67,7 @@ const PASSING: &[(&str, &[&str])] = &[
         &[
             "related1",
             "related2",
+            "related3",
             "related5",
             "related6",
             "related8",
@@ -210,7 +211,6 @@ const REASONS: &str = "\
   WRITE by about two seconds; we report the file's mtime as it is.
 - **smb2.timestamps.test_close_not_attrib**: uses `/` as a path separator; smbd accepts it,
   Windows and we refuse the name (OBJECT_NAME_INVALID).
-- **smb2.compound.related3**: FSCTL_CREATE_OR_GET_OBJECT_ID is not supported.
 - **smb2.lock.cancel-logoff**: after LOGOFF closes both handles, smbd (like Windows) answers
   the waiting lock with success, signed; ours answers it after the session is gone.
 - **smb2.lock.replay_smb3_specification_durable**: needs durable handles (not implemented).

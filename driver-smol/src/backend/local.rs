@@ -50,6 +50,7 @@ use smb_proto::wire::fscc::filesystem::{
     FsInfo,
 };
 use smb_proto::wire::fscc::{FileInfoClass, FsInfoClass};
+use smb_proto::wire::ioctl::CtlCode;
 use smb_proto::wire::lock::LockElement;
 use smb_proto::wire::status::NtStatus;
 
@@ -554,6 +555,36 @@ impl LocalBackend {
             }
         }
         Ok(OpReply::Close(stat.as_ref().map(meta)))
+    }
+
+    // ----------------------------------------------------------------- FSCTL
+
+    /// FSCTL_CREATE_OR_GET_OBJECT_ID (MS-FSCC 2.3.7): a FILE_OBJECTID_BUFFER whose ObjectId is
+    /// the file's stable identity (inode and device, unique on the volume while the file
+    /// exists), so "create or get" always returns the same id; nothing is stored.
+    fn object_id(&self, open: OpenId, max_output: u32) -> Result<OpReply, NtStatus> {
+        let handle = {
+            let st = self.state();
+            st.opens
+                .get(&open)
+                .ok_or(NtStatus::FILE_CLOSED)?
+                .handle
+                .clone()
+        };
+        if max_output < 64 {
+            return Err(NtStatus::BUFFER_TOO_SMALL);
+        }
+        let s = handle.stat().map_err(|e| fs_status(&e))?;
+        let mut out = Vec::with_capacity(64);
+        // ObjectId, then BirthVolumeId, BirthObjectId and DomainId.
+        out.extend_from_slice(&s.file_index.to_le_bytes());
+        out.extend_from_slice(&s.device.to_le_bytes());
+        out.extend_from_slice(&s.device.to_le_bytes());
+        out.extend_from_slice(&[0; 8]);
+        out.extend_from_slice(&s.file_index.to_le_bytes());
+        out.extend_from_slice(&s.device.to_le_bytes());
+        out.extend_from_slice(&[0; 16]);
+        Ok(OpReply::Ioctl(Bytes::from(out)))
     }
 
     // ----------------------------------------------------------------- QUERY_INFO
@@ -1131,6 +1162,12 @@ impl LocalBackend {
                 output_len,
                 ..
             } => self.query_directory(open, class, &pattern, restart, single, output_len),
+            FsOp::Ioctl {
+                open,
+                ctl_code,
+                max_output,
+                ..
+            } if ctl_code == FSCTL_CREATE_OR_GET_OBJECT_ID => self.object_id(open, max_output),
             FsOp::Ioctl { .. } => Err(NtStatus::NOT_SUPPORTED),
             FsOp::Lock { .. } | FsOp::ChangeNotify { .. } => Err(NtStatus::INTERNAL_ERROR),
         }
@@ -1389,6 +1426,9 @@ fn short_name(name: &str) -> Option<String> {
     };
     valid.then(|| name.to_ascii_uppercase())
 }
+
+/// FSCTL_CREATE_OR_GET_OBJECT_ID (MS-FSCC 2.3.7).
+const FSCTL_CREATE_OR_GET_OBJECT_ID: CtlCode = CtlCode(0x0009_00C0);
 
 /// The extended attribute holding a creation time set by SET_INFO (8 bytes, a little-endian
 /// FILETIME).

@@ -546,3 +546,27 @@ fn a_new_read_only_file_cannot_be_delete_on_close() {
     assert_eq!(r.err(), Some(NtStatus::CANNOT_DELETE));
     assert!(!f.path.join("ro.txt").exists(), "nothing is left behind");
 }
+
+#[test]
+fn object_id_is_stable_per_file() {
+    use smb_proto::wire::ioctl::CtlCode;
+    let mut f = Fixture::new();
+    let a = f.rw("a.txt", CreateDisposition::CREATE).expect("a");
+    let b = f.rw("b.txt", CreateDisposition::CREATE).expect("b");
+    let id = |open, max_output| {
+        f.run(FsOp::Ioctl {
+            open,
+            ctl_code: CtlCode(0x0009_00C0),
+            input: Bytes::new(),
+            max_output,
+        })
+    };
+    let first = match id(a, 64) {
+        Ok(OpReply::Ioctl(out)) => out,
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(first.len(), 64);
+    assert!(matches!(id(a, 64), Ok(OpReply::Ioctl(out)) if out == first));
+    assert!(matches!(id(b, 64), Ok(OpReply::Ioctl(out)) if out.get(..16) != first.get(..16)));
+    assert_eq!(id(a, 63).err(), Some(NtStatus::BUFFER_TOO_SMALL));
+}
