@@ -193,8 +193,8 @@ const REASONS: &str = "\
   because the server refuses a binding SESSION_SETUP (REQUEST_NOT_ACCEPTED, multichannel is out
   of scope).
 - **smb2.session.ntlmssp_bug14932**: a re-authentication with a crafted NTLMv2 blob; smbd
-  answers INVALID_PARAMETER, ours fails the authentication and the unsigned answer is
-  reported as ACCESS_DENIED by the client.
+  answers INVALID_PARAMETER, our NTLM acceptor answers LOGON_FAILURE (re-authentication
+  answers are now signed, which they were not before).
 - **Security descriptors are not stored** (smb2.delete-on-close-perms OVERWRITE_IF, CREATE,
   CREATE Existing, CREATE_IF, FIND_and_set_DOC): each test first sets a DACL on its directory; our
   SET_INFO security answers NOT_SUPPORTED, the test then leaves that handle open, and its
