@@ -125,6 +125,33 @@ impl Smbtorture {
     }
 }
 
+/// The test names of one suite (`smb2.lock` gives `valid-request`, `rw-none`, ...), from
+/// `smbtorture --list`, which prints each test as `suite.test.test`.
+pub fn list_tests(suite: &str) -> Result<Vec<String>, HarnessError> {
+    let program =
+        find_tool("smbtorture").ok_or_else(|| HarnessError::ToolMissing("smbtorture".into()))?;
+    let output = run_with_timeout(Command::new(program).arg("--list"), Duration::from_secs(60))?;
+    Ok(parse_list(&output.stdout, suite))
+}
+
+/// Picks the tests of `suite` out of `smbtorture --list` output, in listed order, once each.
+pub fn parse_list(stdout: &str, suite: &str) -> Vec<String> {
+    let prefix = format!("{suite}.");
+    let mut out: Vec<String> = Vec::new();
+    for line in stdout.lines() {
+        let Some(rest) = line.trim().strip_prefix(&prefix) else {
+            continue;
+        };
+        // `test.test` for a plain test; a nested suite would be `sub.test`, which we keep whole
+        // as `sub` (smbtorture runs a sub-suite by that name).
+        let name = rest.split('.').next().unwrap_or("");
+        if !name.is_empty() && !out.iter().any(|n| n == name) {
+            out.push(name.to_owned());
+        }
+    }
+    out
+}
+
 /// Parses smbtorture's subunit-like `success: name` lines (the name ends at a space or `[`).
 pub fn parse_verdicts(stdout: &str) -> BTreeMap<String, Verdict> {
     let mut out = BTreeMap::new();
@@ -140,7 +167,13 @@ pub fn parse_verdicts(stdout: &str) -> BTreeMap<String, Verdict> {
         } else {
             continue;
         };
-        let name = rest.split([' ', '[']).next().unwrap_or("").trim();
+        // Names may hold spaces ("OVERWRITE_IF Existing"); a reason follows after " [".
+        let name = rest
+            .split(" [")
+            .next()
+            .unwrap_or("")
+            .trim_end_matches('[')
+            .trim();
         if !name.is_empty() {
             out.insert(name.to_owned(), verdict);
         }
@@ -163,5 +196,19 @@ mod tests {
         assert_eq!(v.get("quota"), Some(&Verdict::Skip));
         assert_eq!(v.get("x"), Some(&Verdict::Error));
         assert_eq!(v.len(), 4);
+        let v =
+            parse_verdicts("success: CREATE Existing\nfailure: OVERWRITE_IF Existing [\nx\n]\n");
+        assert_eq!(v.get("CREATE Existing"), Some(&Verdict::Success));
+        assert_eq!(v.get("OVERWRITE_IF Existing"), Some(&Verdict::Failure));
+    }
+
+    #[test]
+    fn lists_one_suite() {
+        let l = parse_list(
+            "smb2.lock.valid-request.valid-request\nsmb2.lock.rw-none.rw-none\n\
+             smb2.locking.x.x\nsmb2.read.eof.eof\n",
+            "smb2.lock",
+        );
+        assert_eq!(l, vec!["valid-request".to_owned(), "rw-none".to_owned()]);
     }
 }

@@ -1,8 +1,9 @@
 //! Our server (`driver_smol::server::SmbServer`, local-directory backend in a temp dir) against
 //! Samba's `smbtorture` smb2.* tests. Each test listed here passes against our server and is
-//! asserted to keep passing; the tests of the same suites that do not pass yet (and why) are
-//! listed in the report of issue 6. Skips (prints SKIP) when smbtorture is missing, fails under
-//! CI=true.
+//! asserted to keep passing (every test of issue 6's suites that passes against both smbd and
+//! ours); the ignored `smbtorture_table` runs every test against a private smbd and ours and
+//! writes `SMBTORTURE.md` (the side-by-side table and why ours fails where smbd passes). Skips
+//! (prints SKIP) when smbtorture is missing, fails under CI=true.
 
 mod support;
 
@@ -15,7 +16,8 @@ use support::our_server::{OurServer, PASS, SHARE, USER};
 
 /// (suite, tests that must succeed).
 const PASSING: &[(&str, &[&str])] = &[
-    ("smb2.read", &["position", "dir", "access"]),
+    ("smb2.connect", &["connect"]),
+    ("smb2.read", &["eof", "position", "dir", "access"]),
     ("smb2.rw", &["rw1", "rw2"]),
     (
         "smb2.dir",
@@ -32,16 +34,26 @@ const PASSING: &[(&str, &[&str])] = &[
             "mkdir-dup",
             "dir-alloc-size",
             "dosattr_tmp_dir",
+            "bench-path-contention-shared",
         ],
     ),
     ("smb2.getinfo", &["qsec_buffercheck", "granted"]),
     (
         "smb2.lock",
         &[
+            "valid-request",
             "rw-shared",
             "rw-exclusive",
             "auto-unlock",
+            "lock",
             "async",
+            "cancel",
+            "cancel-tdis",
+            "errorcode",
+            "zerobytelength",
+            "zerobyteread",
+            "unlock",
+            "multiple-unlock",
             "stacking",
             "contend",
             "context",
@@ -51,33 +63,60 @@ const PASSING: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        "smb2.compound",
+        &[
+            "related1",
+            "related2",
+            "related3",
+            "related5",
+            "related6",
+            "related8",
+            "related9",
+            "unrelated1",
+            "invalid1",
+            "invalid2",
+            "invalid3",
+            "invalid4",
+            "interim1",
+            "compound-break",
+            "create-write-close",
+        ],
+    ),
+    ("smb2.session", &["two_logoff"]),
+    (
+        "smb2.credits",
+        &[
+            "session_setup_credits_granted",
+            "single_req_credits_granted",
+            "skipped_mid",
+        ],
+    ),
+    ("smb2.tcon", &["tcon"]),
+    ("smb2.mkdir", &["mkdir"]),
+    // About two minutes against the debug build (16 384 opens, then their cleanup).
+    ("smb2.maxfid", &["maxfid"]),
+    (
         "smb2.rename",
         &[
             "simple",
-            "simple_nodelete",
             "no_sharing",
             "share_delete_and_delete_access",
             "no_share_delete_but_delete_access",
             "share_delete_no_delete_access",
-            "no_share_delete_no_delete_access",
             "msword",
             "rename_dir_openfile",
             "rename_dir_bench",
             "close-full-information",
         ],
     ),
+    ("smb2.delete-on-close-perms", &["READONLY", "BUG14427"]),
     (
         "smb2.sharemode",
         &["sharemode-access", "access-sharemode", "bug14375"],
     ),
-    ("smb2.deny", &["deny1", "deny2"]),
+    ("smb2.timestamps", &["delayed-1write"]),
     ("smb2.fileid", &["unique", "unique-dir"]),
-    (
-        "smb2.compound",
-        &["related1", "compound-break", "create-write-close"],
-    ),
-    ("smb2.delete-on-close-perms", &["BUG14427"]),
-    ("smb2.session", &["two_logoff"]),
+    ("smb2.deny", &["deny1", "deny2"]),
 ];
 
 #[test]
@@ -112,4 +151,218 @@ fn smbtorture_subset_passes() {
         }
     }
     assert!(failures.is_empty(), "smbtorture regressions: {failures:?}");
+}
+
+/// The suites issue 6 asks for, as `smb2.<name>`.
+const SUITES: &[&str] = &[
+    "connect",
+    "read",
+    "rw",
+    "dir",
+    "create",
+    "getinfo",
+    "lock",
+    "compound",
+    "session",
+    "credits",
+    "tcon",
+    "mkdir",
+    "maxfid",
+    "rename",
+    "delete-on-close-perms",
+    "sharemode",
+    "timestamps",
+    "fileid",
+    "deny",
+];
+
+/// Tests that need longer than the per-test limit on a loaded machine (debug build).
+const SLOW: &[(&str, u64)] = &[("smb2.maxfid.maxfid", 600)];
+
+/// Why tests that smbd passes fail against our server, appended to `SMBTORTURE.md` (kept here so
+/// the generated file and the reasons stay together).
+const REASONS: &str = "\
+## Why ours fails where smbd passes
+
+- **Batch oplocks** (smb2.session reconnect1/2, reauth1-6, all bind_negative_*, signing-*,
+  encryption-*): every test opens its file asking for a BATCH oplock and asserts it was
+  granted (`oplock_level incorrect`, 0 vs 9) before exercising the session feature. Issue 6
+  lets the server grant no oplock; an honest batch oplock needs break notifications and
+  acknowledgement before a conflicting open, which the server does not have yet.
+- **Multichannel binding** (smb2.session bind1, bind2, bind_invalid_auth): skipped against us
+  because the server refuses a binding SESSION_SETUP (REQUEST_NOT_ACCEPTED, multichannel is out
+  of scope).
+- **smb2.session.ntlmssp_bug14932**: a re-authentication with a crafted NTLMv2 blob; smbd
+  answers INVALID_PARAMETER, our NTLM acceptor answers LOGON_FAILURE (re-authentication
+  answers are now signed, which they were not before).
+- **Security descriptors are not stored** (smb2.delete-on-close-perms OVERWRITE_IF, CREATE,
+  CREATE Existing, CREATE_IF, FIND_and_set_DOC): each test first sets a DACL on its directory; our
+  SET_INFO security answers NOT_SUPPORTED, the test then leaves that handle open, and its
+  delete-on-close cleanup leaves the directory delete-pending, so the next CREATE fails with
+  DELETE_PENDING.
+- **smb2.getinfo.qfile_buffercheck**: queries FileCompressionInformation (class 28), which the
+  codec does not carry (INVALID_INFO_CLASS).
+- **smb2.getinfo.getinfo_access**: asks for the 8.3 name of a long file name; Linux keeps none
+  and we do not invent mangled names (only names that already fit 8.3 are answered).
+- **smb2.timestamps time_t_* and freeze-thaw**: the test sets ChangeTime and expects it back;
+  Linux cannot set ctime (smbd passes by reporting mtime as ChangeTime). CreationTime now
+  sticks (stored in an xattr).
+- **smb2.timestamps delayed-write-***: smbd and Windows delay the LastWriteTime update after a
+  WRITE by about two seconds; we report the file's mtime as it is.
+- **smb2.timestamps.test_close_not_attrib**: uses `/` as a path separator; smbd accepts it,
+  Windows and we refuse the name (OBJECT_NAME_INVALID).
+- **smb2.lock.cancel-logoff** (passes now, not asserted): LOGOFF closes the lock holder's
+  handle and ends the waiting lock on the other; smbd (like Windows) answers the waiting lock
+  with success. Ours did too in every run (7 of 7, signed since the session now outlives its
+  pending ops), but which of range-freed and lock-ended the backend sees first depends on
+  task scheduling, so PASSING leaves it out.
+- **smb2.lock.replay_smb3_specification_durable**: needs durable handles (not implemented).
+- **smb2.read.bug14607**: smbd skips it; ours fails (a Samba-private FSCTL).
+";
+
+/// One test's verdict as a table cell, with a time-out shown as such.
+fn cell(
+    run: &Result<conformance::smbtorture::TortureRun, conformance::HarnessError>,
+    name: &str,
+) -> String {
+    match run {
+        Err(e) => format!("harness error: {e}"),
+        Ok(r) => match r.verdicts.get(name) {
+            Some(Verdict::Success) => "pass".into(),
+            Some(Verdict::Failure) => "FAIL".into(),
+            Some(Verdict::Error) => "ERROR".into(),
+            Some(Verdict::Skip) => "skip".into(),
+            None if r.output.timed_out => "TIMEOUT".into(),
+            None => "no verdict".into(),
+        },
+    }
+}
+
+/// First line of smbtorture's reason for a non-success, for the table.
+fn reason(run: &Result<conformance::smbtorture::TortureRun, conformance::HarnessError>) -> String {
+    let Ok(r) = run else { return String::new() };
+    r.output
+        .stdout
+        .lines()
+        .chain(r.output.stderr.lines())
+        .find(|l| l.starts_with('(') || l.contains("NT_STATUS") || l.contains("Expected"))
+        .unwrap_or("")
+        .replace('|', "/")
+        .chars()
+        .take(140)
+        .collect()
+}
+
+/// Runs every test of [`SUITES`] one by one against a private smbd and against our server,
+/// each with its own time limit, and writes the side-by-side table to `SMBTORTURE.md` at the
+/// workspace root. Slow (tens of minutes): `cargo test -p conformance --test
+/// server_vs_smbtorture -- --ignored --nocapture smbtorture_table`. `SMBTORTURE_SUITES=a,b`
+/// narrows the suites; `SMBTORTURE_TIMEOUT=secs` sets the per-test limit (default 60).
+#[test]
+#[ignore = "slow: produces SMBTORTURE.md (the smbd-vs-ours table of issue 6)"]
+fn smbtorture_table() {
+    use conformance::samba::{SambaOptions, SambaServer};
+    use conformance::smbtorture::list_tests;
+    use std::fmt::Write as _;
+
+    if require("smbtorture").is_none() {
+        return;
+    }
+    let Some(smbd) = SambaServer::start_for_test(SambaOptions::default()) else {
+        return;
+    };
+    let ours = OurServer::start();
+    let conf_dir = tempfile::tempdir().expect("tempdir");
+    let conf = write_client_conf(conf_dir.path()).expect("client conf");
+    let limit = std::env::var("SMBTORTURE_TIMEOUT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let only: Option<Vec<String>> = std::env::var("SMBTORTURE_SUITES")
+        .ok()
+        .map(|s| s.split(',').map(str::to_owned).collect());
+    let mut table = String::from(
+        "| test | smbd | ours | why ours fails (first smbtorture line) |\n|---|---|---|---|\n",
+    );
+    let mut summary = String::from(
+        "| suite | tests | smbd pass | ours pass | both pass |\n|---|---|---|---|---|\n",
+    );
+    for suite in SUITES {
+        if only.as_ref().is_some_and(|o| !o.iter().any(|s| s == suite)) {
+            continue;
+        }
+        let full = format!("smb2.{suite}");
+        let tests = list_tests(&full).expect("smbtorture --list");
+        let (mut n_smbd, mut n_ours, mut n_both) = (0, 0, 0);
+        for name in &tests {
+            let test = format!("{full}.{name}");
+            let timeout = Duration::from_secs(
+                SLOW.iter()
+                    .find(|(t, _)| *t == test)
+                    .map_or(limit, |(_, secs)| *secs),
+            );
+            let (a, b) = std::thread::scope(|s| {
+                let a = s.spawn(|| {
+                    smbd.smbtorture(SambaServer::SHARE)
+                        .test(&test)
+                        .timeout(timeout)
+                        .run()
+                });
+                let b = s.spawn(|| {
+                    Smbtorture::new("127.0.0.1", ours.port(), SHARE)
+                        .user(USER, PASS)
+                        .config_file(&conf)
+                        .test(&test)
+                        .timeout(timeout)
+                        .run()
+                });
+                (
+                    a.join().expect("smbd thread"),
+                    b.join().expect("ours thread"),
+                )
+            });
+            let (ca, cb) = (cell(&a, name), cell(&b, name));
+            n_smbd += usize::from(ca == "pass");
+            n_ours += usize::from(cb == "pass");
+            n_both += usize::from(ca == "pass" && cb == "pass");
+            let why = if cb == "pass" {
+                String::new()
+            } else {
+                reason(&b)
+            };
+            eprintln!("{test}: smbd {ca}, ours {cb} {why}");
+            let _ = writeln!(table, "| {test} | {ca} | {cb} | {why} |");
+        }
+        let _ = writeln!(
+            summary,
+            "| smb2.{suite} | {} | {n_smbd} | {n_ours} | {n_both} |",
+            tests.len()
+        );
+        let out = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../SMBTORTURE.md");
+        let text = format!(
+            "# smbtorture smb2.* against smbd and our server\n\nGenerated by `cargo test -p conformance \
+             --test server_vs_smbtorture -- --ignored smbtorture_table` ({limit} s per test; \
+             both servers run at once on a loaded machine, debug build).\n\n\
+             {summary}\n{REASONS}\n## Per test\n\n{table}"
+        );
+        std::fs::write(&out, text).expect("write SMBTORTURE.md");
+    }
+    eprintln!("{summary}");
+}
+
+/// Debugging aid: serves our server on 127.0.0.1 (port printed, user `smbtest`) for
+/// `SMBTORTURE_SERVE_SECS` seconds (default 600), so smbtorture can be pointed at it by hand.
+#[test]
+#[ignore = "manual: serves our server for hand-run smbtorture"]
+fn serve_for_smbtorture() {
+    let server = OurServer::start();
+    let secs = std::env::var("SMBTORTURE_SERVE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(600);
+    eprintln!(
+        "serving //127.0.0.1/{SHARE} -p {} -U {USER}%{PASS} for {secs} s",
+        server.port()
+    );
+    std::thread::sleep(Duration::from_secs(secs));
 }

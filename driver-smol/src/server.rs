@@ -561,11 +561,10 @@ mod tests {
     }
 
     /// A blocking LOCK waiting on another handle gets its final response when its own handle
-    /// is closed (local backend over TCP, our client). Ignored until the core emits a CLOSE
-    /// for an open that has a LOCK pending: today the CLOSE op never reaches the driver (the
-    /// backend side is covered by `backend::tests::waiting_lock_ends_when_its_handle_closes`).
+    /// is closed (local backend over TCP, our client): the core cancels the waiting LOCK,
+    /// answers it RANGE_NOT_LOCKED as smbd does, then lets the CLOSE through (the backend side
+    /// is covered by `backend::tests::waiting_lock_ends_when_its_handle_closes`).
     #[test]
-    #[ignore = "core: the CLOSE of an open with a pending LOCK is never emitted as an op"]
     fn waiting_lock_answers_when_its_handle_closes() {
         use crate::backend::{LocalBackend, LocalOptions};
         use smb_proto::wire::close::{CloseFlags, CloseRequest};
@@ -645,6 +644,188 @@ mod tests {
             close_result.expect("close");
             let err = lock_result.expect_err("the waiting lock fails");
             assert_eq!(err.status(), Some(NtStatus::RANGE_NOT_LOCKED), "{err}");
+            server.shutdown().await;
+        });
+    }
+
+    /// A LOGOFF while a LOCK of its session waits does not hang it: the LOCK is answered
+    /// (RANGE_NOT_LOCKED when it is ended, or success when the other handle's close freed the
+    /// range first, which must then be signed). The engine test
+    /// `a_logged_off_session_stays_until_its_ops_answer` covers the signing key's lifetime.
+    #[test]
+    fn waiting_lock_is_answered_after_logoff() {
+        use crate::backend::{LocalBackend, LocalOptions};
+        use smb_proto::wire::lock::{LockElement, LockFlags, LockRequest};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut shares = Shares::new();
+        shares.insert(
+            "mem",
+            LocalBackend::open(dir.path(), LocalOptions::default()).expect("root"),
+        );
+        smol::block_on(async {
+            let server = SmbServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)), config(), shares)
+                .await
+                .expect("bind");
+            let c = Client::connect(server.local_addr(), ClientConfig::default())
+                .await
+                .expect("connect");
+            let s = c.login("u", "", "p").await.expect("login");
+            let (t, _) = c.tree_connect(s, "mem").await.expect("tree");
+            let open = || {
+                RequestBody::Create(CreateRequest {
+                    name_padding: None,
+                    security_flags: 0,
+                    requested_oplock_level: OplockLevel::NONE,
+                    impersonation_level: ImpersonationLevel::IMPERSONATION,
+                    smb_create_flags: 0,
+                    desired_access: AccessMask::GENERIC_READ | AccessMask::GENERIC_WRITE,
+                    file_attributes: FileAttributes::default(),
+                    share_access: ShareAccess::READ | ShareAccess::WRITE,
+                    create_disposition: CreateDisposition::OPEN_IF,
+                    create_options: CreateOptions::NON_DIRECTORY_FILE,
+                    name: "l.bin".into(),
+                    contexts: Vec::new(),
+                })
+            };
+            let fid = |b| match b {
+                ResponseBody::Create(r) => r.file_id,
+                other => panic!("unexpected {other:?}"),
+            };
+            let h1 = fid(c.call_body(s, t, open()).await.expect("open 1"));
+            let h2 = fid(c.call_body(s, t, open()).await.expect("open 2"));
+            let lock = |file_id| {
+                RequestBody::Lock(LockRequest {
+                    lock_sequence: 0,
+                    file_id,
+                    locks: vec![LockElement {
+                        offset: 0,
+                        length: 10,
+                        flags: LockFlags::EXCLUSIVE_LOCK,
+                    }],
+                })
+            };
+            c.call_body(s, t, lock(h1)).await.expect("first lock");
+            let waiting = c.request(s, t, lock(h2));
+            let close = async {
+                smol::Timer::after(std::time::Duration::from_millis(100)).await;
+                c.logoff(s).await
+            };
+            let (lock_result, close_result) = futures_lite::future::zip(
+                waiting.or(async {
+                    smol::Timer::after(std::time::Duration::from_secs(10)).await;
+                    Err(crate::ClientError::Unexpected(
+                        "no answer to the waiting lock",
+                    ))
+                }),
+                close,
+            )
+            .await;
+            close_result.expect("logoff");
+            // The first handle's close may free the range before the waiting lock is ended
+            // (Windows then answers success): either way the answer arrives, and a success
+            // is signed.
+            match lock_result {
+                Ok(resp) => assert!(
+                    resp.header
+                        .flags
+                        .contains(smb_proto::wire::header::HeaderFlags::SIGNED),
+                    "unsigned {resp:?}"
+                ),
+                Err(err) => assert_eq!(err.status(), Some(NtStatus::RANGE_NOT_LOCKED), "{err}"),
+            }
+
+            server.shutdown().await;
+        });
+    }
+
+    /// A CHANGE_NOTIFY waiting on a directory ends with STATUS_NOTIFY_CLEANUP when that handle
+    /// is closed (MS-SMB2 3.3.5.10), and the CLOSE itself succeeds instead of waiting behind it.
+    #[test]
+    fn waiting_notify_is_cleaned_up_when_its_handle_closes() {
+        use crate::backend::{LocalBackend, LocalOptions};
+        use smb_proto::wire::change_notify::{
+            ChangeNotifyFlags, ChangeNotifyRequest, CompletionFilter,
+        };
+        use smb_proto::wire::close::{CloseFlags, CloseRequest};
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("d")).expect("dir");
+        let mut shares = Shares::new();
+        shares.insert(
+            "mem",
+            LocalBackend::open(dir.path(), LocalOptions::default()).expect("root"),
+        );
+        smol::block_on(async {
+            let server = SmbServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)), config(), shares)
+                .await
+                .expect("bind");
+            let c = Client::connect(server.local_addr(), ClientConfig::default())
+                .await
+                .expect("connect");
+            let s = c.login("u", "", "p").await.expect("login");
+            let (t, _) = c.tree_connect(s, "mem").await.expect("tree");
+            let created = c
+                .call_body(
+                    s,
+                    t,
+                    RequestBody::Create(CreateRequest {
+                        name_padding: None,
+                        security_flags: 0,
+                        requested_oplock_level: OplockLevel::NONE,
+                        impersonation_level: ImpersonationLevel::IMPERSONATION,
+                        smb_create_flags: 0,
+                        desired_access: AccessMask::GENERIC_READ,
+                        file_attributes: FileAttributes::default(),
+                        share_access: ShareAccess::READ | ShareAccess::WRITE,
+                        create_disposition: CreateDisposition::OPEN,
+                        create_options: CreateOptions::DIRECTORY_FILE,
+                        name: "d".into(),
+                        contexts: Vec::new(),
+                    }),
+                )
+                .await
+                .expect("open dir");
+            let ResponseBody::Create(created) = created else {
+                panic!("unexpected {created:?}");
+            };
+            let h = created.file_id;
+            let waiting = c.request(
+                s,
+                t,
+                RequestBody::ChangeNotify(ChangeNotifyRequest {
+                    flags: ChangeNotifyFlags::default(),
+                    output_buffer_length: 4096,
+                    file_id: h,
+                    completion_filter: CompletionFilter::FILE_NAME,
+                }),
+            );
+            let close = async {
+                smol::Timer::after(std::time::Duration::from_millis(100)).await;
+                c.call_body(
+                    s,
+                    t,
+                    RequestBody::Close(CloseRequest {
+                        flags: CloseFlags::default(),
+                        file_id: h,
+                    }),
+                )
+                .await
+            };
+            let (notify_result, close_result) = futures_lite::future::zip(
+                waiting.or(async {
+                    smol::Timer::after(std::time::Duration::from_secs(10)).await;
+                    Err(crate::ClientError::Unexpected(
+                        "no answer to the waiting notify",
+                    ))
+                }),
+                close,
+            )
+            .await;
+            close_result.expect("close");
+            let status = match notify_result {
+                Ok(body) => panic!("the notify completed with {body:?}"),
+                Err(e) => e.status(),
+            };
+            assert_eq!(status, Some(NtStatus::NOTIFY_CLEANUP));
             server.shutdown().await;
         });
     }

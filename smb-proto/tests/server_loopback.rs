@@ -465,7 +465,7 @@ fn every_dialect_transfers_lists_renames_deletes() {
         // Path traversal never reaches the backend.
         assert_eq!(
             h.open(s, t, "..\\etc\\passwd", CreateDisposition::OPEN, false),
-            Err(NtStatus::OBJECT_NAME_INVALID)
+            Err(NtStatus::OBJECT_PATH_SYNTAX_BAD)
         );
         assert_eq!(h.0.server.open_count(h.0.ch), 0);
         assert_eq!(h.fs.open_count(), 0);

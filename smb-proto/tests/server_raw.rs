@@ -314,8 +314,8 @@ fn related_compound_create_write_close() {
     assert_eq!(statuses, [NtStatus::OBJECT_NAME_NOT_FOUND; 3]);
     assert!(!raw.fs.exists("missing.txt"));
 
-    // The first request of a chain cannot be related; a related FileId with nothing before
-    // it is an invalid handle.
+    // The first request of a chain cannot be related; in an unrelated request the all-ones
+    // FileId names no open (FILE_CLOSED, as smbd; smbtorture smb2.compound.unrelated1).
     let mut m = raw.message(RequestBody::Close(CloseRequest {
         flags: CloseFlags::default(),
         file_id: FileId::RELATED,
@@ -328,7 +328,7 @@ fn related_compound_create_write_close() {
         flags: CloseFlags::default(),
         file_id: FileId::RELATED,
     }));
-    assert_eq!(r.header.status, NtStatus::INVALID_HANDLE);
+    assert_eq!(r.header.status, NtStatus::FILE_CLOSED);
 }
 
 #[test]
@@ -584,14 +584,18 @@ fn query_info_trims_variable_classes_and_refuses_short_fixed_ones() {
         panic!("{full:?}");
     };
     assert!(all.buffer.len() > 100);
-    let short = query(&mut raw, FileInfoClass::ALL, 100);
+    // Past the fixed part (104 bytes for FileAllInformation) the answer is cut with
+    // BUFFER_OVERFLOW; below it, INFO_LENGTH_MISMATCH (as smbd and Windows).
+    let short = query(&mut raw, FileInfoClass::ALL, 110);
     assert_eq!(short.header.status, NtStatus::BUFFER_OVERFLOW);
     match short.payload {
         ResponsePayload::Body(ResponseBody::QueryInfo(q)) => {
-            assert_eq!(q.buffer, all.buffer.slice(..100))
+            assert_eq!(q.buffer, all.buffer.slice(..110))
         }
         other => panic!("{other:?}"),
     }
+    let too_short = query(&mut raw, FileInfoClass::ALL, 100);
+    assert_eq!(too_short.header.status, NtStatus::INFO_LENGTH_MISMATCH);
     let fixed = query(&mut raw, FileInfoClass::BASIC, 20);
     assert_eq!(fixed.header.status, NtStatus::INFO_LENGTH_MISMATCH);
 }

@@ -16,8 +16,10 @@
 //! CHANGE_NOTIFY completes with STATUS_NOTIFY_ENUM_DIR when a change made through this backend
 //! touches the watched directory (changes made by other programs are not seen).
 //!
-//! Honest limits of a plain Linux directory: creation and change times cannot be set (SET_INFO
-//! ignores them), security descriptors are not stored (QUERY_INFO answers the fixed descriptor of
+//! Honest limits of a plain Linux directory: Linux cannot set a file's birth time, so a creation
+//! time set by SET_INFO is kept in the `user.smbrs.creation_time` extended attribute (as smbd
+//! keeps it in `user.DOSATTRIB`) and reported instead of the birth time; where the file system
+//! has no user xattrs it is ignored. Change times cannot be set (SET_INFO ignores them), security descriptors are not stored (QUERY_INFO answers the fixed descriptor of
 //! `security.rs`; SET_INFO security is NOT_SUPPORTED), no EAs (EAS_NOT_SUPPORTED), no named
 //! streams and no 8.3 short names (NOT_SUPPORTED), ARCHIVE is reported on every regular file,
 //! and the only attributes that stick are READONLY (the owner write bit) and DIRECTORY.
@@ -37,10 +39,10 @@ use smb_proto::wire::create::{CreateAction, CreateDisposition, CreateOptions, Sh
 use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
 use smb_proto::wire::fscc::file::{
     DispositionExFlags, FileAccessInformation, FileAlignmentInformation, FileAllInformation,
-    FileAttributeTagInformation, FileBasicInformation, FileEaInformation, FileInfo,
-    FileInternalInformation, FileModeInformation, FileNameInformation, FileNetworkOpenInformation,
-    FileNormalizedNameInformation, FilePositionInformation, FileStandardInformation,
-    FileStreamInformation, StreamEntry,
+    FileAlternateNameInformation, FileAttributeTagInformation, FileBasicInformation,
+    FileEaInformation, FileInfo, FileInternalInformation, FileModeInformation, FileNameInformation,
+    FileNetworkOpenInformation, FileNormalizedNameInformation, FilePositionInformation,
+    FileStandardInformation, FileStreamInformation, StreamEntry,
 };
 use smb_proto::wire::fscc::filesystem::{
     DeviceType, FileFsAttributeInformation, FileFsDeviceInformation, FileFsFullSizeInformation,
@@ -48,6 +50,7 @@ use smb_proto::wire::fscc::filesystem::{
     FsInfo,
 };
 use smb_proto::wire::fscc::{FileInfoClass, FsInfoClass};
+use smb_proto::wire::ioctl::CtlCode;
 use smb_proto::wire::lock::LockElement;
 use smb_proto::wire::status::NtStatus;
 
@@ -301,7 +304,7 @@ impl LocalBackend {
             Ok((h, a)) => (h, CreateAction(a.as_u32())),
         };
         let created = action == CreateAction::CREATED;
-        let stat = handle.stat().map_err(|e| fs_status(&e))?;
+        let stat = stat_of(&handle).map_err(|e| fs_status(&e))?;
         if stat.is_dir() && truncates {
             return Err(NtStatus::FILE_IS_A_DIRECTORY);
         }
@@ -311,6 +314,14 @@ impl LocalBackend {
             } else {
                 CreateAction::OVERWRITTEN
             };
+        }
+        if created && delete_on_close && !stat.is_dir() && attrs.contains(FileAttributes::READONLY)
+        {
+            // A new read-only file cannot be delete-on-close either (MS-FSA 2.1.5.1.2.1, as
+            // smbd; smbtorture smb2.delete-on-close-perms.READONLY): it is not kept.
+            drop(handle);
+            let _ = self.root.unlink(&path);
+            return Err(NtStatus::CANNOT_DELETE);
         }
         if !created && stat.attributes() & FileAttributes::READONLY.0 != 0 {
             // MS-FSA 2.1.5.1.2.1: a read-only file refuses write access and delete-on-close.
@@ -372,7 +383,7 @@ impl LocalBackend {
             }
         }
         let stat = if !created && truncates {
-            match handle.set_len(0).and_then(|()| handle.stat()) {
+            match handle.set_len(0).and_then(|()| stat_of(&handle)) {
                 Ok(s) => s,
                 Err(e) => {
                     self.forget(open);
@@ -526,7 +537,7 @@ impl LocalBackend {
             (entry, remove)
         };
         let stat = if post_query {
-            entry.handle.stat().ok()
+            stat_of(&entry.handle).ok()
         } else {
             None
         };
@@ -544,6 +555,36 @@ impl LocalBackend {
             }
         }
         Ok(OpReply::Close(stat.as_ref().map(meta)))
+    }
+
+    // ----------------------------------------------------------------- FSCTL
+
+    /// FSCTL_CREATE_OR_GET_OBJECT_ID (MS-FSCC 2.3.7): a FILE_OBJECTID_BUFFER whose ObjectId is
+    /// the file's stable identity (inode and device, unique on the volume while the file
+    /// exists), so "create or get" always returns the same id; nothing is stored.
+    fn object_id(&self, open: OpenId, max_output: u32) -> Result<OpReply, NtStatus> {
+        let handle = {
+            let st = self.state();
+            st.opens
+                .get(&open)
+                .ok_or(NtStatus::FILE_CLOSED)?
+                .handle
+                .clone()
+        };
+        if max_output < 64 {
+            return Err(NtStatus::BUFFER_TOO_SMALL);
+        }
+        let s = handle.stat().map_err(|e| fs_status(&e))?;
+        let mut out = Vec::with_capacity(64);
+        // ObjectId, then BirthVolumeId, BirthObjectId and DomainId.
+        out.extend_from_slice(&s.file_index.to_le_bytes());
+        out.extend_from_slice(&s.device.to_le_bytes());
+        out.extend_from_slice(&s.device.to_le_bytes());
+        out.extend_from_slice(&[0; 8]);
+        out.extend_from_slice(&s.file_index.to_le_bytes());
+        out.extend_from_slice(&s.device.to_le_bytes());
+        out.extend_from_slice(&[0; 16]);
+        Ok(OpReply::Ioctl(Bytes::from(out)))
     }
 
     // ----------------------------------------------------------------- QUERY_INFO
@@ -567,7 +608,7 @@ impl LocalBackend {
             ))),
             InfoQuery::Fs(class) => self.fs_info(&handle, class),
             InfoQuery::File(class) => {
-                let s = handle.stat().map_err(|e| fs_status(&e))?;
+                let s = stat_of(&handle).map_err(|e| fs_status(&e))?;
                 let info = file_info(class, &s, granted, &path, delete_pending, position)?;
                 Ok(OpReply::QueryInfo(InfoReply::File(info)))
             }
@@ -665,6 +706,9 @@ impl LocalBackend {
                     return Err(NtStatus::INVALID_PARAMETER);
                 }
                 let pick = |t: u64| (t != 0 && t < 0x8000_0000_0000_0000).then_some(FileTime(t));
+                if let Some(c) = pick(b.creation_time) {
+                    store_creation(&handle, c);
+                }
                 let times = SetTimes {
                     last_access: pick(b.last_access_time),
                     last_write: pick(b.last_write_time),
@@ -673,7 +717,7 @@ impl LocalBackend {
                     handle.set_times(times).map_err(|e| fs_status(&e))?;
                 }
                 if !a.is_empty() {
-                    let s = handle.stat().map_err(|e| fs_status(&e))?;
+                    let s = stat_of(&handle).map_err(|e| fs_status(&e))?;
                     let mode = if a.contains(FileAttributes::READONLY) {
                         s.mode & !0o222
                     } else {
@@ -689,7 +733,7 @@ impl LocalBackend {
             FileInfo::Allocation(a) => {
                 // Allocation below the end of file truncates (MS-FSA 2.1.5.15.1); above it,
                 // Linux allocates on write, so nothing is reserved.
-                let s = handle.stat().map_err(|e| fs_status(&e))?;
+                let s = stat_of(&handle).map_err(|e| fs_status(&e))?;
                 if a.allocation_size < s.size {
                     handle
                         .set_len(a.allocation_size)
@@ -734,7 +778,7 @@ impl LocalBackend {
         delete: bool,
     ) -> Result<(), NtStatus> {
         if delete {
-            let s = handle.stat().map_err(|e| fs_status(&e))?;
+            let s = stat_of(handle).map_err(|e| fs_status(&e))?;
             if !is_dir && s.attributes() & FileAttributes::READONLY.0 != 0 {
                 return Err(NtStatus::CANNOT_DELETE);
             }
@@ -917,6 +961,7 @@ impl LocalBackend {
                 return Ok(());
             };
             let name = path.file_name().unwrap_or(pattern).to_owned();
+            let stat = with_entry_creation(handle, &name, stat);
             return match builder.push(&dir_entry(name, &stat)) {
                 Err(DirectoryBuildError::Full) => {
                     cursor.done = false;
@@ -930,7 +975,7 @@ impl LocalBackend {
             let name = if cursor.dots == 0 { "." } else { ".." };
             if wildcard::matches(pattern, name) {
                 let stat = if cursor.dots == 0 || dir_path.is_root() {
-                    handle.stat()
+                    stat_of(handle)
                 } else {
                     self.root.stat(&dir_path.parent().unwrap_or_default())
                 }
@@ -956,7 +1001,8 @@ impl LocalBackend {
             }
             for e in batch {
                 if wildcard::matches(pattern, &e.name) {
-                    match builder.push(&dir_entry(e.name.clone(), &e.stat)) {
+                    let stat = with_entry_creation(handle, &e.name, e.stat);
+                    match builder.push(&dir_entry(e.name.clone(), &stat)) {
                         Err(DirectoryBuildError::Full) => return full(builder),
                         // A name the class cannot carry is skipped, not fatal.
                         Err(_) => {}
@@ -1116,6 +1162,12 @@ impl LocalBackend {
                 output_len,
                 ..
             } => self.query_directory(open, class, &pattern, restart, single, output_len),
+            FsOp::Ioctl {
+                open,
+                ctl_code,
+                max_output,
+                ..
+            } if ctl_code == FSCTL_CREATE_OR_GET_OBJECT_ID => self.object_id(open, max_output),
             FsOp::Ioctl { .. } => Err(NtStatus::NOT_SUPPORTED),
             FsOp::Lock { .. } | FsOp::ChangeNotify { .. } => Err(NtStatus::INTERNAL_ERROR),
         }
@@ -1345,9 +1397,107 @@ fn file_info(
                 }]
             },
         }),
-        // No 8.3 names on Linux: short names are not supported (smbclient's allinfo goes on).
-        FileInfoClass::ALTERNATE_NAME => return Err(NtStatus::NOT_SUPPORTED),
+        // Linux keeps no 8.3 names. A name that already fits 8.3 has itself, upper-cased, as
+        // its short name (as FAT and NTFS report it); no other short name is made up, so
+        // longer names get NOT_SUPPORTED (smbclient's allinfo goes on).
+        FileInfoClass::ALTERNATE_NAME => FileInfo::AlternateName(FileAlternateNameInformation {
+            file_name: path
+                .file_name()
+                .and_then(short_name)
+                .ok_or(NtStatus::NOT_SUPPORTED)?,
+        }),
         FileInfoClass::FULL_EA => return Err(NtStatus::NO_EAS_ON_FILE),
         _ => return Err(NtStatus::INVALID_INFO_CLASS),
     })
+}
+
+/// `name` upper-cased when it is a valid 8.3 name (1 to 8 characters, optionally a dot and 1 to
+/// 3 more; letters, digits and the DOS punctuation `$%'-_@~!(){}^#&`), else `None`.
+fn short_name(name: &str) -> Option<String> {
+    let ok = |part: &str, max: usize| {
+        (1..=max).contains(&part.len())
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "$%'-_@~!(){}^#&".contains(c))
+    };
+    let valid = match name.split_once('.') {
+        Some((base, ext)) => ok(base, 8) && ok(ext, 3),
+        None => ok(name, 8),
+    };
+    valid.then(|| name.to_ascii_uppercase())
+}
+
+/// FSCTL_CREATE_OR_GET_OBJECT_ID (MS-FSCC 2.3.7).
+const FSCTL_CREATE_OR_GET_OBJECT_ID: CtlCode = CtlCode(0x0009_00C0);
+
+/// The extended attribute holding a creation time set by SET_INFO (8 bytes, a little-endian
+/// FILETIME).
+const CREATION_XATTR: &str = "user.smbrs.creation_time";
+
+/// The `/proc` path of an open descriptor: xattr calls through it work for every handle kind
+/// (O_PATH included) and act on the very file the handle holds.
+fn fd_path(handle: &FileHandle) -> String {
+    use std::os::fd::AsRawFd;
+    format!("/proc/self/fd/{}", handle.as_fd().as_raw_fd())
+}
+
+/// Reads a stored creation time at `path` (the file itself, not a link).
+fn stored_creation(path: &str) -> Option<FileTime> {
+    let mut buf = [0u8; 8];
+    match rustix::fs::lgetxattr(path, CREATION_XATTR, &mut buf[..]) {
+        Ok(8) => Some(FileTime(u64::from_le_bytes(buf))),
+        _ => None,
+    }
+}
+
+/// Keeps `t` as the creation time of the handle's file; a file system without user xattrs (or
+/// a file we may not change) keeps its birth time, as before.
+fn store_creation(handle: &FileHandle, t: FileTime) {
+    let _ = rustix::fs::setxattr(
+        fd_path(handle),
+        CREATION_XATTR,
+        &t.0.to_le_bytes(),
+        rustix::fs::XattrFlags::empty(),
+    );
+}
+
+/// The handle's metadata, with a stored creation time in place of the birth time.
+fn stat_of(handle: &FileHandle) -> crate::fs::FsResult<FileStat> {
+    let mut s = handle.stat()?;
+    // The magic link is followed to the file itself; `lgetxattr` only stops at a final
+    // symlink, which /proc/self/fd/N is not once resolved.
+    let mut buf = [0u8; 8];
+    if let Ok(8) = rustix::fs::getxattr(fd_path(handle), CREATION_XATTR, &mut buf[..]) {
+        s.creation_time = FileTime(u64::from_le_bytes(buf));
+    }
+    Ok(s)
+}
+
+/// A directory entry's metadata, with its stored creation time if any. The entry is looked up
+/// by its name inside the open directory (`/proc/self/fd/N/name`, a final symlink not
+/// followed), so nothing outside the directory is touched.
+fn with_entry_creation(dir: &FileHandle, name: &str, mut s: FileStat) -> FileStat {
+    if !name.contains('/')
+        && let Some(t) = stored_creation(&format!("{}/{name}", fd_path(dir)))
+    {
+        s.creation_time = t;
+    }
+    s
+}
+
+#[cfg(test)]
+mod short_name_tests {
+    use super::short_name;
+
+    #[test]
+    fn only_names_that_fit_8_3_have_a_short_name() {
+        assert_eq!(short_name("bufsize.txt").as_deref(), Some("BUFSIZE.TXT"));
+        assert_eq!(short_name("README").as_deref(), Some("README"));
+        assert_eq!(short_name("longername.txt"), None);
+        assert_eq!(short_name("a.text"), None);
+        assert_eq!(short_name("a.b.c"), None);
+        assert_eq!(short_name("with space"), None);
+        assert_eq!(short_name(".hidden"), None);
+        assert_eq!(short_name(""), None);
+    }
 }

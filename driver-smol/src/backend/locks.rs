@@ -6,10 +6,11 @@
 //! released. Windows locks are mandatory, so READ and WRITE consult [`LockTable::io_allowed`].
 //! Must not: wait itself (the backend awaits [`LockTable::waiter`] and retries) or know files.
 //!
-//! Rules kept: ranges with offset + length past 2^64 are refused (INVALID_LOCK_RANGE); zero-length
-//! ranges never conflict; an exclusive request conflicts with every overlapping lock, a shared
+//! Rules kept: ranges whose last byte lies past 2^64 are refused (INVALID_LOCK_RANGE); a
+//! zero-length range conflicts only strictly inside another range; an exclusive request conflicts with every overlapping lock, a shared
 //! one with overlapping exclusive locks of other opens; an unlock must name exactly a range the
-//! same open holds (RANGE_NOT_LOCKED otherwise).
+//! same open holds (RANGE_NOT_LOCKED otherwise); locks apply all or nothing, unlocks in order
+//! up to the first that fails.
 
 use std::collections::BTreeMap;
 
@@ -29,16 +30,20 @@ struct Range {
 }
 
 impl Range {
+    /// Windows' (and smbd's) overlap rule: half-open ranges intersect, and a zero-length
+    /// range counts as the point at its offset, which conflicts only strictly inside another
+    /// range (two zero-length ranges never conflict). Ends are computed in u128 so a range
+    /// that reaches 2^64 does not wrap.
     fn overlaps(&self, offset: u64, length: u64) -> bool {
-        if self.length == 0 || length == 0 {
-            return false;
-        }
-        // Both ends were checked not to wrap when the ranges were accepted.
-        let (a_end, b_end) = (
-            self.offset.saturating_add(self.length),
-            offset.saturating_add(length),
+        let (a, a_end) = (
+            u128::from(self.offset),
+            u128::from(self.offset) + u128::from(self.length),
         );
-        self.offset < b_end && offset < a_end
+        let (b, b_end) = (u128::from(offset), u128::from(offset) + u128::from(length));
+        if self.length != 0 && self.offset == offset && self.length == length {
+            return true;
+        }
+        !(a >= b_end || b >= a_end)
     }
 }
 
@@ -95,7 +100,12 @@ impl<K: Ord + Copy> LockTable<K> {
                         ranges.remove(i);
                         released = true;
                     }
-                    None => return Attempt::Failed(NtStatus::RANGE_NOT_LOCKED),
+                    None => {
+                        // Unlocks are not all-or-nothing: the ones before the failing element
+                        // stay undone (Windows and smbd; smbtorture smb2.lock.multiple-unlock).
+                        self.commit(file, ranges, released);
+                        return Attempt::Failed(NtStatus::RANGE_NOT_LOCKED);
+                    }
                 }
                 continue;
             }
@@ -117,6 +127,12 @@ impl<K: Ord + Copy> LockTable<K> {
                 exclusive,
             });
         }
+        self.commit(file, ranges, released);
+        Attempt::Done
+    }
+
+    /// Stores `file`'s new ranges and wakes waiters if any range was released.
+    fn commit(&mut self, file: K, ranges: Vec<Range>, released: bool) {
         if ranges.is_empty() {
             self.files.remove(&file);
         } else {
@@ -125,7 +141,6 @@ impl<K: Ord + Copy> LockTable<K> {
         if released {
             self.wake();
         }
-        Attempt::Done
     }
 
     /// Drops every lock `open` holds (on CLOSE) and wakes waiters if any was held.
@@ -155,7 +170,8 @@ impl<K: Ord + Copy> LockTable<K> {
         length: u64,
         write: bool,
     ) -> bool {
-        let Some(ranges) = self.files.get(&file) else {
+        let Some(ranges) = self.files.get(&file).filter(|_| length > 0) else {
+            // Zero-byte I/O touches no byte, so no lock stops it.
             return true;
         };
         !ranges.iter().any(|r| {

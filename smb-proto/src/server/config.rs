@@ -155,7 +155,7 @@ impl ServerConfig {
             max_sessions: 64,
             max_opens: 16_384,
             max_outstanding: 512,
-            max_credits: 512,
+            max_credits: 8192,
             max_read: 8 * 1024 * 1024,
             max_write: 8 * 1024 * 1024,
             max_transact: 8 * 1024 * 1024,

@@ -123,8 +123,8 @@ pub(crate) enum Waiting {
         want_qfid: bool,
         write_through: bool,
     },
-    /// READ with its MinimumCount.
-    Read { min_count: u32 },
+    /// READ with its Length and MinimumCount.
+    Read { length: u32, min_count: u32 },
     /// WRITE.
     Write,
     /// FLUSH.
@@ -137,8 +137,9 @@ pub(crate) enum Waiting {
     SetInfo,
     /// QUERY_DIRECTORY on this open; `first` when it is the first since open/restart.
     QueryDirectory { first: bool },
-    /// LOCK.
-    Lock,
+    /// LOCK; `invalid_tail` when an unlock request had a bad element after the unlocks sent
+    /// (success is then answered INVALID_PARAMETER).
+    Lock { invalid_tail: bool },
     /// IOCTL.
     Ioctl { ctl_code: CtlCode, file_id: FileId },
     /// CHANGE_NOTIFY with the client's limit.
@@ -160,6 +161,9 @@ pub(crate) struct Current {
     pub async_id: Option<AsyncId>,
     /// A CANCEL arrived for it.
     pub cancelled: bool,
+    /// Its open was closed (CLOSE, TREE_DISCONNECT or LOGOFF) while it waited: a LOCK then
+    /// ends with RANGE_NOT_LOCKED and a CHANGE_NOTIFY with NOTIFY_CLEANUP, not CANCELLED.
+    pub handle_closed: bool,
     /// The open whose in-flight count this op holds.
     pub counted: Option<OpenId>,
 }
@@ -285,7 +289,12 @@ pub(crate) fn check_path(name: &str) -> Result<String, NtStatus> {
         return Ok(String::new());
     }
     for comp in trimmed.split('\\') {
-        if comp.is_empty() || comp == "." || comp == ".." {
+        // ".." could climb out of the share: a path syntax error, as smbd answers
+        // (smbtorture smb2.mkdir).
+        if comp == ".." {
+            return Err(NtStatus::OBJECT_PATH_SYNTAX_BAD);
+        }
+        if comp.is_empty() || comp == "." {
             return Err(NtStatus::OBJECT_NAME_INVALID);
         }
         if comp.len() > 255 {
@@ -311,7 +320,11 @@ mod tests {
         assert_eq!(check_path("dir\\"), Ok("dir".into()));
         assert_eq!(
             check_path("..\\etc\\passwd"),
-            Err(NtStatus::OBJECT_NAME_INVALID)
+            Err(NtStatus::OBJECT_PATH_SYNTAX_BAD)
+        );
+        assert_eq!(
+            check_path("a\\..\\..\\b"),
+            Err(NtStatus::OBJECT_PATH_SYNTAX_BAD)
         );
         assert_eq!(check_path("a\\.\\b"), Err(NtStatus::OBJECT_NAME_INVALID));
         assert_eq!(check_path("\\abs"), Err(NtStatus::INVALID_PARAMETER));

@@ -234,6 +234,7 @@ impl Server {
                                 buf: ReadBuf::with_capacity(length as usize),
                             },
                             Waiting::Read {
+                                length,
                                 min_count: minimum_count,
                             },
                         )
@@ -382,13 +383,16 @@ impl Server {
                         if open.is_directory {
                             return Err(NtStatus::INVALID_PARAMETER.into());
                         }
-                        valid_locks(&l.locks)?;
+                        let usable = valid_locks(&l.locks)?;
+                        let invalid_tail = usable < l.locks.len();
+                        let mut locks = l.locks;
+                        locks.truncate(usable);
                         (
                             FsOp::Lock {
                                 open: open.id,
-                                locks: l.locks,
+                                locks,
                             },
-                            Waiting::Lock,
+                            Waiting::Lock { invalid_tail },
                         )
                     }
                     RequestBody::ChangeNotify(c) => {
@@ -439,7 +443,8 @@ impl Server {
         related: Related,
     ) -> Result<Open, Refuse> {
         let fid = if fid == FileId::RELATED {
-            related.file_id.ok_or(NtStatus::INVALID_HANDLE)?
+            // No earlier handle in the chain: the all-ones FileId names no open.
+            related.file_id.ok_or(NtStatus::FILE_CLOSED)?
         } else {
             fid
         };
@@ -452,13 +457,15 @@ impl Server {
     }
 
     pub(super) fn close_opens(&mut self, ch: ConnectionHandle, opens: Vec<Open>) {
-        let Some(conn) = self.conns.remove(&ch) else {
+        let Some(mut conn) = self.conns.remove(&ch) else {
             return;
         };
         for o in &opens {
+            for op in end_waiting_ops(&mut conn, o.id) {
+                self.outbox.push_back(ServerOutput::Cancel(op));
+            }
             self.internal_close(ch, &conn, o);
         }
-        let mut conn = conn;
         for o in opens {
             conn.opens.remove(&o.id.0);
         }
@@ -682,6 +689,14 @@ impl Server {
                 counted = Some(t);
             }
         }
+        if park && let Some(t) = target {
+            // Waiting LOCKs and CHANGE_NOTIFYs on this open would hold the CLOSE forever:
+            // they end now (MS-SMB2 3.3.5.10), and the CLOSE goes out once the backend has
+            // answered them.
+            for op in end_waiting_ops(conn, t) {
+                self.outbox.push_back(ServerOutput::Cancel(op));
+            }
+        }
         let chain = conn
             .chains
             .get_mut(&chain_id)
@@ -693,6 +708,7 @@ impl Server {
             interim_at: Some(now + interim_after),
             async_id: None,
             cancelled: false,
+            handle_closed: false,
             counted,
         });
         self.ops.insert(
@@ -724,13 +740,40 @@ impl Server {
     }
 }
 
+/// Marks the waiting LOCKs and CHANGE_NOTIFYs on `open` as ended by its close and returns
+/// their ops, for the driver to cancel (each is answered once, so ops already cancelled are
+/// skipped).
+fn end_waiting_ops(conn: &mut crate::server::state::Conn, open: OpenId) -> Vec<OpId> {
+    let mut out = Vec::new();
+    for chain in conn.chains.values_mut() {
+        if let Some(cur) = chain.current.as_mut()
+            && cur.counted == Some(open)
+            && matches!(
+                cur.waiting,
+                Waiting::Lock { .. } | Waiting::ChangeNotify { .. }
+            )
+        {
+            cur.handle_closed = true;
+            if !cur.cancelled {
+                cur.cancelled = true;
+                out.push(cur.op);
+            }
+        }
+    }
+    out
+}
+
 /// STATUS_INVALID_LOCK_RANGE (MS-ERREF): a byte range that wraps past 2^64.
 pub(super) const INVALID_LOCK_RANGE: NtStatus = NtStatus(0xC000_01A1);
 
 /// MS-SMB2 3.3.5.14: a LOCK carries 1 to 64 elements, all unlocks or all locks; each lock is
-/// shared or exclusive (optionally fail-immediately), each unlock is a bare UNLOCK; a range
-/// must not wrap past 2^64 (MS-FSA 2.1.5.7).
-pub(super) fn valid_locks(locks: &[crate::wire::lock::LockElement]) -> Result<(), NtStatus> {
+/// shared or exclusive (optionally fail-immediately), each unlock is a bare UNLOCK; with several
+/// elements no lock may wait; a range's last byte must not lie past 2^64 (MS-FSA 2.1.5.7).
+///
+/// Returns how many leading elements the backend gets. An unlock request with a bad element
+/// later on still has the unlocks before it applied and is then answered INVALID_PARAMETER,
+/// as smbd and Windows do (smbtorture smb2.lock.valid-request, multiple-unlock).
+pub(super) fn valid_locks(locks: &[crate::wire::lock::LockElement]) -> Result<usize, NtStatus> {
     use crate::wire::lock::LockFlags;
     const SHARED: u32 = LockFlags::SHARED_LOCK.0;
     const EXCL: u32 = LockFlags::EXCLUSIVE_LOCK.0;
@@ -741,20 +784,25 @@ pub(super) fn valid_locks(locks: &[crate::wire::lock::LockElement]) -> Result<()
         return Err(NtStatus::INVALID_PARAMETER);
     }
     let unlocking = first.flags.0 == UNLOCK;
-    for e in locks {
+    for (i, e) in locks.iter().enumerate() {
         let ok_flags = if unlocking {
             e.flags.0 == UNLOCK
         } else {
             [SHARED, EXCL, SHARED | FAIL, EXCL | FAIL].contains(&e.flags.0)
+                && (locks.len() == 1 || e.flags.0 & FAIL != 0)
         };
         if !ok_flags {
-            return Err(NtStatus::INVALID_PARAMETER);
+            return if unlocking {
+                Ok(i)
+            } else {
+                Err(NtStatus::INVALID_PARAMETER)
+            };
         }
-        if e.offset.checked_add(e.length).is_none() {
+        if e.length > 0 && e.offset.checked_add(e.length - 1).is_none() {
             return Err(INVALID_LOCK_RANGE);
         }
     }
-    Ok(())
+    Ok(locks.len())
 }
 
 /// The payload size that sets a request's minimum credit charge (MS-SMB2 3.3.5.2.5).

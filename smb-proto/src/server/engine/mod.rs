@@ -776,10 +776,19 @@ impl Server {
         let Some(conn) = self.conns.get_mut(&ch) else {
             return;
         };
+        // A logged-off session stays (refusing new requests) until the ops it had in flight
+        // have answered, so those answers can still be signed.
+        let busy = |sid: &SessionId| {
+            conn.chains.values().any(|c| {
+                c.current
+                    .as_ref()
+                    .is_some_and(|cur| cur.header.session_id == *sid)
+            })
+        };
         let gone: Vec<SessionId> = conn
             .sessions
             .iter()
-            .filter(|(_, s)| s.logged_off)
+            .filter(|(k, s)| s.logged_off && !busy(k))
             .map(|(k, _)| *k)
             .collect();
         for sid in gone {
@@ -812,8 +821,17 @@ impl Server {
         let is_related = header.flags.contains(HeaderFlags::RELATED_OPERATIONS);
         if is_related && !related.seen {
             // MS-SMB2 3.3.5.2.7.2: the first request of a chain cannot be related.
-            let r = self.error(ch, &header, NtStatus::INVALID_PARAMETER, None);
-            return Outcome::Respond(r, failed(related, NtStatus::INVALID_PARAMETER));
+            let sign = self.sign_for(ch, &header, encrypted);
+            let r = self.error(ch, &header, NtStatus::INVALID_PARAMETER, sign);
+            // The rest of the chain fails the same way, on this request's session.
+            let rel = Related {
+                session: header.session_id,
+                tree: header.tree_id().unwrap_or_default(),
+                file_id: None,
+                failed: None,
+                seen: true,
+            };
+            return Outcome::Respond(r, failed(rel, NtStatus::INVALID_PARAMETER));
         }
         if is_related {
             // MS-SMB2 3.3.5.2.7.2: related requests inherit the session and tree.
@@ -875,8 +893,8 @@ impl Server {
             }
             body => {
                 if let Some(status) = related.failed.filter(|_| is_related) {
-                    // Signed like the failed CREATE's answer: the client verifies every
-                    // response of the chain.
+                    // Signed like any response on the session: a client that requires
+                    // signing rejects an unsigned one (smbtorture smb2.compound.related*).
                     let sign = self.sign_for(ch, &header, encrypted);
                     let r = self.error(ch, &header, status, sign);
                     return Outcome::Respond(r, related);
@@ -896,7 +914,19 @@ impl Server {
                     Err(Refuse::Status(s)) => {
                         let sign = self.sign_for(ch, &header, encrypted);
                         let r = self.error(ch, &header, s, sign);
-                        return Outcome::Respond(r, failed(related, s));
+                        // Related requests after it have no session or tree to inherit: they
+                        // are INVALID_PARAMETER (smbd; smbtorture smb2.compound.invalid2).
+                        return Outcome::Respond(r, failed(related, NtStatus::INVALID_PARAMETER));
+                    }
+                };
+                // Only a related request may name the chain's earlier handle by the all-ones
+                // FileId (MS-SMB2 3.3.5.2.7.2); in an unrelated one it names no open.
+                let related = if is_related {
+                    related
+                } else {
+                    Related {
+                        file_id: None,
+                        ..related
                     }
                 };
                 let mut rel = Related {
@@ -922,7 +952,7 @@ impl Server {
                     Err(Refuse::Disconnect(why)) => Outcome::Disconnect(why),
                     Err(Refuse::Status(s)) => {
                         let r = self.error(ch, &header, s, ctx.sign);
-                        Outcome::Respond(r, cascade(rel, header.command, s))
+                        Outcome::Respond(r, chain_failure(rel, header.command, s))
                     }
                 }
             }
@@ -930,22 +960,22 @@ impl Server {
     }
 }
 
-/// Marks a related chain as failed with `status`.
-fn failed(mut r: Related, status: NtStatus) -> Related {
-    r.failed = Some(status);
-    r
-}
-
-/// The chain state after `command` answered `status`: only a failed CREATE fails the rest of
-/// a related chain with its status. MS-SMB2 3.3.5.2.7.2 allows any failure to cascade
-/// (a SHOULD), but Windows and Samba cascade CREATE failures only, so that the CLOSE of a
-/// CREATE+READ+CLOSE chain whose READ hit the end of the file still closes the handle.
-pub(super) fn cascade(r: Related, command: Command, status: NtStatus) -> Related {
-    if status.is_error() && command == Command::CREATE {
+/// The chain state after a request failed with `status`: only a failed CREATE (the request
+/// that would have produced the chain's FileId) fails the related requests after it with the
+/// same status (MS-SMB2 3.3.5.2.7.2, as Windows and smbd do; smbtorture
+/// smb2.compound.related6 expects a READ after a failed WRITE to succeed).
+fn chain_failure(r: Related, command: Command, status: NtStatus) -> Related {
+    if command == Command::CREATE {
         failed(r, status)
     } else {
         Related { failed: None, ..r }
     }
+}
+
+/// Marks a related chain as failed with `status`.
+fn failed(mut r: Related, status: NtStatus) -> Related {
+    r.failed = Some(status);
+    r
 }
 
 #[cfg(test)]
@@ -1036,17 +1066,27 @@ mod tests {
             flags: LockFlags(flags),
         };
         assert_eq!(valid_locks(&[]), Err(NtStatus::INVALID_PARAMETER));
-        assert_eq!(valid_locks(&[e(0, 1, 2)]), Ok(()));
-        assert_eq!(valid_locks(&[e(0, 1, 1 | 0x10), e(5, 1, 2 | 0x10)]), Ok(()));
-        assert_eq!(valid_locks(&[e(0, 1, 4), e(5, 1, 4)]), Ok(()));
-        // Mixed unlock and lock, both kinds at once, or no kind at all.
+        assert_eq!(valid_locks(&[e(0, 1, 2)]), Ok(1));
+        assert_eq!(valid_locks(&[e(0, 1, 1 | 0x10), e(5, 1, 2 | 0x10)]), Ok(2));
+        assert_eq!(valid_locks(&[e(0, 1, 4), e(5, 1, 4)]), Ok(2));
+        // An unlock request keeps the unlocks before a bad element (answered INVALID_PARAMETER
+        // afterwards); a lock request with a bad element is refused whole.
+        assert_eq!(valid_locks(&[e(0, 1, 4), e(5, 1, 2)]), Ok(1));
         assert_eq!(
-            valid_locks(&[e(0, 1, 4), e(5, 1, 2)]),
+            valid_locks(&[e(0, 1, 2), e(5, 1, 4)]),
             Err(NtStatus::INVALID_PARAMETER)
         );
+        // Both kinds at once, or no kind at all.
         assert_eq!(valid_locks(&[e(0, 1, 3)]), Err(NtStatus::INVALID_PARAMETER));
         assert_eq!(valid_locks(&[e(0, 1, 0)]), Err(NtStatus::INVALID_PARAMETER));
         assert_eq!(valid_locks(&[e(u64::MAX, 2, 2)]), Err(INVALID_LOCK_RANGE));
+        assert_eq!(valid_locks(&[e(u64::MAX, 1, 2)]), Ok(1));
+        assert_eq!(valid_locks(&[e(u64::MAX, 0, 2)]), Ok(1));
+        // Several elements may not wait.
+        assert_eq!(
+            valid_locks(&[e(0, 1, 1 | 0x10), e(5, 1, 1)]),
+            Err(NtStatus::INVALID_PARAMETER)
+        );
         let many: Vec<LockElement> = (0..65).map(|i| e(i, 1, 2)).collect();
         assert_eq!(valid_locks(&many), Err(NtStatus::INVALID_PARAMETER));
     }
@@ -1107,5 +1147,59 @@ mod tests {
                 .verify(&mut b)
                 .expect("each message verifies on its own");
         }
+    }
+
+    #[test]
+    fn a_logged_off_session_stays_until_its_ops_answer() {
+        let (mut s, ch) = server();
+        let sid = SessionId(0x44);
+        install_session(&mut s, ch, sid);
+        let conn = s.conns.get_mut(&ch).expect("conn");
+        if let Some(sess) = conn.sessions.get_mut(&sid) {
+            sess.logged_off = true;
+        }
+        conn.chains.insert(
+            7,
+            Chain {
+                pending: VecDeque::new(),
+                encrypted: None,
+                responses: Vec::new(),
+                related: Related::default(),
+                current: Some(Current {
+                    header: Header {
+                        command: Command::LOCK,
+                        session_id: sid,
+                        ..Header::default()
+                    },
+                    op: OpId(9),
+                    waiting: Waiting::Lock {
+                        invalid_tail: false,
+                    },
+                    interim_at: None,
+                    async_id: None,
+                    cancelled: true,
+                    handle_closed: true,
+                    counted: None,
+                }),
+                delay_until: None,
+            },
+        );
+        s.reap_sessions(ch);
+        let hdr = Header {
+            session_id: sid,
+            flags: HeaderFlags::SIGNED,
+            ..Header::default()
+        };
+        // Still there to sign the waiting op's answer, but refusing new requests.
+        assert_eq!(s.sign_for(ch, &hdr, None), Some(sid));
+        assert!(matches!(
+            s.check(ch, &hdr, Some(true), None, false),
+            Err(Refuse::Status(NtStatus::USER_SESSION_DELETED))
+        ));
+        if let Some(c) = s.conns.get_mut(&ch).and_then(|c| c.chains.get_mut(&7)) {
+            c.current = None;
+        }
+        s.reap_sessions(ch);
+        assert_eq!(s.sign_for(ch, &hdr, None), None, "gone once nothing waits");
     }
 }

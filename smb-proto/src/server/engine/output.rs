@@ -162,7 +162,18 @@ impl Server {
         async_id: Option<AsyncId>,
         sign: Option<SessionId>,
     ) -> Resp {
-        let header = self.response_header(ch, req, status, async_id);
+        let mut header = self.response_header(ch, req, status, async_id);
+        if sign.is_none()
+            && status == NtStatus::USER_SESSION_DELETED
+            && req.flags.contains(HeaderFlags::SIGNED)
+        {
+            // The session (and its key) is gone, so the answer cannot be signed; like smbd
+            // and Windows, it carries the SIGNED flag and echoes the request's signature, which
+            // a client that requires signing accepts for this status only (smbXcli, MS-SMB2
+            // 3.3.4.1.1 signs only with a known session).
+            header.flags.insert(HeaderFlags::SIGNED);
+            header.signature = req.signature;
+        }
         let buf = encode_message(&header, &payload).unwrap_or_else(|_| {
             // Our own body did not encode (a name too long for its field): answer with a
             // plain error instead.

@@ -18,10 +18,24 @@ impl Server {
     ) -> Outcome {
         let header = cur.header;
         let sign = self.sign_for(ch, &header, encrypted);
+        // An unrelated request does not carry the chain's earlier FileId forward.
+        let inherited = prev
+            .file_id
+            .filter(|_| header.flags.contains(HeaderFlags::RELATED_OPERATIONS));
+        let result = match (&cur.waiting, result) {
+            // Ended because its open was closed (see `end_waiting_ops`), as smbd answers.
+            (Waiting::Lock { .. }, Err(NtStatus::CANCELLED)) if cur.handle_closed => {
+                Err(NtStatus::RANGE_NOT_LOCKED)
+            }
+            (Waiting::ChangeNotify { .. }, Err(_)) if cur.handle_closed => {
+                Err(NtStatus::NOTIFY_CLEANUP)
+            }
+            (_, r) => r,
+        };
         // READ data goes out in the buffer it was read into: the headers are written into
         // its reserved front and the message is signed in place (one copy only if sealed).
         let result = match (&cur.waiting, result) {
-            (Waiting::Read { min_count }, Ok(OpReply::Read(buf)))
+            (Waiting::Read { min_count, .. }, Ok(OpReply::Read(buf)))
                 if !buf.is_empty() && buf.len() >= *min_count as usize =>
             {
                 let h = self.response_header(ch, &header, NtStatus::SUCCESS, cur.async_id);
@@ -36,7 +50,7 @@ impl Server {
                 let rel = Related {
                     session: header.session_id,
                     tree: header.tree_id().unwrap_or(prev.tree),
-                    file_id: prev.file_id,
+                    file_id: inherited,
                     failed: None,
                     seen: true,
                 };
@@ -52,11 +66,11 @@ impl Server {
         let rel = Related {
             session: header.session_id,
             tree: header.tree_id().unwrap_or(prev.tree),
-            file_id: file_id.or(prev.file_id),
-            failed: None,
+            file_id: file_id.or(inherited),
+            failed: (status.is_error() && header.command == Command::CREATE).then_some(status),
             seen: true,
         };
-        Outcome::Respond(r, super::cascade(rel, header.command, status))
+        Outcome::Respond(r, rel)
     }
 
     #[allow(clippy::type_complexity)]
@@ -66,6 +80,22 @@ impl Server {
         cur: &Current,
         result: Result<OpReply, NtStatus>,
     ) -> Result<(NtStatus, ResponsePayload, Option<FileId>), NtStatus> {
+        let body = |b: ResponseBody| ResponsePayload::Body(b);
+        if let Waiting::Read {
+            length: 0,
+            min_count: 0,
+        } = cur.waiting
+            && matches!(result, Ok(OpReply::Read(_)) | Err(NtStatus::END_OF_FILE))
+        {
+            // A zero-length READ with MinimumCount 0 succeeds with no data, even at or past
+            // the end of file (smbd and Windows; smbtorture smb2.read.eof).
+            let empty = ReadResponse {
+                data_remaining: 0,
+                flags: 0,
+                data: Bytes::new(),
+            };
+            return Ok((NtStatus::SUCCESS, body(empty.into()), None));
+        }
         let reply = match result {
             Ok(r) => r,
             Err(s) => {
@@ -80,7 +110,6 @@ impl Server {
                 return Err(s);
             }
         };
-        let body = |b: ResponseBody| ResponsePayload::Body(b);
         match (&cur.waiting, reply) {
             (
                 Waiting::Create {
@@ -148,7 +177,7 @@ impl Server {
                     Some(fid),
                 ))
             }
-            (Waiting::Read { min_count }, OpReply::Read(buf)) => {
+            (Waiting::Read { min_count, .. }, OpReply::Read(buf)) => {
                 if buf.is_empty() || buf.len() < *min_count as usize {
                     return Err(NtStatus::END_OF_FILE);
                 }
@@ -211,22 +240,14 @@ impl Server {
             }
             (Waiting::QueryInfo { output_len }, OpReply::QueryInfo(info)) => {
                 let mut out = BytesMut::new();
-                let variable = match &info {
+                let min = match &info {
                     InfoReply::File(f) => {
                         f.encode(&mut out).map_err(|_| NtStatus::INTERNAL_ERROR)?;
-                        matches!(
-                            f.class(),
-                            FileInfoClass::ALL
-                                | FileInfoClass::NAME
-                                | FileInfoClass::ALTERNATE_NAME
-                                | FileInfoClass::NORMALIZED_NAME
-                                | FileInfoClass::STREAM
-                                | FileInfoClass::FULL_EA
-                        )
+                        min_file_output(f.class()).unwrap_or(out.len())
                     }
                     InfoReply::Fs(f) => {
                         f.encode(&mut out).map_err(|_| NtStatus::INTERNAL_ERROR)?;
-                        matches!(f.class(), FsInfoClass::VOLUME | FsInfoClass::ATTRIBUTE)
+                        min_fs_output(f.class()).unwrap_or(out.len())
                     }
                     InfoReply::Security(sd) => {
                         if sd.len() > *output_len as usize {
@@ -244,15 +265,18 @@ impl Server {
                             ));
                         }
                         out.extend_from_slice(sd);
-                        false
+                        0
                     }
                 };
                 let max = *output_len as usize;
                 let mut status = NtStatus::SUCCESS;
+                // MS-SMB2 3.3.5.20.1: below the class's fixed part the answer is
+                // INFO_LENGTH_MISMATCH; between it and the whole, the data is cut to the buffer
+                // with BUFFER_OVERFLOW (smbtorture smb2.getinfo.q*_buffercheck).
+                if max < min.min(out.len()) {
+                    return Err(NtStatus::INFO_LENGTH_MISMATCH);
+                }
                 if out.len() > max {
-                    if !variable {
-                        return Err(NtStatus::INFO_LENGTH_MISMATCH);
-                    }
                     out.truncate(max);
                     status = NtStatus::BUFFER_OVERFLOW;
                 }
@@ -284,7 +308,10 @@ impl Server {
                     None,
                 ))
             }
-            (Waiting::Lock, OpReply::Lock) => Ok((
+            (Waiting::Lock { invalid_tail: true }, OpReply::Lock) => {
+                Err(NtStatus::INVALID_PARAMETER)
+            }
+            (Waiting::Lock { .. }, OpReply::Lock) => Ok((
                 NtStatus::SUCCESS,
                 body(crate::wire::lock::LockResponse.into()),
                 None,
@@ -325,4 +352,41 @@ impl Server {
             _ => Err(NtStatus::INTERNAL_ERROR),
         }
     }
+}
+
+/// The smallest OutputBufferLength a file information class accepts: its fixed part (the
+/// sizes Windows and smbd enforce, MS-FSCC 2.4); `None` for a class answered whole or not at
+/// all (the encoded length is then the minimum).
+fn min_file_output(class: FileInfoClass) -> Option<usize> {
+    Some(match class {
+        FileInfoClass::BASIC => 40,
+        FileInfoClass::STANDARD => 24,
+        FileInfoClass::INTERNAL | FileInfoClass::POSITION => 8,
+        FileInfoClass::EA
+        | FileInfoClass::ACCESS
+        | FileInfoClass::MODE
+        | FileInfoClass::ALIGNMENT
+        | FileInfoClass::NAME
+        | FileInfoClass::NORMALIZED_NAME => 4,
+        FileInfoClass::ALL => 104,
+        FileInfoClass::ALTERNATE_NAME | FileInfoClass::ATTRIBUTE_TAG => 8,
+        FileInfoClass::STREAM => 32,
+        FileInfoClass::COMPRESSION => 16,
+        FileInfoClass::NETWORK_OPEN => 56,
+        FileInfoClass::FULL_EA => 0,
+        _ => return None,
+    })
+}
+
+/// As [`min_file_output`], for file system information classes.
+fn min_fs_output(class: FsInfoClass) -> Option<usize> {
+    Some(match class {
+        FsInfoClass::VOLUME | FsInfoClass::SIZE => 24,
+        FsInfoClass::DEVICE => 8,
+        FsInfoClass::ATTRIBUTE => 16,
+        FsInfoClass::CONTROL => 48,
+        FsInfoClass::FULL_SIZE => 32,
+        FsInfoClass::SECTOR_SIZE => 28,
+        _ => return None,
+    })
 }

@@ -190,13 +190,21 @@ impl Server {
                     session_flags: SessionFlags::empty(),
                     security_buffer: token,
                 };
+                // A re-authentication runs on a session that already has keys: its interim
+                // answers are signed like any other response on it (as smbd does; a client
+                // that requires signing rejects them otherwise).
+                let sign = if reauth {
+                    self.sign_for(ch, &rh, encrypted)
+                } else {
+                    None
+                };
                 let r = self.respond(
                     ch,
                     &rh,
                     NtStatus::MORE_PROCESSING_REQUIRED,
                     ResponsePayload::Body(body.into()),
                     None,
-                    None,
+                    sign,
                 );
                 if let Some(h) = self
                     .conns
@@ -229,7 +237,7 @@ impl Server {
                     if anonymous && (config.signing_required || config.encrypt_data) {
                         // A guest or null session cannot sign or encrypt.
                         conn.sessions.remove(&sid);
-                        return self.auth_failed(ch, now, &rh, NtStatus::ACCESS_DENIED);
+                        return self.auth_failed(ch, now, &rh, NtStatus::ACCESS_DENIED, None);
                     }
                     let preauth = session.preauth.take().map(|h| *h.value());
                     if !anonymous {
@@ -315,7 +323,13 @@ impl Server {
                 } else {
                     NtStatus::INTERNAL_ERROR
                 };
-                self.auth_failed(ch, now, &rh, status)
+                // A failed re-authentication is answered on the session it ends, signed.
+                let sign = if reauth {
+                    self.sign_for(ch, &rh, encrypted)
+                } else {
+                    None
+                };
+                self.auth_failed(ch, now, &rh, status, sign)
             }
         }
     }
@@ -327,10 +341,11 @@ impl Server {
         now: Instant,
         header: &Header,
         status: NtStatus,
+        sign: Option<SessionId>,
     ) -> Outcome {
         self.outbox
             .push_back(ServerOutput::Event(ServerEvent::AuthFailed { ch, status }));
-        let r = self.error(ch, header, status, None);
+        let r = self.error(ch, header, status, sign);
         Outcome::Delay(r, now + self.config.auth_failure_delay)
     }
 
