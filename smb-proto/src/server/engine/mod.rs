@@ -279,7 +279,7 @@ impl Server {
         match input {
             Input::Receive { now, data } => {
                 self.last_now = self.last_now.max(now);
-                self.receive(ch, now, &data);
+                self.receive(ch, now, data);
             }
             Input::Timeout(now) => {
                 self.last_now = self.last_now.max(now);
@@ -582,28 +582,26 @@ impl Server {
 
     // ----- internals: receiving -----
 
-    fn receive(&mut self, ch: ConnectionHandle, now: Instant, data: &[u8]) {
-        let mut rest = data;
-        loop {
+    /// Splits received bytes into frames without copying when they arrive whole (a driver that
+    /// hands over one frame per chunk lets a frame be decrypted and verified in place).
+    fn receive(&mut self, ch: ConnectionHandle, now: Instant, data: Bytes) {
+        let mut frames = Vec::new();
+        let fed = {
             let Some(conn) = self.conns.get_mut(&ch) else {
                 return;
             };
             conn.last_activity = now;
-            let used = match conn.deframer.push(rest) {
-                Ok(n) => n,
-                Err(_) => {
-                    self.drop_conn(ch, "bad frame", true);
-                    return;
-                }
-            };
-            rest = rest.get(used..).unwrap_or(&[]);
-            if let Some(frame) = conn.deframer.next_frame() {
-                self.handle_frame(ch, now, frame);
-                continue;
+            conn.deframer.feed_bytes(data, |f| frames.push(f))
+        };
+        for frame in frames {
+            if !self.conns.contains_key(&ch) {
+                return;
             }
-            if rest.is_empty() || used == 0 {
-                break;
-            }
+            self.handle_frame(ch, now, frame);
+        }
+        if fed.is_err() {
+            self.drop_conn(ch, "bad frame", true);
+            return;
         }
         if let Some(conn) = self.conns.get_mut(&ch) {
             conn.partial_since = if conn.deframer.is_idle() {
