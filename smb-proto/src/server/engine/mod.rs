@@ -31,14 +31,14 @@ use super::ops::{
 };
 use super::pipes::PipeTable;
 use super::state::{
-    ALL_ACCESS, Chain, Conn, Current, Open, Phase, READ_ACCESS, Related, Session, Tree, WRITE_BITS,
-    Waiting, check_path, map_generic,
+    ALL_ACCESS, Chain, Conn, Current, Open, Phase, READ_ACCESS, Related, Resp, Session, Tree,
+    WRITE_BITS, Waiting, check_path, map_generic,
 };
 use crate::auth::{Acceptor, AcceptorStep, IdentityKind, SpnegoAcceptor};
 use crate::credits::{ServerWindow, credit_charge};
 use crate::io::{Input, TransportKind};
 use crate::rng::SeededRng;
-use crate::session_crypto::{Role, SessionCrypto};
+use crate::session_crypto::{Role, SEAL_HEADROOM, SessionCrypto};
 use crate::wire::body::Body;
 use crate::wire::change_notify::ChangeNotifyFlags;
 use crate::wire::close::{CloseFlags, CloseRequest, CloseResponse};
@@ -101,20 +101,6 @@ enum OpOwner {
         /// The share's name (drivers pick the backend by it).
         share: String,
     },
-}
-
-/// One encoded response: 4 reserved bytes for the Direct TCP header, then the message with
-/// NextCommand 0, unsigned; and the session to sign it with.
-#[derive(Debug)]
-struct Resp {
-    buf: BytesMut,
-    sign: Option<SessionId>,
-}
-
-impl Resp {
-    fn message(&self) -> &[u8] {
-        self.buf.get(FRAME_HEADER_LEN..).unwrap_or(&[])
-    }
 }
 
 /// What processing one request produced.
@@ -720,7 +706,7 @@ impl Server {
         };
         match outcome {
             Outcome::Respond(r, related) => {
-                chain.responses.push((r.buf, r.sign));
+                chain.responses.push(r);
                 chain.related = Related {
                     seen: true,
                     ..related
@@ -728,7 +714,7 @@ impl Server {
             }
             Outcome::Silent => {}
             Outcome::Delay(r, until) => {
-                chain.responses.push((r.buf, r.sign));
+                chain.responses.push(r);
                 chain.delay_until = Some(until);
             }
             Outcome::RespondAndClose(r) => {
@@ -755,8 +741,8 @@ impl Server {
         // Sessions logged off in this chain go away once their response is signed.
         let mut responses = chain.responses;
         let frame = if responses.len() == 1 {
-            let (buf, sign) = responses.remove(0);
-            Some(self.protect_single(ch, buf, sign, chain.encrypted))
+            let r = responses.remove(0);
+            Some(self.protect_single(ch, r, chain.encrypted))
         } else if responses.is_empty() {
             None
         } else {
