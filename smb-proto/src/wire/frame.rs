@@ -257,6 +257,29 @@ mod tests {
         );
     }
 
+    /// A chunk holding exactly one frame comes back as the only handle on its buffer (so the
+    /// receiver can decrypt it in place), and so does a frame collected across chunks.
+    #[test]
+    fn whole_frames_own_their_buffer() {
+        let stream = framed(&[vec![0xFE; 300]]);
+        let mut d = Deframer::new(1024);
+        let mut got = Vec::new();
+        d.feed_bytes(Bytes::from(stream.clone()), |f| got.push(f))
+            .unwrap();
+        assert_eq!(got.len(), 1);
+        let f = got.pop().unwrap();
+        assert_eq!(&f[..], &[0xFE; 300][..]);
+        assert!(f.try_into_mut().is_ok(), "one-frame chunk: unique");
+        let (a, b) = stream.split_at(100);
+        d.feed_bytes(Bytes::copy_from_slice(a), |f| got.push(f))
+            .unwrap();
+        d.feed_bytes(Bytes::copy_from_slice(b), |f| got.push(f))
+            .unwrap();
+        let f = got.pop().unwrap();
+        assert_eq!(&f[..], &[0xFE; 300][..]);
+        assert!(f.try_into_mut().is_ok(), "collected frame: unique");
+    }
+
     #[test]
     fn one_byte_at_a_time() {
         let msgs = vec![vec![1u8; 70], vec![], vec![2u8; 3]];

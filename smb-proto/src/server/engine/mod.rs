@@ -1029,8 +1029,8 @@ mod tests {
             .protect_compound(
                 ch,
                 vec![
-                    (echo_response(1, sid), Some(sid)),
-                    (echo_response(2, sid), Some(sid)),
+                    Resp::new(echo_response(1, sid), Some(sid)),
+                    Resp::new(echo_response(2, sid), Some(sid)),
                 ],
                 Some(sid),
             )
@@ -1047,6 +1047,56 @@ mod tests {
         }
     }
 
+    /// A READ response kept with TRANSFORM room is sealed in place, opens to the same
+    /// message as the copying path, and the same buffer framed for signing drops the room.
+    #[test]
+    fn a_read_response_is_sealed_in_place() {
+        let (mut s, ch) = server();
+        let sid = SessionId(0x44);
+        install_session(&mut s, ch, sid);
+        let h = Header {
+            command: Command::READ,
+            flags: HeaderFlags::SERVER_TO_REDIR,
+            message_id: crate::wire::MessageId(7),
+            session_id: sid,
+            ..Header::default()
+        };
+        let data: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+        let sealed_buf =
+            output::read_in_place(&h, ReadBuf::from_slice(&data), SEAL_HEADROOM).expect("room");
+        let plain_buf =
+            output::read_in_place(&h, ReadBuf::from_slice(&data), FRAME_HEADER_LEN).expect("room");
+        let r = Resp {
+            buf: sealed_buf,
+            sign: None,
+            lead: SEAL_HEADROOM,
+        };
+        assert_eq!(r.message(), &plain_buf[FRAME_HEADER_LEN..]);
+        let frame = s.protect_single(ch, r, Some(sid)).expect("sealed");
+        let len = u32::from_be_bytes([0, frame[1], frame[2], frame[3]]) as usize;
+        assert_eq!(len + FRAME_HEADER_LEN, frame.len(), "framed");
+        assert_eq!(frame.get(4), Some(&0xFD), "a TRANSFORM");
+        let body = BytesMut::from(frame.get(4..).expect("framed"));
+        let plain = crypto(Role::Client).open(body).expect("opens");
+        assert_eq!(&plain[..], &plain_buf[FRAME_HEADER_LEN..]);
+        let resp = crate::wire::message::decode_response(&plain).expect("decodes");
+        match resp.payload {
+            ResponsePayload::Body(crate::wire::message::ResponseBody::Read(r)) => {
+                assert_eq!(&r.data[..], &data[..])
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // Not sealed after all (signing): the room goes, the message stays.
+        let r = Resp {
+            buf: output::read_in_place(&h, ReadBuf::from_slice(&data), SEAL_HEADROOM)
+                .expect("room"),
+            sign: None,
+            lead: SEAL_HEADROOM,
+        };
+        let framed = s.protect_single(ch, r, None).expect("framed");
+        assert_eq!(&framed[FRAME_HEADER_LEN..], &plain_buf[FRAME_HEADER_LEN..]);
+    }
+
     #[test]
     fn a_signed_compound_signs_each_message() {
         let (mut s, ch) = server();
@@ -1056,8 +1106,8 @@ mod tests {
             .protect_compound(
                 ch,
                 vec![
-                    (echo_response(1, sid), Some(sid)),
-                    (echo_response(2, sid), Some(sid)),
+                    Resp::new(echo_response(1, sid), Some(sid)),
+                    Resp::new(echo_response(2, sid), Some(sid)),
                 ],
                 None,
             )
