@@ -215,6 +215,42 @@ mod tests {
         }
     }
 
+    /// A frame that stalls past SLOW_FRAME is handed over in pieces (so the core sees the
+    /// partial frame and its incomplete-frame timeout applies); the bytes are all there, in
+    /// order, and the next frame comes whole again.
+    #[test]
+    fn a_slow_frame_goes_through_in_pieces() {
+        smol::block_on(async {
+            let listener = smol::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let mut tx = smol::net::TcpStream::connect(addr).await.expect("connect");
+            let (mut rx, _) = listener.accept().await.expect("accept");
+            let slow = frame(&[5u8; 1000]);
+            let next = frame(&[6u8; 10]);
+            let writer = smol::spawn(async move {
+                use futures_lite::AsyncWriteExt;
+                tx.write_all(&slow[..300]).await.expect("write");
+                smol::Timer::after(SLOW_FRAME + Duration::from_millis(300)).await;
+                tx.write_all(&slow[300..]).await.expect("write");
+                tx.write_all(&next).await.expect("write");
+                tx
+            });
+            let mut reader = FrameReader::new(1 << 20);
+            let mut got = Vec::new();
+            while got.len() < 1004 {
+                let piece = reader.next(&mut rx).await.expect("read").expect("data");
+                assert!(piece.len() < 1004, "handed over in pieces");
+                got.extend_from_slice(&piece);
+            }
+            assert_eq!(got, frame(&[5u8; 1000]));
+            let whole = reader.next(&mut rx).await.expect("read").expect("frame");
+            assert_eq!(&whole[..], &frame(&[6u8; 10])[..]);
+            drop(writer.await);
+        });
+    }
+
     /// A frame cut short by the end of the stream ends the stream.
     #[test]
     fn truncated_frame_is_end_of_stream() {
