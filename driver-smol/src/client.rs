@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, FutureExt};
+use futures_lite::{AsyncRead, AsyncWrite, AsyncWriteExt, FutureExt};
 use smb_proto::auth::{Initiator, InitiatorConfig, SpnegoInitiator, ntlm::Credentials};
 use smb_proto::client::{
     BreakNotification, ClientConfig, CloseReason, Connection, Event, Negotiated, Output,
@@ -24,6 +24,8 @@ use smb_proto::wire::message::{RequestBody, Response, ResponseBody, ResponsePayl
 use smb_proto::wire::session_setup::SessionFlags;
 use smb_proto::wire::tree_connect::TreeConnectResponse;
 use smb_proto::wire::{SessionId, TreeId};
+
+use crate::frame_reader::FrameReader;
 
 /// Why a client operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -204,12 +206,13 @@ impl Client {
         let mut rng = SeededRng::from_seed(config.rng_seed).fork();
         let server = config.server_name.clone();
         let clock = config.clock;
+        let frames = FrameReader::new(config.max_frame_size);
         let config = Arc::new(config);
         let conn = Connection::new(config, transport, Instant::now());
         let (tx, rx) = async_channel::bounded(64);
         let (ready_tx, ready_rx) = async_channel::bounded(1);
         let (breaks_tx, breaks_rx) = async_channel::bounded(BREAK_QUEUE);
-        let task = smol::spawn(run(stream, conn, rx, ready_tx, breaks_tx));
+        let task = smol::spawn(run(stream, frames, conn, rx, ready_tx, breaks_tx));
         let negotiated = ready_rx
             .recv()
             .await
@@ -678,7 +681,7 @@ fn issue(
 }
 
 enum Wake {
-    Read(std::io::Result<usize>),
+    Read(std::io::Result<Option<Bytes>>),
     Timer,
     Command(Option<Command>),
 }
@@ -686,6 +689,7 @@ enum Wake {
 /// The connection task: see the module docs.
 async fn run<S>(
     stream: S,
+    mut frames: FrameReader,
     mut conn: Connection,
     commands: async_channel::Receiver<Command>,
     ready: async_channel::Sender<Result<Negotiated, ClientError>>,
@@ -706,7 +710,6 @@ async fn run<S>(
     let mut ready = Some(ready);
     let mut waiters = BTreeMap::new();
     let mut backlog: VecDeque<Command> = VecDeque::new();
-    let mut buf = vec![0u8; 256 * 1024];
     let mut commands_open = true;
     loop {
         if !commands_open && waiters.is_empty() && backlog.is_empty() && !conn.is_closed() {
@@ -732,7 +735,9 @@ async fn run<S>(
             }
             continue;
         }
-        let read = async { Wake::Read(reader.read(&mut buf).await) };
+        // One whole frame per read, in a buffer of its own: the core takes it without a copy
+        // and decrypts or verifies it in place.
+        let read = async { Wake::Read(frames.next(&mut reader).await) };
         let timer = async {
             smol::Timer::at(deadline).await;
             Wake::Timer
@@ -744,12 +749,12 @@ async fn run<S>(
             read.or(timer).await
         };
         match wake {
-            Wake::Read(Ok(0)) | Wake::Read(Err(_)) => conn.handle_input(Input::Closed {
+            Wake::Read(Ok(None)) | Wake::Read(Err(_)) => conn.handle_input(Input::Closed {
                 now: Instant::now(),
             }),
-            Wake::Read(Ok(n)) => conn.handle_input(Input::Receive {
+            Wake::Read(Ok(Some(data))) => conn.handle_input(Input::Receive {
                 now: Instant::now(),
-                data: Bytes::copy_from_slice(&buf[..n]),
+                data,
             }),
             Wake::Timer => conn.handle_input(Input::Timeout(Instant::now())),
             Wake::Command(Some(cmd)) => {

@@ -1306,12 +1306,18 @@ impl File {
     ) -> Result<u64, Error> {
         let chunk = self.share.write_chunk() as usize;
         let window = Share::window(chunk as u32);
-        let mut queue = VecDeque::new();
+        let mut queue: VecDeque<(smol::Task<Result<(), Error>>, Bytes)> = VecDeque::new();
+        // Buffers of finished WRITEs, reused for the next chunks (the core copied the data
+        // into its frame, so the last handle is ours): no fresh zeroed chunk per request.
+        let mut spare: Vec<BytesMut> = Vec::new();
         let mut at = offset;
         let mut done = false;
         loop {
             while queue.len() < window && !done {
-                let mut buf = vec![0u8; chunk];
+                let mut buf = match spare.pop() {
+                    Some(b) if b.len() == chunk => b,
+                    _ => BytesMut::zeroed(chunk),
+                };
                 let mut filled = 0;
                 while filled < chunk {
                     match source.read(&mut buf[filled..]) {
@@ -1334,11 +1340,17 @@ impl File {
                     break;
                 }
                 buf.truncate(filled);
-                queue.push_back(self.spawn_write(at, Bytes::from(buf)));
+                let data = buf.freeze();
+                queue.push_back((self.spawn_write(at, data.clone()), data));
                 at += filled as u64;
             }
             match queue.pop_front() {
-                Some(task) => task.await?,
+                Some((task, data)) => {
+                    task.await?;
+                    if let Ok(b) = data.try_into_mut() {
+                        spare.push(b);
+                    }
+                }
                 None => return Ok(at - offset),
             }
         }

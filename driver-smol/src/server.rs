@@ -27,8 +27,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
-use futures_lite::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, FutureExt};
+use bytes::Bytes;
+use futures_lite::{AsyncRead, AsyncWrite, AsyncWriteExt, FutureExt};
 use smb_proto::io::{Input, TransportKind};
 use smb_proto::server::{
     ConnectionHandle, OpId, OpRequest, Server, ServerConfig, ServerEvent, ServerOutput,
@@ -37,13 +37,10 @@ use smb_proto::wire::status::NtStatus;
 
 use crate::backend::{Cancel, CancelHandle, Shares};
 use crate::client::os_seed_and_clock;
+use crate::frame_reader::FrameReader;
 
 /// Capacity of the channel into the server task: readers wait when it is full.
 const INBOX: usize = 256;
-/// Smallest and largest socket read (the size adapts to the traffic, so an idle connection
-/// holds only the small buffer).
-const READ_MIN: usize = 16 * 1024;
-const READ_MAX: usize = 1024 * 1024;
 
 /// What the connection tasks and op tasks tell the server task.
 enum Msg {
@@ -77,6 +74,8 @@ enum Out {
 #[derive(Clone)]
 pub struct ServerHandle {
     inbox: async_channel::Sender<Msg>,
+    /// The core's frame limit: larger frames are handed to it raw, never buffered.
+    max_frame: usize,
 }
 
 impl std::fmt::Debug for ServerHandle {
@@ -96,10 +95,17 @@ impl ServerHandle {
         if config.clock.is_none() {
             config.clock = Some(clock);
         }
+        let max_frame = config.max_frame_size();
         let server = Server::new(Arc::new(config), Instant::now());
         let (tx, rx) = async_channel::bounded(INBOX);
         let task = smol::spawn(run(server, shares, tx.clone(), rx));
-        (ServerHandle { inbox: tx }, task)
+        (
+            ServerHandle {
+                inbox: tx,
+                max_frame,
+            },
+            task,
+        )
     }
 
     /// Serves one connection over `stream` until it closes (either side). Returns when the
@@ -123,7 +129,8 @@ impl ServerHandle {
         let Ok((ch, frames)) = answer.recv().await else {
             return;
         };
-        connection(stream, ch, frames, self.inbox.clone()).await;
+        let reader = FrameReader::new(self.max_frame);
+        connection(stream, reader, ch, frames, self.inbox.clone()).await;
     }
 
     /// Asks the server task to stop.
@@ -196,9 +203,13 @@ impl SmbServer {
     }
 }
 
-/// One connection: a writer task for the frames, and the reader loop here.
+/// One connection: a writer task for the frames, and the reader loop here. The reader hands
+/// the core one whole frame at a time, each in a buffer of its own (no copy on the way in, and
+/// decryption in place); between frames it holds only a 4-byte header, so an idle connection
+/// keeps no read buffer.
 async fn connection<S>(
     stream: S,
+    mut frames_in: FrameReader,
     ch: ConnectionHandle,
     frames: async_channel::Receiver<Out>,
     inbox: async_channel::Sender<Msg>,
@@ -223,35 +234,17 @@ async fn connection<S>(
         // Dropping stop_tx wakes the reader.
         drop(stop_tx);
     });
-    let mut buf = BytesMut::new();
-    let mut chunk = READ_MIN;
     loop {
-        if buf.capacity() < chunk {
-            buf = BytesMut::with_capacity(chunk);
-        }
-        buf.resize(chunk, 0);
-        let read = async { Some(reader.read(&mut buf[..]).await) };
+        let read = async { Some(frames_in.next(&mut reader).await) };
         let stop = async {
             let _ = stop_rx.recv().await;
             None
         };
         let input = match read.or(stop).await {
-            Some(Ok(n)) if n > 0 => {
-                // Grow for bulk traffic, shrink back when reads are small.
-                chunk = if n == chunk {
-                    (chunk * 2).min(READ_MAX)
-                } else if n < chunk / 4 {
-                    (chunk / 2).max(READ_MIN)
-                } else {
-                    chunk
-                };
-                let data = buf.split_to(n).freeze();
-                buf.clear();
-                Input::Receive {
-                    now: Instant::now(),
-                    data,
-                }
-            }
+            Some(Ok(Some(data))) => Input::Receive {
+                now: Instant::now(),
+                data,
+            },
             _ => Input::Closed {
                 now: Instant::now(),
             },

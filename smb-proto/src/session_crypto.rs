@@ -32,7 +32,14 @@ pub enum SecurityError {
     /// Encryption was asked of a session without a negotiated cipher.
     #[error("the session has no cipher (encryption was not negotiated)")]
     NoCipher,
+    /// A buffer given to [`SessionCrypto::seal_in_place`] is shorter than its headroom.
+    #[error("no room for the frame and TRANSFORM headers in front of the message")]
+    NoHeadroom,
 }
+
+/// Bytes reserved in front of a message that [`SessionCrypto::seal_in_place`] seals: the Direct
+/// TCP header and the TRANSFORM header.
+pub const SEAL_HEADROOM: usize = FRAME_HEADER_LEN + layout::TRANSFORM_HEADER_LEN;
 
 /// Signer and ciphers of one session, built once when the session is established.
 #[derive(Debug)]
@@ -112,18 +119,32 @@ impl SessionCrypto {
     /// Seals `plaintext` (one message or a whole compound) for `session_id` into a new framed
     /// buffer: Direct TCP header, TRANSFORM header, ciphertext. One copy, into the frame.
     pub fn seal(&mut self, session_id: u64, plaintext: &[u8]) -> Result<Bytes, SecurityError> {
+        let mut out = BytesMut::with_capacity(SEAL_HEADROOM + plaintext.len());
+        out.resize(SEAL_HEADROOM, 0);
+        out.extend_from_slice(plaintext);
+        self.seal_in_place(session_id, out)
+    }
+
+    /// Seals the message (or compound) that follows [`SEAL_HEADROOM`] reserved bytes of `buf`
+    /// in place and fills the reserved bytes with the Direct TCP and TRANSFORM headers: the
+    /// message is not copied.
+    pub fn seal_in_place(
+        &mut self,
+        session_id: u64,
+        mut buf: BytesMut,
+    ) -> Result<Bytes, SecurityError> {
         let (cipher, nonces) = self.sealer.as_mut().ok_or(SecurityError::NoCipher)?;
-        let total = layout::TRANSFORM_HEADER_LEN + plaintext.len();
+        if buf.len() < SEAL_HEADROOM {
+            return Err(SecurityError::NoHeadroom);
+        }
+        let total = buf.len() - FRAME_HEADER_LEN;
         let frame_len = u32::try_from(total)
             .ok()
             .filter(|l| *l <= 0x00FF_FFFF)
             .ok_or(SecurityError::Crypto(CryptoError::MessageTooLarge(total)))?;
-        let mut out = BytesMut::with_capacity(FRAME_HEADER_LEN + total);
-        out.extend_from_slice(&frame_len.to_be_bytes());
-        out.resize(FRAME_HEADER_LEN + layout::TRANSFORM_HEADER_LEN, 0);
-        out.extend_from_slice(plaintext);
-        cipher.seal(nonces, session_id, &mut out[FRAME_HEADER_LEN..])?;
-        Ok(out.freeze())
+        buf[..FRAME_HEADER_LEN].copy_from_slice(&frame_len.to_be_bytes());
+        cipher.seal(nonces, session_id, &mut buf[FRAME_HEADER_LEN..])?;
+        Ok(buf.freeze())
     }
 
     /// Opens a received TRANSFORM message in place and returns the plaintext as a zero-copy

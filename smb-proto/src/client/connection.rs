@@ -22,7 +22,7 @@ use crate::auth::{Initiator, InitiatorStep, SessionKey};
 use crate::credits::{ClientCredits, CreditError, credit_charge};
 use crate::io::{Input, TransportKind};
 use crate::rng::SeededRng;
-use crate::session_crypto::{Role, SessionCrypto};
+use crate::session_crypto::{Role, SEAL_HEADROOM, SessionCrypto};
 use crate::wire::compound::{CompoundBuilder, split_compound};
 use crate::wire::create::OplockLevel;
 use crate::wire::create_context::{LeaseKey, LeaseState};
@@ -298,7 +298,7 @@ impl Connection {
                 if self.is_closed() {
                     return;
                 }
-                if let Err(v) = self.receive(now, &data) {
+                if let Err(v) = self.receive(now, data) {
                     self.close(CloseReason::Violation(v));
                 }
             }
@@ -682,7 +682,8 @@ impl Connection {
     /// Encodes one message or a compound chain with the protection it needs (MS-SMB2
     /// 3.2.4.1.4: each message of a chain is signed on its own, padding included except after
     /// the last; an encrypted chain is one TRANSFORM). Returns the frame and the plaintext
-    /// chain as it was before sealing (what the preauth hash covers).
+    /// chain as it was before sealing (what the preauth hash covers); empty for a sealed chain
+    /// without a SESSION_SETUP, which is encrypted in place.
     fn encode_chain(
         &mut self,
         session: SessionId,
@@ -693,8 +694,19 @@ impl Connection {
             .iter()
             .map(|(_, b)| Self::payload_len(b) as usize)
             .sum();
-        let mut buf = BytesMut::with_capacity(FRAME_HEADER_LEN + 128 * items.len() + payload);
-        buf.extend_from_slice(&[0; FRAME_HEADER_LEN]);
+        // A sealed chain is encrypted in place behind room for the frame and TRANSFORM headers,
+        // unless its plaintext is wanted afterwards (the preauth hash covers SESSION_SETUP).
+        let in_place = protection == Protection::Encrypt
+            && !items
+                .iter()
+                .any(|(h, _)| h.command == Command::SESSION_SETUP);
+        let headroom = if in_place {
+            SEAL_HEADROOM
+        } else {
+            FRAME_HEADER_LEN
+        };
+        let mut buf = BytesMut::with_capacity(headroom + 128 * items.len() + payload);
+        buf.resize(headroom, 0);
         let ranges = {
             let mut chain = CompoundBuilder::new(&mut buf);
             for (header, body) in items {
@@ -714,6 +726,9 @@ impl Connection {
                 .get_mut(&session)
                 .and_then(|s| s.crypto.as_mut())
                 .ok_or(SendError::EncryptionUnavailable)?;
+            if in_place {
+                return Ok((crypto.seal_in_place(session.0, buf)?, Bytes::new()));
+            }
             let plain = buf.split_off(FRAME_HEADER_LEN).freeze();
             let frame = crypto.seal(session.0, &plain)?;
             return Ok((frame, plain));
@@ -903,21 +918,18 @@ impl Connection {
 
     // ----- internals: receiving -----
 
-    fn receive(&mut self, now: Instant, data: &[u8]) -> Result<(), ProtocolViolation> {
-        let mut rest = data;
-        while !rest.is_empty() {
-            let used = self.deframer.push(rest)?;
-            rest = &rest[used..];
-            while let Some(frame) = self.deframer.next_frame() {
-                self.handle_frame(now, frame)?;
-                if self.is_closed() {
-                    return Ok(());
-                }
-            }
-            if used == 0 {
-                break;
+    /// Splits received bytes into frames without copying when they arrive whole (a driver that
+    /// hands over one frame per chunk lets a frame be decrypted and verified in place).
+    fn receive(&mut self, now: Instant, data: Bytes) -> Result<(), ProtocolViolation> {
+        let mut frames = Vec::new();
+        let fed = self.deframer.feed_bytes(data, |f| frames.push(f));
+        for frame in frames {
+            self.handle_frame(now, frame)?;
+            if self.is_closed() {
+                return Ok(());
             }
         }
+        fed?;
         Ok(())
     }
 

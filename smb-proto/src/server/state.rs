@@ -21,7 +21,7 @@ use crate::credits::ServerWindow;
 use crate::io::TransportKind;
 use crate::rng::SeededRng;
 use crate::session_crypto::SessionCrypto;
-use crate::wire::frame::Deframer;
+use crate::wire::frame::{Deframer, FRAME_HEADER_LEN};
 use crate::wire::fscc::attributes::AccessMask;
 use crate::wire::header::Header;
 use crate::wire::ioctl::CtlCode;
@@ -188,13 +188,47 @@ pub(crate) struct Chain {
     /// The session the frame was encrypted for.
     pub encrypted: Option<SessionId>,
     /// Encoded responses (unsigned, NextCommand 0) and the session each is signed with.
-    pub responses: Vec<(BytesMut, Option<SessionId>)>,
+    pub responses: Vec<Resp>,
     /// Inherited ids for related requests.
     pub related: Related,
     /// The element waiting for an op.
     pub current: Option<Current>,
     /// A failed authentication's answer is held until then.
     pub delay_until: Option<Instant>,
+}
+
+/// One encoded response: `lead` reserved bytes (the Direct TCP header, or for a READ response
+/// of an encrypted chain also the TRANSFORM header, so it is sealed in place), then the message
+/// with NextCommand 0, unsigned; and the session to sign it with.
+#[derive(Debug)]
+pub(crate) struct Resp {
+    pub buf: BytesMut,
+    pub sign: Option<SessionId>,
+    pub lead: usize,
+}
+
+impl Resp {
+    /// A response behind the 4-byte Direct TCP header room.
+    pub fn new(buf: BytesMut, sign: Option<SessionId>) -> Self {
+        Resp {
+            buf,
+            sign,
+            lead: FRAME_HEADER_LEN,
+        }
+    }
+
+    /// The message.
+    pub fn message(&self) -> &[u8] {
+        self.buf.get(self.lead..).unwrap_or(&[])
+    }
+
+    /// The buffer with exactly the Direct TCP header room in front of the message.
+    pub fn framed(mut self) -> BytesMut {
+        if self.lead > FRAME_HEADER_LEN && self.buf.len() >= self.lead {
+            let _ = self.buf.split_to(self.lead - FRAME_HEADER_LEN);
+        }
+        self.buf
+    }
 }
 
 /// One connection.

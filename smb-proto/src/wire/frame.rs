@@ -130,7 +130,9 @@ impl Deframer {
         self.body.extend_from_slice(&rest[..n]);
         taken += n;
         if self.body.len() == want {
-            self.ready = Some(self.body.split().freeze());
+            // Taken whole (not split off), so the frame is the only handle on its buffer and a
+            // receiver can decrypt or verify it in place.
+            self.ready = Some(std::mem::take(&mut self.body).freeze());
             self.want = None;
             self.header_len = 0;
         }
@@ -161,17 +163,18 @@ impl Deframer {
 
     /// Like [`Deframer::feed`], but takes the received chunk as `Bytes`: frames that lie wholly
     /// inside the chunk are handed out as zero-copy slices of it; only frames split across
-    /// chunks are copied (once) into the deframer's buffer.
+    /// chunks are copied (once) into the deframer's buffer. The frame that ends the chunk is
+    /// the chunk itself (advanced past the headers), so when the caller passed the only handle
+    /// on a one-frame chunk, the receiver gets the only handle too (and can work in place).
     pub fn feed_bytes<F: FnMut(Bytes)>(
         &mut self,
-        data: Bytes,
+        mut data: Bytes,
         mut on_frame: F,
     ) -> Result<(), FrameError> {
-        let mut pos = 0;
-        while pos < data.len() {
+        while !data.is_empty() {
             let idle = self.header_len == 0 && self.want.is_none() && self.ready.is_none();
             if idle && self.failed.is_none() {
-                if let Some(h) = data.get(pos..pos + FRAME_HEADER_LEN) {
+                if let Some(h) = data.get(..FRAME_HEADER_LEN) {
                     if h[0] != 0 {
                         return Err(self.fail(FrameError::NonZeroType(h[0])));
                     }
@@ -182,17 +185,18 @@ impl Deframer {
                             max: self.max_frame,
                         }));
                     }
-                    let start = pos + FRAME_HEADER_LEN;
-                    if start + len <= data.len() {
-                        on_frame(data.slice(start..start + len));
-                        pos = start + len;
+                    let end = FRAME_HEADER_LEN + len;
+                    if end <= data.len() {
+                        // `split_to` of the whole chunk moves it out without a new reference.
+                        let mut frame = data.split_to(end);
+                        bytes::Buf::advance(&mut frame, FRAME_HEADER_LEN);
+                        on_frame(frame);
                         continue;
                     }
                 }
             }
-            let rest = data.get(pos..).unwrap_or(&[]);
-            let n = self.push(rest)?;
-            pos += n;
+            let n = self.push(&data)?;
+            bytes::Buf::advance(&mut data, n);
             if let Some(f) = self.next_frame() {
                 on_frame(f);
             } else if n == 0 {
@@ -251,6 +255,29 @@ mod tests {
             encode_frame_header(MAX_FRAME_LEN_FIELD + 1),
             Err(FrameError::Unframeable(MAX_FRAME_LEN_FIELD + 1))
         );
+    }
+
+    /// A chunk holding exactly one frame comes back as the only handle on its buffer (so the
+    /// receiver can decrypt it in place), and so does a frame collected across chunks.
+    #[test]
+    fn whole_frames_own_their_buffer() {
+        let stream = framed(&[vec![0xFE; 300]]);
+        let mut d = Deframer::new(1024);
+        let mut got = Vec::new();
+        d.feed_bytes(Bytes::from(stream.clone()), |f| got.push(f))
+            .unwrap();
+        assert_eq!(got.len(), 1);
+        let f = got.pop().unwrap();
+        assert_eq!(&f[..], &[0xFE; 300][..]);
+        assert!(f.try_into_mut().is_ok(), "one-frame chunk: unique");
+        let (a, b) = stream.split_at(100);
+        d.feed_bytes(Bytes::copy_from_slice(a), |f| got.push(f))
+            .unwrap();
+        d.feed_bytes(Bytes::copy_from_slice(b), |f| got.push(f))
+            .unwrap();
+        let f = got.pop().unwrap();
+        assert_eq!(&f[..], &[0xFE; 300][..]);
+        assert!(f.try_into_mut().is_ok(), "collected frame: unique");
     }
 
     #[test]

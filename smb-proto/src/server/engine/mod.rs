@@ -31,14 +31,14 @@ use super::ops::{
 };
 use super::pipes::PipeTable;
 use super::state::{
-    ALL_ACCESS, Chain, Conn, Current, Open, Phase, READ_ACCESS, Related, Session, Tree, WRITE_BITS,
-    Waiting, check_path, map_generic,
+    ALL_ACCESS, Chain, Conn, Current, Open, Phase, READ_ACCESS, Related, Resp, Session, Tree,
+    WRITE_BITS, Waiting, check_path, map_generic,
 };
 use crate::auth::{Acceptor, AcceptorStep, IdentityKind, SpnegoAcceptor};
 use crate::credits::{ServerWindow, credit_charge};
 use crate::io::{Input, TransportKind};
 use crate::rng::SeededRng;
-use crate::session_crypto::{Role, SessionCrypto};
+use crate::session_crypto::{Role, SEAL_HEADROOM, SessionCrypto};
 use crate::wire::body::Body;
 use crate::wire::change_notify::ChangeNotifyFlags;
 use crate::wire::close::{CloseFlags, CloseRequest, CloseResponse};
@@ -101,20 +101,6 @@ enum OpOwner {
         /// The share's name (drivers pick the backend by it).
         share: String,
     },
-}
-
-/// One encoded response: 4 reserved bytes for the Direct TCP header, then the message with
-/// NextCommand 0, unsigned; and the session to sign it with.
-#[derive(Debug)]
-struct Resp {
-    buf: BytesMut,
-    sign: Option<SessionId>,
-}
-
-impl Resp {
-    fn message(&self) -> &[u8] {
-        self.buf.get(FRAME_HEADER_LEN..).unwrap_or(&[])
-    }
 }
 
 /// What processing one request produced.
@@ -279,7 +265,7 @@ impl Server {
         match input {
             Input::Receive { now, data } => {
                 self.last_now = self.last_now.max(now);
-                self.receive(ch, now, &data);
+                self.receive(ch, now, data);
             }
             Input::Timeout(now) => {
                 self.last_now = self.last_now.max(now);
@@ -582,28 +568,26 @@ impl Server {
 
     // ----- internals: receiving -----
 
-    fn receive(&mut self, ch: ConnectionHandle, now: Instant, data: &[u8]) {
-        let mut rest = data;
-        loop {
+    /// Splits received bytes into frames without copying when they arrive whole (a driver that
+    /// hands over one frame per chunk lets a frame be decrypted and verified in place).
+    fn receive(&mut self, ch: ConnectionHandle, now: Instant, data: Bytes) {
+        let mut frames = Vec::new();
+        let fed = {
             let Some(conn) = self.conns.get_mut(&ch) else {
                 return;
             };
             conn.last_activity = now;
-            let used = match conn.deframer.push(rest) {
-                Ok(n) => n,
-                Err(_) => {
-                    self.drop_conn(ch, "bad frame", true);
-                    return;
-                }
-            };
-            rest = rest.get(used..).unwrap_or(&[]);
-            if let Some(frame) = conn.deframer.next_frame() {
-                self.handle_frame(ch, now, frame);
-                continue;
+            conn.deframer.feed_bytes(data, |f| frames.push(f))
+        };
+        for frame in frames {
+            if !self.conns.contains_key(&ch) {
+                return;
             }
-            if rest.is_empty() || used == 0 {
-                break;
-            }
+            self.handle_frame(ch, now, frame);
+        }
+        if fed.is_err() {
+            self.drop_conn(ch, "bad frame", true);
+            return;
         }
         if let Some(conn) = self.conns.get_mut(&ch) {
             conn.partial_since = if conn.deframer.is_idle() {
@@ -722,7 +706,7 @@ impl Server {
         };
         match outcome {
             Outcome::Respond(r, related) => {
-                chain.responses.push((r.buf, r.sign));
+                chain.responses.push(r);
                 chain.related = Related {
                     seen: true,
                     ..related
@@ -730,7 +714,7 @@ impl Server {
             }
             Outcome::Silent => {}
             Outcome::Delay(r, until) => {
-                chain.responses.push((r.buf, r.sign));
+                chain.responses.push(r);
                 chain.delay_until = Some(until);
             }
             Outcome::RespondAndClose(r) => {
@@ -757,8 +741,8 @@ impl Server {
         // Sessions logged off in this chain go away once their response is signed.
         let mut responses = chain.responses;
         let frame = if responses.len() == 1 {
-            let (buf, sign) = responses.remove(0);
-            Some(self.protect_single(ch, buf, sign, chain.encrypted))
+            let r = responses.remove(0);
+            Some(self.protect_single(ch, r, chain.encrypted))
         } else if responses.is_empty() {
             None
         } else {
@@ -1100,8 +1084,8 @@ mod tests {
             .protect_compound(
                 ch,
                 vec![
-                    (echo_response(1, sid), Some(sid)),
-                    (echo_response(2, sid), Some(sid)),
+                    Resp::new(echo_response(1, sid), Some(sid)),
+                    Resp::new(echo_response(2, sid), Some(sid)),
                 ],
                 Some(sid),
             )
@@ -1118,6 +1102,56 @@ mod tests {
         }
     }
 
+    /// A READ response kept with TRANSFORM room is sealed in place, opens to the same
+    /// message as the copying path, and the same buffer framed for signing drops the room.
+    #[test]
+    fn a_read_response_is_sealed_in_place() {
+        let (mut s, ch) = server();
+        let sid = SessionId(0x44);
+        install_session(&mut s, ch, sid);
+        let h = Header {
+            command: Command::READ,
+            flags: HeaderFlags::SERVER_TO_REDIR,
+            message_id: crate::wire::MessageId(7),
+            session_id: sid,
+            ..Header::default()
+        };
+        let data: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+        let sealed_buf =
+            output::read_in_place(&h, ReadBuf::from_slice(&data), SEAL_HEADROOM).expect("room");
+        let plain_buf =
+            output::read_in_place(&h, ReadBuf::from_slice(&data), FRAME_HEADER_LEN).expect("room");
+        let r = Resp {
+            buf: sealed_buf,
+            sign: None,
+            lead: SEAL_HEADROOM,
+        };
+        assert_eq!(r.message(), &plain_buf[FRAME_HEADER_LEN..]);
+        let frame = s.protect_single(ch, r, Some(sid)).expect("sealed");
+        let len = u32::from_be_bytes([0, frame[1], frame[2], frame[3]]) as usize;
+        assert_eq!(len + FRAME_HEADER_LEN, frame.len(), "framed");
+        assert_eq!(frame.get(4), Some(&0xFD), "a TRANSFORM");
+        let body = BytesMut::from(frame.get(4..).expect("framed"));
+        let plain = crypto(Role::Client).open(body).expect("opens");
+        assert_eq!(&plain[..], &plain_buf[FRAME_HEADER_LEN..]);
+        let resp = crate::wire::message::decode_response(&plain).expect("decodes");
+        match resp.payload {
+            ResponsePayload::Body(crate::wire::message::ResponseBody::Read(r)) => {
+                assert_eq!(&r.data[..], &data[..])
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        // Not sealed after all (signing): the room goes, the message stays.
+        let r = Resp {
+            buf: output::read_in_place(&h, ReadBuf::from_slice(&data), SEAL_HEADROOM)
+                .expect("room"),
+            sign: None,
+            lead: SEAL_HEADROOM,
+        };
+        let framed = s.protect_single(ch, r, None).expect("framed");
+        assert_eq!(&framed[FRAME_HEADER_LEN..], &plain_buf[FRAME_HEADER_LEN..]);
+    }
+
     #[test]
     fn a_signed_compound_signs_each_message() {
         let (mut s, ch) = server();
@@ -1127,8 +1161,8 @@ mod tests {
             .protect_compound(
                 ch,
                 vec![
-                    (echo_response(1, sid), Some(sid)),
-                    (echo_response(2, sid), Some(sid)),
+                    Resp::new(echo_response(1, sid), Some(sid)),
+                    Resp::new(echo_response(2, sid), Some(sid)),
                 ],
                 None,
             )

@@ -10,11 +10,10 @@ impl Server {
     pub(super) fn protect_single(
         &mut self,
         ch: ConnectionHandle,
-        mut buf: BytesMut,
-        sign: Option<SessionId>,
+        r: Resp,
         encrypted: Option<SessionId>,
     ) -> Result<Bytes, &'static str> {
-        if buf.len() < FRAME_HEADER_LEN + Header::SIZE {
+        if r.message().len() < Header::SIZE {
             return Err("short message");
         }
         let conn = self.conns.get_mut(&ch).ok_or("gone")?;
@@ -24,9 +23,15 @@ impl Server {
                 .get_mut(&sid)
                 .and_then(|s| s.crypto.as_mut())
                 .ok_or("session without keys")?;
-            let msg = buf.get(FRAME_HEADER_LEN..).unwrap_or(&[]);
-            return crypto.seal(sid.0, msg).map_err(|_| "cannot seal");
+            if r.lead == SEAL_HEADROOM {
+                return crypto
+                    .seal_in_place(sid.0, r.buf)
+                    .map_err(|_| "cannot seal");
+            }
+            return crypto.seal(sid.0, r.message()).map_err(|_| "cannot seal");
         }
+        let sign = r.sign;
+        let mut buf = r.framed();
         if let Some(sid) = sign {
             let crypto = conn
                 .sessions
@@ -46,19 +51,19 @@ impl Server {
     pub(super) fn protect_compound(
         &mut self,
         ch: ConnectionHandle,
-        responses: Vec<(BytesMut, Option<SessionId>)>,
+        responses: Vec<Resp>,
         encrypted: Option<SessionId>,
     ) -> Result<Bytes, &'static str> {
         let conn = self.conns.get_mut(&ch).ok_or("gone")?;
-        let total: usize = responses.iter().map(|(b, _)| b.len() + 8).sum();
+        let total: usize = responses.iter().map(|r| r.message().len() + 8).sum();
         let mut out = BytesMut::with_capacity(FRAME_HEADER_LEN + total);
         out.extend_from_slice(&[0; FRAME_HEADER_LEN]);
         let ranges = {
             let mut b = CompoundBuilder::new(&mut out);
-            for (buf, _) in &responses {
+            for r in &responses {
                 b.start_message()
                     .map_err(|_| "cannot compound")?
-                    .bytes(buf.get(FRAME_HEADER_LEN..).unwrap_or(&[]));
+                    .bytes(r.message());
             }
             b.finish().map_err(|_| "cannot compound")?
         };
@@ -72,8 +77,8 @@ impl Server {
                 .seal(sid.0, out.get(FRAME_HEADER_LEN..).unwrap_or(&[]))
                 .map_err(|_| "cannot seal");
         }
-        for (range, (_, sign)) in ranges.into_iter().zip(&responses) {
-            if let Some(sid) = sign {
+        for (range, r) in ranges.into_iter().zip(&responses) {
+            if let Some(sid) = &r.sign {
                 let crypto = conn
                     .sessions
                     .get(sid)
@@ -98,7 +103,7 @@ impl Server {
         r: Resp,
         encrypted: Option<SessionId>,
     ) {
-        match self.protect_single(ch, r.buf, r.sign, encrypted) {
+        match self.protect_single(ch, r, encrypted) {
             Ok(data) => self.outbox.push_back(ServerOutput::Transmit { ch, data }),
             Err(why) => self.drop_conn(ch, why, true),
         }
@@ -137,12 +142,12 @@ impl Server {
         // was). In a compound, the responses gathered so far go out with it (3.3.4.1.3).
         let mut responses = std::mem::take(&mut chain.responses);
         match encode_message(&header, &ResponsePayload::Error(ErrorResponse::empty())) {
-            Ok(buf) => responses.push((buf, None)),
+            Ok(buf) => responses.push(Resp::new(buf, None)),
             Err(()) => return self.drop_conn(ch, "cannot encode", true),
         }
         let frame = if responses.len() == 1 {
-            let (buf, _) = responses.remove(0);
-            self.protect_single(ch, buf, None, encrypted)
+            let r = responses.remove(0);
+            self.protect_single(ch, r, encrypted)
         } else {
             self.protect_compound(ch, responses, encrypted)
         };
@@ -184,7 +189,7 @@ impl Server {
             encode_message(&h, &ResponsePayload::Error(ErrorResponse::empty()))
                 .unwrap_or_else(|_| BytesMut::new())
         });
-        Resp { buf, sign }
+        Resp::new(buf, sign)
     }
 
     /// The header of a response to `req`, granting credits (none on a final async response,
@@ -270,7 +275,9 @@ pub(super) fn set_signed_flag(msg: &mut [u8]) {
 
 /// Turns a filled [`ReadBuf`] into a READ response behind 4 reserved bytes, writing the SMB2
 /// header and the READ body into the buffer's headroom: the data is not copied.
-pub(super) fn read_in_place(header: &Header, buf: ReadBuf) -> Result<BytesMut, ()> {
+/// `lead` bytes stay reserved in front of the message: [`FRAME_HEADER_LEN`], or
+/// [`SEAL_HEADROOM`] for a response that will be sealed in place.
+pub(super) fn read_in_place(header: &Header, buf: ReadBuf, lead: usize) -> Result<BytesMut, ()> {
     let mut b = buf.into_inner();
     let data_len = b.len().checked_sub(READ_HEADROOM).ok_or(())?;
     let mut fixed = BytesMut::with_capacity(Header::SIZE + ReadResponse::FIXED_LEN);
@@ -279,11 +286,9 @@ pub(super) fn read_in_place(header: &Header, buf: ReadBuf) -> Result<BytesMut, (
         header.encode(&mut w).map_err(|_| ())?;
         ReadResponse::encode_fixed(&mut w, data_len, 0, 0).map_err(|_| ())?;
     }
-    let start = READ_HEADROOM
-        .checked_sub(fixed.len() + FRAME_HEADER_LEN)
-        .ok_or(())?;
+    let start = READ_HEADROOM.checked_sub(fixed.len() + lead).ok_or(())?;
     let _ = b.split_to(start);
-    b.get_mut(FRAME_HEADER_LEN..FRAME_HEADER_LEN + fixed.len())
+    b.get_mut(lead..lead + fixed.len())
         .ok_or(())?
         .copy_from_slice(&fixed);
     Ok(b)

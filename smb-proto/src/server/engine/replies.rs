@@ -39,14 +39,25 @@ impl Server {
                 if !buf.is_empty() && buf.len() >= *min_count as usize =>
             {
                 let h = self.response_header(ch, &header, NtStatus::SUCCESS, cur.async_id);
-                let buf = read_in_place(&h, buf).unwrap_or_else(|_| {
-                    let h = Header {
-                        status: NtStatus::INTERNAL_ERROR,
-                        ..h
-                    };
-                    encode_message(&h, &ResponsePayload::Error(ErrorResponse::empty()))
-                        .unwrap_or_default()
-                });
+                // A response to an encrypted request keeps room to be sealed in place.
+                let lead = if encrypted.is_some() {
+                    SEAL_HEADROOM
+                } else {
+                    FRAME_HEADER_LEN
+                };
+                let r = match read_in_place(&h, buf, lead) {
+                    Ok(buf) => Resp { buf, sign, lead },
+                    Err(()) => {
+                        let h = Header {
+                            status: NtStatus::INTERNAL_ERROR,
+                            ..h
+                        };
+                        let buf =
+                            encode_message(&h, &ResponsePayload::Error(ErrorResponse::empty()))
+                                .unwrap_or_default();
+                        Resp::new(buf, sign)
+                    }
+                };
                 let rel = Related {
                     session: header.session_id,
                     tree: header.tree_id().unwrap_or(prev.tree),
@@ -54,7 +65,7 @@ impl Server {
                     failed: None,
                     seen: true,
                 };
-                return Outcome::Respond(Resp { buf, sign }, rel);
+                return Outcome::Respond(r, rel);
             }
             (_, r) => r,
         };

@@ -62,7 +62,7 @@ impl Server {
         };
         grant_credits(&mut conn.window, 1, self.config.max_credits);
         match encode_message(&header, &ResponsePayload::Body(body.into())) {
-            Ok(buf) => self.transmit_single(ch, Resp { buf, sign: None }, None),
+            Ok(buf) => self.transmit_single(ch, Resp::new(buf, None), None),
             Err(_) => self.drop_conn(ch, "cannot encode", true),
         }
     }
