@@ -23,6 +23,11 @@
 //! `encrypt`, comma-separated; default both), `SERVER_BENCH_IDLE` (idle connections, default
 //! 1000; 0 skips the memory part), `SERVER_BENCH_DIR` (local files; default `/dev/shm`).
 
+/// The allocator the `smb` binary ships with (see cli/src/main.rs): it reuses the megabyte-sized
+/// frame buffers that glibc would mmap and unmap for every READ/WRITE.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

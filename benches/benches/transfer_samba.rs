@@ -20,6 +20,11 @@
 //! size, default 1024), `TRANSFER_BENCH_RUNS` (default 3), `TRANSFER_BENCH_MODES` (`sign`,
 //! `encrypt` or both, comma-separated; default both), `TRANSFER_BENCH_DIR`.
 
+/// The allocator the `smb` binary ships with (see cli/src/main.rs): it reuses the megabyte-sized
+/// frame buffers that glibc would mmap and unmap for every READ/WRITE.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::io::{BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -239,6 +244,26 @@ impl Peer<'_> {
     }
 }
 
+/// CPU seconds (user + system) used so far by this process and by its waited-for children,
+/// from /proc/self/stat (fields 14-17, in clock ticks of 1/100 s, Linux's USER_HZ).
+fn cpu_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The command name (field 2) may hold spaces; the fields after it follow its last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    // `rest` starts at field 3 (state): utime is field 14, so index 11.
+    let at = |i: usize| f.get(i).copied().unwrap_or(0.0) / 100.0;
+    (at(11) + at(12), at(13) + at(14))
+}
+
+/// CPU seconds a client spent moving one GiB, from the before and after of [`cpu_seconds`].
+fn cpu_per_gib(bytes: u64, before: f64, after: f64) -> f64 {
+    (after - before) / (bytes as f64 / f64::from(1u32 << 30))
+}
+
 fn mib_per_s(bytes: u64, d: Duration) -> f64 {
     bytes as f64 / (1024.0 * 1024.0) / d.as_secs_f64()
 }
@@ -260,6 +285,11 @@ struct Series {
     smbclient_get: Vec<f64>,
     ours_put: Vec<f64>,
     smbclient_put: Vec<f64>,
+    /// Client CPU seconds per GiB, same order: the client's own cost, whatever smbd's speed.
+    cpu_ours_get: Vec<f64>,
+    cpu_smbclient_get: Vec<f64>,
+    cpu_ours_put: Vec<f64>,
+    cpu_smbclient_put: Vec<f64>,
 }
 
 fn local_dir() -> PathBuf {
@@ -302,24 +332,32 @@ fn run_mode(mode: Mode, src: &Path, expected: (u64, [u8; 32]), runs: usize, work
         let ours_first = run % 2 == 0;
         let mut get_pair = [0.0f64; 2];
         let mut put_pair = [0.0f64; 2];
+        let mut get_cpu = [0.0f64; 2];
+        let mut put_cpu = [0.0f64; 2];
         for turn in 0..2 {
+            let (own0, kids0) = cpu_seconds();
             if (turn == 0) == ours_first {
                 let d = smol::block_on(peer.ours_get("big.bin", &ours_local));
+                get_cpu[0] = cpu_per_gib(bytes, own0, cpu_seconds().0);
                 check("our get", &ours_local, full);
                 get_pair[0] = mib_per_s(bytes, d);
             } else {
                 let d = peer.smbclient(format!("get big.bin {}", theirs_local.display()));
+                get_cpu[1] = cpu_per_gib(bytes, kids0, cpu_seconds().1);
                 check("smbclient get", &theirs_local, full);
                 get_pair[1] = mib_per_s(bytes, d);
             }
         }
         for turn in 0..2 {
+            let (own0, kids0) = cpu_seconds();
             if (turn == 0) == ours_first {
                 let d = smol::block_on(peer.ours_put(src, "up-ours.bin"));
+                put_cpu[0] = cpu_per_gib(bytes, own0, cpu_seconds().0);
                 check("our put", &uploaded_ours, full);
                 put_pair[0] = mib_per_s(bytes, d);
             } else {
                 let d = peer.smbclient(format!("put {} up-smbclient.bin", src.display()));
+                put_cpu[1] = cpu_per_gib(bytes, kids0, cpu_seconds().1);
                 check("smbclient put", &uploaded_theirs, full);
                 put_pair[1] = mib_per_s(bytes, d);
             }
@@ -333,10 +371,22 @@ fn run_mode(mode: Mode, src: &Path, expected: (u64, [u8; 32]), runs: usize, work
             put_pair[1],
             if full { " (SHA-256 checked)" } else { "" }
         );
+        println!(
+            "  {} run {run}: client CPU s/GiB get ours {:.2} smbclient {:.2} | put ours {:.2} smbclient {:.2}",
+            mode.name(),
+            get_cpu[0],
+            get_cpu[1],
+            put_cpu[0],
+            put_cpu[1],
+        );
         s.ours_get.push(get_pair[0]);
         s.smbclient_get.push(get_pair[1]);
         s.ours_put.push(put_pair[0]);
         s.smbclient_put.push(put_pair[1]);
+        s.cpu_ours_get.push(get_cpu[0]);
+        s.cpu_smbclient_get.push(get_cpu[1]);
+        s.cpu_ours_put.push(put_cpu[0]);
+        s.cpu_smbclient_put.push(put_cpu[1]);
         // Keep the page cache from piling up local copies between runs.
         for p in [&ours_local, &theirs_local] {
             std::fs::remove_file(p).ok();
@@ -406,6 +456,25 @@ fn main() {
                 mode.name(),
                 o / t,
                 median(&paired)
+            );
+        }
+    }
+    println!();
+    println!(
+        "| mode | direction | our client CPU s/GiB (median) | smbclient CPU s/GiB (median) | \
+         smbclient / ours |"
+    );
+    println!("|---|---|---:|---:|---:|");
+    for (mode, s) in &results {
+        for (dir, ours, theirs) in [
+            ("get", &s.cpu_ours_get, &s.cpu_smbclient_get),
+            ("put", &s.cpu_ours_put, &s.cpu_smbclient_put),
+        ] {
+            let (o, t) = (median(ours), median(theirs));
+            println!(
+                "| {} | {dir} | {o:.2} | {t:.2} | {:.2} |",
+                mode.name(),
+                t / o
             );
         }
     }
