@@ -31,8 +31,8 @@ use super::ops::{
 };
 use super::pipes::PipeTable;
 use super::state::{
-    ALL_ACCESS, Chain, Conn, Current, Open, Phase, READ_ACCESS, Related, Session, Tree, WRITE_BITS,
-    Waiting, check_path, map_generic,
+    ALL_ACCESS, Chain, Conn, Current, FileKey, Open, Phase, READ_ACCESS, Related, Session, Tree,
+    WRITE_BITS, Waiting, check_path, map_generic,
 };
 use crate::auth::{Acceptor, AcceptorStep, IdentityKind, SpnegoAcceptor};
 use crate::credits::{ServerWindow, credit_charge};
@@ -71,6 +71,7 @@ use crate::wire::write::{WriteFlags, WriteRequest, WriteResponse};
 use crate::wire::{AsyncId, Command, Dialect, FileId, SessionId, TreeId};
 
 mod commands;
+mod oplocks;
 mod output;
 mod pipe_requests;
 mod replies;
@@ -168,6 +169,8 @@ pub struct Server {
     last_now: Instant,
     /// Named pipes open on IPC$ trees (answered without a backend).
     pipes: PipeTable,
+    /// CREATEs held until an oplock break on their file ends (see `oplocks`).
+    held: BTreeMap<OpId, oplocks::Held>,
 }
 
 impl Server {
@@ -190,6 +193,7 @@ impl Server {
             next_async: 1,
             last_now: now,
             pipes: PipeTable::default(),
+            held: BTreeMap::new(),
         }
     }
 
@@ -365,6 +369,9 @@ impl Server {
 
     /// The next thing for the driver to do; `Timeout` when nothing is queued.
     pub fn poll_output(&mut self) -> ServerOutput {
+        if !self.held.is_empty() {
+            self.sweep_held(self.last_now);
+        }
         if let Some(o) = self.outbox.pop_front() {
             return o;
         }
@@ -373,6 +380,9 @@ impl Server {
 
     fn next_deadline(&self) -> Instant {
         let mut d = self.last_now + IDLE_HORIZON;
+        for h in self.held.values() {
+            d = d.min(h.deadline);
+        }
         for (ch, c) in &self.conns {
             if c.chains.is_empty() && c.opens.is_empty() && !self.pipes.any(*ch) {
                 d = d.min(c.last_activity + self.config.idle_timeout);
