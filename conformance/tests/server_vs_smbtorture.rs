@@ -82,7 +82,22 @@ const PASSING: &[(&str, &[&str])] = &[
             "create-write-close",
         ],
     ),
-    ("smb2.session", &["two_logoff"]),
+    // The session tests open their file asking for a batch oplock and check it was granted.
+    (
+        "smb2.session",
+        &[
+            "two_logoff",
+            "reauth1",
+            "reauth6",
+            "signing-hmac-sha-256",
+            "signing-aes-128-cmac",
+            "signing-aes-128-gmac",
+            "encryption-aes-128-ccm",
+            "encryption-aes-128-gcm",
+            "encryption-aes-256-ccm",
+            "encryption-aes-256-gcm",
+        ],
+    ),
     (
         "smb2.credits",
         &[
@@ -174,6 +189,7 @@ const SUITES: &[&str] = &[
     "timestamps",
     "fileid",
     "deny",
+    "oplock",
 ];
 
 /// Tests that need longer than the per-test limit on a loaded machine (debug build).

@@ -71,7 +71,7 @@ fn holds(level: OplockLevel) -> bool {
 
 /// Whether two keys name the same file: same share and the same path or file index.
 fn same_file(a: &FileKey, b: &FileKey) -> bool {
-    a.share == b.share && (a.path == b.path || (a.index != 0 && a.index == b.index))
+    ((a.index != 0 && a.index == b.index) || a.path == b.path) && a.share == b.share
 }
 
 impl Server {
@@ -162,23 +162,28 @@ impl Server {
         is_directory: bool,
         breaks: bool,
     ) -> OplockLevel {
-        let others: Vec<(OpenId, bool)> = self
+        if breaks {
+            let holders: Vec<OpenId> = self
+                .conns
+                .values()
+                .flat_map(|c| c.opens.values())
+                .filter(|o| holds(o.oplock) && !o.breaking && same_file(&o.file, file))
+                .map(|o| o.id)
+                .collect();
+            for id in holders {
+                self.send_break(id, true);
+            }
+        }
+        if !holds(requested) || is_directory || file.index == 0 {
+            return OplockLevel::NONE;
+        }
+        // Scanned only when an oplock is asked for: every open is looked at.
+        let alone = !self
             .conns
             .values()
             .flat_map(|c| c.opens.values())
-            .filter(|o| same_file(&o.file, file))
-            .map(|o| (o.id, holds(o.oplock) && !o.breaking))
-            .collect();
-        if breaks {
-            for (id, _) in others.iter().filter(|(_, h)| *h) {
-                self.send_break(*id, true);
-            }
-        }
-        if others.is_empty() && holds(requested) && !is_directory && file.index != 0 {
-            requested
-        } else {
-            OplockLevel::NONE
-        }
+            .any(|o| same_file(&o.file, file));
+        if alone { requested } else { OplockLevel::NONE }
     }
 
     /// Sends `holder`'s connection a break to NONE (MS-SMB2 3.3.4.6), once per break. Like
