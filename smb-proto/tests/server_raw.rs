@@ -1207,3 +1207,41 @@ fn a_held_create_can_be_cancelled_and_a_stat_open_is_not_held() {
     let r = raw.call(oplock_ack(fid, OplockLevel::II));
     assert_eq!(r.header.status, NtStatus::SUCCESS);
 }
+
+#[test]
+fn an_exclusive_oplock_breaks_only_once_the_open_passed_the_sharing_check() {
+    let mut raw = Raw::new();
+    raw.login();
+    // The holder shares nothing: a second open fails its sharing check and breaks nothing.
+    let RequestBody::Create(mut c) = create_with("ex.txt", OplockLevel::EXCLUSIVE) else {
+        unreachable!("a CREATE")
+    };
+    c.share_access = ShareAccess(0);
+    let (fid, level) = created(&raw.call(RequestBody::Create(c)));
+    assert_eq!(level, OplockLevel::EXCLUSIVE);
+    let r = raw.call(create_with("ex.txt", OplockLevel::BATCH));
+    assert_eq!(r.header.status, NtStatus::SHARING_VIOLATION);
+    assert!(raw.frames.is_empty(), "no break for a refused open");
+    let r = raw.call(RequestBody::Close(CloseRequest {
+        flags: CloseFlags::default(),
+        file_id: fid,
+    }));
+    assert_eq!(r.header.status, NtStatus::SUCCESS);
+
+    // A holder that shares: the second open succeeds at the backend, the holder is sent a
+    // break and the response waits for the acknowledgment.
+    let (fid, level) = created(&raw.call(create_with("ex.txt", OplockLevel::EXCLUSIVE)));
+    assert_eq!(level, OplockLevel::EXCLUSIVE);
+    let m = raw.message(create_with("ex.txt", OplockLevel::EXCLUSIVE));
+    let waiting = raw.next_id - 1;
+    raw.deliver(&m);
+    let notes = raw.recv();
+    assert_break(&notes[0], fid);
+    assert!(raw.frames.is_empty(), "the response waits for the break");
+    let r = raw.call(oplock_ack(fid, OplockLevel::NONE));
+    assert_eq!(r.header.status, NtStatus::SUCCESS);
+    let second = raw.recv().remove(0);
+    assert_eq!(second.header.message_id, MessageId(waiting));
+    let (_, level) = created(&second);
+    assert_eq!(level, OplockLevel::NONE);
+}

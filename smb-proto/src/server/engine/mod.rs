@@ -299,6 +299,18 @@ impl Server {
     /// Completes an op emitted through [`ServerOutput::Op`]. Unknown ids (already completed,
     /// or whose connection went away) are ignored.
     pub fn complete(&mut self, op: OpId, now: Instant, result: Result<OpReply, NtStatus>) {
+        self.complete_op(op, now, result, true);
+    }
+
+    /// [`Server::complete`]; `check_exclusive` is false when a CREATE held behind an
+    /// exclusive oplock break is finally answered.
+    fn complete_op(
+        &mut self,
+        op: OpId,
+        now: Instant,
+        result: Result<OpReply, NtStatus>,
+        check_exclusive: bool,
+    ) {
         self.last_now = self.last_now.max(now);
         let owner = self.ops.remove(&op);
         if let Some(OpOwner::OrphanCreate {
@@ -333,6 +345,14 @@ impl Server {
             c.current = Some(cur);
             return;
         }
+        let (cur, result) = if check_exclusive {
+            match self.hold_reply_for_exclusive(ch, chain, now, cur, result) {
+                Some(x) => x,
+                None => return,
+            }
+        } else {
+            (cur, result)
+        };
         if let Some(t) = cur.counted {
             self.release(ch, t);
         }

@@ -33,10 +33,19 @@ pub(super) struct Held {
     pub holder: OpenId,
     /// The file it names.
     pub file: FileKey,
-    /// The op to emit once the break ends.
-    pub request: OpRequest,
+    /// What goes on once the break ends.
+    pub pending: Pending,
     /// When the break times out.
     pub deadline: Instant,
+}
+
+/// What a held CREATE still has to do.
+#[derive(Debug)]
+pub(super) enum Pending {
+    /// Go to the backend (held behind a batch oplock break).
+    Request(OpRequest),
+    /// The backend opened the file; the response waits behind an exclusive oplock break.
+    Reply(OpReply),
 }
 
 /// The key of `path` on `share` (index unknown until the backend answers).
@@ -75,12 +84,16 @@ fn same_file(a: &FileKey, b: &FileKey) -> bool {
 }
 
 impl Server {
-    /// The open holding a batch or exclusive oplock on `file`, on any connection.
-    fn oplock_holder(&self, file: &FileKey) -> Option<OpenId> {
+    /// The open holding a batch (or, unless `batch_only`, exclusive) oplock on `file`, on
+    /// any connection.
+    fn oplock_holder(&self, file: &FileKey, batch_only: bool) -> Option<OpenId> {
         self.conns
             .values()
             .flat_map(|c| c.opens.values())
-            .find(|o| holds(o.oplock) && same_file(&o.file, file))
+            .find(|o| {
+                (o.oplock == OplockLevel::BATCH || (!batch_only && holds(o.oplock)))
+                    && same_file(&o.file, file)
+            })
             .map(|o| o.id)
     }
 
@@ -88,9 +101,11 @@ impl Server {
         self.conns.values_mut().find_map(|c| c.opens.get_mut(&id.0))
     }
 
-    /// Emits a CREATE, or holds it after sending a break when another open holds a batch or
-    /// exclusive oplock on its file (MS-SMB2 3.3.5.9: the object store breaks the oplock
-    /// before the open proceeds).
+    /// Emits a CREATE, or holds it after sending a break when another open holds a batch
+    /// oplock on its file: a batch holder may keep a handle its application already closed,
+    /// so it is broken before the sharing check (MS-FSA 2.1.5.1, the batch oplock break
+    /// precedes the share access check). An exclusive holder is broken only once the open
+    /// succeeded (see [`Server::hold_reply_for_exclusive`]).
     #[allow(clippy::too_many_arguments)]
     pub(super) fn create_after_breaks(
         &mut self,
@@ -111,7 +126,7 @@ impl Server {
                 },
                 Waiting::Create { file, .. },
             ) if create_breaks(*desired_access, *disposition) => {
-                self.oplock_holder(file).map(|h| (h, file.clone()))
+                self.oplock_holder(file, true).map(|h| (h, file.clone()))
             }
             _ => None,
         };
@@ -144,7 +159,7 @@ impl Server {
                 chain: chain_id,
                 holder,
                 file,
-                request,
+                pending: Pending::Request(request),
                 deadline: now + BREAK_TIMEOUT,
             },
         );
@@ -310,9 +325,72 @@ impl Server {
         }
     }
 
-    /// Moves held CREATEs along: emitted once their break ended (acknowledged, holder closed
-    /// or gone, timed out), answered CANCELLED when cancelled, forgotten when their
-    /// connection went away (the backend never saw them).
+    /// A CREATE the backend completed on a file an EXCLUSIVE holder keeps: the holder is
+    /// sent a break and the response waits for it to end, like a CREATE behind a batch
+    /// oplock (MS-FSA 2.1.5.1: for an exclusive oplock the sharing check comes first, so a
+    /// refused open breaks nothing). Returns the result back when nothing waits.
+    pub(super) fn hold_reply_for_exclusive(
+        &mut self,
+        ch: ConnectionHandle,
+        chain: u64,
+        now: Instant,
+        cur: Current,
+        result: Result<OpReply, NtStatus>,
+    ) -> Option<(Current, Result<OpReply, NtStatus>)> {
+        let conflict = match (&cur.waiting, &result) {
+            (
+                Waiting::Create {
+                    file, breaks: true, ..
+                },
+                Ok(OpReply::Create(c)),
+            ) => {
+                let key = FileKey {
+                    index: c.file_index,
+                    ..file.clone()
+                };
+                self.conns
+                    .values()
+                    .flat_map(|c| c.opens.values())
+                    .find(|o| o.oplock == OplockLevel::EXCLUSIVE && same_file(&o.file, &key))
+                    .map(|o| (o.id, key))
+            }
+            _ => None,
+        };
+        let Some((holder, file)) = conflict else {
+            return Some((cur, result));
+        };
+        let Ok(reply) = result else {
+            return Some((cur, result));
+        };
+        let op = cur.op;
+        let Some(c) = self
+            .conns
+            .get_mut(&ch)
+            .and_then(|c| c.chains.get_mut(&chain))
+        else {
+            return Some((cur, Ok(reply)));
+        };
+        c.current = Some(cur);
+        self.ops.insert(op, OpOwner::Chain { ch, chain });
+        self.send_break(holder, false);
+        self.held.insert(
+            op,
+            Held {
+                ch,
+                chain,
+                holder,
+                file,
+                pending: Pending::Reply(reply),
+                deadline: now + BREAK_TIMEOUT,
+            },
+        );
+        None
+    }
+
+    /// Moves held CREATEs along: emitted (or answered) once their break ended (acknowledged,
+    /// holder closed or gone, timed out), answered CANCELLED when cancelled before the
+    /// backend saw them, forgotten when their connection went away (an open the backend
+    /// already made is then closed).
     pub(super) fn sweep_held(&mut self, now: Instant) {
         let ids: Vec<OpId> = self.held.keys().copied().collect();
         for id in ids {
@@ -326,22 +404,37 @@ impl Server {
                 .and_then(|c| c.current.as_ref())
                 .filter(|c| c.op == id)
                 .map(|c| c.cancelled);
+            let is_request = matches!(h.pending, Pending::Request(_));
             match waiter {
                 None => {
                     self.held.remove(&id);
-                    self.ops.remove(&id);
+                    let owner = self.ops.remove(&id);
                     self.outbox
                         .retain(|o| !matches!(o, ServerOutput::Cancel(x) if *x == id));
+                    // The backend opened the file for a connection that is gone.
+                    if !is_request
+                        && let Some(OpOwner::OrphanCreate {
+                            ch,
+                            open,
+                            session,
+                            tree,
+                            share,
+                        }) = owner
+                    {
+                        self.orphan_close(ch, open, session, tree, share);
+                    }
                     continue;
                 }
-                Some(true) => {
+                // Not yet at the backend: answered CANCELLED now. (An open the backend
+                // already made is answered normally once the break ends.)
+                Some(true) if is_request => {
                     self.held.remove(&id);
                     self.outbox
                         .retain(|o| !matches!(o, ServerOutput::Cancel(x) if *x == id));
                     self.complete(id, now, Err(NtStatus::CANCELLED));
                     continue;
                 }
-                Some(false) => {}
+                Some(_) => {}
             }
             let (holder, deadline, file) = (h.holder, h.deadline, h.file.clone());
             let still_held = self
@@ -360,7 +453,7 @@ impl Server {
                 }
             }
             // Another open may have been granted an oplock on the file meanwhile.
-            if let Some(next) = self.oplock_holder(&file) {
+            if let Some(next) = self.oplock_holder(&file, is_request) {
                 self.send_break(next, false);
                 if let Some(h) = self.held.get_mut(&id) {
                     h.holder = next;
@@ -368,8 +461,10 @@ impl Server {
                 }
                 continue;
             }
-            if let Some(h) = self.held.remove(&id) {
-                self.outbox.push_back(ServerOutput::Op(h.request));
+            match self.held.remove(&id).map(|h| h.pending) {
+                Some(Pending::Request(r)) => self.outbox.push_back(ServerOutput::Op(r)),
+                Some(Pending::Reply(r)) => self.complete_op(id, now, Ok(r), false),
+                None => {}
             }
         }
     }
