@@ -139,6 +139,8 @@ const PASSING_OPLOCKS: &[(&str, &[&str])] = &[
     (
         "smb2.oplock",
         &[
+            "exclusive1",
+            "exclusive3",
             "exclusive4",
             "exclusive6",
             "batch4",
@@ -239,10 +241,9 @@ const REASONS: &str = "\
   where ours answers ACCESS_DENIED.
 - **Oplocks** (smb2.oplock): LEVEL_II is never granted and every break goes to NONE, so the
   tests that expect a break to LEVEL_II, a LEVEL_II grant beside another open, or level-II
-  breaks on WRITE/LOCK fail (exclusive2/5/9, batch1-3, 5-7, 9-14, 16, 20, 22a, 23, 24,
-  levelii500/502). An EXCLUSIVE holder is broken before the sharing check, as a BATCH one is
-  (Windows checks sharing first for EXCLUSIVE: exclusive1/3, doc). Streams are not supported
-  (batch26, stream1). Breaks on rename, SET_INFO or byte-range locks are not sent (brl1/3).
+  breaks on WRITE/LOCK fail (exclusive2/5/9, batch1-3, 5-7, 9-14, 16, 20, 22a, 23, 24, brl1/3,
+  levelii500/502). smb2.oplock.doc gets a break where smbd sends none. Streams are not
+  supported (batch26, stream1).
 - **Multichannel binding** (smb2.session bind1, bind2, bind_invalid_auth): skipped against us
   because the server refuses a binding SESSION_SETUP (REQUEST_NOT_ACCEPTED, multichannel is out
   of scope).
