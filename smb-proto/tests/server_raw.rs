@@ -1245,3 +1245,29 @@ fn an_exclusive_oplock_breaks_only_once_the_open_passed_the_sharing_check() {
     let (_, level) = created(&second);
     assert_eq!(level, OplockLevel::NONE);
 }
+
+#[test]
+fn a_dropped_connection_ends_held_creates_and_closes_what_the_backend_opened() {
+    // A CREATE held before the backend saw it.
+    let mut raw = Raw::new();
+    held_behind_a_break(&mut raw);
+    raw.server
+        .handle_input(raw.ch, Input::Closed { now: raw.now });
+    raw.pump();
+    assert_eq!(raw.server.ops_in_flight(), 0);
+    assert_eq!(raw.fs.open_count(), 0);
+
+    // A CREATE the backend completed, its response held behind an exclusive break.
+    let mut raw = Raw::new();
+    raw.login();
+    let (fid, _) = created(&raw.call(create_with("x.txt", OplockLevel::EXCLUSIVE)));
+    let m = raw.message(create_with("x.txt", OplockLevel::NONE));
+    raw.deliver(&m);
+    assert_break(&raw.recv()[0], fid);
+    assert_eq!(raw.fs.open_count(), 2, "the backend made the second open");
+    raw.server
+        .handle_input(raw.ch, Input::Closed { now: raw.now });
+    raw.pump();
+    assert_eq!(raw.server.ops_in_flight(), 0);
+    assert_eq!(raw.fs.open_count(), 0, "both opens closed");
+}
