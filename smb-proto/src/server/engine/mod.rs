@@ -6,8 +6,9 @@
 //! (interim responses, the auth failure delay, idle and incomplete-frame timeouts).
 //! Submodules add `impl Server` blocks: `security` (NEGOTIATE, SESSION_SETUP, per-request
 //! session/signature/encryption/tree checks, CANCEL), `commands` (validated requests turned
-//! into [`FsOp`]s or answered directly), `replies` (completions turned into responses) and
-//! `output` (credits, framing, signing, compounding, sealing).
+//! into [`FsOp`]s or answered directly), `replies` (completions turned into responses),
+//! `oplocks` (batch/exclusive grants, breaks, held CREATEs, acknowledgments) and `output`
+//! (credits, framing, signing, compounding, sealing).
 //! Must not: do I/O, read a clock or the OS RNG, block, or touch a file system: backends
 //! answer the ops it emits.
 //!
