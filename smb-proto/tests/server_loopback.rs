@@ -927,3 +927,117 @@ fn tree_disconnect_and_logoff_release_opens() {
     h.open(s2, t3, "a", CreateDisposition::OPEN, false)
         .expect("reopen");
 }
+
+/// The client's oplock break notifications for `fid`, taken from the events.
+fn breaks_for(h: &mut Harness, fid: FileId) -> Vec<OplockLevel> {
+    use smb_proto::client::BreakKind;
+    let mut out = Vec::new();
+    h.events.retain(|e| match e {
+        Event::Break(b) => match b.kind {
+            BreakKind::Oplock { file_id, new_level } if file_id == fid => {
+                out.push(new_level);
+                false
+            }
+            _ => true,
+        },
+        _ => true,
+    });
+    out
+}
+
+fn batch_open(name: &str) -> RequestBody {
+    let RequestBody::Create(mut c) = create(name, CreateDisposition::OPEN_IF, false) else {
+        unreachable!("create() builds a CREATE")
+    };
+    c.requested_oplock_level = OplockLevel::BATCH;
+    RequestBody::Create(c)
+}
+
+fn oplock_of(r: Result<Response, RequestError>) -> (FileId, OplockLevel) {
+    match r {
+        Ok(Response {
+            payload: ResponsePayload::Body(ResponseBody::Create(c)),
+            ..
+        }) => (c.file_id, c.oplock_level),
+        other => panic!("create: {other:?}"),
+    }
+}
+
+#[test]
+fn batch_oplock_break_acknowledged_closed_or_timed_out() {
+    let t0 = Instant::now();
+    for dialect in [Dialect::SMB2_0_2, Dialect::SMB3_1_1] {
+        let mut h = Harness::new(server_config(t0), client_config(t0, dialect), t0);
+        let (s, t) = h.login("secret", "share");
+
+        // Acknowledged: A holds BATCH; B's open sends A a break and completes after the ack.
+        let a =
+            h.0.client
+                .request(h.0.now, s, t, batch_open("b.txt"))
+                .expect("send");
+        let (fa, level) = oplock_of(h.wait(a));
+        assert_eq!(level, OplockLevel::BATCH, "{dialect:?}: the only open");
+        let b =
+            h.0.client
+                .request(h.0.now, s, t, batch_open("b.txt"))
+                .expect("send");
+        h.pump();
+        assert_eq!(breaks_for(&mut h, fa), [OplockLevel::NONE]);
+        assert!(h.take_response(b).is_none(), "B waits for the break");
+        let ack =
+            h.0.client
+                .acknowledge_oplock_break(h.0.now, s, t, fa, OplockLevel::NONE)
+                .expect("ack");
+        assert!(h.wait(ack).is_ok());
+        let (fb, level) = oplock_of(h.take_response(b).expect("B answered"));
+        assert_eq!(level, OplockLevel::NONE, "A is still open");
+        h.close(s, t, fa);
+        h.close(s, t, fb);
+
+        // Closed instead: B gets the batch oplock, A being gone.
+        let a =
+            h.0.client
+                .request(h.0.now, s, t, batch_open("c.txt"))
+                .expect("send");
+        let (fa, _) = oplock_of(h.wait(a));
+        let b =
+            h.0.client
+                .request(h.0.now, s, t, batch_open("c.txt"))
+                .expect("send");
+        h.pump();
+        assert_eq!(breaks_for(&mut h, fa), [OplockLevel::NONE]);
+        h.close(s, t, fa);
+        let (fb, level) = oplock_of(h.take_response(b).expect("B answered"));
+        assert_eq!(level, OplockLevel::BATCH);
+        h.close(s, t, fb);
+
+        // Never acknowledged: B goes pending, then completes after the 35 s break timeout.
+        let a =
+            h.0.client
+                .request(h.0.now, s, t, batch_open("d.txt"))
+                .expect("send");
+        let (fa, _) = oplock_of(h.wait(a));
+        let b =
+            h.0.client
+                .request(h.0.now, s, t, batch_open("d.txt"))
+                .expect("send");
+        h.pump();
+        assert_eq!(breaks_for(&mut h, fa), [OplockLevel::NONE]);
+        h.advance(Duration::from_secs(30));
+        assert!(h.take_response(b).is_none(), "still waiting at 30 s");
+        h.advance(Duration::from_secs(6));
+        let (_, level) = oplock_of(h.take_response(b).expect("B answered after the timeout"));
+        assert_eq!(level, OplockLevel::NONE);
+        // The late acknowledgment finds no break in progress.
+        let ack =
+            h.0.client
+                .acknowledge_oplock_break(h.0.now, s, t, fa, OplockLevel::NONE)
+                .expect("ack");
+        match h.wait(ack) {
+            Err(RequestError::Status { status, .. }) => {
+                assert_eq!(status, NtStatus::INVALID_DEVICE_STATE)
+            }
+            other => panic!("late ack: {other:?}"),
+        }
+    }
+}

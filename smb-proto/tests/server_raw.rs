@@ -292,7 +292,11 @@ fn related_compound_create_write_close() {
     assert_eq!(statuses, [NtStatus::SUCCESS; 3]);
     match &rs[0].payload {
         ResponsePayload::Body(ResponseBody::Create(c)) => {
-            assert_eq!(c.oplock_level, OplockLevel::NONE, "no oplocks granted")
+            assert_eq!(
+                c.oplock_level,
+                OplockLevel::BATCH,
+                "the only open gets its batch oplock"
+            )
         }
         other => panic!("{other:?}"),
     }
@@ -624,6 +628,8 @@ fn compound_element_that_blocks_gets_an_interim_with_the_responses_before_it() {
     let mut body = create("l", CreateDisposition::OPEN_IF);
     if let RequestBody::Create(c) = &mut body {
         c.share_access = ShareAccess(7);
+        // No oplock: the second CREATE below must not wait for a break.
+        c.requested_oplock_level = OplockLevel::NONE;
     }
     let r = raw.call(body);
     let ResponsePayload::Body(ResponseBody::Create(holder)) = r.payload else {
@@ -1013,4 +1019,255 @@ fn an_auth_failure_on_one_connection_does_not_slow_another() {
     assert_eq!(raw.server.connection_count(), 2);
     raw.ch = a;
     assert!(raw.frames.is_empty(), "A still waits");
+}
+
+/// CREATE `name` (OPEN_IF, read/write, sharing read and write) asking for `oplock`.
+fn create_with(name: &str, oplock: OplockLevel) -> RequestBody {
+    let RequestBody::Create(mut c) = create(name, CreateDisposition::OPEN_IF) else {
+        unreachable!("create() builds a CREATE")
+    };
+    c.requested_oplock_level = oplock;
+    c.share_access = ShareAccess(ShareAccess::READ.0 | ShareAccess::WRITE.0);
+    RequestBody::Create(c)
+}
+
+fn created(r: &Response) -> (FileId, OplockLevel) {
+    assert_eq!(r.header.status, NtStatus::SUCCESS, "{r:?}");
+    match &r.payload {
+        ResponsePayload::Body(ResponseBody::Create(c)) => (c.file_id, c.oplock_level),
+        other => panic!("not a CREATE response: {other:?}"),
+    }
+}
+
+fn oplock_ack(file_id: FileId, level: OplockLevel) -> RequestBody {
+    use smb_proto::wire::oplock_break::{OplockBreak, OplockBreakRequest};
+    RequestBody::OplockBreak(OplockBreakRequest::Oplock(OplockBreak {
+        oplock_level: level,
+        file_id,
+    }))
+}
+
+/// Asserts `r` is a break notification to NONE for `fid` (MS-SMB2 2.2.23.1, 3.3.4.6).
+fn assert_break(r: &Response, fid: FileId) {
+    use smb_proto::wire::oplock_break::{OplockBreak, OplockBreakResponse};
+    assert_eq!(r.header.message_id, MessageId::UNSOLICITED);
+    assert_eq!(r.header.command, Command::OPLOCK_BREAK);
+    assert_eq!(r.header.session_id, SessionId(0));
+    assert_eq!(
+        r.payload,
+        ResponsePayload::Body(ResponseBody::OplockBreak(OplockBreakResponse::Oplock(
+            OplockBreak {
+                oplock_level: OplockLevel::NONE,
+                file_id: fid,
+            }
+        )))
+    );
+}
+
+/// A batch holder, and a second CREATE of the same file (another case) that is now held
+/// behind the break the holder was sent.
+fn held_behind_a_break(raw: &mut Raw) -> (FileId, u64) {
+    raw.login();
+    let (fid, level) = created(&raw.call(create_with("op.txt", OplockLevel::BATCH)));
+    assert_eq!(
+        level,
+        OplockLevel::BATCH,
+        "the only open gets its batch oplock"
+    );
+    let m = raw.message(create_with("OP.TXT", OplockLevel::BATCH));
+    let waiting_id = raw.next_id - 1;
+    raw.deliver(&m);
+    let notes = raw.recv();
+    assert_eq!(notes.len(), 1);
+    assert_break(&notes[0], fid);
+    assert!(
+        raw.frames.is_empty(),
+        "the second CREATE waits for the break"
+    );
+    (fid, waiting_id)
+}
+
+#[test]
+fn a_conflicting_create_waits_for_the_acknowledgment() {
+    let mut raw = Raw::new();
+    let (fid, waiting) = held_behind_a_break(&mut raw);
+    let m = raw.message(oplock_ack(fid, OplockLevel::NONE));
+    raw.deliver(&m);
+    let ack = raw.recv().remove(0);
+    assert_eq!(ack.header.status, NtStatus::SUCCESS);
+    let second = raw.recv().remove(0);
+    assert_eq!(second.header.message_id, MessageId(waiting));
+    let (fid2, level2) = created(&second);
+    assert_ne!(fid2, fid);
+    assert_eq!(level2, OplockLevel::NONE, "another open exists");
+    // The break is over: a second acknowledgment has nothing to acknowledge.
+    let r = raw.call(oplock_ack(fid, OplockLevel::NONE));
+    assert_eq!(r.header.status, NtStatus::INVALID_DEVICE_STATE);
+    // Unknown handle.
+    let bogus = FileId {
+        persistent: 999,
+        volatile: 999,
+    };
+    let r = raw.call(oplock_ack(bogus, OplockLevel::NONE));
+    assert_eq!(r.header.status, NtStatus::FILE_CLOSED);
+    // Neither open holds an oplock now: a third open is not held.
+    let (_, level3) = created(&raw.call(create_with("op.txt", OplockLevel::BATCH)));
+    assert_eq!(level3, OplockLevel::NONE);
+}
+
+#[test]
+fn closing_the_holder_releases_the_waiting_create() {
+    let mut raw = Raw::new();
+    let (fid, waiting) = held_behind_a_break(&mut raw);
+    let r = raw.call(RequestBody::Close(CloseRequest {
+        flags: CloseFlags::default(),
+        file_id: fid,
+    }));
+    assert_eq!(r.header.status, NtStatus::SUCCESS);
+    let second = raw.recv().remove(0);
+    assert_eq!(second.header.message_id, MessageId(waiting));
+    let (_, level) = created(&second);
+    assert_eq!(level, OplockLevel::BATCH, "now the only open");
+}
+
+#[test]
+fn a_wrong_acknowledgment_level_is_refused_and_ends_the_break() {
+    let mut raw = Raw::new();
+    let (fid, waiting) = held_behind_a_break(&mut raw);
+    let r = raw.call(oplock_ack(fid, OplockLevel::BATCH));
+    assert_eq!(r.header.status, NtStatus::INVALID_OPLOCK_PROTOCOL);
+    let second = raw.recv().remove(0);
+    assert_eq!(second.header.message_id, MessageId(waiting));
+    created(&second);
+    // A lease acknowledgment names no lease: leases are never granted.
+    use smb_proto::wire::oplock_break::{LeaseBreakAck, OplockBreakRequest};
+    let r = raw.call(RequestBody::OplockBreak(OplockBreakRequest::Lease(
+        LeaseBreakAck::default(),
+    )));
+    assert_eq!(r.header.status, NtStatus::OBJECT_NAME_NOT_FOUND);
+}
+
+#[test]
+fn an_unacknowledged_break_times_out_in_virtual_time() {
+    use std::time::Duration;
+    let mut raw = Raw::new();
+    let (_fid, waiting) = held_behind_a_break(&mut raw);
+    let deadline = match raw.server.poll_output() {
+        ServerOutput::Timeout(t) => t,
+        other => panic!("{other:?}"),
+    };
+    assert!(deadline <= raw.now + Duration::from_secs(35));
+    // The interim response goes out first; the CREATE keeps waiting.
+    raw.server
+        .handle_input(raw.ch, Input::Timeout(raw.now + Duration::from_secs(1)));
+    raw.pump();
+    let interim = raw.recv().remove(0);
+    assert_eq!(interim.header.status, NtStatus::PENDING);
+    raw.server
+        .handle_input(raw.ch, Input::Timeout(raw.now + Duration::from_secs(34)));
+    raw.pump();
+    assert!(raw.frames.is_empty(), "still within the 35 s break timeout");
+    raw.server
+        .handle_input(raw.ch, Input::Timeout(raw.now + Duration::from_secs(35)));
+    raw.pump();
+    let second = raw.recv().remove(0);
+    assert_eq!(second.header.message_id, MessageId(waiting));
+    assert_eq!(second.header.async_id(), interim.header.async_id());
+    created(&second);
+}
+
+#[test]
+fn a_held_create_can_be_cancelled_and_a_stat_open_is_not_held() {
+    use smb_proto::wire::cancel::CancelRequest;
+    let mut raw = Raw::new();
+    let (fid, waiting) = held_behind_a_break(&mut raw);
+    let mut h = raw.header(Command::CANCEL);
+    h.message_id = MessageId(waiting);
+    let mut m = BytesMut::new();
+    Request {
+        header: h,
+        body: RequestBody::Cancel(CancelRequest),
+    }
+    .encode(&mut m)
+    .expect("encode");
+    raw.deliver(&m);
+    let r = raw.recv().remove(0);
+    assert_eq!(r.header.message_id, MessageId(waiting));
+    assert_eq!(r.header.status, NtStatus::CANCELLED);
+    assert_eq!(raw.server.ops_in_flight(), 0);
+    // Asking only for attributes does not break the oplock (the holder is still breaking
+    // from before, but this open does not wait for it).
+    let RequestBody::Create(mut c) = create_with("op.txt", OplockLevel::NONE) else {
+        unreachable!("a CREATE")
+    };
+    c.desired_access = AccessMask(AccessMask::FILE_READ_ATTRIBUTES.0);
+    c.create_disposition = CreateDisposition::OPEN;
+    let (_, level) = created(&raw.call(RequestBody::Create(c)));
+    assert_eq!(level, OplockLevel::NONE);
+    let r = raw.call(oplock_ack(fid, OplockLevel::II));
+    assert_eq!(r.header.status, NtStatus::SUCCESS);
+}
+
+#[test]
+fn an_exclusive_oplock_breaks_only_once_the_open_passed_the_sharing_check() {
+    let mut raw = Raw::new();
+    raw.login();
+    // The holder shares nothing: a second open fails its sharing check and breaks nothing.
+    let RequestBody::Create(mut c) = create_with("ex.txt", OplockLevel::EXCLUSIVE) else {
+        unreachable!("a CREATE")
+    };
+    c.share_access = ShareAccess(0);
+    let (fid, level) = created(&raw.call(RequestBody::Create(c)));
+    assert_eq!(level, OplockLevel::EXCLUSIVE);
+    let r = raw.call(create_with("ex.txt", OplockLevel::BATCH));
+    assert_eq!(r.header.status, NtStatus::SHARING_VIOLATION);
+    assert!(raw.frames.is_empty(), "no break for a refused open");
+    let r = raw.call(RequestBody::Close(CloseRequest {
+        flags: CloseFlags::default(),
+        file_id: fid,
+    }));
+    assert_eq!(r.header.status, NtStatus::SUCCESS);
+
+    // A holder that shares: the second open succeeds at the backend, the holder is sent a
+    // break and the response waits for the acknowledgment.
+    let (fid, level) = created(&raw.call(create_with("ex.txt", OplockLevel::EXCLUSIVE)));
+    assert_eq!(level, OplockLevel::EXCLUSIVE);
+    let m = raw.message(create_with("ex.txt", OplockLevel::EXCLUSIVE));
+    let waiting = raw.next_id - 1;
+    raw.deliver(&m);
+    let notes = raw.recv();
+    assert_break(&notes[0], fid);
+    assert!(raw.frames.is_empty(), "the response waits for the break");
+    let r = raw.call(oplock_ack(fid, OplockLevel::NONE));
+    assert_eq!(r.header.status, NtStatus::SUCCESS);
+    let second = raw.recv().remove(0);
+    assert_eq!(second.header.message_id, MessageId(waiting));
+    let (_, level) = created(&second);
+    assert_eq!(level, OplockLevel::NONE);
+}
+
+#[test]
+fn a_dropped_connection_ends_held_creates_and_closes_what_the_backend_opened() {
+    // A CREATE held before the backend saw it.
+    let mut raw = Raw::new();
+    held_behind_a_break(&mut raw);
+    raw.server
+        .handle_input(raw.ch, Input::Closed { now: raw.now });
+    raw.pump();
+    assert_eq!(raw.server.ops_in_flight(), 0);
+    assert_eq!(raw.fs.open_count(), 0);
+
+    // A CREATE the backend completed, its response held behind an exclusive break.
+    let mut raw = Raw::new();
+    raw.login();
+    let (fid, _) = created(&raw.call(create_with("x.txt", OplockLevel::EXCLUSIVE)));
+    let m = raw.message(create_with("x.txt", OplockLevel::NONE));
+    raw.deliver(&m);
+    assert_break(&raw.recv()[0], fid);
+    assert_eq!(raw.fs.open_count(), 2, "the backend made the second open");
+    raw.server
+        .handle_input(raw.ch, Input::Closed { now: raw.now });
+    raw.pump();
+    assert_eq!(raw.server.ops_in_flight(), 0);
+    assert_eq!(raw.fs.open_count(), 0, "both opens closed");
 }

@@ -8,8 +8,11 @@
 //! Must not: do I/O, read a clock or the OS RNG. Drivers move bytes, time and completions in
 //! and drain [`Server::poll_output`].
 //!
-//! Not yet done (issue 6 leaves them to later issues): oplocks and leases (every CREATE gets
-//! OplockLevel NONE and no lease context), multichannel binding (REQUEST_NOT_ACCEPTED), durable
+//! Oplocks: BATCH and EXCLUSIVE are granted to a file's only open and broken to NONE before a
+//! conflicting open proceeds (`engine::oplocks`); LEVEL_II is never granted.
+//!
+//! Not yet done (issue 6 leaves them to later issues): LEVEL_II oplocks and leases (no lease
+//! context is answered), multichannel binding (REQUEST_NOT_ACCEPTED), durable
 //! handles (requests ignored), compression, and FSCTLs other than
 //! VALIDATE_NEGOTIATE_INFO and QUERY_NETWORK_INTERFACE_INFO (handed to the backend; memfs
 //! answers NOT_SUPPORTED).

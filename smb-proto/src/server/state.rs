@@ -21,6 +21,7 @@ use crate::credits::ServerWindow;
 use crate::io::TransportKind;
 use crate::rng::SeededRng;
 use crate::session_crypto::SessionCrypto;
+use crate::wire::create::OplockLevel;
 use crate::wire::frame::{Deframer, FRAME_HEADER_LEN};
 use crate::wire::fscc::attributes::AccessMask;
 use crate::wire::header::Header;
@@ -99,6 +100,25 @@ pub(crate) struct Open {
     pub enumerated: bool,
     /// Ops on this open emitted and not yet completed.
     pub inflight: u32,
+    /// Which file it is, for oplock conflicts (see `engine::oplocks`).
+    pub file: FileKey,
+    /// The oplock it holds (NONE, EXCLUSIVE or BATCH; never LEVEL_II or a lease).
+    pub oplock: OplockLevel,
+    /// A break notification was sent and its acknowledgment is awaited
+    /// (Open.OplockState Breaking, MS-SMB2 3.3.1.10).
+    pub breaking: bool,
+}
+
+/// Identifies the file an open names, before (path) and after (file index) the backend
+/// opened it. Share and path are lower-cased: shares match names case-insensitively.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct FileKey {
+    /// The share's backend selector (its name when it has none), lower-cased.
+    pub share: String,
+    /// The share-relative path, lower-cased.
+    pub path: String,
+    /// The backend's file index (0 while unknown or when the backend gives none).
+    pub index: u64,
 }
 
 impl Open {
@@ -122,6 +142,12 @@ pub(crate) enum Waiting {
         want_mxac: bool,
         want_qfid: bool,
         write_through: bool,
+        /// The file it names (index unknown yet).
+        file: FileKey,
+        /// RequestedOplockLevel.
+        oplock: OplockLevel,
+        /// Whether it breaks other opens' oplocks (not a stat open).
+        breaks: bool,
     },
     /// READ with its Length and MinimumCount.
     Read { length: u32, min_count: u32 },
@@ -133,8 +159,8 @@ pub(crate) enum Waiting {
     Close { open: OpenId },
     /// QUERY_INFO with the client's limit.
     QueryInfo { output_len: u32 },
-    /// SET_INFO.
-    SetInfo,
+    /// SET_INFO; a rename carries its new share-relative path (oplock keys follow it).
+    SetInfo { rename_to: Option<String> },
     /// QUERY_DIRECTORY on this open; `first` when it is the first since open/restart.
     QueryDirectory { first: bool },
     /// LOCK; `invalid_tail` when an unlock request had a bad element after the unlocks sent

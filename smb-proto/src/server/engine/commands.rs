@@ -163,13 +163,13 @@ impl Server {
                     ),
                 )
             }
-            RequestBody::OplockBreak(_) => Err(NtStatus::INVALID_OPLOCK_PROTOCOL.into()),
+            RequestBody::OplockBreak(req) => self.on_oplock_ack(ch, header, ctx, req, related),
             RequestBody::Create(req) if self.tree(ch, ctx)?.share.kind == ShareKind::Pipe => {
                 self.on_pipe(ch, header, ctx, RequestBody::Create(req), related)
             }
             RequestBody::Create(req) => {
                 let (op, waiting) = self.prepare_create(ch, ctx, req)?;
-                self.emit_op(ch, chain_id, now, header, ctx, op, waiting)
+                self.create_after_breaks(ch, chain_id, now, header, ctx, op, waiting)
             }
             RequestBody::Ioctl(req) => {
                 if req.input.len() as u64 > u64::from(max_transact)
@@ -326,12 +326,16 @@ impl Server {
                         if need != 0 && !has(need) {
                             return Err(NtStatus::ACCESS_DENIED.into());
                         }
+                        let rename_to = match &change {
+                            InfoChange::File(FileInfo::Rename(r)) => Some(r.file_name.clone()),
+                            _ => None,
+                        };
                         (
                             FsOp::SetInfo {
                                 open: open.id,
                                 change,
                             },
-                            Waiting::SetInfo,
+                            Waiting::SetInfo { rename_to },
                         )
                     }
                     RequestBody::QueryDirectory(q) => {
@@ -534,6 +538,7 @@ impl Server {
             .any(|c| matches!(c, CreateContext::QueryOnDiskIdRequest));
         let open = OpenId(self.next_open);
         self.next_open += 1;
+        let file = super::oplocks::file_key(&tree.share, &path);
         Ok((
             FsOp::Create {
                 open,
@@ -552,6 +557,9 @@ impl Server {
                 want_mxac,
                 want_qfid,
                 write_through: opts.contains(CreateOptions::WRITE_THROUGH),
+                file,
+                oplock: req.requested_oplock_level,
+                breaks: super::oplocks::create_breaks(desired, req.create_disposition),
             },
         ))
     }

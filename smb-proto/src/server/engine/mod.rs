@@ -6,8 +6,9 @@
 //! (interim responses, the auth failure delay, idle and incomplete-frame timeouts).
 //! Submodules add `impl Server` blocks: `security` (NEGOTIATE, SESSION_SETUP, per-request
 //! session/signature/encryption/tree checks, CANCEL), `commands` (validated requests turned
-//! into [`FsOp`]s or answered directly), `replies` (completions turned into responses) and
-//! `output` (credits, framing, signing, compounding, sealing).
+//! into [`FsOp`]s or answered directly), `replies` (completions turned into responses),
+//! `oplocks` (batch/exclusive grants, breaks, held CREATEs, acknowledgments) and `output`
+//! (credits, framing, signing, compounding, sealing).
 //! Must not: do I/O, read a clock or the OS RNG, block, or touch a file system: backends
 //! answer the ops it emits.
 //!
@@ -31,8 +32,8 @@ use super::ops::{
 };
 use super::pipes::PipeTable;
 use super::state::{
-    ALL_ACCESS, Chain, Conn, Current, Open, Phase, READ_ACCESS, Related, Resp, Session, Tree,
-    WRITE_BITS, Waiting, check_path, map_generic,
+    ALL_ACCESS, Chain, Conn, Current, FileKey, Open, Phase, READ_ACCESS, Related, Resp, Session,
+    Tree, WRITE_BITS, Waiting, check_path, map_generic,
 };
 use crate::auth::{Acceptor, AcceptorStep, IdentityKind, SpnegoAcceptor};
 use crate::credits::{ServerWindow, credit_charge};
@@ -71,6 +72,7 @@ use crate::wire::write::{WriteFlags, WriteRequest, WriteResponse};
 use crate::wire::{AsyncId, Command, Dialect, FileId, SessionId, TreeId};
 
 mod commands;
+mod oplocks;
 mod output;
 mod pipe_requests;
 mod replies;
@@ -154,6 +156,8 @@ pub struct Server {
     last_now: Instant,
     /// Named pipes open on IPC$ trees (answered without a backend).
     pipes: PipeTable,
+    /// CREATEs held until an oplock break on their file ends (see `oplocks`).
+    held: BTreeMap<OpId, oplocks::Held>,
 }
 
 impl Server {
@@ -176,6 +180,7 @@ impl Server {
             next_async: 1,
             last_now: now,
             pipes: PipeTable::default(),
+            held: BTreeMap::new(),
         }
     }
 
@@ -281,6 +286,18 @@ impl Server {
     /// Completes an op emitted through [`ServerOutput::Op`]. Unknown ids (already completed,
     /// or whose connection went away) are ignored.
     pub fn complete(&mut self, op: OpId, now: Instant, result: Result<OpReply, NtStatus>) {
+        self.complete_op(op, now, result, true);
+    }
+
+    /// [`Server::complete`]; `check_exclusive` is false when a CREATE held behind an
+    /// exclusive oplock break is finally answered.
+    fn complete_op(
+        &mut self,
+        op: OpId,
+        now: Instant,
+        result: Result<OpReply, NtStatus>,
+        check_exclusive: bool,
+    ) {
         self.last_now = self.last_now.max(now);
         let owner = self.ops.remove(&op);
         if let Some(OpOwner::OrphanCreate {
@@ -315,6 +332,14 @@ impl Server {
             c.current = Some(cur);
             return;
         }
+        let (cur, result) = if check_exclusive {
+            match self.hold_reply_for_exclusive(ch, chain, now, cur, result) {
+                Some(x) => x,
+                None => return,
+            }
+        } else {
+            (cur, result)
+        };
         if let Some(t) = cur.counted {
             self.release(ch, t);
         }
@@ -351,6 +376,9 @@ impl Server {
 
     /// The next thing for the driver to do; `Timeout` when nothing is queued.
     pub fn poll_output(&mut self) -> ServerOutput {
+        if !self.held.is_empty() {
+            self.sweep_held(self.last_now);
+        }
         if let Some(o) = self.outbox.pop_front() {
             return o;
         }
@@ -359,6 +387,9 @@ impl Server {
 
     fn next_deadline(&self) -> Instant {
         let mut d = self.last_now + IDLE_HORIZON;
+        for h in self.held.values() {
+            d = d.min(h.deadline);
+        }
         for (ch, c) in &self.conns {
             if c.chains.is_empty() && c.opens.is_empty() && !self.pipes.any(*ch) {
                 d = d.min(c.last_activity + self.config.idle_timeout);

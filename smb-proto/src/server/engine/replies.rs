@@ -130,9 +130,17 @@ impl Server {
                     want_mxac,
                     want_qfid,
                     write_through,
+                    file,
+                    oplock,
+                    breaks,
                 },
                 OpReply::Create(c),
             ) => {
+                let file = FileKey {
+                    index: c.file_index,
+                    ..file.clone()
+                };
+                let oplock_level = self.grant_oplock(&file, *oplock, c.is_directory, *breaks);
                 let o = Open {
                     id: *open,
                     session: *session,
@@ -142,6 +150,9 @@ impl Server {
                     write_through: *write_through,
                     enumerated: false,
                     inflight: 0,
+                    file,
+                    oplock: oplock_level,
+                    breaking: false,
                 };
                 let fid = o.file_id();
                 let conn = self.conns.get_mut(&ch).ok_or(NtStatus::FILE_CLOSED)?;
@@ -170,7 +181,7 @@ impl Server {
                     NtStatus::SUCCESS,
                     body(
                         CreateResponse {
-                            oplock_level: OplockLevel::NONE,
+                            oplock_level,
                             flags: 0,
                             create_action: c.action,
                             creation_time: m.creation_time,
@@ -302,7 +313,10 @@ impl Server {
                     None,
                 ))
             }
-            (Waiting::SetInfo, OpReply::SetInfo) => {
+            (Waiting::SetInfo { rename_to }, OpReply::SetInfo) => {
+                if let (Some(to), Some(open)) = (rename_to, cur.counted) {
+                    self.renamed(open, to);
+                }
                 Ok((NtStatus::SUCCESS, body(SetInfoResponse.into()), None))
             }
             (Waiting::QueryDirectory { first, .. }, OpReply::QueryDirectory(buf)) => {

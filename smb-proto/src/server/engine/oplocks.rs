@@ -1,0 +1,515 @@
+//! Batch and exclusive oplocks: granting (MS-SMB2 3.3.5.9), breaking (3.3.4.6) and the
+//! acknowledgment (3.3.5.22.1).
+//!
+//! Owns: which open holds an oplock on which file; granting BATCH or EXCLUSIVE only to the
+//! sole open of a file; break notifications, always to NONE (LEVEL_II is never granted, so no
+//! level-II break obligations exist); holding a conflicting CREATE until the holder
+//! acknowledges, closes, goes away or the break timer expires; the OPLOCK_BREAK
+//! acknowledgment. Leases are not granted (a lease acknowledgment names no lease).
+//! Must not: talk to the backend itself (a held CREATE goes out as the op `emit_op` built) or
+//! block: every held CREATE ends by acknowledgment, close, disconnect, cancel or timeout.
+
+use super::*;
+use crate::wire::MessageId;
+use crate::wire::oplock_break::{OplockBreak, OplockBreakRequest, OplockBreakResponse};
+
+/// How long a holder has to acknowledge a break (MS-SMB2 3.3.2.1 Oplock Break
+/// Acknowledgment Timer; Windows and smbd wait 35 seconds). The break then completes as if
+/// acknowledged to NONE.
+pub(super) const BREAK_TIMEOUT: Duration = Duration::from_secs(35);
+
+/// Access that neither reads nor writes data: such a "stat open" does not break a batch or
+/// exclusive oplock (MS-FSA 2.1.4.12, the open operation's break check ignores opens asking
+/// only FILE_READ_ATTRIBUTES, FILE_WRITE_ATTRIBUTES and SYNCHRONIZE).
+const STAT_ACCESS: u32 = 0x0000_0080 | 0x0000_0100 | 0x0010_0000;
+
+/// A CREATE held until the oplock break on its file ends.
+#[derive(Debug)]
+pub(super) struct Held {
+    /// The waiting request's connection and chain.
+    pub ch: ConnectionHandle,
+    pub chain: u64,
+    /// The open whose break it waits for.
+    pub holder: OpenId,
+    /// The file it names.
+    pub file: FileKey,
+    /// What goes on once the break ends.
+    pub pending: Pending,
+    /// When the break times out.
+    pub deadline: Instant,
+}
+
+/// What a held CREATE still has to do.
+#[derive(Debug)]
+pub(super) enum Pending {
+    /// Go to the backend (held behind a batch oplock break).
+    Request(OpRequest),
+    /// The backend opened the file; the response waits behind an exclusive oplock break.
+    Reply(OpReply),
+}
+
+/// The key of `path` on `share` (index unknown until the backend answers).
+pub(crate) fn file_key(share: &ShareConfig, path: &str) -> FileKey {
+    let selector = if share.backend.is_empty() {
+        &share.name
+    } else {
+        &share.backend
+    };
+    FileKey {
+        share: selector.to_lowercase(),
+        path: path.to_lowercase(),
+        index: 0,
+    }
+}
+
+/// Whether a CREATE with this access and disposition breaks a batch or exclusive oplock.
+pub(crate) fn create_breaks(desired: AccessMask, disposition: CreateDisposition) -> bool {
+    let truncates = matches!(
+        disposition,
+        CreateDisposition::SUPERSEDE
+            | CreateDisposition::OVERWRITE
+            | CreateDisposition::OVERWRITE_IF
+    );
+    truncates || desired.0 & !STAT_ACCESS != 0
+}
+
+/// Whether `level` is one this server grants and must break.
+fn holds(level: OplockLevel) -> bool {
+    level == OplockLevel::BATCH || level == OplockLevel::EXCLUSIVE
+}
+
+/// Whether two keys name the same file: same share and the same path or file index.
+fn same_file(a: &FileKey, b: &FileKey) -> bool {
+    ((a.index != 0 && a.index == b.index) || a.path == b.path) && a.share == b.share
+}
+
+impl Server {
+    /// The open holding a batch (or, unless `batch_only`, exclusive) oplock on `file`, on
+    /// any connection.
+    fn oplock_holder(&self, file: &FileKey, batch_only: bool) -> Option<OpenId> {
+        self.conns
+            .values()
+            .flat_map(|c| c.opens.values())
+            .find(|o| {
+                (o.oplock == OplockLevel::BATCH || (!batch_only && holds(o.oplock)))
+                    && same_file(&o.file, file)
+            })
+            .map(|o| o.id)
+    }
+
+    fn find_open_mut(&mut self, id: OpenId) -> Option<&mut Open> {
+        self.conns.values_mut().find_map(|c| c.opens.get_mut(&id.0))
+    }
+
+    /// Emits a CREATE, or holds it after sending a break when another open holds a batch
+    /// oplock on its file: a batch holder may keep a handle its application already closed,
+    /// so it is broken before the sharing check (MS-FSA 2.1.5.1, the batch oplock break
+    /// precedes the share access check). An exclusive holder is broken only once the open
+    /// succeeded (see [`Server::hold_reply_for_exclusive`]).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn create_after_breaks(
+        &mut self,
+        ch: ConnectionHandle,
+        chain_id: u64,
+        now: Instant,
+        header: &Header,
+        ctx: &Ctx,
+        op: FsOp,
+        waiting: Waiting,
+    ) -> Result<Option<Resp>, Refuse> {
+        let holder = match (&op, &waiting) {
+            (
+                FsOp::Create {
+                    desired_access,
+                    disposition,
+                    ..
+                },
+                Waiting::Create { file, .. },
+            ) if create_breaks(*desired_access, *disposition) => {
+                self.oplock_holder(file, true).map(|h| (h, file.clone()))
+            }
+            _ => None,
+        };
+        let r = self.emit_op(ch, chain_id, now, header, ctx, op, waiting)?;
+        let Some((holder, file)) = holder else {
+            return Ok(r);
+        };
+        let Some(id) = self
+            .conns
+            .get(&ch)
+            .and_then(|c| c.chains.get(&chain_id))
+            .and_then(|c| c.current.as_ref())
+            .map(|c| c.op)
+        else {
+            return Ok(r);
+        };
+        // `emit_op` queued the op last: take it back until the break ends.
+        let at = self
+            .outbox
+            .iter()
+            .rposition(|o| matches!(o, ServerOutput::Op(q) if q.id == id));
+        let Some(ServerOutput::Op(request)) = at.and_then(|p| self.outbox.remove(p)) else {
+            return Ok(r);
+        };
+        self.send_break(holder, false);
+        self.held.insert(
+            id,
+            Held {
+                ch,
+                chain: chain_id,
+                holder,
+                file,
+                pending: Pending::Request(request),
+                deadline: now + BREAK_TIMEOUT,
+            },
+        );
+        Ok(r)
+    }
+
+    /// The level granted to a new open of `file` (MS-SMB2 3.3.5.9): the requested BATCH or
+    /// EXCLUSIVE when no other open of the file exists, NONE otherwise (and always NONE for a
+    /// directory, for LEVEL_II and for a lease request). A holder found only now (the file
+    /// was reached under another name) is sent a break and loses its oplock at once.
+    pub(super) fn grant_oplock(
+        &mut self,
+        file: &FileKey,
+        requested: OplockLevel,
+        is_directory: bool,
+        breaks: bool,
+    ) -> OplockLevel {
+        if breaks {
+            let holders: Vec<OpenId> = self
+                .conns
+                .values()
+                .flat_map(|c| c.opens.values())
+                .filter(|o| holds(o.oplock) && !o.breaking && same_file(&o.file, file))
+                .map(|o| o.id)
+                .collect();
+            for id in holders {
+                self.send_break(id, true);
+            }
+        }
+        if !holds(requested) || is_directory || file.index == 0 {
+            return OplockLevel::NONE;
+        }
+        // Scanned only when an oplock is asked for: every open is looked at.
+        let alone = !self
+            .conns
+            .values()
+            .flat_map(|c| c.opens.values())
+            .any(|o| same_file(&o.file, file));
+        if alone { requested } else { OplockLevel::NONE }
+    }
+
+    /// Sends `holder`'s connection a break to NONE (MS-SMB2 3.3.4.6), once per break. Like
+    /// smbd, the notification has SessionId 0 and is unsigned; it is sealed for the holder's
+    /// session when that session or its tree requires encryption (3.3.4.1.4).
+    fn send_break(&mut self, holder: OpenId, downgrade_now: bool) {
+        let Some((ch, conn)) = self
+            .conns
+            .iter_mut()
+            .find(|(_, c)| c.opens.contains_key(&holder.0))
+        else {
+            return;
+        };
+        let ch = *ch;
+        let Some(open) = conn.opens.get_mut(&holder.0) else {
+            return;
+        };
+        if downgrade_now {
+            open.oplock = OplockLevel::NONE;
+        }
+        if open.breaking {
+            return;
+        }
+        open.breaking = true;
+        let (sid, tid, file_id) = (open.session, open.tree, open.file_id());
+        let encrypted = conn.sessions.get(&sid).and_then(|s| {
+            let wants = s.encrypt || s.trees.get(&tid).is_some_and(|t| t.encrypt);
+            (wants && s.crypto.as_ref().is_some_and(|c| c.can_encrypt())).then_some(sid)
+        });
+        let header = Header {
+            command: Command::OPLOCK_BREAK,
+            flags: HeaderFlags::SERVER_TO_REDIR,
+            message_id: MessageId::UNSOLICITED,
+            session_id: SessionId(0),
+            id: HeaderId::Sync {
+                process_id: 0,
+                tree_id: TreeId(0),
+            },
+            ..Header::default()
+        };
+        let body = OplockBreakResponse::Oplock(OplockBreak {
+            oplock_level: OplockLevel::NONE,
+            file_id,
+        });
+        let payload = ResponsePayload::Body(ResponseBody::OplockBreak(body));
+        if let Ok(buf) = encode_message(&header, &payload) {
+            self.transmit_single(ch, Resp::new(buf, None), encrypted);
+        }
+    }
+
+    /// OPLOCK_BREAK from the client (MS-SMB2 3.3.5.22.1 oplock acknowledgment, 3.3.5.22.2
+    /// lease acknowledgment).
+    pub(super) fn on_oplock_ack(
+        &mut self,
+        ch: ConnectionHandle,
+        header: &Header,
+        ctx: &Ctx,
+        req: OplockBreakRequest,
+        related: Related,
+    ) -> Result<Option<Resp>, Refuse> {
+        let ack = match req {
+            OplockBreakRequest::Oplock(a) => a,
+            // No lease is ever granted, so none is found (3.3.5.22.2).
+            OplockBreakRequest::Lease(_) => return Err(NtStatus::OBJECT_NAME_NOT_FOUND.into()),
+        };
+        let open = self.open_for(ch, ctx, ack.file_id, related)?;
+        if !open.breaking {
+            return Err(NtStatus::INVALID_DEVICE_STATE.into());
+        }
+        // Whatever the answer, the break is over: the open keeps no oplock.
+        if let Some(o) = self.find_open_mut(open.id) {
+            o.oplock = OplockLevel::NONE;
+            o.breaking = false;
+        }
+        match ack.oplock_level {
+            OplockLevel::LEASE => return Err(NtStatus::INVALID_PARAMETER.into()),
+            // The break was to NONE; an acknowledgment of LEVEL_II is granted NONE, as smbd
+            // answers.
+            OplockLevel::NONE | OplockLevel::II => {}
+            _ => return Err(NtStatus::INVALID_OPLOCK_PROTOCOL.into()),
+        }
+        let body = OplockBreakResponse::Oplock(OplockBreak {
+            oplock_level: OplockLevel::NONE,
+            file_id: open.file_id(),
+        });
+        Ok(Some(self.respond(
+            ch,
+            header,
+            NtStatus::SUCCESS,
+            ResponsePayload::Body(ResponseBody::OplockBreak(body)),
+            None,
+            ctx.sign,
+        )))
+    }
+
+    /// A rename through `open` succeeded: keys naming the old path (the file itself, or
+    /// anything under a renamed directory) follow it, so a later CREATE under the new name
+    /// still finds the oplock.
+    pub(super) fn renamed(&mut self, open: OpenId, to: &str) {
+        let Some(old) = self
+            .conns
+            .values()
+            .find_map(|c| c.opens.get(&open.0))
+            .map(|o| o.file.clone())
+        else {
+            return;
+        };
+        let new_path = to.to_lowercase();
+        for o in self.conns.values_mut().flat_map(|c| c.opens.values_mut()) {
+            if o.file.share != old.share {
+                continue;
+            }
+            if o.file.path == old.path {
+                o.file.path = new_path.clone();
+            } else if !old.path.is_empty()
+                && let Some(rest) = o
+                    .file
+                    .path
+                    .strip_prefix(old.path.as_str())
+                    .filter(|r| r.starts_with('\\'))
+            {
+                o.file.path = format!("{new_path}{rest}");
+            }
+        }
+    }
+
+    /// A CREATE the backend completed on a file an EXCLUSIVE holder keeps: the holder is
+    /// sent a break and the response waits for it to end, like a CREATE behind a batch
+    /// oplock (MS-FSA 2.1.5.1: for an exclusive oplock the sharing check comes first, so a
+    /// refused open breaks nothing). Returns the result back when nothing waits.
+    pub(super) fn hold_reply_for_exclusive(
+        &mut self,
+        ch: ConnectionHandle,
+        chain: u64,
+        now: Instant,
+        cur: Current,
+        result: Result<OpReply, NtStatus>,
+    ) -> Option<(Current, Result<OpReply, NtStatus>)> {
+        let conflict = match (&cur.waiting, &result) {
+            (
+                Waiting::Create {
+                    file, breaks: true, ..
+                },
+                Ok(OpReply::Create(c)),
+            ) => {
+                let key = FileKey {
+                    index: c.file_index,
+                    ..file.clone()
+                };
+                self.conns
+                    .values()
+                    .flat_map(|c| c.opens.values())
+                    .find(|o| o.oplock == OplockLevel::EXCLUSIVE && same_file(&o.file, &key))
+                    .map(|o| (o.id, key))
+            }
+            _ => None,
+        };
+        let Some((holder, file)) = conflict else {
+            return Some((cur, result));
+        };
+        let Ok(reply) = result else {
+            return Some((cur, result));
+        };
+        let op = cur.op;
+        let Some(c) = self
+            .conns
+            .get_mut(&ch)
+            .and_then(|c| c.chains.get_mut(&chain))
+        else {
+            return Some((cur, Ok(reply)));
+        };
+        c.current = Some(cur);
+        self.ops.insert(op, OpOwner::Chain { ch, chain });
+        self.send_break(holder, false);
+        self.held.insert(
+            op,
+            Held {
+                ch,
+                chain,
+                holder,
+                file,
+                pending: Pending::Reply(reply),
+                deadline: now + BREAK_TIMEOUT,
+            },
+        );
+        None
+    }
+
+    /// Moves held CREATEs along: emitted (or answered) once their break ended (acknowledged,
+    /// holder closed or gone, timed out), answered CANCELLED when cancelled before the
+    /// backend saw them, forgotten when their connection went away (an open the backend
+    /// already made is then closed).
+    pub(super) fn sweep_held(&mut self, now: Instant) {
+        let ids: Vec<OpId> = self.held.keys().copied().collect();
+        for id in ids {
+            let Some(h) = self.held.get(&id) else {
+                continue;
+            };
+            let waiter = self
+                .conns
+                .get(&h.ch)
+                .and_then(|c| c.chains.get(&h.chain))
+                .and_then(|c| c.current.as_ref())
+                .filter(|c| c.op == id)
+                .map(|c| c.cancelled);
+            let is_request = matches!(h.pending, Pending::Request(_));
+            match waiter {
+                None => {
+                    self.held.remove(&id);
+                    let owner = self.ops.remove(&id);
+                    self.outbox
+                        .retain(|o| !matches!(o, ServerOutput::Cancel(x) if *x == id));
+                    // The backend opened the file for a connection that is gone.
+                    if !is_request
+                        && let Some(OpOwner::OrphanCreate {
+                            ch,
+                            open,
+                            session,
+                            tree,
+                            share,
+                        }) = owner
+                    {
+                        self.orphan_close(ch, open, session, tree, share);
+                    }
+                    continue;
+                }
+                // Not yet at the backend: answered CANCELLED now. (An open the backend
+                // already made is answered normally once the break ends.)
+                Some(true) if is_request => {
+                    self.held.remove(&id);
+                    self.outbox
+                        .retain(|o| !matches!(o, ServerOutput::Cancel(x) if *x == id));
+                    self.complete(id, now, Err(NtStatus::CANCELLED));
+                    continue;
+                }
+                Some(_) => {}
+            }
+            let (holder, deadline, file) = (h.holder, h.deadline, h.file.clone());
+            let still_held = self
+                .conns
+                .values()
+                .find_map(|c| c.opens.get(&holder.0))
+                .is_some_and(|o| holds(o.oplock));
+            if still_held {
+                if deadline > now {
+                    continue;
+                }
+                // Not acknowledged in time: the break completes to NONE (3.3.2.1).
+                if let Some(o) = self.find_open_mut(holder) {
+                    o.oplock = OplockLevel::NONE;
+                    o.breaking = false;
+                }
+            }
+            // Another open may have been granted an oplock on the file meanwhile.
+            if let Some(next) = self.oplock_holder(&file, is_request) {
+                self.send_break(next, false);
+                if let Some(h) = self.held.get_mut(&id) {
+                    h.holder = next;
+                    h.deadline = now + BREAK_TIMEOUT;
+                }
+                continue;
+            }
+            match self.held.remove(&id).map(|h| h.pending) {
+                Some(Pending::Request(r)) => self.outbox.push_back(ServerOutput::Op(r)),
+                Some(Pending::Reply(r)) => self.complete_op(id, now, Ok(r), false),
+                None => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(share: &str, path: &str, index: u64) -> FileKey {
+        FileKey {
+            share: share.into(),
+            path: path.into(),
+            index,
+        }
+    }
+
+    #[test]
+    fn keys_fold_case_and_prefer_the_backend_selector() {
+        let share = ShareConfig::disk("Data", "/Srv/Data");
+        assert_eq!(
+            file_key(&share, "Dir\\File.TXT"),
+            key("/srv/data", "dir\\file.txt", 0)
+        );
+        let bare = ShareConfig::disk("Data", "");
+        assert_eq!(file_key(&bare, "a"), key("data", "a", 0));
+    }
+
+    #[test]
+    fn same_file_by_path_or_index() {
+        assert!(same_file(&key("s", "a", 0), &key("s", "a", 7)));
+        assert!(same_file(&key("s", "a", 7), &key("s", "b", 7)));
+        assert!(!same_file(&key("s", "a", 0), &key("s", "b", 0)));
+        assert!(!same_file(&key("s", "a", 7), &key("t", "a", 7)));
+    }
+
+    #[test]
+    fn stat_opens_do_not_break_unless_they_truncate() {
+        let stat = AccessMask(STAT_ACCESS);
+        assert!(!create_breaks(stat, CreateDisposition::OPEN));
+        assert!(!create_breaks(stat, CreateDisposition::OPEN_IF));
+        assert!(create_breaks(stat, CreateDisposition::OVERWRITE_IF));
+        assert!(create_breaks(
+            AccessMask::FILE_READ_DATA,
+            CreateDisposition::OPEN
+        ));
+    }
+}
