@@ -1041,3 +1041,40 @@ fn batch_oplock_break_acknowledged_closed_or_timed_out() {
         }
     }
 }
+
+#[test]
+fn a_sealed_oplock_break_reaches_an_encrypting_client() {
+    // The server seals the notification for the holder's session; its SMB2 header names no
+    // session (SessionId 0, MS-SMB2 3.3.4.6). The client must take it, not close.
+    let t0 = Instant::now();
+    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
+    // "secret" is an encrypted share: everything on its tree is sealed, the break included.
+    let (s, t) = h.login("secret", "secret");
+    let after_logon = h.server_sent.len();
+    let a =
+        h.0.client
+            .request(h.0.now, s, t, batch_open("sealed.txt"))
+            .expect("send");
+    let (fa, level) = oplock_of(h.wait(a));
+    assert_eq!(level, OplockLevel::BATCH);
+    let b =
+        h.0.client
+            .request(h.0.now, s, t, batch_open("sealed.txt"))
+            .expect("send");
+    h.pump();
+    assert!(
+        h.server_sent[after_logon..]
+            .iter()
+            .all(|f| f.get(4) == Some(&0xFD)),
+        "everything after the logon is sealed"
+    );
+    assert_eq!(breaks_for(&mut h, fa), [OplockLevel::NONE]);
+    let ack =
+        h.0.client
+            .acknowledge_oplock_break(h.0.now, s, t, fa, OplockLevel::NONE)
+            .expect("ack");
+    assert!(h.wait(ack).is_ok());
+    let (_, level) = oplock_of(h.take_response(b).expect("B answered"));
+    assert_eq!(level, OplockLevel::NONE);
+    assert!(!h.server_closed);
+}

@@ -999,8 +999,14 @@ impl Connection {
         if !header.is_response() {
             return Err(ProtocolViolation::Unexpected("a request from the server"));
         }
+        // A break notification names no session (SessionId 0, MS-SMB2 3.3.4.6): sealed, it is
+        // authenticated by the TRANSFORM of the session that owns the open.
+        let sealed_notification = header.message_id == MessageId::UNSOLICITED
+            && header.command == Command::OPLOCK_BREAK
+            && header.session_id == SessionId(0);
         if let Some(outer) = encrypted_for
             && header.session_id != outer
+            && !sealed_notification
         {
             return Err(ProtocolViolation::SessionMismatch {
                 outer,
