@@ -16,6 +16,7 @@
 //! 1024), `QUIC_BENCH_RUNS` (default 3), `SMOL_THREADS` (smol's executor threads, default 1),
 //! `QUIC_BENCH_ONLY` (measure only the transports whose name contains this, for profiling).
 
+use benches::{env_usize, median};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,13 +39,6 @@ use smb_proto::server::{ServerConfig as SmbServerConfig, ShareConfig};
 const USER: &str = "bench";
 const PASS: &str = "Bench-Pa55!";
 const SHARE: &str = "data";
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn smb_config(trust_quic: bool) -> SmbServerConfig {
     let mut users = UserStore::new();
@@ -190,16 +184,6 @@ async fn get(share: &Share, expected: usize) -> Timing {
     Timing {
         wall: t.elapsed(),
         cpu: cpu_time().saturating_sub(c),
-    }
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    match s.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => s[n / 2],
-        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
     }
 }
 

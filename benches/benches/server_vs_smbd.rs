@@ -28,6 +28,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use benches::{digest, env_usize, make_random_file, median, mib_per_s};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -39,9 +40,6 @@ use conformance::samba::{SambaOptions, SambaServer};
 use driver_smol::backend::{LocalBackend, LocalOptions, Shares};
 use driver_smol::files::{Credentials, Share};
 use driver_smol::server::SmbServer;
-use rand_chacha::ChaCha8Rng;
-use rand_core::{RngCore, SeedableRng};
-use sha2::{Digest, Sha256};
 use smb_proto::auth::UserStore;
 use smb_proto::auth::ntlm::{ServerConfig as NtlmConfig, ServerIdentity};
 use smb_proto::client::ClientConfig;
@@ -54,13 +52,6 @@ const PLAIN: &str = SambaServer::SHARE;
 const SECURE: &str = SambaServer::SECURE_SHARE;
 /// Set in the child: the directory to serve.
 const SERVE_ENV: &str = "SERVER_VS_SMBD_SERVE";
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 // ----- the child: our server -----
 
@@ -237,56 +228,6 @@ impl Target<'_> {
             self.port
         );
         elapsed
-    }
-}
-
-fn digest(path: &Path) -> (u64, [u8; 32]) {
-    let mut f = BufReader::with_capacity(
-        1 << 20,
-        std::fs::File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display())),
-    );
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut n = 0u64;
-    loop {
-        let got = f.read(&mut buf).expect("read for hashing");
-        if got == 0 {
-            break;
-        }
-        h.update(&buf[..got]);
-        n += got as u64;
-    }
-    (n, h.finalize().into())
-}
-
-fn make_random_file(path: &Path, bytes: usize) {
-    let mut rng = ChaCha8Rng::seed_from_u64(0x5e4e_4e4e);
-    let mut f = std::io::BufWriter::with_capacity(
-        1 << 20,
-        std::fs::File::create(path).expect("create source"),
-    );
-    let mut block = vec![0u8; 1 << 20];
-    let mut left = bytes;
-    while left > 0 {
-        let n = left.min(block.len());
-        rng.fill_bytes(&mut block[..n]);
-        f.write_all(&block[..n]).expect("write source");
-        left -= n;
-    }
-    f.flush().expect("flush source");
-}
-
-fn mib_per_s(bytes: u64, d: Duration) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0) / d.as_secs_f64()
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    match s.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => s[n / 2],
-        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
     }
 }
 
@@ -494,7 +435,7 @@ fn main() {
         .tempdir_in(local)
         .expect("work dir");
     let src = work.path().join("source.bin");
-    make_random_file(&src, mib << 20);
+    make_random_file(&src, mib << 20, 0x5e4e_4e4e);
     let expected = digest(&src);
     println!();
     println!(

@@ -25,7 +25,8 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use std::io::{BufReader, Read, Write};
+use benches::{cpu_seconds, digest, env_usize, file_len, make_random_file, median, mib_per_s};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -33,18 +34,8 @@ use std::time::{Duration, Instant};
 
 use conformance::samba::{SambaOptions, SambaServer};
 use driver_smol::files::{Credentials, Share};
-use rand_chacha::ChaCha8Rng;
-use rand_core::{RngCore, SeedableRng};
-use sha2::{Digest, Sha256};
 use smb_crypto::{CipherId, SigningAlgorithm};
 use smb_proto::client::ClientConfig;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// One protection mode: how smbd is configured and how both clients are told to behave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,50 +100,6 @@ impl Mode {
             ],
         }
     }
-}
-
-/// Size and SHA-256 of a file.
-fn digest(path: &Path) -> (u64, [u8; 32]) {
-    let mut f = BufReader::with_capacity(
-        1 << 20,
-        std::fs::File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display())),
-    );
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut n = 0u64;
-    loop {
-        let got = f.read(&mut buf).expect("read for hashing");
-        if got == 0 {
-            break;
-        }
-        h.update(&buf[..got]);
-        n += got as u64;
-    }
-    (n, h.finalize().into())
-}
-
-fn file_len(path: &Path) -> u64 {
-    std::fs::metadata(path)
-        .unwrap_or_else(|e| panic!("stat {}: {e}", path.display()))
-        .len()
-}
-
-/// Writes `bytes` of ChaCha8 output (fixed seed) to `path`.
-fn make_random_file(path: &Path, bytes: usize) {
-    let mut rng = ChaCha8Rng::seed_from_u64(0x5eed_5eed);
-    let mut f = std::io::BufWriter::with_capacity(
-        1 << 20,
-        std::fs::File::create(path).expect("create source"),
-    );
-    let mut block = vec![0u8; 1 << 20];
-    let mut left = bytes;
-    while left > 0 {
-        let n = left.min(block.len());
-        rng.fill_bytes(&mut block[..n]);
-        f.write_all(&block[..n]).expect("write source");
-        left -= n;
-    }
-    f.flush().expect("flush source");
 }
 
 /// What one timed transfer needs.
@@ -244,38 +191,9 @@ impl Peer<'_> {
     }
 }
 
-/// CPU seconds (user + system) used so far by this process and by its waited-for children,
-/// from /proc/self/stat (fields 14-17, in clock ticks of 1/100 s, Linux's USER_HZ).
-fn cpu_seconds() -> (f64, f64) {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // The command name (field 2) may hold spaces; the fields after it follow its last ')'.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
-    // `rest` starts at field 3 (state): utime is field 14, so index 11.
-    let at = |i: usize| f.get(i).copied().unwrap_or(0.0) / 100.0;
-    (at(11) + at(12), at(13) + at(14))
-}
-
 /// CPU seconds a client spent moving one GiB, from the before and after of [`cpu_seconds`].
 fn cpu_per_gib(bytes: u64, before: f64, after: f64) -> f64 {
     (after - before) / (bytes as f64 / f64::from(1u32 << 30))
-}
-
-fn mib_per_s(bytes: u64, d: Duration) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0) / d.as_secs_f64()
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    match s.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => s[n / 2],
-        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
-    }
 }
 
 /// The four measured series of one mode, MiB/s per run.
@@ -426,7 +344,7 @@ fn main() {
         .tempdir_in(local_dir())
         .expect("work dir");
     let src = work.path().join("source.bin");
-    make_random_file(&src, mib << 20);
+    make_random_file(&src, mib << 20, 0x5eed_5eed);
     let expected = digest(&src);
     println!(
         "Transfers against a private smbd on loopback: {mib} MiB, {runs} runs per mode, local files in {}",

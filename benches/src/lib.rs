@@ -1,4 +1,134 @@
 //! `benches`: criterion benchmarks for the codec, the crypto and end-to-end transfers.
 //!
 //! The benchmarks live under `benches/`; every table in `README.md` beside this crate names the
-//! command that reproduces it. This library is empty on purpose.
+//! command that reproduces it. This library holds what the harness-less transfer benches share:
+//! environment knobs, test files and their digests, medians and the process's CPU time.
+//! Must not: measure anything itself.
+
+use std::io::{BufReader, Read, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use rand_chacha::ChaCha8Rng;
+use rand_core::{RngCore, SeedableRng};
+use sha2::{Digest, Sha256};
+
+/// An unsigned number from the environment, or `default`.
+pub fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The size and SHA-256 of a file. Panics when it cannot be read (a bench aborts).
+pub fn digest(path: &Path) -> (u64, [u8; 32]) {
+    let mut f = BufReader::with_capacity(
+        1 << 20,
+        std::fs::File::open(path).unwrap_or_else(|e| panic!("open {}: {e}", path.display())),
+    );
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut n = 0u64;
+    loop {
+        let got = f.read(&mut buf).expect("read for hashing");
+        if got == 0 {
+            break;
+        }
+        h.update(&buf[..got]);
+        n += got as u64;
+    }
+    (n, h.finalize().into())
+}
+
+/// The size of a file. Panics when it cannot be read.
+pub fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("stat {}: {e}", path.display()))
+        .len()
+}
+
+/// Writes `bytes` of ChaCha8 output seeded with `seed` to `path` (nothing compresses it).
+pub fn make_random_file(path: &Path, bytes: usize, seed: u64) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut f = std::io::BufWriter::with_capacity(
+        1 << 20,
+        std::fs::File::create(path).expect("create source"),
+    );
+    let mut block = vec![0u8; 1 << 20];
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(block.len());
+        rng.fill_bytes(&mut block[..n]);
+        f.write_all(&block[..n]).expect("write source");
+        left -= n;
+    }
+    f.flush().expect("flush source");
+}
+
+/// MiB per second.
+pub fn mib_per_s(bytes: u64, d: Duration) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0) / d.as_secs_f64()
+}
+
+/// The median (the mean of the middle two for an even count; 0 for none).
+pub fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    match s.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => s[n / 2],
+        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
+    }
+}
+
+/// CPU seconds (user + system) used so far by this process (all threads) and by its
+/// waited-for children, from `/proc/self/stat` (fields 14-17 in clock ticks of 1/100 s,
+/// Linux's USER_HZ); zeros where unavailable.
+pub fn cpu_seconds() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The command name (field 2) may hold spaces; the fields after it follow its last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    // `rest` starts at field 3 (state): utime is field 14, so index 11.
+    let at = |i: usize| f.get(i).copied().unwrap_or(0.0) / 100.0;
+    (at(11) + at(12), at(13) + at(14))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_of_odd_even_and_empty() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(median(&[]), 0.0);
+    }
+
+    #[test]
+    fn random_file_has_its_size_and_a_stable_digest() {
+        let dir = std::env::temp_dir().join(format!("benches-lib-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let (a, b) = (dir.join("a"), dir.join("b"));
+        make_random_file(&a, 3 << 19, 7);
+        make_random_file(&b, 3 << 19, 7);
+        assert_eq!(file_len(&a), 3 << 19);
+        assert_eq!(digest(&a), digest(&b));
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn this_process_has_used_some_cpu() {
+        let mut x = 0u64;
+        for i in 0..5_000_000u64 {
+            x = x.wrapping_mul(31).wrapping_add(i);
+        }
+        assert_ne!(x, 1);
+        let (own, _) = cpu_seconds();
+        assert!(own >= 0.0);
+    }
+}
