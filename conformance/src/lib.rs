@@ -5,13 +5,14 @@
 //! tests start themselves on 127.0.0.1 high ports with private configuration in a temp dir.
 //! The library part holds only the harness that starts and stops those peers:
 //! [`peers`] (finding tools, ports, running children), [`samba`] (a private `smbd`),
-//! [`smbclient`] and [`smbtorture`] (driving those clients against any host and port). It never
-//! talks SMB itself.
+//! [`smbclient`] and [`smbtorture`] (driving those clients against any host and port),
+//! [`tshark`] (captures on `lo` for the on-the-wire tests). It never talks SMB itself.
 
 pub mod peers;
 pub mod samba;
 pub mod smbclient;
 pub mod smbtorture;
+pub mod tshark;
 
 use std::process::ExitStatus;
 

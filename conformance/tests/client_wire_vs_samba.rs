@@ -5,91 +5,17 @@
 //! full-size (1 MiB) messages as Direct TCP (see `relay_on_445`).
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use conformance::samba::{SambaOptions, SambaServer};
+use conformance::tshark::{self, Capture};
 use driver_smol::files::{Credentials, FileTimes, Share};
 use smb_proto::client::ClientConfig;
 use smb_proto::wire::Dialect;
 
-fn tshark(args: &[&str]) -> Option<String> {
-    let out = Command::new("tshark")
-        .args(args)
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// Starts tshark capturing on lo for `port` and waits (bounded) until packets really reach
-/// the file: after "Capture started", TCP connection probes to smbd's port make it grow.
-fn start_capture(port: u16, file: &Path, log: &Path) -> Option<Child> {
-    let stderr = std::fs::File::create(log).ok()?;
-    let mut child = Command::new("tshark")
-        // A 64 MiB capture buffer: a loaded machine must not drop segments of the large
-        // messages (a gap would leave them unreassembled).
-        .args([
-            "-i",
-            "lo",
-            "-B",
-            "64",
-            "-f",
-            &format!("tcp port {port}"),
-            "-w",
-        ])
-        .arg(file)
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .ok()?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut started_size = None;
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return None;
-        }
-        let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-        match started_size {
-            None => {
-                if std::fs::read_to_string(log).is_ok_and(|t| t.contains("Capture started")) {
-                    started_size = Some(size);
-                }
-            }
-            Some(initial) if size > initial => return Some(child),
-            Some(_) => {
-                conformance::peers::port_accepts(port);
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    stop(child);
-    None
-}
-
-/// Stops our tshark child (SIGINT to its pid, then kill), bounded.
-fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .arg("-INT")
-        .arg(child.id().to_string())
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
 /// The SMB2 command codes tshark dissected in the capture, one per message.
 fn commands(cap: &str, decode_as: &str) -> Vec<u16> {
-    tshark(&[
+    tshark::read(&[
         "-r", cap, "-d", decode_as, "-Y", "smb2", "-T", "fields", "-e", "smb2.cmd",
     ])
     .unwrap_or_default()
@@ -185,7 +111,11 @@ fn tshark_dissects_our_sessions_without_malformed_frames() {
     // 2 MiB + 5 B moves in 1 MiB READs and WRITEs; without the relay, under 128 KiB.
     let len = if port == 445 { (2 << 20) + 5 } else { 120_000 };
     eprintln!("capturing on port {port}, file of {len} bytes");
-    let Some(child) = start_capture(port, &capture, &log) else {
+    let probe = || {
+        conformance::peers::port_accepts(port);
+    };
+    let Some(child) = Capture::start(&format!("tcp port {port}"), &capture, &log, Some(64), probe)
+    else {
         assert!(
             !conformance::peers::in_ci(),
             "tshark cannot capture on lo (CI=true): {}",
@@ -202,22 +132,18 @@ fn tshark_dissects_our_sessions_without_malformed_frames() {
     });
     let cap = capture.to_string_lossy().into_owned();
     let decode_as = format!("tcp.port=={port},nbss");
-    // dumpcap writes in batches: wait (bounded) until the last LOGOFF is in the file.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline
-        && commands(&cap, &decode_as)
+    // dumpcap writes in batches: stop once the last LOGOFF is in the file (bounded).
+    child.stop(|| {
+        commands(&cap, &decode_as)
             .iter()
             .filter(|c| **c == 2)
             .count()
-            < 6
-    {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    stop(child);
+            >= 6
+    });
 
     let cmds = commands(&cap, &decode_as);
     let flagged = |filter: &str| {
-        tshark(&[
+        tshark::read(&[
             "-r",
             &cap,
             "-d",
@@ -269,7 +195,7 @@ fn tshark_dissects_our_sessions_without_malformed_frames() {
             "smb2.write_length == 1048576",
             "smb2.read_length == 1048576",
         ] {
-            let big = tshark(&["-r", &cap, "-Y", filter]).expect("tshark filter");
+            let big = tshark::read(&["-r", &cap, "-Y", filter]).expect("tshark filter");
             assert!(
                 big.lines().count() >= 2,
                 "{filter}: {big}\nall SMB2 commands: {cmds:?}"

@@ -4,12 +4,11 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
+use conformance::tshark::{self, Capture};
 use driver_quinn::{KeyLogToPath, connect};
 
 /// An SMB2 NEGOTIATE request (MS-SMB2 2.2.1 header, 2.2.3 body) offering 2.0.2, 2.1 and 3.0,
@@ -43,78 +42,6 @@ fn smb2_negotiate() -> Vec<u8> {
     m
 }
 
-fn tshark(args: &[&str]) -> Option<String> {
-    let out = Command::new("tshark")
-        .args(args)
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// Starts a capture on lo for `port` and waits (bounded) until it really captures: dumpcap
-/// says "Capture started" a little before packets reach the file, so probe datagrams are sent to
-/// the (still unused) port until the file grows.
-fn start_capture(port: u16, file: &Path, log: &Path) -> Option<Child> {
-    let stderr = std::fs::File::create(log).ok()?;
-    let mut child = Command::new("tshark")
-        .args(["-i", "lo", "-f", &format!("udp port {port}"), "-w"])
-        .arg(file)
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .ok()?;
-    let probe = std::net::UdpSocket::bind("127.0.0.1:0").ok()?;
-    let deadline = Instant::now() + Duration::from_secs(8);
-    let mut started_size = None;
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return None;
-        }
-        let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-        match started_size {
-            None => {
-                if std::fs::read_to_string(log).is_ok_and(|t| t.contains("Capture started")) {
-                    started_size = Some(size);
-                }
-            }
-            Some(initial) if size > initial => return Some(child),
-            Some(_) => {
-                let _ = probe.send_to(b"capture probe", ("127.0.0.1", port));
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
-}
-
-/// Stops our tshark child with SIGINT, bounded. dumpcap writes in batches and may drop what it
-/// has not written yet when stopped, so first wait (at most 5 s) until `complete` says the
-/// capture file, read while being written, holds what the test needs.
-fn stop_capture(mut child: Child, complete: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline && !complete() {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = Command::new("kill")
-        .arg("-INT")
-        .arg(child.id().to_string())
-        .status();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = child.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
 #[test]
 fn tshark_decrypts_the_capture_down_to_smb2() {
     let Some(_) = conformance::peers::require("tshark") else {
@@ -129,7 +56,17 @@ fn tshark_decrypts_the_capture_down_to_smb2() {
         scratch("wire-tshark.log"),
         scratch("wire-keys.txt"),
     );
-    let Some(child) = start_capture(port, &capture, &capture_log) else {
+    let probe_socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("probe socket");
+    let probe = || {
+        let _ = probe_socket.send_to(b"capture probe", ("127.0.0.1", port));
+    };
+    let Some(child) = Capture::start(
+        &format!("udp port {port}"),
+        &capture,
+        &capture_log,
+        None,
+        probe,
+    ) else {
         // Capturing needs CAP_NET_RAW; CI runs as root, so there this is a failure.
         assert!(
             !conformance::peers::in_ci(),
@@ -159,21 +96,21 @@ fn tshark_decrypts_the_capture_down_to_smb2() {
     let key_opt = format!("tls.keylog_file:{}", key_log.display());
     let cap = capture.to_string_lossy().into_owned();
     // Complete once the request and its echo are in the file, and the CONNECTION_CLOSE after them.
-    stop_capture(child, || {
-        let smb2 = tshark(&["-r", &cap, "-o", &key_opt, "-Y", "smb2"]).unwrap_or_default();
-        let close = tshark(&["-r", &cap, "-o", &key_opt, "-Y", "quic.frame_type == 0x1d"])
+    child.stop(|| {
+        let smb2 = tshark::read(&["-r", &cap, "-o", &key_opt, "-Y", "smb2"]).unwrap_or_default();
+        let close = tshark::read(&["-r", &cap, "-o", &key_opt, "-Y", "quic.frame_type == 0x1d"])
             .unwrap_or_default();
         smb2.lines().count() >= 2 && close.lines().count() >= 1
     });
 
-    let smb2 = tshark(&[
+    let smb2 = tshark::read(&[
         "-r", &cap, "-o", &key_opt, "-Y", "smb2", "-T", "fields", "-e", "smb2.cmd",
     ])
     .expect("tshark read");
     let malformed =
-        tshark(&["-r", &cap, "-o", &key_opt, "-Y", "_ws.malformed"]).expect("tshark read");
-    let summary = tshark(&["-r", &cap, "-o", &key_opt]).unwrap_or_default();
-    let quic = tshark(&[
+        tshark::read(&["-r", &cap, "-o", &key_opt, "-Y", "_ws.malformed"]).expect("tshark read");
+    let summary = tshark::read(&["-r", &cap, "-o", &key_opt]).unwrap_or_default();
+    let quic = tshark::read(&[
         "-r",
         &cap,
         "-o",
