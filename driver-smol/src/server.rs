@@ -553,14 +553,22 @@ mod tests {
         });
     }
 
-    /// A blocking LOCK waiting on another handle gets its final response when its own handle
-    /// is closed (local backend over TCP, our client): the core cancels the waiting LOCK,
-    /// answers it RANGE_NOT_LOCKED as smbd does, then lets the CLOSE through (the backend side
-    /// is covered by `backend::tests::waiting_lock_ends_when_its_handle_closes`).
-    #[test]
-    fn waiting_lock_answers_when_its_handle_closes() {
+    /// Serves a local-directory share `mem`, logs on, opens `l.bin` twice, locks bytes 0..10
+    /// through the first handle and sends a conflicting LOCK through the second; 100 ms later
+    /// runs `end` with the client, the session, the tree and the waiting handle. Returns the
+    /// waiting LOCK's answer (an error when none came within 10 s) and `end`'s result.
+    fn waiting_lock_ended_by<T>(
+        end: impl AsyncFnOnce(
+            &Client,
+            smb_proto::wire::SessionId,
+            smb_proto::wire::TreeId,
+            smb_proto::wire::FileId,
+        ) -> Result<T, crate::ClientError>,
+    ) -> (
+        Result<smb_proto::wire::message::Response, crate::ClientError>,
+        Result<T, crate::ClientError>,
+    ) {
         use crate::backend::{LocalBackend, LocalOptions};
-        use smb_proto::wire::close::{CloseFlags, CloseRequest};
         use smb_proto::wire::lock::{LockElement, LockFlags, LockRequest};
         let dir = tempfile::tempdir().expect("tempdir");
         let mut shares = Shares::new();
@@ -612,33 +620,42 @@ mod tests {
             };
             c.call_body(s, t, lock(h1)).await.expect("first lock");
             let waiting = c.request(s, t, lock(h2));
-            let close = async {
+            let ending = async {
                 smol::Timer::after(std::time::Duration::from_millis(100)).await;
-                c.call_body(
-                    s,
-                    t,
-                    RequestBody::Close(CloseRequest {
-                        flags: CloseFlags::default(),
-                        file_id: h2,
-                    }),
-                )
-                .await
+                end(&c, s, t, h2).await
             };
-            let (lock_result, close_result) = futures_lite::future::zip(
+            let results = futures_lite::future::zip(
                 waiting.or(async {
                     smol::Timer::after(std::time::Duration::from_secs(10)).await;
                     Err(crate::ClientError::Unexpected(
                         "no answer to the waiting lock",
                     ))
                 }),
-                close,
+                ending,
             )
             .await;
-            close_result.expect("close");
-            let err = lock_result.expect_err("the waiting lock fails");
-            assert_eq!(err.status(), Some(NtStatus::RANGE_NOT_LOCKED), "{err}");
             server.shutdown().await;
+            results
+        })
+    }
+
+    /// A blocking LOCK waiting on another handle gets its final response when its own handle
+    /// is closed (local backend over TCP, our client): the core cancels the waiting LOCK,
+    /// answers it RANGE_NOT_LOCKED as smbd does, then lets the CLOSE through (the backend side
+    /// is covered by `backend::tests::waiting_lock_ends_when_its_handle_closes`).
+    #[test]
+    fn waiting_lock_answers_when_its_handle_closes() {
+        use smb_proto::wire::close::{CloseFlags, CloseRequest};
+        let (lock_result, close_result) = waiting_lock_ended_by(async |c, s, t, h2| {
+            let close = RequestBody::Close(CloseRequest {
+                flags: CloseFlags::default(),
+                file_id: h2,
+            });
+            c.call_body(s, t, close).await
         });
+        close_result.expect("close");
+        let err = lock_result.expect_err("the waiting lock fails");
+        assert_eq!(err.status(), Some(NtStatus::RANGE_NOT_LOCKED), "{err}");
     }
 
     /// A LOGOFF while a LOCK of its session waits does not hang it: the LOCK is answered
@@ -647,88 +664,21 @@ mod tests {
     /// `a_logged_off_session_stays_until_its_ops_answer` covers the signing key's lifetime.
     #[test]
     fn waiting_lock_is_answered_after_logoff() {
-        use crate::backend::{LocalBackend, LocalOptions};
-        use smb_proto::wire::lock::{LockElement, LockFlags, LockRequest};
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut shares = Shares::new();
-        shares.insert(
-            "mem",
-            LocalBackend::open(dir.path(), LocalOptions::default()).expect("root"),
-        );
-        smol::block_on(async {
-            let server = SmbServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)), config(), shares)
-                .await
-                .expect("bind");
-            let c = Client::connect(server.local_addr(), ClientConfig::default())
-                .await
-                .expect("connect");
-            let s = c.login("u", "", "p").await.expect("login");
-            let (t, _) = c.tree_connect(s, "mem").await.expect("tree");
-            let open = || {
-                RequestBody::Create(CreateRequest {
-                    name_padding: None,
-                    security_flags: 0,
-                    requested_oplock_level: OplockLevel::NONE,
-                    impersonation_level: ImpersonationLevel::IMPERSONATION,
-                    smb_create_flags: 0,
-                    desired_access: AccessMask::GENERIC_READ | AccessMask::GENERIC_WRITE,
-                    file_attributes: FileAttributes::default(),
-                    share_access: ShareAccess::READ | ShareAccess::WRITE,
-                    create_disposition: CreateDisposition::OPEN_IF,
-                    create_options: CreateOptions::NON_DIRECTORY_FILE,
-                    name: "l.bin".into(),
-                    contexts: Vec::new(),
-                })
-            };
-            let fid = |b| match b {
-                ResponseBody::Create(r) => r.file_id,
-                other => panic!("unexpected {other:?}"),
-            };
-            let h1 = fid(c.call_body(s, t, open()).await.expect("open 1"));
-            let h2 = fid(c.call_body(s, t, open()).await.expect("open 2"));
-            let lock = |file_id| {
-                RequestBody::Lock(LockRequest {
-                    lock_sequence: 0,
-                    file_id,
-                    locks: vec![LockElement {
-                        offset: 0,
-                        length: 10,
-                        flags: LockFlags::EXCLUSIVE_LOCK,
-                    }],
-                })
-            };
-            c.call_body(s, t, lock(h1)).await.expect("first lock");
-            let waiting = c.request(s, t, lock(h2));
-            let close = async {
-                smol::Timer::after(std::time::Duration::from_millis(100)).await;
-                c.logoff(s).await
-            };
-            let (lock_result, close_result) = futures_lite::future::zip(
-                waiting.or(async {
-                    smol::Timer::after(std::time::Duration::from_secs(10)).await;
-                    Err(crate::ClientError::Unexpected(
-                        "no answer to the waiting lock",
-                    ))
-                }),
-                close,
-            )
-            .await;
-            close_result.expect("logoff");
-            // The first handle's close may free the range before the waiting lock is ended
-            // (Windows then answers success): either way the answer arrives, and a success
-            // is signed.
-            match lock_result {
-                Ok(resp) => assert!(
-                    resp.header
-                        .flags
-                        .contains(smb_proto::wire::header::HeaderFlags::SIGNED),
-                    "unsigned {resp:?}"
-                ),
-                Err(err) => assert_eq!(err.status(), Some(NtStatus::RANGE_NOT_LOCKED), "{err}"),
-            }
-
-            server.shutdown().await;
-        });
+        let (lock_result, logoff_result) =
+            waiting_lock_ended_by(async |c, s, _t, _h2| c.logoff(s).await);
+        logoff_result.expect("logoff");
+        // The first handle's close may free the range before the waiting lock is ended
+        // (Windows then answers success): either way the answer arrives, and a success
+        // is signed.
+        match lock_result {
+            Ok(resp) => assert!(
+                resp.header
+                    .flags
+                    .contains(smb_proto::wire::header::HeaderFlags::SIGNED),
+                "unsigned {resp:?}"
+            ),
+            Err(err) => assert_eq!(err.status(), Some(NtStatus::RANGE_NOT_LOCKED), "{err}"),
+        }
     }
 
     /// A CHANGE_NOTIFY waiting on a directory ends with STATUS_NOTIFY_CLEANUP when that handle
