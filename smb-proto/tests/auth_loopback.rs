@@ -7,7 +7,7 @@ use smb_proto::auth::ntlm::av_pairs::{AvId, AvPairs};
 use smb_proto::auth::ntlm::messages::{self, Authenticate, Challenge, MIC_OFFSET, Negotiate};
 use smb_proto::auth::ntlm::{Credentials, NtHash, NtlmServer, ServerConfig, ServerIdentity, flags};
 use smb_proto::auth::spnego::{
-    NegTokenInit, NegTokenResp, NegotiationToken, Oid, SpnegoAcceptor, oid, server_hint,
+    NegState, NegTokenInit, NegTokenResp, NegotiationToken, Oid, SpnegoAcceptor, oid, server_hint,
 };
 use smb_proto::auth::{
     Acceptor, AcceptorStep, AuthError, Identity, IdentityKind, Initiator, InitiatorConfig,
@@ -667,6 +667,32 @@ proptest::proptest! {
         if let Ok((ck, sk, _)) = r {
             proptest::prop_assert_eq!(ck, sk);
         }
+    }
+}
+
+#[test]
+fn a_challenge_marked_accept_completed_is_refused() {
+    // Flipping one bit of the CHALLENGE's negState (accept-incomplete, 1) gives
+    // accept-completed (0): the acceptor would be "done" before our AUTHENTICATE. The
+    // initiator refuses instead of finishing with a token nobody will answer.
+    let r = exchange(
+        client("alice", "correct horse"),
+        acceptor(server_config()),
+        |i, t| {
+            if i != 1 {
+                return t;
+            }
+            let mut r = resp(&t);
+            assert_eq!(r.neg_state, Some(NegState::ACCEPT_INCOMPLETE));
+            r.neg_state = Some(NegState::ACCEPT_COMPLETED);
+            r.encode()
+        },
+    );
+    match r {
+        Err(Failed::Client(AuthError::Unexpected(why))) => {
+            assert!(why.contains("before our last token"), "{why}")
+        }
+        other => panic!("expected the client to refuse: {:?}", other.map(|_| ())),
     }
 }
 

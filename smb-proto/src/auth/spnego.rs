@@ -536,6 +536,14 @@ impl SpnegoInitiator {
             if !complete {
                 return Err(AuthError::Unexpected("the acceptor completed before us"));
             }
+            // An acceptor cannot be complete while we still have a token for it (RFC 4178
+            // 4.2.2: accept-completed ends the exchange): with NTLM that would be a
+            // "completed" CHALLENGE, a forged or corrupted negState.
+            if out.is_some() {
+                return Err(AuthError::Unexpected(
+                    "the acceptor completed before our last token",
+                ));
+            }
             let mic_ok = match &resp.mech_list_mic {
                 Some(mic) => self.active_ref()?.verify_mic(&self.mech_types, mic),
                 None => !mic_required,
