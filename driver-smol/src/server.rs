@@ -553,6 +553,33 @@ mod tests {
         });
     }
 
+    /// A server on 127.0.0.1 sharing the directory `root` (local backend) as `mem`, and our
+    /// client logged on to it with that share connected.
+    async fn local_share_session(
+        root: &std::path::Path,
+    ) -> (
+        SmbServer,
+        Client,
+        smb_proto::wire::SessionId,
+        smb_proto::wire::TreeId,
+    ) {
+        use crate::backend::{LocalBackend, LocalOptions};
+        let mut shares = Shares::new();
+        shares.insert(
+            "mem",
+            LocalBackend::open(root, LocalOptions::default()).expect("root"),
+        );
+        let server = SmbServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)), config(), shares)
+            .await
+            .expect("bind");
+        let c = Client::connect(server.local_addr(), ClientConfig::default())
+            .await
+            .expect("connect");
+        let s = c.login("u", "", "p").await.expect("login");
+        let (t, _) = c.tree_connect(s, "mem").await.expect("tree");
+        (server, c, s, t)
+    }
+
     /// Serves a local-directory share `mem`, logs on, opens `l.bin` twice, locks bytes 0..10
     /// through the first handle and sends a conflicting LOCK through the second; 100 ms later
     /// runs `end` with the client, the session, the tree and the waiting handle. Returns the
@@ -568,23 +595,10 @@ mod tests {
         Result<smb_proto::wire::message::Response, crate::ClientError>,
         Result<T, crate::ClientError>,
     ) {
-        use crate::backend::{LocalBackend, LocalOptions};
         use smb_proto::wire::lock::{LockElement, LockFlags, LockRequest};
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut shares = Shares::new();
-        shares.insert(
-            "mem",
-            LocalBackend::open(dir.path(), LocalOptions::default()).expect("root"),
-        );
         smol::block_on(async {
-            let server = SmbServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)), config(), shares)
-                .await
-                .expect("bind");
-            let c = Client::connect(server.local_addr(), ClientConfig::default())
-                .await
-                .expect("connect");
-            let s = c.login("u", "", "p").await.expect("login");
-            let (t, _) = c.tree_connect(s, "mem").await.expect("tree");
+            let (server, c, s, t) = local_share_session(dir.path()).await;
             let open = || {
                 RequestBody::Create(CreateRequest {
                     name_padding: None,
@@ -685,27 +699,14 @@ mod tests {
     /// is closed (MS-SMB2 3.3.5.10), and the CLOSE itself succeeds instead of waiting behind it.
     #[test]
     fn waiting_notify_is_cleaned_up_when_its_handle_closes() {
-        use crate::backend::{LocalBackend, LocalOptions};
         use smb_proto::wire::change_notify::{
             ChangeNotifyFlags, ChangeNotifyRequest, CompletionFilter,
         };
         use smb_proto::wire::close::{CloseFlags, CloseRequest};
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir(dir.path().join("d")).expect("dir");
-        let mut shares = Shares::new();
-        shares.insert(
-            "mem",
-            LocalBackend::open(dir.path(), LocalOptions::default()).expect("root"),
-        );
         smol::block_on(async {
-            let server = SmbServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)), config(), shares)
-                .await
-                .expect("bind");
-            let c = Client::connect(server.local_addr(), ClientConfig::default())
-                .await
-                .expect("connect");
-            let s = c.login("u", "", "p").await.expect("login");
-            let (t, _) = c.tree_connect(s, "mem").await.expect("tree");
+            let (server, c, s, t) = local_share_session(dir.path()).await;
             let created = c
                 .call_body(
                     s,
