@@ -28,7 +28,9 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use benches::{digest, env_usize, make_random_file, median, mib_per_s};
+use benches::{
+    digest, env_usize, make_random_file, median, mib_per_s, samba_peers_ready, scratch_dir,
+};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -410,30 +412,10 @@ fn main() {
     if modes.is_empty() {
         return;
     }
-    for tool in ["smbd", "smbpasswd", "smbclient"] {
-        if conformance::peers::find_tool(tool).is_none() {
-            println!("SKIP: `{tool}` is not installed");
-            return;
-        }
-    }
-    if !conformance::peers::is_root() {
-        println!("SKIP: a private smbd needs root");
+    if !samba_peers_ready() {
         return;
     }
-    let local = std::env::var("SERVER_BENCH_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            let shm = Path::new("/dev/shm");
-            if shm.is_dir() {
-                shm.to_path_buf()
-            } else {
-                std::env::temp_dir()
-            }
-        });
-    let work = tempfile::Builder::new()
-        .prefix("server-bench-")
-        .tempdir_in(local)
-        .expect("work dir");
+    let work = scratch_dir("SERVER_BENCH_DIR", "server-bench-");
     let src = work.path().join("source.bin");
     make_random_file(&src, mib << 20, 0x5e4e_4e4e);
     let expected = digest(&src);

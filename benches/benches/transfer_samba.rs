@@ -25,10 +25,13 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use benches::{cpu_seconds, digest, env_usize, file_len, make_random_file, median, mib_per_s};
+use benches::{
+    cpu_seconds, digest, env_usize, file_len, make_random_file, median, mib_per_s,
+    samba_peers_ready, scratch_dir,
+};
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -210,18 +213,6 @@ struct Series {
     cpu_smbclient_put: Vec<f64>,
 }
 
-fn local_dir() -> PathBuf {
-    if let Ok(d) = std::env::var("TRANSFER_BENCH_DIR") {
-        return PathBuf::from(d);
-    }
-    let shm = Path::new("/dev/shm");
-    if shm.is_dir() {
-        shm.to_path_buf()
-    } else {
-        std::env::temp_dir()
-    }
-}
-
 fn run_mode(mode: Mode, src: &Path, expected: (u64, [u8; 32]), runs: usize, work: &Path) -> Series {
     let samba = SambaServer::start(mode.samba_options()).expect("start smbd");
     let share_dir = samba.share_dir(mode.share());
@@ -329,20 +320,10 @@ fn main() {
             _ => None,
         })
         .collect();
-    for tool in ["smbd", "smbpasswd", "smbclient"] {
-        if conformance::peers::find_tool(tool).is_none() {
-            println!("SKIP: `{tool}` is not installed");
-            return;
-        }
-    }
-    if !conformance::peers::is_root() {
-        println!("SKIP: a private smbd needs root");
+    if !samba_peers_ready() {
         return;
     }
-    let work = tempfile::Builder::new()
-        .prefix("transfer-bench-")
-        .tempdir_in(local_dir())
-        .expect("work dir");
+    let work = scratch_dir("TRANSFER_BENCH_DIR", "transfer-bench-");
     let src = work.path().join("source.bin");
     make_random_file(&src, mib << 20, 0x5eed_5eed);
     let expected = digest(&src);

@@ -6,7 +6,7 @@
 //! Must not: measure anything itself.
 
 use std::io::{BufReader, Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rand_chacha::ChaCha8Rng;
@@ -19,6 +19,42 @@ pub fn env_usize(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// Whether a private smbd and smbclient can run here (the tools are installed and we are
+/// root); prints the `SKIP:` line when not.
+pub fn samba_peers_ready() -> bool {
+    for tool in ["smbd", "smbpasswd", "smbclient"] {
+        if conformance::peers::find_tool(tool).is_none() {
+            println!("SKIP: `{tool}` is not installed");
+            return false;
+        }
+    }
+    if !conformance::peers::is_root() {
+        println!("SKIP: a private smbd needs root");
+        return false;
+    }
+    true
+}
+
+/// A scratch directory for the local side of transfers, named `prefix…`: under the directory
+/// the environment variable `dir_var` names, else `/dev/shm` (so the local disk is not what is
+/// measured), else the temp dir.
+pub fn scratch_dir(dir_var: &str, prefix: &str) -> tempfile::TempDir {
+    let parent = std::env::var(dir_var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            let shm = Path::new("/dev/shm");
+            if shm.is_dir() {
+                shm.to_path_buf()
+            } else {
+                std::env::temp_dir()
+            }
+        });
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(parent)
+        .expect("scratch dir")
 }
 
 /// The size and SHA-256 of a file. Panics when it cannot be read (a bench aborts).
