@@ -32,9 +32,6 @@ use crate::time::{SimTime, VirtualClock};
 use crate::trace::{NodeRef, ReplayReply, Trace, TraceEvent, TraceMode};
 use crate::workload::{ClientAction, ClientApi, Workload};
 
-/// The CreditCharge of an 8 MiB READ or WRITE, the largest a request may ask credits for.
-const MAX_CHARGE: u16 = 128;
-
 /// FILETIME of 2026-01-01T00:00:00Z: the wall clock of every simulated run starts here.
 pub const SIM_EPOCH_FILETIME: u64 = 134_116_992_000_000_000;
 
@@ -1068,8 +1065,7 @@ impl Sim {
         // what one request asks for. Our server never grants past `max_credits`, but a
         // tampered request (say a flipped CreditCharge) makes it consume ids the client still
         // holds, so under the adversary the client may legitimately end up a little above.
-        let ceiling =
-            c.spec_config.max_credits + u32::from(c.spec_config.credits_wanted.max(MAX_CHARGE));
+        let ceiling = c.spec_config.credit_ceiling();
         if credits > ceiling {
             self.violations.push(Violation {
                 at: self.now,

@@ -93,6 +93,14 @@ impl Default for ClientConfig {
 }
 
 impl ClientConfig {
+    /// The most credits the client may hold unspent: `max_credits` plus the largest ask of one
+    /// request (`credits_wanted`, or the CreditCharge of the largest frame). A grant past it
+    /// closes the connection with `ProtocolViolation::ExcessCredits`.
+    pub fn credit_ceiling(&self) -> u32 {
+        let largest_charge = crate::credits::credit_charge(self.max_frame_size as u64, true);
+        self.max_credits + u32::from(self.credits_wanted.max(largest_charge))
+    }
+
     /// The dialects offered, in ascending order, within `[min_dialect, max_dialect]`.
     pub fn dialects(&self) -> Vec<Dialect> {
         Dialect::ALL
