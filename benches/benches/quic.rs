@@ -16,7 +16,7 @@
 //! 1024), `QUIC_BENCH_RUNS` (default 3), `SMOL_THREADS` (smol's executor threads, default 1),
 //! `QUIC_BENCH_ONLY` (measure only the transports whose name contains this, for profiling).
 
-use benches::{env_usize, median};
+use benches::{cpu_seconds, env_usize, median};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -135,21 +135,11 @@ fn mib_per_s(bytes: usize, d: Duration) -> f64 {
     bytes as f64 / (1024.0 * 1024.0) / d.as_secs_f64()
 }
 
-/// The process's CPU time so far (user + system, all threads), from `/proc/self/stat` (Linux;
-/// USER_HZ is 100), or zero where unavailable. On a machine shared with other work, MiB per
-/// CPU-second compares transports more steadily than wall-clock MiB/s, since both ends run in
-/// this process.
+/// The process's CPU time so far (user + system, all threads; see
+/// [`benches::cpu_seconds`]). On a machine shared with other work, MiB per CPU-second compares
+/// transports more steadily than wall-clock MiB/s, since both ends run in this process.
 fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let ticks: u64 = rest
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|f| f.parse::<u64>().ok())
-        .sum();
-    Duration::from_millis(ticks * 10)
+    Duration::from_secs_f64(cpu_seconds().0)
 }
 
 /// Wall-clock and CPU time of one transfer.
