@@ -216,6 +216,52 @@ impl Link {
     }
 }
 
+/// A node's deadline (what its state machine last asked for) and the one queued wake-up that
+/// serves it: the wake-up is moved earlier when the deadline is, and a stale one is ignored.
+#[derive(Debug, Default)]
+struct NodeTimer {
+    deadline: Option<SimTime>,
+    wake: Option<EventKey>,
+    wake_at: Option<SimTime>,
+}
+
+impl NodeTimer {
+    /// Records deadline `t` and queues `ev` at `t` (not before `now`) unless an earlier wake-up
+    /// is queued. Whether the deadline changed (the caller traces it).
+    fn set(&mut self, now: SimTime, t: SimTime, queue: &mut EventQueue<Ev>, ev: Ev) -> bool {
+        let changed = self.deadline != Some(t);
+        self.deadline = Some(t);
+        let at = t.max(now);
+        if self.wake_at.is_none_or(|w| at < w) {
+            if let Some(k) = self.wake.take() {
+                queue.remove(k);
+            }
+            self.wake = Some(queue.push(at, ev));
+            self.wake_at = Some(at);
+        }
+        changed
+    }
+
+    /// The wake-up `key` fired: the deadline it served, or `None` when it is stale.
+    fn fire(&mut self, key: EventKey) -> Option<Option<SimTime>> {
+        if self.wake != Some(key) {
+            return None;
+        }
+        self.wake = None;
+        self.wake_at = None;
+        Some(self.deadline)
+    }
+
+    /// Forgets the deadline and unqueues the wake-up (the node's state machine is gone).
+    fn clear(&mut self, queue: &mut EventQueue<Ev>) {
+        if let Some(k) = self.wake.take() {
+            queue.remove(k);
+        }
+        self.wake_at = None;
+        self.deadline = None;
+    }
+}
+
 #[derive(Debug)]
 struct ClientNode {
     spec_config: ClientConfig,
@@ -224,9 +270,7 @@ struct ClientNode {
     workload: Box<dyn Workload>,
     conn: Option<Connection>,
     link: Option<usize>,
-    deadline: Option<SimTime>,
-    wake: Option<EventKey>,
-    wake_at: Option<SimTime>,
+    timer: NodeTimer,
     workload_wake: Option<(EventKey, SimTime)>,
     addr: SocketAddr,
     open: BTreeMap<RequestId, SimTime>,
@@ -248,9 +292,7 @@ struct ServerNode {
     conns: BTreeMap<ConnectionHandle, usize>,
     ops: BTreeMap<OpId, PendingOp>,
     opens: BTreeMap<OpenId, OpContext>,
-    deadline: Option<SimTime>,
-    wake: Option<EventKey>,
-    wake_at: Option<SimTime>,
+    timer: NodeTimer,
     model: FileModel,
 }
 
@@ -415,9 +457,7 @@ impl Sim {
             conns: BTreeMap::new(),
             ops: BTreeMap::new(),
             opens: BTreeMap::new(),
-            deadline: None,
-            wake: None,
-            wake_at: None,
+            timer: NodeTimer::default(),
             model: FileModel::new(),
         });
         self.start_server(idx);
@@ -443,9 +483,7 @@ impl Sim {
             workload: spec.workload,
             conn: None,
             link: None,
-            deadline: None,
-            wake: None,
-            wake_at: None,
+            timer: NodeTimer::default(),
             workload_wake: None,
             addr,
             open: BTreeMap::new(),
@@ -538,7 +576,7 @@ impl Sim {
         s.epoch += 1;
         let config = Arc::new(config);
         s.machine = Some((s.factory)(config.clone(), now));
-        s.deadline = None;
+        s.timer.deadline = None;
         let epoch = s.epoch;
         self.trace.record(
             self.now,
@@ -639,18 +677,11 @@ impl Sim {
         let Some(s) = self.servers.get_mut(idx) else {
             return;
         };
-        if s.deadline != Some(t) {
-            s.deadline = Some(t);
+        if s.timer
+            .set(self.now, t, &mut self.queue, Ev::ServerWake { server: idx })
+        {
             self.trace
                 .record(self.now, NodeRef::Server(idx), TraceEvent::Deadline(t));
-        }
-        let t = t.max(self.now);
-        if s.wake_at.is_none_or(|w| t < w) {
-            if let Some(k) = s.wake.take() {
-                self.queue.remove(k);
-            }
-            s.wake = Some(self.queue.push(t, Ev::ServerWake { server: idx }));
-            s.wake_at = Some(t);
         }
     }
 
@@ -659,12 +690,10 @@ impl Sim {
         let Some(s) = self.servers.get_mut(idx) else {
             return;
         };
-        if s.wake != Some(key) {
+        let Some(deadline) = s.timer.fire(key) else {
             return;
-        }
-        s.wake = None;
-        s.wake_at = None;
-        match s.deadline {
+        };
+        match deadline {
             Some(d) if d > now => {
                 self.set_server_deadline(idx, d);
             }
@@ -779,11 +808,7 @@ impl Sim {
         s.machine = None;
         s.epoch += 1;
         s.ops.clear();
-        if let Some(k) = s.wake.take() {
-            self.queue.remove(k);
-        }
-        s.wake_at = None;
-        s.deadline = None;
+        s.timer.clear(&mut self.queue);
         // The process is gone: the operating system closes its handles.
         let opens = std::mem::take(&mut s.opens);
         for (open, ctx) in opens {
@@ -822,7 +847,7 @@ impl Sim {
         let config = Arc::new(config);
         c.conn = Some(Connection::new(config.clone(), c.transport, now_i));
         c.connections += 1;
-        c.deadline = None;
+        c.timer.deadline = None;
         c.open.clear();
         self.stats.connections += 1;
         let server = c.server;
@@ -1082,18 +1107,11 @@ impl Sim {
         let Some(c) = self.clients.get_mut(idx) else {
             return;
         };
-        if c.deadline != Some(t) {
-            c.deadline = Some(t);
+        if c.timer
+            .set(self.now, t, &mut self.queue, Ev::ClientWake { client: idx })
+        {
             self.trace
                 .record(self.now, NodeRef::Client(idx), TraceEvent::Deadline(t));
-        }
-        let t = t.max(self.now);
-        if c.wake_at.is_none_or(|w| t < w) {
-            if let Some(k) = c.wake.take() {
-                self.queue.remove(k);
-            }
-            c.wake = Some(self.queue.push(t, Ev::ClientWake { client: idx }));
-            c.wake_at = Some(t);
         }
     }
 
@@ -1102,12 +1120,10 @@ impl Sim {
         let Some(c) = self.clients.get_mut(idx) else {
             return;
         };
-        if c.wake != Some(key) {
+        let Some(deadline) = c.timer.fire(key) else {
             return;
-        }
-        c.wake = None;
-        c.wake_at = None;
-        match c.deadline {
+        };
+        match deadline {
             Some(d) if d > now => self.set_client_deadline(idx, d),
             _ => {
                 let instant = self.clock.instant(now);
