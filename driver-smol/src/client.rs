@@ -3,6 +3,8 @@
 //! Owns: one task per connection that races the stream's reads, the core's deadline and the
 //! application's commands, and feeds them into [`smb_proto::client::Connection`]; a writer
 //! task so that a large write never stops us reading; and [`Client`], the async API on top.
+//! It also keeps large frame buffers for reuse (sent WRITE frames for [`Client::write_buf`],
+//! READ data handed back through [`Client::recycle`]), bounded in number.
 //! Must not: make protocol decisions. Every rule lives in the sans-IO core; this module only
 //! moves bytes, time and commands.
 
@@ -25,7 +27,7 @@ use smb_proto::wire::session_setup::SessionFlags;
 use smb_proto::wire::tree_connect::TreeConnectResponse;
 use smb_proto::wire::{SessionId, TreeId};
 
-use crate::frame_reader::FrameReader;
+use crate::frame_reader::{FrameReader, ReadBuffers};
 
 /// Why a client operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -156,6 +158,7 @@ pub struct Client {
     clock: Option<Clock>,
     breaks: async_channel::Receiver<BreakNotification>,
     pool: FramePool,
+    read_buffers: ReadBuffers,
     _task: smol::Task<()>,
 }
 
@@ -251,7 +254,8 @@ impl Client {
         let mut rng = SeededRng::from_seed(config.rng_seed).fork();
         let server = config.server_name.clone();
         let clock = config.clock;
-        let frames = FrameReader::new(config.max_frame_size);
+        let read_buffers = ReadBuffers::default();
+        let frames = FrameReader::with_pool(config.max_frame_size, read_buffers.clone());
         let config = Arc::new(config);
         let conn = Connection::new(config, transport, Instant::now());
         let (tx, rx) = async_channel::bounded(64);
@@ -279,6 +283,7 @@ impl Client {
             clock,
             breaks: breaks_rx,
             pool,
+            read_buffers,
             _task: task,
         })
     }
@@ -424,6 +429,13 @@ impl Client {
     /// possible, so its payload holds stale bytes: [`WriteBuf::prepare`] it and overwrite.
     pub fn write_buf(&self, capacity: usize) -> WriteBuf {
         self.pool.take(capacity)
+    }
+
+    /// Hands back the data of a READ response (or any received `Bytes`) once the application
+    /// is done with it: when nothing else holds its frame buffer, a later frame is read into
+    /// it instead of a new, zeroed one.
+    pub fn recycle(&self, data: Bytes) {
+        self.read_buffers.give(data);
     }
 
     /// Writes `data` at `at` (MS-SMB2 WRITE) and waits for the response. The payload becomes

@@ -11,7 +11,10 @@
 //! moves one chunk (`MaxReadSize`/`MaxWriteSize`, capped at 1 MiB, or 64 KiB without
 //! LARGE_MTU, MS-SMB2 3.2.4.7 / 3.2.4.6), and the window holds about 8 MiB. A request the core
 //! has no credits for waits in the driver's backlog, so the window never overruns the credits
-//! the server granted.
+//! the server granted. Each byte is copied once on our side: `copy_from` reads its source
+//! straight into the WRITE's frame buffer ([`Client::write_buf`], signed or sealed in place),
+//! and `copy_to` hands the sink a slice of the received frame, whose buffer then goes back to
+//! the client for a later READ response ([`Client::recycle`]).
 //!
 //! ```no_run
 //! use driver_smol::files::{Credentials, Share};
@@ -1249,7 +1252,10 @@ impl File {
                 source: e,
             })?;
             total += data.len() as u64;
-            if data.len() < asked as usize {
+            let got = data.len();
+            // The frame buffer can take a later READ response.
+            self.share.client().recycle(data);
+            if got < asked as usize {
                 // The end of the file came early: the requests behind this one are moot.
                 return Ok(total);
             }

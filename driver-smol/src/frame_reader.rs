@@ -10,8 +10,13 @@
 //! byte, a length above the limit) is handed over as it came, for the core to reject; a frame
 //! still incomplete after [`SLOW_FRAME`] is handed over in pieces from then on, so the core's
 //! incomplete-frame rules see it and this reader never holds a partial frame for long.
+//!
+//! Also owns [`ReadBuffers`]: an opt-in, bounded pool of large frame buffers the application
+//! hands back once it is done with a frame's data (a READ's payload), so a bulk download
+//! reuses a window's worth of buffers instead of allocating and zeroing one per frame.
 
 use std::io;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -44,6 +49,50 @@ enum State {
 pub struct FrameReader {
     max_frame: usize,
     state: State,
+    pool: Option<ReadBuffers>,
+}
+
+/// Frames at least this long are read into pooled buffers (and worth handing back).
+const POOL_MIN_FRAME: usize = 64 * 1024;
+/// Spare capacity given to a new pooled buffer: a buffer handed back is the data's view of
+/// it, which starts a header's length further in each time round, so it fits frames of the
+/// same size for about this many bytes' worth of headers before it is let go.
+const POOL_SLACK: usize = 8 * 1024;
+/// At most this many buffers wait in the pool (a 16 MiB window of 1 MiB READs).
+const POOL_MAX: usize = 16;
+
+/// Large frame buffers handed back for reuse; see the module docs. Cheap to clone (shared).
+#[derive(Debug, Clone, Default)]
+pub struct ReadBuffers(Arc<Mutex<Vec<BytesMut>>>);
+
+impl ReadBuffers {
+    /// Keeps `data`'s buffer for a later frame if nothing else holds it, it is large and the
+    /// pool has room. Its bytes are stale from then on: the next frame overwrites them.
+    pub fn give(&self, data: Bytes) {
+        if data.len() < POOL_MIN_FRAME {
+            return;
+        }
+        let Ok(mut pool) = self.0.lock() else { return };
+        if pool.len() < POOL_MAX
+            && let Ok(b) = data.try_into_mut()
+        {
+            pool.push(b);
+        }
+    }
+
+    /// A buffer of exactly `len` bytes (stale content, not zeroed) when one with the room is
+    /// pooled.
+    fn take(&self, len: usize) -> Option<BytesMut> {
+        let mut pool = self.0.lock().ok()?;
+        let i = pool.iter().position(|b| b.capacity() >= len)?;
+        let mut b = pool.swap_remove(i);
+        if b.len() >= len {
+            b.truncate(len);
+        } else {
+            b.resize(len, 0);
+        }
+        Some(b)
+    }
 }
 
 impl FrameReader {
@@ -56,6 +105,28 @@ impl FrameReader {
                 bytes: [0; HEADER],
                 len: 0,
             },
+            pool: None,
+        }
+    }
+
+    /// Like [`FrameReader::new`], reading large frames into buffers from `pool` (where the
+    /// application hands them back once done) when it has one that fits.
+    pub fn with_pool(max_frame: usize, pool: ReadBuffers) -> Self {
+        Self {
+            pool: Some(pool),
+            ..Self::new(max_frame)
+        }
+    }
+
+    /// A buffer for a whole frame of `len` bytes.
+    fn frame_buffer(&self, len: usize) -> BytesMut {
+        match &self.pool {
+            Some(pool) if len >= POOL_MIN_FRAME => pool.take(len).unwrap_or_else(|| {
+                let mut b = BytesMut::with_capacity(len.saturating_add(POOL_SLACK));
+                b.resize(len, 0);
+                b
+            }),
+            _ => BytesMut::zeroed(len),
         }
     }
 
@@ -84,7 +155,7 @@ impl FrameReader {
                         // For the core to judge (and usually refuse).
                         return Ok(Some(Bytes::copy_from_slice(&header)));
                     }
-                    let mut buf = BytesMut::zeroed(HEADER + size);
+                    let mut buf = self.frame_buffer(HEADER + size);
                     buf[..HEADER].copy_from_slice(&header);
                     self.state = State::Body {
                         buf,
@@ -200,6 +271,37 @@ mod tests {
                 assert!(reader.next(&mut r).await.expect("read").is_none());
             });
         }
+    }
+
+    /// With a pool, large frames reuse the buffers handed back (stale bytes overwritten), and
+    /// still come back whole, as the only handle on their buffer.
+    #[test]
+    fn pooled_buffers_are_reused_and_overwritten() {
+        let bodies: Vec<Vec<u8>> = (0..6u8)
+            .map(|i| vec![i; 100_000 + usize::from(i)])
+            .collect();
+        let stream: Vec<u8> = bodies.iter().flat_map(|b| frame(b)).collect();
+        let pool = ReadBuffers::default();
+        let mut r = Trickle {
+            data: &stream,
+            step: 4096,
+        };
+        let mut reader = FrameReader::with_pool(1 << 20, pool.clone());
+        smol::block_on(async {
+            let mut last_ptr = None;
+            for b in &bodies {
+                let got = reader.next(&mut r).await.expect("read").expect("a frame");
+                assert_eq!(&got[..], &frame(b)[..]);
+                if let Some(p) = last_ptr {
+                    assert_eq!(got.as_ptr(), p, "the buffer handed back was reused");
+                }
+                // The application keeps only the data (a slice past a header), then gives it back.
+                let data = got.slice(100..);
+                drop(got);
+                last_ptr = Some(data.as_ptr());
+                pool.give(data);
+            }
+        });
     }
 
     /// Headers the core must judge are handed over raw, not buffered.
