@@ -141,6 +141,7 @@ impl Fixture {
         self.run(FsOp::Close {
             open,
             post_query: false,
+            write_time: None,
         })
         .expect("close");
     }

@@ -267,7 +267,11 @@ impl MemFs {
                 open, offset, data, ..
             } => self.write(open, offset, &data, now),
             FsOp::Flush { open } => self.node_of(open).map(|_| OpReply::Flush),
-            FsOp::Close { open, post_query } => self.close(open, post_query),
+            FsOp::Close {
+                open,
+                post_query,
+                write_time,
+            } => self.close(open, post_query, write_time),
             FsOp::QueryInfo { open, query, .. } => self.query_info(open, query),
             FsOp::SetInfo { open, change } => self.set_info(open, change, now),
             FsOp::QueryDirectory {
@@ -764,8 +768,18 @@ impl MemFs {
         })
     }
 
-    fn close(&mut self, open: OpenId, post_query: bool) -> Result<OpReply, NtStatus> {
+    fn close(
+        &mut self,
+        open: OpenId,
+        post_query: bool,
+        write_time: Option<u64>,
+    ) -> Result<OpReply, NtStatus> {
         let o = self.opens.remove(&open).ok_or(NtStatus::FILE_CLOSED)?;
+        if let Some(t) = write_time
+            && let Some(n) = self.nodes.get_mut(&o.node)
+        {
+            n.last_write_time = t;
+        }
         if let Some(locks) = self.locks.get_mut(&o.node) {
             locks.retain(|l| l.open != open);
         }
@@ -945,9 +959,10 @@ impl MemFs {
         match info {
             FileInfo::Basic(b) => {
                 let n = self.nodes.get_mut(&node).ok_or(NtStatus::FILE_CLOSED)?;
-                // 0 means "do not change"; u64::MAX (-1) means "stop updating" (kept as is).
+                // 0 means "do not change"; -1 and -2 (stop and resume updating, MS-FSCC
+                // 2.4.7) are the server's business and change nothing here either.
                 let set = |v: u64, slot: &mut u64| {
-                    if v != 0 && v != u64::MAX {
+                    if v != 0 && v < u64::MAX - 1 {
                         *slot = v;
                     }
                 };
@@ -1399,6 +1414,7 @@ mod tests {
             self.run(FsOp::Close {
                 open: OpenId(open),
                 post_query: false,
+                write_time: None,
             })
             .expect("close");
         }

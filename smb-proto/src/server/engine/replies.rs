@@ -140,6 +140,17 @@ impl Server {
                     index: c.file_index,
                     ..file.clone()
                 };
+                let mut m = c.meta;
+                if self.config.clock.is_some() {
+                    // A file with a write time pending elsewhere shows that time.
+                    m.last_write_time = self.times.opened(
+                        *open,
+                        &file.share,
+                        file.index,
+                        c.is_directory,
+                        m.last_write_time,
+                    );
+                }
                 let oplock_level = self.grant_oplock(&file, *oplock, c.is_directory, *breaks);
                 let o = Open {
                     id: *open,
@@ -176,7 +187,6 @@ impl Server {
                     }
                     contexts.push(CreateContext::QueryOnDiskIdResponse { disk_id });
                 }
-                let m = c.meta;
                 Ok((
                     NtStatus::SUCCESS,
                     body(
@@ -217,25 +227,41 @@ impl Server {
                     None,
                 ))
             }
-            (Waiting::Write, OpReply::Write { count }) => Ok((
-                NtStatus::SUCCESS,
-                body(
-                    WriteResponse {
-                        count,
-                        remaining: 0,
-                    }
-                    .into(),
-                ),
-                None,
-            )),
-            (Waiting::Flush, OpReply::Flush) => Ok((
-                NtStatus::SUCCESS,
-                body(crate::wire::flush::FlushResponse.into()),
-                None,
-            )),
+            (Waiting::Write, OpReply::Write { count }) => {
+                if let Some(open) = cur.counted {
+                    self.times.wrote(open, self.last_now);
+                }
+                Ok((
+                    NtStatus::SUCCESS,
+                    body(
+                        WriteResponse {
+                            count,
+                            remaining: 0,
+                        }
+                        .into(),
+                    ),
+                    None,
+                ))
+            }
+            (Waiting::Flush, OpReply::Flush) => {
+                if let Some(open) = cur.counted {
+                    let now = self.filetime(self.last_now);
+                    self.times.flushed(open, now);
+                }
+                Ok((
+                    NtStatus::SUCCESS,
+                    body(crate::wire::flush::FlushResponse.into()),
+                    None,
+                ))
+            }
             (Waiting::Close { open }, OpReply::Close(meta)) => {
-                if let Some(c) = self.conns.get_mut(&ch) {
-                    c.opens.remove(&open.0);
+                let closed = self.conns.get_mut(&ch).and_then(|c| c.opens.remove(&open.0));
+                let mut meta = meta;
+                // Other opens remain: they still show their write time.
+                if let (Some(m), Some(o)) = (meta.as_mut(), closed)
+                    && let Some(t) = self.times.shown_for(&o.file.share, o.file.index)
+                {
+                    m.last_write_time = t;
                 }
                 let m = meta.unwrap_or_default();
                 Ok((
@@ -260,7 +286,18 @@ impl Server {
                     None,
                 ))
             }
-            (Waiting::QueryInfo { output_len }, OpReply::QueryInfo(info)) => {
+            (Waiting::QueryInfo { output_len }, OpReply::QueryInfo(mut info)) => {
+                if let (Some(open), InfoReply::File(f)) = (cur.counted, &mut info) {
+                    let t = match f {
+                        FileInfo::Basic(b) => Some(&mut b.last_write_time),
+                        FileInfo::All(a) => Some(&mut a.basic.last_write_time),
+                        FileInfo::NetworkOpen(n) => Some(&mut n.last_write_time),
+                        _ => None,
+                    };
+                    if let Some(t) = t {
+                        *t = self.times.reported(open, *t);
+                    }
+                }
                 let mut out = BytesMut::new();
                 let min = match &info {
                     InfoReply::File(f) => {
@@ -313,9 +350,13 @@ impl Server {
                     None,
                 ))
             }
-            (Waiting::SetInfo { rename_to }, OpReply::SetInfo) => {
+            (Waiting::SetInfo { rename_to, times }, OpReply::SetInfo) => {
                 if let (Some(to), Some(open)) = (rename_to, cur.counted) {
                     self.renamed(open, to);
+                }
+                if let Some(open) = cur.counted {
+                    let now = self.filetime(self.last_now);
+                    self.times.set(open, *times, now);
                 }
                 Ok((NtStatus::SUCCESS, body(SetInfoResponse.into()), None))
             }
