@@ -1435,6 +1435,44 @@ mod tests {
     }
 
     #[test]
+    fn close_stores_the_write_time_and_special_times_change_nothing() {
+        let mut t = T::new();
+        t.file(1, "f", CreateDisposition::CREATE).expect("create");
+        t.write(1, 0, b"x").expect("write");
+        let set = |b: u64| FsOp::SetInfo {
+            open: OpenId(1),
+            change: InfoChange::File(FileInfo::Basic(FileBasicInformation {
+                creation_time: b,
+                last_access_time: b,
+                last_write_time: b,
+                change_time: b,
+                file_attributes: FileAttributes::default(),
+            })),
+        };
+        let meta = |t: &mut T| match t.run(FsOp::QueryInfo {
+            open: OpenId(1),
+            query: InfoQuery::File(FileInfoClass::NETWORK_OPEN),
+            output_len: 4096,
+        }) {
+            Ok(OpReply::QueryInfo(InfoReply::File(FileInfo::NetworkOpen(n)))) => n,
+            other => panic!("{other:?}"),
+        };
+        let before = meta(&mut t);
+        // -1 and -2 (MS-FSCC 2.4.7) are not times.
+        t.run(set(u64::MAX)).expect("freeze");
+        t.run(set(u64::MAX - 1)).expect("thaw");
+        assert_eq!(meta(&mut t), before);
+        match t.run(FsOp::Close {
+            open: OpenId(1),
+            post_query: true,
+            write_time: Some(77),
+        }) {
+            Ok(OpReply::Close(Some(m))) => assert_eq!(m.last_write_time, 77),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn dispositions_and_data() {
         let mut t = T::new();
         assert_eq!(

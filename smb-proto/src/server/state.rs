@@ -376,9 +376,10 @@ pub(crate) fn check_path(name: &str) -> Result<String, NtStatus> {
         if comp.len() > 255 {
             return Err(NtStatus::OBJECT_NAME_INVALID);
         }
-        if comp.chars().any(|c| {
-            (c as u32) < 0x20 || matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*')
-        }) {
+        if comp
+            .chars()
+            .any(|c| (c as u32) < 0x20 || matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*'))
+        {
             return Err(NtStatus::OBJECT_NAME_INVALID);
         }
     }
@@ -415,7 +416,10 @@ mod tests {
         assert_eq!(check_path("dir/f.txt"), Ok("dir\\f.txt".into()));
         assert_eq!(check_path("a/b\\c/"), Ok("a\\b\\c".into()));
         assert_eq!(check_path("/abs"), Err(NtStatus::INVALID_PARAMETER));
-        assert_eq!(check_path("a/../../b"), Err(NtStatus::OBJECT_PATH_SYNTAX_BAD));
+        assert_eq!(
+            check_path("a/../../b"),
+            Err(NtStatus::OBJECT_PATH_SYNTAX_BAD)
+        );
         assert_eq!(check_path("../x"), Err(NtStatus::OBJECT_PATH_SYNTAX_BAD));
         assert_eq!(check_path("a//b"), Err(NtStatus::OBJECT_NAME_INVALID));
         assert_eq!(check_path("./b"), Err(NtStatus::OBJECT_NAME_INVALID));

@@ -255,7 +255,10 @@ impl Server {
                 ))
             }
             (Waiting::Close { open }, OpReply::Close(meta)) => {
-                let closed = self.conns.get_mut(&ch).and_then(|c| c.opens.remove(&open.0));
+                let closed = self
+                    .conns
+                    .get_mut(&ch)
+                    .and_then(|c| c.opens.remove(&open.0));
                 let mut meta = meta;
                 // Other opens remain: they still show their write time.
                 if let (Some(m), Some(o)) = (meta.as_mut(), closed)

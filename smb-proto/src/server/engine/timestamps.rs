@@ -336,7 +336,11 @@ mod tests {
         w.wrote(OpenId(1), now);
         w.set(OpenId(1), TimeChange::Size, T0 + SEC);
         let set = T0 + 86_400 * SEC;
-        w.set(OpenId(2), TimeChange::Basic { last_write: set }, T0 + 2 * SEC);
+        w.set(
+            OpenId(2),
+            TimeChange::Basic { last_write: set },
+            T0 + 2 * SEC,
+        );
         // The sticky open's writes change nothing.
         w.wrote(OpenId(2), now);
         assert_eq!(w.next_due(), None);
@@ -350,11 +354,19 @@ mod tests {
     #[test]
     fn freeze_keeps_the_time_and_thaw_resumes_updates() {
         let (mut w, now) = one_open();
-        w.set(OpenId(1), TimeChange::Basic { last_write: FREEZE }, T0 + SEC);
+        w.set(
+            OpenId(1),
+            TimeChange::Basic { last_write: FREEZE },
+            T0 + SEC,
+        );
         w.wrote(OpenId(1), now);
         assert_eq!(w.next_due(), None);
         assert_eq!(w.reported(OpenId(1), T0 + 2 * SEC), T0);
-        w.set(OpenId(1), TimeChange::Basic { last_write: THAW }, T0 + 3 * SEC);
+        w.set(
+            OpenId(1),
+            TimeChange::Basic { last_write: THAW },
+            T0 + 3 * SEC,
+        );
         assert_eq!(w.reported(OpenId(1), T0 + 2 * SEC), T0);
         w.wrote(OpenId(1), now);
         assert_eq!(w.next_due(), Some(now + WRITE_TIME_DELAY));
