@@ -166,7 +166,11 @@ pub(crate) enum Waiting {
         times: super::engine::timestamps::TimeChange,
     },
     /// QUERY_DIRECTORY on this open; `first` when it is the first since open/restart.
-    QueryDirectory { first: bool },
+    QueryDirectory {
+        first: bool,
+        /// The class asked for (write times kept by the engine are patched into Id* classes).
+        class: crate::wire::fscc::FileInfoClass,
+    },
     /// LOCK; `invalid_tail` when an unlock request had a bad element after the unlocks sent
     /// (success is then answered INVALID_PARAMETER).
     Lock { invalid_tail: bool },

@@ -396,7 +396,10 @@ impl Server {
                                     .then_some(q.file_index),
                                 output_len: q.output_buffer_length,
                             },
-                            Waiting::QueryDirectory { first },
+                            Waiting::QueryDirectory {
+                                first,
+                                class: q.file_information_class,
+                            },
                         )
                     }
                     RequestBody::Lock(l) => {

@@ -140,17 +140,6 @@ impl Server {
                     index: c.file_index,
                     ..file.clone()
                 };
-                let mut m = c.meta;
-                if self.config.clock.is_some() {
-                    // A file with a write time pending elsewhere shows that time.
-                    m.last_write_time = self.times.opened(
-                        *open,
-                        &file.share,
-                        file.index,
-                        c.is_directory,
-                        m.last_write_time,
-                    );
-                }
                 let oplock_level = self.grant_oplock(&file, *oplock, c.is_directory, *breaks);
                 let o = Open {
                     id: *open,
@@ -166,8 +155,17 @@ impl Server {
                     breaking: false,
                 };
                 let fid = o.file_id();
+                let (share, index) = (o.file.share.clone(), o.file.index);
                 let conn = self.conns.get_mut(&ch).ok_or(NtStatus::FILE_CLOSED)?;
                 conn.opens.insert(open.0, o);
+                let mut m = c.meta;
+                if self.config.clock.is_some() {
+                    // Tracked from here on (CLOSE forgets it); a file with a write time
+                    // pending through another open shows that time.
+                    m.last_write_time =
+                        self.times
+                            .opened(*open, &share, index, c.is_directory, m.last_write_time);
+                }
                 let mut contexts = Vec::new();
                 if *want_mxac {
                     contexts.push(CreateContext::MaximalAccessResponse {
@@ -363,7 +361,7 @@ impl Server {
                 }
                 Ok((NtStatus::SUCCESS, body(SetInfoResponse.into()), None))
             }
-            (Waiting::QueryDirectory { first, .. }, OpReply::QueryDirectory(buf)) => {
+            (Waiting::QueryDirectory { first, class }, OpReply::QueryDirectory(buf)) => {
                 if buf.is_empty() {
                     return Err(if *first {
                         NtStatus::NO_SUCH_FILE
@@ -371,6 +369,14 @@ impl Server {
                         NtStatus::NO_MORE_FILES
                     });
                 }
+                let share = cur.counted.and_then(|o| {
+                    let c = self.conns.get(&ch)?;
+                    Some(c.opens.get(&o.0)?.file.share.clone())
+                });
+                let buf = match share {
+                    Some(share) => self.times.patch_listing(&share, *class, buf),
+                    None => buf,
+                };
                 Ok((
                     NtStatus::SUCCESS,
                     body(QueryDirectoryResponse { buffer: buf }.into()),

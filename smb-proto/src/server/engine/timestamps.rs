@@ -18,16 +18,21 @@
 //!   move at once. The last CLOSE hands it to the backend (`FsOp::Close::write_time`), which
 //!   stores it before answering, so the file keeps what clients were shown.
 //!
-//! Limits: directory listings show the backend's mtime while an update is pending; changes
-//! made outside the server are not seen until the last open closes. Directories and opens
-//! whose backend gives no file index are not tracked (their times are the backend's).
+//! Directory listings of the classes that carry a FileId (FileIdBoth/IdFull/IdExtd) show the
+//! same times ([`WriteTimes::patch_listing`]); the other classes show the backend's mtime
+//! while an update is pending. Changes made outside the server are not seen until the last
+//! open closes. Directories and opens whose backend gives no file index are not tracked
+//! (their times are the backend's).
 //!
 //! Must not: do I/O, read a clock (every time is an argument) or emit output.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use bytes::{Bytes, BytesMut};
+
 use super::super::ops::OpenId;
+use crate::wire::fscc::FileInfoClass;
 use crate::wire::fscc::file::FileBasicInformation;
 
 /// How long after an open's first WRITE its LastWriteTime update is made (smbd's default and
@@ -38,6 +43,20 @@ pub(crate) const WRITE_TIME_DELAY: Duration = Duration::from_secs(2);
 const FREEZE: u64 = u64::MAX;
 /// FILETIME -2: resume updating it.
 const THAW: u64 = u64::MAX - 1;
+
+/// Where a directory entry keeps LastWriteTime (MS-FSCC 2.4.17-2.4.19: NextEntryOffset,
+/// FileIndex, CreationTime, LastAccessTime, then LastWriteTime).
+const ENTRY_LAST_WRITE: usize = 24;
+
+/// Where an entry of a class that carries the FileId keeps it (the low 8 bytes for IdExtd's
+/// 128-bit FileId), or `None` for classes without one.
+fn entry_file_id(class: FileInfoClass) -> Option<usize> {
+    match class {
+        FileInfoClass::ID_BOTH_DIRECTORY => Some(96),
+        FileInfoClass::ID_FULL_DIRECTORY | FileInfoClass::ID_EXTD_DIRECTORY => Some(72),
+        _ => None,
+    }
+}
 
 /// Identifies a file: its share's backend selector and the backend's file index.
 type Key = (String, u64);
@@ -254,6 +273,54 @@ impl WriteTimes {
         self.files.remove(&o.file).and_then(|f| f.shown)
     }
 
+    /// Shows the kept write times in a QUERY_DIRECTORY answer of `share` whose entries carry
+    /// the FileId; any other answer (or one with nothing to patch) is returned as is. Entries
+    /// are walked by NextEntryOffset with every offset checked.
+    pub fn patch_listing(&self, share: &str, class: FileInfoClass, buf: Bytes) -> Bytes {
+        let Some(id_at) = entry_file_id(class) else {
+            return buf;
+        };
+        let shown: BTreeMap<u64, u64> = self
+            .files
+            .iter()
+            .filter(|((s, _), _)| s == share)
+            .filter_map(|((_, index), f)| Some((*index, f.shown?)))
+            .collect();
+        if shown.is_empty() {
+            return buf;
+        }
+        let mut out = BytesMut::from(&buf[..]);
+        let mut at = 0usize;
+        while let Some(entry) = out.get_mut(at..) {
+            let field = |e: &[u8], from: usize| -> Option<[u8; 8]> {
+                e.get(from..from.checked_add(8)?)?.try_into().ok()
+            };
+            let (Some(next), Some(id)) = (
+                entry
+                    .get(..4)
+                    .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                    .map(u32::from_le_bytes),
+                field(entry, id_at).map(u64::from_le_bytes),
+            ) else {
+                break;
+            };
+            if let (Some(t), Some(slot)) = (
+                shown.get(&id),
+                entry.get_mut(ENTRY_LAST_WRITE..ENTRY_LAST_WRITE + 8),
+            ) {
+                slot.copy_from_slice(&t.to_le_bytes());
+            }
+            if next == 0 {
+                break;
+            }
+            match at.checked_add(next as usize) {
+                Some(n) => at = n,
+                None => break,
+            }
+        }
+        out.freeze()
+    }
+
     /// The earliest delayed update.
     pub fn next_due(&self) -> Option<Instant> {
         self.opens.values().filter_map(|o| o.due).min()
@@ -381,6 +448,72 @@ mod tests {
         assert_eq!(w.opened(OpenId(4), "s", 0, false, T0), T0);
         assert_eq!(w.reported(OpenId(3), T0 + SEC), T0 + SEC);
         assert_eq!(w.closing(OpenId(3), T0 + SEC), None);
+    }
+
+    #[test]
+    fn id_listings_show_the_kept_time() {
+        use crate::server::ops::{DirEntry, DirectoryBuilder, FileMeta};
+        use crate::wire::fscc::directory::DirectoryListing;
+        let (mut w, now) = one_open();
+        let listing = |class: FileInfoClass| {
+            let mut b = DirectoryBuilder::new(class, 4096).expect("builder");
+            for (name, index) in [("a", 7u64), ("b", 8)] {
+                b.push(&DirEntry {
+                    name: name.into(),
+                    short_name: String::new(),
+                    meta: FileMeta {
+                        last_write_time: T0 + SEC,
+                        ..FileMeta::default()
+                    },
+                    file_index: index,
+                    ea_size: 0,
+                })
+                .expect("push");
+            }
+            b.finish()
+        };
+        let times = |class: FileInfoClass, buf: &Bytes| -> Vec<u64> {
+            match DirectoryListing::decode(class, buf).expect("decode") {
+                DirectoryListing::IdBothDirectory(v) => {
+                    v.iter().map(|e| e.common.last_write_time).collect()
+                }
+                DirectoryListing::IdFullDirectory(v) => {
+                    v.iter().map(|e| e.common.last_write_time).collect()
+                }
+                DirectoryListing::IdExtdDirectory(v) => {
+                    v.iter().map(|e| e.common.last_write_time).collect()
+                }
+                other => panic!("{other:?}"),
+            }
+        };
+        // Nothing kept yet: returned as is.
+        let buf = listing(FileInfoClass::ID_BOTH_DIRECTORY);
+        assert_eq!(
+            w.patch_listing("s", FileInfoClass::ID_BOTH_DIRECTORY, buf.clone()),
+            buf
+        );
+        w.wrote(OpenId(1), now);
+        for class in [
+            FileInfoClass::ID_BOTH_DIRECTORY,
+            FileInfoClass::ID_FULL_DIRECTORY,
+            FileInfoClass::ID_EXTD_DIRECTORY,
+        ] {
+            let patched = w.patch_listing("s", class, listing(class));
+            assert_eq!(times(class, &patched), vec![T0, T0 + SEC], "{class:?}");
+            // Another share's listing is not touched.
+            assert_eq!(w.patch_listing("t", class, listing(class)), listing(class));
+        }
+        // A class without FileId, and a truncated buffer, come back unchanged.
+        let plain = listing(FileInfoClass::FULL_DIRECTORY);
+        assert_eq!(
+            w.patch_listing("s", FileInfoClass::FULL_DIRECTORY, plain.clone()),
+            plain
+        );
+        let cut = listing(FileInfoClass::ID_BOTH_DIRECTORY).slice(..50);
+        assert_eq!(
+            w.patch_listing("s", FileInfoClass::ID_BOTH_DIRECTORY, cut.clone()),
+            cut
+        );
     }
 
     #[test]
