@@ -113,10 +113,8 @@ impl Server {
                 if let Waiting::QueryDirectory { .. } = cur.waiting {
                     return Err(s);
                 }
-                if let Waiting::Close { open } = cur.waiting
-                    && let Some(c) = self.conns.get_mut(&ch)
-                {
-                    c.opens.remove(&open.0);
+                if let Waiting::Close { open } = cur.waiting {
+                    self.remove_open(open);
                 }
                 return Err(s);
             }
@@ -144,6 +142,7 @@ impl Server {
                 let o = Open {
                     id: *open,
                     session: *session,
+                    conn: ch,
                     tree: *tree,
                     granted: c.granted_access,
                     is_directory: c.is_directory,
@@ -155,8 +154,10 @@ impl Server {
                     breaking: false,
                 };
                 let fid = o.file_id();
-                let conn = self.conns.get_mut(&ch).ok_or(NtStatus::FILE_CLOSED)?;
-                conn.opens.insert(open.0, o);
+                if !self.conns.contains_key(&ch) {
+                    return Err(NtStatus::FILE_CLOSED);
+                }
+                self.add_open(o);
                 let mut contexts = Vec::new();
                 if *want_mxac {
                     contexts.push(CreateContext::MaximalAccessResponse {
@@ -234,9 +235,7 @@ impl Server {
                 None,
             )),
             (Waiting::Close { open }, OpReply::Close(meta)) => {
-                if let Some(c) = self.conns.get_mut(&ch) {
-                    c.opens.remove(&open.0);
-                }
+                self.remove_open(*open);
                 let m = meta.unwrap_or_default();
                 Ok((
                     NtStatus::SUCCESS,
