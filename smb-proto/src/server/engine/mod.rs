@@ -455,7 +455,8 @@ impl Server {
         // others lose the channel and live on.
         let mut ended = Vec::new();
         for (sid, s) in self.sessions.iter_mut() {
-            if s.channels.remove(&ch).is_some() && s.channels.is_empty() {
+            // A binding still authenticating does not keep a session alive.
+            if s.channels.remove(&ch).is_some() && !s.channels.values().any(|c| c.ready) {
                 ended.push(*sid);
             }
         }

@@ -134,6 +134,23 @@ impl Server {
                 },
                 OpReply::Create(c),
             ) => {
+                // The session ended while the backend opened the file (LOGOFF, or a new
+                // session naming it as its PreviousSessionId): nobody can close the open, so
+                // it is closed now.
+                let share = self
+                    .sessions
+                    .get(session)
+                    .filter(|s| s.logged_off)
+                    .map(|s| {
+                        s.trees
+                            .get(tree)
+                            .map(|t| t.share.name.clone())
+                            .unwrap_or_default()
+                    });
+                if let Some(share) = share {
+                    self.orphan_close(ch, *open, *session, *tree, share);
+                    return Err(NtStatus::USER_SESSION_DELETED);
+                }
                 let file = FileKey {
                     index: c.file_index,
                     ..file.clone()
