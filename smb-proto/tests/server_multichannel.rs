@@ -677,3 +677,47 @@ fn a_break_goes_to_another_channel_once_the_openers_is_gone() {
         NtStatus::SHARING_VIOLATION
     );
 }
+
+fn lock(fid: FileId, sequence: u32) -> RequestBody {
+    use smb_proto::wire::lock::{LockElement, LockFlags, LockRequest};
+    RequestBody::Lock(LockRequest {
+        lock_sequence: sequence,
+        file_id: fid,
+        locks: vec![LockElement {
+            offset: 0,
+            length: 10,
+            flags: LockFlags(LockFlags::EXCLUSIVE_LOCK.0 | LockFlags::FAIL_IMMEDIATELY.0),
+        }],
+    })
+}
+
+#[test]
+fn a_lock_replayed_on_another_channel_is_answered_without_locking_again() {
+    let mut net = Net::new(config());
+    let mut a = net.connect(SigningAlgorithm::AES_GMAC, 1061);
+    let mut b = net.connect(SigningAlgorithm::AES_GMAC, 1062);
+    let mut keys = net.login(&mut a);
+    let (_, resp) = net.call(&mut a, &keys, create("locked.txt"));
+    let fid = file_id(&resp);
+    assert_eq!(bind(&mut net, &mut b, &mut keys), NtStatus::SUCCESS);
+    // Index 1, number 5 (MS-SMB2 2.2.26: LockSequenceNumber is the low 4 bits).
+    let seq = (1 << 4) | 5;
+    assert_eq!(net.call(&mut a, &keys, lock(fid, seq)).0, NtStatus::SUCCESS);
+    // The same LOCK again, on the other channel: a replay, answered from the array.
+    assert_eq!(net.call(&mut b, &keys, lock(fid, seq)).0, NtStatus::SUCCESS);
+    // Another number at that index is a new request: the range is taken.
+    assert_eq!(
+        net.call(&mut b, &keys, lock(fid, (1 << 4) | 6)).0,
+        NtStatus::LOCK_NOT_GRANTED
+    );
+    // ... and it invalidated the entry, so the old number is no replay any more.
+    assert_eq!(
+        net.call(&mut a, &keys, lock(fid, seq)).0,
+        NtStatus::LOCK_NOT_GRANTED
+    );
+    // Index 0 is never tracked.
+    assert_eq!(
+        net.call(&mut a, &keys, lock(fid, 5)).0,
+        NtStatus::LOCK_NOT_GRANTED
+    );
+}

@@ -160,7 +160,13 @@ pub(crate) struct Open {
     /// A break notification was sent and its acknowledgment is awaited
     /// (Open.OplockState Breaking, MS-SMB2 3.3.1.10).
     pub breaking: bool,
+    /// Open.LockSequenceArray (MS-SMB2 3.3.1.10): the LockSequenceNumber of the last
+    /// successful LOCK per LockSequenceIndex 1..=64, [`NO_LOCK_SEQUENCE`] when none is valid.
+    pub lock_sequences: [u8; 64],
 }
+
+/// An invalid entry of [`Open::lock_sequences`] (sequence numbers have 4 bits).
+pub(crate) const NO_LOCK_SEQUENCE: u8 = 0xFF;
 
 /// Identifies the file an open names, before (path) and after (file index) the backend
 /// opened it. Share and path are lower-cased: shares match names case-insensitively.
@@ -217,8 +223,12 @@ pub(crate) enum Waiting {
     /// QUERY_DIRECTORY on this open; `first` when it is the first since open/restart.
     QueryDirectory { first: bool },
     /// LOCK; `invalid_tail` when an unlock request had a bad element after the unlocks sent
-    /// (success is then answered INVALID_PARAMETER).
-    Lock { invalid_tail: bool },
+    /// (success is then answered INVALID_PARAMETER); `sequence` the (index - 1, number) its
+    /// success records in the open's lock sequence array.
+    Lock {
+        invalid_tail: bool,
+        sequence: Option<(usize, u8)>,
+    },
     /// IOCTL.
     Ioctl { ctl_code: CtlCode, file_id: FileId },
     /// CHANGE_NOTIFY with the client's limit.

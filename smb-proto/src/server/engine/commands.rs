@@ -374,6 +374,30 @@ impl Server {
                         }
                         let usable = valid_locks(&l.locks)?;
                         let invalid_tail = usable < l.locks.len();
+                        // Lock sequence replay detection (MS-SMB2 3.3.5.14), where a LOCK
+                        // may be replayed on another channel: 3.x with multichannel, as smbd
+                        // does. Indexes 1..=64 are tracked; 0 and the rest are not.
+                        let index = l.sequence_index() as usize;
+                        let sequence = (config.multichannel
+                            && self.dialect(ch).is_some_and(|d| d >= Dialect::SMB3_0)
+                            && (1..=64).contains(&index))
+                        .then(|| (index - 1, l.sequence_number()));
+                        if let Some((i, n)) = sequence {
+                            if open.lock_sequences.get(i) == Some(&n) {
+                                // Already done: answered without locking again.
+                                return ok(
+                                    self,
+                                    ResponsePayload::Body(crate::wire::lock::LockResponse.into()),
+                                );
+                            }
+                            if let Some(slot) = self
+                                .opens
+                                .get_mut(&open.id.0)
+                                .and_then(|o| o.lock_sequences.get_mut(i))
+                            {
+                                *slot = NO_LOCK_SEQUENCE;
+                            }
+                        }
                         let mut locks = l.locks;
                         locks.truncate(usable);
                         (
@@ -381,7 +405,10 @@ impl Server {
                                 open: open.id,
                                 locks,
                             },
-                            Waiting::Lock { invalid_tail },
+                            Waiting::Lock {
+                                invalid_tail,
+                                sequence,
+                            },
                         )
                     }
                     RequestBody::ChangeNotify(c) => {

@@ -32,8 +32,8 @@ use super::ops::{
 };
 use super::pipes::PipeTable;
 use super::state::{
-    ALL_ACCESS, Chain, Channel, Conn, Current, FileKey, Open, Phase, READ_ACCESS, Related, Resp,
-    Session, Tree, WRITE_BITS, Waiting, check_path, map_generic,
+    ALL_ACCESS, Chain, Channel, Conn, Current, FileKey, NO_LOCK_SEQUENCE, Open, Phase, READ_ACCESS,
+    Related, Resp, Session, Tree, WRITE_BITS, Waiting, check_path, map_generic,
 };
 use crate::auth::{Acceptor, AcceptorStep, IdentityKind, SpnegoAcceptor};
 use crate::credits::{ServerWindow, credit_charge};
@@ -1308,6 +1308,7 @@ mod tests {
                     op: OpId(9),
                     waiting: Waiting::Lock {
                         invalid_tail: false,
+                        sequence: None,
                     },
                     interim_at: None,
                     async_id: None,

@@ -169,6 +169,7 @@ impl Server {
                     file,
                     oplock: oplock_level,
                     breaking: false,
+                    lock_sequences: [NO_LOCK_SEQUENCE; 64],
                 };
                 let fid = o.file_id();
                 if !self.conns.contains_key(&ch) {
@@ -349,14 +350,28 @@ impl Server {
                     None,
                 ))
             }
-            (Waiting::Lock { invalid_tail: true }, OpReply::Lock) => {
-                Err(NtStatus::INVALID_PARAMETER)
+            (
+                Waiting::Lock {
+                    invalid_tail: true, ..
+                },
+                OpReply::Lock,
+            ) => Err(NtStatus::INVALID_PARAMETER),
+            (Waiting::Lock { sequence, .. }, OpReply::Lock) => {
+                // A replay of this LOCK is answered from the array (MS-SMB2 3.3.5.14).
+                if let (Some((i, n)), Some(t)) = (sequence, cur.counted)
+                    && let Some(slot) = self
+                        .opens
+                        .get_mut(&t.0)
+                        .and_then(|o| o.lock_sequences.get_mut(*i))
+                {
+                    *slot = *n;
+                }
+                Ok((
+                    NtStatus::SUCCESS,
+                    body(crate::wire::lock::LockResponse.into()),
+                    None,
+                ))
             }
-            (Waiting::Lock { .. }, OpReply::Lock) => Ok((
-                NtStatus::SUCCESS,
-                body(crate::wire::lock::LockResponse.into()),
-                None,
-            )),
             (Waiting::Ioctl { ctl_code, file_id }, OpReply::Ioctl(output)) => Ok((
                 NtStatus::SUCCESS,
                 body(
