@@ -721,3 +721,24 @@ fn a_lock_replayed_on_another_channel_is_answered_without_locking_again() {
         NtStatus::LOCK_NOT_GRANTED
     );
 }
+
+#[test]
+fn a_session_has_at_most_32_channels() {
+    let mut net = Net::new(config());
+    let mut a = net.connect(SigningAlgorithm::AES_GMAC, 2000);
+    let mut keys = net.login(&mut a);
+    for i in 1..32u16 {
+        let mut c = net.connect(SigningAlgorithm::AES_GMAC, 2000 + i);
+        assert_eq!(
+            bind(&mut net, &mut c, &mut keys),
+            NtStatus::SUCCESS,
+            "channel {i}"
+        );
+    }
+    let mut extra = net.connect(SigningAlgorithm::AES_GMAC, 2100);
+    assert_eq!(
+        bind(&mut net, &mut extra, &mut keys),
+        NtStatus::INSUFFICIENT_RESOURCES
+    );
+    assert_eq!(net.server.session_count(extra.ch), 0);
+}

@@ -1,10 +1,13 @@
-//! The server state machine (MS-SMB2 3.3): [`Server`] owns every connection.
+//! The server state machine (MS-SMB2 3.3): [`Server`] owns every connection, and the sessions
+//! and opens that span them (a session's channels are the connections bound to it).
 //!
-//! Owns: the `Server` value and its public surface, accepting and dropping connections,
+//! Owns: the `Server` value and its public surface, accepting and dropping connections (a
+//! session ends with its last channel),
 //! deframing, decrypting and splitting what arrives, the MessageId window, the chains of
 //! requests (one op at a time, related-compound inheritance), op bookkeeping and the timers
 //! (interim responses, the auth failure delay, idle and incomplete-frame timeouts).
-//! Submodules add `impl Server` blocks: `security` (NEGOTIATE, SESSION_SETUP, per-request
+//! Submodules add `impl Server` blocks: `security` (NEGOTIATE, SESSION_SETUP with channel
+//! binding and PreviousSessionId, per-request
 //! session/signature/encryption/tree checks, CANCEL), `commands` (validated requests turned
 //! into [`FsOp`]s or answered directly), `replies` (completions turned into responses),
 //! `oplocks` (batch/exclusive grants, breaks, held CREATEs, acknowledgments) and `output`

@@ -1,11 +1,16 @@
 //! Who may ask: NEGOTIATE (SMB2 and the SMB1 multi-protocol form), SESSION_SETUP with SPNEGO
-//! and key derivation, the delayed answer to a failed logon, and the per-request checks of
-//! session, signature, encryption and tree (MS-SMB2 3.3.5.2.4 - 3.3.5.2.11), and CANCEL.
+//! and key derivation (a new session, a re-authentication, a multichannel binding with its
+//! channel key, a PreviousSessionId ending the old session), the delayed answer to a failed
+//! logon, and the per-request checks of session, channel, signature, encryption and tree
+//! (MS-SMB2 3.3.5.2.4 - 3.3.5.2.11), and CANCEL.
 //!
 //! Owns: the [`Server`] methods for those steps.
 //! Must not: touch files or build frames (see `commands` and `output`).
 
 use super::*;
+
+/// Most channels one session may have.
+const MAX_CHANNELS: usize = 32;
 
 impl Server {
     pub(super) fn handle_smb1(&mut self, ch: ConnectionHandle, now: Instant, frame: &Bytes) {
@@ -435,6 +440,11 @@ impl Server {
                 }
                 if let Err(status) = bind_allowed(&config, session, n) {
                     return refuse_signed(self, status);
+                }
+                // Bounded, as Windows bounds it (smbtorture smb2.multichannel.generic
+                // num_channels expects the 33rd binding refused this way).
+                if session.channels.len() >= MAX_CHANNELS {
+                    return refuse_signed(self, NtStatus::INSUFFICIENT_RESOURCES);
                 }
             }
         }
