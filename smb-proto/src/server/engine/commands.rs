@@ -144,7 +144,15 @@ impl Server {
                     .cloned()
                     .collect();
                 self.close_opens(opens);
-                self.pipes.drop_tree(ch, ctx.session, ctx.tree);
+                // Pipes are kept per connection: the tree's go on every channel.
+                let channels: Vec<ConnectionHandle> = self
+                    .sessions
+                    .get(&ctx.session)
+                    .map(|s| s.channels.keys().copied().collect())
+                    .unwrap_or_default();
+                for c in channels {
+                    self.pipes.drop_tree(c, ctx.session, ctx.tree);
+                }
                 ok(
                     self,
                     ResponsePayload::Body(
