@@ -64,6 +64,8 @@ struct Net {
     fs: MemFs,
     frames: BTreeMap<ConnectionHandle, VecDeque<Bytes>>,
     closed: Vec<ConnectionHandle>,
+    /// The last response `send` returned.
+    last: Option<Bytes>,
 }
 
 /// One client connection, seen from the test.
@@ -93,6 +95,7 @@ impl Net {
             fs: MemFs::new(),
             frames: BTreeMap::new(),
             closed: Vec::new(),
+            last: None,
         }
     }
 
@@ -164,6 +167,7 @@ impl Net {
         );
         self.pump();
         let resp = self.take(c.ch).expect("a response");
+        self.last = Some(resp.clone());
         (resp, msg)
     }
 
@@ -506,6 +510,13 @@ fn refused_bindings_answer_the_specs_status() {
         bind(&mut net, &mut c, &mut keys),
         NtStatus::REQUEST_OUT_OF_SEQUENCE
     );
+    // The refusal is signed with the session's key: a client that requires signing reads
+    // the status rather than dropping the connection.
+    let last = net.last.clone().expect("the refusal");
+    let mut check = BytesMut::from(&last[..]);
+    keys.channels[&a.ch]
+        .verify(&mut check)
+        .expect("signed with the session's key");
     // A non-binding SESSION_SETUP naming the session on a connection that is not one of its
     // channels: the session is unknown there.
     let (status, _, _) = net.setup(&mut c, ("alice", "secret"), None, SessionId(0));
@@ -524,10 +535,16 @@ fn refused_bindings_answer_the_specs_status() {
         NtStatus::USER_SESSION_DELETED
     );
 
-    // Another user cannot bind: ACCESS_DENIED, and the session lives on.
+    // Another user cannot bind: ACCESS_DENIED (signed with the session's key, which signed
+    // the binding), and the session lives on.
     let mut d = net.connect(SigningAlgorithm::AES_GMAC, 1023);
     let (status, _, key) = net.setup(&mut d, ("bob", "hunter2"), Some(&keys), SessionId(0));
     assert_eq!(status, NtStatus::ACCESS_DENIED);
+    let last = net.last.clone().expect("the refusal");
+    let mut check = BytesMut::from(&last[..]);
+    keys.channels[&a.ch]
+        .verify(&mut check)
+        .expect("signed with the session's key");
     assert!(key.is_none());
     assert_eq!(net.server.session_count(d.ch), 0);
     assert_eq!(

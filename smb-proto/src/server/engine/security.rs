@@ -535,7 +535,8 @@ impl Server {
                 };
                 let Some(signer) = signer else {
                     session.channels.remove(&ch);
-                    return refuse(self, NtStatus::ACCESS_DENIED);
+                    // Signed with the session's key, as the binding's requests were.
+                    return refuse_signed(self, NtStatus::ACCESS_DENIED);
                 };
                 channel.signer = Some(signer);
                 channel.ready = true;
