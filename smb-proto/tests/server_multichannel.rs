@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use smb_crypto::{PreauthHash, SigningAlgorithm};
+use smb_crypto::{CipherId, PreauthHash, SigningAlgorithm};
 use smb_proto::auth::ntlm::{Credentials, ServerIdentity};
 use smb_proto::auth::{
     AcceptorConfig, Initiator, InitiatorConfig, InitiatorStep, NtlmPolicy, SpnegoInitiator,
@@ -31,7 +31,8 @@ use smb_proto::wire::logoff::LogoffRequest;
 use smb_proto::wire::message::{Request, RequestBody, ResponseBody, ResponsePayload};
 use smb_proto::wire::negotiate::{Capabilities, NegotiateRequest, SecurityMode};
 use smb_proto::wire::negotiate_context::{
-    HashAlgorithm, NegotiateContext, PreauthIntegrityCapabilities, SigningCapabilities,
+    EncryptionCapabilities, HashAlgorithm, NegotiateContext, PreauthIntegrityCapabilities,
+    SigningCapabilities,
 };
 use smb_proto::wire::read::{Channel, ReadFlags, ReadRequest};
 use smb_proto::wire::session_setup::{SessionSetupFlags, SessionSetupRequest};
@@ -75,6 +76,8 @@ struct Conn {
     /// The connection's preauth hash after NEGOTIATE.
     preauth: PreauthHash,
     signing: SigningAlgorithm,
+    /// The cipher offered (and so negotiated) for encryption, if any.
+    cipher: Option<CipherId>,
     capabilities: Capabilities,
 }
 
@@ -178,6 +181,16 @@ impl Net {
 
     /// Accepts a connection and negotiates 3.1.1 with `signing`.
     fn connect(&mut self, signing: SigningAlgorithm, port: u16) -> Conn {
+        self.connect_with(signing, None, port)
+    }
+
+    /// Accepts a connection and negotiates 3.1.1 with `signing` and `cipher`.
+    fn connect_with(
+        &mut self,
+        signing: SigningAlgorithm,
+        cipher: Option<CipherId>,
+        port: u16,
+    ) -> Conn {
         let peer: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
         let ch = self.server.accept(self.now, TransportKind::Tcp, peer);
         let mut c = Conn {
@@ -185,23 +198,30 @@ impl Net {
             next_id: 0,
             preauth: PreauthHash::new(),
             signing,
+            cipher,
             capabilities: Capabilities::empty(),
         };
+        let mut contexts = vec![
+            NegotiateContext::PreauthIntegrity(PreauthIntegrityCapabilities {
+                hash_algorithms: vec![HashAlgorithm::SHA512],
+                salt: Bytes::from_static(&[9; 32]),
+            }),
+            NegotiateContext::Signing(SigningCapabilities {
+                algorithms: vec![signing],
+            }),
+        ];
+        if let Some(c) = cipher {
+            contexts.push(NegotiateContext::Encryption(EncryptionCapabilities {
+                ciphers: vec![c],
+            }));
+        }
         let body = RequestBody::Negotiate(NegotiateRequest {
             security_mode: SecurityMode::SIGNING_ENABLED,
             capabilities: Capabilities::LARGE_MTU | Capabilities::MULTI_CHANNEL,
             client_guid: Guid([port as u8; 16]),
             client_start_time: 0,
             dialects: vec![Dialect::SMB3_1_1],
-            contexts: vec![
-                NegotiateContext::PreauthIntegrity(PreauthIntegrityCapabilities {
-                    hash_algorithms: vec![HashAlgorithm::SHA512],
-                    salt: Bytes::from_static(&[9; 32]),
-                }),
-                NegotiateContext::Signing(SigningCapabilities {
-                    algorithms: vec![signing],
-                }),
-            ],
+            contexts,
         });
         let (resp, req) = self.send(&mut c, SessionId(0), TreeId(0), body, None);
         c.preauth.update(&req);
@@ -275,7 +295,7 @@ impl Net {
             let key = SessionCrypto::new(
                 Role::Client,
                 Dialect::SMB3_1_1.0,
-                None,
+                c.cipher,
                 Some(c.signing),
                 session_key.as_bytes(),
                 Some(preauth.value()),
@@ -758,4 +778,57 @@ fn a_session_has_at_most_32_channels() {
         NtStatus::INSUFFICIENT_RESOURCES
     );
     assert_eq!(net.server.session_count(extra.ch), 0);
+}
+
+#[test]
+fn a_sealed_request_on_a_connection_that_is_no_channel_is_answered_session_deleted() {
+    let mut net = Net::new(config());
+    let gcm = Some(CipherId::AES_128_GCM);
+    let mut a = net.connect_with(SigningAlgorithm::AES_GMAC, gcm, 1071);
+    let b = net.connect_with(SigningAlgorithm::AES_GMAC, gcm, 1072);
+    let mut keys = net.login(&mut a);
+    let (_, resp) = net.call(&mut a, &keys, create("sealed.txt"));
+    let fid = file_id(&resp);
+    // A READ sealed with the session's key, on b (not bound): the server opens it with the
+    // session's key (found in the global table) and answers, sealed, that the session is
+    // unknown on this connection.
+    let header = Header {
+        command: smb_proto::wire::Command::READ,
+        credits: 8,
+        credit_charge: 1,
+        message_id: MessageId(1),
+        session_id: keys.id,
+        id: HeaderId::Sync {
+            process_id: 0xFEFF,
+            tree_id: keys.tree,
+        },
+        ..Header::default()
+    };
+    let mut msg = BytesMut::new();
+    Request {
+        header,
+        body: read(fid),
+    }
+    .encode(&mut msg)
+    .expect("encode");
+    let key = keys.channels.get_mut(&a.ch).expect("key");
+    let frame = key.seal(keys.id.0, &msg).expect("seal");
+    net.server.handle_input(
+        b.ch,
+        Input::Receive {
+            now: net.now,
+            data: frame,
+        },
+    );
+    net.pump();
+    let sealed = net.take(b.ch).expect("an answer on b");
+    assert_eq!(sealed.first(), Some(&0xFD), "sealed");
+    let plain = keys.channels[&a.ch]
+        .open(BytesMut::from(&sealed[..]))
+        .expect("opens with the session's key");
+    assert_eq!(
+        Header::decode(&plain).expect("h").status,
+        NtStatus::USER_SESSION_DELETED
+    );
+    assert!(!net.closed.contains(&b.ch), "the connection stays");
 }

@@ -710,11 +710,14 @@ impl Server {
                     Ok((th, _)) => th.session_id,
                     Err(_) => return self.drop_conn(ch, "bad transform header", true),
                 };
-                // The session's key opens on any of its channels (MS-SMB2 3.3.5.2.1.1).
+                // The session's key opens the message whichever connection it came on (the
+                // session is looked up in the global table, MS-SMB2 3.3.5.2.1.1, as smbd does);
+                // a connection that is not one of its channels then gets
+                // USER_SESSION_DELETED for the request, sealed.
                 let Some(crypto) = self
                     .sessions
                     .get(&sid)
-                    .filter(|s| s.valid() && s.channels.contains_key(&ch))
+                    .filter(|s| s.valid())
                     .and_then(|s| s.crypto.as_ref())
                 else {
                     return self.drop_conn(ch, "transform for an unknown session", true);
