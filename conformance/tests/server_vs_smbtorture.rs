@@ -55,6 +55,7 @@ const PASSING: &[(&str, &[&str])] = &[
             "unlock",
             "multiple-unlock",
             "stacking",
+            "replay_smb3_specification_multi",
             "contend",
             "context",
             "range",
@@ -154,6 +155,49 @@ const PASSING_OPLOCKS: &[(&str, &[&str])] = &[
             "encryption-aes-128-gcm",
             "encryption-aes-256-ccm",
             "encryption-aes-256-gcm",
+            // Sessions across connections: PreviousSessionId and multichannel binding.
+            "reconnect1",
+            "reconnect2",
+            "bind1",
+            "bind2",
+            "bind_invalid_auth",
+            "bind_negative_smb202",
+            "bind_negative_smb210s",
+            "bind_negative_smb210d",
+            "bind_negative_smb2to3s",
+            "bind_negative_smb2to3d",
+            "bind_negative_smb3to2s",
+            "bind_negative_smb3to2d",
+            "bind_negative_smb3to3s",
+            "bind_negative_smb3to3d",
+            "bind_negative_smb3encGtoCs",
+            "bind_negative_smb3encGtoCd",
+            "bind_negative_smb3signCtoHs",
+            "bind_negative_smb3signCtoGs",
+            "bind_negative_smb3signCtoGd",
+            "bind_negative_smb3signHtoCs",
+            "bind_negative_smb3signHtoGs",
+            "bind_negative_smb3signHtoGd",
+            "bind_negative_smb3signGtoCs",
+            "bind_negative_smb3signGtoCd",
+            "bind_negative_smb3signGtoHs",
+            "bind_negative_smb3signGtoHd",
+            "bind_negative_smb3sneGtoCs",
+            "bind_negative_smb3sneGtoCd",
+            "bind_negative_smb3sneGtoHs",
+            "bind_negative_smb3sneGtoHd",
+            "bind_negative_smb3sneCtoGs",
+            "bind_negative_smb3sneCtoGd",
+            "bind_negative_smb3sneHtoGs",
+            "bind_negative_smb3sneHtoGd",
+            "bind_negative_smb3signC30toGs",
+            "bind_negative_smb3signC30toGd",
+            "bind_negative_smb3signH2XtoGs",
+            "bind_negative_smb3signH2XtoGd",
+            "bind_negative_smb3signGtoC30s",
+            "bind_negative_smb3signGtoC30d",
+            "bind_negative_smb3signGtoH2Xs",
+            "bind_negative_smb3signGtoH2Xd",
         ],
     ),
     (
@@ -252,21 +296,11 @@ const SLOW: &[(&str, u64)] = &[("smb2.maxfid.maxfid", 600)];
 const REASONS: &str = "\
 ## Why ours fails where smbd passes
 
-- **Session features behind the batch oplock** (smb2.session reconnect1/2, bind_negative_*):
-  the server now grants BATCH/EXCLUSIVE to a file's only open, so these tests get past their
-  `oplock_level` check (reauth1, reauth6, signing-*, encryption-* pass). reconnect1/2 then expect
-  the PreviousSessionId of a new SESSION_SETUP to end the old session (USER_SESSION_DELETED on
-  its handle; not implemented); bind_negative_* expect the status of a refused channel binding
-  (REQUEST_NOT_ACCEPTED, INVALID_PARAMETER, NOT_SUPPORTED, REQUEST_OUT_OF_SEQUENCE by case)
-  where ours answers ACCESS_DENIED.
 - **Oplocks** (smb2.oplock): LEVEL_II is never granted and every break goes to NONE, so the
   tests that expect a break to LEVEL_II, a LEVEL_II grant beside another open, or level-II
   breaks on WRITE/LOCK fail (exclusive2/5/9, batch1-3, 5-7, 9-14, 16, 20, 22a, 23, 24, brl1/3,
   levelii500/502). smb2.oplock.doc gets a break where smbd sends none. Streams are not
   supported (batch26, stream1).
-- **Multichannel binding** (smb2.session bind1, bind2, bind_invalid_auth): skipped against us
-  because the server refuses a binding SESSION_SETUP (REQUEST_NOT_ACCEPTED, multichannel is out
-  of scope).
 - **smb2.session.ntlmssp_bug14932**: a re-authentication with a crafted NTLMv2 blob; smbd
   answers INVALID_PARAMETER, our NTLM acceptor answers LOGON_FAILURE (re-authentication
   answers are now signed, which they were not before).

@@ -1,9 +1,10 @@
-//! Per-connection state of the server: negotiated parameters, sessions, trees, opens and the
-//! requests in progress.
+//! The state the server keeps: per connection (negotiated parameters, the requests in
+//! progress), and server-wide the sessions (MS-SMB2's GlobalSessionTable, each session with
+//! its channels: the connections bound to it) and the opens, which belong to a session, not
+//! to the connection that made them.
 //!
-//! Owns: the plain data the [`super::Server`] keeps per connection, and the small rules that
-//! belong to that data (which access a tree grants, how a path is checked, the protection a
-//! message needs).
+//! Owns: the plain data the [`super::Server`] keeps, and the small rules that belong to that
+//! data (which access a tree grants, how a path is checked, which key signs on a channel).
 //! Must not: emit output or run the protocol; the engine does.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -15,7 +16,7 @@ use smb_crypto::PreauthHash;
 
 use super::config::ShareConfig;
 use super::negotiate::ServerNegotiated;
-use super::ops::{OpId, OpenId};
+use super::ops::{ConnectionHandle, OpId, OpenId};
 use crate::auth::{Identity, SpnegoAcceptor};
 use crate::credits::ServerWindow;
 use crate::io::TransportKind;
@@ -42,9 +43,46 @@ pub(crate) enum Phase {
     Closed,
 }
 
-/// An authenticated (or authenticating) session.
+/// One connection bound to a session (MS-SMB2 3.3.1.14 Channel).
+#[derive(Debug)]
+pub(crate) struct Channel {
+    /// This channel's own signing key (a bound channel's, MS-SMB2 3.3.5.5.3); `None` signs
+    /// with the session's key (the channel that created the session, and a binding still
+    /// authenticating, whose requests and interim answers use the session's key).
+    pub signer: Option<SessionCrypto>,
+    /// A binding SESSION_SETUP in progress on this connection.
+    pub acceptor: Option<Box<SpnegoAcceptor>>,
+    /// The binding's preauth hash (3.1.1): the connection's, then its SESSION_SETUPs.
+    pub preauth: Option<PreauthHash>,
+    /// Requests other than SESSION_SETUP may use the session on this connection.
+    pub ready: bool,
+}
+
+impl Channel {
+    /// The channel of the connection that creates the session.
+    pub fn primary() -> Self {
+        Channel {
+            signer: None,
+            acceptor: None,
+            preauth: None,
+            ready: true,
+        }
+    }
+}
+
+/// An authenticated (or authenticating) session. Sessions live in the server-wide table;
+/// `channels` says which connections may use one.
 #[derive(Debug)]
 pub(crate) struct Session {
+    /// The connections bound to it; it ends when the last one goes.
+    pub channels: BTreeMap<ConnectionHandle, Channel>,
+    /// The dialect, cipher and signing algorithm of the connection that created it (a
+    /// binding must match them, MS-SMB2 3.3.5.5.2). The ClientGuid is not compared: like
+    /// Windows and smbd, a binding from another client GUID is accepted (smbtorture
+    /// smb2.session.bind_negative_smb3signCtoHd expects it to succeed).
+    pub dialect: crate::wire::Dialect,
+    pub cipher: Option<smb_crypto::CipherId>,
+    pub signing_algorithm: Option<smb_crypto::SigningAlgorithm>,
     /// The exchange in progress (re-authentication included).
     pub acceptor: Option<Box<SpnegoAcceptor>>,
     /// The session's preauth hash while authenticating (3.1.1).
@@ -70,6 +108,19 @@ impl Session {
     pub fn valid(&self) -> bool {
         self.identity.is_some()
     }
+
+    /// Whether requests on `ch` may use the session (a bound, authenticated channel).
+    pub fn usable_on(&self, ch: ConnectionHandle) -> bool {
+        self.valid() && !self.logged_off && self.channels.get(&ch).is_some_and(|c| c.ready)
+    }
+
+    /// The key that signs and verifies on `ch`: the channel's own, else the session's.
+    pub fn signer(&self, ch: ConnectionHandle) -> Option<&SessionCrypto> {
+        self.channels
+            .get(&ch)
+            .and_then(|c| c.signer.as_ref())
+            .or(self.crypto.as_ref())
+    }
 }
 
 /// A tree connect.
@@ -88,6 +139,8 @@ pub(crate) struct Open {
     pub id: OpenId,
     /// The owning session.
     pub session: SessionId,
+    /// The connection it was opened on (breaks go there while it is a channel).
+    pub conn: ConnectionHandle,
     /// The owning tree.
     pub tree: TreeId,
     /// The access granted at CREATE.
@@ -107,7 +160,13 @@ pub(crate) struct Open {
     /// A break notification was sent and its acknowledgment is awaited
     /// (Open.OplockState Breaking, MS-SMB2 3.3.1.10).
     pub breaking: bool,
+    /// Open.LockSequenceArray (MS-SMB2 3.3.1.10): the LockSequenceNumber of the last
+    /// successful LOCK per LockSequenceIndex 1..=64, [`NO_LOCK_SEQUENCE`] when none is valid.
+    pub lock_sequences: [u8; 64],
 }
+
+/// An invalid entry of [`Open::lock_sequences`] (sequence numbers have 4 bits).
+pub(crate) const NO_LOCK_SEQUENCE: u8 = 0xFF;
 
 /// Identifies the file an open names, before (path) and after (file index) the backend
 /// opened it. Share and path are lower-cased: shares match names case-insensitively.
@@ -172,8 +231,12 @@ pub(crate) enum Waiting {
         class: crate::wire::fscc::FileInfoClass,
     },
     /// LOCK; `invalid_tail` when an unlock request had a bad element after the unlocks sent
-    /// (success is then answered INVALID_PARAMETER).
-    Lock { invalid_tail: bool },
+    /// (success is then answered INVALID_PARAMETER); `sequence` the (index - 1, number) its
+    /// success records in the open's lock sequence array.
+    Lock {
+        invalid_tail: bool,
+        sequence: Option<(usize, u8)>,
+    },
     /// IOCTL.
     Ioctl { ctl_code: CtlCode, file_id: FileId },
     /// CHANGE_NOTIFY with the client's limit.
@@ -275,10 +338,8 @@ pub(crate) struct Conn {
     pub phase: Phase,
     pub window: ServerWindow,
     pub preauth: Option<PreauthHash>,
-    pub sessions: BTreeMap<SessionId, Session>,
-    pub opens: BTreeMap<u64, Open>,
-    /// CLOSE ops held until the other ops on their open complete, by open.
-    pub parked_closes: BTreeMap<u64, super::ops::OpRequest>,
+    /// Opens made on this connection and still open (they keep it from idling out).
+    pub open_count: usize,
     pub chains: BTreeMap<u64, Chain>,
     pub next_chain: u64,
     pub last_activity: Instant,

@@ -47,18 +47,8 @@ impl Server {
         };
         match body {
             RequestBody::Logoff(_) => {
-                let conn = self.conns.get_mut(&ch).ok_or(Refuse::Disconnect("gone"))?;
-                let opens: Vec<Open> = conn
-                    .opens
-                    .values()
-                    .filter(|o| o.session == ctx.session)
-                    .cloned()
-                    .collect();
-                if let Some(s) = conn.sessions.get_mut(&ctx.session) {
-                    s.logged_off = true;
-                }
-                self.close_opens(ch, opens);
-                self.pipes.drop_session(ch, ctx.session);
+                // LOGOFF on any channel ends the session on all of them.
+                self.end_session(ctx.session);
                 ok(
                     self,
                     ResponsePayload::Body(crate::wire::logoff::LogoffResponse.into()),
@@ -83,7 +73,7 @@ impl Server {
                 };
                 let conn = self.conns.get_mut(&ch).ok_or(Refuse::Disconnect("gone"))?;
                 let transport_security = conn.negotiated().is_some_and(|n| n.transport_security);
-                let session = conn
+                let session = self
                     .sessions
                     .get_mut(&ctx.session)
                     .ok_or(NtStatus::USER_SESSION_DELETED)?;
@@ -145,18 +135,25 @@ impl Server {
                 )))
             }
             RequestBody::TreeDisconnect(_) => {
-                let conn = self.conns.get_mut(&ch).ok_or(Refuse::Disconnect("gone"))?;
-                if let Some(s) = conn.sessions.get_mut(&ctx.session) {
+                if let Some(s) = self.sessions.get_mut(&ctx.session) {
                     s.trees.remove(&ctx.tree);
                 }
-                let opens: Vec<Open> = conn
+                let opens: Vec<Open> = self
                     .opens
                     .values()
                     .filter(|o| o.session == ctx.session && o.tree == ctx.tree)
                     .cloned()
                     .collect();
-                self.close_opens(ch, opens);
-                self.pipes.drop_tree(ch, ctx.session, ctx.tree);
+                self.close_opens(opens);
+                // Pipes are kept per connection: the tree's go on every channel.
+                let channels: Vec<ConnectionHandle> = self
+                    .sessions
+                    .get(&ctx.session)
+                    .map(|s| s.channels.keys().copied().collect())
+                    .unwrap_or_default();
+                for c in channels {
+                    self.pipes.drop_tree(c, ctx.session, ctx.tree);
+                }
                 ok(
                     self,
                     ResponsePayload::Body(
@@ -165,7 +162,7 @@ impl Server {
                 )
             }
             RequestBody::OplockBreak(req) => self.on_oplock_ack(ch, header, ctx, req, related),
-            RequestBody::Create(req) if self.tree(ch, ctx)?.share.kind == ShareKind::Pipe => {
+            RequestBody::Create(req) if self.tree(ctx)?.share.kind == ShareKind::Pipe => {
                 self.on_pipe(ch, header, ctx, RequestBody::Create(req), related)
             }
             RequestBody::Create(req) => {
@@ -184,11 +181,11 @@ impl Server {
                 if req.ctl_code == CtlCode::FSCTL_QUERY_NETWORK_INTERFACE_INFO {
                     return self.network_interfaces(ch, header, ctx, &req).map(Some);
                 }
-                let tree = self.tree(ch, ctx)?;
+                let tree = self.tree(ctx)?;
                 if tree.share.kind == ShareKind::Pipe {
                     return self.on_pipe(ch, header, ctx, RequestBody::Ioctl(req), related);
                 }
-                let open = self.open_for(ch, ctx, req.file_id, related)?;
+                let open = self.open_for(ctx, req.file_id, related)?;
                 let op = FsOp::Ioctl {
                     open: open.id,
                     ctl_code: req.ctl_code,
@@ -203,12 +200,12 @@ impl Server {
             }
             body => {
                 let fid = file_id_of(&body).ok_or(NtStatus::INVALID_PARAMETER)?;
-                let tree = self.tree(ch, ctx)?;
+                let tree = self.tree(ctx)?;
                 if tree.share.kind == ShareKind::Pipe {
                     return self.on_pipe(ch, header, ctx, body, related);
                 }
                 let read_only = tree.share.read_only;
-                let open = self.open_for(ch, ctx, fid, related)?;
+                let open = self.open_for(ctx, fid, related)?;
                 let has = |bits: u32| open.granted.0 & bits != 0;
                 let (op, waiting) = match body {
                     RequestBody::Read(ReadRequest {
@@ -372,11 +369,7 @@ impl Server {
                         let restart = q.flags.contains(QueryDirectoryFlags::RESTART_SCANS)
                             || q.flags.contains(QueryDirectoryFlags::REOPEN);
                         let first = restart || !open.enumerated;
-                        if let Some(o) = self
-                            .conns
-                            .get_mut(&ch)
-                            .and_then(|c| c.opens.get_mut(&open.id.0))
-                        {
+                        if let Some(o) = self.opens.get_mut(&open.id.0) {
                             o.enumerated = true;
                         }
                         (
@@ -408,6 +401,30 @@ impl Server {
                         }
                         let usable = valid_locks(&l.locks)?;
                         let invalid_tail = usable < l.locks.len();
+                        // Lock sequence replay detection (MS-SMB2 3.3.5.14), where a LOCK
+                        // may be replayed on another channel: 3.x with multichannel, as smbd
+                        // does. Indexes 1..=64 are tracked; 0 and the rest are not.
+                        let index = l.sequence_index() as usize;
+                        let sequence = (config.multichannel
+                            && self.dialect(ch).is_some_and(|d| d >= Dialect::SMB3_0)
+                            && (1..=64).contains(&index))
+                        .then(|| (index - 1, l.sequence_number()));
+                        if let Some((i, n)) = sequence {
+                            if open.lock_sequences.get(i) == Some(&n) {
+                                // Already done: answered without locking again.
+                                return ok(
+                                    self,
+                                    ResponsePayload::Body(crate::wire::lock::LockResponse.into()),
+                                );
+                            }
+                            if let Some(slot) = self
+                                .opens
+                                .get_mut(&open.id.0)
+                                .and_then(|o| o.lock_sequences.get_mut(i))
+                            {
+                                *slot = NO_LOCK_SEQUENCE;
+                            }
+                        }
                         let mut locks = l.locks;
                         locks.truncate(usable);
                         (
@@ -415,7 +432,10 @@ impl Server {
                                 open: open.id,
                                 locks,
                             },
-                            Waiting::Lock { invalid_tail },
+                            Waiting::Lock {
+                                invalid_tail,
+                                sequence,
+                            },
                         )
                     }
                     RequestBody::ChangeNotify(c) => {
@@ -447,10 +467,9 @@ impl Server {
         }
     }
 
-    pub(super) fn tree(&self, ch: ConnectionHandle, ctx: &Ctx) -> Result<Tree, Refuse> {
-        self.conns
-            .get(&ch)
-            .and_then(|c| c.sessions.get(&ctx.session))
+    pub(super) fn tree(&self, ctx: &Ctx) -> Result<Tree, Refuse> {
+        self.sessions
+            .get(&ctx.session)
             .and_then(|s| s.trees.get(&ctx.tree))
             .cloned()
             .ok_or(Refuse::Status(NtStatus::NETWORK_NAME_DELETED))
@@ -460,7 +479,6 @@ impl Server {
     /// of this session and tree (MS-SMB2 3.3.5.2.7.2, 3.3.5.x "FileId ... not found").
     pub(super) fn open_for(
         &self,
-        ch: ConnectionHandle,
         ctx: &Ctx,
         fid: FileId,
         related: Related,
@@ -471,28 +489,47 @@ impl Server {
         } else {
             fid
         };
-        let conn = self.conns.get(&ch).ok_or(Refuse::Disconnect("gone"))?;
-        conn.opens
+        self.opens
             .get(&fid.volatile)
             .filter(|o| o.file_id() == fid && o.session == ctx.session && o.tree == ctx.tree)
             .cloned()
             .ok_or(Refuse::Status(NtStatus::FILE_CLOSED))
     }
 
-    pub(super) fn close_opens(&mut self, ch: ConnectionHandle, opens: Vec<Open>) {
-        let Some(mut conn) = self.conns.remove(&ch) else {
-            return;
-        };
+    /// Closes opens the client can no longer close (tree, session gone): the ops waiting
+    /// on them end, on whichever channel they wait, and the backend gets a Close.
+    pub(super) fn close_opens(&mut self, opens: Vec<Open>) {
         for o in &opens {
-            for op in end_waiting_ops(&mut conn, o.id) {
+            for op in end_waiting_ops(&mut self.conns, o.id) {
                 self.outbox.push_back(ServerOutput::Cancel(op));
             }
-            self.internal_close(ch, &conn, o);
+            self.internal_close(o.conn, o);
         }
         for o in opens {
-            conn.opens.remove(&o.id.0);
+            self.remove_open(o.id);
         }
-        self.conns.insert(ch, conn);
+    }
+
+    /// Ends a session on all its channels (LOGOFF, a failed re-authentication, or a new
+    /// session naming it as PreviousSessionId): its opens are closed, new requests on it get
+    /// USER_SESSION_DELETED, and it goes once the ops it has in flight answered.
+    pub(super) fn end_session(&mut self, sid: SessionId) {
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        s.logged_off = true;
+        s.acceptor = None;
+        let channels: Vec<ConnectionHandle> = s.channels.keys().copied().collect();
+        let opens: Vec<Open> = self
+            .opens
+            .values()
+            .filter(|o| o.session == sid)
+            .cloned()
+            .collect();
+        self.close_opens(opens);
+        for c in channels {
+            self.pipes.drop_session(c, sid);
+        }
     }
 
     pub(super) fn prepare_create(
@@ -501,14 +538,14 @@ impl Server {
         ctx: &Ctx,
         req: CreateRequest,
     ) -> Result<(FsOp, Waiting), Refuse> {
-        let tree = self.tree(ch, ctx)?;
+        let tree = self.tree(ctx)?;
         if tree.share.kind == ShareKind::Pipe {
             // Named pipes (IPC$) come with the IPC$ issue.
             return Err(NtStatus::NOT_SUPPORTED.into());
         }
         let max_opens = self.config.max_opens;
         let conn = self.conns.get(&ch).ok_or(Refuse::Disconnect("gone"))?;
-        if conn.opens.len() >= max_opens {
+        if conn.open_count >= max_opens {
             return Err(NtStatus::INSUFFICIENT_RESOURCES.into());
         }
         if req.impersonation_level > ImpersonationLevel::DELEGATE {
@@ -682,7 +719,7 @@ impl Server {
         if busy >= max_outstanding {
             return Err(NtStatus::INSUFFICIENT_RESOURCES.into());
         }
-        let session = conn
+        let session = self
             .sessions
             .get(&ctx.session)
             .ok_or(NtStatus::USER_SESSION_DELETED)?;
@@ -707,7 +744,7 @@ impl Server {
         let mut park = false;
         let mut counted = None;
         if let Some(t) = target
-            && let Some(o) = conn.opens.get_mut(&t.0)
+            && let Some(o) = self.opens.get_mut(&t.0)
         {
             if is_close {
                 park = o.inflight > 0;
@@ -720,11 +757,14 @@ impl Server {
             // Waiting LOCKs and CHANGE_NOTIFYs on this open would hold the CLOSE forever:
             // they end now (MS-SMB2 3.3.5.10), and the CLOSE goes out once the backend has
             // answered them.
-            for op in end_waiting_ops(conn, t) {
+            for op in end_waiting_ops(&mut self.conns, t) {
                 self.outbox.push_back(ServerOutput::Cancel(op));
             }
         }
-        let chain = conn
+        let chain = self
+            .conns
+            .get_mut(&ch)
+            .ok_or(Refuse::Disconnect("gone"))?
             .chains
             .get_mut(&chain_id)
             .ok_or(Refuse::Disconnect("gone"))?;
@@ -759,7 +799,7 @@ impl Server {
         };
         match target {
             Some(t) if park => {
-                conn.parked_closes.insert(t.0, request);
+                self.parked_closes.insert(t.0, request);
             }
             _ => self.outbox.push_back(ServerOutput::Op(request)),
         }
@@ -770,9 +810,12 @@ impl Server {
 /// Marks the waiting LOCKs and CHANGE_NOTIFYs on `open` as ended by its close and returns
 /// their ops, for the driver to cancel (each is answered once, so ops already cancelled are
 /// skipped).
-fn end_waiting_ops(conn: &mut crate::server::state::Conn, open: OpenId) -> Vec<OpId> {
+fn end_waiting_ops(
+    conns: &mut BTreeMap<ConnectionHandle, crate::server::state::Conn>,
+    open: OpenId,
+) -> Vec<OpId> {
     let mut out = Vec::new();
-    for chain in conn.chains.values_mut() {
+    for chain in conns.values_mut().flat_map(|c| c.chains.values_mut()) {
         if let Some(cur) = chain.current.as_mut()
             && cur.counted == Some(open)
             && matches!(

@@ -113,10 +113,8 @@ impl Server {
                 if let Waiting::QueryDirectory { .. } = cur.waiting {
                     return Err(s);
                 }
-                if let Waiting::Close { open } = cur.waiting
-                    && let Some(c) = self.conns.get_mut(&ch)
-                {
-                    c.opens.remove(&open.0);
+                if let Waiting::Close { open } = cur.waiting {
+                    self.remove_open(open);
                 }
                 return Err(s);
             }
@@ -136,6 +134,23 @@ impl Server {
                 },
                 OpReply::Create(c),
             ) => {
+                // The session ended while the backend opened the file (LOGOFF, or a new
+                // session naming it as its PreviousSessionId): nobody can close the open, so
+                // it is closed now.
+                let share = self
+                    .sessions
+                    .get(session)
+                    .filter(|s| s.logged_off)
+                    .map(|s| {
+                        s.trees
+                            .get(tree)
+                            .map(|t| t.share.name.clone())
+                            .unwrap_or_default()
+                    });
+                if let Some(share) = share {
+                    self.orphan_close(ch, *open, *session, *tree, share);
+                    return Err(NtStatus::USER_SESSION_DELETED);
+                }
                 let file = FileKey {
                     index: c.file_index,
                     ..file.clone()
@@ -144,6 +159,7 @@ impl Server {
                 let o = Open {
                     id: *open,
                     session: *session,
+                    conn: ch,
                     tree: *tree,
                     granted: c.granted_access,
                     is_directory: c.is_directory,
@@ -153,11 +169,14 @@ impl Server {
                     file,
                     oplock: oplock_level,
                     breaking: false,
+                    lock_sequences: [NO_LOCK_SEQUENCE; 64],
                 };
                 let fid = o.file_id();
                 let (share, index) = (o.file.share.clone(), o.file.index);
-                let conn = self.conns.get_mut(&ch).ok_or(NtStatus::FILE_CLOSED)?;
-                conn.opens.insert(open.0, o);
+                if !self.conns.contains_key(&ch) {
+                    return Err(NtStatus::FILE_CLOSED);
+                }
+                self.add_open(o);
                 let mut m = c.meta;
                 if self.config.clock.is_some() {
                     // Tracked from here on (CLOSE forgets it); a file with a write time
@@ -253,10 +272,7 @@ impl Server {
                 ))
             }
             (Waiting::Close { open }, OpReply::Close(meta)) => {
-                let closed = self
-                    .conns
-                    .get_mut(&ch)
-                    .and_then(|c| c.opens.remove(&open.0));
+                let closed = self.remove_open(*open);
                 let mut meta = meta;
                 // Other opens remain: they still show their write time.
                 if let (Some(m), Some(o)) = (meta.as_mut(), closed)
@@ -369,10 +385,9 @@ impl Server {
                         NtStatus::NO_MORE_FILES
                     });
                 }
-                let share = cur.counted.and_then(|o| {
-                    let c = self.conns.get(&ch)?;
-                    Some(c.opens.get(&o.0)?.file.share.clone())
-                });
+                let share = cur
+                    .counted
+                    .and_then(|o| Some(self.opens.get(&o.0)?.file.share.clone()));
                 let buf = match share {
                     Some(share) => self.times.patch_listing(&share, *class, buf),
                     None => buf,
@@ -383,14 +398,28 @@ impl Server {
                     None,
                 ))
             }
-            (Waiting::Lock { invalid_tail: true }, OpReply::Lock) => {
-                Err(NtStatus::INVALID_PARAMETER)
+            (
+                Waiting::Lock {
+                    invalid_tail: true, ..
+                },
+                OpReply::Lock,
+            ) => Err(NtStatus::INVALID_PARAMETER),
+            (Waiting::Lock { sequence, .. }, OpReply::Lock) => {
+                // A replay of this LOCK is answered from the array (MS-SMB2 3.3.5.14).
+                if let (Some((i, n)), Some(t)) = (sequence, cur.counted)
+                    && let Some(slot) = self
+                        .opens
+                        .get_mut(&t.0)
+                        .and_then(|o| o.lock_sequences.get_mut(*i))
+                {
+                    *slot = *n;
+                }
+                Ok((
+                    NtStatus::SUCCESS,
+                    body(crate::wire::lock::LockResponse.into()),
+                    None,
+                ))
             }
-            (Waiting::Lock { .. }, OpReply::Lock) => Ok((
-                NtStatus::SUCCESS,
-                body(crate::wire::lock::LockResponse.into()),
-                None,
-            )),
             (Waiting::Ioctl { ctl_code, file_id }, OpReply::Ioctl(output)) => Ok((
                 NtStatus::SUCCESS,
                 body(
