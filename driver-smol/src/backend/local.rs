@@ -21,7 +21,8 @@
 //! keeps it in `user.DOSATTRIB`) and reported instead of the birth time; where the file system
 //! has no user xattrs it is ignored. A security descriptor set with SET_INFO is kept, merged
 //! by `smb_proto::server::file_security`, in the `user.smbrs.security_descriptor` xattr
-//! (NOT_SUPPORTED where the file system has no user xattrs) and reported by QUERY_INFO; it is
+//! (NOT_SUPPORTED where the file system has no user xattrs; a SecD create context's descriptor
+//! is stored on the new file the same way, best effort) and reported by QUERY_INFO; it is
 //! not enforced (Linux permissions and the share's rules decide access). Change times cannot
 //! be set (SET_INFO ignores them), no EAs (EAS_NOT_SUPPORTED), no named
 //! streams, 8.3 short names generated from the long name (`smb_proto::server::short_name`;
@@ -591,6 +592,21 @@ impl LocalBackend {
         Ok(OpReply::Ioctl(Bytes::from(out)))
     }
 
+    /// Stores the SecD descriptor of a create on the file it made. Best effort, like the
+    /// creation time: where the file system has no user xattrs the default is reported.
+    fn keep_create_security(&self, open: OpenId, reply: &OpReply, security: Option<Bytes>) {
+        let (OpReply::Create(c), Some(sd)) = (reply, security) else {
+            return;
+        };
+        if c.action != CreateAction::CREATED {
+            return;
+        }
+        let handle = self.state().opens.get(&open).map(|o| o.handle.clone());
+        if let Some(h) = handle {
+            let _ = store_security(&h, &sd);
+        }
+    }
+
     // ----------------------------------------------------------------- QUERY_INFO
 
     fn query_info(&self, open: OpenId, query: InfoQuery) -> Result<OpReply, NtStatus> {
@@ -1136,16 +1152,21 @@ impl LocalBackend {
                 disposition,
                 options,
                 read_only,
-            } => self.create(
-                open,
-                &path,
-                desired_access,
-                file_attributes,
-                share_access,
-                disposition,
-                options,
-                read_only,
-            ),
+                security,
+            } => {
+                let r = self.create(
+                    open,
+                    &path,
+                    desired_access,
+                    file_attributes,
+                    share_access,
+                    disposition,
+                    options,
+                    read_only,
+                )?;
+                self.keep_create_security(open, &r, security);
+                Ok(r)
+            }
             FsOp::Read {
                 open,
                 offset,

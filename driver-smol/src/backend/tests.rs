@@ -87,6 +87,7 @@ impl Fixture {
             disposition,
             options,
             read_only: false,
+            security: None,
         })? {
             OpReply::Create(c) => Ok((open, c.action)),
             other => panic!("unexpected {other:?}"),
@@ -542,6 +543,7 @@ fn a_new_read_only_file_cannot_be_delete_on_close() {
         disposition: CreateDisposition::CREATE,
         options: CreateOptions::NON_DIRECTORY_FILE | CreateOptions::DELETE_ON_CLOSE,
         read_only: false,
+        security: None,
     });
     assert_eq!(r.err(), Some(NtStatus::CANNOT_DELETE));
     assert!(!f.path.join("ro.txt").exists(), "nothing is left behind");

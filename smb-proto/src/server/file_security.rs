@@ -2,8 +2,9 @@
 //! SET_INFO changes it (MS-SMB2 3.3.5.20.3 / 3.3.5.21.3, MS-FSA 2.1.5.14 / 2.1.5.17).
 //!
 //! Owns: the default descriptor of a file that has none stored ([`default_descriptor`]), the
-//! selection of the parts a query asks for ([`query`]), and the merge of a SET_INFO's parts
-//! into the stored descriptor ([`apply`]) with its typed errors ([`SetSecurityError`]). Both
+//! selection of the parts a query asks for ([`query`]), the merge of a SET_INFO's parts
+//! into the stored descriptor ([`apply`]) or of a SecD create context's into the default
+//! ([`for_create`]), with their typed errors ([`SetSecurityError`]). Both
 //! backends (in-memory and local directory) store the result of [`apply`] as opaque bytes and
 //! hand them back to [`query`] and [`apply`]; the bytes are always a canonical self-relative
 //! descriptor with all four parts' state.
@@ -206,6 +207,27 @@ pub fn apply(
     Ok(out)
 }
 
+/// The descriptor to store on a new file from the SecD create context (MS-SMB2 2.2.13.2.2):
+/// the parts it carries (owner, group, and each ACL whose PRESENT bit is set) over the
+/// default.
+pub fn for_create(descriptor: &Bytes) -> Result<Bytes, SetSecurityError> {
+    let sd = SecurityDescriptor::decode(descriptor)?;
+    let mut which = AdditionalInformation::EMPTY;
+    if sd.owner.is_some() {
+        which |= AdditionalInformation::OWNER_SECURITY_INFORMATION;
+    }
+    if sd.group.is_some() {
+        which |= AdditionalInformation::GROUP_SECURITY_INFORMATION;
+    }
+    if sd.control.contains(SdControl::DACL_PRESENT) {
+        which |= AdditionalInformation::DACL_SECURITY_INFORMATION;
+    }
+    if sd.control.contains(SdControl::SACL_PRESENT) {
+        which |= AdditionalInformation::SACL_SECURITY_INFORMATION;
+    }
+    apply(None, which, descriptor)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,6 +343,29 @@ mod tests {
         };
         let e = apply(None, DACL, &big.to_bytes().unwrap()).unwrap_err();
         assert_eq!(e.status(), NtStatus::INSUFFICIENT_RESOURCES);
+    }
+
+    /// SecD on CREATE: the parts the descriptor carries replace the default's, the others stay.
+    #[test]
+    fn create_context_descriptor_keeps_the_parts_it_has() {
+        let owner = Sid::new(5, &[21, 4, 5, 6, 1002]);
+        let sd = SecurityDescriptor {
+            sbz1: 0,
+            control: SdControl::SELF_RELATIVE,
+            owner: Some(owner.clone()),
+            group: None,
+            sacl: None,
+            dacl: None,
+        };
+        let stored = for_create(&sd.to_bytes().unwrap()).unwrap();
+        let back = decode(&query(Some(&stored), OWNER | GROUP | DACL));
+        assert_eq!(back.owner, Some(owner));
+        assert_eq!(back.group, Some(Sid::builtin_users()));
+        assert_eq!(back.dacl, default_descriptor().dacl);
+        assert!(matches!(
+            for_create(&Bytes::from_static(&[1, 0])),
+            Err(SetSecurityError::Malformed(_))
+        ));
     }
 
     proptest! {

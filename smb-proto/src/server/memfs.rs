@@ -249,17 +249,20 @@ impl MemFs {
                 disposition,
                 options,
                 read_only,
-            } => self.create(
-                open,
-                &path,
-                desired_access,
-                file_attributes,
-                share_access,
-                disposition,
-                options,
-                read_only,
-                now,
-            ),
+                security,
+            } => self
+                .create(
+                    open,
+                    &path,
+                    desired_access,
+                    file_attributes,
+                    share_access,
+                    disposition,
+                    options,
+                    read_only,
+                    now,
+                )
+                .inspect(|r| self.keep_create_security(open, r, security)),
             FsOp::Read {
                 open,
                 offset,
@@ -504,6 +507,17 @@ impl MemFs {
         }
         self.note(parent, NotifyAction::ADDED, name);
         Ok(id)
+    }
+
+    /// Stores the SecD descriptor of a create on the file it made.
+    fn keep_create_security(&mut self, open: OpenId, reply: &OpReply, security: Option<Bytes>) {
+        if let (OpReply::Create(c), Some(sd)) = (reply, security)
+            && c.action == CreateAction::CREATED
+            && let Ok(node) = self.node_of(open)
+            && let Some(n) = self.nodes.get_mut(&node)
+        {
+            n.security = Some(sd);
+        }
     }
 
     fn remove_node(&mut self, id: u64) {
@@ -1351,6 +1365,7 @@ mod tests {
                 disposition: disp,
                 options: opts,
                 read_only: false,
+                security: None,
             })? {
                 OpReply::Create(c) => Ok(c),
                 other => panic!("{other:?}"),
@@ -1868,5 +1883,44 @@ mod tests {
             Some(NtStatus::INVALID_SECURITY_DESCR)
         );
         assert_eq!(query(&mut t, Ai(7)), after);
+
+        // SecD on CREATE: stored on the file the create makes, ignored when it opens one.
+        let sd_owner = |owner: &Sid| {
+            let sd = SecurityDescriptor {
+                owner: Some(owner.clone()),
+                ..before.clone()
+            };
+            crate::server::file_security::for_create(&sd.to_bytes().unwrap()).unwrap()
+        };
+        let creator = Sid::new(5, &[21, 7, 8, 9, 1002]);
+        let admins = Sid::builtin_administrators();
+        for (open, disposition) in [
+            (2, CreateDisposition::CREATE),
+            (3, CreateDisposition::OPEN_IF),
+        ] {
+            let r = t.run(FsOp::Create {
+                open: OpenId(open),
+                path: "d\\f".into(),
+                desired_access: AccessMask(RW | 0x0002_0000),
+                file_attributes: FileAttributes::default(),
+                share_access: ShareAccess(ALL_SHARE),
+                disposition,
+                options: CreateOptions::NON_DIRECTORY_FILE,
+                read_only: false,
+                security: Some(sd_owner(if open == 2 { &creator } else { &admins })),
+            });
+            assert!(matches!(r, Ok(OpReply::Create(_))), "{r:?}");
+            let got = match t.run(FsOp::QueryInfo {
+                open: OpenId(open),
+                query: InfoQuery::Security(Ai(1)),
+                output_len: 4096,
+            }) {
+                Ok(OpReply::QueryInfo(InfoReply::Security(b))) => {
+                    SecurityDescriptor::decode(&b).unwrap()
+                }
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(got.owner.as_ref(), Some(&creator));
+        }
     }
 }

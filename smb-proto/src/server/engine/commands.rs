@@ -548,6 +548,17 @@ impl Server {
             .contexts
             .iter()
             .any(|c| matches!(c, CreateContext::QueryOnDiskIdRequest));
+        // SecD (MS-SMB2 2.2.13.2.2): validated here, stored by the backend on a new file.
+        let security = match req.contexts.iter().find_map(|c| match c {
+            CreateContext::SecurityDescriptor(sd) => Some(sd),
+            _ => None,
+        }) {
+            Some(sd) => Some(
+                crate::server::file_security::for_create(sd)
+                    .map_err(|e| Refuse::from(e.status()))?,
+            ),
+            None => None,
+        };
         let open = OpenId(self.next_open);
         self.next_open += 1;
         let file = super::oplocks::file_key(&tree.share, &path);
@@ -561,6 +572,7 @@ impl Server {
                 disposition: req.create_disposition,
                 options: opts,
                 read_only: tree.share.read_only,
+                security,
             },
             Waiting::Create {
                 open,
