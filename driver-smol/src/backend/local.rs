@@ -19,14 +19,17 @@
 //! Honest limits of a plain Linux directory: Linux cannot set a file's birth time, so a creation
 //! time set by SET_INFO is kept in the `user.smbrs.creation_time` extended attribute (as smbd
 //! keeps it in `user.DOSATTRIB`) and reported instead of the birth time; where the file system
-//! has no user xattrs it is ignored. A security descriptor set with SET_INFO is kept, merged
-//! by `smb_proto::server::file_security`, in the `user.smbrs.security_descriptor` xattr
+//! has no user xattrs it is ignored. Linux cannot set a change time (ctime) either: one set by
+//! SET_INFO is kept in `user.smbrs.change_time` together with the mtime it was set beside, and
+//! reported while the file's mtime is still that one (a later write or write-time change brings
+//! the real ctime back). A security descriptor set with SET_INFO is kept, merged by
+//! `smb_proto::server::file_security`, in the `user.smbrs.security_descriptor` xattr
 //! (NOT_SUPPORTED where the file system has no user xattrs; a SecD create context's descriptor
 //! is stored on the new file the same way, best effort) and reported by QUERY_INFO; it is
-//! not enforced (Linux permissions and the share's rules decide access). Change times cannot
-//! be set (SET_INFO ignores them), no EAs (EAS_NOT_SUPPORTED), no named
-//! streams, 8.3 short names generated from the long name (`smb_proto::server::short_name`;
-//! opening by one is not supported), ARCHIVE is reported on every regular file,
+//! not enforced (Linux permissions and the share's rules decide access). No EAs
+//! (EAS_NOT_SUPPORTED), no named streams, 8.3 short names generated from the long name
+//! (`smb_proto::server::short_name`; opening by one is not supported), ARCHIVE is reported on
+//! every regular file,
 //! and the only attributes that stick are READONLY (the owner write bit) and DIRECTORY.
 
 use std::collections::BTreeMap;
@@ -513,7 +516,12 @@ impl LocalBackend {
 
     // ----------------------------------------------------------------- CLOSE
 
-    fn close(&self, open: OpenId, post_query: bool) -> Result<OpReply, NtStatus> {
+    fn close(
+        &self,
+        open: OpenId,
+        post_query: bool,
+        write_time: Option<u64>,
+    ) -> Result<OpReply, NtStatus> {
         let (entry, remove) = {
             let mut st = self.state();
             let entry = st.opens.remove(&open).ok_or(NtStatus::FILE_CLOSED)?;
@@ -541,6 +549,13 @@ impl LocalBackend {
             release_file(&mut st, entry.key);
             (entry, remove)
         };
+        if let Some(t) = write_time.filter(|_| remove.is_none()) {
+            // The write time the server showed while the file was open (see FsOp::Close).
+            let _ = entry.handle.set_times(SetTimes {
+                last_access: None,
+                last_write: Some(FileTime(t)),
+            });
+        }
         let stat = if post_query {
             stat_of(&entry.handle).ok()
         } else {
@@ -747,6 +762,11 @@ impl LocalBackend {
                 };
                 if times.last_access.is_some() || times.last_write.is_some() {
                     handle.set_times(times).map_err(|e| fs_status(&e))?;
+                }
+                if let Some(c) = pick(b.change_time) {
+                    // Stored after the write time is set: it holds while that mtime does.
+                    let s = handle.stat().map_err(|e| fs_status(&e))?;
+                    store_change(&handle, c, s.last_write_time);
                 }
                 if !a.is_empty() {
                     let s = stat_of(&handle).map_err(|e| fs_status(&e))?;
@@ -1187,7 +1207,11 @@ impl LocalBackend {
                 }
                 Ok(OpReply::Flush)
             }
-            FsOp::Close { open, post_query } => self.close(open, post_query),
+            FsOp::Close {
+                open,
+                post_query,
+                write_time,
+            } => self.close(open, post_query, write_time),
             FsOp::QueryInfo { open, query, .. } => self.query_info(open, query),
             FsOp::SetInfo { open, change } => self.set_info(open, change),
             FsOp::QueryDirectory {
@@ -1516,26 +1540,68 @@ fn store_creation(handle: &FileHandle, t: FileTime) {
     );
 }
 
-/// The handle's metadata, with a stored creation time in place of the birth time.
+/// The extended attribute holding a change time set by SET_INFO: 16 bytes, the little-endian
+/// FILETIME set, then the file's mtime (FILETIME) when it was set. It is reported only while
+/// the mtime is unchanged: a write or a new write time means the file changed after the set.
+const CHANGE_XATTR: &str = "user.smbrs.change_time";
+
+/// Keeps `t` as the handle's change time while the mtime stays `mtime` (ignored, as for the
+/// creation time, where user xattrs cannot be written).
+fn store_change(handle: &FileHandle, t: FileTime, mtime: FileTime) {
+    let mut v = [0u8; 16];
+    v[..8].copy_from_slice(&t.0.to_le_bytes());
+    v[8..].copy_from_slice(&mtime.0.to_le_bytes());
+    let _ = rustix::fs::setxattr(
+        fd_path(handle),
+        CHANGE_XATTR,
+        &v,
+        rustix::fs::XattrFlags::empty(),
+    );
+}
+
+/// Applies a stored change time (the xattr's 16 bytes) to `s` if its mtime still matches.
+fn apply_change(s: &mut FileStat, v: &[u8; 16]) {
+    let (t, m) = v.split_at(8);
+    let (Ok(t), Ok(m)) = (<[u8; 8]>::try_from(t), <[u8; 8]>::try_from(m)) else {
+        return;
+    };
+    if u64::from_le_bytes(m) == s.last_write_time.0 {
+        s.change_time = FileTime(u64::from_le_bytes(t));
+    }
+}
+
+/// The handle's metadata, with a stored creation time in place of the birth time and a stored
+/// change time in place of the ctime (see [`CHANGE_XATTR`]).
 fn stat_of(handle: &FileHandle) -> crate::fs::FsResult<FileStat> {
     let mut s = handle.stat()?;
     // The magic link is followed to the file itself; `lgetxattr` only stops at a final
     // symlink, which /proc/self/fd/N is not once resolved.
+    let path = fd_path(handle);
     let mut buf = [0u8; 8];
-    if let Ok(8) = rustix::fs::getxattr(fd_path(handle), CREATION_XATTR, &mut buf[..]) {
+    if let Ok(8) = rustix::fs::getxattr(&path, CREATION_XATTR, &mut buf[..]) {
         s.creation_time = FileTime(u64::from_le_bytes(buf));
+    }
+    let mut change = [0u8; 16];
+    if let Ok(16) = rustix::fs::getxattr(&path, CHANGE_XATTR, &mut change[..]) {
+        apply_change(&mut s, &change);
     }
     Ok(s)
 }
 
-/// A directory entry's metadata, with its stored creation time if any. The entry is looked up
-/// by its name inside the open directory (`/proc/self/fd/N/name`, a final symlink not
-/// followed), so nothing outside the directory is touched.
+/// A directory entry's metadata, with its stored creation and change times if any. The entry
+/// is looked up by its name inside the open directory (`/proc/self/fd/N/name`, a final symlink
+/// not followed), so nothing outside the directory is touched.
 fn with_entry_creation(dir: &FileHandle, name: &str, mut s: FileStat) -> FileStat {
-    if !name.contains('/')
-        && let Some(t) = stored_creation(&format!("{}/{name}", fd_path(dir)))
-    {
+    if name.contains('/') {
+        return s;
+    }
+    let path = format!("{}/{name}", fd_path(dir));
+    if let Some(t) = stored_creation(&path) {
         s.creation_time = t;
+    }
+    let mut change = [0u8; 16];
+    if let Ok(16) = rustix::fs::lgetxattr(&path, CHANGE_XATTR, &mut change[..]) {
+        apply_change(&mut s, &change);
     }
     s
 }

@@ -142,6 +142,7 @@ impl Fixture {
         self.run(FsOp::Close {
             open,
             post_query: false,
+            write_time: None,
         })
         .expect("close");
     }
@@ -529,6 +530,74 @@ fn a_set_creation_time_sticks_in_queries_and_listings() {
     };
     assert_eq!(listing.len(), 1);
     assert_eq!(listing.first().map(|e| e.common.creation_time), Some(when));
+}
+
+impl Fixture {
+    fn basic(&self, open: OpenId) -> smb_proto::wire::fscc::file::FileBasicInformation {
+        match self.run(FsOp::QueryInfo {
+            open,
+            query: InfoQuery::File(FileInfoClass::BASIC),
+            output_len: 4096,
+        }) {
+            Ok(OpReply::QueryInfo(InfoReply::File(FileInfo::Basic(b)))) => b,
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_set_change_time_holds_until_the_file_is_written() {
+    use smb_proto::wire::fscc::file::FileBasicInformation;
+    let mut f = Fixture::new();
+    let o = f.rw("c.txt", CreateDisposition::CREATE).expect("create");
+    // 1968-01-01T00:00:00Z: before the Unix epoch, which must round-trip too.
+    let when = 116_444_736_000_000_000 - 63_158_400 * 10_000_000;
+    f.run(FsOp::SetInfo {
+        open: o,
+        change: InfoChange::File(FileInfo::Basic(FileBasicInformation {
+            creation_time: 0,
+            last_access_time: 0,
+            last_write_time: when,
+            change_time: when,
+            file_attributes: FileAttributes::default(),
+        })),
+    })
+    .expect("set basic");
+    let b = f.basic(o);
+    assert_eq!(b.last_write_time, when);
+    if b.change_time != when {
+        // A file system without user xattrs reports the real ctime (documented limit).
+        eprintln!("SKIP: no user xattrs on the temp dir's file system");
+        return;
+    }
+    f.close(o);
+    let o = f.rw("c.txt", CreateDisposition::OPEN).expect("reopen");
+    assert_eq!(f.basic(o).change_time, when);
+    // A write moves the mtime: the stored change time no longer applies.
+    f.write(o, 0, b"x").expect("write");
+    let b = f.basic(o);
+    assert_ne!(b.change_time, when);
+    assert!(b.change_time > when);
+}
+
+#[test]
+fn close_stores_the_write_time_it_is_given() {
+    let mut f = Fixture::new();
+    let o = f.rw("w.txt", CreateDisposition::CREATE).expect("create");
+    f.write(o, 0, b"data").expect("write");
+    let when = 116_444_736_000_000_000 + 1_000_000_000 * 10_000_000;
+    let meta = match f.run(FsOp::Close {
+        open: o,
+        post_query: true,
+        write_time: Some(when),
+    }) {
+        Ok(OpReply::Close(Some(m))) => m,
+        other => panic!("unexpected {other:?}"),
+    };
+    assert_eq!(meta.last_write_time, when);
+    let o = f.rw("w.txt", CreateDisposition::OPEN).expect("reopen");
+    assert_eq!(f.basic(o).last_write_time, when);
+    f.close(o);
 }
 
 #[test]

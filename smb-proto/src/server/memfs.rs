@@ -274,7 +274,11 @@ impl MemFs {
                 open, offset, data, ..
             } => self.write(open, offset, &data, now),
             FsOp::Flush { open } => self.node_of(open).map(|_| OpReply::Flush),
-            FsOp::Close { open, post_query } => self.close(open, post_query),
+            FsOp::Close {
+                open,
+                post_query,
+                write_time,
+            } => self.close(open, post_query, write_time),
             FsOp::QueryInfo { open, query, .. } => self.query_info(open, query),
             FsOp::SetInfo { open, change } => self.set_info(open, change, now),
             FsOp::QueryDirectory {
@@ -783,8 +787,18 @@ impl MemFs {
         })
     }
 
-    fn close(&mut self, open: OpenId, post_query: bool) -> Result<OpReply, NtStatus> {
+    fn close(
+        &mut self,
+        open: OpenId,
+        post_query: bool,
+        write_time: Option<u64>,
+    ) -> Result<OpReply, NtStatus> {
         let o = self.opens.remove(&open).ok_or(NtStatus::FILE_CLOSED)?;
+        if let Some(t) = write_time
+            && let Some(n) = self.nodes.get_mut(&o.node)
+        {
+            n.last_write_time = t;
+        }
         if let Some(locks) = self.locks.get_mut(&o.node) {
             locks.retain(|l| l.open != open);
         }
@@ -985,9 +999,10 @@ impl MemFs {
         match info {
             FileInfo::Basic(b) => {
                 let n = self.nodes.get_mut(&node).ok_or(NtStatus::FILE_CLOSED)?;
-                // 0 means "do not change"; u64::MAX (-1) means "stop updating" (kept as is).
+                // 0 means "do not change"; -1 and -2 (stop and resume updating, MS-FSCC
+                // 2.4.7) are the server's business and change nothing here either.
                 let set = |v: u64, slot: &mut u64| {
-                    if v != 0 && v != u64::MAX {
+                    if v != 0 && v < u64::MAX - 1 {
                         *slot = v;
                     }
                 };
@@ -1392,6 +1407,7 @@ mod tests {
             self.run(FsOp::Close {
                 open: OpenId(open),
                 post_query: false,
+                write_time: None,
             })
             .expect("close");
         }
@@ -1408,6 +1424,44 @@ mod tests {
                 data: Bytes::from_static(data),
                 write_through: false,
             })
+        }
+    }
+
+    #[test]
+    fn close_stores_the_write_time_and_special_times_change_nothing() {
+        let mut t = T::new();
+        t.file(1, "f", CreateDisposition::CREATE).expect("create");
+        t.write(1, 0, b"x").expect("write");
+        let set = |b: u64| FsOp::SetInfo {
+            open: OpenId(1),
+            change: InfoChange::File(FileInfo::Basic(FileBasicInformation {
+                creation_time: b,
+                last_access_time: b,
+                last_write_time: b,
+                change_time: b,
+                file_attributes: FileAttributes::default(),
+            })),
+        };
+        let meta = |t: &mut T| match t.run(FsOp::QueryInfo {
+            open: OpenId(1),
+            query: InfoQuery::File(FileInfoClass::NETWORK_OPEN),
+            output_len: 4096,
+        }) {
+            Ok(OpReply::QueryInfo(InfoReply::File(FileInfo::NetworkOpen(n)))) => n,
+            other => panic!("{other:?}"),
+        };
+        let before = meta(&mut t);
+        // -1 and -2 (MS-FSCC 2.4.7) are not times.
+        t.run(set(u64::MAX)).expect("freeze");
+        t.run(set(u64::MAX - 1)).expect("thaw");
+        assert_eq!(meta(&mut t), before);
+        match t.run(FsOp::Close {
+            open: OpenId(1),
+            post_query: true,
+            write_time: Some(77),
+        }) {
+            Ok(OpReply::Close(Some(m))) => assert_eq!(m.last_write_time, 77),
+            other => panic!("{other:?}"),
         }
     }
 

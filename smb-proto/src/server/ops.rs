@@ -271,6 +271,11 @@ pub enum FsOp {
         open: OpenId,
         /// Return the file's attributes after closing (SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB).
         post_query: bool,
+        /// Store this LastWriteTime (FILETIME) before answering: the time the server showed
+        /// clients while the file was open (a delayed, sticky or frozen write time; see
+        /// `engine::timestamps`). Set on the file's last open only; errors are ignored (the
+        /// file may be going away with delete-on-close).
+        write_time: Option<u64>,
     },
     /// Query information; the server trims the answer to `output_len`.
     QueryInfo {

@@ -159,10 +159,18 @@ pub(crate) enum Waiting {
     Close { open: OpenId },
     /// QUERY_INFO with the client's limit.
     QueryInfo { output_len: u32 },
-    /// SET_INFO; a rename carries its new share-relative path (oplock keys follow it).
-    SetInfo { rename_to: Option<String> },
+    /// SET_INFO; a rename carries its new share-relative path (oplock keys follow it), and
+    /// what it does to the write time is applied on success (see `engine::timestamps`).
+    SetInfo {
+        rename_to: Option<String>,
+        times: super::engine::timestamps::TimeChange,
+    },
     /// QUERY_DIRECTORY on this open; `first` when it is the first since open/restart.
-    QueryDirectory { first: bool },
+    QueryDirectory {
+        first: bool,
+        /// The class asked for (write times kept by the engine are patched into Id* classes).
+        class: crate::wire::fscc::FileInfoClass,
+    },
     /// LOCK; `invalid_tail` when an unlock request had a bad element after the unlocks sent
     /// (success is then answered INVALID_PARAMETER).
     Lock { invalid_tail: bool },
@@ -328,7 +336,19 @@ pub(crate) const READ_ACCESS: u32 = 0x0012_00A9;
 /// Checks a share-relative path from CREATE (MS-FSCC 2.1.5): components separated by `\`, no
 /// empty, `.` or `..` components, no characters Windows forbids in names, no stream syntax.
 /// Returns the normalised path (no leading or trailing separator).
+///
+/// `/` is accepted as a separator and turned into `\` first, as smbd does (smbtorture
+/// smb2.timestamps.test_close_not_attrib opens `dir/file`); Windows refuses it with
+/// OBJECT_NAME_INVALID. Every check below runs on the normalised path, so `a/../..`, `./x` or
+/// `a//b` are refused exactly like their `\` spellings and confinement to the share holds.
 pub(crate) fn check_path(name: &str) -> Result<String, NtStatus> {
+    let normalised;
+    let name = if name.contains('/') {
+        normalised = name.replace('/', "\\");
+        normalised.as_str()
+    } else {
+        name
+    };
     if name.starts_with('\\') {
         return Err(NtStatus::INVALID_PARAMETER);
     }
@@ -360,9 +380,10 @@ pub(crate) fn check_path(name: &str) -> Result<String, NtStatus> {
         if comp.len() > 255 {
             return Err(NtStatus::OBJECT_NAME_INVALID);
         }
-        if comp.chars().any(|c| {
-            (c as u32) < 0x20 || matches!(c, '<' | '>' | ':' | '"' | '/' | '|' | '?' | '*')
-        }) {
+        if comp
+            .chars()
+            .any(|c| (c as u32) < 0x20 || matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*'))
+        {
             return Err(NtStatus::OBJECT_NAME_INVALID);
         }
     }
@@ -395,6 +416,17 @@ mod tests {
             Err(NtStatus::OBJECT_NAME_INVALID)
         );
         assert_eq!(check_path("x*"), Err(NtStatus::OBJECT_NAME_INVALID));
+        // `/` separates like `\`, and the normalised path is checked as a whole.
+        assert_eq!(check_path("dir/f.txt"), Ok("dir\\f.txt".into()));
+        assert_eq!(check_path("a/b\\c/"), Ok("a\\b\\c".into()));
+        assert_eq!(check_path("/abs"), Err(NtStatus::INVALID_PARAMETER));
+        assert_eq!(
+            check_path("a/../../b"),
+            Err(NtStatus::OBJECT_PATH_SYNTAX_BAD)
+        );
+        assert_eq!(check_path("../x"), Err(NtStatus::OBJECT_PATH_SYNTAX_BAD));
+        assert_eq!(check_path("a//b"), Err(NtStatus::OBJECT_NAME_INVALID));
+        assert_eq!(check_path("./b"), Err(NtStatus::OBJECT_NAME_INVALID));
         assert_eq!(check_path("dir\\f.txt::$DATA"), Ok("dir\\f.txt".into()));
         assert_eq!(check_path("f.txt::$data"), Ok("f.txt".into()));
         assert_eq!(

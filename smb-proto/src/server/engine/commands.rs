@@ -5,6 +5,7 @@
 //! Owns: the [`Server`] methods and helpers for those checks and the op emission.
 //! Must not: answer ops (backends do) or protect responses (see `output`).
 
+use super::timestamps::{TimeChange, strip_special};
 use super::*;
 use crate::wire::query_info::AdditionalInformation;
 
@@ -274,13 +275,17 @@ impl Server {
                         }
                         (FsOp::Flush { open: open.id }, Waiting::Flush)
                     }
-                    RequestBody::Close(CloseRequest { flags, .. }) => (
-                        FsOp::Close {
-                            open: open.id,
-                            post_query: flags.contains(CloseFlags::POSTQUERY_ATTRIB),
-                        },
-                        Waiting::Close { open: open.id },
-                    ),
+                    RequestBody::Close(CloseRequest { flags, .. }) => {
+                        let now = self.filetime(now);
+                        (
+                            FsOp::Close {
+                                open: open.id,
+                                post_query: flags.contains(CloseFlags::POSTQUERY_ATTRIB),
+                                write_time: self.times.closing(open.id, now),
+                            },
+                            Waiting::Close { open: open.id },
+                        )
+                    }
                     RequestBody::QueryInfo(q) => {
                         if q.output_buffer_length > max_transact {
                             return Err(NtStatus::INVALID_PARAMETER.into());
@@ -328,7 +333,7 @@ impl Server {
                         if read_only {
                             return Err(NtStatus::MEDIA_WRITE_PROTECTED.into());
                         }
-                        let (change, need) = change_of(&s)?;
+                        let (mut change, need) = change_of(&s)?;
                         if need != 0 && !has(need) {
                             return Err(NtStatus::ACCESS_DENIED.into());
                         }
@@ -342,12 +347,23 @@ impl Server {
                             InfoChange::File(FileInfo::Rename(r)) => Some(r.file_name.clone()),
                             _ => None,
                         };
+                        let times = match &mut change {
+                            InfoChange::File(FileInfo::Basic(b)) => {
+                                let last_write = b.last_write_time;
+                                strip_special(b).map_err(|()| NtStatus::INVALID_PARAMETER)?;
+                                TimeChange::Basic { last_write }
+                            }
+                            InfoChange::File(FileInfo::EndOfFile(_) | FileInfo::Allocation(_)) => {
+                                TimeChange::Size
+                            }
+                            _ => TimeChange::None,
+                        };
                         (
                             FsOp::SetInfo {
                                 open: open.id,
                                 change,
                             },
-                            Waiting::SetInfo { rename_to },
+                            Waiting::SetInfo { rename_to, times },
                         )
                     }
                     RequestBody::QueryDirectory(q) => {
@@ -392,7 +408,10 @@ impl Server {
                                     .then_some(q.file_index),
                                 output_len: q.output_buffer_length,
                             },
-                            Waiting::QueryDirectory { first },
+                            Waiting::QueryDirectory {
+                                first,
+                                class: q.file_information_class,
+                            },
                         )
                     }
                     RequestBody::Lock(l) => {

@@ -7,7 +7,8 @@
 //! Submodules add `impl Server` blocks: `security` (NEGOTIATE, SESSION_SETUP, per-request
 //! session/signature/encryption/tree checks, CANCEL), `commands` (validated requests turned
 //! into [`FsOp`]s or answered directly), `replies` (completions turned into responses),
-//! `oplocks` (batch/exclusive grants, breaks, held CREATEs, acknowledgments) and `output`
+//! `oplocks` (batch/exclusive grants, breaks, held CREATEs, acknowledgments), `timestamps`
+//! (LastWriteTime across a file's opens: delayed, sticky and frozen write times) and `output`
 //! (credits, framing, signing, compounding, sealing).
 //! Must not: do I/O, read a clock or the OS RNG, block, or touch a file system: backends
 //! answer the ops it emits.
@@ -77,6 +78,7 @@ mod output;
 mod pipe_requests;
 mod replies;
 mod security;
+pub(super) mod timestamps;
 
 use output::*;
 
@@ -158,6 +160,8 @@ pub struct Server {
     pipes: PipeTable,
     /// CREATEs held until an oplock break on their file ends (see `oplocks`).
     held: BTreeMap<OpId, oplocks::Held>,
+    /// LastWriteTime shown for open files (see `timestamps`).
+    times: timestamps::WriteTimes,
 }
 
 impl Server {
@@ -181,6 +185,7 @@ impl Server {
             last_now: now,
             pipes: PipeTable::default(),
             held: BTreeMap::new(),
+            times: timestamps::WriteTimes::default(),
         }
     }
 
@@ -387,6 +392,9 @@ impl Server {
 
     fn next_deadline(&self) -> Instant {
         let mut d = self.last_now + IDLE_HORIZON;
+        if let Some(t) = self.times.next_due() {
+            d = d.min(t);
+        }
         for h in self.held.values() {
             d = d.min(h.deadline);
         }
@@ -496,6 +504,8 @@ impl Server {
                 String::new(),
             )
         });
+        let now = self.filetime(self.last_now);
+        let write_time = self.times.closing(open.id, now);
         self.outbox.push_back(ServerOutput::Op(OpRequest {
             id,
             ctx: OpContext {
@@ -504,11 +514,12 @@ impl Server {
                 tree: open.tree,
                 share,
                 user,
-                now: self.filetime(self.last_now),
+                now,
             },
             op: FsOp::Close {
                 open: open.id,
                 post_query: false,
+                write_time,
             },
         }));
     }
@@ -543,6 +554,7 @@ impl Server {
             op: FsOp::Close {
                 open,
                 post_query: false,
+                write_time: None,
             },
         }));
     }
@@ -552,6 +564,8 @@ impl Server {
     }
 
     fn on_timeout(&mut self, now: Instant) {
+        let ft = self.filetime(now);
+        self.times.expire(now, ft);
         let chs: Vec<ConnectionHandle> = self.conns.keys().copied().collect();
         for ch in chs {
             let Some(conn) = self.conns.get(&ch) else {

@@ -155,8 +155,17 @@ impl Server {
                     breaking: false,
                 };
                 let fid = o.file_id();
+                let (share, index) = (o.file.share.clone(), o.file.index);
                 let conn = self.conns.get_mut(&ch).ok_or(NtStatus::FILE_CLOSED)?;
                 conn.opens.insert(open.0, o);
+                let mut m = c.meta;
+                if self.config.clock.is_some() {
+                    // Tracked from here on (CLOSE forgets it); a file with a write time
+                    // pending through another open shows that time.
+                    m.last_write_time =
+                        self.times
+                            .opened(*open, &share, index, c.is_directory, m.last_write_time);
+                }
                 let mut contexts = Vec::new();
                 if *want_mxac {
                     contexts.push(CreateContext::MaximalAccessResponse {
@@ -176,7 +185,6 @@ impl Server {
                     }
                     contexts.push(CreateContext::QueryOnDiskIdResponse { disk_id });
                 }
-                let m = c.meta;
                 Ok((
                     NtStatus::SUCCESS,
                     body(
@@ -217,25 +225,44 @@ impl Server {
                     None,
                 ))
             }
-            (Waiting::Write, OpReply::Write { count }) => Ok((
-                NtStatus::SUCCESS,
-                body(
-                    WriteResponse {
-                        count,
-                        remaining: 0,
-                    }
-                    .into(),
-                ),
-                None,
-            )),
-            (Waiting::Flush, OpReply::Flush) => Ok((
-                NtStatus::SUCCESS,
-                body(crate::wire::flush::FlushResponse.into()),
-                None,
-            )),
+            (Waiting::Write, OpReply::Write { count }) => {
+                if let Some(open) = cur.counted {
+                    self.times.wrote(open, self.last_now);
+                }
+                Ok((
+                    NtStatus::SUCCESS,
+                    body(
+                        WriteResponse {
+                            count,
+                            remaining: 0,
+                        }
+                        .into(),
+                    ),
+                    None,
+                ))
+            }
+            (Waiting::Flush, OpReply::Flush) => {
+                if let Some(open) = cur.counted {
+                    let now = self.filetime(self.last_now);
+                    self.times.flushed(open, now);
+                }
+                Ok((
+                    NtStatus::SUCCESS,
+                    body(crate::wire::flush::FlushResponse.into()),
+                    None,
+                ))
+            }
             (Waiting::Close { open }, OpReply::Close(meta)) => {
-                if let Some(c) = self.conns.get_mut(&ch) {
-                    c.opens.remove(&open.0);
+                let closed = self
+                    .conns
+                    .get_mut(&ch)
+                    .and_then(|c| c.opens.remove(&open.0));
+                let mut meta = meta;
+                // Other opens remain: they still show their write time.
+                if let (Some(m), Some(o)) = (meta.as_mut(), closed)
+                    && let Some(t) = self.times.shown_for(&o.file.share, o.file.index)
+                {
+                    m.last_write_time = t;
                 }
                 let m = meta.unwrap_or_default();
                 Ok((
@@ -260,7 +287,18 @@ impl Server {
                     None,
                 ))
             }
-            (Waiting::QueryInfo { output_len }, OpReply::QueryInfo(info)) => {
+            (Waiting::QueryInfo { output_len }, OpReply::QueryInfo(mut info)) => {
+                if let (Some(open), InfoReply::File(f)) = (cur.counted, &mut info) {
+                    let t = match f {
+                        FileInfo::Basic(b) => Some(&mut b.last_write_time),
+                        FileInfo::All(a) => Some(&mut a.basic.last_write_time),
+                        FileInfo::NetworkOpen(n) => Some(&mut n.last_write_time),
+                        _ => None,
+                    };
+                    if let Some(t) = t {
+                        *t = self.times.reported(open, *t);
+                    }
+                }
                 let mut out = BytesMut::new();
                 let min = match &info {
                     InfoReply::File(f) => {
@@ -313,13 +351,17 @@ impl Server {
                     None,
                 ))
             }
-            (Waiting::SetInfo { rename_to }, OpReply::SetInfo) => {
+            (Waiting::SetInfo { rename_to, times }, OpReply::SetInfo) => {
                 if let (Some(to), Some(open)) = (rename_to, cur.counted) {
                     self.renamed(open, to);
                 }
+                if let Some(open) = cur.counted {
+                    let now = self.filetime(self.last_now);
+                    self.times.set(open, *times, now);
+                }
                 Ok((NtStatus::SUCCESS, body(SetInfoResponse.into()), None))
             }
-            (Waiting::QueryDirectory { first, .. }, OpReply::QueryDirectory(buf)) => {
+            (Waiting::QueryDirectory { first, class }, OpReply::QueryDirectory(buf)) => {
                 if buf.is_empty() {
                     return Err(if *first {
                         NtStatus::NO_SUCH_FILE
@@ -327,6 +369,14 @@ impl Server {
                         NtStatus::NO_MORE_FILES
                     });
                 }
+                let share = cur.counted.and_then(|o| {
+                    let c = self.conns.get(&ch)?;
+                    Some(c.opens.get(&o.0)?.file.share.clone())
+                });
+                let buf = match share {
+                    Some(share) => self.times.patch_listing(&share, *class, buf),
+                    None => buf,
+                };
                 Ok((
                     NtStatus::SUCCESS,
                     body(QueryDirectoryResponse { buffer: buf }.into()),
