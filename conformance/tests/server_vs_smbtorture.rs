@@ -37,7 +37,10 @@ const PASSING: &[(&str, &[&str])] = &[
             "bench-path-contention-shared",
         ],
     ),
-    ("smb2.getinfo", &["qsec_buffercheck", "granted"]),
+    (
+        "smb2.getinfo",
+        &["qfile_buffercheck", "qsec_buffercheck", "granted"],
+    ),
     (
         "smb2.lock",
         &[
@@ -83,7 +86,7 @@ const PASSING: &[(&str, &[&str])] = &[
             "create-write-close",
         ],
     ),
-    ("smb2.session", &["two_logoff"]),
+    ("smb2.session", &["two_logoff", "ntlmssp_bug14932"]),
     (
         "smb2.credits",
         &[
@@ -110,7 +113,18 @@ const PASSING: &[(&str, &[&str])] = &[
             "close-full-information",
         ],
     ),
-    ("smb2.delete-on-close-perms", &["READONLY", "BUG14427"]),
+    (
+        "smb2.delete-on-close-perms",
+        &[
+            "OVERWRITE_IF",
+            "CREATE",
+            "CREATE Existing",
+            "CREATE_IF",
+            "FIND_and_set_DOC",
+            "READONLY",
+            "BUG14427",
+        ],
+    ),
     (
         "smb2.sharemode",
         &["sharemode-access", "access-sharemode", "bug14375"],

@@ -3,7 +3,8 @@
 //! Owns: [`Server`], which holds every connection, session, tree and open and turns validated
 //! requests into typed [`FsOp`]s for a backend ([`ops`]); its configuration ([`config`]);
 //! NEGOTIATE ([`negotiate`]); the in-memory backend ([`memfs`]); search patterns
-//! ([`wildcard`]); named pipes on IPC$ (`pipes`: srvsvc and wkssvc, answered without a
+//! ([`wildcard`]); the stored security descriptors both backends keep ([`file_security`]); 8.3 names
+//! ([`short_name`]); named pipes on IPC$ (`pipes`: srvsvc and wkssvc, answered without a
 //! backend).
 //! Must not: do I/O, read a clock or the OS RNG. Drivers move bytes, time and completions in
 //! and drain [`Server::poll_output`].
@@ -19,10 +20,12 @@
 
 pub mod config;
 mod engine;
+pub mod file_security;
 pub mod memfs;
 pub mod negotiate;
 pub mod ops;
 mod pipes;
+pub mod short_name;
 mod state;
 pub mod wildcard;
 

@@ -228,6 +228,11 @@ pub enum FsOp {
         /// The share is read-only: any create, overwrite or write access must fail with
         /// ACCESS_DENIED (the server already refuses obvious cases).
         read_only: bool,
+        /// The security descriptor of the SecD create context (MS-SMB2 2.2.13.2.2), already
+        /// validated and in the canonical stored form of
+        /// [`file_security`](super::file_security): store it on a file this create makes
+        /// (`CreateAction::CREATED`), ignore it otherwise.
+        security: Option<Bytes>,
     },
     /// Read up to `length` bytes at `offset` into `buf`; fewer than `min_count` is
     /// END_OF_FILE.

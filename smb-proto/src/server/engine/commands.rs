@@ -7,6 +7,7 @@
 
 use super::timestamps::{TimeChange, strip_special};
 use super::*;
+use crate::wire::query_info::AdditionalInformation;
 
 impl Server {
     #[allow(clippy::too_many_arguments)]
@@ -300,11 +301,16 @@ impl Server {
                                 AccessMask::FILE_READ_ATTRIBUTES.0
                             }
                             InfoQuery::File(FileInfoClass::FULL_EA) => AccessMask::FILE_READ_EA.0,
-                            InfoQuery::Security(_) => AccessMask::READ_CONTROL.0,
                             _ => 0,
                         };
                         if need != 0 && !has(need) {
                             return Err(NtStatus::ACCESS_DENIED.into());
+                        }
+                        if let InfoQuery::Security(which) = query {
+                            let all = security_access(which, false);
+                            if open.granted.0 & all != all {
+                                return Err(NtStatus::ACCESS_DENIED.into());
+                            }
                         }
                         (
                             FsOp::QueryInfo {
@@ -327,6 +333,12 @@ impl Server {
                         let (mut change, need) = change_of(&s)?;
                         if need != 0 && !has(need) {
                             return Err(NtStatus::ACCESS_DENIED.into());
+                        }
+                        if let InfoChange::Security { additional, .. } = &change {
+                            let all = security_access(*additional, true);
+                            if open.granted.0 & all != all {
+                                return Err(NtStatus::ACCESS_DENIED.into());
+                            }
                         }
                         let rename_to = match &change {
                             InfoChange::File(FileInfo::Rename(r)) => Some(r.file_name.clone()),
@@ -592,6 +604,17 @@ impl Server {
             .contexts
             .iter()
             .any(|c| matches!(c, CreateContext::QueryOnDiskIdRequest));
+        // SecD (MS-SMB2 2.2.13.2.2): validated here, stored by the backend on a new file.
+        let security = match req.contexts.iter().find_map(|c| match c {
+            CreateContext::SecurityDescriptor(sd) => Some(sd),
+            _ => None,
+        }) {
+            Some(sd) => Some(
+                crate::server::file_security::for_create(sd)
+                    .map_err(|e| Refuse::from(e.status()))?,
+            ),
+            None => None,
+        };
         let open = OpenId(self.next_open);
         self.next_open += 1;
         let file = super::oplocks::file_key(&tree.share, &path);
@@ -605,6 +628,7 @@ impl Server {
                 disposition: req.create_disposition,
                 options: opts,
                 read_only: tree.share.read_only,
+                security,
             },
             Waiting::Create {
                 open,
@@ -905,6 +929,32 @@ pub(super) fn file_id_of(body: &RequestBody) -> Option<FileId> {
     })
 }
 
+/// Every access right a security QUERY_INFO (`set` false, MS-SMB2 3.3.5.20.3) or SET_INFO
+/// (`set` true, 3.3.5.21.3) of the parts in `which` needs: the SACL needs
+/// ACCESS_SYSTEM_SECURITY; reading anything else needs READ_CONTROL; writing the DACL needs
+/// WRITE_DAC and writing the owner, group or label WRITE_OWNER.
+pub(super) fn security_access(which: AdditionalInformation, set: bool) -> u32 {
+    let has = |bit: AdditionalInformation| which.0 & bit.0 != 0;
+    let mut need = 0;
+    if has(AdditionalInformation::SACL_SECURITY_INFORMATION) {
+        need |= AccessMask::ACCESS_SYSTEM_SECURITY.0;
+    }
+    if set {
+        if has(AdditionalInformation::DACL_SECURITY_INFORMATION) {
+            need |= AccessMask::WRITE_DAC.0;
+        }
+        if has(AdditionalInformation::OWNER_SECURITY_INFORMATION)
+            || has(AdditionalInformation::GROUP_SECURITY_INFORMATION)
+            || has(AdditionalInformation::LABEL_SECURITY_INFORMATION)
+        {
+            need |= AccessMask::WRITE_OWNER.0;
+        }
+    } else if which.0 & !AdditionalInformation::SACL_SECURITY_INFORMATION.0 != 0 || which.0 == 0 {
+        need |= AccessMask::READ_CONTROL.0;
+    }
+    need
+}
+
 pub(super) fn query_of(q: &QueryInfoRequest) -> Result<InfoQuery, NtStatus> {
     match q.info_type {
         InfoType::FILE => Ok(InfoQuery::File(FileInfoClass(q.info_class))),
@@ -959,12 +1009,13 @@ pub(super) fn change_of(s: &SetInfoRequest) -> Result<(InfoChange, u32), NtStatu
             };
             Ok((InfoChange::File(info), need))
         }
+        // The access each part needs is checked by the caller (`security_access`).
         InfoType::SECURITY => Ok((
             InfoChange::Security {
                 additional: s.additional_information,
                 descriptor: s.buffer.clone(),
             },
-            AccessMask::WRITE_DAC.0 | AccessMask::WRITE_OWNER.0,
+            0,
         )),
         _ => Err(NtStatus::NOT_SUPPORTED),
     }

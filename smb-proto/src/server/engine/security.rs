@@ -358,11 +358,7 @@ impl Server {
                 } else {
                     self.sessions.remove(&sid);
                 }
-                let status = if e.is_logon_failure() {
-                    NtStatus::LOGON_FAILURE
-                } else {
-                    NtStatus::INTERNAL_ERROR
-                };
+                let status = e.nt_status();
                 // A failed re-authentication is answered on the session it ends, signed.
                 let sign = if reauth {
                     self.sign_for(ch, &rh, encrypted)
