@@ -75,6 +75,7 @@ use crate::wire::write::{WriteFlags, WriteRequest, WriteResponse};
 use crate::wire::{AsyncId, Command, Dialect, FileId, SessionId, TreeId};
 
 mod commands;
+mod durable;
 mod oplocks;
 mod output;
 mod pipe_requests;
@@ -106,6 +107,12 @@ enum OpOwner {
         /// The share's name (drivers pick the backend by it).
         share: String,
     },
+    /// An op on `open` whose connection went away: its answer is dropped, but the open (kept
+    /// by another channel, or durable) no longer has it in flight.
+    Detached { open: OpenId },
+    /// The close of a kept durable open that a conflicting open purged: the open is
+    /// forgotten once the backend closed it (see `durable`).
+    Purge { open: OpenId },
 }
 
 /// What processing one request produced.
@@ -168,6 +175,9 @@ pub struct Server {
     opens: BTreeMap<u64, Open>,
     /// CLOSE ops held until the other ops on their open complete, by open.
     parked_closes: BTreeMap<u64, OpRequest>,
+    /// Durable opens kept after their session ended with its connection, by open, with the
+    /// instant they expire (see `durable`).
+    preserved: BTreeMap<u64, Instant>,
 }
 
 impl Server {
@@ -194,6 +204,7 @@ impl Server {
             sessions: BTreeMap::new(),
             opens: BTreeMap::new(),
             parked_closes: BTreeMap::new(),
+            preserved: BTreeMap::new(),
         }
     }
 
@@ -332,6 +343,14 @@ impl Server {
             }
             return;
         }
+        match owner {
+            Some(OpOwner::Detached { open }) => return self.release(open),
+            Some(OpOwner::Purge { open }) => {
+                self.remove_open(open);
+                return;
+            }
+            _ => {}
+        }
         let Some(OpOwner::Chain { ch, chain }) = owner else {
             return;
         };
@@ -377,6 +396,7 @@ impl Server {
 
     /// Forgets an open.
     fn remove_open(&mut self, id: OpenId) -> Option<Open> {
+        self.preserved.remove(&id.0);
         let open = self.opens.remove(&id.0)?;
         if let Some(c) = self.conns.get_mut(&open.conn) {
             c.open_count = c.open_count.saturating_sub(1);
@@ -422,6 +442,9 @@ impl Server {
         let mut d = self.last_now + IDLE_HORIZON;
         for h in self.held.values() {
             d = d.min(h.deadline);
+        }
+        if let Some(t) = self.durable_deadline() {
+            d = d.min(t);
         }
         for (ch, c) in &self.conns {
             if c.chains.is_empty() && c.open_count == 0 && !self.pipes.any(*ch) {
@@ -511,13 +534,26 @@ impl Server {
                             .map(|t| t.share.name.clone())
                             .unwrap_or_default(),
                     },
-                    _ => OpOwner::Internal,
+                    _ => match cur.counted {
+                        Some(open) => OpOwner::Detached { open },
+                        None => OpOwner::Internal,
+                    },
                 };
                 self.ops.insert(cur.op, owner);
                 self.outbox.push_back(ServerOutput::Cancel(cur.op));
             }
         }
-        for open in ending {
+        // Durable opens outlive their session (MS-SMB2 3.3.7.1): kept for reconnect, unless
+        // the client's CLOSE of one is already at the backend.
+        let closing: Vec<OpenId> = conn
+            .chains
+            .values()
+            .filter_map(|c| match c.current.as_ref()?.waiting {
+                Waiting::Close { open } => Some(open),
+                _ => None,
+            })
+            .collect();
+        for open in self.keep_durable(ending, &closing) {
             self.internal_close(ch, &open);
             self.remove_open(open.id);
         }
@@ -540,17 +576,25 @@ impl Server {
     }
 
     /// Emits a Close op for an open the client can no longer close (tree, session or
-    /// connection gone).
-    fn internal_close(&mut self, ch: ConnectionHandle, open: &Open) {
+    /// connection gone, or a kept durable open ending).
+    fn internal_close(&mut self, ch: ConnectionHandle, open: &Open) -> OpId {
         let id = OpId(self.next_op);
         self.next_op += 1;
         self.ops.insert(id, OpOwner::Internal);
-        let ctx = self.sessions.get(&open.session).and_then(|s| {
-            Some((
-                s.identity.clone()?,
-                s.trees.get(&open.tree)?.share.name.clone(),
-            ))
-        });
+        let ctx = self
+            .sessions
+            .get(&open.session)
+            .and_then(|s| {
+                Some((
+                    s.identity.clone()?,
+                    s.trees.get(&open.tree)?.share.name.clone(),
+                ))
+            })
+            .or_else(|| {
+                // A kept durable open's session is gone: it remembers its owner and share.
+                let d = open.durable.as_ref()?;
+                Some((d.owner.clone(), d.share.clone()))
+            });
         let (user, share) = ctx.unwrap_or_else(|| {
             (
                 crate::auth::Identity {
@@ -577,6 +621,7 @@ impl Server {
                 post_query: false,
             },
         }));
+        id
     }
 
     /// Emits a Close op for an open a CREATE made after its connection was gone.
@@ -618,6 +663,7 @@ impl Server {
     }
 
     fn on_timeout(&mut self, now: Instant) {
+        self.expire_durable(now);
         let chs: Vec<ConnectionHandle> = self.conns.keys().copied().collect();
         for ch in chs {
             let Some(conn) = self.conns.get(&ch) else {
