@@ -10,7 +10,8 @@
 //! binding and PreviousSessionId, per-request
 //! session/signature/encryption/tree checks, CANCEL), `commands` (validated requests turned
 //! into [`FsOp`]s or answered directly), `replies` (completions turned into responses),
-//! `oplocks` (batch/exclusive grants, breaks, held CREATEs, acknowledgments) and `output`
+//! `oplocks` (batch/exclusive grants, breaks, held CREATEs, acknowledgments), `durable`
+//! (durable opens kept across lost connections, reconnects, expiry) and `output`
 //! (credits, framing, signing, compounding, sealing).
 //! Must not: do I/O, read a clock or the OS RNG, block, or touch a file system: backends
 //! answer the ops it emits.
