@@ -288,18 +288,23 @@ impl Server {
     }
 
     /// Of the opens of a session that ended (connection lost, LOGOFF, PreviousSessionId),
-    /// keeps the durable ones until their timeout and returns the others (to be closed), and
-    /// those with a CLOSE already at the backend (`closing`). A kept open belongs to no
-    /// connection until it is reconnected.
+    /// keeps the durable ones until their timeout and returns the others (to be closed), with
+    /// those whose CLOSE is already at the backend (`closing`) and those with an oplock break
+    /// in progress (a CREATE waits for it, and their client can no longer acknowledge). A
+    /// kept open belongs to no connection until it is reconnected.
     pub(super) fn keep_durable(&mut self, opens: Vec<Open>, closing: &[OpenId]) -> Vec<Open> {
         let now = self.last_now;
         let mut rest = Vec::with_capacity(opens.len());
         for o in opens {
+            if self.preserved.contains_key(&o.id.0) {
+                // Already kept (its session ended with LOGOFF before its connection went).
+                continue;
+            }
             let Some(timeout) = o
                 .durable
                 .as_ref()
                 .map(|d| d.timeout)
-                .filter(|_| !closing.contains(&o.id))
+                .filter(|_| !closing.contains(&o.id) && !o.breaking)
             else {
                 rest.push(o);
                 continue;
