@@ -348,11 +348,11 @@ const REASONS: &str = "\
   pending ops), but which of range-freed and lock-ended the backend sees first depends on
   task scheduling, so PASSING leaves it out.
 - **Durable handles** (smb2.durable-open, smb2.durable-v2-open): granted with a batch oplock
-  only (no leases), so the lease tests are skipped or fail (reopen1a-lease), and the
-  open-oplock tables fail on their LEVEL_II rows; persistent-open-oplock expects LEVEL_II
-  too (app-instance, which needs the AppInstanceId context, fails on both); alloc-size expects
-  the allocation size to stay as the first CREATE reported it; stat-open expects a durable
-  grant we do not give. smbd fails delete_on_close2 and lock-oplock, which pass against ours.
+  only (no leases), so the lease tests are skipped or fail (reopen1a-lease; stat-open asks a
+  lease with DHnQ); the open-oplock tables and persistent-open-oplock fail on their LEVEL_II
+  rows; alloc-size expects the allocation size to stay as the first CREATE reported it;
+  app-instance (the AppInstanceId context, not implemented) fails on both. smbd fails
+  delete_on_close2 and lock-oplock, which pass against ours.
 - **smb2.read.bug14607**: smbd skips it; ours fails (a Samba-private FSCTL).
 ";
 
