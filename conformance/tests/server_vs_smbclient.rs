@@ -13,9 +13,8 @@ use sha2::{Digest, Sha256};
 use support::our_server::{OurServer, PASS, SECURE, SHARE, USER};
 
 /// NT_STATUS lines that are not failures: smbclient's debug log about Kerberos being
-/// unavailable, and `allinfo` asking for an 8.3 name (Linux has none: NOT_SUPPORTED, which
-/// smbclient reports and then ignores).
-const HARMLESS: [&str; 2] = ["gse_krb5", "getting alt name"];
+/// unavailable.
+const HARMLESS: [&str; 1] = ["gse_krb5"];
 
 const DIALECTS: [&str; 5] = ["SMB2_02", "SMB2_10", "SMB3_00", "SMB3_02", "SMB3_11"];
 
@@ -178,13 +177,25 @@ fn directory_operations() {
         .command("rmdir d1\\sub")
         .command("ls d1\\*.txt")
         .command("ls d1\\?.dat")
-        .command("allinfo d1\\renamed.txt");
+        .command("allinfo d1\\renamed.txt")
+        .command(format!("put {} d1\\a-long-file-name.text", local.display()))
+        .command("allinfo d1\\a-long-file-name.text");
     let text = e.ok(sc, "mkdir/put/rename/rmdir/ls");
     assert!(share.join("d1/renamed.txt").is_file());
     assert!(!share.join("d1/a.txt").exists());
     assert!(!share.join("d1/sub").exists());
     assert!(text.contains("renamed.txt") && text.contains("b.txt") && text.contains("c.dat"));
     assert!(text.contains("create_time:"), "allinfo output:\n{text}");
+    // 8.3 names: a name that fits is its own (upper-cased), a long one gets a generated name.
+    let long_alt = smb_proto::server::short_name::alternate_name("a-long-file-name.text");
+    assert!(
+        text.contains("altname: RENAMED.TXT"),
+        "allinfo output:\n{text}"
+    );
+    assert!(
+        text.contains(&format!("altname: {long_alt}")),
+        "allinfo output:\n{text}"
+    );
 
     // del with a wildcard removes the matching files only.
     e.ok(e.client(SHARE).command("del d1\\*.txt"), "del wildcard");

@@ -818,6 +818,7 @@ impl Sim {
                 op: FsOp::Close {
                     open,
                     post_query: false,
+                    write_time: None,
                 },
             });
         }

@@ -27,7 +27,7 @@ use smb_proto::wire::session_setup::SessionFlags;
 use smb_proto::wire::tree_connect::TreeConnectResponse;
 use smb_proto::wire::{SessionId, TreeId};
 
-use crate::frame_reader::{FrameReader, ReadBuffers};
+use crate::frame_reader::{BufferReturn, FrameReader};
 
 /// Why a client operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -158,7 +158,7 @@ pub struct Client {
     clock: Option<Clock>,
     breaks: async_channel::Receiver<BreakNotification>,
     pool: FramePool,
-    read_buffers: ReadBuffers,
+    read_buffers: BufferReturn,
     _task: smol::Task<()>,
 }
 
@@ -254,8 +254,8 @@ impl Client {
         let mut rng = SeededRng::from_seed(config.rng_seed).fork();
         let server = config.server_name.clone();
         let clock = config.clock;
-        let read_buffers = ReadBuffers::default();
-        let frames = FrameReader::with_pool(config.max_frame_size, read_buffers.clone());
+        let frames = FrameReader::new(config.max_frame_size);
+        let read_buffers = frames.returns();
         let config = Arc::new(config);
         let conn = Connection::new(config, transport, Instant::now());
         let (tx, rx) = async_channel::bounded(64);
@@ -432,8 +432,9 @@ impl Client {
     }
 
     /// Hands back the data of a READ response (or any received `Bytes`) once the application
-    /// is done with it: when nothing else holds its frame buffer, a later frame is read into
-    /// it instead of a new, zeroed one.
+    /// is done with it: when nothing else holds its frame buffer, it goes back to the
+    /// connection's frame reader (its `BufferReturn` slot) and a later large frame is
+    /// read into that already mapped memory instead of a fresh allocation.
     pub fn recycle(&self, data: Bytes) {
         self.read_buffers.give(data);
     }

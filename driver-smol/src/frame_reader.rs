@@ -6,14 +6,17 @@
 //! core's deframer passes it through without a copy and decryption and signature checks work
 //! on it in place. While waiting for the next frame it holds only the 4 header bytes: an idle
 //! connection keeps no read buffer.
+//!
+//! Large frame buffers can come back through a [`BufferReturn`]: whoever holds the last handle
+//! on a frame's data when it is done with it (the server, once a WRITE's payload is on disk)
+//! gives it back, and the next large frame is read into that memory instead of a fresh
+//! allocation. A fresh multi-megabyte buffer costs a page fault per page (the kernel zeroes
+//! each one) on the first read into it; a returned one is already mapped. At most [`SPARES`]
+//! buffers are kept per connection, dropped when the connection stays quiet for [`KEEP_SPARE`].
 //! Must not: judge frames (the core does). A header the core would refuse (a non-zero type
 //! byte, a length above the limit) is handed over as it came, for the core to reject; a frame
 //! still incomplete after [`SLOW_FRAME`] is handed over in pieces from then on, so the core's
 //! incomplete-frame rules see it and this reader never holds a partial frame for long.
-//!
-//! Also owns [`ReadBuffers`]: an opt-in, bounded pool of large frame buffers the application
-//! hands back once it is done with a frame's data (a READ's payload), so a bulk download
-//! reuses a window's worth of buffers instead of allocating and zeroing one per frame.
 
 use std::io;
 use std::sync::{Arc, Mutex};
@@ -28,6 +31,65 @@ const HEADER: usize = 4;
 pub const SLOW_FRAME: Duration = Duration::from_secs(1);
 /// The largest piece read while passing a slow frame through.
 const PIECE: usize = 64 * 1024;
+/// Frames at least this large are read into a returned buffer when one is there; smaller ones
+/// are cheap to allocate.
+const RECYCLE_MIN: usize = 256 * 1024;
+/// How long a returned buffer is kept while no frame arrives.
+pub const KEEP_SPARE: Duration = Duration::from_secs(2);
+
+/// How many returned buffers a connection keeps: a client with two large requests in flight
+/// (one being read while the other is written) finds one free for every frame.
+const SPARES: usize = 2;
+
+/// Where finished frame buffers go back to their connection's [`FrameReader`]; see the module
+/// docs. Cloning gives another handle on the same slot.
+#[derive(Debug, Clone, Default)]
+pub struct BufferReturn {
+    spares: Arc<Mutex<Vec<BytesMut>>>,
+}
+
+impl BufferReturn {
+    /// Offers `data` (a frame or a slice of one) back. It is kept only when it is the last
+    /// handle on a large buffer and fewer than [`SPARES`] are kept; otherwise it is dropped.
+    pub fn give(&self, data: Bytes) {
+        let Ok(buf) = data.try_into_mut() else {
+            return;
+        };
+        let mut spares = self.lock();
+        if buf.capacity() >= RECYCLE_MIN && spares.len() < SPARES {
+            spares.push(buf);
+        }
+    }
+
+    /// A buffer of exactly `len` bytes (contents unspecified, but initialized): a returned one
+    /// when one has room, else a fresh one.
+    fn take(&self, len: usize) -> BytesMut {
+        let kept = self.lock().pop();
+        match kept {
+            Some(mut buf) => {
+                // Emptying the view lets `reserve` move it back to the start of its
+                // allocation without copying, and without allocating when that is big enough.
+                buf.clear();
+                buf.reserve(len);
+                buf.resize(len, 0);
+                buf
+            }
+            None => BytesMut::zeroed(len),
+        }
+    }
+
+    fn clear(&self) {
+        self.lock().clear();
+    }
+
+    fn holds(&self) -> bool {
+        !self.lock().is_empty()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<BytesMut>> {
+        self.spares.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
 
 /// What the reader is in the middle of.
 #[derive(Debug)]
@@ -49,50 +111,7 @@ enum State {
 pub struct FrameReader {
     max_frame: usize,
     state: State,
-    pool: Option<ReadBuffers>,
-}
-
-/// Frames at least this long are read into pooled buffers (and worth handing back).
-const POOL_MIN_FRAME: usize = 64 * 1024;
-/// Spare capacity given to a new pooled buffer: a buffer handed back is the data's view of
-/// it, which starts a header's length further in each time round, so it fits frames of the
-/// same size for about this many bytes' worth of headers before it is let go.
-const POOL_SLACK: usize = 8 * 1024;
-/// At most this many buffers wait in the pool (a 16 MiB window of 1 MiB READs).
-const POOL_MAX: usize = 16;
-
-/// Large frame buffers handed back for reuse; see the module docs. Cheap to clone (shared).
-#[derive(Debug, Clone, Default)]
-pub struct ReadBuffers(Arc<Mutex<Vec<BytesMut>>>);
-
-impl ReadBuffers {
-    /// Keeps `data`'s buffer for a later frame if nothing else holds it, it is large and the
-    /// pool has room. Its bytes are stale from then on: the next frame overwrites them.
-    pub fn give(&self, data: Bytes) {
-        if data.len() < POOL_MIN_FRAME {
-            return;
-        }
-        let Ok(mut pool) = self.0.lock() else { return };
-        if pool.len() < POOL_MAX
-            && let Ok(b) = data.try_into_mut()
-        {
-            pool.push(b);
-        }
-    }
-
-    /// A buffer of exactly `len` bytes (stale content, not zeroed) when one with the room is
-    /// pooled.
-    fn take(&self, len: usize) -> Option<BytesMut> {
-        let mut pool = self.0.lock().ok()?;
-        let i = pool.iter().position(|b| b.capacity() >= len)?;
-        let mut b = pool.swap_remove(i);
-        if b.len() >= len {
-            b.truncate(len);
-        } else {
-            b.resize(len, 0);
-        }
-        Some(b)
-    }
+    returns: BufferReturn,
 }
 
 impl FrameReader {
@@ -105,29 +124,13 @@ impl FrameReader {
                 bytes: [0; HEADER],
                 len: 0,
             },
-            pool: None,
+            returns: BufferReturn::default(),
         }
     }
 
-    /// Like [`FrameReader::new`], reading large frames into buffers from `pool` (where the
-    /// application hands them back once done) when it has one that fits.
-    pub fn with_pool(max_frame: usize, pool: ReadBuffers) -> Self {
-        Self {
-            pool: Some(pool),
-            ..Self::new(max_frame)
-        }
-    }
-
-    /// A buffer for a whole frame of `len` bytes.
-    fn frame_buffer(&self, len: usize) -> BytesMut {
-        match &self.pool {
-            Some(pool) if len >= POOL_MIN_FRAME => pool.take(len).unwrap_or_else(|| {
-                let mut b = BytesMut::with_capacity(len.saturating_add(POOL_SLACK));
-                b.resize(len, 0);
-                b
-            }),
-            _ => BytesMut::zeroed(len),
-        }
+    /// The slot through which finished frame buffers come back to this reader.
+    pub fn returns(&self) -> BufferReturn {
+        self.returns.clone()
     }
 
     /// Reads until it has the next piece of the stream for the core: normally one whole frame,
@@ -137,7 +140,23 @@ impl FrameReader {
         loop {
             match &mut self.state {
                 State::Header { bytes, len } => {
-                    let n = r.read(&mut bytes[*len..]).await?;
+                    let n = if *len == 0 && self.returns.holds() {
+                        // Between frames with a buffer kept: drop it if the peer goes quiet.
+                        let read = async { Some(r.read(&mut bytes[..]).await) };
+                        let quiet = async {
+                            smol::Timer::after(KEEP_SPARE).await;
+                            None
+                        };
+                        match read.or(quiet).await {
+                            Some(n) => n?,
+                            None => {
+                                self.returns.clear();
+                                continue;
+                            }
+                        }
+                    } else {
+                        r.read(&mut bytes[*len..]).await?
+                    };
                     if n == 0 {
                         return Ok(None);
                     }
@@ -155,7 +174,11 @@ impl FrameReader {
                         // For the core to judge (and usually refuse).
                         return Ok(Some(Bytes::copy_from_slice(&header)));
                     }
-                    let mut buf = self.frame_buffer(HEADER + size);
+                    let mut buf = if HEADER + size >= RECYCLE_MIN {
+                        self.returns.take(HEADER + size)
+                    } else {
+                        BytesMut::zeroed(HEADER + size)
+                    };
                     buf[..HEADER].copy_from_slice(&header);
                     self.state = State::Body {
                         buf,
@@ -273,37 +296,6 @@ mod tests {
         }
     }
 
-    /// With a pool, large frames reuse the buffers handed back (stale bytes overwritten), and
-    /// still come back whole, as the only handle on their buffer.
-    #[test]
-    fn pooled_buffers_are_reused_and_overwritten() {
-        let bodies: Vec<Vec<u8>> = (0..6u8)
-            .map(|i| vec![i; 100_000 + usize::from(i)])
-            .collect();
-        let stream: Vec<u8> = bodies.iter().flat_map(|b| frame(b)).collect();
-        let pool = ReadBuffers::default();
-        let mut r = Trickle {
-            data: &stream,
-            step: 4096,
-        };
-        let mut reader = FrameReader::with_pool(1 << 20, pool.clone());
-        smol::block_on(async {
-            let mut last_ptr = None;
-            for b in &bodies {
-                let got = reader.next(&mut r).await.expect("read").expect("a frame");
-                assert_eq!(&got[..], &frame(b)[..]);
-                if let Some(p) = last_ptr {
-                    assert_eq!(got.as_ptr(), p, "the buffer handed back was reused");
-                }
-                // The application keeps only the data (a slice past a header), then gives it back.
-                let data = got.slice(100..);
-                drop(got);
-                last_ptr = Some(data.as_ptr());
-                pool.give(data);
-            }
-        });
-    }
-
     /// Headers the core must judge are handed over raw, not buffered.
     #[test]
     fn bad_headers_go_to_the_core() {
@@ -349,6 +341,75 @@ mod tests {
             assert_eq!(got, frame(&[5u8; 1000]));
             let whole = reader.next(&mut rx).await.expect("read").expect("frame");
             assert_eq!(&whole[..], &frame(&[6u8; 10])[..]);
+            drop(writer.await);
+        });
+    }
+
+    /// A large frame given back is the memory the next large frame is read into (after its
+    /// payload slice, the way the server returns WRITE data); a buffer still shared is not
+    /// taken; small frames never use the slot.
+    #[test]
+    fn returned_buffers_are_reused() {
+        let big = RECYCLE_MIN + 1000;
+        let bodies: Vec<Vec<u8>> = vec![vec![1; big], vec![2; big - 10], vec![3; 10], vec![4; big]];
+        let stream: Vec<u8> = bodies.iter().flat_map(|b| frame(b)).collect();
+        let mut r = Trickle {
+            data: &stream,
+            step: 1 << 16,
+        };
+        let mut reader = FrameReader::new(1 << 20);
+        let returns = reader.returns();
+        smol::block_on(async {
+            let first = reader.next(&mut r).await.expect("read").expect("frame");
+            let first_ptr = first.as_ptr();
+            // The payload half, as a WRITE would carry it, once the frame itself is gone.
+            let payload = first.slice(100..);
+            drop(first);
+            returns.give(payload);
+            let second = reader.next(&mut r).await.expect("read").expect("frame");
+            assert_eq!(&second[..], &frame(&bodies[1])[..]);
+            assert_eq!(second.as_ptr(), first_ptr, "read into the returned buffer");
+            let held = second.clone();
+            returns.give(second);
+            assert!(!returns.holds(), "a buffer with another handle is not kept");
+            let third = reader.next(&mut r).await.expect("read").expect("frame");
+            assert_eq!(&third[..], &frame(&bodies[2])[..]);
+            returns.give(third);
+            assert!(!returns.holds(), "small buffers are not kept");
+            drop(held);
+            let fourth = reader.next(&mut r).await.expect("read").expect("frame");
+            assert_eq!(&fourth[..], &frame(&bodies[3])[..]);
+        });
+    }
+
+    /// A kept buffer is dropped once the connection has been quiet for KEEP_SPARE, so an idle
+    /// connection holds no frame memory; the reader still reads what comes later.
+    #[test]
+    fn a_quiet_connection_drops_its_kept_buffer() {
+        smol::block_on(async {
+            let listener = smol::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            let mut tx = smol::net::TcpStream::connect(addr).await.expect("connect");
+            let (mut rx, _) = listener.accept().await.expect("accept");
+            let big = frame(&vec![7u8; RECYCLE_MIN]);
+            let late = frame(&[8u8; 20]);
+            let mut reader = FrameReader::new(1 << 20);
+            let returns = reader.returns();
+            let writer = smol::spawn(async move {
+                use futures_lite::AsyncWriteExt;
+                tx.write_all(&big).await.expect("write");
+                smol::Timer::after(KEEP_SPARE + Duration::from_millis(500)).await;
+                tx.write_all(&late).await.expect("write");
+                tx
+            });
+            let got = reader.next(&mut rx).await.expect("read").expect("frame");
+            returns.give(got);
+            assert!(returns.holds());
+            let next = reader.next(&mut rx).await.expect("read").expect("frame");
+            assert_eq!(&next[..], &frame(&[8u8; 20])[..]);
+            assert!(!returns.holds(), "dropped while the connection was quiet");
             drop(writer.await);
         });
     }

@@ -31,13 +31,13 @@ use bytes::Bytes;
 use futures_lite::{AsyncRead, AsyncWrite, AsyncWriteExt, FutureExt};
 use smb_proto::io::{Input, TransportKind};
 use smb_proto::server::{
-    ConnectionHandle, OpId, OpRequest, Server, ServerConfig, ServerEvent, ServerOutput,
+    ConnectionHandle, FsOp, OpId, OpRequest, Server, ServerConfig, ServerEvent, ServerOutput,
 };
 use smb_proto::wire::status::NtStatus;
 
 use crate::backend::{Cancel, CancelHandle, Shares};
 use crate::client::os_seed_and_clock;
-use crate::frame_reader::FrameReader;
+use crate::frame_reader::{BufferReturn, FrameReader};
 
 /// Capacity of the channel into the server task: readers wait when it is full.
 const INBOX: usize = 256;
@@ -48,6 +48,8 @@ enum Msg {
     Accept {
         peer: SocketAddr,
         transport: TransportKind,
+        /// Where the connection's reader takes large frame buffers back (WRITE payloads).
+        returns: BufferReturn,
         reply: async_channel::Sender<(ConnectionHandle, async_channel::Receiver<Out>)>,
     },
     /// Bytes received, or the transport closed.
@@ -115,11 +117,13 @@ impl ServerHandle {
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
         let (reply, answer) = async_channel::bounded(1);
+        let reader = FrameReader::new(self.max_frame);
         let accepted = self
             .inbox
             .send(Msg::Accept {
                 peer,
                 transport,
+                returns: reader.returns(),
                 reply,
             })
             .await;
@@ -129,7 +133,6 @@ impl ServerHandle {
         let Ok((ch, frames)) = answer.recv().await else {
             return;
         };
-        let reader = FrameReader::new(self.max_frame);
         connection(stream, reader, ch, frames, self.inbox.clone()).await;
     }
 
@@ -257,12 +260,20 @@ async fn connection<S>(
     writer_task.await;
 }
 
+/// What the server task keeps of a connection.
+struct Conn {
+    /// Frames for its writer task.
+    out: async_channel::Sender<Out>,
+    /// Its reader's slot for finished frame buffers.
+    returns: BufferReturn,
+}
+
 /// The server task's state besides the core.
 struct Driver {
     server: Server,
     shares: Shares,
     inbox: async_channel::Sender<Msg>,
-    conns: BTreeMap<ConnectionHandle, async_channel::Sender<Out>>,
+    conns: BTreeMap<ConnectionHandle, Conn>,
     ops: BTreeMap<OpId, CancelHandle>,
 }
 
@@ -272,9 +283,9 @@ impl Driver {
         loop {
             match self.server.poll_output() {
                 ServerOutput::Transmit { ch, data } => {
-                    if let Some(w) = self.conns.get(&ch) {
+                    if let Some(c) = self.conns.get(&ch) {
                         // Unbounded: the client's credits bound what can be queued.
-                        let _ = w.try_send(Out::Frame(data));
+                        let _ = c.out.try_send(Out::Frame(data));
                     }
                 }
                 ServerOutput::Op(req) => self.start_op(req),
@@ -298,8 +309,8 @@ impl Driver {
     /// The connection is finished: its writer flushes what is queued, closes the stream and
     /// ends, which also stops its reader.
     fn forget(&mut self, ch: ConnectionHandle) {
-        if let Some(w) = self.conns.remove(&ch) {
-            let _ = w.try_send(Out::Close);
+        if let Some(c) = self.conns.remove(&ch) {
+            let _ = c.out.try_send(Out::Close);
         }
     }
 
@@ -321,8 +332,20 @@ impl Driver {
         let (cancel, handle) = Cancel::new();
         self.ops.insert(id, handle);
         let inbox = self.inbox.clone();
+        // A WRITE's payload is the bulk of its frame's buffer: once the backend has written it
+        // and let go, it goes back to the connection's reader for the next large frame.
+        let recycle = match &req.op {
+            FsOp::Write { data, .. } => self
+                .conns
+                .get(&req.ctx.ch)
+                .map(|c| (c.returns.clone(), data.clone())),
+            _ => None,
+        };
         smol::spawn(async move {
             let result = backend.perform(req, cancel).await;
+            if let Some((returns, data)) = recycle {
+                returns.give(data);
+            }
             let _ = inbox.send(Msg::Complete { op: id, result }).await;
         })
         .detach();
@@ -393,11 +416,12 @@ async fn run(
             Msg::Accept {
                 peer,
                 transport,
+                returns,
                 reply,
             } => {
                 let ch = d.server.accept(now, transport, peer);
                 let (tx, rx) = async_channel::unbounded();
-                d.conns.insert(ch, tx);
+                d.conns.insert(ch, Conn { out: tx, returns });
                 let _ = reply.try_send((ch, rx));
             }
             Msg::Input { ch, input } => {
@@ -416,8 +440,8 @@ async fn run(
             Msg::Shutdown => break,
         }
     }
-    for (_, w) in std::mem::take(&mut d.conns) {
-        let _ = w.try_send(Out::Close);
+    for (_, c) in std::mem::take(&mut d.conns) {
+        let _ = c.out.try_send(Out::Close);
     }
     for (_, c) in std::mem::take(&mut d.ops) {
         c.cancel();

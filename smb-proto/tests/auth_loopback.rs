@@ -14,6 +14,7 @@ use smb_proto::auth::{
     InitiatorStep, NtlmPolicy, SessionKey, SpnegoInitiator, UserStore,
 };
 use smb_proto::rng::SeededRng;
+use smb_proto::wire::status::NtStatus;
 
 const NOW: u64 = 133_000_000_000_000_000;
 
@@ -537,6 +538,71 @@ fn ntlmv1_is_refused() {
         },
     );
     assert!(matches!(r, Err(Failed::Client(AuthError::NtlmV1Refused))));
+}
+
+/// An NTLMv2 response whose client challenge has an AV pair longer than the response (the
+/// shape smbtorture's smb2.session.ntlmssp_bug14932 sends, with a bogus proof) is malformed:
+/// INVALID_PARAMETER, decided before the user or the proof is looked at. The same response
+/// cut short of the 28-byte client-challenge header is too. A well-formed response with a
+/// wrong proof stays a logon failure.
+#[test]
+fn malformed_ntlmv2_response_is_invalid_parameter() {
+    let cfg = server_config();
+    let auth = |nt_response: Vec<u8>, user: &str| {
+        Authenticate {
+            lm_response: Bytes::from_static(&[0; 24]),
+            nt_response: Bytes::from(nt_response),
+            domain: Bytes::new(),
+            user: messages::encode_string(user, true, "u").expect("utf16"),
+            workstation: Bytes::new(),
+            encrypted_session_key: Bytes::from_static(&[0; 16]),
+            flags: flags::CLIENT_DEFAULT,
+            version: None,
+            mic: None,
+        }
+        .encode()
+        .expect("encodes")
+    };
+    // NTProofStr, then RespType 1, HiRespType 1, six reserved bytes, a timestamp, the client
+    // challenge and four reserved bytes.
+    let mut good = vec![0xab; 16];
+    good.extend_from_slice(&[1, 1, 0, 0, 0, 0, 0, 0]);
+    good.extend_from_slice(&[0x3f; 8]);
+    good.extend_from_slice(&[0x11; 8]);
+    good.extend_from_slice(&[0; 4]);
+    let mut overrun = good.clone();
+    // AvId 0xa211 with AvLen 0x8108, far more than the 40 bytes that follow.
+    overrun.extend_from_slice(&[0x11, 0xa2, 0x08, 0x81]);
+    overrun.extend_from_slice(&[0x5a; 40]);
+    for user in ["alice", "nobody"] {
+        let (mut srv, _) = ntlm_server_after_challenge(&cfg);
+        let err = srv
+            .authenticate(&cfg, &auth(overrun.clone(), user))
+            .expect_err("refused");
+        assert!(
+            matches!(err, AuthError::MalformedNtlmv2Response(_)),
+            "{err:?}"
+        );
+        assert!(!err.is_logon_failure());
+        assert_eq!(err.nt_status(), NtStatus::INVALID_PARAMETER);
+    }
+    let (mut srv, _) = ntlm_server_after_challenge(&cfg);
+    let err = srv
+        .authenticate(&cfg, &auth(good[..40].to_vec(), "alice"))
+        .expect_err("short");
+    assert!(
+        matches!(err, AuthError::MalformedNtlmv2Response(_)),
+        "{err:?}"
+    );
+    // Well-formed (the list ends with MsvAvEOL) but the proof is wrong.
+    let mut wrong = good;
+    wrong.extend_from_slice(&[0; 4]);
+    let (mut srv, _) = ntlm_server_after_challenge(&cfg);
+    let err = srv
+        .authenticate(&cfg, &auth(wrong, "alice"))
+        .expect_err("wrong proof");
+    assert_eq!(err, AuthError::LogonFailure);
+    assert_eq!(err.nt_status(), NtStatus::LOGON_FAILURE);
 }
 
 #[test]

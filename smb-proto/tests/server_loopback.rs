@@ -1011,3 +1011,153 @@ fn a_sealed_oplock_break_reaches_an_encrypting_client() {
     assert_eq!(level, OplockLevel::NONE);
     assert!(!h.server_closed);
 }
+
+/// The LastWriteTime a QUERY_INFO FileBasicInformation reports.
+fn write_time(h: &mut Harness, s: SessionId, t: TreeId, fid: FileId) -> u64 {
+    use smb_proto::wire::fscc::file::FileInfo;
+    use smb_proto::wire::query_info::{QueryInfoFlags, QueryInfoRequest};
+    let r = h.call(
+        s,
+        t,
+        RequestBody::QueryInfo(QueryInfoRequest {
+            info_type: InfoType::FILE,
+            info_class: FileInfoClass::BASIC.0,
+            output_buffer_length: 4096,
+            additional_information: AdditionalInformation::default(),
+            flags: QueryInfoFlags::default(),
+            file_id: fid,
+            input: Bytes::new(),
+        }),
+    );
+    match r {
+        Ok(ResponseBody::QueryInfo(q)) => {
+            match FileInfo::decode(FileInfoClass::BASIC, &q.buffer).expect("basic") {
+                FileInfo::Basic(b) => b.last_write_time,
+                other => panic!("class {other:?}"),
+            }
+        }
+        other => panic!("query info: {other:?}"),
+    }
+}
+
+/// The LastWriteTime a CLOSE with POSTQUERY_ATTRIB reports.
+fn close_write_time(h: &mut Harness, s: SessionId, t: TreeId, fid: FileId) -> u64 {
+    match h.call(
+        s,
+        t,
+        RequestBody::Close(CloseRequest {
+            flags: CloseFlags::POSTQUERY_ATTRIB,
+            file_id: fid,
+        }),
+    ) {
+        Ok(ResponseBody::Close(c)) => c.last_write_time,
+        other => panic!("close: {other:?}"),
+    }
+}
+
+#[test]
+fn write_time_updates_two_seconds_after_the_first_write_in_virtual_time() {
+    let t0 = Instant::now();
+    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
+    let (s, t) = h.login("secret", "share");
+    let fid = h
+        .open(s, t, "delayed", CreateDisposition::CREATE, false)
+        .expect("create");
+    let created = write_time(&mut h, s, t, fid);
+    h.advance(Duration::from_secs(1));
+    h.call(s, t, write_req(fid, 0, Bytes::from_static(b"s")))
+        .expect("write");
+    // The backend's time moved with the write; the old one is shown until the deadline.
+    assert_eq!(write_time(&mut h, s, t, fid), created);
+    h.advance(Duration::from_millis(1500));
+    assert_eq!(write_time(&mut h, s, t, fid), created);
+    h.advance(Duration::from_millis(600));
+    let updated = write_time(&mut h, s, t, fid);
+    assert!(updated > created, "updated by the engine's deadline");
+    // A second write changes nothing until CLOSE, which sets the close time.
+    h.call(s, t, write_req(fid, 0, Bytes::from_static(b"t")))
+        .expect("write");
+    h.advance(Duration::from_secs(3));
+    assert_eq!(write_time(&mut h, s, t, fid), updated);
+    h.advance(Duration::from_secs(2));
+    let closed = close_write_time(&mut h, s, t, fid);
+    assert_eq!(
+        closed,
+        updated + 50_000_000,
+        "five seconds later, at the close"
+    );
+    // The file keeps it.
+    let fid = h
+        .open(s, t, "delayed", CreateDisposition::OPEN, false)
+        .expect("reopen");
+    assert_eq!(write_time(&mut h, s, t, fid), closed);
+    h.close(s, t, fid);
+}
+
+#[test]
+fn flush_and_a_set_write_time_settle_a_pending_update() {
+    use smb_proto::wire::flush::FlushRequest;
+    use smb_proto::wire::fscc::file::{FileBasicInformation, FileEndOfFileInformation};
+    let t0 = Instant::now();
+    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
+    let (s, t) = h.login("secret", "share");
+    let a = h
+        .open(s, t, "settled", CreateDisposition::CREATE, false)
+        .expect("create");
+    let created = write_time(&mut h, s, t, a);
+    h.advance(Duration::from_secs(1));
+    h.call(s, t, write_req(a, 0, Bytes::from_static(b"s")))
+        .expect("write");
+    assert_eq!(write_time(&mut h, s, t, a), created);
+    h.call(s, t, RequestBody::Flush(FlushRequest { file_id: a }))
+        .expect("flush");
+    let flushed = write_time(&mut h, s, t, a);
+    assert_eq!(flushed, created + 10_000_000, "the time of the flush");
+    // End of file: updated at once, write or not.
+    h.advance(Duration::from_secs(1));
+    let eof = RequestBody::SetInfo(SetInfoRequest {
+        info_type: InfoType::FILE,
+        info_class: FileInfoClass::END_OF_FILE.0,
+        additional_information: AdditionalInformation::default(),
+        file_id: a,
+        buffer: FileEndOfFileInformation { end_of_file: 1 }
+            .to_bytes()
+            .expect("encode"),
+    });
+    h.call(s, t, eof).expect("set eof");
+    assert_eq!(write_time(&mut h, s, t, a), flushed + 10_000_000);
+    // A time set through another open sticks, and the first open's close keeps it.
+    let b = h
+        .open(s, t, "settled", CreateDisposition::OPEN, false)
+        .expect("second open");
+    let set = created + 86_400 * 10_000_000;
+    let basic = |fid: FileId, last_write_time: u64| {
+        RequestBody::SetInfo(SetInfoRequest {
+            info_type: InfoType::FILE,
+            info_class: FileInfoClass::BASIC.0,
+            additional_information: AdditionalInformation::default(),
+            file_id: fid,
+            buffer: FileBasicInformation {
+                creation_time: 0,
+                last_access_time: 0,
+                last_write_time,
+                change_time: 0,
+                file_attributes: FileAttributes::default(),
+            }
+            .to_bytes()
+            .expect("encode"),
+        })
+    };
+    h.call(s, t, basic(b, set)).expect("set write time");
+    // Below -2 is not a time (MS-FSA 2.1.5.14.2).
+    assert_eq!(
+        h.call(s, t, basic(b, u64::MAX - 2)).err(),
+        Some(NtStatus::INVALID_PARAMETER)
+    );
+    h.call(s, t, write_req(b, 0, Bytes::from_static(b"x")))
+        .expect("write through the sticky open");
+    h.advance(Duration::from_secs(3));
+    assert_eq!(write_time(&mut h, s, t, a), set);
+    h.close(s, t, b);
+    assert_eq!(close_write_time(&mut h, s, t, a), set);
+}

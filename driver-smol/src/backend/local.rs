@@ -19,9 +19,17 @@
 //! Honest limits of a plain Linux directory: Linux cannot set a file's birth time, so a creation
 //! time set by SET_INFO is kept in the `user.smbrs.creation_time` extended attribute (as smbd
 //! keeps it in `user.DOSATTRIB`) and reported instead of the birth time; where the file system
-//! has no user xattrs it is ignored. Change times cannot be set (SET_INFO ignores them), security descriptors are not stored (QUERY_INFO answers the fixed descriptor of
-//! `security.rs`; SET_INFO security is NOT_SUPPORTED), no EAs (EAS_NOT_SUPPORTED), no named
-//! streams and no 8.3 short names (NOT_SUPPORTED), ARCHIVE is reported on every regular file,
+//! has no user xattrs it is ignored. Linux cannot set a change time (ctime) either: one set by
+//! SET_INFO is kept in `user.smbrs.change_time` together with the mtime it was set beside, and
+//! reported while the file's mtime is still that one (a later write or write-time change brings
+//! the real ctime back). A security descriptor set with SET_INFO is kept, merged by
+//! `smb_proto::server::file_security`, in the `user.smbrs.security_descriptor` xattr
+//! (NOT_SUPPORTED where the file system has no user xattrs; a SecD create context's descriptor
+//! is stored on the new file the same way, best effort) and reported by QUERY_INFO; it is
+//! not enforced (Linux permissions and the share's rules decide access). No EAs
+//! (EAS_NOT_SUPPORTED), no named streams, 8.3 short names generated from the long name
+//! (`smb_proto::server::short_name`; opening by one is not supported), ARCHIVE is reported on
+//! every regular file,
 //! and the only attributes that stick are READONLY (the owner write bit) and DIRECTORY.
 
 use std::collections::BTreeMap;
@@ -30,19 +38,20 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use futures_lite::FutureExt;
-use smb_proto::server::wildcard;
 use smb_proto::server::{
     CreateReply, DirEntry, DirectoryBuildError, DirectoryBuilder, FileMeta, FsOp, InfoChange,
     InfoQuery, InfoReply, OpReply, OpRequest, OpenId, ReadBuf,
 };
+use smb_proto::server::{file_security, short_name, wildcard};
 use smb_proto::wire::create::{CreateAction, CreateDisposition, CreateOptions, ShareAccess};
 use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
 use smb_proto::wire::fscc::file::{
     DispositionExFlags, FileAccessInformation, FileAlignmentInformation, FileAllInformation,
     FileAlternateNameInformation, FileAttributeTagInformation, FileBasicInformation,
-    FileEaInformation, FileInfo, FileInternalInformation, FileModeInformation, FileNameInformation,
-    FileNetworkOpenInformation, FileNormalizedNameInformation, FilePositionInformation,
-    FileStandardInformation, FileStreamInformation, StreamEntry,
+    FileCompressionInformation, FileEaInformation, FileInfo, FileInternalInformation,
+    FileModeInformation, FileNameInformation, FileNetworkOpenInformation,
+    FileNormalizedNameInformation, FilePositionInformation, FileStandardInformation,
+    FileStreamInformation, StreamEntry,
 };
 use smb_proto::wire::fscc::filesystem::{
     DeviceType, FileFsAttributeInformation, FileFsDeviceInformation, FileFsFullSizeInformation,
@@ -55,7 +64,6 @@ use smb_proto::wire::lock::LockElement;
 use smb_proto::wire::status::NtStatus;
 
 use super::locks::{Attempt, LockTable};
-use super::security;
 use super::{Backend, Cancel, OpFuture, fs_status};
 use crate::fs::{
     Disposition, FileHandle, FileStat, FileTime, FsError, KindRequired, OpenOptions, Root,
@@ -508,7 +516,12 @@ impl LocalBackend {
 
     // ----------------------------------------------------------------- CLOSE
 
-    fn close(&self, open: OpenId, post_query: bool) -> Result<OpReply, NtStatus> {
+    fn close(
+        &self,
+        open: OpenId,
+        post_query: bool,
+        write_time: Option<u64>,
+    ) -> Result<OpReply, NtStatus> {
         let (entry, remove) = {
             let mut st = self.state();
             let entry = st.opens.remove(&open).ok_or(NtStatus::FILE_CLOSED)?;
@@ -536,6 +549,13 @@ impl LocalBackend {
             release_file(&mut st, entry.key);
             (entry, remove)
         };
+        if let Some(t) = write_time.filter(|_| remove.is_none()) {
+            // The write time the server showed while the file was open (see FsOp::Close).
+            let _ = entry.handle.set_times(SetTimes {
+                last_access: None,
+                last_write: Some(FileTime(t)),
+            });
+        }
         let stat = if post_query {
             stat_of(&entry.handle).ok()
         } else {
@@ -587,6 +607,21 @@ impl LocalBackend {
         Ok(OpReply::Ioctl(Bytes::from(out)))
     }
 
+    /// Stores the SecD descriptor of a create on the file it made. Best effort, like the
+    /// creation time: where the file system has no user xattrs the default is reported.
+    fn keep_create_security(&self, open: OpenId, reply: &OpReply, security: Option<Bytes>) {
+        let (OpReply::Create(c), Some(sd)) = (reply, security) else {
+            return;
+        };
+        if c.action != CreateAction::CREATED {
+            return;
+        }
+        let handle = self.state().opens.get(&open).map(|o| o.handle.clone());
+        if let Some(h) = handle {
+            let _ = store_security(&h, &sd);
+        }
+    }
+
     // ----------------------------------------------------------------- QUERY_INFO
 
     fn query_info(&self, open: OpenId, query: InfoQuery) -> Result<OpReply, NtStatus> {
@@ -603,9 +638,12 @@ impl LocalBackend {
             )
         };
         match query {
-            InfoQuery::Security(which) => Ok(OpReply::QueryInfo(InfoReply::Security(
-                security::descriptor(which),
-            ))),
+            InfoQuery::Security(which) => {
+                let stored = stored_security(&handle);
+                Ok(OpReply::QueryInfo(InfoReply::Security(
+                    file_security::query(stored.as_deref(), which),
+                )))
+            }
             InfoQuery::Fs(class) => self.fs_info(&handle, class),
             InfoQuery::File(class) => {
                 let s = stat_of(&handle).map_err(|e| fs_status(&e))?;
@@ -693,7 +731,16 @@ impl LocalBackend {
         };
         let info = match change {
             InfoChange::File(info) => info,
-            InfoChange::Security { .. } => return Err(NtStatus::NOT_SUPPORTED),
+            InfoChange::Security {
+                additional,
+                descriptor,
+            } => {
+                let stored = stored_security(&handle);
+                let sd = file_security::apply(stored.as_deref(), additional, &descriptor)
+                    .map_err(|e| e.status())?;
+                store_security(&handle, &sd)?;
+                return Ok(OpReply::SetInfo);
+            }
         };
         match info {
             FileInfo::Basic(b) => {
@@ -715,6 +762,11 @@ impl LocalBackend {
                 };
                 if times.last_access.is_some() || times.last_write.is_some() {
                     handle.set_times(times).map_err(|e| fs_status(&e))?;
+                }
+                if let Some(c) = pick(b.change_time) {
+                    // Stored after the write time is set: it holds while that mtime does.
+                    let s = handle.stat().map_err(|e| fs_status(&e))?;
+                    store_change(&handle, c, s.last_write_time);
                 }
                 if !a.is_empty() {
                     let s = stat_of(&handle).map_err(|e| fs_status(&e))?;
@@ -1120,16 +1172,21 @@ impl LocalBackend {
                 disposition,
                 options,
                 read_only,
-            } => self.create(
-                open,
-                &path,
-                desired_access,
-                file_attributes,
-                share_access,
-                disposition,
-                options,
-                read_only,
-            ),
+                security,
+            } => {
+                let r = self.create(
+                    open,
+                    &path,
+                    desired_access,
+                    file_attributes,
+                    share_access,
+                    disposition,
+                    options,
+                    read_only,
+                )?;
+                self.keep_create_security(open, &r, security);
+                Ok(r)
+            }
             FsOp::Read {
                 open,
                 offset,
@@ -1150,7 +1207,11 @@ impl LocalBackend {
                 }
                 Ok(OpReply::Flush)
             }
-            FsOp::Close { open, post_query } => self.close(open, post_query),
+            FsOp::Close {
+                open,
+                post_query,
+                write_time,
+            } => self.close(open, post_query, write_time),
             FsOp::QueryInfo { open, query, .. } => self.query_info(open, query),
             FsOp::SetInfo { open, change } => self.set_info(open, change),
             FsOp::QueryDirectory {
@@ -1301,8 +1362,8 @@ fn meta(s: &FileStat) -> FileMeta {
 
 fn dir_entry(name: String, s: &FileStat) -> DirEntry {
     DirEntry {
+        short_name: short_name::directory_short_name(&name),
         name,
-        short_name: String::new(),
         meta: meta(s),
         file_index: s.file_index,
         ea_size: 0,
@@ -1397,34 +1458,22 @@ fn file_info(
                 }]
             },
         }),
-        // Linux keeps no 8.3 names. A name that already fits 8.3 has itself, upper-cased, as
-        // its short name (as FAT and NTFS report it); no other short name is made up, so
-        // longer names get NOT_SUPPORTED (smbclient's allinfo goes on).
+        // Linux keeps no 8.3 names: they are generated from the long name (the same one the
+        // directory listings report).
         FileInfoClass::ALTERNATE_NAME => FileInfo::AlternateName(FileAlternateNameInformation {
             file_name: path
                 .file_name()
-                .and_then(short_name)
-                .ok_or(NtStatus::NOT_SUPPORTED)?,
+                .map(short_name::alternate_name)
+                .unwrap_or_default(),
+        }),
+        // Nothing is compressed: CompressionFormat 0 and the data's own size.
+        FileInfoClass::COMPRESSION => FileInfo::Compression(FileCompressionInformation {
+            compressed_file_size: m.end_of_file,
+            ..FileCompressionInformation::default()
         }),
         FileInfoClass::FULL_EA => return Err(NtStatus::NO_EAS_ON_FILE),
         _ => return Err(NtStatus::INVALID_INFO_CLASS),
     })
-}
-
-/// `name` upper-cased when it is a valid 8.3 name (1 to 8 characters, optionally a dot and 1 to
-/// 3 more; letters, digits and the DOS punctuation `$%'-_@~!(){}^#&`), else `None`.
-fn short_name(name: &str) -> Option<String> {
-    let ok = |part: &str, max: usize| {
-        (1..=max).contains(&part.len())
-            && part
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "$%'-_@~!(){}^#&".contains(c))
-    };
-    let valid = match name.split_once('.') {
-        Some((base, ext)) => ok(base, 8) && ok(ext, 3),
-        None => ok(name, 8),
-    };
-    valid.then(|| name.to_ascii_uppercase())
 }
 
 /// FSCTL_CREATE_OR_GET_OBJECT_ID (MS-FSCC 2.3.7).
@@ -1433,6 +1482,36 @@ const FSCTL_CREATE_OR_GET_OBJECT_ID: CtlCode = CtlCode(0x0009_00C0);
 /// The extended attribute holding a creation time set by SET_INFO (8 bytes, a little-endian
 /// FILETIME).
 const CREATION_XATTR: &str = "user.smbrs.creation_time";
+
+/// The extended attribute holding the security descriptor set with SET_INFO: a canonical
+/// self-relative descriptor written by `file_security::apply` (at most
+/// `file_security::MAX_STORED_LEN` bytes).
+const SECURITY_XATTR: &str = "user.smbrs.security_descriptor";
+
+/// The security descriptor stored on the handle's file, if any.
+fn stored_security(handle: &FileHandle) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; file_security::MAX_STORED_LEN];
+    let n = rustix::fs::getxattr(fd_path(handle), SECURITY_XATTR, &mut buf[..]).ok()?;
+    buf.truncate(n);
+    Some(buf)
+}
+
+/// Stores `sd` as the handle's file's security descriptor. A file system without user xattrs
+/// cannot keep it: NOT_SUPPORTED, so the client knows it did not stick.
+fn store_security(handle: &FileHandle, sd: &[u8]) -> Result<(), NtStatus> {
+    use rustix::io::Errno;
+    rustix::fs::setxattr(
+        fd_path(handle),
+        SECURITY_XATTR,
+        sd,
+        rustix::fs::XattrFlags::empty(),
+    )
+    .map_err(|e| match e {
+        Errno::OPNOTSUPP | Errno::NOSYS => NtStatus::NOT_SUPPORTED,
+        Errno::TOOBIG | Errno::RANGE => NtStatus::INSUFFICIENT_RESOURCES,
+        other => fs_status(&crate::fs::FsError::from(other)),
+    })
+}
 
 /// The `/proc` path of an open descriptor: xattr calls through it work for every handle kind
 /// (O_PATH included) and act on the very file the handle holds.
@@ -1461,43 +1540,68 @@ fn store_creation(handle: &FileHandle, t: FileTime) {
     );
 }
 
-/// The handle's metadata, with a stored creation time in place of the birth time.
+/// The extended attribute holding a change time set by SET_INFO: 16 bytes, the little-endian
+/// FILETIME set, then the file's mtime (FILETIME) when it was set. It is reported only while
+/// the mtime is unchanged: a write or a new write time means the file changed after the set.
+const CHANGE_XATTR: &str = "user.smbrs.change_time";
+
+/// Keeps `t` as the handle's change time while the mtime stays `mtime` (ignored, as for the
+/// creation time, where user xattrs cannot be written).
+fn store_change(handle: &FileHandle, t: FileTime, mtime: FileTime) {
+    let mut v = [0u8; 16];
+    v[..8].copy_from_slice(&t.0.to_le_bytes());
+    v[8..].copy_from_slice(&mtime.0.to_le_bytes());
+    let _ = rustix::fs::setxattr(
+        fd_path(handle),
+        CHANGE_XATTR,
+        &v,
+        rustix::fs::XattrFlags::empty(),
+    );
+}
+
+/// Applies a stored change time (the xattr's 16 bytes) to `s` if its mtime still matches.
+fn apply_change(s: &mut FileStat, v: &[u8; 16]) {
+    let (t, m) = v.split_at(8);
+    let (Ok(t), Ok(m)) = (<[u8; 8]>::try_from(t), <[u8; 8]>::try_from(m)) else {
+        return;
+    };
+    if u64::from_le_bytes(m) == s.last_write_time.0 {
+        s.change_time = FileTime(u64::from_le_bytes(t));
+    }
+}
+
+/// The handle's metadata, with a stored creation time in place of the birth time and a stored
+/// change time in place of the ctime (see [`CHANGE_XATTR`]).
 fn stat_of(handle: &FileHandle) -> crate::fs::FsResult<FileStat> {
     let mut s = handle.stat()?;
     // The magic link is followed to the file itself; `lgetxattr` only stops at a final
     // symlink, which /proc/self/fd/N is not once resolved.
+    let path = fd_path(handle);
     let mut buf = [0u8; 8];
-    if let Ok(8) = rustix::fs::getxattr(fd_path(handle), CREATION_XATTR, &mut buf[..]) {
+    if let Ok(8) = rustix::fs::getxattr(&path, CREATION_XATTR, &mut buf[..]) {
         s.creation_time = FileTime(u64::from_le_bytes(buf));
+    }
+    let mut change = [0u8; 16];
+    if let Ok(16) = rustix::fs::getxattr(&path, CHANGE_XATTR, &mut change[..]) {
+        apply_change(&mut s, &change);
     }
     Ok(s)
 }
 
-/// A directory entry's metadata, with its stored creation time if any. The entry is looked up
-/// by its name inside the open directory (`/proc/self/fd/N/name`, a final symlink not
-/// followed), so nothing outside the directory is touched.
+/// A directory entry's metadata, with its stored creation and change times if any. The entry
+/// is looked up by its name inside the open directory (`/proc/self/fd/N/name`, a final symlink
+/// not followed), so nothing outside the directory is touched.
 fn with_entry_creation(dir: &FileHandle, name: &str, mut s: FileStat) -> FileStat {
-    if !name.contains('/')
-        && let Some(t) = stored_creation(&format!("{}/{name}", fd_path(dir)))
-    {
+    if name.contains('/') {
+        return s;
+    }
+    let path = format!("{}/{name}", fd_path(dir));
+    if let Some(t) = stored_creation(&path) {
         s.creation_time = t;
     }
-    s
-}
-
-#[cfg(test)]
-mod short_name_tests {
-    use super::short_name;
-
-    #[test]
-    fn only_names_that_fit_8_3_have_a_short_name() {
-        assert_eq!(short_name("bufsize.txt").as_deref(), Some("BUFSIZE.TXT"));
-        assert_eq!(short_name("README").as_deref(), Some("README"));
-        assert_eq!(short_name("longername.txt"), None);
-        assert_eq!(short_name("a.text"), None);
-        assert_eq!(short_name("a.b.c"), None);
-        assert_eq!(short_name("with space"), None);
-        assert_eq!(short_name(".hidden"), None);
-        assert_eq!(short_name(""), None);
+    let mut change = [0u8; 16];
+    if let Ok(16) = rustix::fs::lgetxattr(&path, CHANGE_XATTR, &mut change[..]) {
+        apply_change(&mut s, &change);
     }
+    s
 }

@@ -151,6 +151,7 @@ mod tests {
             disposition: CreateDisposition::OPEN_IF,
             options: CreateOptions::EMPTY,
             read_only: false,
+            security: None,
         }
     }
 

@@ -13,7 +13,6 @@
 pub mod local;
 mod locks;
 pub mod memory;
-mod security;
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -138,6 +138,11 @@ pub enum AuthError {
     /// not match the challenge.
     #[error("logon failure")]
     LogonFailure,
+    /// The NTLMv2 response's client challenge (MS-NLMP 2.2.2.7) does not parse: shorter than
+    /// its header, or an AV pair longer than what is left. Answered with
+    /// STATUS_INVALID_PARAMETER, as Windows and Samba do, not as a logon failure.
+    #[error("malformed NTLMv2 response: {0}")]
+    MalformedNtlmv2Response(Box<crate::wire::DecodeError>),
     /// The AUTHENTICATE message's MIC did not verify (or was missing where required).
     #[error("NTLM MIC mismatch")]
     MicMismatch,
@@ -178,12 +183,28 @@ pub enum AuthError {
 
 impl AuthError {
     /// Whether this failure maps to STATUS_LOGON_FAILURE on the wire: everything the peer's
-    /// token or the credentials caused. Only our own misuse ([`AuthError::Finished`]), an
-    /// encoding failure of our own message and a locally blocked mechanism are not.
+    /// token or the credentials caused. Our own misuse ([`AuthError::Finished`]), an encoding
+    /// failure of our own message, a locally blocked mechanism and a malformed NTLMv2 response
+    /// (INVALID_PARAMETER, see [`AuthError::nt_status`]) are not.
     pub fn is_logon_failure(&self) -> bool {
         !matches!(
             self,
-            AuthError::Finished | AuthError::Encode(_) | AuthError::NtlmBlocked { .. }
+            AuthError::Finished
+                | AuthError::Encode(_)
+                | AuthError::NtlmBlocked { .. }
+                | AuthError::MalformedNtlmv2Response(_)
         )
+    }
+
+    /// The status a server answers a failed SESSION_SETUP with: INVALID_PARAMETER for a
+    /// malformed NTLMv2 response, LOGON_FAILURE for every other failure the peer caused,
+    /// INTERNAL_ERROR for our own.
+    pub fn nt_status(&self) -> crate::wire::status::NtStatus {
+        use crate::wire::status::NtStatus;
+        match self {
+            AuthError::MalformedNtlmv2Response(_) => NtStatus::INVALID_PARAMETER,
+            e if e.is_logon_failure() => NtStatus::LOGON_FAILURE,
+            _ => NtStatus::INTERNAL_ERROR,
+        }
     }
 }

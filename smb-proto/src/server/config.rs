@@ -124,6 +124,11 @@ pub struct ServerConfig {
     /// TLS 1.3 already protects it; signing still follows MS-SMB2. Never honoured on TCP.
     /// Default false (Samba's default too: keep SMB encryption).
     pub trust_quic_transport_security: bool,
+    /// Multichannel (MS-SMB2 3.3.5.5.2): 3.x connections advertise
+    /// SMB2_GLOBAL_CAP_MULTI_CHANNEL and may bind an existing session as another channel.
+    /// Default true, as on Windows Server 2025; when false a binding SESSION_SETUP is
+    /// refused with STATUS_REQUEST_NOT_ACCEPTED.
+    pub multichannel: bool,
 }
 
 impl ServerConfig {
@@ -166,6 +171,7 @@ impl ServerConfig {
             max_signing_violations: 3,
             network_interfaces: Vec::new(),
             trust_quic_transport_security: false,
+            multichannel: true,
         }
     }
 

@@ -4,7 +4,8 @@
 //! their share modes, create dispositions, read/write/truncate, rename, delete-on-close and
 //! delete-pending, byte-range locks (blocking ones stay pending), change notifications,
 //! directory enumeration with wildcards and resume, and the common file and file system
-//! information classes. Used by tests, the simulator and embedders.
+//! information classes, and security descriptors set with SET_INFO (kept per file, see
+//! [`file_security`]). Used by tests, the simulator and embedders.
 //! Must not: do I/O or read a clock: every timestamp comes from the op's
 //! [`OpContext::now`](super::ops::OpContext).
 //!
@@ -21,7 +22,7 @@ use super::ops::{
     CreateReply, DirEntry, DirectoryBuildError, DirectoryBuilder, FileMeta, FsOp, InfoChange,
     InfoQuery, InfoReply, OpId, OpReply, OpRequest, OpenId, ReadBuf,
 };
-use super::wildcard;
+use super::{file_security, short_name, wildcard};
 use crate::wire::change_notify::CompletionFilter;
 use crate::wire::create::{CreateAction, CreateDisposition, CreateOptions, ShareAccess};
 use crate::wire::fscc::attributes::{AccessMask, FileAttributes};
@@ -34,7 +35,6 @@ use crate::wire::fscc::filesystem::{
 use crate::wire::fscc::notify::{FileNotifyInformation, NotifyAction};
 use crate::wire::fscc::{FileInfoClass, FsInfoClass};
 use crate::wire::lock::{LockElement, LockFlags};
-use crate::wire::query_info::AdditionalInformation;
 use crate::wire::status::NtStatus;
 
 /// Largest file the store accepts (1 GiB: bounds memory on hostile offsets and sizes).
@@ -63,6 +63,9 @@ struct Node {
     attributes: FileAttributes,
     allocation: u64,
     delete_pending: bool,
+    /// The security descriptor set with SET_INFO (see [`file_security`]); `None` is the
+    /// default.
+    security: Option<Bytes>,
 }
 
 impl Node {
@@ -168,6 +171,7 @@ impl MemFs {
                 attributes: FileAttributes::DIRECTORY,
                 allocation: 0,
                 delete_pending: false,
+                security: None,
             },
         );
         Self {
@@ -245,17 +249,20 @@ impl MemFs {
                 disposition,
                 options,
                 read_only,
-            } => self.create(
-                open,
-                &path,
-                desired_access,
-                file_attributes,
-                share_access,
-                disposition,
-                options,
-                read_only,
-                now,
-            ),
+                security,
+            } => self
+                .create(
+                    open,
+                    &path,
+                    desired_access,
+                    file_attributes,
+                    share_access,
+                    disposition,
+                    options,
+                    read_only,
+                    now,
+                )
+                .inspect(|r| self.keep_create_security(open, r, security)),
             FsOp::Read {
                 open,
                 offset,
@@ -267,7 +274,11 @@ impl MemFs {
                 open, offset, data, ..
             } => self.write(open, offset, &data, now),
             FsOp::Flush { open } => self.node_of(open).map(|_| OpReply::Flush),
-            FsOp::Close { open, post_query } => self.close(open, post_query),
+            FsOp::Close {
+                open,
+                post_query,
+                write_time,
+            } => self.close(open, post_query, write_time),
             FsOp::QueryInfo { open, query, .. } => self.query_info(open, query),
             FsOp::SetInfo { open, change } => self.set_info(open, change, now),
             FsOp::QueryDirectory {
@@ -491,6 +502,7 @@ impl MemFs {
                 },
                 allocation: 0,
                 delete_pending: false,
+                security: None,
             },
         );
         if let Some(p) = self.nodes.get_mut(&parent) {
@@ -499,6 +511,17 @@ impl MemFs {
         }
         self.note(parent, NotifyAction::ADDED, name);
         Ok(id)
+    }
+
+    /// Stores the SecD descriptor of a create on the file it made.
+    fn keep_create_security(&mut self, open: OpenId, reply: &OpReply, security: Option<Bytes>) {
+        if let (OpReply::Create(c), Some(sd)) = (reply, security)
+            && c.action == CreateAction::CREATED
+            && let Ok(node) = self.node_of(open)
+            && let Some(n) = self.nodes.get_mut(&node)
+        {
+            n.security = Some(sd);
+        }
     }
 
     fn remove_node(&mut self, id: u64) {
@@ -764,8 +787,18 @@ impl MemFs {
         })
     }
 
-    fn close(&mut self, open: OpenId, post_query: bool) -> Result<OpReply, NtStatus> {
+    fn close(
+        &mut self,
+        open: OpenId,
+        post_query: bool,
+        write_time: Option<u64>,
+    ) -> Result<OpReply, NtStatus> {
         let o = self.opens.remove(&open).ok_or(NtStatus::FILE_CLOSED)?;
+        if let Some(t) = write_time
+            && let Some(n) = self.nodes.get_mut(&o.node)
+        {
+            n.last_write_time = t;
+        }
         if let Some(locks) = self.locks.get_mut(&o.node) {
             locks.retain(|l| l.open != open);
         }
@@ -859,6 +892,16 @@ impl MemFs {
                         reparse_tag: 0,
                     })
                 }
+                // Nothing is compressed: CompressionFormat 0 and the data's own size.
+                FileInfoClass::COMPRESSION => FileInfo::Compression(FileCompressionInformation {
+                    compressed_file_size: m.end_of_file,
+                    ..FileCompressionInformation::default()
+                }),
+                FileInfoClass::ALTERNATE_NAME => {
+                    FileInfo::AlternateName(FileAlternateNameInformation {
+                        file_name: short_name::alternate_name(&n.name),
+                    })
+                }
                 FileInfoClass::STREAM => FileInfo::Stream(FileStreamInformation {
                     entries: if n.is_dir() {
                         Vec::new()
@@ -874,7 +917,9 @@ impl MemFs {
                 _ => return Err(NtStatus::INVALID_INFO_CLASS),
             }),
             InfoQuery::Fs(class) => InfoReply::Fs(self.fs_info(class)?),
-            InfoQuery::Security(parts) => InfoReply::Security(security_descriptor(parts)),
+            InfoQuery::Security(parts) => {
+                InfoReply::Security(file_security::query(n.security.as_deref(), parts))
+            }
         };
         Ok(OpReply::QueryInfo(info))
     }
@@ -939,15 +984,25 @@ impl MemFs {
     ) -> Result<OpReply, NtStatus> {
         let node = self.node_of(open)?;
         let info = match change {
-            InfoChange::Security { .. } => return Ok(OpReply::SetInfo),
+            InfoChange::Security {
+                additional,
+                descriptor,
+            } => {
+                let n = self.nodes.get_mut(&node).ok_or(NtStatus::FILE_CLOSED)?;
+                let sd = file_security::apply(n.security.as_deref(), additional, &descriptor)
+                    .map_err(|e| e.status())?;
+                n.security = Some(sd);
+                return Ok(OpReply::SetInfo);
+            }
             InfoChange::File(i) => i,
         };
         match info {
             FileInfo::Basic(b) => {
                 let n = self.nodes.get_mut(&node).ok_or(NtStatus::FILE_CLOSED)?;
-                // 0 means "do not change"; u64::MAX (-1) means "stop updating" (kept as is).
+                // 0 means "do not change"; -1 and -2 (stop and resume updating, MS-FSCC
+                // 2.4.7) are the server's business and change nothing here either.
                 let set = |v: u64, slot: &mut u64| {
-                    if v != 0 && v != u64::MAX {
+                    if v != 0 && v < u64::MAX - 1 {
                         *slot = v;
                     }
                 };
@@ -1092,7 +1147,7 @@ impl MemFs {
         let n = self.nodes.get(&id)?;
         Some(DirEntry {
             name: name.to_owned(),
-            short_name: String::new(),
+            short_name: short_name::directory_short_name(name),
             meta: n.meta(),
             file_index: id,
             ea_size: 0,
@@ -1256,54 +1311,6 @@ fn attrs_for_file(requested: FileAttributes) -> FileAttributes {
     a
 }
 
-/// A minimal self-relative security descriptor (MS-DTYP 2.4.6): owner and group
-/// BUILTIN\Administrators, and a DACL granting Everyone full access, with only the parts asked
-/// for.
-fn security_descriptor(parts: AdditionalInformation) -> Bytes {
-    const ADMINS: [u8; 16] = [1, 2, 0, 0, 0, 0, 0, 5, 32, 0, 0, 0, 0x20, 2, 0, 0];
-    const EVERYONE: [u8; 12] = [1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0];
-    let want_owner = parts.0 & AdditionalInformation::OWNER_SECURITY_INFORMATION.0 != 0;
-    let want_group = parts.0 & AdditionalInformation::GROUP_SECURITY_INFORMATION.0 != 0;
-    let want_dacl = parts.0 & AdditionalInformation::DACL_SECURITY_INFORMATION.0 != 0;
-    let mut control: u16 = 0x8000; // SE_SELF_RELATIVE
-    let mut body = Vec::new();
-    let mut off = 20u32;
-    let (mut owner, mut group, mut dacl) = (0u32, 0u32, 0u32);
-    if want_owner {
-        owner = off;
-        body.extend_from_slice(&ADMINS);
-        off += ADMINS.len() as u32;
-    }
-    if want_group {
-        group = off;
-        body.extend_from_slice(&ADMINS);
-        off += ADMINS.len() as u32;
-    }
-    if want_dacl {
-        control |= 0x0004; // SE_DACL_PRESENT
-        dacl = off;
-        let ace_len = 8 + EVERYONE.len() as u16;
-        let acl_len = 8 + ace_len;
-        body.extend_from_slice(&[2, 0]); // AclRevision, Sbz1
-        body.extend_from_slice(&acl_len.to_le_bytes());
-        body.extend_from_slice(&1u16.to_le_bytes()); // AceCount
-        body.extend_from_slice(&0u16.to_le_bytes());
-        body.extend_from_slice(&[0, 0]); // ACCESS_ALLOWED_ACE_TYPE, flags
-        body.extend_from_slice(&ace_len.to_le_bytes());
-        body.extend_from_slice(&0x001F_01FFu32.to_le_bytes());
-        body.extend_from_slice(&EVERYONE);
-    }
-    let mut sd = Vec::with_capacity(20 + body.len());
-    sd.extend_from_slice(&[1, 0]);
-    sd.extend_from_slice(&control.to_le_bytes());
-    sd.extend_from_slice(&owner.to_le_bytes());
-    sd.extend_from_slice(&group.to_le_bytes());
-    sd.extend_from_slice(&0u32.to_le_bytes()); // no SACL
-    sd.extend_from_slice(&dacl.to_le_bytes());
-    sd.extend_from_slice(&body);
-    Bytes::from(sd)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1373,6 +1380,7 @@ mod tests {
                 disposition: disp,
                 options: opts,
                 read_only: false,
+                security: None,
             })? {
                 OpReply::Create(c) => Ok(c),
                 other => panic!("{other:?}"),
@@ -1399,6 +1407,7 @@ mod tests {
             self.run(FsOp::Close {
                 open: OpenId(open),
                 post_query: false,
+                write_time: None,
             })
             .expect("close");
         }
@@ -1415,6 +1424,44 @@ mod tests {
                 data: Bytes::from_static(data),
                 write_through: false,
             })
+        }
+    }
+
+    #[test]
+    fn close_stores_the_write_time_and_special_times_change_nothing() {
+        let mut t = T::new();
+        t.file(1, "f", CreateDisposition::CREATE).expect("create");
+        t.write(1, 0, b"x").expect("write");
+        let set = |b: u64| FsOp::SetInfo {
+            open: OpenId(1),
+            change: InfoChange::File(FileInfo::Basic(FileBasicInformation {
+                creation_time: b,
+                last_access_time: b,
+                last_write_time: b,
+                change_time: b,
+                file_attributes: FileAttributes::default(),
+            })),
+        };
+        let meta = |t: &mut T| match t.run(FsOp::QueryInfo {
+            open: OpenId(1),
+            query: InfoQuery::File(FileInfoClass::NETWORK_OPEN),
+            output_len: 4096,
+        }) {
+            Ok(OpReply::QueryInfo(InfoReply::File(FileInfo::NetworkOpen(n)))) => n,
+            other => panic!("{other:?}"),
+        };
+        let before = meta(&mut t);
+        // -1 and -2 (MS-FSCC 2.4.7) are not times.
+        t.run(set(u64::MAX)).expect("freeze");
+        t.run(set(u64::MAX - 1)).expect("thaw");
+        assert_eq!(meta(&mut t), before);
+        match t.run(FsOp::Close {
+            open: OpenId(1),
+            post_query: true,
+            write_time: Some(77),
+        }) {
+            Ok(OpReply::Close(Some(m))) => assert_eq!(m.last_write_time, 77),
+            other => panic!("{other:?}"),
         }
     }
 
@@ -1790,6 +1837,8 @@ mod tests {
             FileInfoClass::STREAM,
             FileInfoClass::INTERNAL,
             FileInfoClass::ATTRIBUTE_TAG,
+            FileInfoClass::COMPRESSION,
+            FileInfoClass::ALTERNATE_NAME,
         ] {
             let r = t.run(FsOp::QueryInfo {
                 open: OpenId(2),
@@ -1803,8 +1852,12 @@ mod tests {
             info.encode(&mut out).expect("encodes");
             let back = FileInfo::decode(class, &out.freeze()).expect("decodes");
             assert_eq!(back, info);
-            if let FileInfo::Standard(s) = info {
-                assert_eq!(s.end_of_file, 3);
+            match info {
+                FileInfo::Standard(s) => assert_eq!(s.end_of_file, 3),
+                FileInfo::Compression(c) => {
+                    assert_eq!((c.compressed_file_size, c.compression_format), (3, 0));
+                }
+                _ => {}
             }
         }
         for class in [
@@ -1824,11 +1877,104 @@ mod tests {
                 Ok(OpReply::QueryInfo(InfoReply::Fs(_)))
             ));
         }
-        let sd = security_descriptor(AdditionalInformation(7));
-        // Revision 1, self-relative, DACL present; offsets inside the buffer.
-        assert_eq!(&sd[..4], &[1, 0, 0x04, 0x80]);
-        let dacl = u32::from_le_bytes([sd[16], sd[17], sd[18], sd[19]]) as usize;
-        assert_eq!(sd[dacl], 2);
-        assert_eq!(dacl + 28, sd.len());
+    }
+
+    /// A descriptor set with SET_INFO is kept per file and reported part by part; a malformed
+    /// one is refused with a typed status and changes nothing.
+    #[test]
+    fn security_descriptors_are_stored() {
+        use crate::wire::query_info::AdditionalInformation as Ai;
+        use crate::wire::security_descriptor::{
+            ACL_REVISION, Ace, AceType, Acl, SecurityDescriptor, Sid,
+        };
+        let mut t = T::new();
+        t.create(
+            1,
+            "d",
+            RW,
+            ALL_SHARE,
+            CreateDisposition::CREATE,
+            CreateOptions::DIRECTORY_FILE,
+        )
+        .expect("dir");
+        let query = |t: &mut T, which: Ai| match t.run(FsOp::QueryInfo {
+            open: OpenId(1),
+            query: InfoQuery::Security(which),
+            output_len: 4096,
+        }) {
+            Ok(OpReply::QueryInfo(InfoReply::Security(b))) => {
+                SecurityDescriptor::decode(&b).expect("decodes")
+            }
+            other => panic!("{other:?}"),
+        };
+        let before = query(&mut t, Ai(7));
+        let owner = Sid::new(5, &[21, 7, 8, 9, 1001]);
+        let mut sd = before.clone();
+        sd.owner = Some(owner.clone());
+        sd.dacl = Some(Acl {
+            revision: ACL_REVISION,
+            aces: vec![Ace::new(AceType::ACCESS_ALLOWED, 1, 0x001e_01bf, &owner).unwrap()],
+        });
+        let set = |t: &mut T, descriptor: Bytes| {
+            t.run(FsOp::SetInfo {
+                open: OpenId(1),
+                change: InfoChange::Security {
+                    additional: Ai(5),
+                    descriptor,
+                },
+            })
+        };
+        assert!(matches!(
+            set(&mut t, sd.to_bytes().unwrap()),
+            Ok(OpReply::SetInfo)
+        ));
+        let after = query(&mut t, Ai(7));
+        assert_eq!(after.owner, Some(owner));
+        assert_eq!(after.group, before.group);
+        assert_eq!(after.dacl, sd.dacl);
+        assert_eq!(
+            set(&mut t, Bytes::from_static(&[1, 0, 4, 0])).err(),
+            Some(NtStatus::INVALID_SECURITY_DESCR)
+        );
+        assert_eq!(query(&mut t, Ai(7)), after);
+
+        // SecD on CREATE: stored on the file the create makes, ignored when it opens one.
+        let sd_owner = |owner: &Sid| {
+            let sd = SecurityDescriptor {
+                owner: Some(owner.clone()),
+                ..before.clone()
+            };
+            crate::server::file_security::for_create(&sd.to_bytes().unwrap()).unwrap()
+        };
+        let creator = Sid::new(5, &[21, 7, 8, 9, 1002]);
+        let admins = Sid::builtin_administrators();
+        for (open, disposition) in [
+            (2, CreateDisposition::CREATE),
+            (3, CreateDisposition::OPEN_IF),
+        ] {
+            let r = t.run(FsOp::Create {
+                open: OpenId(open),
+                path: "d\\f".into(),
+                desired_access: AccessMask(RW | 0x0002_0000),
+                file_attributes: FileAttributes::default(),
+                share_access: ShareAccess(ALL_SHARE),
+                disposition,
+                options: CreateOptions::NON_DIRECTORY_FILE,
+                read_only: false,
+                security: Some(sd_owner(if open == 2 { &creator } else { &admins })),
+            });
+            assert!(matches!(r, Ok(OpReply::Create(_))), "{r:?}");
+            let got = match t.run(FsOp::QueryInfo {
+                open: OpenId(open),
+                query: InfoQuery::Security(Ai(1)),
+                output_len: 4096,
+            }) {
+                Ok(OpReply::QueryInfo(InfoReply::Security(b))) => {
+                    SecurityDescriptor::decode(&b).unwrap()
+                }
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(got.owner.as_ref(), Some(&creator));
+        }
     }
 }

@@ -3,7 +3,8 @@
 //! Owns: [`Server`], which holds every connection, session, tree and open and turns validated
 //! requests into typed [`FsOp`]s for a backend ([`ops`]); its configuration ([`config`]);
 //! NEGOTIATE ([`negotiate`]); the in-memory backend ([`memfs`]); search patterns
-//! ([`wildcard`]); named pipes on IPC$ (`pipes`: srvsvc and wkssvc, answered without a
+//! ([`wildcard`]); the stored security descriptors both backends keep ([`file_security`]); 8.3 names
+//! ([`short_name`]); named pipes on IPC$ (`pipes`: srvsvc and wkssvc, answered without a
 //! backend).
 //! Must not: do I/O, read a clock or the OS RNG. Drivers move bytes, time and completions in
 //! and drain [`Server::poll_output`].
@@ -11,18 +12,23 @@
 //! Oplocks: BATCH and EXCLUSIVE are granted to a file's only open and broken to NONE before a
 //! conflicting open proceeds (`engine::oplocks`); LEVEL_II is never granted.
 //!
+//! Durable opens (DHnQ, DH2Q, DHnC, DH2C) are granted with a batch oplock and kept after
+//! their connection or session ends, until reconnected or expired (`engine::durable`).
+//!
 //! Not yet done (issue 6 leaves them to later issues): LEVEL_II oplocks and leases (no lease
-//! context is answered), multichannel binding (REQUEST_NOT_ACCEPTED), durable
-//! handles (requests ignored), compression, and FSCTLs other than
+//! context is answered), multichannel binding (REQUEST_NOT_ACCEPTED), persistent
+//! handles, compression, and FSCTLs other than
 //! VALIDATE_NEGOTIATE_INFO and QUERY_NETWORK_INTERFACE_INFO (handed to the backend; memfs
 //! answers NOT_SUPPORTED).
 
 pub mod config;
 mod engine;
+pub mod file_security;
 pub mod memfs;
 pub mod negotiate;
 pub mod ops;
 mod pipes;
+pub mod short_name;
 mod state;
 pub mod wildcard;
 

@@ -89,10 +89,14 @@ pub fn security_mode(config: &ServerConfig) -> SecurityMode {
     m
 }
 
-fn capabilities_for(dialect: Dialect, client: Capabilities) -> Capabilities {
+fn capabilities_for(config: &ServerConfig, dialect: Dialect, client: Capabilities) -> Capabilities {
     let mut caps = Capabilities::empty();
     if dialect >= Dialect::SMB2_1 && dialect != Dialect::SMB2_WILDCARD {
         caps.insert(Capabilities::LARGE_MTU);
+    }
+    // Session binding (MS-SMB2 3.3.5.4): 3.x only, when the configuration allows it.
+    if config.multichannel && dialect >= Dialect::SMB3_0 && dialect != Dialect::SMB2_WILDCARD {
+        caps.insert(Capabilities::MULTI_CHANNEL);
     }
     // 3.0/3.0.2 announce encryption by capability; 3.1.1 by negotiate context.
     if (dialect == Dialect::SMB3_0 || dialect == Dialect::SMB3_0_2)
@@ -166,7 +170,7 @@ pub fn negotiate(
         .copied()
         .find(|d| req.dialects.contains(d))
         .ok_or(NtStatus::NOT_SUPPORTED)?;
-    let capabilities = capabilities_for(dialect, req.capabilities);
+    let capabilities = capabilities_for(config, dialect, req.capabilities);
     let mut cipher = None;
     let mut signing = None;
     let mut contexts = Vec::new();

@@ -228,6 +228,11 @@ pub enum FsOp {
         /// The share is read-only: any create, overwrite or write access must fail with
         /// ACCESS_DENIED (the server already refuses obvious cases).
         read_only: bool,
+        /// The security descriptor of the SecD create context (MS-SMB2 2.2.13.2.2), already
+        /// validated and in the canonical stored form of
+        /// [`file_security`](super::file_security): store it on a file this create makes
+        /// (`CreateAction::CREATED`), ignore it otherwise.
+        security: Option<Bytes>,
     },
     /// Read up to `length` bytes at `offset` into `buf`; fewer than `min_count` is
     /// END_OF_FILE.
@@ -266,6 +271,11 @@ pub enum FsOp {
         open: OpenId,
         /// Return the file's attributes after closing (SMB2_CLOSE_FLAG_POSTQUERY_ATTRIB).
         post_query: bool,
+        /// Store this LastWriteTime (FILETIME) before answering: the time the server showed
+        /// clients while the file was open (a delayed, sticky or frozen write time; see
+        /// `engine::timestamps`). Set on the file's last open only; errors are ignored (the
+        /// file may be going away with delete-on-close).
+        write_time: Option<u64>,
     },
     /// Query information; the server trims the answer to `output_len`.
     QueryInfo {

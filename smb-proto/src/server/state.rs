@@ -1,9 +1,10 @@
-//! Per-connection state of the server: negotiated parameters, sessions, trees, opens and the
-//! requests in progress.
+//! The state the server keeps: per connection (negotiated parameters, the requests in
+//! progress), and server-wide the sessions (MS-SMB2's GlobalSessionTable, each session with
+//! its channels: the connections bound to it) and the opens, which belong to a session, not
+//! to the connection that made them.
 //!
-//! Owns: the plain data the [`super::Server`] keeps per connection, and the small rules that
-//! belong to that data (which access a tree grants, how a path is checked, the protection a
-//! message needs).
+//! Owns: the plain data the [`super::Server`] keeps, and the small rules that belong to that
+//! data (which access a tree grants, how a path is checked, which key signs on a channel).
 //! Must not: emit output or run the protocol; the engine does.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -15,7 +16,7 @@ use smb_crypto::PreauthHash;
 
 use super::config::ShareConfig;
 use super::negotiate::ServerNegotiated;
-use super::ops::{OpId, OpenId};
+use super::ops::{ConnectionHandle, OpId, OpenId};
 use crate::auth::{Identity, SpnegoAcceptor};
 use crate::credits::ServerWindow;
 use crate::io::TransportKind;
@@ -27,6 +28,7 @@ use crate::wire::fscc::attributes::AccessMask;
 use crate::wire::header::Header;
 use crate::wire::ioctl::CtlCode;
 use crate::wire::status::NtStatus;
+use crate::wire::types::Guid;
 use crate::wire::types::{AsyncId, FileId, SessionId, TreeId};
 
 /// Where a connection is in its life.
@@ -42,9 +44,46 @@ pub(crate) enum Phase {
     Closed,
 }
 
-/// An authenticated (or authenticating) session.
+/// One connection bound to a session (MS-SMB2 3.3.1.14 Channel).
+#[derive(Debug)]
+pub(crate) struct Channel {
+    /// This channel's own signing key (a bound channel's, MS-SMB2 3.3.5.5.3); `None` signs
+    /// with the session's key (the channel that created the session, and a binding still
+    /// authenticating, whose requests and interim answers use the session's key).
+    pub signer: Option<SessionCrypto>,
+    /// A binding SESSION_SETUP in progress on this connection.
+    pub acceptor: Option<Box<SpnegoAcceptor>>,
+    /// The binding's preauth hash (3.1.1): the connection's, then its SESSION_SETUPs.
+    pub preauth: Option<PreauthHash>,
+    /// Requests other than SESSION_SETUP may use the session on this connection.
+    pub ready: bool,
+}
+
+impl Channel {
+    /// The channel of the connection that creates the session.
+    pub fn primary() -> Self {
+        Channel {
+            signer: None,
+            acceptor: None,
+            preauth: None,
+            ready: true,
+        }
+    }
+}
+
+/// An authenticated (or authenticating) session. Sessions live in the server-wide table;
+/// `channels` says which connections may use one.
 #[derive(Debug)]
 pub(crate) struct Session {
+    /// The connections bound to it; it ends when the last one goes.
+    pub channels: BTreeMap<ConnectionHandle, Channel>,
+    /// The dialect, cipher and signing algorithm of the connection that created it (a
+    /// binding must match them, MS-SMB2 3.3.5.5.2). The ClientGuid is not compared: like
+    /// Windows and smbd, a binding from another client GUID is accepted (smbtorture
+    /// smb2.session.bind_negative_smb3signCtoHd expects it to succeed).
+    pub dialect: crate::wire::Dialect,
+    pub cipher: Option<smb_crypto::CipherId>,
+    pub signing_algorithm: Option<smb_crypto::SigningAlgorithm>,
     /// The exchange in progress (re-authentication included).
     pub acceptor: Option<Box<SpnegoAcceptor>>,
     /// The session's preauth hash while authenticating (3.1.1).
@@ -70,6 +109,19 @@ impl Session {
     pub fn valid(&self) -> bool {
         self.identity.is_some()
     }
+
+    /// Whether requests on `ch` may use the session (a bound, authenticated channel).
+    pub fn usable_on(&self, ch: ConnectionHandle) -> bool {
+        self.valid() && !self.logged_off && self.channels.get(&ch).is_some_and(|c| c.ready)
+    }
+
+    /// The key that signs and verifies on `ch`: the channel's own, else the session's.
+    pub fn signer(&self, ch: ConnectionHandle) -> Option<&SessionCrypto> {
+        self.channels
+            .get(&ch)
+            .and_then(|c| c.signer.as_ref())
+            .or(self.crypto.as_ref())
+    }
 }
 
 /// A tree connect.
@@ -88,6 +140,8 @@ pub(crate) struct Open {
     pub id: OpenId,
     /// The owning session.
     pub session: SessionId,
+    /// The connection it was opened on (breaks go there while it is a channel).
+    pub conn: ConnectionHandle,
     /// The owning tree.
     pub tree: TreeId,
     /// The access granted at CREATE.
@@ -107,7 +161,43 @@ pub(crate) struct Open {
     /// A break notification was sent and its acknowledgment is awaited
     /// (Open.OplockState Breaking, MS-SMB2 3.3.1.10).
     pub breaking: bool,
+    /// Open.LockSequenceArray (MS-SMB2 3.3.1.10): the LockSequenceNumber of the last
+    /// successful LOCK per LockSequenceIndex 1..=64, [`NO_LOCK_SEQUENCE`] when none is valid.
+    pub lock_sequences: [u8; 64],
+    /// Set when the open is durable (Open.IsDurable, see `engine::durable`).
+    pub durable: Option<Durable>,
 }
+
+/// A durable open asked for by a CREATE (MS-SMB2 2.2.13.2.3 DHnQ, 2.2.13.2.11 DH2Q).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DurableAsk {
+    /// DHnQ.
+    V1,
+    /// DH2Q, with the timeout the server grants (already defaulted and capped).
+    V2 {
+        timeout: std::time::Duration,
+        create_guid: Guid,
+    },
+}
+
+/// What a durable open keeps so it can outlive its connection and session (MS-SMB2 3.3.1.10
+/// Open.IsDurable, DurableOwner, CreateGuid, ClientGuid, DurableOpenTimeout).
+#[derive(Debug, Clone)]
+pub(crate) struct Durable {
+    /// The CreateGuid of a version-2 durable open (`None`: version 1).
+    pub create_guid: Option<Guid>,
+    /// The ClientGuid of the connection that made it.
+    pub client_guid: Guid,
+    /// How long it is kept after its connection is lost.
+    pub timeout: std::time::Duration,
+    /// The user who opened it (Open.DurableOwner); only they may reconnect it.
+    pub owner: Identity,
+    /// The share's name (drivers pick the backend by it while no tree names it).
+    pub share: String,
+}
+
+/// An invalid entry of [`Open::lock_sequences`] (sequence numbers have 4 bits).
+pub(crate) const NO_LOCK_SEQUENCE: u8 = 0xFF;
 
 /// Identifies the file an open names, before (path) and after (file index) the backend
 /// opened it. Share and path are lower-cased: shares match names case-insensitively.
@@ -148,6 +238,8 @@ pub(crate) enum Waiting {
         oplock: OplockLevel,
         /// Whether it breaks other opens' oplocks (not a stat open).
         breaks: bool,
+        /// The durable open asked for (DHnQ or DH2Q), granted with a batch oplock.
+        durable: Option<DurableAsk>,
     },
     /// READ with its Length and MinimumCount.
     Read { length: u32, min_count: u32 },
@@ -159,15 +251,33 @@ pub(crate) enum Waiting {
     Close { open: OpenId },
     /// QUERY_INFO with the client's limit.
     QueryInfo { output_len: u32 },
-    /// SET_INFO; a rename carries its new share-relative path (oplock keys follow it).
-    SetInfo { rename_to: Option<String> },
+    /// SET_INFO; a rename carries its new share-relative path (oplock keys follow it), and
+    /// what it does to the write time is applied on success (see `engine::timestamps`).
+    SetInfo {
+        rename_to: Option<String>,
+        times: super::engine::timestamps::TimeChange,
+    },
     /// QUERY_DIRECTORY on this open; `first` when it is the first since open/restart.
-    QueryDirectory { first: bool },
+    QueryDirectory {
+        first: bool,
+        /// The class asked for (write times kept by the engine are patched into Id* classes).
+        class: crate::wire::fscc::FileInfoClass,
+    },
     /// LOCK; `invalid_tail` when an unlock request had a bad element after the unlocks sent
-    /// (success is then answered INVALID_PARAMETER).
-    Lock { invalid_tail: bool },
+    /// (success is then answered INVALID_PARAMETER); `sequence` the (index - 1, number) its
+    /// success records in the open's lock sequence array.
+    Lock {
+        invalid_tail: bool,
+        sequence: Option<(usize, u8)>,
+    },
     /// IOCTL.
     Ioctl { ctl_code: CtlCode, file_id: FileId },
+    /// A durable reconnect or a replayed durable CREATE answered with an existing open: the
+    /// backend's FileNetworkOpenInformation becomes the CREATE response, with `context`.
+    Reopen {
+        open: OpenId,
+        context: Option<crate::wire::create_context::CreateContext>,
+    },
     /// CHANGE_NOTIFY with the client's limit.
     ChangeNotify { output_len: u32 },
 }
@@ -267,10 +377,8 @@ pub(crate) struct Conn {
     pub phase: Phase,
     pub window: ServerWindow,
     pub preauth: Option<PreauthHash>,
-    pub sessions: BTreeMap<SessionId, Session>,
-    pub opens: BTreeMap<u64, Open>,
-    /// CLOSE ops held until the other ops on their open complete, by open.
-    pub parked_closes: BTreeMap<u64, super::ops::OpRequest>,
+    /// Opens made on this connection and still open (they keep it from idling out).
+    pub open_count: usize,
     pub chains: BTreeMap<u64, Chain>,
     pub next_chain: u64,
     pub last_activity: Instant,
@@ -328,7 +436,19 @@ pub(crate) const READ_ACCESS: u32 = 0x0012_00A9;
 /// Checks a share-relative path from CREATE (MS-FSCC 2.1.5): components separated by `\`, no
 /// empty, `.` or `..` components, no characters Windows forbids in names, no stream syntax.
 /// Returns the normalised path (no leading or trailing separator).
+///
+/// `/` is accepted as a separator and turned into `\` first, as smbd does (smbtorture
+/// smb2.timestamps.test_close_not_attrib opens `dir/file`); Windows refuses it with
+/// OBJECT_NAME_INVALID. Every check below runs on the normalised path, so `a/../..`, `./x` or
+/// `a//b` are refused exactly like their `\` spellings and confinement to the share holds.
 pub(crate) fn check_path(name: &str) -> Result<String, NtStatus> {
+    let normalised;
+    let name = if name.contains('/') {
+        normalised = name.replace('/', "\\");
+        normalised.as_str()
+    } else {
+        name
+    };
     if name.starts_with('\\') {
         return Err(NtStatus::INVALID_PARAMETER);
     }
@@ -360,9 +480,10 @@ pub(crate) fn check_path(name: &str) -> Result<String, NtStatus> {
         if comp.len() > 255 {
             return Err(NtStatus::OBJECT_NAME_INVALID);
         }
-        if comp.chars().any(|c| {
-            (c as u32) < 0x20 || matches!(c, '<' | '>' | ':' | '"' | '/' | '|' | '?' | '*')
-        }) {
+        if comp
+            .chars()
+            .any(|c| (c as u32) < 0x20 || matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*'))
+        {
             return Err(NtStatus::OBJECT_NAME_INVALID);
         }
     }
@@ -395,6 +516,17 @@ mod tests {
             Err(NtStatus::OBJECT_NAME_INVALID)
         );
         assert_eq!(check_path("x*"), Err(NtStatus::OBJECT_NAME_INVALID));
+        // `/` separates like `\`, and the normalised path is checked as a whole.
+        assert_eq!(check_path("dir/f.txt"), Ok("dir\\f.txt".into()));
+        assert_eq!(check_path("a/b\\c/"), Ok("a\\b\\c".into()));
+        assert_eq!(check_path("/abs"), Err(NtStatus::INVALID_PARAMETER));
+        assert_eq!(
+            check_path("a/../../b"),
+            Err(NtStatus::OBJECT_PATH_SYNTAX_BAD)
+        );
+        assert_eq!(check_path("../x"), Err(NtStatus::OBJECT_PATH_SYNTAX_BAD));
+        assert_eq!(check_path("a//b"), Err(NtStatus::OBJECT_NAME_INVALID));
+        assert_eq!(check_path("./b"), Err(NtStatus::OBJECT_NAME_INVALID));
         assert_eq!(check_path("dir\\f.txt::$DATA"), Ok("dir\\f.txt".into()));
         assert_eq!(check_path("f.txt::$data"), Ok("f.txt".into()));
         assert_eq!(

@@ -11,7 +11,8 @@
 //! - framing and envelopes: [`frame`], [`header`], [`status`], [`transform`], [`compression`],
 //!   [`compound`], [`message`];
 //! - commands: one module per command (or pair of closely related commands);
-//! - payload formats: [`negotiate_context`], [`create_context`], [`fscc`], [`fsctl`].
+//! - payload formats: [`negotiate_context`], [`create_context`], [`fscc`], [`fsctl`],
+//!   [`security_descriptor`].
 
 pub mod body;
 pub mod cursor;
@@ -51,6 +52,7 @@ pub mod create_context;
 pub mod fscc;
 pub mod fsctl;
 pub mod negotiate_context;
+pub mod security_descriptor;
 
 pub use body::Body;
 pub use error::{DecodeError, EncodeError};

@@ -34,6 +34,14 @@ open_enum! {
         ATTRIBUTE_SECURITY_INFORMATION = 0x0000_0020,
         SCOPE_SECURITY_INFORMATION = 0x0000_0040,
         BACKUP_SECURITY_INFORMATION = 0x0001_0000,
+        /// Clear the inheritance of the SACL (MS-DTYP 2.4.7): set SE_SACL_PROTECTED off.
+        UNPROTECTED_SACL_SECURITY_INFORMATION = 0x1000_0000,
+        /// Clear the inheritance of the DACL: set SE_DACL_PROTECTED off.
+        UNPROTECTED_DACL_SECURITY_INFORMATION = 0x2000_0000,
+        /// Protect the SACL from inheritance: set SE_SACL_PROTECTED.
+        PROTECTED_SACL_SECURITY_INFORMATION = 0x4000_0000,
+        /// Protect the DACL from inheritance: set SE_DACL_PROTECTED.
+        PROTECTED_DACL_SECURITY_INFORMATION = 0x8000_0000,
     }
 }
 crate::wire::fscc::flag_ops!(AdditionalInformation);

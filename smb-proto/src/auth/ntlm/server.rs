@@ -15,6 +15,7 @@ use super::messages::{Authenticate, Challenge, MIC_OFFSET, Negotiate, Version, d
 use crate::auth::users::UserStore;
 use crate::auth::{AuthError, Identity, IdentityKind};
 use crate::rng::SeededRng;
+use crate::wire::DecodeError;
 
 /// The server's names, announced in the CHALLENGE's target info.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,9 +187,25 @@ impl NtlmServer {
         if auth.flags & flags::EXTENDED_SESSIONSECURITY == 0 || auth.nt_response.len() <= 24 {
             return Err(AuthError::NtlmV1Refused);
         }
+        // MS-NLMP 2.2.2.8: NTProofStr, then the NTLMv2_CLIENT_CHALLENGE (2.2.2.7), a 28-byte
+        // header and the client's AV pairs. A response whose structure does not hold together
+        // (too short for the header, or an AV pair running past its end) is malformed rather
+        // than wrong: Windows and Samba answer INVALID_PARAMETER before looking at the user
+        // or the proof (Samba bug 14932, smbtorture smb2.session.ntlmssp_bug14932).
         if auth.nt_response.len() < 16 + BLOB_HEADER {
-            return Err(AuthError::LogonFailure);
+            return Err(AuthError::MalformedNtlmv2Response(Box::new(
+                DecodeError::Truncated {
+                    field: "NTLMv2_CLIENT_CHALLENGE",
+                    offset: 16,
+                    needed: BLOB_HEADER,
+                    available: auth.nt_response.len().saturating_sub(16),
+                },
+            )));
         }
+        let proof = auth.nt_response.slice(..16);
+        let temp = auth.nt_response.slice(16..);
+        let client_pairs = AvPairs::decode(&temp.slice(BLOB_HEADER..))
+            .map_err(|e| AuthError::MalformedNtlmv2Response(Box::new(e)))?;
         let Some(account) = cfg.users.lookup(&user) else {
             if cfg.allow_guest {
                 let keys = SessionKeys::derive([0; 16], auth.flags & chal_flags);
@@ -196,8 +213,6 @@ impl NtlmServer {
             }
             return Err(AuthError::LogonFailure);
         };
-        let proof = auth.nt_response.slice(..16);
-        let temp = auth.nt_response.slice(16..);
         // Clients compute NTOWFv2 with the domain they send; some send none (Samba accepts
         // both, and so do we).
         let response_key = [domain.as_str(), ""].into_iter().find_map(|d| {
@@ -223,7 +238,6 @@ impl NtlmServer {
             key_exchange_key
         };
 
-        let client_pairs = AvPairs::decode(&temp.slice(BLOB_HEADER..))?;
         let mic_flagged = client_pairs.flags() & AV_FLAG_MIC_PRESENT != 0;
         if mic_flagged || cfg.require_mic {
             let Some(sent) = auth.mic else {

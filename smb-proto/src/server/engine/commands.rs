@@ -5,7 +5,9 @@
 //! Owns: the [`Server`] methods and helpers for those checks and the op emission.
 //! Must not: answer ops (backends do) or protect responses (see `output`).
 
+use super::timestamps::{TimeChange, strip_special};
 use super::*;
+use crate::wire::query_info::AdditionalInformation;
 
 impl Server {
     #[allow(clippy::too_many_arguments)]
@@ -46,18 +48,10 @@ impl Server {
         };
         match body {
             RequestBody::Logoff(_) => {
-                let conn = self.conns.get_mut(&ch).ok_or(Refuse::Disconnect("gone"))?;
-                let opens: Vec<Open> = conn
-                    .opens
-                    .values()
-                    .filter(|o| o.session == ctx.session)
-                    .cloned()
-                    .collect();
-                if let Some(s) = conn.sessions.get_mut(&ctx.session) {
-                    s.logged_off = true;
-                }
-                self.close_opens(ch, opens);
-                self.pipes.drop_session(ch, ctx.session);
+                // LOGOFF on any channel ends the session on all of them. Its durable opens
+                // are kept for a reconnect from a new session, as Windows and smbd do
+                // (smbtorture smb2.durable-open.reopen4).
+                self.end_session(ctx.session, true);
                 ok(
                     self,
                     ResponsePayload::Body(crate::wire::logoff::LogoffResponse.into()),
@@ -82,7 +76,7 @@ impl Server {
                 };
                 let conn = self.conns.get_mut(&ch).ok_or(Refuse::Disconnect("gone"))?;
                 let transport_security = conn.negotiated().is_some_and(|n| n.transport_security);
-                let session = conn
+                let session = self
                     .sessions
                     .get_mut(&ctx.session)
                     .ok_or(NtStatus::USER_SESSION_DELETED)?;
@@ -144,18 +138,25 @@ impl Server {
                 )))
             }
             RequestBody::TreeDisconnect(_) => {
-                let conn = self.conns.get_mut(&ch).ok_or(Refuse::Disconnect("gone"))?;
-                if let Some(s) = conn.sessions.get_mut(&ctx.session) {
+                if let Some(s) = self.sessions.get_mut(&ctx.session) {
                     s.trees.remove(&ctx.tree);
                 }
-                let opens: Vec<Open> = conn
+                let opens: Vec<Open> = self
                     .opens
                     .values()
                     .filter(|o| o.session == ctx.session && o.tree == ctx.tree)
                     .cloned()
                     .collect();
-                self.close_opens(ch, opens);
-                self.pipes.drop_tree(ch, ctx.session, ctx.tree);
+                self.close_opens(opens);
+                // Pipes are kept per connection: the tree's go on every channel.
+                let channels: Vec<ConnectionHandle> = self
+                    .sessions
+                    .get(&ctx.session)
+                    .map(|s| s.channels.keys().copied().collect())
+                    .unwrap_or_default();
+                for c in channels {
+                    self.pipes.drop_tree(c, ctx.session, ctx.tree);
+                }
                 ok(
                     self,
                     ResponsePayload::Body(
@@ -164,10 +165,13 @@ impl Server {
                 )
             }
             RequestBody::OplockBreak(req) => self.on_oplock_ack(ch, header, ctx, req, related),
-            RequestBody::Create(req) if self.tree(ch, ctx)?.share.kind == ShareKind::Pipe => {
+            RequestBody::Create(req) if self.tree(ctx)?.share.kind == ShareKind::Pipe => {
                 self.on_pipe(ch, header, ctx, RequestBody::Create(req), related)
             }
             RequestBody::Create(req) => {
+                if let Some(r) = self.durable_reopen(ch, chain_id, now, header, ctx, &req) {
+                    return r;
+                }
                 let (op, waiting) = self.prepare_create(ch, ctx, req)?;
                 self.create_after_breaks(ch, chain_id, now, header, ctx, op, waiting)
             }
@@ -183,11 +187,11 @@ impl Server {
                 if req.ctl_code == CtlCode::FSCTL_QUERY_NETWORK_INTERFACE_INFO {
                     return self.network_interfaces(ch, header, ctx, &req).map(Some);
                 }
-                let tree = self.tree(ch, ctx)?;
+                let tree = self.tree(ctx)?;
                 if tree.share.kind == ShareKind::Pipe {
                     return self.on_pipe(ch, header, ctx, RequestBody::Ioctl(req), related);
                 }
-                let open = self.open_for(ch, ctx, req.file_id, related)?;
+                let open = self.open_for(ctx, req.file_id, related)?;
                 let op = FsOp::Ioctl {
                     open: open.id,
                     ctl_code: req.ctl_code,
@@ -202,12 +206,12 @@ impl Server {
             }
             body => {
                 let fid = file_id_of(&body).ok_or(NtStatus::INVALID_PARAMETER)?;
-                let tree = self.tree(ch, ctx)?;
+                let tree = self.tree(ctx)?;
                 if tree.share.kind == ShareKind::Pipe {
                     return self.on_pipe(ch, header, ctx, body, related);
                 }
                 let read_only = tree.share.read_only;
-                let open = self.open_for(ch, ctx, fid, related)?;
+                let open = self.open_for(ctx, fid, related)?;
                 let has = |bits: u32| open.granted.0 & bits != 0;
                 let (op, waiting) = match body {
                     RequestBody::Read(ReadRequest {
@@ -273,13 +277,17 @@ impl Server {
                         }
                         (FsOp::Flush { open: open.id }, Waiting::Flush)
                     }
-                    RequestBody::Close(CloseRequest { flags, .. }) => (
-                        FsOp::Close {
-                            open: open.id,
-                            post_query: flags.contains(CloseFlags::POSTQUERY_ATTRIB),
-                        },
-                        Waiting::Close { open: open.id },
-                    ),
+                    RequestBody::Close(CloseRequest { flags, .. }) => {
+                        let now = self.filetime(now);
+                        (
+                            FsOp::Close {
+                                open: open.id,
+                                post_query: flags.contains(CloseFlags::POSTQUERY_ATTRIB),
+                                write_time: self.times.closing(open.id, now),
+                            },
+                            Waiting::Close { open: open.id },
+                        )
+                    }
                     RequestBody::QueryInfo(q) => {
                         if q.output_buffer_length > max_transact {
                             return Err(NtStatus::INVALID_PARAMETER.into());
@@ -298,11 +306,16 @@ impl Server {
                                 AccessMask::FILE_READ_ATTRIBUTES.0
                             }
                             InfoQuery::File(FileInfoClass::FULL_EA) => AccessMask::FILE_READ_EA.0,
-                            InfoQuery::Security(_) => AccessMask::READ_CONTROL.0,
                             _ => 0,
                         };
                         if need != 0 && !has(need) {
                             return Err(NtStatus::ACCESS_DENIED.into());
+                        }
+                        if let InfoQuery::Security(which) = query {
+                            let all = security_access(which, false);
+                            if open.granted.0 & all != all {
+                                return Err(NtStatus::ACCESS_DENIED.into());
+                            }
                         }
                         (
                             FsOp::QueryInfo {
@@ -322,20 +335,37 @@ impl Server {
                         if read_only {
                             return Err(NtStatus::MEDIA_WRITE_PROTECTED.into());
                         }
-                        let (change, need) = change_of(&s)?;
+                        let (mut change, need) = change_of(&s)?;
                         if need != 0 && !has(need) {
                             return Err(NtStatus::ACCESS_DENIED.into());
+                        }
+                        if let InfoChange::Security { additional, .. } = &change {
+                            let all = security_access(*additional, true);
+                            if open.granted.0 & all != all {
+                                return Err(NtStatus::ACCESS_DENIED.into());
+                            }
                         }
                         let rename_to = match &change {
                             InfoChange::File(FileInfo::Rename(r)) => Some(r.file_name.clone()),
                             _ => None,
+                        };
+                        let times = match &mut change {
+                            InfoChange::File(FileInfo::Basic(b)) => {
+                                let last_write = b.last_write_time;
+                                strip_special(b).map_err(|()| NtStatus::INVALID_PARAMETER)?;
+                                TimeChange::Basic { last_write }
+                            }
+                            InfoChange::File(FileInfo::EndOfFile(_) | FileInfo::Allocation(_)) => {
+                                TimeChange::Size
+                            }
+                            _ => TimeChange::None,
                         };
                         (
                             FsOp::SetInfo {
                                 open: open.id,
                                 change,
                             },
-                            Waiting::SetInfo { rename_to },
+                            Waiting::SetInfo { rename_to, times },
                         )
                     }
                     RequestBody::QueryDirectory(q) => {
@@ -356,11 +386,7 @@ impl Server {
                         let restart = q.flags.contains(QueryDirectoryFlags::RESTART_SCANS)
                             || q.flags.contains(QueryDirectoryFlags::REOPEN);
                         let first = restart || !open.enumerated;
-                        if let Some(o) = self
-                            .conns
-                            .get_mut(&ch)
-                            .and_then(|c| c.opens.get_mut(&open.id.0))
-                        {
+                        if let Some(o) = self.opens.get_mut(&open.id.0) {
                             o.enumerated = true;
                         }
                         (
@@ -380,7 +406,10 @@ impl Server {
                                     .then_some(q.file_index),
                                 output_len: q.output_buffer_length,
                             },
-                            Waiting::QueryDirectory { first },
+                            Waiting::QueryDirectory {
+                                first,
+                                class: q.file_information_class,
+                            },
                         )
                     }
                     RequestBody::Lock(l) => {
@@ -389,6 +418,32 @@ impl Server {
                         }
                         let usable = valid_locks(&l.locks)?;
                         let invalid_tail = usable < l.locks.len();
+                        // Lock sequence replay detection (MS-SMB2 3.3.5.14), where a LOCK
+                        // may be replayed on another channel or after a reconnect: durable
+                        // opens, and 3.x with multichannel, as smbd does. Indexes 1..=64 are
+                        // tracked; 0 and the rest are not.
+                        let index = l.sequence_index() as usize;
+                        let checked = open.durable.is_some()
+                            || (config.multichannel
+                                && self.dialect(ch).is_some_and(|d| d >= Dialect::SMB3_0));
+                        let sequence = (checked && (1..=64).contains(&index))
+                            .then(|| (index - 1, l.sequence_number()));
+                        if let Some((i, n)) = sequence {
+                            if open.lock_sequences.get(i) == Some(&n) {
+                                // Already done: answered without locking again.
+                                return ok(
+                                    self,
+                                    ResponsePayload::Body(crate::wire::lock::LockResponse.into()),
+                                );
+                            }
+                            if let Some(slot) = self
+                                .opens
+                                .get_mut(&open.id.0)
+                                .and_then(|o| o.lock_sequences.get_mut(i))
+                            {
+                                *slot = NO_LOCK_SEQUENCE;
+                            }
+                        }
                         let mut locks = l.locks;
                         locks.truncate(usable);
                         (
@@ -396,7 +451,10 @@ impl Server {
                                 open: open.id,
                                 locks,
                             },
-                            Waiting::Lock { invalid_tail },
+                            Waiting::Lock {
+                                invalid_tail,
+                                sequence,
+                            },
                         )
                     }
                     RequestBody::ChangeNotify(c) => {
@@ -428,10 +486,9 @@ impl Server {
         }
     }
 
-    pub(super) fn tree(&self, ch: ConnectionHandle, ctx: &Ctx) -> Result<Tree, Refuse> {
-        self.conns
-            .get(&ch)
-            .and_then(|c| c.sessions.get(&ctx.session))
+    pub(super) fn tree(&self, ctx: &Ctx) -> Result<Tree, Refuse> {
+        self.sessions
+            .get(&ctx.session)
             .and_then(|s| s.trees.get(&ctx.tree))
             .cloned()
             .ok_or(Refuse::Status(NtStatus::NETWORK_NAME_DELETED))
@@ -441,7 +498,6 @@ impl Server {
     /// of this session and tree (MS-SMB2 3.3.5.2.7.2, 3.3.5.x "FileId ... not found").
     pub(super) fn open_for(
         &self,
-        ch: ConnectionHandle,
         ctx: &Ctx,
         fid: FileId,
         related: Related,
@@ -452,28 +508,53 @@ impl Server {
         } else {
             fid
         };
-        let conn = self.conns.get(&ch).ok_or(Refuse::Disconnect("gone"))?;
-        conn.opens
+        self.opens
             .get(&fid.volatile)
             .filter(|o| o.file_id() == fid && o.session == ctx.session && o.tree == ctx.tree)
             .cloned()
             .ok_or(Refuse::Status(NtStatus::FILE_CLOSED))
     }
 
-    pub(super) fn close_opens(&mut self, ch: ConnectionHandle, opens: Vec<Open>) {
-        let Some(mut conn) = self.conns.remove(&ch) else {
-            return;
-        };
+    /// Closes opens the client can no longer close (tree, session gone): the ops waiting
+    /// on them end, on whichever channel they wait, and the backend gets a Close.
+    pub(super) fn close_opens(&mut self, opens: Vec<Open>) {
         for o in &opens {
-            for op in end_waiting_ops(&mut conn, o.id) {
+            for op in end_waiting_ops(&mut self.conns, o.id) {
                 self.outbox.push_back(ServerOutput::Cancel(op));
             }
-            self.internal_close(ch, &conn, o);
+            self.internal_close(o.conn, o);
         }
         for o in opens {
-            conn.opens.remove(&o.id.0);
+            self.remove_open(o.id);
         }
-        self.conns.insert(ch, conn);
+    }
+
+    /// Ends a session on all its channels (LOGOFF, a failed re-authentication, or a new
+    /// session naming it as PreviousSessionId): its opens are closed (but durable ones are
+    /// kept for reconnect when `keep_durable`: LOGOFF and PreviousSessionId), new requests
+    /// on it get USER_SESSION_DELETED, and it goes once the ops it has in flight answered.
+    pub(super) fn end_session(&mut self, sid: SessionId, keep_durable: bool) {
+        let Some(s) = self.sessions.get_mut(&sid) else {
+            return;
+        };
+        s.logged_off = true;
+        s.acceptor = None;
+        let channels: Vec<ConnectionHandle> = s.channels.keys().copied().collect();
+        let opens: Vec<Open> = self
+            .opens
+            .values()
+            .filter(|o| o.session == sid)
+            .cloned()
+            .collect();
+        let opens = if keep_durable {
+            self.keep_durable(opens, &[])
+        } else {
+            opens
+        };
+        self.close_opens(opens);
+        for c in channels {
+            self.pipes.drop_session(c, sid);
+        }
     }
 
     pub(super) fn prepare_create(
@@ -482,14 +563,14 @@ impl Server {
         ctx: &Ctx,
         req: CreateRequest,
     ) -> Result<(FsOp, Waiting), Refuse> {
-        let tree = self.tree(ch, ctx)?;
+        let tree = self.tree(ctx)?;
         if tree.share.kind == ShareKind::Pipe {
             // Named pipes (IPC$) come with the IPC$ issue.
             return Err(NtStatus::NOT_SUPPORTED.into());
         }
         let max_opens = self.config.max_opens;
         let conn = self.conns.get(&ch).ok_or(Refuse::Disconnect("gone"))?;
-        if conn.opens.len() >= max_opens {
+        if conn.open_count >= max_opens {
             return Err(NtStatus::INSUFFICIENT_RESOURCES.into());
         }
         if req.impersonation_level > ImpersonationLevel::DELEGATE {
@@ -536,6 +617,22 @@ impl Server {
             .contexts
             .iter()
             .any(|c| matches!(c, CreateContext::QueryOnDiskIdRequest));
+        // SecD (MS-SMB2 2.2.13.2.2): validated here, stored by the backend on a new file.
+        let security = match req.contexts.iter().find_map(|c| match c {
+            CreateContext::SecurityDescriptor(sd) => Some(sd),
+            _ => None,
+        }) {
+            Some(sd) => Some(
+                crate::server::file_security::for_create(sd)
+                    .map_err(|e| Refuse::from(e.status()))?,
+            ),
+            None => None,
+        };
+        let dialect = self.dialect(ch).unwrap_or(Dialect::SMB2_0_2);
+        let durable = match super::durable::durability(&req.contexts, dialect)? {
+            super::durable::Durability::Open(ask) => Some(ask),
+            _ => None,
+        };
         let open = OpenId(self.next_open);
         self.next_open += 1;
         let file = super::oplocks::file_key(&tree.share, &path);
@@ -549,6 +646,7 @@ impl Server {
                 disposition: req.create_disposition,
                 options: opts,
                 read_only: tree.share.read_only,
+                security,
             },
             Waiting::Create {
                 open,
@@ -560,6 +658,7 @@ impl Server {
                 file,
                 oplock: req.requested_oplock_level,
                 breaks: super::oplocks::create_breaks(desired, req.create_disposition),
+                durable,
             },
         ))
     }
@@ -663,7 +762,7 @@ impl Server {
         if busy >= max_outstanding {
             return Err(NtStatus::INSUFFICIENT_RESOURCES.into());
         }
-        let session = conn
+        let session = self
             .sessions
             .get(&ctx.session)
             .ok_or(NtStatus::USER_SESSION_DELETED)?;
@@ -688,7 +787,7 @@ impl Server {
         let mut park = false;
         let mut counted = None;
         if let Some(t) = target
-            && let Some(o) = conn.opens.get_mut(&t.0)
+            && let Some(o) = self.opens.get_mut(&t.0)
         {
             if is_close {
                 park = o.inflight > 0;
@@ -701,11 +800,14 @@ impl Server {
             // Waiting LOCKs and CHANGE_NOTIFYs on this open would hold the CLOSE forever:
             // they end now (MS-SMB2 3.3.5.10), and the CLOSE goes out once the backend has
             // answered them.
-            for op in end_waiting_ops(conn, t) {
+            for op in end_waiting_ops(&mut self.conns, t) {
                 self.outbox.push_back(ServerOutput::Cancel(op));
             }
         }
-        let chain = conn
+        let chain = self
+            .conns
+            .get_mut(&ch)
+            .ok_or(Refuse::Disconnect("gone"))?
             .chains
             .get_mut(&chain_id)
             .ok_or(Refuse::Disconnect("gone"))?;
@@ -740,7 +842,7 @@ impl Server {
         };
         match target {
             Some(t) if park => {
-                conn.parked_closes.insert(t.0, request);
+                self.parked_closes.insert(t.0, request);
             }
             _ => self.outbox.push_back(ServerOutput::Op(request)),
         }
@@ -751,9 +853,12 @@ impl Server {
 /// Marks the waiting LOCKs and CHANGE_NOTIFYs on `open` as ended by its close and returns
 /// their ops, for the driver to cancel (each is answered once, so ops already cancelled are
 /// skipped).
-fn end_waiting_ops(conn: &mut crate::server::state::Conn, open: OpenId) -> Vec<OpId> {
+fn end_waiting_ops(
+    conns: &mut BTreeMap<ConnectionHandle, crate::server::state::Conn>,
+    open: OpenId,
+) -> Vec<OpId> {
     let mut out = Vec::new();
-    for chain in conn.chains.values_mut() {
+    for chain in conns.values_mut().flat_map(|c| c.chains.values_mut()) {
         if let Some(cur) = chain.current.as_mut()
             && cur.counted == Some(open)
             && matches!(
@@ -843,6 +948,32 @@ pub(super) fn file_id_of(body: &RequestBody) -> Option<FileId> {
     })
 }
 
+/// Every access right a security QUERY_INFO (`set` false, MS-SMB2 3.3.5.20.3) or SET_INFO
+/// (`set` true, 3.3.5.21.3) of the parts in `which` needs: the SACL needs
+/// ACCESS_SYSTEM_SECURITY; reading anything else needs READ_CONTROL; writing the DACL needs
+/// WRITE_DAC and writing the owner, group or label WRITE_OWNER.
+pub(super) fn security_access(which: AdditionalInformation, set: bool) -> u32 {
+    let has = |bit: AdditionalInformation| which.0 & bit.0 != 0;
+    let mut need = 0;
+    if has(AdditionalInformation::SACL_SECURITY_INFORMATION) {
+        need |= AccessMask::ACCESS_SYSTEM_SECURITY.0;
+    }
+    if set {
+        if has(AdditionalInformation::DACL_SECURITY_INFORMATION) {
+            need |= AccessMask::WRITE_DAC.0;
+        }
+        if has(AdditionalInformation::OWNER_SECURITY_INFORMATION)
+            || has(AdditionalInformation::GROUP_SECURITY_INFORMATION)
+            || has(AdditionalInformation::LABEL_SECURITY_INFORMATION)
+        {
+            need |= AccessMask::WRITE_OWNER.0;
+        }
+    } else if which.0 & !AdditionalInformation::SACL_SECURITY_INFORMATION.0 != 0 || which.0 == 0 {
+        need |= AccessMask::READ_CONTROL.0;
+    }
+    need
+}
+
 pub(super) fn query_of(q: &QueryInfoRequest) -> Result<InfoQuery, NtStatus> {
     match q.info_type {
         InfoType::FILE => Ok(InfoQuery::File(FileInfoClass(q.info_class))),
@@ -897,12 +1028,13 @@ pub(super) fn change_of(s: &SetInfoRequest) -> Result<(InfoChange, u32), NtStatu
             };
             Ok((InfoChange::File(info), need))
         }
+        // The access each part needs is checked by the caller (`security_access`).
         InfoType::SECURITY => Ok((
             InfoChange::Security {
                 additional: s.additional_information,
                 descriptor: s.buffer.clone(),
             },
-            AccessMask::WRITE_DAC.0 | AccessMask::WRITE_OWNER.0,
+            0,
         )),
         _ => Err(NtStatus::NOT_SUPPORTED),
     }

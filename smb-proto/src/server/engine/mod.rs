@@ -1,13 +1,18 @@
-//! The server state machine (MS-SMB2 3.3): [`Server`] owns every connection.
+//! The server state machine (MS-SMB2 3.3): [`Server`] owns every connection, and the sessions
+//! and opens that span them (a session's channels are the connections bound to it).
 //!
-//! Owns: the `Server` value and its public surface, accepting and dropping connections,
+//! Owns: the `Server` value and its public surface, accepting and dropping connections (a
+//! session ends with its last channel),
 //! deframing, decrypting and splitting what arrives, the MessageId window, the chains of
 //! requests (one op at a time, related-compound inheritance), op bookkeeping and the timers
 //! (interim responses, the auth failure delay, idle and incomplete-frame timeouts).
-//! Submodules add `impl Server` blocks: `security` (NEGOTIATE, SESSION_SETUP, per-request
+//! Submodules add `impl Server` blocks: `security` (NEGOTIATE, SESSION_SETUP with channel
+//! binding and PreviousSessionId, per-request
 //! session/signature/encryption/tree checks, CANCEL), `commands` (validated requests turned
 //! into [`FsOp`]s or answered directly), `replies` (completions turned into responses),
-//! `oplocks` (batch/exclusive grants, breaks, held CREATEs, acknowledgments) and `output`
+//! `oplocks` (batch/exclusive grants, breaks, held CREATEs, acknowledgments), `durable`
+//! (durable opens kept across lost connections, reconnects, expiry), `timestamps`
+//! (LastWriteTime across a file's opens: delayed, sticky and frozen write times) and `output`
 //! (credits, framing, signing, compounding, sealing).
 //! Must not: do I/O, read a clock or the OS RNG, block, or touch a file system: backends
 //! answer the ops it emits.
@@ -32,8 +37,8 @@ use super::ops::{
 };
 use super::pipes::PipeTable;
 use super::state::{
-    ALL_ACCESS, Chain, Conn, Current, FileKey, Open, Phase, READ_ACCESS, Related, Resp, Session,
-    Tree, WRITE_BITS, Waiting, check_path, map_generic,
+    ALL_ACCESS, Chain, Channel, Conn, Current, FileKey, NO_LOCK_SEQUENCE, Open, Phase, READ_ACCESS,
+    Related, Resp, Session, Tree, WRITE_BITS, Waiting, check_path, map_generic,
 };
 use crate::auth::{Acceptor, AcceptorStep, IdentityKind, SpnegoAcceptor};
 use crate::credits::{ServerWindow, credit_charge};
@@ -72,11 +77,13 @@ use crate::wire::write::{WriteFlags, WriteRequest, WriteResponse};
 use crate::wire::{AsyncId, Command, Dialect, FileId, SessionId, TreeId};
 
 mod commands;
+mod durable;
 mod oplocks;
 mod output;
 mod pipe_requests;
 mod replies;
 mod security;
+pub(super) mod timestamps;
 
 use output::*;
 
@@ -103,6 +110,12 @@ enum OpOwner {
         /// The share's name (drivers pick the backend by it).
         share: String,
     },
+    /// An op on `open` whose connection went away: its answer is dropped, but the open (kept
+    /// by another channel, or durable) no longer has it in flight.
+    Detached { open: OpenId },
+    /// The close of a kept durable open that a conflicting open purged: the open is
+    /// forgotten once the backend closed it (see `durable`).
+    Purge { open: OpenId },
 }
 
 /// What processing one request produced.
@@ -158,6 +171,18 @@ pub struct Server {
     pipes: PipeTable,
     /// CREATEs held until an oplock break on their file ends (see `oplocks`).
     held: BTreeMap<OpId, oplocks::Held>,
+    /// LastWriteTime shown for open files (see `timestamps`).
+    times: timestamps::WriteTimes,
+    /// Every session, whichever connections are its channels (MS-SMB2 3.3.1.5
+    /// GlobalSessionTable).
+    sessions: BTreeMap<SessionId, Session>,
+    /// Every open, by its id (they belong to sessions, not connections).
+    opens: BTreeMap<u64, Open>,
+    /// CLOSE ops held until the other ops on their open complete, by open.
+    parked_closes: BTreeMap<u64, OpRequest>,
+    /// Durable opens kept after their session ended with its connection, by open, with the
+    /// instant they expire (see `durable`).
+    preserved: BTreeMap<u64, Instant>,
 }
 
 impl Server {
@@ -181,6 +206,11 @@ impl Server {
             last_now: now,
             pipes: PipeTable::default(),
             held: BTreeMap::new(),
+            times: timestamps::WriteTimes::default(),
+            sessions: BTreeMap::new(),
+            opens: BTreeMap::new(),
+            parked_closes: BTreeMap::new(),
+            preserved: BTreeMap::new(),
         }
     }
 
@@ -211,9 +241,17 @@ impl Server {
         self.conns.get(&ch).map(|c| c.peer)
     }
 
-    /// Open files and directories on a connection.
+    /// Open files and directories made on a connection.
     pub fn open_count(&self, ch: ConnectionHandle) -> usize {
-        self.conns.get(&ch).map_or(0, |c| c.opens.len())
+        self.conns.get(&ch).map_or(0, |c| c.open_count)
+    }
+
+    /// The sessions a connection is a channel of (bound or binding).
+    pub fn session_count(&self, ch: ConnectionHandle) -> usize {
+        self.sessions
+            .values()
+            .filter(|s| s.channels.contains_key(&ch))
+            .count()
     }
 
     // ----- inputs -----
@@ -237,9 +275,7 @@ impl Server {
             phase: Phase::Fresh,
             window: ServerWindow::new(),
             preauth: None,
-            sessions: BTreeMap::new(),
-            opens: BTreeMap::new(),
-            parked_closes: BTreeMap::new(),
+            open_count: 0,
             chains: BTreeMap::new(),
             next_chain: 0,
             last_activity: now,
@@ -313,6 +349,14 @@ impl Server {
             }
             return;
         }
+        match owner {
+            Some(OpOwner::Detached { open }) => return self.release(open),
+            Some(OpOwner::Purge { open }) => {
+                self.remove_open(open);
+                return;
+            }
+            _ => {}
+        }
         let Some(OpOwner::Chain { ch, chain }) = owner else {
             return;
         };
@@ -341,26 +385,41 @@ impl Server {
             (cur, result)
         };
         if let Some(t) = cur.counted {
-            self.release(ch, t);
+            self.release(t);
         }
         let outcome = self.finish_op(ch, &cur, result, encrypted, prev);
         self.apply(ch, chain, outcome);
         self.run_chain(ch, chain, now);
     }
 
+    /// Records a new open (counted on the connection that made it).
+    fn add_open(&mut self, open: Open) {
+        if let Some(c) = self.conns.get_mut(&open.conn) {
+            c.open_count += 1;
+        }
+        self.opens.insert(open.id.0, open);
+    }
+
+    /// Forgets an open.
+    fn remove_open(&mut self, id: OpenId) -> Option<Open> {
+        self.preserved.remove(&id.0);
+        let open = self.opens.remove(&id.0)?;
+        if let Some(c) = self.conns.get_mut(&open.conn) {
+            c.open_count = c.open_count.saturating_sub(1);
+        }
+        Some(open)
+    }
+
     /// One op on `open` finished: a CLOSE parked behind it goes out once none remain.
-    fn release(&mut self, ch: ConnectionHandle, open: OpenId) {
-        let Some(conn) = self.conns.get_mut(&ch) else {
-            return;
-        };
-        let idle = match conn.opens.get_mut(&open.0) {
+    fn release(&mut self, open: OpenId) {
+        let idle = match self.opens.get_mut(&open.0) {
             Some(o) => {
                 o.inflight = o.inflight.saturating_sub(1);
                 o.inflight == 0
             }
             None => true,
         };
-        if idle && let Some(req) = conn.parked_closes.remove(&open.0) {
+        if idle && let Some(req) = self.parked_closes.remove(&open.0) {
             self.outbox.push_back(ServerOutput::Op(req));
         }
     }
@@ -387,11 +446,17 @@ impl Server {
 
     fn next_deadline(&self) -> Instant {
         let mut d = self.last_now + IDLE_HORIZON;
+        if let Some(t) = self.times.next_due() {
+            d = d.min(t);
+        }
         for h in self.held.values() {
             d = d.min(h.deadline);
         }
+        if let Some(t) = self.durable_deadline() {
+            d = d.min(t);
+        }
         for (ch, c) in &self.conns {
-            if c.chains.is_empty() && c.opens.is_empty() && !self.pipes.any(*ch) {
+            if c.chains.is_empty() && c.open_count == 0 && !self.pipes.any(*ch) {
                 d = d.min(c.last_activity + self.config.idle_timeout);
             }
             if let Some(p) = c.partial_since {
@@ -421,7 +486,39 @@ impl Server {
         };
         conn.phase = Phase::Closed;
         self.pipes.drop_connection(ch);
-        let parked: Vec<OpId> = conn.parked_closes.values().map(|r| r.id).collect();
+        // The sessions this connection was the last channel of end (MS-SMB2 3.3.7.1); the
+        // others lose the channel and live on.
+        let mut ended = Vec::new();
+        for (sid, s) in self.sessions.iter_mut() {
+            // A binding still authenticating does not keep a session alive.
+            if s.channels.remove(&ch).is_some() && !s.channels.values().any(|c| c.ready) {
+                ended.push(*sid);
+            }
+        }
+        let ending: Vec<Open> = self
+            .opens
+            .values()
+            .filter(|o| ended.contains(&o.session))
+            .cloned()
+            .collect();
+        // A CLOSE parked on this connection, or on an open that ends here, is never emitted:
+        // the open stays (another channel may still close it) or the cleanup below closes it.
+        let here: Vec<OpId> = conn
+            .chains
+            .values()
+            .filter_map(|c| c.current.as_ref().map(|cur| cur.op))
+            .collect();
+        let parked_keys: Vec<u64> = self
+            .parked_closes
+            .iter()
+            .filter(|(k, r)| here.contains(&r.id) || ending.iter().any(|o| o.id.0 == **k))
+            .map(|(k, _)| *k)
+            .collect();
+        let parked: Vec<OpId> = parked_keys
+            .iter()
+            .filter_map(|k| self.parked_closes.remove(k))
+            .map(|r| r.id)
+            .collect();
         for id in &parked {
             // Never emitted: the cleanup close below covers the open.
             self.ops.remove(id);
@@ -439,28 +536,42 @@ impl Server {
                         open,
                         session,
                         tree,
-                        share: conn
+                        share: self
                             .sessions
                             .get(&session)
                             .and_then(|s| s.trees.get(&tree))
                             .map(|t| t.share.name.clone())
                             .unwrap_or_default(),
                     },
-                    _ => OpOwner::Internal,
+                    _ => match cur.counted {
+                        Some(open) => OpOwner::Detached { open },
+                        None => OpOwner::Internal,
+                    },
                 };
                 self.ops.insert(cur.op, owner);
                 self.outbox.push_back(ServerOutput::Cancel(cur.op));
             }
         }
-        let opens: Vec<Open> = conn.opens.values().cloned().collect();
-        for open in opens {
-            self.internal_close(ch, &conn, &open);
+        // Durable opens outlive their session (MS-SMB2 3.3.7.1): kept for reconnect, unless
+        // the client's CLOSE of one is already at the backend.
+        let closing: Vec<OpenId> = conn
+            .chains
+            .values()
+            .filter_map(|c| match c.current.as_ref()?.waiting {
+                Waiting::Close { open } => Some(open),
+                _ => None,
+            })
+            .collect();
+        for open in self.keep_durable(ending, &closing) {
+            self.internal_close(ch, &open);
+            self.remove_open(open.id);
         }
-        for sid in conn.sessions.keys() {
+        for sid in ended {
+            self.sessions.remove(&sid);
             self.outbox
                 .push_back(ServerOutput::Event(ServerEvent::SessionClosed {
                     ch,
-                    session: *sid,
+                    session: sid,
                 }));
         }
         if send_close {
@@ -474,17 +585,25 @@ impl Server {
     }
 
     /// Emits a Close op for an open the client can no longer close (tree, session or
-    /// connection gone).
-    fn internal_close(&mut self, ch: ConnectionHandle, conn: &Conn, open: &Open) {
+    /// connection gone, or a kept durable open ending).
+    fn internal_close(&mut self, ch: ConnectionHandle, open: &Open) -> OpId {
         let id = OpId(self.next_op);
         self.next_op += 1;
         self.ops.insert(id, OpOwner::Internal);
-        let ctx = conn.sessions.get(&open.session).and_then(|s| {
-            Some((
-                s.identity.clone()?,
-                s.trees.get(&open.tree)?.share.name.clone(),
-            ))
-        });
+        let ctx = self
+            .sessions
+            .get(&open.session)
+            .and_then(|s| {
+                Some((
+                    s.identity.clone()?,
+                    s.trees.get(&open.tree)?.share.name.clone(),
+                ))
+            })
+            .or_else(|| {
+                // A kept durable open's session is gone: it remembers its owner and share.
+                let d = open.durable.as_ref()?;
+                Some((d.owner.clone(), d.share.clone()))
+            });
         let (user, share) = ctx.unwrap_or_else(|| {
             (
                 crate::auth::Identity {
@@ -496,6 +615,8 @@ impl Server {
                 String::new(),
             )
         });
+        let now = self.filetime(self.last_now);
+        let write_time = self.times.closing(open.id, now);
         self.outbox.push_back(ServerOutput::Op(OpRequest {
             id,
             ctx: OpContext {
@@ -504,13 +625,15 @@ impl Server {
                 tree: open.tree,
                 share,
                 user,
-                now: self.filetime(self.last_now),
+                now,
             },
             op: FsOp::Close {
                 open: open.id,
                 post_query: false,
+                write_time,
             },
         }));
+        id
     }
 
     /// Emits a Close op for an open a CREATE made after its connection was gone.
@@ -543,6 +666,7 @@ impl Server {
             op: FsOp::Close {
                 open,
                 post_query: false,
+                write_time: None,
             },
         }));
     }
@@ -552,6 +676,9 @@ impl Server {
     }
 
     fn on_timeout(&mut self, now: Instant) {
+        let ft = self.filetime(now);
+        self.times.expire(now, ft);
+        self.expire_durable(now);
         let chs: Vec<ConnectionHandle> = self.conns.keys().copied().collect();
         for ch in chs {
             let Some(conn) = self.conns.get(&ch) else {
@@ -565,7 +692,7 @@ impl Server {
                 continue;
             }
             if conn.chains.is_empty()
-                && conn.opens.is_empty()
+                && conn.open_count == 0
                 && !self.pipes.any(ch)
                 && conn.last_activity + self.config.idle_timeout <= now
             {
@@ -644,7 +771,11 @@ impl Server {
                     Ok((th, _)) => th.session_id,
                     Err(_) => return self.drop_conn(ch, "bad transform header", true),
                 };
-                let Some(crypto) = conn
+                // The session's key opens the message whichever connection it came on (the
+                // session is looked up in the global table, MS-SMB2 3.3.5.2.1.1, as smbd does);
+                // a connection that is not one of its channels then gets
+                // USER_SESSION_DELETED for the request, sealed.
+                let Some(crypto) = self
                     .sessions
                     .get(&sid)
                     .filter(|s| s.valid())
@@ -788,26 +919,28 @@ impl Server {
     }
 
     fn reap_sessions(&mut self, ch: ConnectionHandle) {
-        let Some(conn) = self.conns.get_mut(&ch) else {
-            return;
-        };
-        // A logged-off session stays (refusing new requests) until the ops it had in flight
-        // have answered, so those answers can still be signed.
+        let conns = &self.conns;
+        // A logged-off session stays (refusing new requests) until the ops it had in flight,
+        // on any of its channels, have answered, so those answers can still be signed.
         let busy = |sid: &SessionId| {
-            conn.chains.values().any(|c| {
-                c.current
-                    .as_ref()
-                    .is_some_and(|cur| cur.header.session_id == *sid)
+            conns.values().any(|conn| {
+                conn.chains.values().any(|c| {
+                    c.encrypted == Some(*sid)
+                        || c.responses.iter().any(|r| r.sign == Some(*sid))
+                        || c.current
+                            .as_ref()
+                            .is_some_and(|cur| cur.header.session_id == *sid)
+                })
             })
         };
-        let gone: Vec<SessionId> = conn
+        let gone: Vec<SessionId> = self
             .sessions
             .iter()
             .filter(|(k, s)| s.logged_off && !busy(k))
             .map(|(k, _)| *k)
             .collect();
         for sid in gone {
-            conn.sessions.remove(&sid);
+            self.sessions.remove(&sid);
             self.outbox
                 .push_back(ServerOutput::Event(ServerEvent::SessionClosed {
                     ch,
@@ -882,7 +1015,7 @@ impl Server {
         match request.body {
             RequestBody::Negotiate(req) => self.on_negotiate(ch, now, &header, &msg, &req),
             RequestBody::SessionSetup(req) => {
-                self.on_session_setup(ch, now, &header, &msg, req, encrypted)
+                self.on_session_setup(ch, now, &header, &msg, req, encrypted, signature)
             }
             RequestBody::Echo(_) => {
                 // ECHO needs no session; with one, it is signed like any other response, and
@@ -1035,10 +1168,13 @@ mod tests {
     }
 
     fn install_session(s: &mut Server, ch: ConnectionHandle, sid: SessionId) {
-        let conn = s.conns.get_mut(&ch).expect("conn");
-        conn.sessions.insert(
+        s.sessions.insert(
             sid,
             Session {
+                channels: BTreeMap::from([(ch, Channel::primary())]),
+                dialect: Dialect::SMB3_1_1,
+                cipher: Some(CipherId::AES_128_GCM),
+                signing_algorithm: Some(SigningAlgorithm::AES_GMAC),
                 acceptor: None,
                 preauth: None,
                 crypto: Some(crypto(Role::Server)),
@@ -1219,10 +1355,10 @@ mod tests {
         let (mut s, ch) = server();
         let sid = SessionId(0x44);
         install_session(&mut s, ch, sid);
-        let conn = s.conns.get_mut(&ch).expect("conn");
-        if let Some(sess) = conn.sessions.get_mut(&sid) {
+        if let Some(sess) = s.sessions.get_mut(&sid) {
             sess.logged_off = true;
         }
+        let conn = s.conns.get_mut(&ch).expect("conn");
         conn.chains.insert(
             7,
             Chain {
@@ -1239,6 +1375,7 @@ mod tests {
                     op: OpId(9),
                     waiting: Waiting::Lock {
                         invalid_tail: false,
+                        sequence: None,
                     },
                     interim_at: None,
                     async_id: None,

@@ -87,9 +87,8 @@ impl Server {
     /// The open holding a batch (or, unless `batch_only`, exclusive) oplock on `file`, on
     /// any connection.
     fn oplock_holder(&self, file: &FileKey, batch_only: bool) -> Option<OpenId> {
-        self.conns
+        self.opens
             .values()
-            .flat_map(|c| c.opens.values())
             .find(|o| {
                 (o.oplock == OplockLevel::BATCH || (!batch_only && holds(o.oplock)))
                     && same_file(&o.file, file)
@@ -98,7 +97,7 @@ impl Server {
     }
 
     fn find_open_mut(&mut self, id: OpenId) -> Option<&mut Open> {
-        self.conns.values_mut().find_map(|c| c.opens.get_mut(&id.0))
+        self.opens.get_mut(&id.0)
     }
 
     /// Emits a CREATE, or holds it after sending a break when another open holds a batch
@@ -179,9 +178,8 @@ impl Server {
     ) -> OplockLevel {
         if breaks {
             let holders: Vec<OpenId> = self
-                .conns
+                .opens
                 .values()
-                .flat_map(|c| c.opens.values())
                 .filter(|o| holds(o.oplock) && !o.breaking && same_file(&o.file, file))
                 .map(|o| o.id)
                 .collect();
@@ -193,11 +191,7 @@ impl Server {
             return OplockLevel::NONE;
         }
         // Scanned only when an oplock is asked for: every open is looked at.
-        let alone = !self
-            .conns
-            .values()
-            .flat_map(|c| c.opens.values())
-            .any(|o| same_file(&o.file, file));
+        let alone = !self.opens.values().any(|o| same_file(&o.file, file));
         if alone { requested } else { OplockLevel::NONE }
     }
 
@@ -205,15 +199,11 @@ impl Server {
     /// smbd, the notification has SessionId 0 and is unsigned; it is sealed for the holder's
     /// session when that session or its tree requires encryption (3.3.4.1.4).
     fn send_break(&mut self, holder: OpenId, downgrade_now: bool) {
-        let Some((ch, conn)) = self
-            .conns
-            .iter_mut()
-            .find(|(_, c)| c.opens.contains_key(&holder.0))
-        else {
+        // A durable open kept without a connection cannot be told: it is closed instead.
+        if self.purge_kept(holder) {
             return;
-        };
-        let ch = *ch;
-        let Some(open) = conn.opens.get_mut(&holder.0) else {
+        }
+        let Some(open) = self.opens.get_mut(&holder.0) else {
             return;
         };
         if downgrade_now {
@@ -224,7 +214,18 @@ impl Server {
         }
         open.breaking = true;
         let (sid, tid, file_id) = (open.session, open.tree, open.file_id());
-        let encrypted = conn.sessions.get(&sid).and_then(|s| {
+        // The connection the open was made on while it is still a channel of the session,
+        // else another of its channels (MS-SMB2 3.3.4.6).
+        let Some(ch) = self.sessions.get(&sid).and_then(|s| {
+            s.channels
+                .get(&open.conn)
+                .filter(|c| c.ready)
+                .map(|_| open.conn)
+                .or_else(|| s.channels.iter().find(|(_, c)| c.ready).map(|(k, _)| *k))
+        }) else {
+            return;
+        };
+        let encrypted = self.sessions.get(&sid).and_then(|s| {
             let wants = s.encrypt || s.trees.get(&tid).is_some_and(|t| t.encrypt);
             (wants && s.crypto.as_ref().is_some_and(|c| c.can_encrypt())).then_some(sid)
         });
@@ -264,7 +265,7 @@ impl Server {
             // No lease is ever granted, so none is found (3.3.5.22.2).
             OplockBreakRequest::Lease(_) => return Err(NtStatus::OBJECT_NAME_NOT_FOUND.into()),
         };
-        let open = self.open_for(ch, ctx, ack.file_id, related)?;
+        let open = self.open_for(ctx, ack.file_id, related)?;
         if !open.breaking {
             return Err(NtStatus::INVALID_DEVICE_STATE.into());
         }
@@ -298,16 +299,11 @@ impl Server {
     /// anything under a renamed directory) follow it, so a later CREATE under the new name
     /// still finds the oplock.
     pub(super) fn renamed(&mut self, open: OpenId, to: &str) {
-        let Some(old) = self
-            .conns
-            .values()
-            .find_map(|c| c.opens.get(&open.0))
-            .map(|o| o.file.clone())
-        else {
+        let Some(old) = self.opens.get(&open.0).map(|o| o.file.clone()) else {
             return;
         };
         let new_path = to.to_lowercase();
-        for o in self.conns.values_mut().flat_map(|c| c.opens.values_mut()) {
+        for o in self.opens.values_mut() {
             if o.file.share != old.share {
                 continue;
             }
@@ -348,9 +344,8 @@ impl Server {
                     index: c.file_index,
                     ..file.clone()
                 };
-                self.conns
+                self.opens
                     .values()
-                    .flat_map(|c| c.opens.values())
                     .find(|o| o.oplock == OplockLevel::EXCLUSIVE && same_file(&o.file, &key))
                     .map(|o| (o.id, key))
             }
@@ -437,11 +432,7 @@ impl Server {
                 Some(_) => {}
             }
             let (holder, deadline, file) = (h.holder, h.deadline, h.file.clone());
-            let still_held = self
-                .conns
-                .values()
-                .find_map(|c| c.opens.get(&holder.0))
-                .is_some_and(|o| holds(o.oplock));
+            let still_held = self.opens.get(&holder.0).is_some_and(|o| holds(o.oplock));
             if still_held {
                 if deadline > now {
                     continue;

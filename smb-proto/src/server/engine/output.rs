@@ -16,9 +16,11 @@ impl Server {
         if r.message().len() < Header::SIZE {
             return Err("short message");
         }
-        let conn = self.conns.get_mut(&ch).ok_or("gone")?;
+        if !self.conns.contains_key(&ch) {
+            return Err("gone");
+        }
         if let Some(sid) = encrypted {
-            let crypto = conn
+            let crypto = self
                 .sessions
                 .get_mut(&sid)
                 .and_then(|s| s.crypto.as_mut())
@@ -33,10 +35,11 @@ impl Server {
         let sign = r.sign;
         let mut buf = r.framed();
         if let Some(sid) = sign {
-            let crypto = conn
+            // Each channel signs with its own key (MS-SMB2 3.3.4.1.1).
+            let crypto = self
                 .sessions
                 .get(&sid)
-                .and_then(|s| s.crypto.as_ref())
+                .and_then(|s| s.signer(ch))
                 .ok_or("session without keys")?;
             let msg = buf.get_mut(FRAME_HEADER_LEN..).ok_or("short message")?;
             set_signed_flag(msg);
@@ -54,7 +57,9 @@ impl Server {
         responses: Vec<Resp>,
         encrypted: Option<SessionId>,
     ) -> Result<Bytes, &'static str> {
-        let conn = self.conns.get_mut(&ch).ok_or("gone")?;
+        if !self.conns.contains_key(&ch) {
+            return Err("gone");
+        }
         let total: usize = responses.iter().map(|r| r.message().len() + 8).sum();
         let mut out = BytesMut::with_capacity(FRAME_HEADER_LEN + total);
         out.extend_from_slice(&[0; FRAME_HEADER_LEN]);
@@ -68,7 +73,7 @@ impl Server {
             b.finish().map_err(|_| "cannot compound")?
         };
         if let Some(sid) = encrypted {
-            let crypto = conn
+            let crypto = self
                 .sessions
                 .get_mut(&sid)
                 .and_then(|s| s.crypto.as_mut())
@@ -79,10 +84,10 @@ impl Server {
         }
         for (range, r) in ranges.into_iter().zip(&responses) {
             if let Some(sid) = &r.sign {
-                let crypto = conn
+                let crypto = self
                     .sessions
                     .get(sid)
-                    .and_then(|s| s.crypto.as_ref())
+                    .and_then(|s| s.signer(ch))
                     .ok_or("session without keys")?;
                 let msg = out.get_mut(range).ok_or("bad range")?;
                 set_signed_flag(msg);

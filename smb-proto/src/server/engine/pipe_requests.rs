@@ -25,7 +25,7 @@ impl Server {
         };
         let (status, payload) = match body {
             RequestBody::Create(req) => {
-                let files = self.conns.get(&ch).map_or(0, |c| c.opens.len());
+                let files = self.open_count(ch);
                 if files + self.pipes.count(ch) >= self.config.max_opens {
                     return Err(NtStatus::INSUFFICIENT_RESOURCES.into());
                 }

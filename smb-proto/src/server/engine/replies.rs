@@ -113,10 +113,8 @@ impl Server {
                 if let Waiting::QueryDirectory { .. } = cur.waiting {
                     return Err(s);
                 }
-                if let Waiting::Close { open } = cur.waiting
-                    && let Some(c) = self.conns.get_mut(&ch)
-                {
-                    c.opens.remove(&open.0);
+                if let Waiting::Close { open } = cur.waiting {
+                    self.remove_open(open);
                 }
                 return Err(s);
             }
@@ -133,17 +131,37 @@ impl Server {
                     file,
                     oplock,
                     breaks,
+                    durable,
                 },
                 OpReply::Create(c),
             ) => {
+                // The session ended while the backend opened the file (LOGOFF, or a new
+                // session naming it as its PreviousSessionId): nobody can close the open, so
+                // it is closed now.
+                let share = self
+                    .sessions
+                    .get(session)
+                    .filter(|s| s.logged_off)
+                    .map(|s| {
+                        s.trees
+                            .get(tree)
+                            .map(|t| t.share.name.clone())
+                            .unwrap_or_default()
+                    });
+                if let Some(share) = share {
+                    self.orphan_close(ch, *open, *session, *tree, share);
+                    return Err(NtStatus::USER_SESSION_DELETED);
+                }
                 let file = FileKey {
                     index: c.file_index,
                     ..file.clone()
                 };
                 let oplock_level = self.grant_oplock(&file, *oplock, c.is_directory, *breaks);
+                let durable = self.grant_durable(ch, *session, *tree, *durable, oplock_level);
                 let o = Open {
                     id: *open,
                     session: *session,
+                    conn: ch,
                     tree: *tree,
                     granted: c.granted_access,
                     is_directory: c.is_directory,
@@ -153,11 +171,27 @@ impl Server {
                     file,
                     oplock: oplock_level,
                     breaking: false,
+                    lock_sequences: [NO_LOCK_SEQUENCE; 64],
+                    durable,
                 };
                 let fid = o.file_id();
-                let conn = self.conns.get_mut(&ch).ok_or(NtStatus::FILE_CLOSED)?;
-                conn.opens.insert(open.0, o);
+                let (share, index) = (o.file.share.clone(), o.file.index);
+                if !self.conns.contains_key(&ch) {
+                    return Err(NtStatus::FILE_CLOSED);
+                }
                 let mut contexts = Vec::new();
+                if let Some(d) = &o.durable {
+                    contexts.push(super::durable::response_context(d));
+                }
+                self.add_open(o);
+                let mut m = c.meta;
+                if self.config.clock.is_some() {
+                    // Tracked from here on (CLOSE forgets it); a file with a write time
+                    // pending through another open shows that time.
+                    m.last_write_time =
+                        self.times
+                            .opened(*open, &share, index, c.is_directory, m.last_write_time);
+                }
                 if *want_mxac {
                     contexts.push(CreateContext::MaximalAccessResponse {
                         query_status: 0,
@@ -176,7 +210,6 @@ impl Server {
                     }
                     contexts.push(CreateContext::QueryOnDiskIdResponse { disk_id });
                 }
-                let m = c.meta;
                 Ok((
                     NtStatus::SUCCESS,
                     body(
@@ -217,25 +250,41 @@ impl Server {
                     None,
                 ))
             }
-            (Waiting::Write, OpReply::Write { count }) => Ok((
-                NtStatus::SUCCESS,
-                body(
-                    WriteResponse {
-                        count,
-                        remaining: 0,
-                    }
-                    .into(),
-                ),
-                None,
-            )),
-            (Waiting::Flush, OpReply::Flush) => Ok((
-                NtStatus::SUCCESS,
-                body(crate::wire::flush::FlushResponse.into()),
-                None,
-            )),
+            (Waiting::Write, OpReply::Write { count }) => {
+                if let Some(open) = cur.counted {
+                    self.times.wrote(open, self.last_now);
+                }
+                Ok((
+                    NtStatus::SUCCESS,
+                    body(
+                        WriteResponse {
+                            count,
+                            remaining: 0,
+                        }
+                        .into(),
+                    ),
+                    None,
+                ))
+            }
+            (Waiting::Flush, OpReply::Flush) => {
+                if let Some(open) = cur.counted {
+                    let now = self.filetime(self.last_now);
+                    self.times.flushed(open, now);
+                }
+                Ok((
+                    NtStatus::SUCCESS,
+                    body(crate::wire::flush::FlushResponse.into()),
+                    None,
+                ))
+            }
             (Waiting::Close { open }, OpReply::Close(meta)) => {
-                if let Some(c) = self.conns.get_mut(&ch) {
-                    c.opens.remove(&open.0);
+                let closed = self.remove_open(*open);
+                let mut meta = meta;
+                // Other opens remain: they still show their write time.
+                if let (Some(m), Some(o)) = (meta.as_mut(), closed)
+                    && let Some(t) = self.times.shown_for(&o.file.share, o.file.index)
+                {
+                    m.last_write_time = t;
                 }
                 let m = meta.unwrap_or_default();
                 Ok((
@@ -260,7 +309,18 @@ impl Server {
                     None,
                 ))
             }
-            (Waiting::QueryInfo { output_len }, OpReply::QueryInfo(info)) => {
+            (Waiting::QueryInfo { output_len }, OpReply::QueryInfo(mut info)) => {
+                if let (Some(open), InfoReply::File(f)) = (cur.counted, &mut info) {
+                    let t = match f {
+                        FileInfo::Basic(b) => Some(&mut b.last_write_time),
+                        FileInfo::All(a) => Some(&mut a.basic.last_write_time),
+                        FileInfo::NetworkOpen(n) => Some(&mut n.last_write_time),
+                        _ => None,
+                    };
+                    if let Some(t) = t {
+                        *t = self.times.reported(open, *t);
+                    }
+                }
                 let mut out = BytesMut::new();
                 let min = match &info {
                     InfoReply::File(f) => {
@@ -313,13 +373,17 @@ impl Server {
                     None,
                 ))
             }
-            (Waiting::SetInfo { rename_to }, OpReply::SetInfo) => {
+            (Waiting::SetInfo { rename_to, times }, OpReply::SetInfo) => {
                 if let (Some(to), Some(open)) = (rename_to, cur.counted) {
                     self.renamed(open, to);
                 }
+                if let Some(open) = cur.counted {
+                    let now = self.filetime(self.last_now);
+                    self.times.set(open, *times, now);
+                }
                 Ok((NtStatus::SUCCESS, body(SetInfoResponse.into()), None))
             }
-            (Waiting::QueryDirectory { first, .. }, OpReply::QueryDirectory(buf)) => {
+            (Waiting::QueryDirectory { first, class }, OpReply::QueryDirectory(buf)) => {
                 if buf.is_empty() {
                     return Err(if *first {
                         NtStatus::NO_SUCH_FILE
@@ -327,20 +391,71 @@ impl Server {
                         NtStatus::NO_MORE_FILES
                     });
                 }
+                let share = cur
+                    .counted
+                    .and_then(|o| Some(self.opens.get(&o.0)?.file.share.clone()));
+                let buf = match share {
+                    Some(share) => self.times.patch_listing(&share, *class, buf),
+                    None => buf,
+                };
                 Ok((
                     NtStatus::SUCCESS,
                     body(QueryDirectoryResponse { buffer: buf }.into()),
                     None,
                 ))
             }
-            (Waiting::Lock { invalid_tail: true }, OpReply::Lock) => {
-                Err(NtStatus::INVALID_PARAMETER)
+            (
+                Waiting::Lock {
+                    invalid_tail: true, ..
+                },
+                OpReply::Lock,
+            ) => Err(NtStatus::INVALID_PARAMETER),
+            (Waiting::Lock { sequence, .. }, OpReply::Lock) => {
+                // A replay of this LOCK is answered from the array (MS-SMB2 3.3.5.14).
+                if let (Some((i, n)), Some(t)) = (sequence, cur.counted)
+                    && let Some(slot) = self
+                        .opens
+                        .get_mut(&t.0)
+                        .and_then(|o| o.lock_sequences.get_mut(*i))
+                {
+                    *slot = *n;
+                }
+                Ok((
+                    NtStatus::SUCCESS,
+                    body(crate::wire::lock::LockResponse.into()),
+                    None,
+                ))
             }
-            (Waiting::Lock { .. }, OpReply::Lock) => Ok((
-                NtStatus::SUCCESS,
-                body(crate::wire::lock::LockResponse.into()),
-                None,
-            )),
+            (
+                Waiting::Reopen { open, context },
+                OpReply::QueryInfo(InfoReply::File(FileInfo::NetworkOpen(n))),
+            ) => {
+                // A reconnected or replayed durable open: the CREATE response describes it as
+                // it is now (MS-SMB2 3.3.5.9.7, 3.3.5.9.12, 3.3.5.9.10).
+                let o = self.opens.get(&open.0).ok_or(NtStatus::FILE_CLOSED)?;
+                let fid = o.file_id();
+                Ok((
+                    NtStatus::SUCCESS,
+                    body(
+                        CreateResponse {
+                            oplock_level: o.oplock,
+                            flags: 0,
+                            create_action: crate::wire::create::CreateAction::OPENED,
+                            creation_time: n.creation_time,
+                            last_access_time: n.last_access_time,
+                            last_write_time: n.last_write_time,
+                            change_time: n.change_time,
+                            allocation_size: n.allocation_size,
+                            end_of_file: n.end_of_file,
+                            file_attributes: n.file_attributes,
+                            file_id: fid,
+                            contexts: context.iter().cloned().collect(),
+                        }
+                        .into(),
+                    ),
+                    Some(fid),
+                ))
+            }
             (Waiting::Ioctl { ctl_code, file_id }, OpReply::Ioctl(output)) => Ok((
                 NtStatus::SUCCESS,
                 body(

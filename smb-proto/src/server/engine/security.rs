@@ -1,11 +1,16 @@
 //! Who may ask: NEGOTIATE (SMB2 and the SMB1 multi-protocol form), SESSION_SETUP with SPNEGO
-//! and key derivation, the delayed answer to a failed logon, and the per-request checks of
-//! session, signature, encryption and tree (MS-SMB2 3.3.5.2.4 - 3.3.5.2.11), and CANCEL.
+//! and key derivation (a new session, a re-authentication, a multichannel binding with its
+//! channel key, a PreviousSessionId ending the old session), the delayed answer to a failed
+//! logon, and the per-request checks of session, channel, signature, encryption and tree
+//! (MS-SMB2 3.3.5.2.4 - 3.3.5.2.11), and CANCEL.
 //!
 //! Owns: the [`Server`] methods for those steps.
 //! Must not: touch files or build frames (see `commands` and `output`).
 
 use super::*;
+
+/// Most channels one session may have.
+const MAX_CHANNELS: usize = 32;
 
 impl Server {
     pub(super) fn handle_smb1(&mut self, ch: ConnectionHandle, now: Instant, frame: &Bytes) {
@@ -112,6 +117,7 @@ impl Server {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn on_session_setup(
         &mut self,
         ch: ConnectionHandle,
@@ -120,6 +126,7 @@ impl Server {
         raw: &Bytes,
         req: crate::wire::session_setup::SessionSetupRequest,
         encrypted: Option<SessionId>,
+        signature: Option<bool>,
     ) -> Outcome {
         let config = self.config.clone();
         let filetime = self.filetime(now);
@@ -130,22 +137,29 @@ impl Server {
             return Outcome::Disconnect("SESSION_SETUP before NEGOTIATE");
         };
         if req.flags.contains(SessionSetupFlags::BINDING) {
-            // No multichannel: binding is not offered (MS-SMB2 3.3.5.5).
-            let r = self.error(ch, header, NtStatus::REQUEST_NOT_ACCEPTED, None);
-            return Outcome::Respond(r, Related::default());
+            return self.on_bind(ch, now, header, raw, req, &n, encrypted, signature);
         }
         let mut sid = header.session_id;
         if sid.0 == 0 {
-            if conn.sessions.len() >= config.max_sessions {
+            let here = self
+                .sessions
+                .values()
+                .filter(|s| s.channels.contains_key(&ch))
+                .count();
+            if here >= config.max_sessions {
                 let r = self.error(ch, header, NtStatus::REQUEST_NOT_ACCEPTED, None);
                 return Outcome::Respond(r, Related::default());
             }
             sid = SessionId(self.next_session);
             self.next_session += 1;
             let acceptor = SpnegoAcceptor::new(config.auth.clone(), filetime, conn.rng.fork());
-            conn.sessions.insert(
+            self.sessions.insert(
                 sid,
                 Session {
+                    channels: BTreeMap::from([(ch, Channel::primary())]),
+                    dialect: n.dialect,
+                    cipher: n.cipher,
+                    signing_algorithm: n.signing,
                     acceptor: Some(Box::new(acceptor)),
                     preauth: conn.preauth.clone(),
                     crypto: None,
@@ -158,7 +172,14 @@ impl Server {
                 },
             );
         }
-        let Some(session) = conn.sessions.get_mut(&sid).filter(|s| !s.logged_off) else {
+        // A session this connection is not a (bound) channel of is unknown here, even when
+        // another connection uses it (MS-SMB2 3.3.5.5.3 looks it up in the connection's
+        // channels; smbd answers the same).
+        let Some(session) = self
+            .sessions
+            .get_mut(&sid)
+            .filter(|s| !s.logged_off && s.channels.get(&ch).is_some_and(|c| c.ready))
+        else {
             let r = self.error(ch, header, NtStatus::USER_SESSION_DELETED, None);
             return Outcome::Respond(r, Related::default());
         };
@@ -168,6 +189,19 @@ impl Server {
             return Outcome::Disconnect("encrypted for another session");
         }
         let reauth = session.valid();
+        // A re-authentication runs on an established session: like any request on it, it is
+        // signed with this channel's key where signing is required (MS-SMB2 3.3.5.2.4).
+        if reauth
+            && encrypted.is_none()
+            && (signature == Some(false) || (signature.is_none() && session.signing_required))
+        {
+            let r = if signature.is_some() {
+                self.session_signed_error(ch, header, NtStatus::ACCESS_DENIED, sid)
+            } else {
+                self.error(ch, header, NtStatus::ACCESS_DENIED, None)
+            };
+            return Outcome::Respond(r, Related::default());
+        }
         if session.acceptor.is_none() {
             session.acceptor = Some(Box::new(SpnegoAcceptor::new(
                 config.auth.clone(),
@@ -207,9 +241,8 @@ impl Server {
                     sign,
                 );
                 if let Some(h) = self
-                    .conns
-                    .get_mut(&ch)
-                    .and_then(|c| c.sessions.get_mut(&sid))
+                    .sessions
+                    .get_mut(&sid)
                     .filter(|_| !reauth)
                     .and_then(|s| s.preauth.as_mut())
                 {
@@ -236,7 +269,7 @@ impl Server {
                 } else {
                     if anonymous && (config.signing_required || config.encrypt_data) {
                         // A guest or null session cannot sign or encrypt.
-                        conn.sessions.remove(&sid);
+                        self.sessions.remove(&sid);
                         return self.auth_failed(ch, now, &rh, NtStatus::ACCESS_DENIED, None);
                     }
                     let preauth = session.preauth.take().map(|h| *h.value());
@@ -252,7 +285,7 @@ impl Server {
                         ) {
                             Ok(c) => session.crypto = Some(c),
                             Err(_) => {
-                                conn.sessions.remove(&sid);
+                                self.sessions.remove(&sid);
                                 let r = self.error(ch, &rh, NtStatus::INTERNAL_ERROR, None);
                                 return Outcome::Respond(r, Related::default());
                             }
@@ -265,7 +298,7 @@ impl Server {
                             session.encrypt = true;
                             flags.insert(SessionFlags::ENCRYPT_DATA);
                         } else if config.reject_unencrypted_access {
-                            conn.sessions.remove(&sid);
+                            self.sessions.remove(&sid);
                             let r = self.error(ch, &rh, NtStatus::ACCESS_DENIED, None);
                             return Outcome::Respond(r, Related::default());
                         }
@@ -277,8 +310,22 @@ impl Server {
                         .push_back(ServerOutput::Event(ServerEvent::SessionEstablished {
                             ch,
                             session: sid,
-                            user: identity,
+                            user: identity.clone(),
                         }));
+                    // MS-SMB2 3.3.5.5.3: a new session naming a previous one of the same user
+                    // ends it (the client lost that connection and reconnected).
+                    let prev = req.previous_session_id;
+                    if prev.0 != 0
+                        && prev != sid
+                        && self
+                            .sessions
+                            .get(&prev)
+                            .and_then(|p| p.identity.as_ref())
+                            .is_some_and(|p| same_user(p, &identity))
+                    {
+                        self.end_session(prev, true);
+                        self.reap_sessions(ch);
+                    }
                 }
                 let body = SessionSetupResponse {
                     session_flags: flags,
@@ -307,22 +354,11 @@ impl Server {
                 if reauth {
                     // A failed re-authentication ends the session: its opens are closed and
                     // it goes away once the (delayed) failure is sent.
-                    session.logged_off = true;
-                    let opens: Vec<Open> = conn
-                        .opens
-                        .values()
-                        .filter(|o| o.session == sid)
-                        .cloned()
-                        .collect();
-                    self.close_opens(ch, opens);
+                    self.end_session(sid, false);
                 } else {
-                    conn.sessions.remove(&sid);
+                    self.sessions.remove(&sid);
                 }
-                let status = if e.is_logon_failure() {
-                    NtStatus::LOGON_FAILURE
-                } else {
-                    NtStatus::INTERNAL_ERROR
-                };
+                let status = e.nt_status();
                 // A failed re-authentication is answered on the session it ends, signed.
                 let sign = if reauth {
                     self.sign_for(ch, &rh, encrypted)
@@ -332,6 +368,236 @@ impl Server {
                 self.auth_failed(ch, now, &rh, status, sign)
             }
         }
+    }
+
+    /// A SESSION_SETUP with SMB2_SESSION_FLAG_BINDING: this connection asks to become
+    /// another channel of an established session (MS-SMB2 3.3.5.5.2). The checks run in the
+    /// order smbd runs them, so each refusal has the status Windows and smbd give.
+    #[allow(clippy::too_many_arguments)]
+    fn on_bind(
+        &mut self,
+        ch: ConnectionHandle,
+        now: Instant,
+        header: &Header,
+        raw: &Bytes,
+        req: crate::wire::session_setup::SessionSetupRequest,
+        n: &ServerNegotiated,
+        encrypted: Option<SessionId>,
+        signature: Option<bool>,
+    ) -> Outcome {
+        let refuse = |s: &mut Self, status: NtStatus| {
+            let r = s.error(ch, header, status, None);
+            Outcome::Respond(r, Related::default())
+        };
+        // Once the request verified with the session's key, a refusal is signed with it too:
+        // a client that requires signing would otherwise report ACCESS_DENIED instead.
+        let refuse_signed = |s: &mut Self, status: NtStatus| {
+            let r = s.error(ch, header, status, Some(header.session_id));
+            Outcome::Respond(r, Related::default())
+        };
+        let sid = header.session_id;
+        if sid.0 == 0 {
+            return refuse(self, NtStatus::INVALID_PARAMETER);
+        }
+        if encrypted.is_some() {
+            // A binding is signed, never sealed: the new channel has no keys yet.
+            return Outcome::Disconnect("encrypted session binding");
+        }
+        let config = self.config.clone();
+        let filetime = self.filetime(now);
+        let Some(session) = self
+            .sessions
+            .get(&sid)
+            .filter(|s| s.valid() && !s.logged_off)
+        else {
+            return refuse(self, NtStatus::USER_SESSION_DELETED);
+        };
+        let continuing = session
+            .channels
+            .get(&ch)
+            .map(|c| c.acceptor.is_some() && !c.ready);
+        match continuing {
+            // This connection already is a channel of the session.
+            Some(false) => {
+                // Verified with the channel's own key, which a second binding does not use.
+                if signature != Some(true) {
+                    let r = self.session_signed_error(ch, header, NtStatus::ACCESS_DENIED, sid);
+                    return Outcome::Respond(r, Related::default());
+                }
+                return refuse_signed(self, NtStatus::REQUEST_NOT_ACCEPTED);
+            }
+            Some(true) => {}
+            None => {
+                // The binding must be signed with the session's key (3.3.5.5.2).
+                match signature {
+                    None => return refuse(self, NtStatus::INVALID_PARAMETER),
+                    Some(false) => return refuse(self, NtStatus::ACCESS_DENIED),
+                    Some(true) => {}
+                }
+                if let Err(status) = bind_allowed(&config, session, n) {
+                    return refuse_signed(self, status);
+                }
+                // Bounded, as Windows bounds it (smbtorture smb2.multichannel.generic
+                // num_channels expects the 33rd binding refused this way).
+                if session.channels.len() >= MAX_CHANNELS {
+                    return refuse_signed(self, NtStatus::INSUFFICIENT_RESOURCES);
+                }
+            }
+        }
+        if continuing.is_some() && signature != Some(true) {
+            return refuse(self, NtStatus::ACCESS_DENIED);
+        }
+        let Some(conn) = self.conns.get_mut(&ch) else {
+            return Outcome::Disconnect("gone");
+        };
+        let Some(session) = self.sessions.get_mut(&sid) else {
+            return refuse(self, NtStatus::USER_SESSION_DELETED);
+        };
+        let channel = session.channels.entry(ch).or_insert_with(|| Channel {
+            signer: None,
+            acceptor: Some(Box::new(SpnegoAcceptor::new(
+                config.auth.clone(),
+                filetime,
+                conn.rng.fork(),
+            ))),
+            preauth: conn.preauth.clone(),
+            ready: false,
+        });
+        if let Some(h) = channel.preauth.as_mut() {
+            h.update(raw);
+        }
+        let step = match channel.acceptor.as_mut() {
+            Some(a) => a.step(&req.security_buffer),
+            None => Err(crate::auth::AuthError::Finished),
+        };
+        match step {
+            Ok(AcceptorStep::Continue { token }) => {
+                let body = SessionSetupResponse {
+                    session_flags: SessionFlags::empty(),
+                    security_buffer: token,
+                };
+                // Signed with the session's key, as the request was (smbd does the same).
+                let r = self.respond(
+                    ch,
+                    header,
+                    NtStatus::MORE_PROCESSING_REQUIRED,
+                    ResponsePayload::Body(body.into()),
+                    None,
+                    Some(sid),
+                );
+                // The client hashes the response as it arrives, signed: hash those bytes
+                // (signing is deterministic, so `protect_single` produces the same ones).
+                if let Some(s) = self.sessions.get_mut(&sid)
+                    && let Some(key) = s.crypto.as_ref()
+                    && let Some(h) = s.channels.get_mut(&ch).and_then(|c| c.preauth.as_mut())
+                {
+                    let mut signed = BytesMut::from(r.message());
+                    set_signed_flag(&mut signed);
+                    if key.sign(&mut signed).is_err() {
+                        return Outcome::Disconnect("cannot sign");
+                    }
+                    h.update(&signed);
+                }
+                Outcome::Respond(r, Related::default())
+            }
+            Ok(AcceptorStep::Done {
+                token,
+                session_key,
+                identity,
+            }) => {
+                // The same user must authenticate on the new channel (3.3.5.5.3).
+                let same = session
+                    .identity
+                    .as_ref()
+                    .is_some_and(|u| same_user(u, &identity));
+                let preauth = channel.preauth.take().map(|h| *h.value());
+                channel.acceptor = None;
+                // The channel signs with a key of its own: derived from this authentication's
+                // session key and, on 3.1.1, this channel's preauth hash (3.3.5.5.3), with
+                // this connection's signing algorithm.
+                let signer = if same {
+                    SessionCrypto::new(
+                        Role::Server,
+                        n.dialect.0,
+                        None,
+                        n.signing,
+                        session_key.as_bytes(),
+                        preauth.as_ref(),
+                        &mut conn.rng,
+                    )
+                    .ok()
+                } else {
+                    None
+                };
+                let Some(signer) = signer else {
+                    session.channels.remove(&ch);
+                    // Signed with the session's key, as the binding's requests were.
+                    return refuse_signed(self, NtStatus::ACCESS_DENIED);
+                };
+                channel.signer = Some(signer);
+                channel.ready = true;
+                let mut flags = SessionFlags::empty();
+                if session.encrypt {
+                    flags.insert(SessionFlags::ENCRYPT_DATA);
+                }
+                let body = SessionSetupResponse {
+                    session_flags: flags,
+                    security_buffer: token.unwrap_or_default(),
+                };
+                // Signed with the new channel's key.
+                let r = self.respond(
+                    ch,
+                    header,
+                    NtStatus::SUCCESS,
+                    ResponsePayload::Body(body.into()),
+                    None,
+                    Some(sid),
+                );
+                Outcome::Respond(
+                    r,
+                    Related {
+                        session: sid,
+                        ..Related::default()
+                    },
+                )
+            }
+            Err(e) => {
+                // The session lives on; only this binding fails.
+                session.channels.remove(&ch);
+                let status = if e.is_logon_failure() {
+                    NtStatus::LOGON_FAILURE
+                } else {
+                    NtStatus::INTERNAL_ERROR
+                };
+                // Signed with the session's key, as the binding's requests were.
+                self.auth_failed(ch, now, header, status, Some(sid))
+            }
+        }
+    }
+
+    /// An error answer to a signed SESSION_SETUP that did not verify with this channel's key,
+    /// signed with the session's own key (its first channel's): a client falls back to that
+    /// key for a SESSION_SETUP on a channel it holds no key of its own for, so it reads the
+    /// status instead of dropping the connection over an unverifiable answer.
+    fn session_signed_error(
+        &mut self,
+        ch: ConnectionHandle,
+        header: &Header,
+        status: NtStatus,
+        sid: SessionId,
+    ) -> Resp {
+        let mut r = self.error(ch, header, status, None);
+        let lead = r.lead;
+        if let Some(key) = self.sessions.get(&sid).and_then(|s| s.crypto.as_ref())
+            && let Some(msg) = r.buf.get_mut(lead..)
+        {
+            let mut signed = BytesMut::from(&msg[..]);
+            set_signed_flag(&mut signed);
+            if key.sign(&mut signed).is_ok() {
+                msg.copy_from_slice(&signed);
+            }
+        }
+        r
     }
 
     /// A failed authentication: answered only after the configured delay, on a timer.
@@ -359,9 +625,12 @@ impl Server {
         if encrypted.is_some() {
             return None;
         }
-        let s = self.conns.get(&ch)?.sessions.get(&header.session_id)?;
+        let s = self.sessions.get(&header.session_id)?;
+        // Only on a connection that is a channel of the session: elsewhere the session is
+        // unknown (USER_SESSION_DELETED goes out unsigned, as smbd sends it).
         (s.valid()
-            && s.crypto.is_some()
+            && s.channels.contains_key(&ch)
+            && s.signer(ch).is_some()
             && (s.signing_required || header.flags.contains(HeaderFlags::SIGNED)))
         .then_some(header.session_id)
     }
@@ -379,11 +648,12 @@ impl Server {
         if encrypted.is_some() || !header.flags.contains(HeaderFlags::SIGNED) {
             return (msg, None);
         }
+        // The channel's key, or the session's for a binding still authenticating (and for
+        // the first leg of a binding, whose connection is no channel yet).
         let Some(crypto) = self
-            .conns
-            .get(&ch)
-            .and_then(|c| c.sessions.get(&header.session_id))
-            .and_then(|s| s.crypto.as_ref())
+            .sessions
+            .get(&header.session_id)
+            .and_then(|s| s.signer(ch))
         else {
             return (msg, None);
         };
@@ -407,11 +677,8 @@ impl Server {
         let max_violations = self.config.max_signing_violations;
         let conn = self.conns.get_mut(&ch).ok_or(Refuse::Disconnect("gone"))?;
         let sid = header.session_id;
-        let Some(session) = conn
-            .sessions
-            .get(&sid)
-            .filter(|s| s.valid() && !s.logged_off)
-        else {
+        // MS-SMB2 3.3.5.2.9: the session, and this connection among its channels.
+        let Some(session) = self.sessions.get(&sid).filter(|s| s.usable_on(ch)) else {
             return Err(NtStatus::USER_SESSION_DELETED.into());
         };
         if let Some(e) = encrypted
@@ -425,7 +692,7 @@ impl Server {
                 return Err(NtStatus::ACCESS_DENIED.into());
             }
             if header.flags.contains(HeaderFlags::SIGNED) {
-                let crypto = session.crypto.as_ref();
+                let crypto = session.signer(ch);
                 if crypto.is_none() || signature != Some(true) {
                     return Err(NtStatus::ACCESS_DENIED.into());
                 }
@@ -461,17 +728,14 @@ impl Server {
         msg: &Bytes,
         encrypted: Option<SessionId>,
     ) {
-        let Some(conn) = self.conns.get_mut(&ch) else {
-            return;
-        };
         // A signed CANCEL must verify; an unsigned one is accepted only where signing is not
         // required (MS-SMB2 3.3.5.16 processes it after the usual checks, but never answers).
-        if let Some(s) = conn.sessions.get(&header.session_id)
+        if let Some(s) = self.sessions.get(&header.session_id)
             && encrypted.is_none()
             && s.signing_required
         {
             let ok = header.flags.contains(HeaderFlags::SIGNED)
-                && s.crypto.as_ref().is_some_and(|c| {
+                && s.signer(ch).is_some_and(|c| {
                     let mut buf = BytesMut::from(&msg[..]);
                     c.verify(&mut buf).is_ok()
                 });
@@ -479,6 +743,9 @@ impl Server {
                 return;
             }
         }
+        let Some(conn) = self.conns.get_mut(&ch) else {
+            return;
+        };
         let async_target = header.async_id();
         let mut target = None;
         for chain in conn.chains.values_mut() {
@@ -497,4 +764,49 @@ impl Server {
             self.outbox.push_back(ServerOutput::Cancel(op));
         }
     }
+}
+
+/// Whether `n`'s connection may bind `session` as another channel, else the status to refuse
+/// with (MS-SMB2 3.3.5.5.2, in smbd's order: a GMAC signing mismatch first, then
+/// multichannel and dialect, then the cipher, then guest and anonymous sessions).
+fn bind_allowed(
+    config: &ServerConfig,
+    session: &Session,
+    n: &ServerNegotiated,
+) -> Result<(), NtStatus> {
+    use smb_crypto::SigningAlgorithm;
+    let gmac = |a: Option<SigningAlgorithm>| a == Some(SigningAlgorithm::AES_GMAC);
+    if gmac(session.signing_algorithm) && n.signing != session.signing_algorithm {
+        return Err(NtStatus::REQUEST_OUT_OF_SEQUENCE);
+    }
+    if gmac(n.signing) && n.signing != session.signing_algorithm {
+        return Err(NtStatus::NOT_SUPPORTED);
+    }
+    if !config.multichannel
+        || n.dialect < Dialect::SMB3_0
+        || n.dialect == Dialect::SMB2_WILDCARD
+        || !n
+            .capabilities
+            .contains(crate::wire::negotiate::Capabilities::MULTI_CHANNEL)
+    {
+        return Err(NtStatus::REQUEST_NOT_ACCEPTED);
+    }
+    if n.dialect != session.dialect || n.cipher != session.cipher {
+        return Err(NtStatus::INVALID_PARAMETER);
+    }
+    if session
+        .identity
+        .as_ref()
+        .is_none_or(|i| i.kind != IdentityKind::User)
+        || session.crypto.is_none()
+    {
+        return Err(NtStatus::NOT_SUPPORTED);
+    }
+    Ok(())
+}
+
+/// Whether two authentications name the same account (user names compare as the user store
+/// matches them, case-insensitively).
+pub(super) fn same_user(a: &crate::auth::Identity, b: &crate::auth::Identity) -> bool {
+    a.kind == b.kind && a.user.eq_ignore_ascii_case(&b.user)
 }

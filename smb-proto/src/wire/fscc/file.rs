@@ -134,6 +134,25 @@ fixed_info! {
 }
 
 fixed_info! {
+    /// FileCompressionInformation (MS-FSCC 2.4.9): how a file's data is compressed. An
+    /// uncompressed file reports CompressionFormat 0 (COMPRESSION_FORMAT_NONE) and its size as
+    /// CompressedFileSize.
+    pub struct FileCompressionInformation: FileInformation = FileInfoClass::COMPRESSION {
+        /// CompressedFileSize: bytes the data occupies on disk.
+        pub compressed_file_size: u64 => "FileCompressionInformation.CompressedFileSize",
+        /// CompressionFormat (0 none, 2 LZNT1).
+        pub compression_format: u16 => "FileCompressionInformation.CompressionFormat",
+        /// CompressionUnitShift: log2 of the compression unit in bytes.
+        pub compression_unit_shift: u8 => "FileCompressionInformation.CompressionUnitShift",
+        /// ChunkShift: log2 of the chunk size in bytes.
+        pub chunk_shift: u8 => "FileCompressionInformation.ChunkShift",
+        /// ClusterShift: log2 of the cluster size in bytes.
+        pub cluster_shift: u8 => "FileCompressionInformation.ClusterShift",
+    }
+    reserved 3;
+}
+
+fixed_info! {
     /// FileDispositionInformation (MS-FSCC 2.4.11).
     pub struct FileDispositionInformation: FileInformation = FileInfoClass::DISPOSITION {
         /// DeletePending: delete the file when the last handle closes.
@@ -570,6 +589,7 @@ file_info_enum!(
     Stream(FileStreamInformation),
     NetworkOpen(FileNetworkOpenInformation),
     AttributeTag(FileAttributeTagInformation),
+    Compression(FileCompressionInformation),
     Rename(FileRenameInformation),
     Link(FileLinkInformation),
     Disposition(FileDispositionInformation),
@@ -661,7 +681,9 @@ mod tests {
         fn size_classes_round_trip(
             eof in any::<FileEndOfFileInformation>(),
             alloc in any::<FileAllocationInformation>(),
+            compression in any::<FileCompressionInformation>(),
         ) {
+            prop_assert_eq!(info_round_trip(&compression).len(), 16);
             prop_assert_eq!(info_round_trip(&eof).len(), 8);
             prop_assert_eq!(info_round_trip(&alloc).len(), 8);
         }
