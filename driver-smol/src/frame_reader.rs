@@ -34,6 +34,10 @@ const PIECE: usize = 64 * 1024;
 /// Frames at least this large are read into a returned buffer when one is there; smaller ones
 /// are cheap to allocate.
 const RECYCLE_MIN: usize = 256 * 1024;
+/// Spare room at the end of a buffer that may come back, so that a returned view, which
+/// starts a header's length further in each time round, still fits frames of the same size
+/// for this many bytes of headers before it must be moved back (and zeroed) again.
+const RECYCLE_SLACK: usize = 8 * 1024;
 /// How long a returned buffer is kept while no frame arrives.
 pub const KEEP_SPARE: Duration = Duration::from_secs(2);
 
@@ -66,15 +70,31 @@ impl BufferReturn {
     fn take(&self, len: usize) -> BytesMut {
         let kept = self.lock().pop();
         match kept {
+            // A returned buffer is the data's view of it (a payload starts a header's length
+            // in); while the view has room its stale bytes are reused as they are and only the
+            // growth is zeroed.
+            Some(mut buf) if buf.capacity() >= len => {
+                if buf.len() >= len {
+                    buf.truncate(len);
+                } else {
+                    buf.resize(len, 0);
+                }
+                buf
+            }
             Some(mut buf) => {
-                // Emptying the view lets `reserve` move it back to the start of its
-                // allocation without copying, and without allocating when that is big enough.
+                // Out of room: emptying the view lets `reserve` move it back to the start of
+                // its allocation (slack included) without copying, and without allocating
+                // when that is big enough.
                 buf.clear();
                 buf.reserve(len);
                 buf.resize(len, 0);
                 buf
             }
-            None => BytesMut::zeroed(len),
+            None => {
+                let mut buf = BytesMut::zeroed(len + RECYCLE_SLACK);
+                buf.truncate(len);
+                buf
+            }
         }
     }
 
@@ -309,18 +329,24 @@ mod tests {
         }
     }
 
+    /// Two ends of a loopback TCP connection: (the sender, the receiver).
+    async fn tcp_pair() -> (smol::net::TcpStream, smol::net::TcpStream) {
+        let listener = smol::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let tx = smol::net::TcpStream::connect(addr).await.expect("connect");
+        let (rx, _) = listener.accept().await.expect("accept");
+        (tx, rx)
+    }
+
     /// A frame that stalls past SLOW_FRAME is handed over in pieces (so the core sees the
     /// partial frame and its incomplete-frame timeout applies); the bytes are all there, in
     /// order, and the next frame comes whole again.
     #[test]
     fn a_slow_frame_goes_through_in_pieces() {
         smol::block_on(async {
-            let listener = smol::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let addr = listener.local_addr().expect("addr");
-            let mut tx = smol::net::TcpStream::connect(addr).await.expect("connect");
-            let (mut rx, _) = listener.accept().await.expect("accept");
+            let (mut tx, mut rx) = tcp_pair().await;
             let slow = frame(&[5u8; 1000]);
             let next = frame(&[6u8; 10]);
             let writer = smol::spawn(async move {
@@ -361,14 +387,19 @@ mod tests {
         let returns = reader.returns();
         smol::block_on(async {
             let first = reader.next(&mut r).await.expect("read").expect("frame");
-            let first_ptr = first.as_ptr();
+            let first_start = first.as_ptr() as usize;
             // The payload half, as a WRITE would carry it, once the frame itself is gone.
             let payload = first.slice(100..);
             drop(first);
             returns.give(payload);
             let second = reader.next(&mut r).await.expect("read").expect("frame");
             assert_eq!(&second[..], &frame(&bodies[1])[..]);
-            assert_eq!(second.as_ptr(), first_ptr, "read into the returned buffer");
+            // Read into the returned view: where the payload started, in the same allocation.
+            assert_eq!(
+                second.as_ptr() as usize,
+                first_start + 100,
+                "read into the returned buffer"
+            );
             let held = second.clone();
             returns.give(second);
             assert!(!returns.holds(), "a buffer with another handle is not kept");
@@ -382,17 +413,45 @@ mod tests {
         });
     }
 
+    /// Frame after frame of the same size, each returned as its payload view (which starts
+    /// further in every round), all land in the first frame's allocation: the view is reused
+    /// while its slack lasts and moved back to the start when it runs out.
+    #[test]
+    fn one_allocation_serves_a_long_run_of_frames() {
+        let size = RECYCLE_MIN + 3000;
+        let header_len = 116;
+        let rounds = 2 * RECYCLE_SLACK / header_len + 5;
+        let stream: Vec<u8> = (0..rounds)
+            .flat_map(|i| frame(&vec![i as u8; size]))
+            .collect();
+        let mut r = Trickle {
+            data: &stream,
+            step: 1 << 16,
+        };
+        let mut reader = FrameReader::new(1 << 20);
+        let returns = reader.returns();
+        smol::block_on(async {
+            let mut start = None;
+            for i in 0..rounds {
+                let got = reader.next(&mut r).await.expect("read").expect("frame");
+                assert_eq!(&got[..], &frame(&vec![i as u8; size])[..], "round {i}");
+                let at = got.as_ptr() as usize;
+                let first = *start.get_or_insert(at);
+                assert!(
+                    (first..first + RECYCLE_SLACK).contains(&at),
+                    "round {i} left the first allocation"
+                );
+                returns.give(got.slice(header_len..));
+            }
+        });
+    }
+
     /// A kept buffer is dropped once the connection has been quiet for KEEP_SPARE, so an idle
     /// connection holds no frame memory; the reader still reads what comes later.
     #[test]
     fn a_quiet_connection_drops_its_kept_buffer() {
         smol::block_on(async {
-            let listener = smol::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("bind");
-            let addr = listener.local_addr().expect("addr");
-            let mut tx = smol::net::TcpStream::connect(addr).await.expect("connect");
-            let (mut rx, _) = listener.accept().await.expect("accept");
+            let (mut tx, mut rx) = tcp_pair().await;
             let big = frame(&vec![7u8; RECYCLE_MIN]);
             let late = frame(&[8u8; 20]);
             let mut reader = FrameReader::new(1 << 20);

@@ -208,8 +208,10 @@ impl SmbServer {
 
 /// One connection: a writer task for the frames, and the reader loop here. The reader hands
 /// the core one whole frame at a time, each in a buffer of its own (no copy on the way in, and
-/// decryption in place); between frames it holds only a 4-byte header, so an idle connection
-/// keeps no read buffer.
+/// decryption in place); WRITE payloads come back to it through its `BufferReturn` once the
+/// backend has written them, and between frames it holds only a 4-byte header and, for
+/// [`crate::frame_reader::KEEP_SPARE`] after the last large frame, those returned buffers, so
+/// an idle connection keeps no read buffer.
 async fn connection<S>(
     stream: S,
     mut frames_in: FrameReader,
