@@ -16,11 +16,11 @@ use driver_smol::Client;
 use smb_proto::wire::create::CreateDisposition;
 use smb_proto::wire::create_context::CreateContext;
 use smb_proto::wire::fscc::FileInfoClass;
+use smb_proto::wire::fscc::InfoCodec;
 use smb_proto::wire::fscc::attributes::AccessMask;
 use smb_proto::wire::fscc::file::{
     FileEaInformation, FileFullEaInformation, FileGetEaInformation, FullEa,
 };
-use smb_proto::wire::fscc::InfoCodec;
 use smb_proto::wire::message::{RequestBody, ResponseBody};
 use smb_proto::wire::query_info::{
     AdditionalInformation, InfoType, QueryInfoFlags, QueryInfoRequest,
@@ -355,7 +355,10 @@ fn extended_attributes_match_smbd() {
         && o.status.success()
     {
         let listing = String::from_utf8_lossy(&o.stdout);
-        assert!(!listing.contains("user.smbrs.ea."), "all deleted: {listing}");
+        assert!(
+            !listing.contains("user.smbrs.ea."),
+            "all deleted: {listing}"
+        );
     }
     let Some(samba) = SambaServer::start_for_test(SambaOptions::default()) else {
         return;

@@ -53,10 +53,10 @@ use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
 use smb_proto::wire::fscc::file::{
     DispositionExFlags, FileAccessInformation, FileAlignmentInformation, FileAllInformation,
     FileAlternateNameInformation, FileAttributeTagInformation, FileBasicInformation,
-    FileCompressionInformation, FileEaInformation, FileInfo, FileInternalInformation,
-    FileModeInformation, FileNameInformation, FileNetworkOpenInformation,
+    FileCompressionInformation, FileEaInformation, FileFullEaInformation, FileInfo,
+    FileInternalInformation, FileModeInformation, FileNameInformation, FileNetworkOpenInformation,
     FileNormalizedNameInformation, FilePositionInformation, FileStandardInformation,
-    FileFullEaInformation, FileStreamInformation, FullEa, StreamEntry,
+    FileStreamInformation, FullEa, StreamEntry,
 };
 use smb_proto::wire::fscc::filesystem::{
     DeviceType, FileFsAttributeInformation, FileFsDeviceInformation, FileFsFullSizeInformation,

@@ -824,7 +824,10 @@ fn extended_attributes_live_in_xattrs() {
     f.close(o);
     let o = f.rw("eas.txt", CreateDisposition::OPEN).expect("reopen");
     assert_eq!(all(&f, o), vec![ea("FIRST", "one"), ea("SECOND", "2")]);
-    assert_eq!(size(&f, o), smb_proto::server::file_ea::ea_size(&all(&f, o)));
+    assert_eq!(
+        size(&f, o),
+        smb_proto::server::file_ea::ea_size(&all(&f, o))
+    );
     set(&f, o, vec![ea("FIRST", "")]).expect("delete");
     assert_eq!(all(&f, o), vec![ea("SECOND", "2")]);
     assert!(
@@ -835,7 +838,11 @@ fn extended_attributes_live_in_xattrs() {
         set(&f, o, vec![ea("NEW", "n"), ea(&long, "x")]).err(),
         Some(NtStatus::INVALID_EA_NAME)
     );
-    assert_eq!(all(&f, o), vec![ea("SECOND", "2")], "a refused set changes nothing");
+    assert_eq!(
+        all(&f, o),
+        vec![ea("SECOND", "2")],
+        "a refused set changes nothing"
+    );
     f.close(o);
 
     // ExtA: stored on the file a create makes, ignored when it opens one.

@@ -114,7 +114,10 @@ fn entry_len(e: &FullEa) -> usize {
 /// FileFullEaInformation list of all of them takes (each entry 4-byte aligned, the last not
 /// padded), so a client can size its query buffer from it; 0 without EAs.
 pub fn ea_size(stored: &[FullEa]) -> u32 {
-    let total = stored.iter().map(|e| entry_len(e).next_multiple_of(4)).sum::<usize>();
+    let total = stored
+        .iter()
+        .map(|e| entry_len(e).next_multiple_of(4))
+        .sum::<usize>();
     let last_pad = stored
         .last()
         .map_or(0, |e| entry_len(e).next_multiple_of(4) - entry_len(e));
@@ -272,10 +275,7 @@ mod tests {
         );
         let mut flagged = ea("A", "v");
         flagged.flags = 0x01;
-        assert_eq!(
-            validate(&list(&[flagged])),
-            Err(EaError::InvalidFlag(0x01))
-        );
+        assert_eq!(validate(&list(&[flagged])), Err(EaError::InvalidFlag(0x01)));
         flagged = ea("A", "v");
         flagged.flags = FILE_NEED_EA;
         assert!(validate(&list(&[flagged])).is_ok());
@@ -336,7 +336,9 @@ mod tests {
         let one = query(&stored, &restart, 3, 4096).unwrap();
         assert_eq!(one.cursor, 1);
         assert_eq!(
-            FileFullEaInformation::decode_list(&one.data).unwrap().entries,
+            FileFullEaInformation::decode_list(&one.data)
+                .unwrap()
+                .entries,
             vec![ea("A", "1")]
         );
         // Only whole entries: the first two (12 + 11 bytes) fit in 23.

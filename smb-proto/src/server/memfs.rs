@@ -2044,9 +2044,16 @@ mod tests {
             })
         };
         // The server hands over canonical (upper-case) names.
-        set(&mut t, vec![ea("SECONDEA", "ValueTwo"), ea("EAONE", "VALUE1")]).expect("set");
+        set(
+            &mut t,
+            vec![ea("SECONDEA", "ValueTwo"), ea("EAONE", "VALUE1")],
+        )
+        .expect("set");
         let stored = all(&mut t, 1);
-        assert_eq!(stored, vec![ea("EAONE", "VALUE1"), ea("SECONDEA", "ValueTwo")]);
+        assert_eq!(
+            stored,
+            vec![ea("EAONE", "VALUE1"), ea("SECONDEA", "ValueTwo")]
+        );
         assert_eq!(size(&mut t), file_ea::ea_size(&stored));
         assert_eq!(size(&mut t), 20 + 25);
         // An empty value deletes; the bound refuses a set as a whole.
