@@ -205,7 +205,7 @@ pub fn query(
             .map(|n| {
                 stored
                     .iter()
-                    .find(|e| &e.name == n)
+                    .find(|e| e.name == n)
                     .cloned()
                     .unwrap_or_else(|| FullEa {
                         flags: 0,
