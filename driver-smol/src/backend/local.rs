@@ -32,7 +32,7 @@
 //! flags byte and the value (EAS_NOT_SUPPORTED where the file system has no user xattrs; a
 //! name longer than 241 bytes does not fit an xattr name and is INVALID_EA_NAME; the file
 //! system may bound the total below the 64 KiB allowed: EA_TOO_LARGE). Directory listings
-//! report EaSize 0. No named streams, 8.3 short names generated from the long name
+//! report each entry's EaSize (0 for `..`). No named streams, 8.3 short names generated from the long name
 //! (`smb_proto::server::short_name`; opening by one is not supported), ARCHIVE is reported on
 //! every regular file,
 //! and the only attributes that stick are READONLY (the owner write bit) and DIRECTORY.
@@ -1042,7 +1042,8 @@ impl LocalBackend {
             };
             let name = path.file_name().unwrap_or(pattern).to_owned();
             let stat = with_entry_creation(handle, &name, stat);
-            return match builder.push(&dir_entry(name, &stat)) {
+            let ea_size = entry_ea_size(handle, &name);
+            return match builder.push(&dir_entry(name, &stat, ea_size)) {
                 Err(DirectoryBuildError::Full) => {
                     cursor.done = false;
                     full(builder)
@@ -1060,7 +1061,12 @@ impl LocalBackend {
                     self.root.stat(&dir_path.parent().unwrap_or_default())
                 }
                 .map_err(|e| fs_status(&e))?;
-                match builder.push(&dir_entry(name.to_owned(), &stat)) {
+                let ea_size = if cursor.dots == 0 {
+                    file_ea::ea_size(&stored_eas(handle))
+                } else {
+                    0
+                };
+                match builder.push(&dir_entry(name.to_owned(), &stat, ea_size)) {
                     Err(DirectoryBuildError::Full) => return full(builder),
                     Err(_) => return Err(NtStatus::INVALID_PARAMETER),
                     Ok(()) => {}
@@ -1082,7 +1088,8 @@ impl LocalBackend {
             for e in batch {
                 if wildcard::matches(pattern, &e.name) {
                     let stat = with_entry_creation(handle, &e.name, e.stat);
-                    match builder.push(&dir_entry(e.name.clone(), &stat)) {
+                    let ea_size = entry_ea_size(handle, &e.name);
+                    match builder.push(&dir_entry(e.name.clone(), &stat, ea_size)) {
                         Err(DirectoryBuildError::Full) => return full(builder),
                         // A name the class cannot carry is skipped, not fatal.
                         Err(_) => {}
@@ -1390,13 +1397,13 @@ fn meta(s: &FileStat) -> FileMeta {
     }
 }
 
-fn dir_entry(name: String, s: &FileStat) -> DirEntry {
+fn dir_entry(name: String, s: &FileStat, ea_size: u32) -> DirEntry {
     DirEntry {
         short_name: short_name::directory_short_name(&name),
         name,
         meta: meta(s),
         file_index: s.file_index,
-        ea_size: 0,
+        ea_size,
     }
 }
 
@@ -1540,8 +1547,25 @@ fn store_security(handle: &FileHandle, sd: &[u8]) -> Result<(), NtStatus> {
 /// Reads the user xattr `name` of the handle's file if it exists and holds at most `max`
 /// bytes.
 fn get_xattr(handle: &FileHandle, name: impl rustix::path::Arg, max: usize) -> Option<Vec<u8>> {
+    get_xattr_at(&fd_path(handle), true, name, max)
+}
+
+/// As [`get_xattr`], for the file at `path`. `follow` is for the `/proc/self/fd/N` magic
+/// link of a handle; a directory entry's path is not followed (its final symlink, if any, is
+/// what is read).
+fn get_xattr_at(
+    path: &str,
+    follow: bool,
+    name: impl rustix::path::Arg,
+    max: usize,
+) -> Option<Vec<u8>> {
     let mut buf = vec![0u8; max];
-    let n = rustix::fs::getxattr(fd_path(handle), name, &mut buf[..]).ok()?;
+    let n = if follow {
+        rustix::fs::getxattr(path, name, &mut buf[..])
+    } else {
+        rustix::fs::lgetxattr(path, name, &mut buf[..])
+    }
+    .ok()?;
     buf.truncate(n);
     Some(buf)
 }
@@ -1620,12 +1644,35 @@ fn ea_xattr_name(name: &[u8]) -> Option<std::ffi::OsString> {
 /// The EAs stored on the handle's file, canonical and sorted (see `file_ea`). Xattrs under
 /// the prefix that are not a valid canonical EA (written by something else) are skipped.
 fn stored_eas(handle: &FileHandle) -> Vec<FullEa> {
-    let path = fd_path(handle);
-    let Ok(len) = rustix::fs::listxattr_query(&path) else {
+    eas_at(&fd_path(handle), true)
+}
+
+/// The EaSize of the entry `name` of the open directory (looked up inside it, as
+/// [`with_entry_creation`] does), for directory listings.
+fn entry_ea_size(dir: &FileHandle, name: &str) -> u32 {
+    if name.contains('/') {
+        return 0;
+    }
+    file_ea::ea_size(&eas_at(&format!("{}/{name}", fd_path(dir)), false))
+}
+
+/// As [`stored_eas`], for the file at `path` (`follow` as for [`get_xattr_at`]).
+fn eas_at(path: &str, follow: bool) -> Vec<FullEa> {
+    let len = if follow {
+        rustix::fs::listxattr_query(path)
+    } else {
+        rustix::fs::llistxattr_query(path)
+    };
+    let Ok(len) = len else {
         return Vec::new();
     };
     let mut list = vec![0u8; len];
-    let Ok(n) = rustix::fs::listxattr(&path, &mut list[..]) else {
+    let n = if follow {
+        rustix::fs::listxattr(path, &mut list[..])
+    } else {
+        rustix::fs::llistxattr(path, &mut list[..])
+    };
+    let Ok(n) = n else {
         return Vec::new();
     };
     list.truncate(n);
@@ -1637,7 +1684,12 @@ fn stored_eas(handle: &FileHandle) -> Vec<FullEa> {
             if canonical[..] != *name {
                 return None;
             }
-            let v = get_xattr(handle, ea_xattr_name(name)?, 1 + usize::from(u16::MAX))?;
+            let v = get_xattr_at(
+                path,
+                follow,
+                ea_xattr_name(name)?,
+                1 + usize::from(u16::MAX),
+            )?;
             let (&flags, value) = v.split_first()?;
             (flags & !file_ea::FILE_NEED_EA == 0 && !value.is_empty()).then(|| FullEa {
                 flags,

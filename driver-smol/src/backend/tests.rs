@@ -843,7 +843,36 @@ fn extended_attributes_live_in_xattrs() {
         vec![ea("SECOND", "2")],
         "a refused set changes nothing"
     );
+    // Directory listings carry the same EaSize, by scan and by exact name.
+    let want = size(&f, o);
+    assert!(want > 0);
     f.close(o);
+    let d = f.dir("", CreateDisposition::OPEN).expect("root");
+    for pattern in ["*", "eas.txt"] {
+        let listing = match f.run(FsOp::QueryDirectory {
+            open: d,
+            class: FileInfoClass::ID_BOTH_DIRECTORY,
+            pattern: pattern.into(),
+            restart: true,
+            single: false,
+            index: None,
+            output_len: 4096,
+        }) {
+            Ok(OpReply::QueryDirectory(buf)) => {
+                match DirectoryListing::decode(FileInfoClass::ID_BOTH_DIRECTORY, &buf) {
+                    Ok(DirectoryListing::IdBothDirectory(v)) => v,
+                    other => panic!("bad listing {other:?}"),
+                }
+            }
+            other => panic!("unexpected {other:?}"),
+        };
+        let e = listing
+            .iter()
+            .find(|e| e.file_name == "eas.txt")
+            .expect("listed");
+        assert_eq!(e.ea_size, want, "{pattern}");
+    }
+    f.close(d);
 
     // ExtA: stored on the file a create makes, ignored when it opens one.
     for (disposition, eas) in [
