@@ -27,7 +27,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use benches::{
     cpu_seconds, digest, env_usize, file_len, make_random_file, median, mib_per_s,
-    samba_peers_ready, scratch_dir,
+    process_tree_cpu_seconds, samba_peers_ready, scratch_dir,
 };
 use std::io::Write;
 use std::net::SocketAddr;
@@ -211,6 +211,12 @@ struct Series {
     cpu_smbclient_get: Vec<f64>,
     cpu_ours_put: Vec<f64>,
     cpu_smbclient_put: Vec<f64>,
+    /// smbd's CPU seconds per GiB (the server process and its children) while serving each
+    /// client, same order: when smbd is the bottleneck, what a client makes it spend decides.
+    smbd_ours_get: Vec<f64>,
+    smbd_smbclient_get: Vec<f64>,
+    smbd_ours_put: Vec<f64>,
+    smbd_smbclient_put: Vec<f64>,
 }
 
 fn run_mode(mode: Mode, src: &Path, expected: (u64, [u8; 32]), runs: usize, work: &Path) -> Series {
@@ -243,30 +249,46 @@ fn run_mode(mode: Mode, src: &Path, expected: (u64, [u8; 32]), runs: usize, work
         let mut put_pair = [0.0f64; 2];
         let mut get_cpu = [0.0f64; 2];
         let mut put_cpu = [0.0f64; 2];
+        let mut get_smbd = [0.0f64; 2];
+        let mut put_smbd = [0.0f64; 2];
+        let smbd_cpu = || process_tree_cpu_seconds(samba.pid());
+        // smbd reaps a connection's process a moment after the client left; wait for it so
+        // the next transfer's figure does not include it (its time is counted either way).
+        let settle = || std::thread::sleep(Duration::from_millis(200));
         for turn in 0..2 {
             let (own0, kids0) = cpu_seconds();
+            let smbd0 = smbd_cpu();
             if (turn == 0) == ours_first {
                 let d = smol::block_on(peer.ours_get("big.bin", &ours_local));
                 get_cpu[0] = cpu_per_gib(bytes, own0, cpu_seconds().0);
+                settle();
+                get_smbd[0] = cpu_per_gib(bytes, smbd0, smbd_cpu());
                 check("our get", &ours_local, full);
                 get_pair[0] = mib_per_s(bytes, d);
             } else {
                 let d = peer.smbclient(format!("get big.bin {}", theirs_local.display()));
                 get_cpu[1] = cpu_per_gib(bytes, kids0, cpu_seconds().1);
+                settle();
+                get_smbd[1] = cpu_per_gib(bytes, smbd0, smbd_cpu());
                 check("smbclient get", &theirs_local, full);
                 get_pair[1] = mib_per_s(bytes, d);
             }
         }
         for turn in 0..2 {
             let (own0, kids0) = cpu_seconds();
+            let smbd0 = smbd_cpu();
             if (turn == 0) == ours_first {
                 let d = smol::block_on(peer.ours_put(src, "up-ours.bin"));
                 put_cpu[0] = cpu_per_gib(bytes, own0, cpu_seconds().0);
+                settle();
+                put_smbd[0] = cpu_per_gib(bytes, smbd0, smbd_cpu());
                 check("our put", &uploaded_ours, full);
                 put_pair[0] = mib_per_s(bytes, d);
             } else {
                 let d = peer.smbclient(format!("put {} up-smbclient.bin", src.display()));
                 put_cpu[1] = cpu_per_gib(bytes, kids0, cpu_seconds().1);
+                settle();
+                put_smbd[1] = cpu_per_gib(bytes, smbd0, smbd_cpu());
                 check("smbclient put", &uploaded_theirs, full);
                 put_pair[1] = mib_per_s(bytes, d);
             }
@@ -288,6 +310,14 @@ fn run_mode(mode: Mode, src: &Path, expected: (u64, [u8; 32]), runs: usize, work
             put_cpu[0],
             put_cpu[1],
         );
+        println!(
+            "  {} run {run}: smbd CPU s/GiB get ours {:.2} smbclient {:.2} | put ours {:.2} smbclient {:.2}",
+            mode.name(),
+            get_smbd[0],
+            get_smbd[1],
+            put_smbd[0],
+            put_smbd[1],
+        );
         s.ours_get.push(get_pair[0]);
         s.smbclient_get.push(get_pair[1]);
         s.ours_put.push(put_pair[0]);
@@ -296,6 +326,10 @@ fn run_mode(mode: Mode, src: &Path, expected: (u64, [u8; 32]), runs: usize, work
         s.cpu_smbclient_get.push(get_cpu[1]);
         s.cpu_ours_put.push(put_cpu[0]);
         s.cpu_smbclient_put.push(put_cpu[1]);
+        s.smbd_ours_get.push(get_smbd[0]);
+        s.smbd_smbclient_get.push(get_smbd[1]);
+        s.smbd_ours_put.push(put_smbd[0]);
+        s.smbd_smbclient_put.push(put_smbd[1]);
         // Keep the page cache from piling up local copies between runs.
         for p in [&ours_local, &theirs_local] {
             std::fs::remove_file(p).ok();
@@ -368,6 +402,25 @@ fn main() {
         for (dir, ours, theirs) in [
             ("get", &s.cpu_ours_get, &s.cpu_smbclient_get),
             ("put", &s.cpu_ours_put, &s.cpu_smbclient_put),
+        ] {
+            let (o, t) = (median(ours), median(theirs));
+            println!(
+                "| {} | {dir} | {o:.2} | {t:.2} | {:.2} |",
+                mode.name(),
+                t / o
+            );
+        }
+    }
+    println!();
+    println!(
+        "| mode | direction | smbd CPU s/GiB serving ours (median) | serving smbclient (median) | \
+         smbclient's / ours |"
+    );
+    println!("|---|---|---:|---:|---:|");
+    for (mode, s) in &results {
+        for (dir, ours, theirs) in [
+            ("get", &s.smbd_ours_get, &s.smbd_smbclient_get),
+            ("put", &s.smbd_ours_put, &s.smbd_smbclient_put),
         ] {
             let (o, t) = (median(ours), median(theirs));
             println!(

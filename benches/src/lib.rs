@@ -134,6 +134,57 @@ pub fn cpu_seconds() -> (f64, f64) {
     (at(11) + at(12), at(13) + at(14))
 }
 
+/// CPU seconds (user + system) used so far by process `pid` and every process below it: each
+/// live (or not yet reaped) descendant's own time, plus the reaped children's time each
+/// parent has accumulated. For a forking server such as smbd, the difference over a transfer
+/// is what the server spent on it, whether its per-connection child is still alive or
+/// already reaped. 0 when `/proc` is unavailable.
+pub fn process_tree_cpu_seconds(pid: u32) -> f64 {
+    // (pid, ppid, own, reaped children) of every process.
+    let mut procs: Vec<(u32, u32, f64, f64)> = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    for entry in dir.flatten() {
+        let Some(p) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let f: Vec<f64> = rest
+            .split_whitespace()
+            .map(|x| x.parse().unwrap_or(0.0))
+            .collect();
+        let at = |i: usize| f.get(i).copied().unwrap_or(0.0) / 100.0;
+        // `rest` starts at field 3 (state): ppid is field 4 (index 1), utime field 14.
+        let ppid = f.get(1).copied().unwrap_or(0.0) as u32;
+        procs.push((p, ppid, at(11) + at(12), at(13) + at(14)));
+    }
+    let mut total = 0.0;
+    let mut frontier = vec![pid];
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(p) = frontier.pop() {
+        if !seen.insert(p) {
+            continue;
+        }
+        for &(q, ppid, own, reaped) in &procs {
+            if q == p {
+                total += own + reaped;
+            }
+            if ppid == p {
+                frontier.push(q);
+            }
+        }
+    }
+    total
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +220,17 @@ mod tests {
             }
         }
         assert!(cpu_seconds().0 > start, "utime+stime did not move");
+    }
+
+    #[test]
+    fn process_tree_cpu_counts_this_process() {
+        let me = std::process::id();
+        let (own, kids) = cpu_seconds();
+        let tree = process_tree_cpu_seconds(me);
+        assert!(
+            tree + 0.011 >= own + kids,
+            "tree {tree} < own {own} + children {kids}"
+        );
+        assert_eq!(process_tree_cpu_seconds(u32::MAX), 0.0, "no such process");
     }
 }

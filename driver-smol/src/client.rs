@@ -3,6 +3,8 @@
 //! Owns: one task per connection that races the stream's reads, the core's deadline and the
 //! application's commands, and feeds them into [`smb_proto::client::Connection`]; a writer
 //! task so that a large write never stops us reading; and [`Client`], the async API on top.
+//! It also keeps large frame buffers for reuse (sent WRITE frames for [`Client::write_buf`],
+//! READ data handed back through [`Client::recycle`]), bounded in number.
 //! Must not: make protocol decisions. Every rule lives in the sans-IO core; this module only
 //! moves bytes, time and commands.
 
@@ -16,7 +18,7 @@ use futures_lite::{AsyncRead, AsyncWrite, AsyncWriteExt, FutureExt};
 use smb_proto::auth::{Initiator, InitiatorConfig, SpnegoInitiator, ntlm::Credentials};
 use smb_proto::client::{
     BreakNotification, ClientConfig, CloseReason, Connection, Event, Negotiated, Output,
-    RequestError, RequestId, SendError,
+    RequestError, RequestId, SendError, WriteAt, WriteBuf, WriteRefused,
 };
 use smb_proto::io::{Clock, Input, TransportKind};
 use smb_proto::rng::SeededRng;
@@ -25,7 +27,7 @@ use smb_proto::wire::session_setup::SessionFlags;
 use smb_proto::wire::tree_connect::TreeConnectResponse;
 use smb_proto::wire::{SessionId, TreeId};
 
-use crate::frame_reader::FrameReader;
+use crate::frame_reader::{BufferReturn, FrameReader};
 
 /// Why a client operation failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -99,6 +101,13 @@ enum Command {
     Cancel {
         id: RequestId,
     },
+    Write {
+        session: SessionId,
+        tree: TreeId,
+        at: WriteAt,
+        data: WriteBuf,
+        reply: Reply<Response>,
+    },
 }
 
 enum Waiter {
@@ -148,7 +157,45 @@ pub struct Client {
     rng: std::sync::Mutex<SeededRng>,
     clock: Option<Clock>,
     breaks: async_channel::Receiver<BreakNotification>,
+    pool: FramePool,
+    read_buffers: BufferReturn,
     _task: smol::Task<()>,
+}
+
+/// Large frames the writer has sent, kept for [`Client::write_buf`] to reuse: a bulk upload
+/// recycles a window's worth of frame buffers instead of allocating (and zeroing) one per
+/// WRITE, whatever the global allocator does. Bounded in count; only frames of at least
+/// [`POOL_MIN_FRAME`] bytes are kept.
+#[derive(Debug, Clone, Default)]
+struct FramePool(Arc<std::sync::Mutex<Vec<WriteBuf>>>);
+
+/// Frames smaller than this are not worth keeping.
+const POOL_MIN_FRAME: usize = 64 * 1024;
+/// At most this many buffers wait in the pool (a 16 MiB window of 1 MiB WRITEs).
+const POOL_MAX: usize = 16;
+
+impl FramePool {
+    /// Keeps `frame`'s allocation if nothing else holds it and the pool has room.
+    fn put(&self, frame: Bytes) {
+        if frame.len() < POOL_MIN_FRAME {
+            return;
+        }
+        let Ok(mut pool) = self.0.lock() else { return };
+        if pool.len() < POOL_MAX
+            && let Ok(b) = WriteBuf::recycle(frame)
+        {
+            pool.push(b);
+        }
+    }
+
+    /// A pooled buffer with room for `capacity` payload bytes, or a new one.
+    fn take(&self, capacity: usize) -> WriteBuf {
+        let pooled = self.0.lock().ok().and_then(|mut pool| {
+            let i = pool.iter().position(|b| b.capacity() >= capacity)?;
+            Some(pool.swap_remove(i))
+        });
+        pooled.unwrap_or_else(|| WriteBuf::with_capacity(capacity))
+    }
 }
 
 /// How many break notifications wait for the application before the oldest unread ones are
@@ -165,6 +212,7 @@ impl std::fmt::Debug for Command {
             Command::Request { .. } => "Request",
             Command::Compound { .. } => "Compound",
             Command::Cancel { .. } => "Cancel",
+            Command::Write { .. } => "Write",
         })
     }
 }
@@ -207,12 +255,22 @@ impl Client {
         let server = config.server_name.clone();
         let clock = config.clock;
         let frames = FrameReader::new(config.max_frame_size);
+        let read_buffers = frames.returns();
         let config = Arc::new(config);
         let conn = Connection::new(config, transport, Instant::now());
         let (tx, rx) = async_channel::bounded(64);
         let (ready_tx, ready_rx) = async_channel::bounded(1);
         let (breaks_tx, breaks_rx) = async_channel::bounded(BREAK_QUEUE);
-        let task = smol::spawn(run(stream, frames, conn, rx, ready_tx, breaks_tx));
+        let pool = FramePool::default();
+        let task = smol::spawn(run(
+            stream,
+            frames,
+            conn,
+            rx,
+            ready_tx,
+            breaks_tx,
+            pool.clone(),
+        ));
         let negotiated = ready_rx
             .recv()
             .await
@@ -224,6 +282,8 @@ impl Client {
             rng: std::sync::Mutex::new(rng.fork()),
             clock,
             breaks: breaks_rx,
+            pool,
+            read_buffers,
             _task: task,
         })
     }
@@ -360,6 +420,41 @@ impl Client {
             body,
             reply,
             sent: None,
+        })
+        .await
+    }
+
+    /// A buffer for a WRITE payload of up to `capacity` bytes (more grows it), with room in
+    /// front for the frame's headers; reused from frames this client already sent when
+    /// possible, so its payload holds stale bytes: [`WriteBuf::prepare`] it and overwrite.
+    pub fn write_buf(&self, capacity: usize) -> WriteBuf {
+        self.pool.take(capacity)
+    }
+
+    /// Hands back the data of a READ response (or any received `Bytes`) once the application
+    /// is done with it: when nothing else holds its frame buffer, it goes back to the
+    /// connection's frame reader (its `BufferReturn` slot) and a later large frame is
+    /// read into that already mapped memory instead of a fresh allocation.
+    pub fn recycle(&self, data: Bytes) {
+        self.read_buffers.give(data);
+    }
+
+    /// Writes `data` at `at` (MS-SMB2 WRITE) and waits for the response. The payload becomes
+    /// its frame without a copy: the headers go into the buffer's headroom and it is signed
+    /// or sealed in place. Many may be in flight at once.
+    pub async fn write(
+        &self,
+        session: SessionId,
+        tree: TreeId,
+        at: WriteAt,
+        data: WriteBuf,
+    ) -> Result<Response, ClientError> {
+        self.call(|reply| Command::Write {
+            session,
+            tree,
+            at,
+            data,
+            reply,
         })
         .await
     }
@@ -677,6 +772,32 @@ fn issue(
             let _ = conn.cancel(now, id);
             None
         }
+        Command::Write {
+            session,
+            tree,
+            at,
+            data,
+            reply,
+        } => match conn.write(now, session, tree, at, data) {
+            Ok(id) => {
+                waiters.insert(id, Waiter::Response(reply));
+                None
+            }
+            Err(WriteRefused {
+                error: SendError::Credits(_),
+                data: Some(data),
+            }) => Some(Command::Write {
+                session,
+                tree,
+                at,
+                data,
+                reply,
+            }),
+            Err(WriteRefused { error, .. }) => {
+                let _ = reply.try_send(Err(error.into()));
+                None
+            }
+        },
     }
 }
 
@@ -694,6 +815,7 @@ async fn run<S>(
     commands: async_channel::Receiver<Command>,
     ready: async_channel::Sender<Result<Negotiated, ClientError>>,
     breaks: async_channel::Sender<BreakNotification>,
+    pool: FramePool,
 ) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
@@ -704,6 +826,7 @@ async fn run<S>(
             if writer.write_all(&frame).await.is_err() {
                 break;
             }
+            pool.put(frame);
         }
         let _ = writer.close().await;
     });

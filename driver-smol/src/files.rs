@@ -11,7 +11,10 @@
 //! moves one chunk (`MaxReadSize`/`MaxWriteSize`, capped at 1 MiB, or 64 KiB without
 //! LARGE_MTU, MS-SMB2 3.2.4.7 / 3.2.4.6), and the window holds about 8 MiB. A request the core
 //! has no credits for waits in the driver's backlog, so the window never overruns the credits
-//! the server granted.
+//! the server granted. Each byte is copied once on our side: `copy_from` reads its source
+//! straight into the WRITE's frame buffer ([`Client::write_buf`], signed or sealed in place),
+//! and `copy_to` hands the sink a slice of the received frame, whose buffer then goes back to
+//! the client for a later READ response ([`Client::recycle`]).
 //!
 //! ```no_run
 //! use driver_smol::files::{Credentials, Share};
@@ -42,6 +45,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
 use smb_proto::client::{ClientConfig, Negotiated};
+use smb_proto::client::{WriteAt, WriteBuf};
 use smb_proto::wire::close::{CloseFlags, CloseRequest};
 use smb_proto::wire::create::{
     CreateAction, CreateDisposition, CreateOptions, CreateRequest, CreateResponse,
@@ -55,14 +59,14 @@ use smb_proto::wire::fscc::file::{
     FileRenameInformation, FileStandardInformation,
 };
 use smb_proto::wire::fscc::{FileInfoClass, FileInformation};
-use smb_proto::wire::message::{RequestBody, ResponseBody};
+use smb_proto::wire::message::{RequestBody, ResponseBody, ResponsePayload};
 use smb_proto::wire::query_directory::{QueryDirectoryFlags, QueryDirectoryRequest};
 use smb_proto::wire::query_info::{InfoType, QueryInfoRequest};
 use smb_proto::wire::read::{Channel, ReadFlags, ReadRequest};
 use smb_proto::wire::set_info::SetInfoRequest;
 use smb_proto::wire::status::NtStatus;
 use smb_proto::wire::tree_connect::TreeConnectResponse;
-use smb_proto::wire::write::{WriteFlags, WriteRequest};
+use smb_proto::wire::write::WriteFlags;
 use smb_proto::wire::{FileId, SessionId, TreeId};
 
 use crate::client::{Client, ClientError};
@@ -1139,24 +1143,27 @@ impl File {
         })
     }
 
-    fn spawn_write(&self, offset: u64, data: Bytes) -> smol::Task<Result<(), Error>> {
+    /// One WRITE of `data` at `offset`, sent as its own frame without copying the payload.
+    fn spawn_write(&self, offset: u64, data: WriteBuf) -> smol::Task<Result<(), Error>> {
         let share = self.share.clone();
         let file_id = self.id;
         let path = self.path.clone();
         smol::spawn(async move {
             let len = data.len();
-            let body = RequestBody::Write(WriteRequest {
-                offset,
+            let at = WriteAt {
                 file_id,
-                channel: Channel::NONE,
-                remaining_bytes: 0,
+                offset,
                 flags: WriteFlags::default(),
-                data,
-                channel_info: Bytes::new(),
-            });
-            match share.call("write", &path, body).await? {
-                ResponseBody::Write(w) if w.count as usize == len => Ok(()),
-                ResponseBody::Write(w) => Err(Error::unexpected(
+            };
+            let inner = &share.inner;
+            let response = inner
+                .client
+                .write(inner.session, inner.tree, at, data)
+                .await
+                .map_err(|e| Error::client("write", &path, e))?;
+            match response.payload {
+                ResponsePayload::Body(ResponseBody::Write(w)) if w.count as usize == len => Ok(()),
+                ResponsePayload::Body(ResponseBody::Write(w)) => Err(Error::unexpected(
                     "write",
                     &path,
                     format!("short write at offset {offset}: {} of {len} bytes", w.count),
@@ -1245,7 +1252,10 @@ impl File {
                 source: e,
             })?;
             total += data.len() as u64;
-            if data.len() < asked as usize {
+            let got = data.len();
+            // The frame buffer can take a later READ response.
+            self.share.client().recycle(data);
+            if got < asked as usize {
                 // The end of the file came early: the requests behind this one are moot.
                 return Ok(total);
             }
@@ -1281,7 +1291,9 @@ impl File {
                 let at = offset
                     .checked_add(pos as u64)
                     .ok_or_else(|| Error::unexpected("write", &self.path, "offset overflows"))?;
-                queue.push_back(self.spawn_write(at, data.slice(pos..pos + n)));
+                let mut buf = self.share.client().write_buf(n);
+                buf.prepare(n).copy_from_slice(&data[pos..pos + n]);
+                queue.push_back(self.spawn_write(at, buf));
                 pos += n;
             }
             match queue.pop_front() {
@@ -1306,21 +1318,19 @@ impl File {
     ) -> Result<u64, Error> {
         let chunk = self.share.write_chunk() as usize;
         let window = Share::window(chunk as u32);
-        let mut queue: VecDeque<(smol::Task<Result<(), Error>>, Bytes)> = VecDeque::new();
-        // Buffers of finished WRITEs, reused for the next chunks (the core copied the data
-        // into its frame, so the last handle is ours): no fresh zeroed chunk per request.
-        let mut spare: Vec<BytesMut> = Vec::new();
+        let mut queue: VecDeque<smol::Task<Result<(), Error>>> = VecDeque::new();
         let mut at = offset;
         let mut done = false;
         loop {
             while queue.len() < window && !done {
-                let mut buf = match spare.pop() {
-                    Some(b) if b.len() == chunk => b,
-                    _ => BytesMut::zeroed(chunk),
-                };
+                // Read straight into the WRITE's frame buffer (recycled from WRITEs already
+                // sent, so neither allocated nor zeroed per chunk): the payload is not copied
+                // again before it reaches the socket.
+                let mut buf = self.share.client().write_buf(chunk);
+                let room = buf.prepare(chunk);
                 let mut filled = 0;
                 while filled < chunk {
-                    match source.read(&mut buf[filled..]) {
+                    match source.read(&mut room[filled..]) {
                         Ok(0) => {
                             done = true;
                             break;
@@ -1340,17 +1350,11 @@ impl File {
                     break;
                 }
                 buf.truncate(filled);
-                let data = buf.freeze();
-                queue.push_back((self.spawn_write(at, data.clone()), data));
+                queue.push_back(self.spawn_write(at, buf));
                 at += filled as u64;
             }
             match queue.pop_front() {
-                Some((task, data)) => {
-                    task.await?;
-                    if let Ok(b) = data.try_into_mut() {
-                        spare.push(b);
-                    }
-                }
+                Some(task) => task.await?,
                 None => return Ok(at - offset),
             }
         }

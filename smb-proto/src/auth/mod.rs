@@ -142,7 +142,7 @@ pub enum AuthError {
     /// its header, or an AV pair longer than what is left. Answered with
     /// STATUS_INVALID_PARAMETER, as Windows and Samba do, not as a logon failure.
     #[error("malformed NTLMv2 response: {0}")]
-    MalformedNtlmv2Response(crate::wire::DecodeError),
+    MalformedNtlmv2Response(Box<crate::wire::DecodeError>),
     /// The AUTHENTICATE message's MIC did not verify (or was missing where required).
     #[error("NTLM MIC mismatch")]
     MicMismatch,

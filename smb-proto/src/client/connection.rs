@@ -18,6 +18,7 @@ use super::breaks::{BreakNotification, lease_ack, oplock_ack};
 use super::config::{ClientConfig, SigningPolicy};
 use super::error::{CloseReason, ProtocolViolation, RequestError, SendError};
 use super::negotiate::{Negotiated, build_request, validate_response};
+use super::write_buf::{WriteAt, WriteBuf, WriteRefused};
 use crate::auth::{Initiator, InitiatorStep, SessionKey};
 use crate::credits::{ClientCredits, CreditError, credit_charge};
 use crate::io::{Input, TransportKind};
@@ -33,10 +34,12 @@ use crate::wire::header::{Header, HeaderFlags, HeaderId};
 use crate::wire::ioctl::{CtlCode, IoctlFlags, IoctlRequest};
 use crate::wire::message::{RequestBody, Response, ResponseBody, ResponsePayload, decode_response};
 use crate::wire::negotiate::NegotiateRequest;
+use crate::wire::read::Channel;
 use crate::wire::session_setup::{SessionFlags, SessionSetupFlags, SessionSetupRequest};
 use crate::wire::status::NtStatus;
 use crate::wire::tree_connect::{ShareFlags, TreeConnectFlags, TreeConnectRequest};
 use crate::wire::tree_disconnect::TreeDisconnectRequest;
+use crate::wire::write::WriteRequest;
 use crate::wire::{
     AsyncId, Command, Dialect, FileId, Guid, MessageId, SessionId, TreeId, cancel::CancelRequest,
     echo::EchoRequest, logoff::LogoffRequest,
@@ -536,6 +539,140 @@ impl Connection {
             .map(|(ids, _)| ids)
     }
 
+    /// Sends a WRITE of `data` (MS-SMB2 3.2.4.7) as its own frame: the headers go into the
+    /// buffer's headroom and the message is signed or sealed in place, so the payload is not
+    /// copied again (a [`WriteBuf`] recycled from a signed frame is copied once when the tree
+    /// needs encryption). Same checks and credit charge as a WRITE through
+    /// [`Connection::request`]. Completion: `Event::Response` with a WRITE body. When nothing
+    /// was sent, the error hands the buffer back (always for `SendError::Credits`).
+    pub fn write(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        tree: TreeId,
+        at: WriteAt,
+        data: WriteBuf,
+    ) -> Result<RequestId, WriteRefused> {
+        let refused = |error, data| WriteRefused {
+            error,
+            data: Some(data),
+        };
+        if data.is_empty() {
+            // StructureSize 49 counts one buffer byte: the generic encoder writes it.
+            let body = RequestBody::Write(Self::write_request(at, Bytes::new()));
+            return self
+                .request(now, session, tree, body)
+                .map_err(|e| refused(e, data));
+        }
+        if let Err(e) = self.ready_tree(session, tree) {
+            return Err(refused(e, data));
+        }
+        let len = data.len() as u64;
+        if let Some(n) = self.negotiated()
+            && len > u64::from(n.max_write_size)
+        {
+            let max = n.max_write_size;
+            return Err(refused(
+                SendError::TooLarge {
+                    what: "WRITE",
+                    len,
+                    max,
+                },
+                data,
+            ));
+        }
+        let (headers, charges, protection) =
+            match self.plan(session, tree, &[(Command::WRITE, len)], false) {
+                Ok(p) => p,
+                Err(e) => return Err(refused(e, data)),
+            };
+        let Some(mut header) = headers.first().copied() else {
+            return Err(refused(SendError::Closed, data));
+        };
+        if protection == Protection::Sign {
+            header.flags.insert(HeaderFlags::SIGNED);
+        }
+        let spent = |error| WriteRefused { error, data: None };
+        let mut fixed = BytesMut::with_capacity(Header::SIZE + WriteRequest::FIXED_LEN);
+        let encoded = {
+            let mut w = crate::wire::cursor::Writer::new(&mut fixed);
+            header.encode(&mut w).and_then(|()| {
+                Self::write_request(at, Bytes::new()).encode_fixed(&mut w, data.len())
+            })
+        };
+        if let Err(e) = encoded {
+            return Err(refused(e.into(), data));
+        }
+        let lead = if protection == Protection::Encrypt {
+            SEAL_HEADROOM
+        } else {
+            FRAME_HEADER_LEN
+        } + fixed.len();
+        let mut buf = match data.into_frame(lead) {
+            Ok(b) => b,
+            // A recycled buffer without room to seal: one copy into a new one.
+            Err(small) => match WriteBuf::from_slice(small.data()).into_frame(lead) {
+                Ok(b) => b,
+                Err(_) => return Err(spent(SendError::Closed)),
+            },
+        };
+        match buf.get_mut(lead - fixed.len()..lead) {
+            Some(room) => room.copy_from_slice(&fixed),
+            None => return Err(spent(SendError::Closed)),
+        }
+        let frame = match protection {
+            Protection::Encrypt => {
+                let crypto = self
+                    .sessions
+                    .get_mut(&session)
+                    .and_then(|s| s.crypto.as_mut())
+                    .ok_or(SendError::EncryptionUnavailable)
+                    .map_err(spent)?;
+                crypto
+                    .seal_in_place(session.0, buf)
+                    .map_err(|e| spent(e.into()))?
+            }
+            Protection::Sign | Protection::None => {
+                if protection == Protection::Sign {
+                    let crypto = self
+                        .sessions
+                        .get(&session)
+                        .and_then(|s| s.crypto.as_ref())
+                        .ok_or(SendError::NoSession(session))
+                        .map_err(spent)?;
+                    crypto
+                        .sign(&mut buf[FRAME_HEADER_LEN..])
+                        .map_err(|e| spent(e.into()))?;
+                }
+                put_frame_header(&mut buf).map_err(spent)?;
+                buf.freeze()
+            }
+        };
+        let ids = self
+            .commit(
+                now,
+                session,
+                &[header],
+                &charges,
+                std::iter::once(Purpose::User),
+                frame,
+            )
+            .map_err(spent)?;
+        ids.first().copied().ok_or(spent(SendError::Closed))
+    }
+
+    fn write_request(at: WriteAt, data: Bytes) -> WriteRequest {
+        WriteRequest {
+            offset: at.offset,
+            file_id: at.file_id,
+            channel: Channel::NONE,
+            remaining_bytes: 0,
+            flags: at.flags,
+            data,
+            channel_info: Bytes::new(),
+        }
+    }
+
     /// Asks the server to cancel an outstanding request (MS-SMB2 3.2.4.24). The request still
     /// completes with its own response (usually STATUS_CANCELLED). CANCEL consumes no credit.
     pub fn cancel(&mut self, now: Instant, id: RequestId) -> Result<(), SendError> {
@@ -743,15 +880,7 @@ impl Connection {
                 crypto.sign(&mut buf[range])?;
             }
         }
-        let len = buf.len() - FRAME_HEADER_LEN;
-        let hdr = encode_frame_header(len).map_err(|_| {
-            SendError::Encode(crate::wire::EncodeError::TooLong {
-                field: "Direct TCP length",
-                len,
-                max: MAX_FRAME_LEN_FIELD,
-            })
-        })?;
-        buf[..FRAME_HEADER_LEN].copy_from_slice(&hdr);
+        put_frame_header(&mut buf)?;
         let frame = buf.freeze();
         let plain = frame.slice(FRAME_HEADER_LEN..);
         Ok((frame, plain))
@@ -783,6 +912,33 @@ impl Connection {
         items: Vec<(RequestBody, Purpose)>,
         related: bool,
     ) -> Result<(Vec<RequestId>, Bytes), SendError> {
+        let commands: Vec<(Command, u64)> = items
+            .iter()
+            .map(|(b, _)| (b.command(), Self::payload_len(b)))
+            .collect();
+        let (headers, charges, protection) = self.plan(session, tree, &commands, related)?;
+        let chain: Vec<(Header, &RequestBody)> = headers
+            .iter()
+            .copied()
+            .zip(items.iter().map(|(b, _)| b))
+            .collect();
+        let (frame, plain) = self.encode_chain(session, &chain, protection)?;
+        let purposes = items.into_iter().map(|(_, p)| p);
+        let ids = self.commit(now, session, &headers, &charges, purposes, frame)?;
+        Ok((ids, plain))
+    }
+
+    /// Checks that the connection is open and that the credits cover every request of a frame
+    /// (`commands`: each request's command and the payload size that sets its charge), then
+    /// builds the requests' headers with provisional MessageIds and says how the frame must be
+    /// protected. Nothing is spent yet: see [`Connection::commit`].
+    fn plan(
+        &mut self,
+        session: SessionId,
+        tree: TreeId,
+        commands: &[(Command, u64)],
+        related: bool,
+    ) -> Result<(Vec<Header>, Vec<u16>, Protection), SendError> {
         if self.is_closed() {
             return Err(SendError::Closed);
         }
@@ -790,9 +946,9 @@ impl Connection {
         let has_charge = self
             .negotiated()
             .is_some_and(|n| n.dialect >= Dialect::SMB2_1);
-        let charges: Vec<u16> = items
+        let charges: Vec<u16> = commands
             .iter()
-            .map(|(b, _)| credit_charge(Self::payload_len(b), large_mtu))
+            .map(|(_, len)| credit_charge(*len, large_mtu))
             .collect();
         let needed: u32 = charges.iter().map(|c| u32::from((*c).max(1))).sum();
         if needed > self.credits.available() {
@@ -804,14 +960,14 @@ impl Connection {
         }
         let protection = self.protection(session, Some(tree))?;
         let mut next_id = self.credits.next_message_id();
-        let headers: Vec<Header> = items
+        let headers: Vec<Header> = commands
             .iter()
             .zip(&charges)
             .enumerate()
-            .map(|(i, ((body, _), charge))| {
+            .map(|(i, ((command, _), charge))| {
                 let mut header = Header {
                     credit_charge: if has_charge { *charge } else { 0 },
-                    command: body.command(),
+                    command: *command,
                     credits: self.config.credits_wanted.max(*charge),
                     message_id: MessageId(next_id),
                     id: HeaderId::Sync {
@@ -828,23 +984,31 @@ impl Connection {
                 header
             })
             .collect();
-        let chain: Vec<(Header, &RequestBody)> = headers
-            .iter()
-            .copied()
-            .zip(items.iter().map(|(b, _)| b))
-            .collect();
-        let (frame, plain) = self.encode_chain(session, &chain, protection)?;
-        let mut ids = Vec::with_capacity(items.len());
-        for ((header, charge), (body, purpose)) in headers.iter().zip(charges).zip(items) {
-            // Cannot fail: the total was checked above and nothing else ran in between.
-            self.credits.consume(charge)?;
+        Ok((headers, charges, protection))
+    }
+
+    /// Spends the credits of a frame [`Connection::plan`] allowed, records its requests as
+    /// outstanding and queues the frame.
+    fn commit(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        headers: &[Header],
+        charges: &[u16],
+        purposes: impl Iterator<Item = Purpose>,
+        frame: Bytes,
+    ) -> Result<Vec<RequestId>, SendError> {
+        let mut ids = Vec::with_capacity(headers.len());
+        for ((header, charge), purpose) in headers.iter().zip(charges).zip(purposes) {
+            // Cannot fail: the total was checked by `plan` and nothing else ran in between.
+            self.credits.consume(*charge)?;
             let id = RequestId(self.next_request);
             self.next_request += 1;
             self.pending.insert(
                 header.message_id,
                 Pending {
                     id,
-                    command: body.command(),
+                    command: header.command,
                     session,
                     deadline: Some(now + self.config.request_timeout),
                     async_id: None,
@@ -856,7 +1020,7 @@ impl Connection {
         }
         self.outbox.push_back(Output::Transmit(frame));
         self.last_sent = now;
-        Ok((ids, plain))
+        Ok(ids)
     }
 
     fn emit(&mut self, event: Event) {
@@ -1445,6 +1609,22 @@ impl Connection {
 enum Establish {
     Violation(ProtocolViolation),
     Refused(&'static str),
+}
+
+/// Fills the 4-byte Direct TCP header at the front of `buf` with the length of what follows.
+fn put_frame_header(buf: &mut [u8]) -> Result<(), SendError> {
+    let len = buf.len().saturating_sub(FRAME_HEADER_LEN);
+    let hdr = encode_frame_header(len).map_err(|_| {
+        SendError::Encode(crate::wire::EncodeError::TooLong {
+            field: "Direct TCP length",
+            len,
+            max: MAX_FRAME_LEN_FIELD,
+        })
+    })?;
+    buf.get_mut(..FRAME_HEADER_LEN)
+        .ok_or(SendError::Closed)?
+        .copy_from_slice(&hdr);
+    Ok(())
 }
 
 fn send_error_text(e: &SendError) -> &'static str {

@@ -8,7 +8,8 @@
 //!
 //! A typical exchange: `Connection::new` queues NEGOTIATE; after `Event::Negotiated`, call
 //! `session_setup` with an [`crate::auth::Initiator`]; after `Event::SessionReady`,
-//! `tree_connect`; then `request` for file commands. Every command returns a [`RequestId`]
+//! `tree_connect`; then `request` for file commands (and `write` for WRITE payloads in a
+//! [`WriteBuf`], which become their frame without a copy). Every command returns a [`RequestId`]
 //! that its `Event::Response` carries back, or a [`SendError`] when nothing was sent (for
 //! example no credits: wait for `Event::CreditsAvailable`).
 
@@ -17,9 +18,11 @@ pub mod config;
 pub mod connection;
 pub mod error;
 pub mod negotiate;
+pub mod write_buf;
 
 pub use breaks::{BreakKind, BreakNotification};
 pub use config::{ClientConfig, SigningPolicy};
 pub use connection::{Connection, Event, Output, RequestId};
 pub use error::{CloseReason, ProtocolViolation, RequestError, SendError};
 pub use negotiate::Negotiated;
+pub use write_buf::{WRITE_HEADROOM, WriteAt, WriteBuf, WriteRefused};

@@ -231,7 +231,7 @@ pub fn for_create(descriptor: &Bytes) -> Result<Bytes, SetSecurityError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::security_descriptor::ace_flags;
+
     use crate::wire::security_descriptor::strategies::descriptor;
     use proptest::prelude::*;
 
@@ -264,25 +264,7 @@ mod tests {
     #[test]
     fn set_parts_replace_only_those_parts() {
         let user = Sid::new(5, &[21, 10, 20, 30, 1000]);
-        let new = SecurityDescriptor {
-            sbz1: 0,
-            control: SdControl::SELF_RELATIVE | SdControl::DACL_PRESENT,
-            owner: Some(user.clone()),
-            group: None,
-            sacl: None,
-            dacl: Some(Acl {
-                revision: ACL_REVISION,
-                aces: vec![
-                    Ace::new(
-                        AceType::ACCESS_ALLOWED,
-                        ace_flags::OBJECT_INHERIT,
-                        0x001e_01bf,
-                        &user,
-                    )
-                    .unwrap(),
-                ],
-            }),
-        };
+        let new = crate::wire::security_descriptor::strategies::owner_and_inheritable_ace(&user);
         let stored = apply(None, OWNER | DACL, &new.to_bytes().unwrap()).unwrap();
         let back = decode(&query(Some(&stored), OWNER | GROUP | DACL));
         assert_eq!(back.owner, Some(user.clone()));

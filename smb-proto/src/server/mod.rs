@@ -12,9 +12,12 @@
 //! Oplocks: BATCH and EXCLUSIVE are granted to a file's only open and broken to NONE before a
 //! conflicting open proceeds (`engine::oplocks`); LEVEL_II is never granted.
 //!
+//! Durable opens (DHnQ, DH2Q, DHnC, DH2C) are granted with a batch oplock and kept after
+//! their connection or session ends, until reconnected or expired (`engine::durable`).
+//!
 //! Not yet done (issue 6 leaves them to later issues): LEVEL_II oplocks and leases (no lease
-//! context is answered), multichannel binding (REQUEST_NOT_ACCEPTED), durable
-//! handles (requests ignored), compression, and FSCTLs other than
+//! context is answered), multichannel binding (REQUEST_NOT_ACCEPTED), persistent
+//! handles, compression, and FSCTLs other than
 //! VALIDATE_NEGOTIATE_INFO and QUERY_NETWORK_INTERFACE_INFO (handed to the backend; memfs
 //! answers NOT_SUPPORTED).
 

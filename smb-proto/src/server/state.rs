@@ -28,6 +28,7 @@ use crate::wire::fscc::attributes::AccessMask;
 use crate::wire::header::Header;
 use crate::wire::ioctl::CtlCode;
 use crate::wire::status::NtStatus;
+use crate::wire::types::Guid;
 use crate::wire::types::{AsyncId, FileId, SessionId, TreeId};
 
 /// Where a connection is in its life.
@@ -166,6 +167,36 @@ pub(crate) struct Open {
     /// The index of the next EA a FileFullEaInformation query without names returns
     /// (MS-FSA Open.NextEaEntry; reset by SL_RESTART_SCAN).
     pub ea_cursor: usize,
+    /// Set when the open is durable (Open.IsDurable, see `engine::durable`).
+    pub durable: Option<Durable>,
+}
+
+/// A durable open asked for by a CREATE (MS-SMB2 2.2.13.2.3 DHnQ, 2.2.13.2.11 DH2Q).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DurableAsk {
+    /// DHnQ.
+    V1,
+    /// DH2Q, with the timeout the server grants (already defaulted and capped).
+    V2 {
+        timeout: std::time::Duration,
+        create_guid: Guid,
+    },
+}
+
+/// What a durable open keeps so it can outlive its connection and session (MS-SMB2 3.3.1.10
+/// Open.IsDurable, DurableOwner, CreateGuid, ClientGuid, DurableOpenTimeout).
+#[derive(Debug, Clone)]
+pub(crate) struct Durable {
+    /// The CreateGuid of a version-2 durable open (`None`: version 1).
+    pub create_guid: Option<Guid>,
+    /// The ClientGuid of the connection that made it.
+    pub client_guid: Guid,
+    /// How long it is kept after its connection is lost.
+    pub timeout: std::time::Duration,
+    /// The user who opened it (Open.DurableOwner); only they may reconnect it.
+    pub owner: Identity,
+    /// The share's name (drivers pick the backend by it while no tree names it).
+    pub share: String,
 }
 
 /// An invalid entry of [`Open::lock_sequences`] (sequence numbers have 4 bits).
@@ -210,6 +241,8 @@ pub(crate) enum Waiting {
         oplock: OplockLevel,
         /// Whether it breaks other opens' oplocks (not a stat open).
         breaks: bool,
+        /// The durable open asked for (DHnQ or DH2Q), granted with a batch oplock.
+        durable: Option<DurableAsk>,
     },
     /// READ with its Length and MinimumCount.
     Read { length: u32, min_count: u32 },
@@ -247,6 +280,12 @@ pub(crate) enum Waiting {
     },
     /// IOCTL.
     Ioctl { ctl_code: CtlCode, file_id: FileId },
+    /// A durable reconnect or a replayed durable CREATE answered with an existing open: the
+    /// backend's FileNetworkOpenInformation becomes the CREATE response, with `context`.
+    Reopen {
+        open: OpenId,
+        context: Option<crate::wire::create_context::CreateContext>,
+    },
     /// CHANGE_NOTIFY with the client's limit.
     ChangeNotify { output_len: u32 },
 }

@@ -502,9 +502,33 @@ impl SecurityDescriptor {
 
 #[cfg(test)]
 pub(crate) mod strategies {
-    //! Proptest generators for descriptors.
+    //! Proptest generators for descriptors, and the fixed one smbtorture sends.
     use super::*;
     use proptest::prelude::*;
+
+    /// The descriptor smbtorture's delete-on-close tests send: `owner` and a DACL with one
+    /// inheritable ACCESS_ALLOWED ACE for it, as Samba encodes it.
+    pub(crate) fn owner_and_inheritable_ace(owner: &Sid) -> SecurityDescriptor {
+        SecurityDescriptor {
+            sbz1: 0,
+            control: SdControl::SELF_RELATIVE | SdControl::DACL_PRESENT,
+            owner: Some(owner.clone()),
+            group: None,
+            sacl: None,
+            dacl: Some(Acl {
+                revision: ACL_REVISION,
+                aces: vec![
+                    Ace::new(
+                        AceType::ACCESS_ALLOWED,
+                        ace_flags::OBJECT_INHERIT,
+                        0x001e_01bf,
+                        owner,
+                    )
+                    .unwrap(),
+                ],
+            }),
+        }
+    }
 
     pub(crate) fn sid() -> impl Strategy<Value = Sid> {
         (
@@ -611,25 +635,7 @@ mod tests {
     #[test]
     fn decodes_a_samba_style_descriptor() {
         let owner = Sid::new(5, &[21, 1, 2, 3, 1000]);
-        let sd = SecurityDescriptor {
-            sbz1: 0,
-            control: SdControl::SELF_RELATIVE | SdControl::DACL_PRESENT,
-            owner: Some(owner.clone()),
-            group: None,
-            sacl: None,
-            dacl: Some(Acl {
-                revision: ACL_REVISION,
-                aces: vec![
-                    Ace::new(
-                        AceType::ACCESS_ALLOWED,
-                        ace_flags::OBJECT_INHERIT,
-                        0x001e_01bf,
-                        &owner,
-                    )
-                    .unwrap(),
-                ],
-            }),
-        };
+        let sd = strategies::owner_and_inheritable_ace(&owner);
         let b = sd.to_bytes().unwrap();
         assert_eq!(&b[..4], &[1, 0, 0x04, 0x80]);
         assert_eq!(u32::from_le_bytes([b[4], b[5], b[6], b[7]]), 20);

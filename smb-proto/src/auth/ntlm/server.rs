@@ -193,17 +193,19 @@ impl NtlmServer {
         // than wrong: Windows and Samba answer INVALID_PARAMETER before looking at the user
         // or the proof (Samba bug 14932, smbtorture smb2.session.ntlmssp_bug14932).
         if auth.nt_response.len() < 16 + BLOB_HEADER {
-            return Err(AuthError::MalformedNtlmv2Response(DecodeError::Truncated {
-                field: "NTLMv2_CLIENT_CHALLENGE",
-                offset: 16,
-                needed: BLOB_HEADER,
-                available: auth.nt_response.len() - 16,
-            }));
+            return Err(AuthError::MalformedNtlmv2Response(Box::new(
+                DecodeError::Truncated {
+                    field: "NTLMv2_CLIENT_CHALLENGE",
+                    offset: 16,
+                    needed: BLOB_HEADER,
+                    available: auth.nt_response.len().saturating_sub(16),
+                },
+            )));
         }
         let proof = auth.nt_response.slice(..16);
         let temp = auth.nt_response.slice(16..);
         let client_pairs = AvPairs::decode(&temp.slice(BLOB_HEADER..))
-            .map_err(AuthError::MalformedNtlmv2Response)?;
+            .map_err(|e| AuthError::MalformedNtlmv2Response(Box::new(e)))?;
         let Some(account) = cfg.users.lookup(&user) else {
             if cfg.allow_guest {
                 let keys = SessionKeys::derive([0; 16], auth.flags & chal_flags);

@@ -49,8 +49,10 @@ impl Server {
         };
         match body {
             RequestBody::Logoff(_) => {
-                // LOGOFF on any channel ends the session on all of them.
-                self.end_session(ctx.session);
+                // LOGOFF on any channel ends the session on all of them. Its durable opens
+                // are kept for a reconnect from a new session, as Windows and smbd do
+                // (smbtorture smb2.durable-open.reopen4).
+                self.end_session(ctx.session, true);
                 ok(
                     self,
                     ResponsePayload::Body(crate::wire::logoff::LogoffResponse.into()),
@@ -168,6 +170,9 @@ impl Server {
                 self.on_pipe(ch, header, ctx, RequestBody::Create(req), related)
             }
             RequestBody::Create(req) => {
+                if let Some(r) = self.durable_reopen(ch, chain_id, now, header, ctx, &req) {
+                    return r;
+                }
                 let (op, waiting) = self.prepare_create(ch, ctx, req)?;
                 self.create_after_breaks(ch, chain_id, now, header, ctx, op, waiting)
             }
@@ -420,13 +425,15 @@ impl Server {
                         let usable = valid_locks(&l.locks)?;
                         let invalid_tail = usable < l.locks.len();
                         // Lock sequence replay detection (MS-SMB2 3.3.5.14), where a LOCK
-                        // may be replayed on another channel: 3.x with multichannel, as smbd
-                        // does. Indexes 1..=64 are tracked; 0 and the rest are not.
+                        // may be replayed on another channel or after a reconnect: durable
+                        // opens, and 3.x with multichannel, as smbd does. Indexes 1..=64 are
+                        // tracked; 0 and the rest are not.
                         let index = l.sequence_index() as usize;
-                        let sequence = (config.multichannel
-                            && self.dialect(ch).is_some_and(|d| d >= Dialect::SMB3_0)
-                            && (1..=64).contains(&index))
-                        .then(|| (index - 1, l.sequence_number()));
+                        let checked = open.durable.is_some()
+                            || (config.multichannel
+                                && self.dialect(ch).is_some_and(|d| d >= Dialect::SMB3_0));
+                        let sequence = (checked && (1..=64).contains(&index))
+                            .then(|| (index - 1, l.sequence_number()));
                         if let Some((i, n)) = sequence {
                             if open.lock_sequences.get(i) == Some(&n) {
                                 // Already done: answered without locking again.
@@ -529,9 +536,10 @@ impl Server {
     }
 
     /// Ends a session on all its channels (LOGOFF, a failed re-authentication, or a new
-    /// session naming it as PreviousSessionId): its opens are closed, new requests on it get
-    /// USER_SESSION_DELETED, and it goes once the ops it has in flight answered.
-    pub(super) fn end_session(&mut self, sid: SessionId) {
+    /// session naming it as PreviousSessionId): its opens are closed (but durable ones are
+    /// kept for reconnect when `keep_durable`: LOGOFF and PreviousSessionId), new requests
+    /// on it get USER_SESSION_DELETED, and it goes once the ops it has in flight answered.
+    pub(super) fn end_session(&mut self, sid: SessionId, keep_durable: bool) {
         let Some(s) = self.sessions.get_mut(&sid) else {
             return;
         };
@@ -544,6 +552,11 @@ impl Server {
             .filter(|o| o.session == sid)
             .cloned()
             .collect();
+        let opens = if keep_durable {
+            self.keep_durable(opens, &[])
+        } else {
+            opens
+        };
         self.close_opens(opens);
         for c in channels {
             self.pipes.drop_session(c, sid);
@@ -631,6 +644,11 @@ impl Server {
             }
             None => Vec::new(),
         };
+        let dialect = self.dialect(ch).unwrap_or(Dialect::SMB2_0_2);
+        let durable = match super::durable::durability(&req.contexts, dialect)? {
+            super::durable::Durability::Open(ask) => Some(ask),
+            _ => None,
+        };
         let open = OpenId(self.next_open);
         self.next_open += 1;
         let file = super::oplocks::file_key(&tree.share, &path);
@@ -657,6 +675,7 @@ impl Server {
                 file,
                 oplock: req.requested_oplock_level,
                 breaks: super::oplocks::create_breaks(desired, req.create_disposition),
+                durable,
             },
         ))
     }

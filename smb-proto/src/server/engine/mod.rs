@@ -10,7 +10,8 @@
 //! binding and PreviousSessionId, per-request
 //! session/signature/encryption/tree checks, CANCEL), `commands` (validated requests turned
 //! into [`FsOp`]s or answered directly), `replies` (completions turned into responses),
-//! `oplocks` (batch/exclusive grants, breaks, held CREATEs, acknowledgments), `timestamps`
+//! `oplocks` (batch/exclusive grants, breaks, held CREATEs, acknowledgments), `durable`
+//! (durable opens kept across lost connections, reconnects, expiry), `timestamps`
 //! (LastWriteTime across a file's opens: delayed, sticky and frozen write times) and `output`
 //! (credits, framing, signing, compounding, sealing).
 //! Must not: do I/O, read a clock or the OS RNG, block, or touch a file system: backends
@@ -76,6 +77,7 @@ use crate::wire::write::{WriteFlags, WriteRequest, WriteResponse};
 use crate::wire::{AsyncId, Command, Dialect, FileId, SessionId, TreeId};
 
 mod commands;
+mod durable;
 mod oplocks;
 mod output;
 mod pipe_requests;
@@ -108,6 +110,12 @@ enum OpOwner {
         /// The share's name (drivers pick the backend by it).
         share: String,
     },
+    /// An op on `open` whose connection went away: its answer is dropped, but the open (kept
+    /// by another channel, or durable) no longer has it in flight.
+    Detached { open: OpenId },
+    /// The close of a kept durable open that a conflicting open purged: the open is
+    /// forgotten once the backend closed it (see `durable`).
+    Purge { open: OpenId },
 }
 
 /// What processing one request produced.
@@ -172,6 +180,9 @@ pub struct Server {
     opens: BTreeMap<u64, Open>,
     /// CLOSE ops held until the other ops on their open complete, by open.
     parked_closes: BTreeMap<u64, OpRequest>,
+    /// Durable opens kept after their session ended with its connection, by open, with the
+    /// instant they expire (see `durable`).
+    preserved: BTreeMap<u64, Instant>,
 }
 
 impl Server {
@@ -199,6 +210,7 @@ impl Server {
             sessions: BTreeMap::new(),
             opens: BTreeMap::new(),
             parked_closes: BTreeMap::new(),
+            preserved: BTreeMap::new(),
         }
     }
 
@@ -337,6 +349,14 @@ impl Server {
             }
             return;
         }
+        match owner {
+            Some(OpOwner::Detached { open }) => return self.release(open),
+            Some(OpOwner::Purge { open }) => {
+                self.remove_open(open);
+                return;
+            }
+            _ => {}
+        }
         let Some(OpOwner::Chain { ch, chain }) = owner else {
             return;
         };
@@ -382,6 +402,7 @@ impl Server {
 
     /// Forgets an open.
     fn remove_open(&mut self, id: OpenId) -> Option<Open> {
+        self.preserved.remove(&id.0);
         let open = self.opens.remove(&id.0)?;
         if let Some(c) = self.conns.get_mut(&open.conn) {
             c.open_count = c.open_count.saturating_sub(1);
@@ -430,6 +451,9 @@ impl Server {
         }
         for h in self.held.values() {
             d = d.min(h.deadline);
+        }
+        if let Some(t) = self.durable_deadline() {
+            d = d.min(t);
         }
         for (ch, c) in &self.conns {
             if c.chains.is_empty() && c.open_count == 0 && !self.pipes.any(*ch) {
@@ -519,13 +543,26 @@ impl Server {
                             .map(|t| t.share.name.clone())
                             .unwrap_or_default(),
                     },
-                    _ => OpOwner::Internal,
+                    _ => match cur.counted {
+                        Some(open) => OpOwner::Detached { open },
+                        None => OpOwner::Internal,
+                    },
                 };
                 self.ops.insert(cur.op, owner);
                 self.outbox.push_back(ServerOutput::Cancel(cur.op));
             }
         }
-        for open in ending {
+        // Durable opens outlive their session (MS-SMB2 3.3.7.1): kept for reconnect, unless
+        // the client's CLOSE of one is already at the backend.
+        let closing: Vec<OpenId> = conn
+            .chains
+            .values()
+            .filter_map(|c| match c.current.as_ref()?.waiting {
+                Waiting::Close { open } => Some(open),
+                _ => None,
+            })
+            .collect();
+        for open in self.keep_durable(ending, &closing) {
             self.internal_close(ch, &open);
             self.remove_open(open.id);
         }
@@ -548,17 +585,25 @@ impl Server {
     }
 
     /// Emits a Close op for an open the client can no longer close (tree, session or
-    /// connection gone).
-    fn internal_close(&mut self, ch: ConnectionHandle, open: &Open) {
+    /// connection gone, or a kept durable open ending).
+    fn internal_close(&mut self, ch: ConnectionHandle, open: &Open) -> OpId {
         let id = OpId(self.next_op);
         self.next_op += 1;
         self.ops.insert(id, OpOwner::Internal);
-        let ctx = self.sessions.get(&open.session).and_then(|s| {
-            Some((
-                s.identity.clone()?,
-                s.trees.get(&open.tree)?.share.name.clone(),
-            ))
-        });
+        let ctx = self
+            .sessions
+            .get(&open.session)
+            .and_then(|s| {
+                Some((
+                    s.identity.clone()?,
+                    s.trees.get(&open.tree)?.share.name.clone(),
+                ))
+            })
+            .or_else(|| {
+                // A kept durable open's session is gone: it remembers its owner and share.
+                let d = open.durable.as_ref()?;
+                Some((d.owner.clone(), d.share.clone()))
+            });
         let (user, share) = ctx.unwrap_or_else(|| {
             (
                 crate::auth::Identity {
@@ -588,6 +633,7 @@ impl Server {
                 write_time,
             },
         }));
+        id
     }
 
     /// Emits a Close op for an open a CREATE made after its connection was gone.
@@ -632,6 +678,7 @@ impl Server {
     fn on_timeout(&mut self, now: Instant) {
         let ft = self.filetime(now);
         self.times.expire(now, ft);
+        self.expire_durable(now);
         let chs: Vec<ConnectionHandle> = self.conns.keys().copied().collect();
         for ch in chs {
             let Some(conn) = self.conns.get(&ch) else {

@@ -199,6 +199,10 @@ impl Server {
     /// smbd, the notification has SessionId 0 and is unsigned; it is sealed for the holder's
     /// session when that session or its tree requires encryption (3.3.4.1.4).
     fn send_break(&mut self, holder: OpenId, downgrade_now: bool) {
+        // A durable open kept without a connection cannot be told: it is closed instead.
+        if self.purge_kept(holder) {
+            return;
+        }
         let Some(open) = self.opens.get_mut(&holder.0) else {
             return;
         };

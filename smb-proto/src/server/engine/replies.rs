@@ -131,6 +131,7 @@ impl Server {
                     file,
                     oplock,
                     breaks,
+                    durable,
                 },
                 OpReply::Create(c),
             ) => {
@@ -156,6 +157,7 @@ impl Server {
                     ..file.clone()
                 };
                 let oplock_level = self.grant_oplock(&file, *oplock, c.is_directory, *breaks);
+                let durable = self.grant_durable(ch, *session, *tree, *durable, oplock_level);
                 let o = Open {
                     id: *open,
                     session: *session,
@@ -171,11 +173,16 @@ impl Server {
                     breaking: false,
                     lock_sequences: [NO_LOCK_SEQUENCE; 64],
                     ea_cursor: 0,
+                    durable,
                 };
                 let fid = o.file_id();
                 let (share, index) = (o.file.share.clone(), o.file.index);
                 if !self.conns.contains_key(&ch) {
                     return Err(NtStatus::FILE_CLOSED);
+                }
+                let mut contexts = Vec::new();
+                if let Some(d) = &o.durable {
+                    contexts.push(super::durable::response_context(d));
                 }
                 self.add_open(o);
                 let mut m = c.meta;
@@ -186,7 +193,6 @@ impl Server {
                         self.times
                             .opened(*open, &share, index, c.is_directory, m.last_write_time);
                 }
-                let mut contexts = Vec::new();
                 if *want_mxac {
                     contexts.push(CreateContext::MaximalAccessResponse {
                         query_status: 0,
@@ -422,6 +428,36 @@ impl Server {
                     NtStatus::SUCCESS,
                     body(crate::wire::lock::LockResponse.into()),
                     None,
+                ))
+            }
+            (
+                Waiting::Reopen { open, context },
+                OpReply::QueryInfo(InfoReply::File(FileInfo::NetworkOpen(n))),
+            ) => {
+                // A reconnected or replayed durable open: the CREATE response describes it as
+                // it is now (MS-SMB2 3.3.5.9.7, 3.3.5.9.12, 3.3.5.9.10).
+                let o = self.opens.get(&open.0).ok_or(NtStatus::FILE_CLOSED)?;
+                let fid = o.file_id();
+                Ok((
+                    NtStatus::SUCCESS,
+                    body(
+                        CreateResponse {
+                            oplock_level: o.oplock,
+                            flags: 0,
+                            create_action: crate::wire::create::CreateAction::OPENED,
+                            creation_time: n.creation_time,
+                            last_access_time: n.last_access_time,
+                            last_write_time: n.last_write_time,
+                            change_time: n.change_time,
+                            allocation_size: n.allocation_size,
+                            end_of_file: n.end_of_file,
+                            file_attributes: n.file_attributes,
+                            file_id: fid,
+                            contexts: context.iter().cloned().collect(),
+                        }
+                        .into(),
+                    ),
+                    Some(fid),
                 ))
             }
             (Waiting::Ioctl { ctl_code, file_id }, OpReply::Ioctl(output)) => Ok((

@@ -323,7 +323,7 @@ impl Server {
                             .and_then(|p| p.identity.as_ref())
                             .is_some_and(|p| same_user(p, &identity))
                     {
-                        self.end_session(prev);
+                        self.end_session(prev, true);
                         self.reap_sessions(ch);
                     }
                 }
@@ -354,7 +354,7 @@ impl Server {
                 if reauth {
                     // A failed re-authentication ends the session: its opens are closed and
                     // it goes away once the (delayed) failure is sent.
-                    self.end_session(sid);
+                    self.end_session(sid, false);
                 } else {
                     self.sessions.remove(&sid);
                 }
@@ -807,6 +807,6 @@ fn bind_allowed(
 
 /// Whether two authentications name the same account (user names compare as the user store
 /// matches them, case-insensitively).
-fn same_user(a: &crate::auth::Identity, b: &crate::auth::Identity) -> bool {
+pub(super) fn same_user(a: &crate::auth::Identity, b: &crate::auth::Identity) -> bool {
     a.kind == b.kind && a.user.eq_ignore_ascii_case(&b.user)
 }
