@@ -229,6 +229,32 @@ fn directory_operations() {
     assert!(!share.join("d1").exists());
 }
 
+/// smbclient's `setea` / `geteas` (SET_INFO and QUERY_INFO FileFullEaInformation): EAs
+/// stick, come back upper-cased (as Windows keeps them), and an empty value deletes one.
+#[test]
+fn extended_attributes_with_setea_and_geteas() {
+    let Some(e) = env() else { return };
+    let local = e.server.scratch().join("ea.txt");
+    std::fs::write(&local, b"data").expect("local");
+    let sc = e
+        .client(SHARE)
+        .command(format!("put {} ea.txt", local.display()))
+        .command("setea ea.txt MyEa hello")
+        .command("setea ea.txt other world")
+        .command("geteas ea.txt")
+        .command("setea ea.txt MyEa")
+        .command("geteas ea.txt");
+    let text = e.ok(sc, "setea/geteas");
+    let (first, second) = text
+        .split_once("MYEA (0) =")
+        .map(|(_, rest)| (rest, rest.split_once("OTHER (0) =").map_or("", |x| x.1)))
+        .unwrap_or_else(|| panic!("geteas output:\n{text}"));
+    assert!(first.contains("hello"), "geteas output:\n{text}");
+    assert!(second.contains("world"), "geteas output:\n{text}");
+    assert_eq!(text.matches("MYEA (0)").count(), 1, "deleted:\n{text}");
+    assert_eq!(text.matches("OTHER (0)").count(), 2, "kept:\n{text}");
+}
+
 #[test]
 fn wrong_password_is_logon_failure() {
     let Some(e) = env() else { return };

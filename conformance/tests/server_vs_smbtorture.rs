@@ -39,7 +39,12 @@ const PASSING: &[(&str, &[&str])] = &[
     ),
     (
         "smb2.getinfo",
-        &["qfile_buffercheck", "qsec_buffercheck", "granted"],
+        &[
+            "qfile_buffercheck",
+            "qsec_buffercheck",
+            "granted",
+            "getinfo_access",
+        ],
     ),
     (
         "smb2.lock",
@@ -367,8 +372,9 @@ const REASONS: &str = "\
   DELETE_PENDING.
 - **smb2.getinfo.qfile_buffercheck**: queries FileCompressionInformation (class 28), which the
   codec does not carry (INVALID_INFO_CLASS).
-- **smb2.getinfo.getinfo_access**: asks for the 8.3 name of a long file name; Linux keeps none
-  and we do not invent mangled names (only names that already fit 8.3 are answered).
+- **smb2.getinfo.getinfo_access** (passes now): 8.3 names are generated and EAs are stored
+  (SET_INFO and QUERY_INFO FileFullEaInformation, the ExtA create context; the local backend
+  keeps them in `user.smbrs.ea.*` xattrs).
 - **smb2.timestamps time_t_* and freeze-thaw**: the test sets ChangeTime and expects it back;
   Linux cannot set ctime (smbd passes by reporting mtime as ChangeTime). CreationTime now
   sticks (stored in an xattr).

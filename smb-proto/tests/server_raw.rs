@@ -604,6 +604,144 @@ fn query_info_trims_variable_classes_and_refuses_short_fixed_ones() {
     assert_eq!(fixed.header.status, NtStatus::INFO_LENGTH_MISMATCH);
 }
 
+/// EAs through the engine and the in-memory backend: the ExtA context stores them on the new
+/// file, QUERY_INFO FileFullEaInformation walks them with the open's cursor (RESTART_SCAN,
+/// RETURN_SINGLE_ENTRY, NO_MORE_EAS at the end) or answers the names asked for, SET_INFO
+/// validates names, and FileEaInformation's EaSize is the size of the whole list.
+#[test]
+fn extended_attributes_through_the_engine() {
+    use smb_proto::wire::create_context::CreateContext;
+    use smb_proto::wire::fscc::FileInfoClass;
+    use smb_proto::wire::fscc::file::{FileFullEaInformation, FileGetEaInformation, FullEa};
+    use smb_proto::wire::query_info::{
+        AdditionalInformation, InfoType, QueryInfoFlags, QueryInfoRequest,
+    };
+    use smb_proto::wire::set_info::SetInfoRequest;
+    let ea = |name: &'static str, value: &'static str| FullEa {
+        flags: 0,
+        name: Bytes::from_static(name.as_bytes()),
+        value: Bytes::from_static(value.as_bytes()),
+    };
+    let mut raw = Raw::new();
+    raw.login();
+    let mut body = create("eas.txt", CreateDisposition::CREATE);
+    if let RequestBody::Create(c) = &mut body {
+        c.contexts
+            .push(CreateContext::ExtendedAttributes(FileFullEaInformation {
+                entries: vec![ea("b", "2"), ea("A", "1"), ea("c", "3")],
+            }));
+    }
+    let r = raw.call(body);
+    let ResponsePayload::Body(ResponseBody::Create(c)) = r.payload else {
+        panic!("{r:?}");
+    };
+    let fid = c.file_id;
+    let query = |raw: &mut Raw, flags: u32, names: &[&'static str]| {
+        let mut input = BytesMut::new();
+        if !names.is_empty() {
+            FileGetEaInformation {
+                names: names
+                    .iter()
+                    .map(|n| Bytes::from_static(n.as_bytes()))
+                    .collect(),
+            }
+            .encode(&mut input)
+            .unwrap();
+        }
+        let r = raw.call(RequestBody::QueryInfo(QueryInfoRequest {
+            info_type: InfoType::FILE,
+            info_class: FileInfoClass::FULL_EA.0,
+            output_buffer_length: 4096,
+            additional_information: AdditionalInformation::default(),
+            flags: QueryInfoFlags(flags),
+            file_id: fid,
+            input: input.freeze(),
+        }));
+        let eas = match r.payload {
+            ResponsePayload::Body(ResponseBody::QueryInfo(q)) => {
+                FileFullEaInformation::decode_list(&q.buffer)
+                    .unwrap()
+                    .entries
+            }
+            _ => Vec::new(),
+        };
+        (r.header.status, eas)
+    };
+    let single = QueryInfoFlags::RETURN_SINGLE_ENTRY.0;
+    let restart = QueryInfoFlags::RESTART_SCAN.0;
+    assert_eq!(
+        query(&mut raw, single, &[]),
+        (NtStatus::SUCCESS, vec![ea("A", "1")])
+    );
+    assert_eq!(
+        query(&mut raw, single, &[]),
+        (NtStatus::SUCCESS, vec![ea("B", "2")])
+    );
+    assert_eq!(
+        query(&mut raw, 0, &[]),
+        (NtStatus::SUCCESS, vec![ea("C", "3")])
+    );
+    assert_eq!(query(&mut raw, 0, &[]), (NtStatus::NO_MORE_EAS, vec![]));
+    let all = vec![ea("A", "1"), ea("B", "2"), ea("C", "3")];
+    assert_eq!(
+        query(&mut raw, restart, &[]),
+        (NtStatus::SUCCESS, all.clone())
+    );
+    // Names answer regardless of the cursor; a missing one comes back empty.
+    assert_eq!(
+        query(&mut raw, 0, &["c", "zz"]),
+        (NtStatus::SUCCESS, vec![ea("C", "3"), ea("ZZ", "")])
+    );
+    let set = |raw: &mut Raw, entries: Vec<FullEa>| {
+        let mut buffer = BytesMut::new();
+        FileFullEaInformation { entries }
+            .encode_limited(&mut buffer, usize::MAX)
+            .unwrap();
+        raw.call(RequestBody::SetInfo(SetInfoRequest {
+            info_type: InfoType::FILE,
+            info_class: FileInfoClass::FULL_EA.0,
+            additional_information: AdditionalInformation::default(),
+            file_id: fid,
+            buffer: buffer.freeze(),
+        }))
+        .header
+        .status
+    };
+    assert_eq!(
+        set(&mut raw, vec![ea("bad?name", "x")]),
+        NtStatus::INVALID_EA_NAME
+    );
+    assert_eq!(
+        set(&mut raw, vec![ea("a", ""), ea("b", "")]),
+        NtStatus::SUCCESS
+    );
+    assert_eq!(
+        query(&mut raw, restart, &[]),
+        (NtStatus::SUCCESS, vec![ea("C", "3")])
+    );
+    let r = raw.call(RequestBody::QueryInfo(QueryInfoRequest {
+        info_type: InfoType::FILE,
+        info_class: FileInfoClass::EA.0,
+        output_buffer_length: 4096,
+        additional_information: AdditionalInformation::default(),
+        flags: QueryInfoFlags::default(),
+        file_id: fid,
+        input: Bytes::new(),
+    }));
+    match r.payload {
+        // One entry: 8 fixed bytes, "C", its NUL and "3".
+        ResponsePayload::Body(ResponseBody::QueryInfo(q)) => {
+            assert_eq!(&q.buffer[..], &11u32.to_le_bytes())
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(set(&mut raw, vec![ea("c", "")]), NtStatus::SUCCESS);
+    assert_eq!(
+        query(&mut raw, restart, &[]),
+        (NtStatus::NO_EAS_ON_FILE, vec![])
+    );
+}
+
 #[test]
 fn same_inputs_same_bytes() {
     fn run() -> Vec<Bytes> {

@@ -26,8 +26,13 @@
 //! `smb_proto::server::file_security`, in the `user.smbrs.security_descriptor` xattr
 //! (NOT_SUPPORTED where the file system has no user xattrs; a SecD create context's descriptor
 //! is stored on the new file the same way, best effort) and reported by QUERY_INFO; it is
-//! not enforced (Linux permissions and the share's rules decide access). No EAs
-//! (EAS_NOT_SUPPORTED), no named streams, 8.3 short names generated from the long name
+//! not enforced (Linux permissions and the share's rules decide access). Extended attributes
+//! (SET_INFO FileFullEaInformation, the ExtA create context) are merged by
+//! `smb_proto::server::file_ea` and kept one per xattr, `user.smbrs.ea.<NAME>` holding the
+//! flags byte and the value (EAS_NOT_SUPPORTED where the file system has no user xattrs; a
+//! name longer than 241 bytes does not fit an xattr name and is INVALID_EA_NAME; the file
+//! system may bound the total below the 64 KiB allowed: EA_TOO_LARGE). Directory listings
+//! report each entry's EaSize (0 for `..`). No named streams, 8.3 short names generated from the long name
 //! (`smb_proto::server::short_name`; opening by one is not supported), ARCHIVE is reported on
 //! every regular file,
 //! and the only attributes that stick are READONLY (the owner write bit) and DIRECTORY.
@@ -42,16 +47,16 @@ use smb_proto::server::{
     CreateReply, DirEntry, DirectoryBuildError, DirectoryBuilder, FileMeta, FsOp, InfoChange,
     InfoQuery, InfoReply, OpReply, OpRequest, OpenId, ReadBuf,
 };
-use smb_proto::server::{file_security, short_name, wildcard};
+use smb_proto::server::{file_ea, file_security, short_name, wildcard};
 use smb_proto::wire::create::{CreateAction, CreateDisposition, CreateOptions, ShareAccess};
 use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
 use smb_proto::wire::fscc::file::{
     DispositionExFlags, FileAccessInformation, FileAlignmentInformation, FileAllInformation,
     FileAlternateNameInformation, FileAttributeTagInformation, FileBasicInformation,
-    FileCompressionInformation, FileEaInformation, FileInfo, FileInternalInformation,
-    FileModeInformation, FileNameInformation, FileNetworkOpenInformation,
+    FileCompressionInformation, FileEaInformation, FileFullEaInformation, FileInfo,
+    FileInternalInformation, FileModeInformation, FileNameInformation, FileNetworkOpenInformation,
     FileNormalizedNameInformation, FilePositionInformation, FileStandardInformation,
-    FileStreamInformation, StreamEntry,
+    FileStreamInformation, FullEa, StreamEntry,
 };
 use smb_proto::wire::fscc::filesystem::{
     DeviceType, FileFsAttributeInformation, FileFsDeviceInformation, FileFsFullSizeInformation,
@@ -622,6 +627,23 @@ impl LocalBackend {
         }
     }
 
+    /// Stores the ExtA EAs of a create on the file it made. Best effort, like the SecD
+    /// descriptor: the file exists already, so a failure leaves it without them.
+    fn keep_create_eas(&self, open: OpenId, reply: &OpReply, eas: &[FullEa]) {
+        let OpReply::Create(c) = reply else {
+            return;
+        };
+        if c.action != CreateAction::CREATED || eas.is_empty() {
+            return;
+        }
+        let handle = self.state().opens.get(&open).map(|o| o.handle.clone());
+        if let Some(h) = handle
+            && let Err(e) = set_eas(&h, eas)
+        {
+            tracing::debug!(status = ?e, "ExtA EAs not stored");
+        }
+    }
+
     // ----------------------------------------------------------------- QUERY_INFO
 
     fn query_info(&self, open: OpenId, query: InfoQuery) -> Result<OpReply, NtStatus> {
@@ -647,7 +669,13 @@ impl LocalBackend {
             InfoQuery::Fs(class) => self.fs_info(&handle, class),
             InfoQuery::File(class) => {
                 let s = stat_of(&handle).map_err(|e| fs_status(&e))?;
-                let info = file_info(class, &s, granted, &path, delete_pending, position)?;
+                let eas = match class {
+                    FileInfoClass::EA | FileInfoClass::ALL | FileInfoClass::FULL_EA => {
+                        stored_eas(&handle)
+                    }
+                    _ => Vec::new(),
+                };
+                let info = file_info(class, &s, granted, &path, delete_pending, position, &eas)?;
                 Ok(OpReply::QueryInfo(InfoReply::File(info)))
             }
         }
@@ -816,7 +844,7 @@ impl LocalBackend {
             }
             FileInfo::Position(p) => self.set_position(open, p.current_byte_offset),
             FileInfo::Mode(_) => {}
-            FileInfo::FullEa(_) => return Err(NtStatus::EAS_NOT_SUPPORTED),
+            FileInfo::FullEa(list) => set_eas(&handle, &list.entries)?,
             _ => return Err(NtStatus::INVALID_INFO_CLASS),
         }
         Ok(OpReply::SetInfo)
@@ -1014,7 +1042,8 @@ impl LocalBackend {
             };
             let name = path.file_name().unwrap_or(pattern).to_owned();
             let stat = with_entry_creation(handle, &name, stat);
-            return match builder.push(&dir_entry(name, &stat)) {
+            let ea_size = entry_ea_size(handle, &name);
+            return match builder.push(&dir_entry(name, &stat, ea_size)) {
                 Err(DirectoryBuildError::Full) => {
                     cursor.done = false;
                     full(builder)
@@ -1032,7 +1061,12 @@ impl LocalBackend {
                     self.root.stat(&dir_path.parent().unwrap_or_default())
                 }
                 .map_err(|e| fs_status(&e))?;
-                match builder.push(&dir_entry(name.to_owned(), &stat)) {
+                let ea_size = if cursor.dots == 0 {
+                    file_ea::ea_size(&stored_eas(handle))
+                } else {
+                    0
+                };
+                match builder.push(&dir_entry(name.to_owned(), &stat, ea_size)) {
                     Err(DirectoryBuildError::Full) => return full(builder),
                     Err(_) => return Err(NtStatus::INVALID_PARAMETER),
                     Ok(()) => {}
@@ -1054,7 +1088,8 @@ impl LocalBackend {
             for e in batch {
                 if wildcard::matches(pattern, &e.name) {
                     let stat = with_entry_creation(handle, &e.name, e.stat);
-                    match builder.push(&dir_entry(e.name.clone(), &stat)) {
+                    let ea_size = entry_ea_size(handle, &e.name);
+                    match builder.push(&dir_entry(e.name.clone(), &stat, ea_size)) {
                         Err(DirectoryBuildError::Full) => return full(builder),
                         // A name the class cannot carry is skipped, not fatal.
                         Err(_) => {}
@@ -1173,6 +1208,7 @@ impl LocalBackend {
                 options,
                 read_only,
                 security,
+                eas,
             } => {
                 let r = self.create(
                     open,
@@ -1185,6 +1221,7 @@ impl LocalBackend {
                     read_only,
                 )?;
                 self.keep_create_security(open, &r, security);
+                self.keep_create_eas(open, &r, &eas);
                 Ok(r)
             }
             FsOp::Read {
@@ -1360,13 +1397,13 @@ fn meta(s: &FileStat) -> FileMeta {
     }
 }
 
-fn dir_entry(name: String, s: &FileStat) -> DirEntry {
+fn dir_entry(name: String, s: &FileStat, ea_size: u32) -> DirEntry {
     DirEntry {
         short_name: short_name::directory_short_name(&name),
         name,
         meta: meta(s),
         file_index: s.file_index,
-        ea_size: 0,
+        ea_size,
     }
 }
 
@@ -1378,6 +1415,7 @@ fn file_info(
     path: &SmbPath,
     delete_pending: bool,
     position: u64,
+    eas: &[FullEa],
 ) -> Result<FileInfo, NtStatus> {
     let m = meta(s);
     let basic = FileBasicInformation {
@@ -1401,7 +1439,9 @@ fn file_info(
         FileInfoClass::INTERNAL => FileInfo::Internal(FileInternalInformation {
             index_number: s.file_index,
         }),
-        FileInfoClass::EA => FileInfo::Ea(FileEaInformation { ea_size: 0 }),
+        FileInfoClass::EA => FileInfo::Ea(FileEaInformation {
+            ea_size: file_ea::ea_size(eas),
+        }),
         FileInfoClass::ACCESS => FileInfo::Access(FileAccessInformation {
             access_flags: granted,
         }),
@@ -1418,7 +1458,9 @@ fn file_info(
             internal: FileInternalInformation {
                 index_number: s.file_index,
             },
-            ea: FileEaInformation { ea_size: 0 },
+            ea: FileEaInformation {
+                ea_size: file_ea::ea_size(eas),
+            },
             access: FileAccessInformation {
                 access_flags: granted,
             },
@@ -1471,7 +1513,10 @@ fn file_info(
             compressed_file_size: m.end_of_file,
             ..FileCompressionInformation::default()
         }),
-        FileInfoClass::FULL_EA => return Err(NtStatus::NO_EAS_ON_FILE),
+        // All of them: the server selects what the query asks for.
+        FileInfoClass::FULL_EA => FileInfo::FullEa(FileFullEaInformation {
+            entries: eas.to_vec(),
+        }),
         _ => return Err(NtStatus::INVALID_INFO_CLASS),
     })
 }
@@ -1490,27 +1535,208 @@ const SECURITY_XATTR: &str = "user.smbrs.security_descriptor";
 
 /// The security descriptor stored on the handle's file, if any.
 fn stored_security(handle: &FileHandle) -> Option<Vec<u8>> {
-    let mut buf = vec![0u8; file_security::MAX_STORED_LEN];
-    let n = rustix::fs::getxattr(fd_path(handle), SECURITY_XATTR, &mut buf[..]).ok()?;
-    buf.truncate(n);
-    Some(buf)
+    get_xattr(handle, SECURITY_XATTR, file_security::MAX_STORED_LEN)
 }
 
 /// Stores `sd` as the handle's file's security descriptor. A file system without user xattrs
 /// cannot keep it: NOT_SUPPORTED, so the client knows it did not stick.
 fn store_security(handle: &FileHandle, sd: &[u8]) -> Result<(), NtStatus> {
-    use rustix::io::Errno;
+    set_xattr(handle, SECURITY_XATTR, sd).map_err(|e| e.status(NtStatus::NOT_SUPPORTED))
+}
+
+/// Reads the user xattr `name` of the handle's file if it exists and holds at most `max`
+/// bytes.
+fn get_xattr(handle: &FileHandle, name: impl rustix::path::Arg, max: usize) -> Option<Vec<u8>> {
+    get_xattr_at(&fd_path(handle), true, name, max)
+}
+
+/// As [`get_xattr`], for the file at `path`. `follow` is for the `/proc/self/fd/N` magic
+/// link of a handle; a directory entry's path is not followed (its final symlink, if any, is
+/// what is read).
+fn get_xattr_at(
+    path: &str,
+    follow: bool,
+    name: impl rustix::path::Arg,
+    max: usize,
+) -> Option<Vec<u8>> {
+    let mut buf = vec![0u8; max];
+    let n = if follow {
+        rustix::fs::getxattr(path, name, &mut buf[..])
+    } else {
+        rustix::fs::lgetxattr(path, name, &mut buf[..])
+    }
+    .ok()?;
+    buf.truncate(n);
+    Some(buf)
+}
+
+/// Why an xattr could not be written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum XattrError {
+    /// The file system keeps no user xattrs.
+    Unsupported,
+    /// The value (or all of the file's xattrs) does not fit.
+    TooBig,
+    /// Anything else, as a status.
+    Other(NtStatus),
+}
+
+impl XattrError {
+    /// The status to answer with, `unsupported` where the file system has no user xattrs.
+    fn status(self, unsupported: NtStatus) -> NtStatus {
+        match self {
+            Self::Unsupported => unsupported,
+            Self::TooBig => NtStatus::INSUFFICIENT_RESOURCES,
+            Self::Other(s) => s,
+        }
+    }
+}
+
+impl From<rustix::io::Errno> for XattrError {
+    fn from(e: rustix::io::Errno) -> Self {
+        use rustix::io::Errno;
+        match e {
+            Errno::OPNOTSUPP | Errno::NOSYS => Self::Unsupported,
+            Errno::TOOBIG | Errno::RANGE | Errno::NOSPC => Self::TooBig,
+            other => Self::Other(fs_status(&crate::fs::FsError::from(other))),
+        }
+    }
+}
+
+/// Writes the user xattr `name` of the handle's file.
+fn set_xattr(
+    handle: &FileHandle,
+    name: impl rustix::path::Arg,
+    value: &[u8],
+) -> Result<(), XattrError> {
     rustix::fs::setxattr(
         fd_path(handle),
-        SECURITY_XATTR,
-        sd,
+        name,
+        value,
         rustix::fs::XattrFlags::empty(),
     )
-    .map_err(|e| match e {
-        Errno::OPNOTSUPP | Errno::NOSYS => NtStatus::NOT_SUPPORTED,
-        Errno::TOOBIG | Errno::RANGE => NtStatus::INSUFFICIENT_RESOURCES,
-        other => fs_status(&crate::fs::FsError::from(other)),
-    })
+    .map_err(XattrError::from)
+}
+
+/// Removes the user xattr `name` of the handle's file; a missing one is not an error.
+fn remove_xattr(handle: &FileHandle, name: impl rustix::path::Arg) -> Result<(), XattrError> {
+    match rustix::fs::removexattr(fd_path(handle), name) {
+        Ok(()) | Err(rustix::io::Errno::NODATA) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The prefix of the xattrs holding EAs: `user.smbrs.ea.<NAME>` (the canonical, upper-case
+/// name), whose value is the EA's flags byte followed by its value.
+const EA_XATTR_PREFIX: &[u8] = b"user.smbrs.ea.";
+
+/// The longest xattr name Linux accepts (XATTR_NAME_MAX).
+const XATTR_NAME_MAX: usize = 255;
+
+/// The xattr name of the EA `name`, or None when it is too long for one.
+fn ea_xattr_name(name: &[u8]) -> Option<std::ffi::OsString> {
+    use std::os::unix::ffi::OsStringExt;
+    let mut n = EA_XATTR_PREFIX.to_vec();
+    n.extend_from_slice(name);
+    (n.len() <= XATTR_NAME_MAX).then(|| std::ffi::OsString::from_vec(n))
+}
+
+/// The EAs stored on the handle's file, canonical and sorted (see `file_ea`). Xattrs under
+/// the prefix that are not a valid canonical EA (written by something else) are skipped.
+fn stored_eas(handle: &FileHandle) -> Vec<FullEa> {
+    eas_at(&fd_path(handle), true)
+}
+
+/// The EaSize of the entry `name` of the open directory (looked up inside it, as
+/// [`with_entry_creation`] does), for directory listings.
+fn entry_ea_size(dir: &FileHandle, name: &str) -> u32 {
+    if name.contains('/') {
+        return 0;
+    }
+    file_ea::ea_size(&eas_at(&format!("{}/{name}", fd_path(dir)), false))
+}
+
+/// As [`stored_eas`], for the file at `path` (`follow` as for [`get_xattr_at`]).
+fn eas_at(path: &str, follow: bool) -> Vec<FullEa> {
+    let len = if follow {
+        rustix::fs::listxattr_query(path)
+    } else {
+        rustix::fs::llistxattr_query(path)
+    };
+    let Ok(len) = len else {
+        return Vec::new();
+    };
+    let mut list = vec![0u8; len];
+    let n = if follow {
+        rustix::fs::listxattr(path, &mut list[..])
+    } else {
+        rustix::fs::llistxattr(path, &mut list[..])
+    };
+    let Ok(n) = n else {
+        return Vec::new();
+    };
+    list.truncate(n);
+    let mut eas: Vec<FullEa> = list
+        .split(|&b| b == 0)
+        .filter_map(|x| {
+            let name = x.strip_prefix(EA_XATTR_PREFIX)?;
+            let canonical = file_ea::canonical_name(name).ok()?;
+            if canonical[..] != *name {
+                return None;
+            }
+            let v = get_xattr_at(
+                path,
+                follow,
+                ea_xattr_name(name)?,
+                1 + usize::from(u16::MAX),
+            )?;
+            let (&flags, value) = v.split_first()?;
+            (flags & !file_ea::FILE_NEED_EA == 0 && !value.is_empty()).then(|| FullEa {
+                flags,
+                name: canonical,
+                value: Bytes::copy_from_slice(value),
+            })
+        })
+        .collect();
+    eas.sort_by(|a, b| a.name.cmp(&b.name));
+    eas
+}
+
+/// Merges `changes` (canonical, validated by the server) into the handle's file's EAs with
+/// `file_ea::apply` (which bounds the total) and writes what changed. A failed write puts back
+/// the EAs already changed, so the set is applied whole or not at all.
+fn set_eas(handle: &FileHandle, changes: &[FullEa]) -> Result<(), NtStatus> {
+    let before = stored_eas(handle);
+    let mut after = before.clone();
+    file_ea::apply(&mut after, changes).map_err(|e| e.status())?;
+    let status = |e: XattrError| match e {
+        XattrError::TooBig => NtStatus::EA_TOO_LARGE,
+        other => other.status(NtStatus::EAS_NOT_SUPPORTED),
+    };
+    let find = |set: &[FullEa], name: &[u8]| set.iter().find(|e| e.name == name).cloned();
+    let write = |name: &[u8], ea: Option<FullEa>| -> Result<(), XattrError> {
+        let x = ea_xattr_name(name).ok_or(XattrError::Other(NtStatus::INVALID_EA_NAME))?;
+        match ea {
+            Some(ea) => {
+                let mut v = Vec::with_capacity(1 + ea.value.len());
+                v.push(ea.flags);
+                v.extend_from_slice(&ea.value);
+                set_xattr(handle, x, &v)
+            }
+            None => remove_xattr(handle, x),
+        }
+    };
+    let mut done: Vec<&[u8]> = Vec::new();
+    for c in changes {
+        if let Err(e) = write(&c.name, find(&after, &c.name)) {
+            for name in done {
+                let _ = write(name, find(&before, name));
+            }
+            return Err(status(e));
+        }
+        done.push(&c.name);
+    }
+    Ok(())
 }
 
 /// The `/proc` path of an open descriptor: xattr calls through it work for every handle kind
@@ -1532,12 +1758,7 @@ fn stored_creation(path: &str) -> Option<FileTime> {
 /// Keeps `t` as the creation time of the handle's file; a file system without user xattrs (or
 /// a file we may not change) keeps its birth time, as before.
 fn store_creation(handle: &FileHandle, t: FileTime) {
-    let _ = rustix::fs::setxattr(
-        fd_path(handle),
-        CREATION_XATTR,
-        &t.0.to_le_bytes(),
-        rustix::fs::XattrFlags::empty(),
-    );
+    let _ = set_xattr(handle, CREATION_XATTR, &t.0.to_le_bytes());
 }
 
 /// The extended attribute holding a change time set by SET_INFO: 16 bytes, the little-endian
@@ -1551,12 +1772,7 @@ fn store_change(handle: &FileHandle, t: FileTime, mtime: FileTime) {
     let mut v = [0u8; 16];
     v[..8].copy_from_slice(&t.0.to_le_bytes());
     v[8..].copy_from_slice(&mtime.0.to_le_bytes());
-    let _ = rustix::fs::setxattr(
-        fd_path(handle),
-        CHANGE_XATTR,
-        &v,
-        rustix::fs::XattrFlags::empty(),
-    );
+    let _ = set_xattr(handle, CHANGE_XATTR, &v);
 }
 
 /// Applies a stored change time (the xattr's 16 bytes) to `s` if its mtime still matches.

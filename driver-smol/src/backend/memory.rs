@@ -152,6 +152,7 @@ mod tests {
             options: CreateOptions::EMPTY,
             read_only: false,
             security: None,
+            eas: Vec::new(),
         }
     }
 

@@ -88,6 +88,7 @@ impl Fixture {
             options,
             read_only: false,
             security: None,
+            eas: Vec::new(),
         })? {
             OpReply::Create(c) => Ok((open, c.action)),
             other => panic!("unexpected {other:?}"),
@@ -613,6 +614,7 @@ fn a_new_read_only_file_cannot_be_delete_on_close() {
         options: CreateOptions::NON_DIRECTORY_FILE | CreateOptions::DELETE_ON_CLOSE,
         read_only: false,
         security: None,
+        eas: Vec::new(),
     });
     assert_eq!(r.err(), Some(NtStatus::CANNOT_DELETE));
     assert!(!f.path.join("ro.txt").exists(), "nothing is left behind");
@@ -771,4 +773,128 @@ fn short_names_and_compression_information() {
         .find(|e| e.file_name == "A Rather Long Name.text")
         .expect("listed");
     assert_eq!(e.short_name, alt.file_name);
+}
+
+/// EAs set with SET_INFO and the ExtA create context are kept in `user.smbrs.ea.<NAME>`
+/// xattrs (flags byte, then the value), survive a reopen, are deleted by an empty value and
+/// sized in FileEaInformation; a name too long for an xattr name is refused.
+#[test]
+fn extended_attributes_live_in_xattrs() {
+    use smb_proto::wire::fscc::file::{FileFullEaInformation, FullEa};
+    let ea = |name: &str, value: &str| FullEa {
+        flags: 0,
+        name: Bytes::copy_from_slice(name.as_bytes()),
+        value: Bytes::copy_from_slice(value.as_bytes()),
+    };
+    let mut f = Fixture::new();
+    let o = f.rw("eas.txt", CreateDisposition::CREATE).expect("create");
+    let set = |f: &Fixture, o: OpenId, entries: Vec<FullEa>| {
+        f.run(FsOp::SetInfo {
+            open: o,
+            change: InfoChange::File(FileInfo::FullEa(FileFullEaInformation { entries })),
+        })
+    };
+    let all = |f: &Fixture, o: OpenId| match f.run(FsOp::QueryInfo {
+        open: o,
+        query: InfoQuery::File(FileInfoClass::FULL_EA),
+        output_len: 4096,
+    }) {
+        Ok(OpReply::QueryInfo(InfoReply::File(FileInfo::FullEa(l)))) => l.entries,
+        other => panic!("unexpected {other:?}"),
+    };
+    let size = |f: &Fixture, o: OpenId| match f.run(FsOp::QueryInfo {
+        open: o,
+        query: InfoQuery::File(FileInfoClass::ALL),
+        output_len: 4096,
+    }) {
+        Ok(OpReply::QueryInfo(InfoReply::File(FileInfo::All(a)))) => a.ea.ea_size,
+        other => panic!("unexpected {other:?}"),
+    };
+    assert!(all(&f, o).is_empty());
+    let r = set(&f, o, vec![ea("SECOND", "2"), ea("FIRST", "one")]);
+    if matches!(r, Err(NtStatus::EAS_NOT_SUPPORTED)) {
+        eprintln!("SKIP: no user xattrs on the temp dir's file system");
+        return;
+    }
+    assert!(matches!(r, Ok(OpReply::SetInfo)), "{r:?}");
+    let mut v = [0u8; 8];
+    let n = rustix::fs::getxattr(f.path.join("eas.txt"), "user.smbrs.ea.FIRST", &mut v[..])
+        .expect("xattr");
+    assert_eq!(&v[..n], b"\0one");
+    f.close(o);
+    let o = f.rw("eas.txt", CreateDisposition::OPEN).expect("reopen");
+    assert_eq!(all(&f, o), vec![ea("FIRST", "one"), ea("SECOND", "2")]);
+    assert_eq!(
+        size(&f, o),
+        smb_proto::server::file_ea::ea_size(&all(&f, o))
+    );
+    set(&f, o, vec![ea("FIRST", "")]).expect("delete");
+    assert_eq!(all(&f, o), vec![ea("SECOND", "2")]);
+    assert!(
+        rustix::fs::getxattr(f.path.join("eas.txt"), "user.smbrs.ea.FIRST", &mut v[..]).is_err()
+    );
+    let long = "L".repeat(242);
+    assert_eq!(
+        set(&f, o, vec![ea("NEW", "n"), ea(&long, "x")]).err(),
+        Some(NtStatus::INVALID_EA_NAME)
+    );
+    assert_eq!(
+        all(&f, o),
+        vec![ea("SECOND", "2")],
+        "a refused set changes nothing"
+    );
+    // Directory listings carry the same EaSize, by scan and by exact name.
+    let want = size(&f, o);
+    assert!(want > 0);
+    f.close(o);
+    let d = f.dir("", CreateDisposition::OPEN).expect("root");
+    for pattern in ["*", "eas.txt"] {
+        let listing = match f.run(FsOp::QueryDirectory {
+            open: d,
+            class: FileInfoClass::ID_BOTH_DIRECTORY,
+            pattern: pattern.into(),
+            restart: true,
+            single: false,
+            index: None,
+            output_len: 4096,
+        }) {
+            Ok(OpReply::QueryDirectory(buf)) => {
+                match DirectoryListing::decode(FileInfoClass::ID_BOTH_DIRECTORY, &buf) {
+                    Ok(DirectoryListing::IdBothDirectory(v)) => v,
+                    other => panic!("bad listing {other:?}"),
+                }
+            }
+            other => panic!("unexpected {other:?}"),
+        };
+        let e = listing
+            .iter()
+            .find(|e| e.file_name == "eas.txt")
+            .expect("listed");
+        assert_eq!(e.ea_size, want, "{pattern}");
+    }
+    f.close(d);
+
+    // ExtA: stored on the file a create makes, ignored when it opens one.
+    for (disposition, eas) in [
+        (CreateDisposition::CREATE, vec![ea("X", "1")]),
+        (CreateDisposition::OPEN_IF, vec![ea("Y", "2")]),
+    ] {
+        let open = OpenId(f.next);
+        f.next += 1;
+        let r = f.run(FsOp::Create {
+            open,
+            path: "exta.txt".into(),
+            desired_access: AccessMask::GENERIC_READ | AccessMask::GENERIC_WRITE,
+            file_attributes: FileAttributes::NORMAL,
+            share_access: ShareAccess::READ | ShareAccess::WRITE,
+            disposition,
+            options: CreateOptions::NON_DIRECTORY_FILE,
+            read_only: false,
+            security: None,
+            eas,
+        });
+        assert!(matches!(r, Ok(OpReply::Create(_))), "{r:?}");
+        assert_eq!(all(&f, open), vec![ea("X", "1")]);
+        f.close(open);
+    }
 }

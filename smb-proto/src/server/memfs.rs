@@ -4,8 +4,8 @@
 //! their share modes, create dispositions, read/write/truncate, rename, delete-on-close and
 //! delete-pending, byte-range locks (blocking ones stay pending), change notifications,
 //! directory enumeration with wildcards and resume, and the common file and file system
-//! information classes, and security descriptors set with SET_INFO (kept per file, see
-//! [`file_security`]). Used by tests, the simulator and embedders.
+//! information classes, security descriptors set with SET_INFO (kept per file, see
+//! [`file_security`]) and extended attributes (kept per file, see [`file_ea`]). Used by tests, the simulator and embedders.
 //! Must not: do I/O or read a clock: every timestamp comes from the op's
 //! [`OpContext::now`](super::ops::OpContext).
 //!
@@ -22,7 +22,7 @@ use super::ops::{
     CreateReply, DirEntry, DirectoryBuildError, DirectoryBuilder, FileMeta, FsOp, InfoChange,
     InfoQuery, InfoReply, OpId, OpReply, OpRequest, OpenId, ReadBuf,
 };
-use super::{file_security, short_name, wildcard};
+use super::{file_ea, file_security, short_name, wildcard};
 use crate::wire::change_notify::CompletionFilter;
 use crate::wire::create::{CreateAction, CreateDisposition, CreateOptions, ShareAccess};
 use crate::wire::fscc::attributes::{AccessMask, FileAttributes};
@@ -66,6 +66,8 @@ struct Node {
     /// The security descriptor set with SET_INFO (see [`file_security`]); `None` is the
     /// default.
     security: Option<Bytes>,
+    /// The extended attributes, canonical and sorted (see [`file_ea`]).
+    eas: Vec<FullEa>,
 }
 
 impl Node {
@@ -172,6 +174,7 @@ impl MemFs {
                 allocation: 0,
                 delete_pending: false,
                 security: None,
+                eas: Vec::new(),
             },
         );
         Self {
@@ -250,6 +253,7 @@ impl MemFs {
                 options,
                 read_only,
                 security,
+                eas,
             } => self
                 .create(
                     open,
@@ -262,7 +266,8 @@ impl MemFs {
                     read_only,
                     now,
                 )
-                .inspect(|r| self.keep_create_security(open, r, security)),
+                .inspect(|r| self.keep_create_security(open, r, security))
+                .inspect(|r| self.keep_create_eas(open, r, eas)),
             FsOp::Read {
                 open,
                 offset,
@@ -503,6 +508,7 @@ impl MemFs {
                 allocation: 0,
                 delete_pending: false,
                 security: None,
+                eas: Vec::new(),
             },
         );
         if let Some(p) = self.nodes.get_mut(&parent) {
@@ -521,6 +527,19 @@ impl MemFs {
             && let Some(n) = self.nodes.get_mut(&node)
         {
             n.security = Some(sd);
+        }
+    }
+
+    /// Stores the ExtA EAs of a create on the file it made.
+    fn keep_create_eas(&mut self, open: OpenId, reply: &OpReply, eas: Vec<FullEa>) {
+        if let OpReply::Create(c) = reply
+            && c.action == CreateAction::CREATED
+            && !eas.is_empty()
+            && let Ok(node) = self.node_of(open)
+            && let Some(n) = self.nodes.get_mut(&node)
+        {
+            // Validated by the server; a set over the bound is dropped as a whole.
+            let _ = file_ea::apply(&mut n.eas, &eas);
         }
     }
 
@@ -846,7 +865,9 @@ impl MemFs {
                 FileInfoClass::INTERNAL => FileInfo::Internal(FileInternalInformation {
                     index_number: o.node,
                 }),
-                FileInfoClass::EA => FileInfo::Ea(FileEaInformation { ea_size: 0 }),
+                FileInfoClass::EA => FileInfo::Ea(FileEaInformation {
+                    ea_size: file_ea::ea_size(&n.eas),
+                }),
                 FileInfoClass::ACCESS => FileInfo::Access(FileAccessInformation {
                     access_flags: o.access,
                 }),
@@ -866,7 +887,9 @@ impl MemFs {
                     internal: FileInternalInformation {
                         index_number: o.node,
                     },
-                    ea: FileEaInformation { ea_size: 0 },
+                    ea: FileEaInformation {
+                        ea_size: file_ea::ea_size(&n.eas),
+                    },
                     access: FileAccessInformation {
                         access_flags: o.access,
                     },
@@ -913,7 +936,10 @@ impl MemFs {
                         }]
                     },
                 }),
-                FileInfoClass::FULL_EA => return Err(NtStatus::NO_EAS_ON_FILE),
+                // All of them: the server selects what the query asks for.
+                FileInfoClass::FULL_EA => FileInfo::FullEa(FileFullEaInformation {
+                    entries: n.eas.clone(),
+                }),
                 _ => return Err(NtStatus::INVALID_INFO_CLASS),
             }),
             InfoQuery::Fs(class) => InfoReply::Fs(self.fs_info(class)?),
@@ -1055,7 +1081,11 @@ impl MemFs {
                 self.rename(open, node, &r.file_name, r.replace_if_exists, now)?
             }
             FileInfo::Position(_) | FileInfo::Mode(_) => {}
-            FileInfo::FullEa(_) => return Err(NtStatus::EAS_NOT_SUPPORTED),
+            FileInfo::FullEa(list) => {
+                let n = self.nodes.get_mut(&node).ok_or(NtStatus::FILE_CLOSED)?;
+                file_ea::apply(&mut n.eas, &list.entries).map_err(|e| e.status())?;
+                n.change_time = now;
+            }
             _ => return Err(NtStatus::NOT_SUPPORTED),
         }
         Ok(OpReply::SetInfo)
@@ -1150,7 +1180,7 @@ impl MemFs {
             short_name: short_name::directory_short_name(name),
             meta: n.meta(),
             file_index: id,
-            ea_size: 0,
+            ea_size: file_ea::ea_size(&n.eas),
         })
     }
 
@@ -1381,6 +1411,7 @@ mod tests {
                 options: opts,
                 read_only: false,
                 security: None,
+                eas: Vec::new(),
             })? {
                 OpReply::Create(c) => Ok(c),
                 other => panic!("{other:?}"),
@@ -1962,6 +1993,7 @@ mod tests {
                 options: CreateOptions::NON_DIRECTORY_FILE,
                 read_only: false,
                 security: Some(sd_owner(if open == 2 { &creator } else { &admins })),
+                eas: Vec::new(),
             });
             assert!(matches!(r, Ok(OpReply::Create(_))), "{r:?}");
             let got = match t.run(FsOp::QueryInfo {
@@ -1975,6 +2007,88 @@ mod tests {
                 other => panic!("{other:?}"),
             };
             assert_eq!(got.owner.as_ref(), Some(&creator));
+        }
+    }
+
+    #[test]
+    fn extended_attributes_are_stored_merged_and_sized() {
+        let ea = |name: &'static str, value: &'static str| FullEa {
+            flags: 0,
+            name: Bytes::from_static(name.as_bytes()),
+            value: Bytes::from_static(value.as_bytes()),
+        };
+        let mut t = T::new();
+        t.file(1, "f", CreateDisposition::CREATE).expect("create");
+        let all = |t: &mut T, open: u64| match t.run(FsOp::QueryInfo {
+            open: OpenId(open),
+            query: InfoQuery::File(FileInfoClass::FULL_EA),
+            output_len: 4096,
+        }) {
+            Ok(OpReply::QueryInfo(InfoReply::File(FileInfo::FullEa(l)))) => l.entries,
+            other => panic!("{other:?}"),
+        };
+        let size = |t: &mut T| match t.run(FsOp::QueryInfo {
+            open: OpenId(1),
+            query: InfoQuery::File(FileInfoClass::EA),
+            output_len: 4096,
+        }) {
+            Ok(OpReply::QueryInfo(InfoReply::File(FileInfo::Ea(e)))) => e.ea_size,
+            other => panic!("{other:?}"),
+        };
+        assert!(all(&mut t, 1).is_empty());
+        assert_eq!(size(&mut t), 0);
+        let set = |t: &mut T, entries: Vec<FullEa>| {
+            t.run(FsOp::SetInfo {
+                open: OpenId(1),
+                change: InfoChange::File(FileInfo::FullEa(FileFullEaInformation { entries })),
+            })
+        };
+        // The server hands over canonical (upper-case) names.
+        set(
+            &mut t,
+            vec![ea("SECONDEA", "ValueTwo"), ea("EAONE", "VALUE1")],
+        )
+        .expect("set");
+        let stored = all(&mut t, 1);
+        assert_eq!(
+            stored,
+            vec![ea("EAONE", "VALUE1"), ea("SECONDEA", "ValueTwo")]
+        );
+        assert_eq!(size(&mut t), file_ea::ea_size(&stored));
+        assert_eq!(size(&mut t), 20 + 25);
+        // An empty value deletes; the bound refuses a set as a whole.
+        set(&mut t, vec![ea("EAONE", "")]).expect("delete");
+        assert_eq!(all(&mut t, 1), vec![ea("SECONDEA", "ValueTwo")]);
+        let big = |name: &'static str| FullEa {
+            flags: 0,
+            name: Bytes::from_static(name.as_bytes()),
+            value: Bytes::from(vec![b'x'; 40_000]),
+        };
+        assert_eq!(
+            set(&mut t, vec![ea("NEW", "n"), big("BIG1"), big("BIG2")]).err(),
+            Some(NtStatus::EA_TOO_LARGE)
+        );
+        assert_eq!(all(&mut t, 1), vec![ea("SECONDEA", "ValueTwo")]);
+
+        // ExtA on CREATE: stored on the file the create makes, ignored when it opens one.
+        for (open, disposition, eas) in [
+            (2, CreateDisposition::CREATE, vec![ea("X", "1")]),
+            (3, CreateDisposition::OPEN_IF, vec![ea("Y", "2")]),
+        ] {
+            let r = t.run(FsOp::Create {
+                open: OpenId(open),
+                path: "g".into(),
+                desired_access: AccessMask(RW),
+                file_attributes: FileAttributes::default(),
+                share_access: ShareAccess(ALL_SHARE),
+                disposition,
+                options: CreateOptions::NON_DIRECTORY_FILE,
+                read_only: false,
+                security: None,
+                eas,
+            });
+            assert!(matches!(r, Ok(OpReply::Create(_))), "{r:?}");
+            assert_eq!(all(&mut t, open), vec![ea("X", "1")]);
         }
     }
 }

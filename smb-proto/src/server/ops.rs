@@ -233,6 +233,11 @@ pub enum FsOp {
         /// [`file_security`](super::file_security): store it on a file this create makes
         /// (`CreateAction::CREATED`), ignore it otherwise.
         security: Option<Bytes>,
+        /// The EAs of the ExtA create context (MS-SMB2 2.2.13.2.1), already validated and
+        /// canonical ([`file_ea::validate`](super::file_ea::validate)): merge them with
+        /// [`file_ea::apply`](super::file_ea::apply) into a file this create makes
+        /// (`CreateAction::CREATED`), ignore them otherwise.
+        eas: Vec<crate::wire::fscc::file::FullEa>,
     },
     /// Read up to `length` bytes at `offset` into `buf`; fewer than `min_count` is
     /// END_OF_FILE.

@@ -164,6 +164,9 @@ pub(crate) struct Open {
     /// Open.LockSequenceArray (MS-SMB2 3.3.1.10): the LockSequenceNumber of the last
     /// successful LOCK per LockSequenceIndex 1..=64, [`NO_LOCK_SEQUENCE`] when none is valid.
     pub lock_sequences: [u8; 64],
+    /// The index of the next EA a FileFullEaInformation query without names returns
+    /// (MS-FSA Open.NextEaEntry; reset by SL_RESTART_SCAN).
+    pub ea_cursor: usize,
     /// Set when the open is durable (Open.IsDurable, see `engine::durable`).
     pub durable: Option<Durable>,
 }
@@ -250,7 +253,12 @@ pub(crate) enum Waiting {
     /// CLOSE of this open.
     Close { open: OpenId },
     /// QUERY_INFO with the client's limit.
-    QueryInfo { output_len: u32 },
+    QueryInfo {
+        output_len: u32,
+        /// A FileFullEaInformation query: what it asks for (the answer is selected from all
+        /// the file's EAs the backend returns, with the open's EA cursor).
+        ea: Option<crate::server::file_ea::EaQuery>,
+    },
     /// SET_INFO; a rename carries its new share-relative path (oplock keys follow it), and
     /// what it does to the write time is applied on success (see `engine::timestamps`).
     SetInfo {

@@ -7,6 +7,7 @@
 
 use super::timestamps::{TimeChange, strip_special};
 use super::*;
+use crate::wire::fscc::file::FileFullEaInformation;
 use crate::wire::query_info::AdditionalInformation;
 
 impl Server {
@@ -317,6 +318,10 @@ impl Server {
                                 return Err(NtStatus::ACCESS_DENIED.into());
                             }
                         }
+                        let ea = match query {
+                            InfoQuery::File(FileInfoClass::FULL_EA) => Some(ea_query_of(&q)?),
+                            _ => None,
+                        };
                         (
                             FsOp::QueryInfo {
                                 open: open.id,
@@ -325,6 +330,7 @@ impl Server {
                             },
                             Waiting::QueryInfo {
                                 output_len: q.output_buffer_length,
+                                ea,
                             },
                         )
                     }
@@ -628,6 +634,16 @@ impl Server {
             ),
             None => None,
         };
+        // ExtA (MS-SMB2 2.2.13.2.1): validated here, stored by the backend on a new file.
+        let eas = match req.contexts.iter().find_map(|c| match c {
+            CreateContext::ExtendedAttributes(list) => Some(list),
+            _ => None,
+        }) {
+            Some(list) => {
+                crate::server::file_ea::validate(list).map_err(|e| Refuse::from(e.status()))?
+            }
+            None => Vec::new(),
+        };
         let dialect = self.dialect(ch).unwrap_or(Dialect::SMB2_0_2);
         let durable = match super::durable::durability(&req.contexts, dialect)? {
             super::durable::Durability::Open(ask) => Some(ask),
@@ -647,6 +663,7 @@ impl Server {
                 options: opts,
                 read_only: tree.share.read_only,
                 security,
+                eas,
             },
             Waiting::Create {
                 open,
@@ -983,6 +1000,30 @@ pub(super) fn query_of(q: &QueryInfoRequest) -> Result<InfoQuery, NtStatus> {
     }
 }
 
+/// What a QUERY_INFO FileFullEaInformation asks for: the FileGetEaInformation names of its
+/// input buffer (MS-FSCC 2.4.16; each checked and upper-cased like a stored name) and its
+/// flags (MS-SMB2 2.2.37). SL_INDEX_SPECIFIED carries no index in SMB2 and is ignored.
+fn ea_query_of(q: &QueryInfoRequest) -> Result<crate::server::file_ea::EaQuery, NtStatus> {
+    use crate::server::file_ea::{EaQuery, canonical_name};
+    use crate::wire::fscc::file::FileGetEaInformation;
+    use crate::wire::query_info::QueryInfoFlags;
+    let names = if q.input.is_empty() {
+        Vec::new()
+    } else {
+        FileGetEaInformation::decode_list(&q.input)
+            .map_err(|_| NtStatus::INVALID_PARAMETER)?
+            .names
+            .iter()
+            .map(|n| canonical_name(n).map_err(|e| e.status()))
+            .collect::<Result<_, _>>()?
+    };
+    Ok(EaQuery {
+        names,
+        restart: q.flags.contains(QueryInfoFlags::RESTART_SCAN),
+        single: q.flags.contains(QueryInfoFlags::RETURN_SINGLE_ENTRY),
+    })
+}
+
 /// Decodes a SET_INFO buffer and the access it needs.
 pub(super) fn change_of(s: &SetInfoRequest) -> Result<(InfoChange, u32), NtStatus> {
     match s.info_type {
@@ -1014,6 +1055,10 @@ pub(super) fn change_of(s: &SetInfoRequest) -> Result<(InfoChange, u32), NtStatu
                     r.file_name = check_path(name)?;
                     FileInfo::Link(r)
                 }
+                // MS-FSA 2.1.5.14: names checked and upper-cased before the backend merges.
+                FileInfo::FullEa(list) => FileInfo::FullEa(FileFullEaInformation {
+                    entries: crate::server::file_ea::validate(&list).map_err(|e| e.status())?,
+                }),
                 other => other,
             };
             let need = match &info {

@@ -172,6 +172,7 @@ impl Server {
                     oplock: oplock_level,
                     breaking: false,
                     lock_sequences: [NO_LOCK_SEQUENCE; 64],
+                    ea_cursor: 0,
                     durable,
                 };
                 let fid = o.file_id();
@@ -309,7 +310,10 @@ impl Server {
                     None,
                 ))
             }
-            (Waiting::QueryInfo { output_len }, OpReply::QueryInfo(mut info)) => {
+            (Waiting::QueryInfo { output_len, ea }, OpReply::QueryInfo(mut info)) => {
+                if let (Some(q), InfoReply::File(FileInfo::FullEa(all))) = (ea, &info) {
+                    return self.ea_answer(cur.counted, q, &all.entries, *output_len);
+                }
                 if let (Some(open), InfoReply::File(f)) = (cur.counted, &mut info) {
                     let t = match f {
                         FileInfo::Basic(b) => Some(&mut b.last_write_time),
@@ -491,6 +495,30 @@ impl Server {
             }
             _ => Err(NtStatus::INTERNAL_ERROR),
         }
+    }
+
+    /// The answer to a FileFullEaInformation query: `all` is every EA the backend holds for
+    /// the file; `file_ea::query` selects from it with the open's EA cursor, which moves on.
+    #[allow(clippy::type_complexity)]
+    fn ea_answer(
+        &mut self,
+        open: Option<OpenId>,
+        q: &crate::server::file_ea::EaQuery,
+        all: &[crate::wire::fscc::file::FullEa],
+        output_len: u32,
+    ) -> Result<(NtStatus, ResponsePayload, Option<FileId>), NtStatus> {
+        let cursor = open
+            .and_then(|o| self.opens.get(&o.0))
+            .map_or(0, |o| o.ea_cursor);
+        let a = crate::server::file_ea::query(all, q, cursor, output_len as usize)?;
+        if let Some(o) = open.and_then(|o| self.opens.get_mut(&o.0)) {
+            o.ea_cursor = a.cursor;
+        }
+        Ok((
+            a.status,
+            ResponsePayload::Body(QueryInfoResponse { buffer: a.data }.into()),
+            None,
+        ))
     }
 }
 

@@ -528,6 +528,58 @@ impl super::FileInformation for FileFullEaInformation {
     const CLASS: super::FileInfoClass = super::FileInfoClass::FULL_EA;
 }
 
+/// FileGetEaInformation (MS-FSCC 2.4.16): the EA names a QUERY_INFO for
+/// FileFullEaInformation asks for, in its input buffer (MS-SMB2 2.2.37). A NextEntryOffset
+/// chain, 4-byte aligned, of `EaNameLength` + NUL-terminated 8-bit names.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FileGetEaInformation {
+    /// The names, without their terminating NUL (each 1..=255 bytes on the wire).
+    pub names: Vec<Bytes>,
+}
+
+impl FileGetEaInformation {
+    /// Decodes the whole list held in `buf`.
+    pub fn decode_list(buf: &Bytes) -> Result<Self, DecodeError> {
+        let names = decode_chain(buf, 4, 6, "FILE_GET_EA_INFORMATION.NextEntryOffset", |e| {
+            let mut r = Reader::new(e);
+            r.skip(4, "FILE_GET_EA_INFORMATION.NextEntryOffset")?;
+            let len = r.u8("FILE_GET_EA_INFORMATION.EaNameLength")? as usize;
+            let name = r.bytes(len, "FILE_GET_EA_INFORMATION.EaName")?;
+            if name.contains(&0) || r.u8("FILE_GET_EA_INFORMATION.EaName")? != 0 {
+                return Err(DecodeError::Malformed {
+                    field: "FILE_GET_EA_INFORMATION.EaName",
+                    reason: "EA name is not one NUL-terminated string",
+                });
+            }
+            Ok(name)
+        })?;
+        Ok(Self { names })
+    }
+
+    /// Appends the list.
+    pub fn encode(&self, out: &mut bytes::BytesMut) -> Result<(), EncodeError> {
+        encode_chain(&self.names, out, 4, usize::MAX, |n, w| {
+            let len = u8::try_from(n.len()).map_err(|_| EncodeError::TooLong {
+                field: "FILE_GET_EA_INFORMATION.EaNameLength",
+                len: n.len(),
+                max: 255,
+            })?;
+            if n.contains(&0) {
+                return Err(EncodeError::Inconsistent {
+                    field: "FILE_GET_EA_INFORMATION.EaName",
+                    reason: "EA name contains a NUL byte",
+                });
+            }
+            w.u32(0);
+            w.u8(len);
+            w.bytes(n);
+            w.u8(0);
+            Ok(())
+        })
+        .map(|_| ())
+    }
+}
+
 /// Declares [`FileInfo`]: one variant per supported file information class.
 macro_rules! file_info_enum {
     ($($variant:ident($ty:ty)),* $(,)?) => {
@@ -733,8 +785,23 @@ mod tests {
         }
 
         #[test]
+        fn get_ea_list_round_trips(
+            names in proptest::collection::vec(proptest::collection::vec(1u8..=255, 1..40), 0..6),
+        ) {
+            let list = FileGetEaInformation { names: names.into_iter().map(Bytes::from).collect() };
+            let mut out = bytes::BytesMut::new();
+            list.encode(&mut out).unwrap();
+            let b = out.freeze();
+            prop_assert_eq!(FileGetEaInformation::decode_list(&b).unwrap(), list);
+            for len in 1..b.len() {
+                prop_assert!(FileGetEaInformation::decode_list(&b.slice(..len)).is_err());
+            }
+        }
+
+        #[test]
         fn garbage_never_panics(b in proptest::collection::vec(any::<u8>(), 0..200)) {
             let b = Bytes::from(b);
+            let _ = FileGetEaInformation::decode_list(&b);
             let _ = FileAllInformation::decode(&b);
             let _ = FileRenameInformation::decode(&b);
             let _ = FileFullEaInformation::decode(&b);
