@@ -481,6 +481,9 @@ impl Server {
                     }
                     _ => return Err(NtStatus::NOT_SUPPORTED.into()),
                 };
+                if super::oplocks::op_breaks_level_ii(&op) {
+                    self.break_level_ii(&open.file);
+                }
                 self.emit_op(ch, chain_id, now, header, ctx, op, waiting)
             }
         }
@@ -658,6 +661,7 @@ impl Server {
                 file,
                 oplock: req.requested_oplock_level,
                 breaks: super::oplocks::create_breaks(desired, req.create_disposition),
+                overwrite: super::oplocks::overwrites(req.create_disposition),
                 durable,
             },
         ))

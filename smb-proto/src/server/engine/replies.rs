@@ -131,6 +131,7 @@ impl Server {
                     file,
                     oplock,
                     breaks,
+                    overwrite,
                     durable,
                 },
                 OpReply::Create(c),
@@ -156,7 +157,8 @@ impl Server {
                     index: c.file_index,
                     ..file.clone()
                 };
-                let oplock_level = self.grant_oplock(&file, *oplock, c.is_directory, *breaks);
+                let oplock_level =
+                    self.grant_oplock(&file, *oplock, c.is_directory, *breaks, *overwrite);
                 let durable = self.grant_durable(ch, *session, *tree, *durable, oplock_level);
                 let o = Open {
                     id: *open,
@@ -171,6 +173,8 @@ impl Server {
                     file,
                     oplock: oplock_level,
                     breaking: false,
+                    break_to: OplockLevel::NONE,
+                    level_ii_broken: false,
                     lock_sequences: [NO_LOCK_SEQUENCE; 64],
                     durable,
                 };
