@@ -1009,6 +1009,49 @@ fn batch_oplock_break_acknowledged_closed_or_timed_out() {
 }
 
 #[test]
+fn a_delete_pending_file_is_refused_without_a_break() {
+    // smb2.oplock.doc: the holder set delete-pending; a second open gets DELETE_PENDING and
+    // the holder keeps its batch oplock, unbroken.
+    let t0 = Instant::now();
+    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
+    let (s, t) = h.login("secret", "share");
+    let a =
+        h.0.client
+            .request(h.0.now, s, t, batch_open("dp.txt"))
+            .expect("send");
+    let (fa, level) = oplock_of(h.wait(a));
+    assert_eq!(level, OplockLevel::BATCH);
+    h.call(
+        s,
+        t,
+        RequestBody::SetInfo(SetInfoRequest {
+            info_type: InfoType::FILE,
+            info_class: FileInfoClass::DISPOSITION.0,
+            additional_information: AdditionalInformation::default(),
+            file_id: fa,
+            buffer: FileDispositionInformation {
+                delete_pending: true,
+            }
+            .to_bytes()
+            .expect("encode"),
+        }),
+    )
+    .expect("delete-pending");
+    let b =
+        h.0.client
+            .request(h.0.now, s, t, batch_open("dp.txt"))
+            .expect("send");
+    match h.wait(b) {
+        Err(RequestError::Status { status, .. }) => {
+            assert_eq!(status, NtStatus::DELETE_PENDING)
+        }
+        other => panic!("open of a delete-pending file: {other:?}"),
+    }
+    assert!(breaks_for(&mut h, fa).is_empty(), "no break");
+    h.close(s, t, fa);
+}
+
+#[test]
 fn a_sealed_oplock_break_reaches_an_encrypting_client() {
     // The server seals the notification for the holder's session; its SMB2 header names no
     // session (SessionId 0, MS-SMB2 3.3.4.6). The client must take it, not close.

@@ -166,6 +166,9 @@ pub(crate) struct Open {
     /// Its LEVEL_II oplock was broken to NONE, a break no acknowledgment answers
     /// (MS-SMB2 2.2.24.1): one that comes anyway is a protocol error.
     pub level_ii_broken: bool,
+    /// A SET_INFO disposition through it made the file delete-pending: a CREATE of the file
+    /// then fails (DELETE_PENDING) without breaking oplocks, as on Windows and smbd.
+    pub delete_pending: bool,
     /// Open.LockSequenceArray (MS-SMB2 3.3.1.10): the LockSequenceNumber of the last
     /// successful LOCK per LockSequenceIndex 1..=64, [`NO_LOCK_SEQUENCE`] when none is valid.
     pub lock_sequences: [u8; 64],
@@ -264,6 +267,8 @@ pub(crate) enum Waiting {
     SetInfo {
         rename_to: Option<String>,
         times: super::engine::timestamps::TimeChange,
+        /// A disposition change: whether the file is now delete-pending.
+        delete: Option<bool>,
     },
     /// QUERY_DIRECTORY on this open; `first` when it is the first since open/restart.
     QueryDirectory {

@@ -349,6 +349,21 @@ impl Server {
                             InfoChange::File(FileInfo::Rename(r)) => Some(r.file_name.clone()),
                             _ => None,
                         };
+                        let delete = match &change {
+                            InfoChange::File(FileInfo::Disposition(d)) => Some(d.delete_pending),
+                            InfoChange::File(FileInfo::DispositionEx(d))
+                                if !d.flags.contains(
+                                    crate::wire::fscc::file::DispositionExFlags::ON_CLOSE,
+                                ) =>
+                            {
+                                Some(
+                                    d.flags.contains(
+                                        crate::wire::fscc::file::DispositionExFlags::DELETE,
+                                    ),
+                                )
+                            }
+                            _ => None,
+                        };
                         let times = match &mut change {
                             InfoChange::File(FileInfo::Basic(b)) => {
                                 let last_write = b.last_write_time;
@@ -365,7 +380,11 @@ impl Server {
                                 open: open.id,
                                 change,
                             },
-                            Waiting::SetInfo { rename_to, times },
+                            Waiting::SetInfo {
+                                rename_to,
+                                times,
+                                delete,
+                            },
                         )
                     }
                     RequestBody::QueryDirectory(q) => {

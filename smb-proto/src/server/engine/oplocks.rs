@@ -130,6 +130,15 @@ impl Server {
             .map(|o| o.id)
     }
 
+    /// Whether `file` is delete-pending through one of its opens: a CREATE of it then fails
+    /// (DELETE_PENDING) before any oplock is broken (smb2.oplock.doc). Should the backend
+    /// open it anyway, the grant breaks the holder it finds then.
+    fn delete_pending(&self, file: &FileKey) -> bool {
+        self.opens
+            .values()
+            .any(|o| o.delete_pending && same_file(&o.file, file))
+    }
+
     fn find_open_mut(&mut self, id: OpenId) -> Option<&mut Open> {
         self.opens.get_mut(&id.0)
     }
@@ -158,7 +167,7 @@ impl Server {
                     ..
                 },
                 Waiting::Create { file, .. },
-            ) if create_breaks(*desired_access, *disposition) => self
+            ) if create_breaks(*desired_access, *disposition) && !self.delete_pending(file) => self
                 .oplock_holder(file, true)
                 .map(|h| (h, file.clone(), break_level(overwrites(*disposition)))),
             _ => None,

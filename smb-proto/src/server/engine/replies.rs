@@ -175,6 +175,7 @@ impl Server {
                     breaking: false,
                     break_to: OplockLevel::NONE,
                     level_ii_broken: false,
+                    delete_pending: false,
                     lock_sequences: [NO_LOCK_SEQUENCE; 64],
                     durable,
                 };
@@ -377,9 +378,21 @@ impl Server {
                     None,
                 ))
             }
-            (Waiting::SetInfo { rename_to, times }, OpReply::SetInfo) => {
+            (
+                Waiting::SetInfo {
+                    rename_to,
+                    times,
+                    delete,
+                },
+                OpReply::SetInfo,
+            ) => {
                 if let (Some(to), Some(open)) = (rename_to, cur.counted) {
                     self.renamed(open, to);
+                }
+                if let (Some(d), Some(o)) =
+                    (delete, cur.counted.and_then(|o| self.opens.get_mut(&o.0)))
+                {
+                    o.delete_pending = *d;
                 }
                 if let Some(open) = cur.counted {
                     let now = self.filetime(self.last_now);
