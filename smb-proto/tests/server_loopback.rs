@@ -898,12 +898,14 @@ fn oplock_of(r: Result<Response, RequestError>) -> (FileId, OplockLevel) {
 
 #[test]
 fn batch_oplock_break_acknowledged_closed_or_timed_out() {
+    use smb_proto::wire::oplock_break::OplockBreakResponse;
     let t0 = Instant::now();
     for dialect in [Dialect::SMB2_0_2, Dialect::SMB3_1_1] {
         let mut h = Harness::new(server_config(t0), client_config(t0, dialect), t0);
         let (s, t) = h.login("secret", "share");
 
-        // Acknowledged: A holds BATCH; B's open sends A a break and completes after the ack.
+        // Acknowledged: A holds BATCH; B's open sends A a break to LEVEL_II and completes
+        // after the ack, with LEVEL_II beside A's.
         let a =
             h.0.client
                 .request(h.0.now, s, t, batch_open("b.txt"))
@@ -915,15 +917,45 @@ fn batch_oplock_break_acknowledged_closed_or_timed_out() {
                 .request(h.0.now, s, t, batch_open("b.txt"))
                 .expect("send");
         h.pump();
-        assert_eq!(breaks_for(&mut h, fa), [OplockLevel::NONE]);
+        assert_eq!(breaks_for(&mut h, fa), [OplockLevel::II]);
         assert!(h.take_response(b).is_none(), "B waits for the break");
+        let ack =
+            h.0.client
+                .acknowledge_oplock_break(h.0.now, s, t, fa, OplockLevel::II)
+                .expect("ack");
+        match h.wait(ack) {
+            Ok(Response {
+                payload:
+                    ResponsePayload::Body(ResponseBody::OplockBreak(OplockBreakResponse::Oplock(o))),
+                ..
+            }) => assert_eq!(o.oplock_level, OplockLevel::II, "A keeps LEVEL_II"),
+            other => panic!("ack: {other:?}"),
+        }
+        let (fb, level) = oplock_of(h.take_response(b).expect("B answered"));
+        assert_eq!(level, OplockLevel::II, "A is still open, sharing reads");
+        // A WRITE through B breaks both LEVEL_II oplocks to NONE, its own included, with no
+        // acknowledgment awaited (MS-SMB2 3.3.4.6).
+        h.call(s, t, write_req(fb, 0, Bytes::from_static(b"x")))
+            .expect("write");
+        h.pump();
+        assert_eq!(breaks_for(&mut h, fa), [OplockLevel::NONE]);
+        assert_eq!(breaks_for(&mut h, fb), [OplockLevel::NONE]);
+        // Acknowledging a LEVEL_II break to NONE is a protocol error.
         let ack =
             h.0.client
                 .acknowledge_oplock_break(h.0.now, s, t, fa, OplockLevel::NONE)
                 .expect("ack");
-        assert!(h.wait(ack).is_ok());
-        let (fb, level) = oplock_of(h.take_response(b).expect("B answered"));
-        assert_eq!(level, OplockLevel::NONE, "A is still open");
+        match h.wait(ack) {
+            Err(RequestError::Status { status, .. }) => {
+                assert_eq!(status, NtStatus::INVALID_OPLOCK_PROTOCOL)
+            }
+            other => panic!("ack of a level II break: {other:?}"),
+        }
+        // A second WRITE has no oplock left to break.
+        h.call(s, t, write_req(fa, 1, Bytes::from_static(b"y")))
+            .expect("write");
+        h.pump();
+        assert!(breaks_for(&mut h, fa).is_empty() && breaks_for(&mut h, fb).is_empty());
         h.close(s, t, fa);
         h.close(s, t, fb);
 
@@ -938,7 +970,7 @@ fn batch_oplock_break_acknowledged_closed_or_timed_out() {
                 .request(h.0.now, s, t, batch_open("c.txt"))
                 .expect("send");
         h.pump();
-        assert_eq!(breaks_for(&mut h, fa), [OplockLevel::NONE]);
+        assert_eq!(breaks_for(&mut h, fa), [OplockLevel::II]);
         h.close(s, t, fa);
         let (fb, level) = oplock_of(h.take_response(b).expect("B answered"));
         assert_eq!(level, OplockLevel::BATCH);
@@ -955,12 +987,13 @@ fn batch_oplock_break_acknowledged_closed_or_timed_out() {
                 .request(h.0.now, s, t, batch_open("d.txt"))
                 .expect("send");
         h.pump();
-        assert_eq!(breaks_for(&mut h, fa), [OplockLevel::NONE]);
+        assert_eq!(breaks_for(&mut h, fa), [OplockLevel::II]);
         h.advance(Duration::from_secs(30));
         assert!(h.take_response(b).is_none(), "still waiting at 30 s");
         h.advance(Duration::from_secs(6));
         let (_, level) = oplock_of(h.take_response(b).expect("B answered after the timeout"));
-        assert_eq!(level, OplockLevel::NONE);
+        // The timed-out break ended A's oplock; B shares reads with A.
+        assert_eq!(level, OplockLevel::II);
         // The late acknowledgment finds no break in progress.
         let ack =
             h.0.client
@@ -973,6 +1006,49 @@ fn batch_oplock_break_acknowledged_closed_or_timed_out() {
             other => panic!("late ack: {other:?}"),
         }
     }
+}
+
+#[test]
+fn a_delete_pending_file_is_refused_without_a_break() {
+    // smb2.oplock.doc: the holder set delete-pending; a second open gets DELETE_PENDING and
+    // the holder keeps its batch oplock, unbroken.
+    let t0 = Instant::now();
+    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
+    let (s, t) = h.login("secret", "share");
+    let a =
+        h.0.client
+            .request(h.0.now, s, t, batch_open("dp.txt"))
+            .expect("send");
+    let (fa, level) = oplock_of(h.wait(a));
+    assert_eq!(level, OplockLevel::BATCH);
+    h.call(
+        s,
+        t,
+        RequestBody::SetInfo(SetInfoRequest {
+            info_type: InfoType::FILE,
+            info_class: FileInfoClass::DISPOSITION.0,
+            additional_information: AdditionalInformation::default(),
+            file_id: fa,
+            buffer: FileDispositionInformation {
+                delete_pending: true,
+            }
+            .to_bytes()
+            .expect("encode"),
+        }),
+    )
+    .expect("delete-pending");
+    let b =
+        h.0.client
+            .request(h.0.now, s, t, batch_open("dp.txt"))
+            .expect("send");
+    match h.wait(b) {
+        Err(RequestError::Status { status, .. }) => {
+            assert_eq!(status, NtStatus::DELETE_PENDING)
+        }
+        other => panic!("open of a delete-pending file: {other:?}"),
+    }
+    assert!(breaks_for(&mut h, fa).is_empty(), "no break");
+    h.close(s, t, fa);
 }
 
 #[test]
@@ -1001,14 +1077,18 @@ fn a_sealed_oplock_break_reaches_an_encrypting_client() {
             .all(|f| f.get(4) == Some(&0xFD)),
         "everything after the logon is sealed"
     );
-    assert_eq!(breaks_for(&mut h, fa), [OplockLevel::NONE]);
+    assert_eq!(breaks_for(&mut h, fa), [OplockLevel::II]);
     let ack =
         h.0.client
             .acknowledge_oplock_break(h.0.now, s, t, fa, OplockLevel::NONE)
             .expect("ack");
     assert!(h.wait(ack).is_ok());
     let (_, level) = oplock_of(h.take_response(b).expect("B answered"));
-    assert_eq!(level, OplockLevel::NONE);
+    assert_eq!(
+        level,
+        OplockLevel::II,
+        "A gave its oplock up: B shares reads"
+    );
     assert!(!h.server_closed);
 }
 

@@ -786,10 +786,12 @@ fn compound_element_that_blocks_gets_an_interim_with_the_responses_before_it() {
     };
     let r = raw.call(lock(holder.file_id, LockFlags::EXCLUSIVE_LOCK.0));
     assert_eq!(r.header.status, NtStatus::SUCCESS);
-    // CREATE + blocking LOCK + CLOSE, related.
+    // CREATE + blocking LOCK + CLOSE, related. No oplock either: a LEVEL_II one would be
+    // broken by the LOCK, a notification before the interim.
     let mut body = create("l", CreateDisposition::OPEN);
     if let RequestBody::Create(c) = &mut body {
         c.share_access = ShareAccess(7);
+        c.requested_oplock_level = OplockLevel::NONE;
     }
     let c = raw.message(body);
     let mut l = raw.message(lock(FileId::RELATED, LockFlags::EXCLUSIVE_LOCK.0));
@@ -1185,8 +1187,13 @@ fn oplock_ack(file_id: FileId, level: OplockLevel) -> RequestBody {
     }))
 }
 
-/// Asserts `r` is a break notification to NONE for `fid` (MS-SMB2 2.2.23.1, 3.3.4.6).
+/// Asserts `r` is a break notification to LEVEL_II for `fid` (MS-SMB2 2.2.23.1, 3.3.4.6).
 fn assert_break(r: &Response, fid: FileId) {
+    assert_break_to(r, fid, OplockLevel::II);
+}
+
+/// Asserts `r` is a break notification to `level` for `fid`.
+fn assert_break_to(r: &Response, fid: FileId, level: OplockLevel) {
     use smb_proto::wire::oplock_break::{OplockBreak, OplockBreakResponse};
     assert_eq!(r.header.message_id, MessageId::UNSOLICITED);
     assert_eq!(r.header.command, Command::OPLOCK_BREAK);
@@ -1195,7 +1202,7 @@ fn assert_break(r: &Response, fid: FileId) {
         r.payload,
         ResponsePayload::Body(ResponseBody::OplockBreak(OplockBreakResponse::Oplock(
             OplockBreak {
-                oplock_level: OplockLevel::NONE,
+                oplock_level: level,
                 file_id: fid,
             }
         )))
@@ -1237,7 +1244,11 @@ fn a_conflicting_create_waits_for_the_acknowledgment() {
     assert_eq!(second.header.message_id, MessageId(waiting));
     let (fid2, level2) = created(&second);
     assert_ne!(fid2, fid);
-    assert_eq!(level2, OplockLevel::NONE, "another open exists");
+    assert_eq!(
+        level2,
+        OplockLevel::II,
+        "another open exists, with no exclusive oplock"
+    );
     // The break is over: a second acknowledgment has nothing to acknowledge.
     let r = raw.call(oplock_ack(fid, OplockLevel::NONE));
     assert_eq!(r.header.status, NtStatus::INVALID_DEVICE_STATE);
@@ -1248,9 +1259,9 @@ fn a_conflicting_create_waits_for_the_acknowledgment() {
     };
     let r = raw.call(oplock_ack(bogus, OplockLevel::NONE));
     assert_eq!(r.header.status, NtStatus::FILE_CLOSED);
-    // Neither open holds an oplock now: a third open is not held.
+    // No open holds an exclusive oplock now: a third open is not held, and shares reads.
     let (_, level3) = created(&raw.call(create_with("op.txt", OplockLevel::BATCH)));
-    assert_eq!(level3, OplockLevel::NONE);
+    assert_eq!(level3, OplockLevel::II);
 }
 
 #[test]
@@ -1381,7 +1392,128 @@ fn an_exclusive_oplock_breaks_only_once_the_open_passed_the_sharing_check() {
     let second = raw.recv().remove(0);
     assert_eq!(second.header.message_id, MessageId(waiting));
     let (_, level) = created(&second);
-    assert_eq!(level, OplockLevel::NONE);
+    assert_eq!(level, OplockLevel::II);
+}
+
+#[test]
+fn an_overwrite_breaks_to_none_and_writes_and_locks_break_level_ii() {
+    use smb_proto::wire::lock::{LockElement, LockFlags, LockRequest};
+    use smb_proto::wire::oplock_break::OplockBreakResponse;
+    use smb_proto::wire::write::{WriteFlags, WriteRequest};
+    let write = |fid: FileId| {
+        RequestBody::Write(WriteRequest {
+            offset: 0,
+            file_id: fid,
+            channel: Default::default(),
+            remaining_bytes: 0,
+            flags: WriteFlags::default(),
+            data: Bytes::from_static(b"data"),
+            channel_info: Bytes::new(),
+        })
+    };
+    let lock = |fid: FileId, flags: LockFlags| {
+        RequestBody::Lock(LockRequest {
+            lock_sequence: 0,
+            file_id: fid,
+            locks: vec![LockElement {
+                offset: 0,
+                length: 4,
+                flags,
+            }],
+        })
+    };
+    let mut raw = Raw::new();
+    raw.login();
+    // LEVEL_II asked for by the only open is granted; a second open gets LEVEL_II too and
+    // breaks nothing.
+    let (a, level) = created(&raw.call(create_with("ii.txt", OplockLevel::II)));
+    assert_eq!(level, OplockLevel::II);
+    let (b, level) = created(&raw.call(create_with("ii.txt", OplockLevel::EXCLUSIVE)));
+    assert_eq!(
+        level,
+        OplockLevel::II,
+        "EXCLUSIVE asked beside another open"
+    );
+    assert!(raw.frames.is_empty(), "no break among LEVEL_II holders");
+    // A WRITE breaks both to NONE at once, the writer's own included; no ack is awaited.
+    let m = raw.message(write(a));
+    raw.deliver(&m);
+    let all = |raw: &mut Raw| {
+        let mut out = Vec::new();
+        while !raw.frames.is_empty() {
+            out.extend(raw.recv());
+        }
+        out
+    };
+    let (mut notes, rest): (Vec<Response>, Vec<Response>) = all(&mut raw)
+        .into_iter()
+        .partition(|r| r.header.command == Command::OPLOCK_BREAK);
+    assert_eq!(rest.len(), 1);
+    assert_eq!(rest[0].header.status, NtStatus::SUCCESS, "the WRITE");
+    notes.sort_by_key(|n| match &n.payload {
+        ResponsePayload::Body(ResponseBody::OplockBreak(OplockBreakResponse::Oplock(o))) => {
+            o.file_id.volatile
+        }
+        _ => u64::MAX,
+    });
+    assert_eq!(notes.len(), 2, "{notes:?}");
+    let (first, second) = if a.volatile < b.volatile {
+        (a, b)
+    } else {
+        (b, a)
+    };
+    assert_break_to(&notes[0], first, OplockLevel::NONE);
+    assert_break_to(&notes[1], second, OplockLevel::NONE);
+    // An acknowledgment of that break is a protocol error (MS-SMB2 2.2.24.1).
+    let r = raw.call(oplock_ack(a, OplockLevel::NONE));
+    assert_eq!(r.header.status, NtStatus::INVALID_OPLOCK_PROTOCOL);
+    for fid in [a, b] {
+        let r = raw.call(RequestBody::Close(CloseRequest {
+            flags: CloseFlags::default(),
+            file_id: fid,
+        }));
+        assert_eq!(r.header.status, NtStatus::SUCCESS);
+    }
+
+    // A byte-range lock breaks LEVEL_II too; an unlock does not.
+    let (a, _) = created(&raw.call(create_with("lk.txt", OplockLevel::BATCH)));
+    let m = raw.message(create_with("lk.txt", OplockLevel::NONE));
+    raw.deliver(&m);
+    assert_break(&raw.recv()[0], a);
+    let r = raw.call(oplock_ack(a, OplockLevel::II));
+    assert_eq!(r.header.status, NtStatus::SUCCESS);
+    let (b, level) = created(&raw.recv().remove(0));
+    assert_eq!(level, OplockLevel::NONE, "none asked");
+    let m = raw.message(lock(a, LockFlags::EXCLUSIVE_LOCK));
+    raw.deliver(&m);
+    let frames = all(&mut raw);
+    assert_eq!(frames.len(), 2, "{frames:?}");
+    assert_break_to(&frames[0], a, OplockLevel::NONE);
+    assert_eq!(frames[1].header.status, NtStatus::SUCCESS, "the LOCK");
+    let r = raw.call(lock(a, LockFlags::UNLOCK));
+    assert_eq!(r.header.status, NtStatus::SUCCESS);
+    assert!(raw.frames.is_empty());
+    for fid in [a, b] {
+        raw.call(RequestBody::Close(CloseRequest {
+            flags: CloseFlags::default(),
+            file_id: fid,
+        }));
+    }
+
+    // An overwriting open breaks a BATCH holder to NONE, and gets LEVEL_II itself.
+    let (a, _) = created(&raw.call(create_with("ow.txt", OplockLevel::BATCH)));
+    let RequestBody::Create(mut c) = create_with("ow.txt", OplockLevel::BATCH) else {
+        unreachable!("a CREATE")
+    };
+    c.create_disposition = CreateDisposition::OVERWRITE_IF;
+    let m = raw.message(RequestBody::Create(c));
+    raw.deliver(&m);
+    assert_break_to(&raw.recv()[0], a, OplockLevel::NONE);
+    assert!(raw.frames.is_empty(), "the overwrite waits for the break");
+    let r = raw.call(oplock_ack(a, OplockLevel::NONE));
+    assert_eq!(r.header.status, NtStatus::SUCCESS);
+    let (_, level) = created(&raw.recv().remove(0));
+    assert_eq!(level, OplockLevel::II);
 }
 
 #[test]

@@ -9,13 +9,15 @@
 //! Must not: do I/O, read a clock or the OS RNG. Drivers move bytes, time and completions in
 //! and drain [`Server::poll_output`].
 //!
-//! Oplocks: BATCH and EXCLUSIVE are granted to a file's only open and broken to NONE before a
-//! conflicting open proceeds (`engine::oplocks`); LEVEL_II is never granted.
+//! Oplocks: BATCH and EXCLUSIVE are granted to a file's only open and LEVEL_II beside other
+//! opens; a conflicting open breaks BATCH and EXCLUSIVE to LEVEL_II (NONE when it overwrites)
+//! before it proceeds, and WRITE, size changes and byte-range locks break LEVEL_II to NONE
+//! (`engine::oplocks`).
 //!
 //! Durable opens (DHnQ, DH2Q, DHnC, DH2C) are granted with a batch oplock and kept after
 //! their connection or session ends, until reconnected or expired (`engine::durable`).
 //!
-//! Not yet done (issue 6 leaves them to later issues): LEVEL_II oplocks and leases (no lease
+//! Not yet done (issue 6 leaves them to later issues): leases (no lease
 //! context is answered), multichannel binding (REQUEST_NOT_ACCEPTED), persistent
 //! handles, compression, and FSCTLs other than
 //! VALIDATE_NEGOTIATE_INFO and QUERY_NETWORK_INTERFACE_INFO (handed to the backend; memfs

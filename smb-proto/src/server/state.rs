@@ -156,11 +156,19 @@ pub(crate) struct Open {
     pub inflight: u32,
     /// Which file it is, for oplock conflicts (see `engine::oplocks`).
     pub file: FileKey,
-    /// The oplock it holds (NONE, EXCLUSIVE or BATCH; never LEVEL_II or a lease).
+    /// The oplock it holds (NONE, LEVEL_II, EXCLUSIVE or BATCH; never a lease).
     pub oplock: OplockLevel,
     /// A break notification was sent and its acknowledgment is awaited
     /// (Open.OplockState Breaking, MS-SMB2 3.3.1.10).
     pub breaking: bool,
+    /// The level the awaited break goes to (LEVEL_II or NONE; meaningful while `breaking`).
+    pub break_to: OplockLevel,
+    /// Its LEVEL_II oplock was broken to NONE, a break no acknowledgment answers
+    /// (MS-SMB2 2.2.24.1): one that comes anyway is a protocol error.
+    pub level_ii_broken: bool,
+    /// A SET_INFO disposition through it made the file delete-pending: a CREATE of the file
+    /// then fails (DELETE_PENDING) without breaking oplocks, as on Windows and smbd.
+    pub delete_pending: bool,
     /// Open.LockSequenceArray (MS-SMB2 3.3.1.10): the LockSequenceNumber of the last
     /// successful LOCK per LockSequenceIndex 1..=64, [`NO_LOCK_SEQUENCE`] when none is valid.
     pub lock_sequences: [u8; 64],
@@ -241,6 +249,9 @@ pub(crate) enum Waiting {
         oplock: OplockLevel,
         /// Whether it breaks other opens' oplocks (not a stat open).
         breaks: bool,
+        /// Whether it supersedes or overwrites the file: oplocks it breaks go to NONE, and
+        /// LEVEL_II holders are broken too (MS-FSA 2.1.5.1).
+        overwrite: bool,
         /// The durable open asked for (DHnQ or DH2Q), granted with a batch oplock.
         durable: Option<DurableAsk>,
     },
@@ -264,6 +275,8 @@ pub(crate) enum Waiting {
     SetInfo {
         rename_to: Option<String>,
         times: super::engine::timestamps::TimeChange,
+        /// A disposition change: whether the file is now delete-pending.
+        delete: Option<bool>,
     },
     /// QUERY_DIRECTORY on this open; `first` when it is the first since open/restart.
     QueryDirectory {

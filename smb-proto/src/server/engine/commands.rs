@@ -355,6 +355,21 @@ impl Server {
                             InfoChange::File(FileInfo::Rename(r)) => Some(r.file_name.clone()),
                             _ => None,
                         };
+                        let delete = match &change {
+                            InfoChange::File(FileInfo::Disposition(d)) => Some(d.delete_pending),
+                            InfoChange::File(FileInfo::DispositionEx(d))
+                                if !d.flags.contains(
+                                    crate::wire::fscc::file::DispositionExFlags::ON_CLOSE,
+                                ) =>
+                            {
+                                Some(
+                                    d.flags.contains(
+                                        crate::wire::fscc::file::DispositionExFlags::DELETE,
+                                    ),
+                                )
+                            }
+                            _ => None,
+                        };
                         let times = match &mut change {
                             InfoChange::File(FileInfo::Basic(b)) => {
                                 let last_write = b.last_write_time;
@@ -371,7 +386,11 @@ impl Server {
                                 open: open.id,
                                 change,
                             },
-                            Waiting::SetInfo { rename_to, times },
+                            Waiting::SetInfo {
+                                rename_to,
+                                times,
+                                delete,
+                            },
                         )
                     }
                     RequestBody::QueryDirectory(q) => {
@@ -487,6 +506,9 @@ impl Server {
                     }
                     _ => return Err(NtStatus::NOT_SUPPORTED.into()),
                 };
+                if super::oplocks::op_breaks_level_ii(&op) {
+                    self.break_level_ii(&open.file);
+                }
                 self.emit_op(ch, chain_id, now, header, ctx, op, waiting)
             }
         }
@@ -675,6 +697,7 @@ impl Server {
                 file,
                 oplock: req.requested_oplock_level,
                 breaks: super::oplocks::create_breaks(desired, req.create_disposition),
+                overwrite: super::oplocks::overwrites(req.create_disposition),
                 durable,
             },
         ))

@@ -1,11 +1,13 @@
-//! Batch and exclusive oplocks: granting (MS-SMB2 3.3.5.9), breaking (3.3.4.6) and the
-//! acknowledgment (3.3.5.22.1).
+//! Oplocks: granting (MS-SMB2 3.3.5.9), breaking (3.3.4.6) and the acknowledgment
+//! (3.3.5.22.1), by the rules of MS-FSA 2.1.5.17 and 2.1.4.12 as Windows and smbd apply them.
 //!
-//! Owns: which open holds an oplock on which file; granting BATCH or EXCLUSIVE only to the
-//! sole open of a file; break notifications, always to NONE (LEVEL_II is never granted, so no
-//! level-II break obligations exist); holding a conflicting CREATE until the holder
-//! acknowledges, closes, goes away or the break timer expires; the OPLOCK_BREAK
-//! acknowledgment. Leases are not granted (a lease acknowledgment names no lease).
+//! Owns: which open holds an oplock on which file; granting BATCH or EXCLUSIVE to the sole
+//! open of a file and LEVEL_II beside other opens; break notifications (a BATCH or EXCLUSIVE
+//! holder to LEVEL_II, or to NONE when the conflicting open overwrites; LEVEL_II holders to
+//! NONE on WRITE, end-of-file or allocation change, byte-range lock and overwrite, with no
+//! acknowledgment expected); holding a conflicting CREATE until the holder acknowledges,
+//! closes, goes away or the break timer expires; the OPLOCK_BREAK acknowledgment. Leases are
+//! not granted (a lease acknowledgment names no lease).
 //! Must not: talk to the backend itself (a held CREATE goes out as the op `emit_op` built) or
 //! block: every held CREATE ends by acknowledgment, close, disconnect, cancel or timeout.
 
@@ -33,6 +35,8 @@ pub(super) struct Held {
     pub holder: OpenId,
     /// The file it names.
     pub file: FileKey,
+    /// The level it breaks oplocks to (LEVEL_II, or NONE when it overwrites).
+    pub to: OplockLevel,
     /// What goes on once the break ends.
     pub pending: Pending,
     /// When the break times out.
@@ -62,18 +66,48 @@ pub(crate) fn file_key(share: &ShareConfig, path: &str) -> FileKey {
     }
 }
 
-/// Whether a CREATE with this access and disposition breaks a batch or exclusive oplock.
-pub(crate) fn create_breaks(desired: AccessMask, disposition: CreateDisposition) -> bool {
-    let truncates = matches!(
+/// Whether a CREATE with this disposition replaces the file's data (SUPERSEDE, OVERWRITE,
+/// OVERWRITE_IF): the oplocks it breaks go to NONE, not LEVEL_II (MS-FSA 2.1.5.1).
+pub(crate) fn overwrites(disposition: CreateDisposition) -> bool {
+    matches!(
         disposition,
         CreateDisposition::SUPERSEDE
             | CreateDisposition::OVERWRITE
             | CreateDisposition::OVERWRITE_IF
-    );
-    truncates || desired.0 & !STAT_ACCESS != 0
+    )
 }
 
-/// Whether `level` is one this server grants and must break.
+/// The level a conflicting open breaks a BATCH or EXCLUSIVE oplock to.
+fn break_level(overwrite: bool) -> OplockLevel {
+    if overwrite {
+        OplockLevel::NONE
+    } else {
+        OplockLevel::II
+    }
+}
+
+/// Whether a CREATE with this access and disposition breaks a batch or exclusive oplock.
+pub(crate) fn create_breaks(desired: AccessMask, disposition: CreateDisposition) -> bool {
+    overwrites(disposition) || desired.0 & !STAT_ACCESS != 0
+}
+
+/// Whether an op on an open breaks the file's LEVEL_II oplocks (MS-FSA 2.1.4.12): a WRITE,
+/// an end-of-file or allocation change, or a LOCK that takes a range (an unlock does not).
+pub(crate) fn op_breaks_level_ii(op: &FsOp) -> bool {
+    match op {
+        FsOp::Write { .. } => true,
+        FsOp::SetInfo { change, .. } => matches!(
+            change,
+            InfoChange::File(FileInfo::EndOfFile(_) | FileInfo::Allocation(_))
+        ),
+        FsOp::Lock { locks, .. } => locks
+            .iter()
+            .any(|l| !l.flags.contains(crate::wire::lock::LockFlags::UNLOCK)),
+        _ => false,
+    }
+}
+
+/// Whether `level` is an exclusive one (BATCH or EXCLUSIVE), whose break is acknowledged.
 fn holds(level: OplockLevel) -> bool {
     level == OplockLevel::BATCH || level == OplockLevel::EXCLUSIVE
 }
@@ -94,6 +128,15 @@ impl Server {
                     && same_file(&o.file, file)
             })
             .map(|o| o.id)
+    }
+
+    /// Whether `file` is delete-pending through one of its opens: a CREATE of it then fails
+    /// (DELETE_PENDING) before any oplock is broken (smb2.oplock.doc). Should the backend
+    /// open it anyway, the grant breaks the holder it finds then.
+    fn delete_pending(&self, file: &FileKey) -> bool {
+        self.opens
+            .values()
+            .any(|o| o.delete_pending && same_file(&o.file, file))
     }
 
     fn find_open_mut(&mut self, id: OpenId) -> Option<&mut Open> {
@@ -124,13 +167,13 @@ impl Server {
                     ..
                 },
                 Waiting::Create { file, .. },
-            ) if create_breaks(*desired_access, *disposition) => {
-                self.oplock_holder(file, true).map(|h| (h, file.clone()))
-            }
+            ) if create_breaks(*desired_access, *disposition) && !self.delete_pending(file) => self
+                .oplock_holder(file, true)
+                .map(|h| (h, file.clone(), break_level(overwrites(*disposition)))),
             _ => None,
         };
         let r = self.emit_op(ch, chain_id, now, header, ctx, op, waiting)?;
-        let Some((holder, file)) = holder else {
+        let Some((holder, file, to)) = holder else {
             return Ok(r);
         };
         let Some(id) = self
@@ -150,7 +193,7 @@ impl Server {
         let Some(ServerOutput::Op(request)) = at.and_then(|p| self.outbox.remove(p)) else {
             return Ok(r);
         };
-        self.send_break(holder, false);
+        self.send_break(holder, to, false);
         self.held.insert(
             id,
             Held {
@@ -158,6 +201,7 @@ impl Server {
                 chain: chain_id,
                 holder,
                 file,
+                to,
                 pending: Pending::Request(request),
                 deadline: now + BREAK_TIMEOUT,
             },
@@ -165,16 +209,20 @@ impl Server {
         Ok(r)
     }
 
-    /// The level granted to a new open of `file` (MS-SMB2 3.3.5.9): the requested BATCH or
-    /// EXCLUSIVE when no other open of the file exists, NONE otherwise (and always NONE for a
-    /// directory, for LEVEL_II and for a lease request). A holder found only now (the file
-    /// was reached under another name) is sent a break and loses its oplock at once.
+    /// The level granted to a new open of `file` (MS-SMB2 3.3.5.9, as smbd grants): the
+    /// requested LEVEL_II, EXCLUSIVE or BATCH when no other open of the file exists;
+    /// LEVEL_II beside other opens when none of them keeps an exclusive oplock; NONE for a
+    /// stat open beside others, a directory, a lease request or no request. A BATCH or
+    /// EXCLUSIVE holder found only now (the file was reached under another name) is sent a
+    /// break and loses its oplock at once; an overwriting open breaks LEVEL_II holders to
+    /// NONE (MS-FSA 2.1.5.1).
     pub(super) fn grant_oplock(
         &mut self,
         file: &FileKey,
         requested: OplockLevel,
         is_directory: bool,
         breaks: bool,
+        overwrite: bool,
     ) -> OplockLevel {
         if breaks {
             let holders: Vec<OpenId> = self
@@ -184,21 +232,53 @@ impl Server {
                 .map(|o| o.id)
                 .collect();
             for id in holders {
-                self.send_break(id, true);
+                self.send_break(id, break_level(overwrite), true);
+            }
+            if overwrite {
+                self.break_level_ii(file);
             }
         }
-        if !holds(requested) || is_directory || file.index == 0 {
+        let wanted = holds(requested) || requested == OplockLevel::II;
+        if !wanted || is_directory || file.index == 0 {
             return OplockLevel::NONE;
         }
         // Scanned only when an oplock is asked for: every open is looked at.
-        let alone = !self.opens.values().any(|o| same_file(&o.file, file));
-        if alone { requested } else { OplockLevel::NONE }
+        let mut others = self.opens.values().filter(|o| same_file(&o.file, file));
+        let Some(first) = others.next() else {
+            return requested;
+        };
+        // Only one open may cache writes; the rest may share reads (LEVEL_II), unless one
+        // still keeps an exclusive oplock. A stat open beside others gets none.
+        let exclusive = holds(first.oplock) || others.any(|o| holds(o.oplock));
+        if !breaks || exclusive {
+            OplockLevel::NONE
+        } else {
+            OplockLevel::II
+        }
     }
 
-    /// Sends `holder`'s connection a break to NONE (MS-SMB2 3.3.4.6), once per break. Like
-    /// smbd, the notification has SessionId 0 and is unsigned; it is sealed for the holder's
-    /// session when that session or its tree requires encryption (3.3.4.1.4).
-    fn send_break(&mut self, holder: OpenId, downgrade_now: bool) {
+    /// Breaks every LEVEL_II oplock on `file` to NONE, the holder's own included (MS-FSA
+    /// 2.1.4.12: a WRITE, an end-of-file or allocation change, a byte-range lock or an
+    /// overwriting open). No acknowledgment is awaited (MS-SMB2 3.3.4.6, 2.2.24.1).
+    pub(super) fn break_level_ii(&mut self, file: &FileKey) {
+        let holders: Vec<OpenId> = self
+            .opens
+            .values()
+            .filter(|o| o.oplock == OplockLevel::II && !o.breaking && same_file(&o.file, file))
+            .map(|o| o.id)
+            .collect();
+        for id in holders {
+            self.send_break(id, OplockLevel::NONE, true);
+        }
+    }
+
+    /// Sends `holder`'s connection a break to `to` (MS-SMB2 3.3.4.6), once per break: a
+    /// BATCH or EXCLUSIVE holder is then awaited (`breaking`), keeping its oplock until it
+    /// acknowledges unless `downgrade_now`; a LEVEL_II holder goes to NONE at once, with no
+    /// acknowledgment. Like smbd, the notification has SessionId 0 and is unsigned; it is
+    /// sealed for the holder's session when that session or its tree requires encryption
+    /// (3.3.4.1.4).
+    fn send_break(&mut self, holder: OpenId, to: OplockLevel, downgrade_now: bool) {
         // A durable open kept without a connection cannot be told: it is closed instead.
         if self.purge_kept(holder) {
             return;
@@ -206,13 +286,22 @@ impl Server {
         let Some(open) = self.opens.get_mut(&holder.0) else {
             return;
         };
-        if downgrade_now {
-            open.oplock = OplockLevel::NONE;
-        }
         if open.breaking {
+            if downgrade_now && holds(open.oplock) {
+                open.oplock = open.break_to;
+            }
             return;
         }
-        open.breaking = true;
+        if open.oplock == OplockLevel::II {
+            open.oplock = OplockLevel::NONE;
+            open.level_ii_broken = true;
+        } else {
+            if downgrade_now {
+                open.oplock = to;
+            }
+            open.breaking = true;
+            open.break_to = to;
+        }
         let (sid, tid, file_id) = (open.session, open.tree, open.file_id());
         // The connection the open was made on while it is still a channel of the session,
         // else another of its channels (MS-SMB2 3.3.4.6).
@@ -241,7 +330,7 @@ impl Server {
             ..Header::default()
         };
         let body = OplockBreakResponse::Oplock(OplockBreak {
-            oplock_level: OplockLevel::NONE,
+            oplock_level: to,
             file_id,
         });
         let payload = ResponsePayload::Body(ResponseBody::OplockBreak(body));
@@ -267,22 +356,33 @@ impl Server {
         };
         let open = self.open_for(ctx, ack.file_id, related)?;
         if !open.breaking {
-            return Err(NtStatus::INVALID_DEVICE_STATE.into());
+            // A LEVEL_II break to NONE is not acknowledged (2.2.24.1): Windows and smbd
+            // answer one that comes anyway with INVALID_OPLOCK_PROTOCOL.
+            return Err(if open.level_ii_broken {
+                NtStatus::INVALID_OPLOCK_PROTOCOL
+            } else {
+                NtStatus::INVALID_DEVICE_STATE
+            }
+            .into());
         }
-        // Whatever the answer, the break is over: the open keeps no oplock.
+        // Whatever the answer, the break is over: the open keeps LEVEL_II when the break
+        // was to LEVEL_II and that is acknowledged, else no oplock. An acknowledgment of
+        // LEVEL_II to a break to NONE is granted NONE, as smbd answers.
+        let granted = match ack.oplock_level {
+            OplockLevel::II if open.break_to == OplockLevel::II => OplockLevel::II,
+            _ => OplockLevel::NONE,
+        };
         if let Some(o) = self.find_open_mut(open.id) {
-            o.oplock = OplockLevel::NONE;
+            o.oplock = granted;
             o.breaking = false;
         }
         match ack.oplock_level {
             OplockLevel::LEASE => return Err(NtStatus::INVALID_PARAMETER.into()),
-            // The break was to NONE; an acknowledgment of LEVEL_II is granted NONE, as smbd
-            // answers.
             OplockLevel::NONE | OplockLevel::II => {}
             _ => return Err(NtStatus::INVALID_OPLOCK_PROTOCOL.into()),
         }
         let body = OplockBreakResponse::Oplock(OplockBreak {
-            oplock_level: OplockLevel::NONE,
+            oplock_level: granted,
             file_id: open.file_id(),
         });
         Ok(Some(self.respond(
@@ -336,7 +436,10 @@ impl Server {
         let conflict = match (&cur.waiting, &result) {
             (
                 Waiting::Create {
-                    file, breaks: true, ..
+                    file,
+                    breaks: true,
+                    overwrite,
+                    ..
                 },
                 Ok(OpReply::Create(c)),
             ) => {
@@ -347,11 +450,11 @@ impl Server {
                 self.opens
                     .values()
                     .find(|o| o.oplock == OplockLevel::EXCLUSIVE && same_file(&o.file, &key))
-                    .map(|o| (o.id, key))
+                    .map(|o| (o.id, key, break_level(*overwrite)))
             }
             _ => None,
         };
-        let Some((holder, file)) = conflict else {
+        let Some((holder, file, to)) = conflict else {
             return Some((cur, result));
         };
         let Ok(reply) = result else {
@@ -367,7 +470,7 @@ impl Server {
         };
         c.current = Some(cur);
         self.ops.insert(op, OpOwner::Chain { ch, chain });
-        self.send_break(holder, false);
+        self.send_break(holder, to, false);
         self.held.insert(
             op,
             Held {
@@ -375,6 +478,7 @@ impl Server {
                 chain,
                 holder,
                 file,
+                to,
                 pending: Pending::Reply(reply),
                 deadline: now + BREAK_TIMEOUT,
             },
@@ -431,7 +535,7 @@ impl Server {
                 }
                 Some(_) => {}
             }
-            let (holder, deadline, file) = (h.holder, h.deadline, h.file.clone());
+            let (holder, deadline, file, to) = (h.holder, h.deadline, h.file.clone(), h.to);
             let still_held = self.opens.get(&holder.0).is_some_and(|o| holds(o.oplock));
             if still_held {
                 if deadline > now {
@@ -445,7 +549,7 @@ impl Server {
             }
             // Another open may have been granted an oplock on the file meanwhile.
             if let Some(next) = self.oplock_holder(&file, is_request) {
-                self.send_break(next, false);
+                self.send_break(next, to, false);
                 if let Some(h) = self.held.get_mut(&id) {
                     h.holder = next;
                     h.deadline = now + BREAK_TIMEOUT;
@@ -502,5 +606,57 @@ mod tests {
             AccessMask::FILE_READ_DATA,
             CreateDisposition::OPEN
         ));
+    }
+
+    #[test]
+    fn only_overwrites_break_to_none() {
+        for d in [
+            CreateDisposition::SUPERSEDE,
+            CreateDisposition::OVERWRITE,
+            CreateDisposition::OVERWRITE_IF,
+        ] {
+            assert!(overwrites(d));
+        }
+        for d in [
+            CreateDisposition::OPEN,
+            CreateDisposition::CREATE,
+            CreateDisposition::OPEN_IF,
+        ] {
+            assert!(!overwrites(d));
+        }
+        assert_eq!(break_level(true), OplockLevel::NONE);
+        assert_eq!(break_level(false), OplockLevel::II);
+    }
+
+    #[test]
+    fn writes_size_changes_and_locks_break_level_ii() {
+        use crate::wire::fscc::file::{FileEndOfFileInformation, FileInfo};
+        use crate::wire::lock::{LockElement, LockFlags};
+        let open = OpenId(1);
+        let write = FsOp::Write {
+            open,
+            offset: 0,
+            data: bytes::Bytes::from_static(b"x"),
+            write_through: false,
+        };
+        assert!(op_breaks_level_ii(&write));
+        let eof = FsOp::SetInfo {
+            open,
+            change: InfoChange::File(FileInfo::EndOfFile(FileEndOfFileInformation {
+                end_of_file: 10,
+            })),
+        };
+        assert!(op_breaks_level_ii(&eof));
+        let lock = |flags| FsOp::Lock {
+            open,
+            locks: vec![LockElement {
+                offset: 0,
+                length: 1,
+                flags,
+            }],
+        };
+        assert!(op_breaks_level_ii(&lock(LockFlags::SHARED_LOCK)));
+        assert!(!op_breaks_level_ii(&lock(LockFlags::UNLOCK)));
+        assert!(!op_breaks_level_ii(&FsOp::Flush { open }));
     }
 }

@@ -131,6 +131,7 @@ impl Server {
                     file,
                     oplock,
                     breaks,
+                    overwrite,
                     durable,
                 },
                 OpReply::Create(c),
@@ -156,7 +157,8 @@ impl Server {
                     index: c.file_index,
                     ..file.clone()
                 };
-                let oplock_level = self.grant_oplock(&file, *oplock, c.is_directory, *breaks);
+                let oplock_level =
+                    self.grant_oplock(&file, *oplock, c.is_directory, *breaks, *overwrite);
                 let durable = self.grant_durable(ch, *session, *tree, *durable, oplock_level);
                 let o = Open {
                     id: *open,
@@ -171,6 +173,9 @@ impl Server {
                     file,
                     oplock: oplock_level,
                     breaking: false,
+                    break_to: OplockLevel::NONE,
+                    level_ii_broken: false,
+                    delete_pending: false,
                     lock_sequences: [NO_LOCK_SEQUENCE; 64],
                     ea_cursor: 0,
                     durable,
@@ -377,9 +382,21 @@ impl Server {
                     None,
                 ))
             }
-            (Waiting::SetInfo { rename_to, times }, OpReply::SetInfo) => {
+            (
+                Waiting::SetInfo {
+                    rename_to,
+                    times,
+                    delete,
+                },
+                OpReply::SetInfo,
+            ) => {
                 if let (Some(to), Some(open)) = (rename_to, cur.counted) {
                     self.renamed(open, to);
+                }
+                if let (Some(d), Some(o)) =
+                    (delete, cur.counted.and_then(|o| self.opens.get_mut(&o.0)))
+                {
+                    o.delete_pending = *d;
                 }
                 if let Some(open) = cur.counted {
                     let now = self.filetime(self.last_now);
