@@ -25,6 +25,24 @@ use smb_proto::wire::status::NtStatus;
 use smb_proto::wire::tree_connect::{TreeConnectFlags, TreeConnectRequest};
 use smb_proto::wire::{FileId, Guid, SessionId, TreeId};
 
+/// A CREATE of `name` asking for a batch oplock and a durable v1 handle (DHnQ).
+fn durable_v1(name: &str) -> RequestBody {
+    create_ctx(
+        name,
+        OplockLevel::BATCH,
+        vec![CreateContext::DurableHandleRequest],
+    )
+}
+
+/// A CREATE of `name` reconnecting the durable v1 handle `fid` (DHnC).
+fn reconnect_v1(name: &str, fid: FileId) -> RequestBody {
+    create_ctx(
+        name,
+        OplockLevel::BATCH,
+        vec![CreateContext::DurableHandleReconnect { file_id: fid }],
+    )
+}
+
 /// The CREATE response of `resp`.
 fn created(resp: &Bytes) -> CreateResponse {
     let r = smb_proto::wire::message::decode_response(resp).expect("response");
@@ -114,15 +132,7 @@ fn a_durable_open_outlives_its_connection_and_reconnects() {
     assert_eq!(s, NtStatus::SUCCESS);
     assert!(created(&resp).contexts.is_empty(), "not durable");
 
-    let (s, resp) = net.call(
-        &mut a,
-        &ka,
-        create_ctx(
-            "d.txt",
-            OplockLevel::BATCH,
-            vec![CreateContext::DurableHandleRequest],
-        ),
-    );
+    let (s, resp) = net.call(&mut a, &ka, durable_v1("d.txt"));
     assert_eq!(s, NtStatus::SUCCESS);
     let c = created(&resp);
     assert_eq!(c.oplock_level, OplockLevel::BATCH);
@@ -133,15 +143,7 @@ fn a_durable_open_outlives_its_connection_and_reconnects() {
         NtStatus::SUCCESS
     );
     // Still in use: a reconnect does not find it.
-    let (s, _) = net.call(
-        &mut a,
-        &ka,
-        create_ctx(
-            "d.txt",
-            OplockLevel::BATCH,
-            vec![CreateContext::DurableHandleReconnect { file_id: fid }],
-        ),
-    );
+    let (s, _) = net.call(&mut a, &ka, reconnect_v1("d.txt", fid));
     assert_eq!(s, NtStatus::OBJECT_NAME_NOT_FOUND);
 
     net.drop_conn(&a);
@@ -150,15 +152,7 @@ fn a_durable_open_outlives_its_connection_and_reconnects() {
 
     let (mut b, kb) = net.login_as(("alice", "secret"), 2002);
     assert_eq!(net.call(&mut b, &kb, read(fid)).0, NtStatus::FILE_CLOSED);
-    let (s, resp) = net.call(
-        &mut b,
-        &kb,
-        create_ctx(
-            "d.txt",
-            OplockLevel::BATCH,
-            vec![CreateContext::DurableHandleReconnect { file_id: fid }],
-        ),
-    );
+    let (s, resp) = net.call(&mut b, &kb, reconnect_v1("d.txt", fid));
     assert_eq!(s, NtStatus::SUCCESS);
     let c = created(&resp);
     assert_eq!(c.file_id, fid);
@@ -171,15 +165,7 @@ fn a_durable_open_outlives_its_connection_and_reconnects() {
     assert_eq!(s, NtStatus::SUCCESS);
     assert_eq!(&read_data(&resp)[..], b"kept");
     // Reconnected, it is in use again: a second reconnect does not find it.
-    let (s, _) = net.call(
-        &mut b,
-        &kb,
-        create_ctx(
-            "d.txt",
-            OplockLevel::BATCH,
-            vec![CreateContext::DurableHandleReconnect { file_id: fid }],
-        ),
-    );
+    let (s, _) = net.call(&mut b, &kb, reconnect_v1("d.txt", fid));
     assert_eq!(s, NtStatus::OBJECT_NAME_NOT_FOUND);
     // LOGOFF keeps durable opens too (as Windows and smbd): a new session gets it back.
     assert_eq!(
@@ -193,15 +179,7 @@ fn a_durable_open_outlives_its_connection_and_reconnects() {
         "kept opens belong to no connection"
     );
     let (mut c, kc) = net.login_as(("alice", "secret"), 2003);
-    let (s, _) = net.call(
-        &mut c,
-        &kc,
-        create_ctx(
-            "d.txt",
-            OplockLevel::BATCH,
-            vec![CreateContext::DurableHandleReconnect { file_id: fid }],
-        ),
-    );
+    let (s, _) = net.call(&mut c, &kc, reconnect_v1("d.txt", fid));
     assert_eq!(s, NtStatus::SUCCESS);
     assert_eq!(net.server.open_count(c.ch), 1);
     // CLOSE ends it.
@@ -346,15 +324,7 @@ fn reconnects_that_do_not_match_are_refused() {
     assert_eq!(net.fs.open_count(), 1);
 
     // A version-1 open is not reconnected by DH2C; a version-2 one is by DHnC.
-    let (_, resp) = net.call(
-        &mut c,
-        &kc,
-        create_ctx(
-            "v1.txt",
-            OplockLevel::BATCH,
-            vec![CreateContext::DurableHandleRequest],
-        ),
-    );
+    let (_, resp) = net.call(&mut c, &kc, durable_v1("v1.txt"));
     let v1 = created(&resp).file_id;
     net.drop_conn(&c);
     let (mut e, ke) = net.login_as(("alice", "secret"), 2304);
@@ -364,15 +334,7 @@ fn reconnects_that_do_not_match_are_refused() {
         create_ctx("v1.txt", OplockLevel::BATCH, vec![dh2c(v1, 0)]),
     );
     assert_eq!(s, NtStatus::OBJECT_NAME_NOT_FOUND);
-    let (s, _) = net.call(
-        &mut e,
-        &ke,
-        create_ctx(
-            "m.txt",
-            OplockLevel::BATCH,
-            vec![CreateContext::DurableHandleReconnect { file_id: fid }],
-        ),
-    );
+    let (s, _) = net.call(&mut e, &ke, reconnect_v1("m.txt", fid));
     assert_eq!(s, NtStatus::SUCCESS);
 }
 
@@ -380,43 +342,19 @@ fn reconnects_that_do_not_match_are_refused() {
 fn a_conflicting_open_purges_a_kept_open() {
     let mut net = Net::new(config());
     let (mut a, ka) = net.login_as(("alice", "secret"), 2401);
-    let (_, resp) = net.call(
-        &mut a,
-        &ka,
-        create_ctx(
-            "c.txt",
-            OplockLevel::BATCH,
-            vec![CreateContext::DurableHandleRequest],
-        ),
-    );
+    let (_, resp) = net.call(&mut a, &ka, durable_v1("c.txt"));
     let fid = created(&resp).file_id;
     net.drop_conn(&a);
     // Its batch oplock cannot be broken, so the kept open is closed and the new open is the
     // file's only one.
     let (mut b, kb) = net.login_as(("alice", "secret"), 2402);
-    let (s, resp) = net.call(
-        &mut b,
-        &kb,
-        create_ctx(
-            "c.txt",
-            OplockLevel::BATCH,
-            vec![CreateContext::DurableHandleRequest],
-        ),
-    );
+    let (s, resp) = net.call(&mut b, &kb, durable_v1("c.txt"));
     assert_eq!(s, NtStatus::SUCCESS);
     let c = created(&resp);
     assert_eq!(c.oplock_level, OplockLevel::BATCH);
     assert_ne!(c.file_id, fid);
     assert_eq!(net.fs.open_count(), 1);
-    let (s, _) = net.call(
-        &mut b,
-        &kb,
-        create_ctx(
-            "c.txt",
-            OplockLevel::BATCH,
-            vec![CreateContext::DurableHandleReconnect { file_id: fid }],
-        ),
-    );
+    let (s, _) = net.call(&mut b, &kb, reconnect_v1("c.txt", fid));
     assert_eq!(s, NtStatus::OBJECT_NAME_NOT_FOUND);
 }
 

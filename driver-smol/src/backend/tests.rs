@@ -149,6 +149,20 @@ impl Fixture {
     }
 
     fn list(&self, open: OpenId, pattern: &str, restart: bool, len: u32) -> Vec<String> {
+        self.entries(open, pattern, restart, len)
+            .into_iter()
+            .map(|e| e.file_name)
+            .collect()
+    }
+
+    /// One QUERY_DIRECTORY of the FileIdBothDirectoryInformation class, decoded.
+    fn entries(
+        &self,
+        open: OpenId,
+        pattern: &str,
+        restart: bool,
+        len: u32,
+    ) -> Vec<smb_proto::wire::fscc::directory::FileIdBothDirectoryInformation> {
         match self.run(FsOp::QueryDirectory {
             open,
             class: FileInfoClass::ID_BOTH_DIRECTORY,
@@ -160,9 +174,7 @@ impl Fixture {
         }) {
             Ok(OpReply::QueryDirectory(buf)) => {
                 match DirectoryListing::decode(FileInfoClass::ID_BOTH_DIRECTORY, &buf) {
-                    Ok(DirectoryListing::IdBothDirectory(v)) => {
-                        v.into_iter().map(|e| e.file_name).collect()
-                    }
+                    Ok(DirectoryListing::IdBothDirectory(v)) => v,
                     other => panic!("bad listing {other:?}"),
                 }
             }
@@ -481,7 +493,6 @@ fn waiting_lock_ends_when_its_handle_closes() {
 
 #[test]
 fn a_set_creation_time_sticks_in_queries_and_listings() {
-    use smb_proto::wire::fscc::directory::DirectoryListing;
     use smb_proto::wire::fscc::file::FileBasicInformation;
     let mut f = Fixture::new();
     let o = f.rw("t.txt", CreateDisposition::CREATE).expect("create");
@@ -512,23 +523,7 @@ fn a_set_creation_time_sticks_in_queries_and_listings() {
     }
     f.close(o);
     let d = f.dir("", CreateDisposition::OPEN).expect("root");
-    let listing = match f.run(FsOp::QueryDirectory {
-        open: d,
-        class: FileInfoClass::ID_BOTH_DIRECTORY,
-        pattern: "t.txt".into(),
-        restart: true,
-        single: false,
-        index: None,
-        output_len: 4096,
-    }) {
-        Ok(OpReply::QueryDirectory(buf)) => {
-            match DirectoryListing::decode(FileInfoClass::ID_BOTH_DIRECTORY, &buf) {
-                Ok(DirectoryListing::IdBothDirectory(v)) => v,
-                other => panic!("bad listing {other:?}"),
-            }
-        }
-        other => panic!("unexpected {other:?}"),
-    };
+    let listing = f.entries(d, "t.txt", true, 4096);
     assert_eq!(listing.len(), 1);
     assert_eq!(listing.first().map(|e| e.common.creation_time), Some(when));
 }
@@ -751,23 +746,7 @@ fn short_names_and_compression_information() {
     };
     assert_eq!((c.compressed_file_size, c.compression_format), (5, 0));
     let d = f.dir("", CreateDisposition::OPEN).expect("root");
-    let listing = match f.run(FsOp::QueryDirectory {
-        open: d,
-        class: FileInfoClass::ID_BOTH_DIRECTORY,
-        pattern: "*".into(),
-        restart: true,
-        single: false,
-        index: None,
-        output_len: 4096,
-    }) {
-        Ok(OpReply::QueryDirectory(buf)) => {
-            match DirectoryListing::decode(FileInfoClass::ID_BOTH_DIRECTORY, &buf) {
-                Ok(DirectoryListing::IdBothDirectory(v)) => v,
-                other => panic!("bad listing {other:?}"),
-            }
-        }
-        other => panic!("unexpected {other:?}"),
-    };
+    let listing = f.entries(d, "*", true, 4096);
     let e = listing
         .iter()
         .find(|e| e.file_name == "A Rather Long Name.text")
@@ -849,23 +828,7 @@ fn extended_attributes_live_in_xattrs() {
     f.close(o);
     let d = f.dir("", CreateDisposition::OPEN).expect("root");
     for pattern in ["*", "eas.txt"] {
-        let listing = match f.run(FsOp::QueryDirectory {
-            open: d,
-            class: FileInfoClass::ID_BOTH_DIRECTORY,
-            pattern: pattern.into(),
-            restart: true,
-            single: false,
-            index: None,
-            output_len: 4096,
-        }) {
-            Ok(OpReply::QueryDirectory(buf)) => {
-                match DirectoryListing::decode(FileInfoClass::ID_BOTH_DIRECTORY, &buf) {
-                    Ok(DirectoryListing::IdBothDirectory(v)) => v,
-                    other => panic!("bad listing {other:?}"),
-                }
-            }
-            other => panic!("unexpected {other:?}"),
-        };
+        let listing = f.entries(d, pattern, true, 4096);
         let e = listing
             .iter()
             .find(|e| e.file_name == "eas.txt")
