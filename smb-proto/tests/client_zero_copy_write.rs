@@ -3,121 +3,35 @@
 //! through `Connection::request` does, under every signing algorithm and cipher, and what it
 //! writes must read back.
 
-use std::sync::Arc;
+mod loopback_harness;
+
 use std::time::Instant;
 
 use bytes::Bytes;
+use loopback_harness::{Harness, client_config, read_req, server_config};
 use smb_crypto::{CipherId, SigningAlgorithm};
-use smb_proto::auth::ntlm::{Credentials, ServerIdentity};
-use smb_proto::auth::{AcceptorConfig, InitiatorConfig, NtlmPolicy, SpnegoInitiator, UserStore};
-use smb_proto::client::{
-    ClientConfig, Event, RequestId, SendError, WRITE_HEADROOM, WriteAt, WriteBuf, WriteRefused,
-};
-use smb_proto::io::Clock;
-use smb_proto::loopback::Loopback;
-use smb_proto::rng::SeededRng;
-use smb_proto::server::{ServerConfig, ShareConfig};
-use smb_proto::wire::create::{
-    CreateDisposition, CreateOptions, CreateRequest, ImpersonationLevel, OplockLevel, ShareAccess,
-};
-use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
+use smb_proto::client::RequestId;
+use smb_proto::client::{SendError, WRITE_HEADROOM, WriteAt, WriteBuf, WriteRefused};
+use smb_proto::wire::create::CreateDisposition;
 use smb_proto::wire::message::{RequestBody, Response, ResponseBody, ResponsePayload};
-use smb_proto::wire::read::{Channel, ReadFlags, ReadRequest};
+use smb_proto::wire::read::Channel;
 use smb_proto::wire::write::{WriteFlags, WriteRequest};
 use smb_proto::wire::{Dialect, FileId, SessionId, TreeId};
 
-const FILETIME: u64 = 133_000_000_000_000_000;
-
-fn server_config(t0: Instant, encrypt: bool) -> ServerConfig {
-    let mut users = UserStore::new();
-    users.add_password("alice", "secret");
-    let mut c = ServerConfig::new(Arc::new(AcceptorConfig::new(
-        ServerIdentity {
-            netbios_name: "SRV".into(),
-            netbios_domain: "WORKGROUP".into(),
-            dns_name: "srv".into(),
-            dns_domain: String::new(),
-        },
-        users,
-    )));
-    c.clock = Some(Clock {
-        instant: t0,
-        filetime: FILETIME,
-    });
-    c.rng_seed = [9; 32];
-    c.encrypt_data = encrypt;
-    c.shares = vec![ShareConfig::disk("share", "memfs")];
-    c
-}
-
-fn client_config(t0: Instant, dialect: Dialect) -> ClientConfig {
-    ClientConfig {
-        min_dialect: dialect,
-        max_dialect: dialect,
-        server_name: "srv".into(),
-        clock: Some(Clock {
-            instant: t0,
-            filetime: FILETIME,
-        }),
-        rng_seed: [3; 32],
-        ..ClientConfig::default()
-    }
-}
-
-fn wait(l: &mut Loopback, id: RequestId) -> Response {
-    l.pump().expect("settles");
-    match l.take_response(id).expect("a response") {
+fn wait(l: &mut Harness, id: RequestId) -> Response {
+    match l.wait(id) {
         Ok(r) => r,
         Err(e) => panic!("request failed: {e}"),
     }
 }
 
 /// Authenticates, connects the share and creates file `f`.
-fn setup(l: &mut Loopback) -> (SessionId, TreeId, FileId) {
-    let cfg = Arc::new(InitiatorConfig {
-        credentials: Credentials::from_password("alice", "WORKGROUP", "secret"),
-        workstation: "CLIENT".into(),
-        ntlm_policy: NtlmPolicy::default(),
-    });
-    let init = SpnegoInitiator::new(cfg, "srv", FILETIME, SeededRng::from_seed([4; 32]))
-        .expect("NTLM allowed");
-    let id = l
-        .client
-        .session_setup(l.now, Box::new(init))
-        .expect("setup");
-    l.pump().expect("settles");
-    let session = l
-        .events
-        .iter()
-        .find_map(|e| match e {
-            Event::SessionReady { id: i, session, .. } if *i == id => Some(*session),
-            _ => None,
-        })
-        .expect("session ready");
-    let tc = l.client.tree_connect(l.now, session, "share").expect("tc");
-    let tree = wait(l, tc).header.tree_id().expect("tree id");
-    let create = RequestBody::Create(CreateRequest {
-        name_padding: None,
-        security_flags: 0,
-        requested_oplock_level: OplockLevel::NONE,
-        impersonation_level: ImpersonationLevel::IMPERSONATION,
-        smb_create_flags: 0,
-        desired_access: AccessMask(AccessMask::GENERIC_READ.0 | AccessMask::GENERIC_WRITE.0),
-        file_attributes: FileAttributes::default(),
-        share_access: ShareAccess(ShareAccess::READ.0 | ShareAccess::WRITE.0),
-        create_disposition: CreateDisposition::OVERWRITE_IF,
-        create_options: CreateOptions::NON_DIRECTORY_FILE,
-        name: "f".into(),
-        contexts: Vec::new(),
-    });
-    let id = l
-        .client
-        .request(l.now, session, tree, create)
-        .expect("send");
-    let ResponsePayload::Body(ResponseBody::Create(c)) = wait(l, id).payload else {
-        panic!("create failed")
-    };
-    (session, tree, c.file_id)
+fn setup(l: &mut Harness) -> (SessionId, TreeId, FileId) {
+    let (s, t) = l.login("secret", "share");
+    let fid = l
+        .open(s, t, "f", CreateDisposition::OVERWRITE_IF, false)
+        .expect("create");
+    (s, t, fid)
 }
 
 fn payload(len: usize, seed: u8) -> Vec<u8> {
@@ -126,21 +40,9 @@ fn payload(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
-fn read_back(l: &mut Loopback, s: SessionId, t: TreeId, fid: FileId, len: u32) -> Bytes {
-    let body = RequestBody::Read(ReadRequest {
-        padding: 0x50,
-        flags: ReadFlags::default(),
-        length: len,
-        offset: 0,
-        file_id: fid,
-        minimum_count: 0,
-        channel: Channel::NONE,
-        remaining_bytes: 0,
-        channel_info: Bytes::new(),
-    });
-    let id = l.client.request(l.now, s, t, body).expect("read");
-    match wait(l, id).payload {
-        ResponsePayload::Body(ResponseBody::Read(r)) => r.data,
+fn read_back(l: &mut Harness, s: SessionId, t: TreeId, fid: FileId, len: u32) -> Bytes {
+    match l.call(s, t, read_req(fid, 0, len)) {
+        Ok(ResponseBody::Read(r)) => r.data,
         other => panic!("read: {other:?}"),
     }
 }
@@ -176,7 +78,7 @@ fn pair(
     algs: &[SigningAlgorithm],
     ciphers: &[CipherId],
     encrypt: bool,
-) -> Loopback {
+) -> Harness {
     let t0 = Instant::now();
     let mut cc = client_config(t0, dialect);
     if !algs.is_empty() {
@@ -185,7 +87,9 @@ fn pair(
     if !ciphers.is_empty() {
         cc.ciphers = ciphers.to_vec();
     }
-    Loopback::with_hook(server_config(t0, encrypt), cc, t0, None, true).expect("settles")
+    let mut sc = server_config(t0);
+    sc.encrypt_data = encrypt;
+    Harness::new(sc, cc, t0)
 }
 
 #[test]
@@ -211,10 +115,10 @@ fn write_buf_frames_equal_request_frames_and_read_back() {
             channel_info: Bytes::new(),
         });
         let sent_a = a.client_sent.len();
-        let id = a
-            .client
-            .request(a.now, sa, ta, body)
-            .expect("request write");
+        let id =
+            a.0.client
+                .request(a.0.now, sa, ta, body)
+                .expect("request write");
         wait(&mut a, id);
 
         let at = WriteAt {
@@ -223,10 +127,10 @@ fn write_buf_frames_equal_request_frames_and_read_back() {
             flags: WriteFlags::default(),
         };
         let sent_b = b.client_sent.len();
-        let id = b
-            .client
-            .write(b.now, sb, tb, at, WriteBuf::from_slice(&data))
-            .expect("zero-copy write");
+        let id =
+            b.0.client
+                .write(b.0.now, sb, tb, at, WriteBuf::from_slice(&data))
+                .expect("zero-copy write");
         let r = wait(&mut b, id);
         let ResponsePayload::Body(ResponseBody::Write(w)) = r.payload else {
             panic!("{what}: write failed")
@@ -257,28 +161,28 @@ fn recycled_and_small_buffers_still_write_correctly() {
         offset: 0,
         flags: WriteFlags::default(),
     };
-    let id = l.client.write(l.now, s, t, at, buf).expect("write");
+    let id = l.0.client.write(l.0.now, s, t, at, buf).expect("write");
     wait(&mut l, id);
     assert_eq!(read_back(&mut l, s, t, fid, 10_000), data[..]);
 
     // An empty WRITE goes through the generic encoder (StructureSize 49 counts one byte).
-    let id = l
-        .client
-        .write(l.now, s, t, at, WriteBuf::with_capacity(0))
-        .expect("empty write");
+    let id =
+        l.0.client
+            .write(l.0.now, s, t, at, WriteBuf::with_capacity(0))
+            .expect("empty write");
     let ResponsePayload::Body(ResponseBody::Write(w)) = wait(&mut l, id).payload else {
         panic!("empty write failed")
     };
     assert_eq!(w.count, 0);
 
     // Refusals hand the buffer back untouched.
-    let too_big = l.client.negotiated().expect("negotiated").max_write_size as usize + 1;
+    let too_big = l.0.client.negotiated().expect("negotiated").max_write_size as usize + 1;
     let Err(WriteRefused {
         error: SendError::TooLarge { .. },
         data: Some(back),
-    }) = l
-        .client
-        .write(l.now, s, t, at, WriteBuf::from_slice(&vec![7; too_big]))
+    }) =
+        l.0.client
+            .write(l.0.now, s, t, at, WriteBuf::from_slice(&vec![7; too_big]))
     else {
         panic!("an oversized WRITE must be refused with its buffer")
     };
@@ -286,9 +190,9 @@ fn recycled_and_small_buffers_still_write_correctly() {
     let Err(WriteRefused {
         error: SendError::NoTree(_),
         data: Some(back),
-    }) = l
-        .client
-        .write(l.now, s, TreeId(999), at, WriteBuf::from_slice(b"abc"))
+    }) =
+        l.0.client
+            .write(l.0.now, s, TreeId(999), at, WriteBuf::from_slice(b"abc"))
     else {
         panic!("a WRITE on an unknown tree must be refused with its buffer")
     };
