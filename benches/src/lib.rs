@@ -123,15 +123,24 @@ pub fn median(v: &[f64]) -> f64 {
 /// Linux's USER_HZ); zeros where unavailable.
 pub fn cpu_seconds() -> (f64, f64) {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let (_, own, children) = proc_stat_times(&stat);
+    (own, children)
+}
+
+/// From one `/proc/<pid>/stat` line: (ppid, own CPU seconds, waited-for children's CPU
+/// seconds), user + system, in clock ticks of 1/100 s (Linux's USER_HZ); zeros where a field
+/// is missing.
+fn proc_stat_times(stat: &str) -> (u32, f64, f64) {
     // The command name (field 2) may hold spaces; the fields after it follow its last ')'.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<f64> = rest
         .split_whitespace()
         .map(|x| x.parse().unwrap_or(0.0))
         .collect();
-    // `rest` starts at field 3 (state): utime is field 14, so index 11.
+    // `rest` starts at field 3 (state): ppid is field 4 (index 1), utime field 14 (index 11).
     let at = |i: usize| f.get(i).copied().unwrap_or(0.0) / 100.0;
-    (at(11) + at(12), at(13) + at(14))
+    let ppid = f.get(1).copied().unwrap_or(0.0) as u32;
+    (ppid, at(11) + at(12), at(13) + at(14))
 }
 
 /// CPU seconds (user + system) used so far by process `pid` and every process below it: each
@@ -156,15 +165,8 @@ pub fn process_tree_cpu_seconds(pid: u32) -> f64 {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
             continue;
         };
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let f: Vec<f64> = rest
-            .split_whitespace()
-            .map(|x| x.parse().unwrap_or(0.0))
-            .collect();
-        let at = |i: usize| f.get(i).copied().unwrap_or(0.0) / 100.0;
-        // `rest` starts at field 3 (state): ppid is field 4 (index 1), utime field 14.
-        let ppid = f.get(1).copied().unwrap_or(0.0) as u32;
-        procs.push((p, ppid, at(11) + at(12), at(13) + at(14)));
+        let (ppid, own, reaped) = proc_stat_times(&stat);
+        procs.push((p, ppid, own, reaped));
     }
     let mut total = 0.0;
     let mut frontier = vec![pid];
@@ -188,6 +190,14 @@ pub fn process_tree_cpu_seconds(pid: u32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A command name with spaces and a ')' does not shift the fields after it.
+    #[test]
+    fn stat_fields_follow_the_last_parenthesis() {
+        let line = "42 (smbd: a) b) S 7 42 42 0 -1 4194560 100 0 0 0 250 50 30 20 20 0 1";
+        assert_eq!(proc_stat_times(line), (7, 3.0, 0.5));
+        assert_eq!(proc_stat_times("garbage"), (0, 0.0, 0.0));
+    }
 
     #[test]
     fn median_of_odd_even_and_empty() {
