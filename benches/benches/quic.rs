@@ -139,7 +139,7 @@ fn mib_per_s(bytes: usize, d: Duration) -> f64 {
 /// [`benches::cpu_seconds`]). On a machine shared with other work, MiB per CPU-second compares
 /// transports more steadily than wall-clock MiB/s, since both ends run in this process.
 fn cpu_time() -> Duration {
-    Duration::from_secs_f64(cpu_seconds().0)
+    Duration::from_secs_f64(cpu_seconds().0.total())
 }
 
 /// Wall-clock and CPU time of one transfer.

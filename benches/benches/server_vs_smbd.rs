@@ -28,8 +28,10 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use benches::cpu::{ceiling_mib_s, cores};
 use benches::{
-    digest, env_usize, make_random_file, median, mib_per_s, samba_peers_ready, scratch_dir,
+    CpuTime, cpu_seconds, digest, env_usize, make_random_file, median, mib_per_s,
+    process_tree_cpu_seconds, samba_peers_ready, scratch_dir,
 };
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
@@ -233,11 +235,24 @@ impl Target<'_> {
     }
 }
 
-/// get and put MiB/s per run, for our server (index 0) and smbd (index 1).
+/// Index of a server in [`Series`].
+const OURS: usize = 0;
+const SMBD: usize = 1;
+/// What the issue asks of our server: this many times smbd's rate.
+const TARGET: f64 = 1.2;
+
+/// get and put per run, for our server ([`OURS`]) and smbd ([`SMBD`]).
 #[derive(Default)]
 struct Series {
+    /// MiB/s.
     get: [Vec<f64>; 2],
     put: [Vec<f64>; 2],
+    /// The server's CPU time per GiB (the process and its children).
+    get_server_cpu: [Vec<CpuTime>; 2],
+    put_server_cpu: [Vec<CpuTime>; 2],
+    /// smbclient's CPU time per GiB against that server.
+    get_client_cpu: [Vec<CpuTime>; 2],
+    put_client_cpu: [Vec<CpuTime>; 2],
 }
 
 fn run_mode(mode: Mode, src: &Path, expected: (u64, [u8; 32]), runs: usize, work: &Path) -> Series {
@@ -285,24 +300,45 @@ fn run_mode(mode: Mode, src: &Path, expected: (u64, [u8; 32]), runs: usize, work
         }
     };
     let names = ["ours", "smbd"];
+    let server_pids = [ours.child.id(), samba.pid()];
+    // Runs one smbclient command against server `i`: its time, the server's and smbclient's
+    // CPU time per GiB.
+    let timed = |i: usize, command: String| {
+        let server0 = process_tree_cpu_seconds(server_pids[i]);
+        let client0 = cpu_seconds().1;
+        let d = targets[i].smbclient(mode, command);
+        let client = cpu_seconds().1 - client0;
+        // smbd reaps a connection's process a moment after the client left.
+        std::thread::sleep(Duration::from_millis(200));
+        let server = process_tree_cpu_seconds(server_pids[i]) - server0;
+        (d, server.per_gib(bytes), client.per_gib(bytes))
+    };
     let mut s = Series::default();
     for run in 0..runs {
         let full = run == 0;
         // Alternate the order so a trend in the machine's load hits both servers.
-        let order = if run % 2 == 0 { [0, 1] } else { [1, 0] };
+        let order = if run % 2 == 0 {
+            [OURS, SMBD]
+        } else {
+            [SMBD, OURS]
+        };
         let mut got = [0.0f64; 2];
         let mut put = [0.0f64; 2];
         for &i in &order {
-            let d = targets[i].smbclient(mode, format!("get big.bin {}", local.display()));
+            let (d, server, client) = timed(i, format!("get big.bin {}", local.display()));
             check(format!("get from {}", names[i]), &local, full);
             std::fs::remove_file(&local).ok();
             got[i] = mib_per_s(bytes, d);
+            s.get_server_cpu[i].push(server);
+            s.get_client_cpu[i].push(client);
         }
         for &i in &order {
-            let d = targets[i].smbclient(mode, format!("put {} up.bin", src.display()));
+            let (d, server, client) = timed(i, format!("put {} up.bin", src.display()));
             let up = targets[i].share_dir.join("up.bin");
             check(format!("put to {}", names[i]), &up, full);
             put[i] = mib_per_s(bytes, d);
+            s.put_server_cpu[i].push(server);
+            s.put_client_cpu[i].push(client);
         }
         println!(
             "  {} run {run}: get ours {:7.1} smbd {:7.1} | put ours {:7.1} smbd {:7.1} MiB/s{}",
@@ -312,6 +348,14 @@ fn run_mode(mode: Mode, src: &Path, expected: (u64, [u8; 32]), runs: usize, work
             put[0],
             put[1],
             if full { " (SHA-256 checked)" } else { "" }
+        );
+        let last = |v: &[Vec<CpuTime>; 2], i: usize| v[i].last().copied().unwrap_or_default();
+        println!(
+            "    server CPU s/GiB: get ours {} smbd {} | put ours {} smbd {}",
+            last(&s.get_server_cpu, OURS),
+            last(&s.get_server_cpu, SMBD),
+            last(&s.put_server_cpu, OURS),
+            last(&s.put_server_cpu, SMBD),
         );
         for i in 0..2 {
             s.get[i].push(got[i]);
@@ -446,6 +490,71 @@ fn main() {
                 mode.name(),
                 o / t,
                 median(&paired)
+            );
+        }
+    }
+    report_cpu(&results);
+}
+
+/// CPU per GiB of each server and of smbclient, and the ceiling the cores put on each case.
+fn report_cpu(results: &[(Mode, Series)]) {
+    type Row<'a> = (
+        &'static str,
+        &'a [Vec<f64>; 2],
+        &'a [Vec<CpuTime>; 2],
+        &'a [Vec<CpuTime>; 2],
+    );
+    fn rows(s: &Series) -> [Row<'_>; 2] {
+        [
+            ("get", &s.get, &s.get_server_cpu, &s.get_client_cpu),
+            ("put", &s.put, &s.put_server_cpu, &s.put_client_cpu),
+        ]
+    }
+    println!();
+    println!("CPU seconds per GiB, medians, total (user + system)");
+    println!(
+        "| mode | direction | our server | smbclient against it | smbd | smbclient against it |"
+    );
+    println!("|---|---|---:|---:|---:|---:|");
+    for (mode, s) in results {
+        for (dir, _, server, client) in rows(s) {
+            println!(
+                "| {} | {dir} | {} | {} | {} | {} |",
+                mode.name(),
+                CpuTime::median(&server[OURS]),
+                CpuTime::median(&client[OURS]),
+                CpuTime::median(&server[SMBD]),
+                CpuTime::median(&client[SMBD]),
+            );
+        }
+    }
+    let n = cores();
+    println!();
+    println!(
+        "CPU ceilings on {n} cores, MiB/s: {n} / (server + smbclient CPU s/GiB); the last column \
+         counts only our server's system time (the kernel's socket and page-cache work), the \
+         bound if our server's own code cost nothing"
+    );
+    println!(
+        "| mode | direction | smbd | its ceiling | ours | our ceiling | {TARGET} x smbd | our \
+         ceiling, system time only |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    for (mode, s) in results {
+        for (dir, rate, server, client) in rows(s) {
+            let cpu = |v: &[Vec<CpuTime>; 2], i: usize| CpuTime::median(&v[i]);
+            let ceiling =
+                |i: usize| ceiling_mib_s(n, cpu(server, i).total() + cpu(client, i).total());
+            let kernel_only =
+                ceiling_mib_s(n, cpu(server, OURS).system + cpu(client, OURS).total());
+            let theirs = median(&rate[SMBD]);
+            println!(
+                "| {} | {dir} | {theirs:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {kernel_only:.1} |",
+                mode.name(),
+                ceiling(SMBD),
+                median(&rate[OURS]),
+                ceiling(OURS),
+                TARGET * theirs,
             );
         }
     }

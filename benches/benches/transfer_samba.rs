@@ -25,8 +25,9 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use benches::cpu::{ceiling_mib_s, cores};
 use benches::{
-    cpu_seconds, digest, env_usize, file_len, make_random_file, median, mib_per_s,
+    CpuTime, cpu_seconds, digest, env_usize, file_len, make_random_file, median, mib_per_s,
     process_tree_cpu_seconds, samba_peers_ready, scratch_dir,
 };
 use std::io::Write;
@@ -194,29 +195,25 @@ impl Peer<'_> {
     }
 }
 
-/// CPU seconds a client spent moving one GiB, from the before and after of [`cpu_seconds`].
-fn cpu_per_gib(bytes: u64, before: f64, after: f64) -> f64 {
-    (after - before) / (bytes as f64 / f64::from(1u32 << 30))
-}
+/// Index of a direction in [`Series`].
+const GET: usize = 0;
+const PUT: usize = 1;
+/// Index of a client in [`Series`].
+const OURS: usize = 0;
+const SMBCLIENT: usize = 1;
+/// What the issue asks of our client: this many times smbclient's rate.
+const TARGET: f64 = 1.5;
 
-/// The four measured series of one mode, MiB/s per run.
+/// The measured series of one mode, indexed `[direction][client]`, one entry per run.
 #[derive(Default)]
 struct Series {
-    ours_get: Vec<f64>,
-    smbclient_get: Vec<f64>,
-    ours_put: Vec<f64>,
-    smbclient_put: Vec<f64>,
-    /// Client CPU seconds per GiB, same order: the client's own cost, whatever smbd's speed.
-    cpu_ours_get: Vec<f64>,
-    cpu_smbclient_get: Vec<f64>,
-    cpu_ours_put: Vec<f64>,
-    cpu_smbclient_put: Vec<f64>,
-    /// smbd's CPU seconds per GiB (the server process and its children) while serving each
-    /// client, same order: when smbd is the bottleneck, what a client makes it spend decides.
-    smbd_ours_get: Vec<f64>,
-    smbd_smbclient_get: Vec<f64>,
-    smbd_ours_put: Vec<f64>,
-    smbd_smbclient_put: Vec<f64>,
+    /// MiB/s.
+    rate: [[Vec<f64>; 2]; 2],
+    /// The client's CPU time per GiB: its own cost, whatever smbd's speed.
+    client_cpu: [[Vec<CpuTime>; 2]; 2],
+    /// smbd's CPU time per GiB (the server process and its children) while serving that
+    /// client: when smbd is the bottleneck, what a client makes it spend decides.
+    smbd_cpu: [[Vec<CpuTime>; 2]; 2],
 }
 
 fn run_mode(mode: Mode, src: &Path, expected: (u64, [u8; 32]), runs: usize, work: &Path) -> Series {
@@ -228,114 +225,95 @@ fn run_mode(mode: Mode, src: &Path, expected: (u64, [u8; 32]), runs: usize, work
         samba: &samba,
         mode,
     };
-    let ours_local = work.join("ours-get.bin");
-    let theirs_local = work.join("smbclient-get.bin");
-    let uploaded_ours = share_dir.join("up-ours.bin");
-    let uploaded_theirs = share_dir.join("up-smbclient.bin");
+    // Where each transfer's result lands, `[direction][client]`.
+    let landed = [
+        [work.join("ours-get.bin"), work.join("smbclient-get.bin")],
+        [
+            share_dir.join("up-ours.bin"),
+            share_dir.join("up-smbclient.bin"),
+        ],
+    ];
+    let what = [["our get", "smbclient get"], ["our put", "smbclient put"]];
     let bytes = expected.0;
     let mut s = Series::default();
-    let check = |what: &str, path: &Path, full: bool| {
-        if full {
-            assert_eq!(digest(path), expected, "{what}: size or SHA-256 differs");
-        } else {
-            assert_eq!(file_len(path), bytes, "{what}: size differs");
-        }
-    };
+    let smbd_cpu = || process_tree_cpu_seconds(samba.pid());
     for run in 0..runs {
         let full = run == 0;
         // Alternate which client goes first, so a trend in the machine's load hits both.
-        let ours_first = run % 2 == 0;
-        let mut get_pair = [0.0f64; 2];
-        let mut put_pair = [0.0f64; 2];
-        let mut get_cpu = [0.0f64; 2];
-        let mut put_cpu = [0.0f64; 2];
-        let mut get_smbd = [0.0f64; 2];
-        let mut put_smbd = [0.0f64; 2];
-        let smbd_cpu = || process_tree_cpu_seconds(samba.pid());
-        // smbd reaps a connection's process a moment after the client left; wait for it so
-        // the next transfer's figure does not include it (its time is counted either way).
-        let settle = || std::thread::sleep(Duration::from_millis(200));
-        for turn in 0..2 {
-            let (own0, kids0) = cpu_seconds();
-            let smbd0 = smbd_cpu();
-            if (turn == 0) == ours_first {
-                let d = smol::block_on(peer.ours_get("big.bin", &ours_local));
-                get_cpu[0] = cpu_per_gib(bytes, own0, cpu_seconds().0);
-                settle();
-                get_smbd[0] = cpu_per_gib(bytes, smbd0, smbd_cpu());
-                check("our get", &ours_local, full);
-                get_pair[0] = mib_per_s(bytes, d);
-            } else {
-                let d = peer.smbclient(format!("get big.bin {}", theirs_local.display()));
-                get_cpu[1] = cpu_per_gib(bytes, kids0, cpu_seconds().1);
-                settle();
-                get_smbd[1] = cpu_per_gib(bytes, smbd0, smbd_cpu());
-                check("smbclient get", &theirs_local, full);
-                get_pair[1] = mib_per_s(bytes, d);
+        let order = if run % 2 == 0 {
+            [OURS, SMBCLIENT]
+        } else {
+            [SMBCLIENT, OURS]
+        };
+        let mut line = format!("  {} run {run}:", mode.name());
+        for dir in [GET, PUT] {
+            for client in order {
+                let (own0, kids0) = cpu_seconds();
+                let smbd0 = smbd_cpu();
+                let to = &landed[dir][client];
+                let d = match (dir, client) {
+                    (GET, OURS) => smol::block_on(peer.ours_get("big.bin", to)),
+                    (GET, _) => peer.smbclient(format!("get big.bin {}", to.display())),
+                    (_, OURS) => smol::block_on(peer.ours_put(src, "up-ours.bin")),
+                    _ => peer.smbclient(format!("put {} up-smbclient.bin", src.display())),
+                };
+                let (own1, kids1) = cpu_seconds();
+                // Our client runs in this process; smbclient is a waited-for child.
+                let spent = if client == OURS {
+                    own1 - own0
+                } else {
+                    kids1 - kids0
+                };
+                // smbd reaps a connection's process a moment after the client left; wait for
+                // it so the next transfer's figure does not include it.
+                std::thread::sleep(Duration::from_millis(200));
+                let served = smbd_cpu() - smbd0;
+                if full {
+                    assert_eq!(
+                        digest(to),
+                        expected,
+                        "{}: size or SHA-256 differs",
+                        what[dir][client]
+                    );
+                } else {
+                    assert_eq!(file_len(to), bytes, "{}: size differs", what[dir][client]);
+                }
+                s.rate[dir][client].push(mib_per_s(bytes, d));
+                s.client_cpu[dir][client].push(spent.per_gib(bytes));
+                s.smbd_cpu[dir][client].push(served.per_gib(bytes));
             }
-        }
-        for turn in 0..2 {
-            let (own0, kids0) = cpu_seconds();
-            let smbd0 = smbd_cpu();
-            if (turn == 0) == ours_first {
-                let d = smol::block_on(peer.ours_put(src, "up-ours.bin"));
-                put_cpu[0] = cpu_per_gib(bytes, own0, cpu_seconds().0);
-                settle();
-                put_smbd[0] = cpu_per_gib(bytes, smbd0, smbd_cpu());
-                check("our put", &uploaded_ours, full);
-                put_pair[0] = mib_per_s(bytes, d);
-            } else {
-                let d = peer.smbclient(format!("put {} up-smbclient.bin", src.display()));
-                put_cpu[1] = cpu_per_gib(bytes, kids0, cpu_seconds().1);
-                settle();
-                put_smbd[1] = cpu_per_gib(bytes, smbd0, smbd_cpu());
-                check("smbclient put", &uploaded_theirs, full);
-                put_pair[1] = mib_per_s(bytes, d);
-            }
+            let at = |client: usize| s.rate[dir][client].last().copied().unwrap_or(0.0);
+            line.push_str(&format!(
+                " {} ours {:7.1} smbclient {:7.1} |",
+                ["get", "put"][dir],
+                at(OURS),
+                at(SMBCLIENT)
+            ));
         }
         println!(
-            "  {} run {run}: get ours {:7.1} smbclient {:7.1} | put ours {:7.1} smbclient {:7.1} MiB/s{}",
-            mode.name(),
-            get_pair[0],
-            get_pair[1],
-            put_pair[0],
-            put_pair[1],
+            "{} MiB/s{}",
+            line.trim_end_matches(" |"),
             if full { " (SHA-256 checked)" } else { "" }
         );
-        println!(
-            "  {} run {run}: client CPU s/GiB get ours {:.2} smbclient {:.2} | put ours {:.2} smbclient {:.2}",
-            mode.name(),
-            get_cpu[0],
-            get_cpu[1],
-            put_cpu[0],
-            put_cpu[1],
-        );
-        println!(
-            "  {} run {run}: smbd CPU s/GiB get ours {:.2} smbclient {:.2} | put ours {:.2} smbclient {:.2}",
-            mode.name(),
-            get_smbd[0],
-            get_smbd[1],
-            put_smbd[0],
-            put_smbd[1],
-        );
-        s.ours_get.push(get_pair[0]);
-        s.smbclient_get.push(get_pair[1]);
-        s.ours_put.push(put_pair[0]);
-        s.smbclient_put.push(put_pair[1]);
-        s.cpu_ours_get.push(get_cpu[0]);
-        s.cpu_smbclient_get.push(get_cpu[1]);
-        s.cpu_ours_put.push(put_cpu[0]);
-        s.cpu_smbclient_put.push(put_cpu[1]);
-        s.smbd_ours_get.push(get_smbd[0]);
-        s.smbd_smbclient_get.push(get_smbd[1]);
-        s.smbd_ours_put.push(put_smbd[0]);
-        s.smbd_smbclient_put.push(put_smbd[1]);
+        for client in [OURS, SMBCLIENT] {
+            let at = |v: &[[Vec<CpuTime>; 2]; 2], dir: usize| {
+                v[dir][client].last().copied().unwrap_or_default()
+            };
+            println!(
+                "    CPU s/GiB {}: get {} smbd {} | put {} smbd {}",
+                ["ours", "smbclient"][client],
+                at(&s.client_cpu, GET),
+                at(&s.smbd_cpu, GET),
+                at(&s.client_cpu, PUT),
+                at(&s.smbd_cpu, PUT),
+            );
+        }
         // Keep the page cache from piling up local copies between runs.
-        for p in [&ours_local, &theirs_local] {
+        for p in &landed[GET] {
             std::fs::remove_file(p).ok();
         }
     }
-    for p in [&uploaded_ours, &uploaded_theirs] {
+    for p in &landed[PUT] {
         std::fs::remove_file(p).ok();
     }
     s
@@ -369,24 +347,28 @@ fn main() {
     for mode in modes {
         results.push((mode, run_mode(mode, &src, expected, runs, work.path())));
     }
+    report(&results);
+}
+
+/// The tables: throughput, CPU per GiB, and the ceiling the two cores put on each case.
+fn report(results: &[(Mode, Series)]) {
     println!();
     println!(
         "| mode | direction | ours MiB/s (median) | smbclient MiB/s (median) | ours / smbclient \
          (ratio of medians) | median of per-run ratios |"
     );
     println!("|---|---|---:|---:|---:|---:|");
-    for (mode, s) in &results {
-        for (dir, ours, theirs) in [
-            ("get", &s.ours_get, &s.smbclient_get),
-            ("put", &s.ours_put, &s.smbclient_put),
-        ] {
+    for (mode, s) in results {
+        for dir in [GET, PUT] {
+            let (ours, theirs) = (&s.rate[dir][OURS], &s.rate[dir][SMBCLIENT]);
             let (o, t) = (median(ours), median(theirs));
             // Each run measures both clients back to back, so the per-run ratio cancels most
             // of a load change that lasts longer than one run.
             let paired: Vec<f64> = ours.iter().zip(theirs.iter()).map(|(a, b)| a / b).collect();
             println!(
-                "| {} | {dir} | {o:.1} | {t:.1} | {:.2} | {:.2} |",
+                "| {} | {} | {o:.1} | {t:.1} | {:.2} | {:.2} |",
                 mode.name(),
+                ["get", "put"][dir],
                 o / t,
                 median(&paired)
             );
@@ -394,39 +376,61 @@ fn main() {
     }
     println!();
     println!(
-        "| mode | direction | our client CPU s/GiB (median) | smbclient CPU s/GiB (median) | \
-         smbclient / ours |"
+        "CPU seconds per GiB, medians, total (user + system): each client's own, and smbd's \
+         while serving it"
     );
-    println!("|---|---|---:|---:|---:|");
-    for (mode, s) in &results {
-        for (dir, ours, theirs) in [
-            ("get", &s.cpu_ours_get, &s.cpu_smbclient_get),
-            ("put", &s.cpu_ours_put, &s.cpu_smbclient_put),
-        ] {
-            let (o, t) = (median(ours), median(theirs));
+    println!(
+        "| mode | direction | our client | smbclient | smbd serving ours | smbd serving smbclient |"
+    );
+    println!("|---|---|---:|---:|---:|---:|");
+    for (mode, s) in results {
+        for dir in [GET, PUT] {
+            let m = |v: &[[Vec<CpuTime>; 2]; 2], c: usize| CpuTime::median(&v[dir][c]);
             println!(
-                "| {} | {dir} | {o:.2} | {t:.2} | {:.2} |",
+                "| {} | {} | {} | {} | {} | {} |",
                 mode.name(),
-                t / o
+                ["get", "put"][dir],
+                m(&s.client_cpu, OURS),
+                m(&s.client_cpu, SMBCLIENT),
+                m(&s.smbd_cpu, OURS),
+                m(&s.smbd_cpu, SMBCLIENT),
             );
         }
     }
+    let n = cores();
     println!();
     println!(
-        "| mode | direction | smbd CPU s/GiB serving ours (median) | serving smbclient (median) | \
-         smbclient's / ours |"
+        "CPU ceilings on {n} cores, MiB/s: {n} / (client + smbd CPU s/GiB); the last column \
+         counts only our client's system time (the kernel's socket and page-cache work), the \
+         bound if our client's own code cost nothing"
     );
-    println!("|---|---|---:|---:|---:|");
-    for (mode, s) in &results {
-        for (dir, ours, theirs) in [
-            ("get", &s.smbd_ours_get, &s.smbd_smbclient_get),
-            ("put", &s.smbd_ours_put, &s.smbd_smbclient_put),
-        ] {
-            let (o, t) = (median(ours), median(theirs));
+    println!(
+        "| mode | direction | smbclient | its ceiling | ours | our ceiling | {TARGET} x smbclient \
+         | our ceiling, system time only |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    for (mode, s) in results {
+        for dir in [GET, PUT] {
+            let cpu = |v: &[[Vec<CpuTime>; 2]; 2], c: usize| CpuTime::median(&v[dir][c]);
+            let ceiling = |c: usize| {
+                ceiling_mib_s(
+                    n,
+                    cpu(&s.client_cpu, c).total() + cpu(&s.smbd_cpu, c).total(),
+                )
+            };
+            let kernel_only = ceiling_mib_s(
+                n,
+                cpu(&s.client_cpu, OURS).system + cpu(&s.smbd_cpu, OURS).total(),
+            );
+            let theirs = median(&s.rate[dir][SMBCLIENT]);
             println!(
-                "| {} | {dir} | {o:.2} | {t:.2} | {:.2} |",
+                "| {} | {} | {theirs:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {kernel_only:.1} |",
                 mode.name(),
-                t / o
+                ["get", "put"][dir],
+                ceiling(SMBCLIENT),
+                median(&s.rate[dir][OURS]),
+                ceiling(OURS),
+                TARGET * theirs,
             );
         }
     }

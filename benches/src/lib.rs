@@ -2,7 +2,7 @@
 //!
 //! The benchmarks live under `benches/`; every table in `README.md` beside this crate names the
 //! command that reproduces it. This library holds what the harness-less transfer benches share:
-//! environment knobs, test files and their digests, medians and the process's CPU time.
+//! environment knobs, test files and their digests, medians, and (in [`cpu`]) CPU time.
 //! Must not: measure anything itself.
 
 use std::io::{BufReader, Read, Write};
@@ -12,6 +12,9 @@ use std::time::Duration;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
+
+pub mod cpu;
+pub use cpu::{CpuTime, cpu_seconds, process_tree_cpu_seconds};
 
 /// An unsigned number from the environment, or `default`.
 pub fn env_usize(name: &str, default: usize) -> usize {
@@ -118,86 +121,9 @@ pub fn median(v: &[f64]) -> f64 {
     }
 }
 
-/// CPU seconds (user + system) used so far by this process (all threads) and by its
-/// waited-for children, from `/proc/self/stat` (fields 14-17 in clock ticks of 1/100 s,
-/// Linux's USER_HZ); zeros where unavailable.
-pub fn cpu_seconds() -> (f64, f64) {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let (_, own, children) = proc_stat_times(&stat);
-    (own, children)
-}
-
-/// From one `/proc/<pid>/stat` line: (ppid, own CPU seconds, waited-for children's CPU
-/// seconds), user + system, in clock ticks of 1/100 s (Linux's USER_HZ); zeros where a field
-/// is missing.
-fn proc_stat_times(stat: &str) -> (u32, f64, f64) {
-    // The command name (field 2) may hold spaces; the fields after it follow its last ')'.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0.0))
-        .collect();
-    // `rest` starts at field 3 (state): ppid is field 4 (index 1), utime field 14 (index 11).
-    let at = |i: usize| f.get(i).copied().unwrap_or(0.0) / 100.0;
-    let ppid = f.get(1).copied().unwrap_or(0.0) as u32;
-    (ppid, at(11) + at(12), at(13) + at(14))
-}
-
-/// CPU seconds (user + system) used so far by process `pid` and every process below it: each
-/// live (or not yet reaped) descendant's own time, plus the reaped children's time each
-/// parent has accumulated. For a forking server such as smbd, the difference over a transfer
-/// is what the server spent on it, whether its per-connection child is still alive or
-/// already reaped. 0 when `/proc` is unavailable.
-pub fn process_tree_cpu_seconds(pid: u32) -> f64 {
-    // (pid, ppid, own, reaped children) of every process.
-    let mut procs: Vec<(u32, u32, f64, f64)> = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return 0.0;
-    };
-    for entry in dir.flatten() {
-        let Some(p) = entry
-            .file_name()
-            .to_str()
-            .and_then(|n| n.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
-            continue;
-        };
-        let (ppid, own, reaped) = proc_stat_times(&stat);
-        procs.push((p, ppid, own, reaped));
-    }
-    let mut total = 0.0;
-    let mut frontier = vec![pid];
-    let mut seen = std::collections::BTreeSet::new();
-    while let Some(p) = frontier.pop() {
-        if !seen.insert(p) {
-            continue;
-        }
-        for &(q, ppid, own, reaped) in &procs {
-            if q == p {
-                total += own + reaped;
-            }
-            if ppid == p {
-                frontier.push(q);
-            }
-        }
-    }
-    total
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A command name with spaces and a ')' does not shift the fields after it.
-    #[test]
-    fn stat_fields_follow_the_last_parenthesis() {
-        let line = "42 (smbd: a) b) S 7 42 42 0 -1 4194560 100 0 0 0 250 50 30 20 20 0 1";
-        assert_eq!(proc_stat_times(line), (7, 3.0, 0.5));
-        assert_eq!(proc_stat_times("garbage"), (0, 0.0, 0.0));
-    }
 
     #[test]
     fn median_of_odd_even_and_empty() {
@@ -216,31 +142,5 @@ mod tests {
         assert_eq!(file_len(&a), 3 << 19);
         assert_eq!(digest(&a), digest(&b));
         std::fs::remove_dir_all(&dir).ok();
-    }
-
-    #[test]
-    fn cpu_seconds_grows_while_this_process_computes() {
-        let (start, _) = cpu_seconds();
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        let mut x = 0u64;
-        // Spin until the 10 ms tick moves (bounded): the parser reads a live counter.
-        while cpu_seconds().0 <= start && std::time::Instant::now() < deadline {
-            for i in 0..100_000u64 {
-                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
-            }
-        }
-        assert!(cpu_seconds().0 > start, "utime+stime did not move");
-    }
-
-    #[test]
-    fn process_tree_cpu_counts_this_process() {
-        let me = std::process::id();
-        let (own, kids) = cpu_seconds();
-        let tree = process_tree_cpu_seconds(me);
-        assert!(
-            tree + 0.011 >= own + kids,
-            "tree {tree} < own {own} + children {kids}"
-        );
-        assert_eq!(process_tree_cpu_seconds(u32::MAX), 0.0, "no such process");
     }
 }

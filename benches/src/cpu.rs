@@ -1,0 +1,261 @@
+//! CPU time of processes, split into user and system time as Linux accounts it, and the
+//! ceiling it puts on a transfer.
+//!
+//! On loopback the kernel charges the socket copies, TCP processing and page-cache work to
+//! the process that makes the system call, so a transfer that costs the client `c` and the
+//! server `s` CPU seconds per GiB cannot move faster than `cores / (c + s)` GiB/s, however
+//! the two overlap. [`ceiling_mib_s`] computes that bound; the benches print it next to the
+//! measured rates, and with the system time alone, the part no user-space change can remove.
+//! Must not: measure wall-clock time or decide what a figure means.
+
+use std::collections::BTreeSet;
+use std::ops::{Add, Sub};
+
+/// CPU seconds, user and system.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CpuTime {
+    pub user: f64,
+    pub system: f64,
+}
+
+impl CpuTime {
+    pub fn total(self) -> f64 {
+        self.user + self.system
+    }
+
+    /// Seconds per GiB moved, for `bytes` moved.
+    pub fn per_gib(self, bytes: u64) -> CpuTime {
+        let gib = bytes as f64 / f64::from(1u32 << 30);
+        CpuTime {
+            user: self.user / gib,
+            system: self.system / gib,
+        }
+    }
+
+    /// The median of each part (see [`crate::median`]).
+    pub fn median(v: &[CpuTime]) -> CpuTime {
+        let part = |f: fn(&CpuTime) -> f64| crate::median(&v.iter().map(f).collect::<Vec<_>>());
+        CpuTime {
+            user: part(|c| c.user),
+            system: part(|c| c.system),
+        }
+    }
+}
+
+impl Add for CpuTime {
+    type Output = CpuTime;
+    fn add(self, o: CpuTime) -> CpuTime {
+        CpuTime {
+            user: self.user + o.user,
+            system: self.system + o.system,
+        }
+    }
+}
+
+impl Sub for CpuTime {
+    type Output = CpuTime;
+    fn sub(self, o: CpuTime) -> CpuTime {
+        CpuTime {
+            user: self.user - o.user,
+            system: self.system - o.system,
+        }
+    }
+}
+
+impl std::fmt::Display for CpuTime {
+    /// `total (user u + system s)`, two decimals.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.2} ({:.2} u + {:.2} s)",
+            self.total(),
+            self.user,
+            self.system
+        )
+    }
+}
+
+/// The fastest a transfer can run, in MiB/s, when all its processes together spend
+/// `seconds_per_gib` CPU seconds per GiB on a machine with `cores` cores.
+pub fn ceiling_mib_s(cores: usize, seconds_per_gib: f64) -> f64 {
+    if seconds_per_gib <= 0.0 {
+        return f64::INFINITY;
+    }
+    cores as f64 * 1024.0 / seconds_per_gib
+}
+
+/// The cores this process may run on.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// CPU time used so far by this process (all threads) and by its waited-for children, from
+/// `/proc/self/stat`; zeros where unavailable.
+pub fn cpu_seconds() -> (CpuTime, CpuTime) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let (_, own, children) = proc_stat_times(&stat);
+    (own, children)
+}
+
+/// From one `/proc/<pid>/stat` line: (ppid, own CPU time, waited-for children's CPU time),
+/// from fields 14-17 in clock ticks of 1/100 s (Linux's USER_HZ); zeros where a field is
+/// missing.
+fn proc_stat_times(stat: &str) -> (u32, CpuTime, CpuTime) {
+    // The command name (field 2) may hold spaces; the fields after it follow its last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    // `rest` starts at field 3 (state): ppid is field 4 (index 1), utime field 14 (index 11).
+    let at = |i: usize| f.get(i).copied().unwrap_or(0.0) / 100.0;
+    let ppid = f.get(1).copied().unwrap_or(0.0) as u32;
+    let own = CpuTime {
+        user: at(11),
+        system: at(12),
+    };
+    let children = CpuTime {
+        user: at(13),
+        system: at(14),
+    };
+    (ppid, own, children)
+}
+
+/// CPU time used so far by process `pid` and every process below it: each live (or not yet
+/// reaped) descendant's own time, plus the reaped children's time each parent has
+/// accumulated. For a forking server such as smbd, the difference over a transfer is what the
+/// server spent on it, whether its per-connection child is still alive or already reaped.
+/// Zero when `/proc` is unavailable.
+pub fn process_tree_cpu_seconds(pid: u32) -> CpuTime {
+    // (pid, ppid, own, reaped children) of every process.
+    let mut procs: Vec<(u32, u32, CpuTime, CpuTime)> = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return CpuTime::default();
+    };
+    for entry in dir.flatten() {
+        let Some(p) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        let (ppid, own, reaped) = proc_stat_times(&stat);
+        procs.push((p, ppid, own, reaped));
+    }
+    let mut total = CpuTime::default();
+    let mut frontier = vec![pid];
+    let mut seen = BTreeSet::new();
+    while let Some(p) = frontier.pop() {
+        if !seen.insert(p) {
+            continue;
+        }
+        for &(q, ppid, own, reaped) in &procs {
+            if q == p {
+                total = total + own + reaped;
+            }
+            if ppid == p {
+                frontier.push(q);
+            }
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// A command name with spaces and a ')' does not shift the fields after it.
+    #[test]
+    fn stat_fields_follow_the_last_parenthesis() {
+        let line = "42 (smbd: a) b) S 7 42 42 0 -1 4194560 100 0 0 0 250 50 30 20 20 0 1";
+        let (ppid, own, kids) = proc_stat_times(line);
+        assert_eq!(ppid, 7);
+        assert_eq!(
+            own,
+            CpuTime {
+                user: 2.5,
+                system: 0.5
+            }
+        );
+        assert_eq!(
+            kids,
+            CpuTime {
+                user: 0.3,
+                system: 0.2
+            }
+        );
+        assert_eq!(
+            proc_stat_times("garbage"),
+            (0, CpuTime::default(), CpuTime::default())
+        );
+    }
+
+    #[test]
+    fn cpu_seconds_grows_while_this_process_computes() {
+        let start = cpu_seconds().0.total();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut x = 0u64;
+        // Spin until the 10 ms tick moves (bounded): the parser reads a live counter.
+        while cpu_seconds().0.total() <= start && Instant::now() < deadline {
+            for i in 0..100_000u64 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+            }
+        }
+        assert!(cpu_seconds().0.total() > start, "utime+stime did not move");
+    }
+
+    #[test]
+    fn process_tree_cpu_counts_this_process() {
+        let me = std::process::id();
+        let (own, kids) = cpu_seconds();
+        let tree = process_tree_cpu_seconds(me);
+        assert!(
+            tree.total() + 0.011 >= own.total() + kids.total(),
+            "tree {tree} < own {own} + children {kids}"
+        );
+        assert_eq!(
+            process_tree_cpu_seconds(u32::MAX),
+            CpuTime::default(),
+            "no such process"
+        );
+    }
+
+    #[test]
+    fn per_gib_median_and_ceiling() {
+        let c = CpuTime {
+            user: 1.0,
+            system: 3.0,
+        };
+        assert_eq!(
+            c.per_gib(2 << 30),
+            CpuTime {
+                user: 0.5,
+                system: 1.5
+            }
+        );
+        assert_eq!(c.to_string(), "4.00 (1.00 u + 3.00 s)");
+        let m = CpuTime::median(&[
+            c,
+            CpuTime::default(),
+            CpuTime {
+                user: 2.0,
+                system: 1.0,
+            },
+        ]);
+        assert_eq!(
+            m,
+            CpuTime {
+                user: 1.0,
+                system: 1.0
+            }
+        );
+        assert_eq!(ceiling_mib_s(2, 1.0), 2048.0);
+        assert_eq!(ceiling_mib_s(2, 0.0), f64::INFINITY);
+    }
+}
