@@ -3,8 +3,9 @@
 //! Owns: one task per connection that races the stream's reads, the core's deadline and the
 //! application's commands, and feeds them into [`smb_proto::client::Connection`]; a writer
 //! task so that a large write never stops us reading; and [`Client`], the async API on top.
-//! It also keeps large frame buffers for reuse (sent WRITE frames for [`Client::write_buf`],
-//! READ data handed back through [`Client::recycle`]), bounded in number.
+//! Large frame buffers are reused: sent WRITE frames for [`Client::write_buf`]
+//! ([`crate::frame_pool`]), READ data handed back through [`Client::recycle`]
+//! ([`crate::frame_reader`]); both are bounded and dropped when the connection goes quiet.
 //! Must not: make protocol decisions. Every rule lives in the sans-IO core; this module only
 //! moves bytes, time and commands.
 
@@ -14,7 +15,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use futures_lite::{AsyncRead, AsyncWrite, AsyncWriteExt, FutureExt};
+use futures_lite::{AsyncRead, AsyncWrite, FutureExt};
 use smb_proto::auth::{Initiator, InitiatorConfig, SpnegoInitiator, ntlm::Credentials};
 use smb_proto::client::{
     BreakNotification, ClientConfig, CloseReason, Connection, Event, Negotiated, Output,
@@ -27,6 +28,7 @@ use smb_proto::wire::session_setup::SessionFlags;
 use smb_proto::wire::tree_connect::TreeConnectResponse;
 use smb_proto::wire::{SessionId, TreeId};
 
+use crate::frame_pool::{FramePool, KEEP_SPARE, send_frames};
 use crate::frame_reader::{BufferReturn, FrameReader};
 
 /// Why a client operation failed.
@@ -160,42 +162,6 @@ pub struct Client {
     pool: FramePool,
     read_buffers: BufferReturn,
     _task: smol::Task<()>,
-}
-
-/// Large frames the writer has sent, kept for [`Client::write_buf`] to reuse: a bulk upload
-/// recycles a window's worth of frame buffers instead of allocating (and zeroing) one per
-/// WRITE, whatever the global allocator does. Bounded in count; only frames of at least
-/// [`POOL_MIN_FRAME`] bytes are kept.
-#[derive(Debug, Clone, Default)]
-struct FramePool(Arc<std::sync::Mutex<Vec<WriteBuf>>>);
-
-/// Frames smaller than this are not worth keeping.
-const POOL_MIN_FRAME: usize = 64 * 1024;
-/// At most this many buffers wait in the pool (a 16 MiB window of 1 MiB WRITEs).
-const POOL_MAX: usize = 16;
-
-impl FramePool {
-    /// Keeps `frame`'s allocation if nothing else holds it and the pool has room.
-    fn put(&self, frame: Bytes) {
-        if frame.len() < POOL_MIN_FRAME {
-            return;
-        }
-        let Ok(mut pool) = self.0.lock() else { return };
-        if pool.len() < POOL_MAX
-            && let Ok(b) = WriteBuf::recycle(frame)
-        {
-            pool.push(b);
-        }
-    }
-
-    /// A pooled buffer with room for `capacity` payload bytes, or a new one.
-    fn take(&self, capacity: usize) -> WriteBuf {
-        let pooled = self.0.lock().ok().and_then(|mut pool| {
-            let i = pool.iter().position(|b| b.capacity() >= capacity)?;
-            Some(pool.swap_remove(i))
-        });
-        pooled.unwrap_or_else(|| WriteBuf::with_capacity(capacity))
-    }
 }
 
 /// How many break notifications wait for the application before the oldest unread ones are
@@ -819,17 +785,9 @@ async fn run<S>(
 ) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let (mut reader, mut writer) = futures_lite::io::split(stream);
+    let (mut reader, writer) = futures_lite::io::split(stream);
     let (wtx, wrx) = async_channel::unbounded::<Bytes>();
-    let writer_task = smol::spawn(async move {
-        while let Ok(frame) = wrx.recv().await {
-            if writer.write_all(&frame).await.is_err() {
-                break;
-            }
-            pool.put(frame);
-        }
-        let _ = writer.close().await;
-    });
+    let writer_task = smol::spawn(send_frames(writer, wrx, pool, KEEP_SPARE));
     let mut ready = Some(ready);
     let mut waiters = BTreeMap::new();
     let mut backlog: VecDeque<Command> = VecDeque::new();

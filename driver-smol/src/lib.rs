@@ -14,6 +14,7 @@
 pub mod backend;
 pub mod client;
 pub mod files;
+mod frame_pool;
 mod frame_reader;
 pub mod fs;
 pub mod server;
