@@ -28,10 +28,11 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+use benches::cpu::Observed;
 use benches::cpu::{ceiling_mib_s, cores};
 use benches::{
     CpuTime, cpu_seconds, digest, env_usize, make_random_file, median, mib_per_s,
-    process_tree_cpu_seconds, samba_peers_ready, scratch_dir,
+    process_tree_cpu_seconds, run_observed, samba_peers_ready, scratch_dir,
 };
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
@@ -209,18 +210,19 @@ struct Target<'a> {
 }
 
 impl Target<'_> {
-    fn smbclient(&self, mode: Mode, command: String) -> Duration {
-        let t = Instant::now();
-        let out = Command::new("smbclient")
-            .arg(format!("//127.0.0.1/{}", mode.share()))
-            .arg(format!("--port={}", self.port))
-            .arg(format!("--configfile={}", self.client_conf.display()))
-            .arg(format!("--user={}%{}", self.user, self.password))
-            .args(mode.smbclient_args())
-            .arg(format!("--command={command}"))
-            .output()
-            .expect("spawn smbclient");
-        let elapsed = t.elapsed();
+    /// Runs one smbclient command; panics when it fails.
+    fn smbclient(&self, mode: Mode, command: String) -> Observed {
+        let run = run_observed(
+            Command::new("smbclient")
+                .arg(format!("//127.0.0.1/{}", mode.share()))
+                .arg(format!("--port={}", self.port))
+                .arg(format!("--configfile={}", self.client_conf.display()))
+                .arg(format!("--user={}%{}", self.user, self.password))
+                .args(mode.smbclient_args())
+                .arg(format!("--command={command}")),
+        )
+        .expect("spawn smbclient");
+        let out = &run.output;
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
@@ -231,7 +233,43 @@ impl Target<'_> {
             "smbclient -c '{command}' on port {} failed: {text}",
             self.port
         );
-        elapsed
+        run
+    }
+}
+
+/// smbclient's wall-clock seconds per GiB, split as the scheduler saw them.
+#[derive(Clone, Copy, Debug, Default)]
+struct ClientTime {
+    on_cpu: f64,
+    waiting_for_cpu: f64,
+    /// Neither running nor runnable: waiting on the server (its answers, or room in the
+    /// socket), plus process start and the session set-up.
+    sleeping: f64,
+}
+
+impl ClientTime {
+    fn of(run: &Observed, bytes: u64) -> ClientTime {
+        let gib = bytes as f64 / f64::from(1u32 << 30);
+        ClientTime {
+            on_cpu: run.sched.on_cpu / gib,
+            waiting_for_cpu: run.sched.waiting_for_cpu / gib,
+            sleeping: run.sleeping() / gib,
+        }
+    }
+
+    fn median(v: &[ClientTime]) -> ClientTime {
+        let part = |f: fn(&ClientTime) -> f64| median(&v.iter().map(f).collect::<Vec<_>>());
+        ClientTime {
+            on_cpu: part(|c| c.on_cpu),
+            waiting_for_cpu: part(|c| c.waiting_for_cpu),
+            sleeping: part(|c| c.sleeping),
+        }
+    }
+
+    /// MiB/s smbclient would reach if it never slept: the bound a server that answered
+    /// instantly (taking the same CPU) could give it.
+    fn never_sleeping_mib_s(self) -> f64 {
+        1024.0 / (self.on_cpu + self.waiting_for_cpu)
     }
 }
 
@@ -253,6 +291,9 @@ struct Series {
     /// smbclient's CPU time per GiB against that server.
     get_client_cpu: [Vec<CpuTime>; 2],
     put_client_cpu: [Vec<CpuTime>; 2],
+    /// smbclient's wall-clock time per GiB against that server, split.
+    get_client_time: [Vec<ClientTime>; 2],
+    put_client_time: [Vec<ClientTime>; 2],
 }
 
 fn run_mode(mode: Mode, src: &Path, expected: (u64, [u8; 32]), runs: usize, work: &Path) -> Series {
@@ -306,12 +347,17 @@ fn run_mode(mode: Mode, src: &Path, expected: (u64, [u8; 32]), runs: usize, work
     let timed = |i: usize, command: String| {
         let server0 = process_tree_cpu_seconds(server_pids[i]);
         let client0 = cpu_seconds().1;
-        let d = targets[i].smbclient(mode, command);
+        let run = targets[i].smbclient(mode, command);
         let client = cpu_seconds().1 - client0;
         // smbd reaps a connection's process a moment after the client left.
         std::thread::sleep(Duration::from_millis(200));
         let server = process_tree_cpu_seconds(server_pids[i]) - server0;
-        (d, server.per_gib(bytes), client.per_gib(bytes))
+        (
+            run.wall,
+            server.per_gib(bytes),
+            client.per_gib(bytes),
+            ClientTime::of(&run, bytes),
+        )
     };
     let mut s = Series::default();
     for run in 0..runs {
@@ -325,20 +371,25 @@ fn run_mode(mode: Mode, src: &Path, expected: (u64, [u8; 32]), runs: usize, work
         let mut got = [0.0f64; 2];
         let mut put = [0.0f64; 2];
         for &i in &order {
-            let (d, server, client) = timed(i, format!("get big.bin {}", local.display()));
+            let (d, server, client, time) = timed(i, format!("get big.bin {}", local.display()));
             check(format!("get from {}", names[i]), &local, full);
             std::fs::remove_file(&local).ok();
             got[i] = mib_per_s(bytes, d);
             s.get_server_cpu[i].push(server);
             s.get_client_cpu[i].push(client);
+            s.get_client_time[i].push(time);
         }
         for &i in &order {
-            let (d, server, client) = timed(i, format!("put {} up.bin", src.display()));
             let up = targets[i].share_dir.join("up.bin");
+            // Untimed: without it each put after the first would also time the server freeing
+            // the previous run's upload (an overwrite truncates 1 GiB, about 0.19 s here).
+            std::fs::remove_file(&up).ok();
+            let (d, server, client, time) = timed(i, format!("put {} up.bin", src.display()));
             check(format!("put to {}", names[i]), &up, full);
             put[i] = mib_per_s(bytes, d);
             s.put_server_cpu[i].push(server);
             s.put_client_cpu[i].push(client);
+            s.put_client_time[i].push(time);
         }
         println!(
             "  {} run {run}: get ours {:7.1} smbd {:7.1} | put ours {:7.1} smbd {:7.1} MiB/s{}",
@@ -498,6 +549,50 @@ fn main() {
 
 /// CPU per GiB of each server and of smbclient, and the ceiling the cores put on each case.
 fn report_cpu(results: &[(Mode, Series)]) {
+    report_ceilings(results);
+    println!();
+    println!(
+        "smbclient's wall-clock seconds per GiB (medians), as the scheduler saw them: on CPU, \
+         runnable but waiting for a core, and sleeping (waiting on the server, plus start-up); \
+         'never sleeping' is the rate it would reach against a server that answered instantly \
+         with the same CPU load, and the last column that rate against our server over smbd's \
+         measured rate: the most any server this light could show here"
+    );
+    println!(
+        "| mode | direction | server | on CPU | waiting for a core | sleeping | MiB/s measured | \
+         MiB/s never sleeping | never sleeping / smbd measured |"
+    );
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|");
+    for (mode, s) in results {
+        for (dir, rate, times) in [
+            ("get", &s.get, &s.get_client_time),
+            ("put", &s.put, &s.put_client_time),
+        ] {
+            let smbd_rate = median(&rate[SMBD]);
+            for i in [OURS, SMBD] {
+                let t = ClientTime::median(&times[i]);
+                let best = t.never_sleeping_mib_s();
+                let ratio = if i == OURS {
+                    format!("{:.2}", best / smbd_rate)
+                } else {
+                    String::new()
+                };
+                println!(
+                    "| {} | {dir} | {} | {:.3} | {:.3} | {:.3} | {:.1} | {best:.1} | {ratio} |",
+                    mode.name(),
+                    ["ours", "smbd"][i],
+                    t.on_cpu,
+                    t.waiting_for_cpu,
+                    t.sleeping,
+                    median(&rate[i]),
+                );
+            }
+        }
+    }
+}
+
+/// The CPU tables: each side's CPU per GiB and the ceiling the cores put on each case.
+fn report_ceilings(results: &[(Mode, Series)]) {
     type Row<'a> = (
         &'static str,
         &'a [Vec<f64>; 2],

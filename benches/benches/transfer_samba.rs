@@ -248,9 +248,12 @@ fn run_mode(mode: Mode, src: &Path, expected: (u64, [u8; 32]), runs: usize, work
         let mut line = format!("  {} run {run}:", mode.name());
         for dir in [GET, PUT] {
             for client in order {
+                let to = &landed[dir][client];
+                // Untimed: a get would otherwise also time truncating the previous run's local
+                // copy, a put smbd freeing the previous upload (1 GiB, about 0.19 s here).
+                std::fs::remove_file(to).ok();
                 let (own0, kids0) = cpu_seconds();
                 let smbd0 = smbd_cpu();
-                let to = &landed[dir][client];
                 let d = match (dir, client) {
                     (GET, OURS) => smol::block_on(peer.ours_get("big.bin", to)),
                     (GET, _) => peer.smbclient(format!("get big.bin {}", to.display())),

@@ -9,7 +9,10 @@
 //! Must not: measure wall-clock time or decide what a figure means.
 
 use std::collections::BTreeSet;
+use std::io::Read;
 use std::ops::{Add, Sub};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// CPU seconds, user and system.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -165,10 +168,93 @@ pub fn process_tree_cpu_seconds(pid: u32) -> CpuTime {
     total
 }
 
+/// Where a process's threads spent their time, in seconds, from the scheduler's own
+/// accounting (`/proc/<pid>/task/*/schedstat`): running, and runnable but waiting for a core.
+/// What is left of its wall-clock time it slept: waiting on a peer, a timer or I/O.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct SchedTimes {
+    pub on_cpu: f64,
+    pub waiting_for_cpu: f64,
+}
+
+/// The summed [`SchedTimes`] of every thread of `pid`; `None` once it is gone (or without
+/// `/proc`). Readable until the process is reaped, so a zombie still gives its final figures.
+pub fn sched_times(pid: u32) -> Option<SchedTimes> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut t = SchedTimes::default();
+    let mut any = false;
+    for task in tasks.flatten() {
+        let Ok(line) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            continue;
+        };
+        let mut f = line
+            .split_whitespace()
+            .map(|x| x.parse::<f64>().unwrap_or(0.0));
+        t.on_cpu += f.next().unwrap_or(0.0) / 1e9;
+        t.waiting_for_cpu += f.next().unwrap_or(0.0) / 1e9;
+        any = true;
+    }
+    any.then_some(t)
+}
+
+/// A child process run to its end while watching its scheduling.
+#[derive(Debug)]
+pub struct Observed {
+    pub output: Output,
+    /// From spawn until its exit was seen (polled every 2 ms).
+    pub wall: Duration,
+    /// Its threads' [`SchedTimes`], sampled last just before it was reaped.
+    pub sched: SchedTimes,
+}
+
+impl Observed {
+    /// Wall-clock seconds it neither ran nor waited for a core.
+    pub fn sleeping(&self) -> f64 {
+        (self.wall.as_secs_f64() - self.sched.on_cpu - self.sched.waiting_for_cpu).max(0.0)
+    }
+}
+
+/// Runs `cmd` (stdout and stderr captured) and reports its [`Observed`] times.
+pub fn run_observed(cmd: &mut Command) -> std::io::Result<Observed> {
+    fn drain<R: Read + Send + 'static>(r: Option<R>) -> std::thread::JoinHandle<Vec<u8>> {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            if let Some(mut r) = r {
+                let _ = r.read_to_end(&mut v);
+            }
+            v
+        })
+    }
+    let start = Instant::now();
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
+    let (out, err) = (drain(child.stdout.take()), drain(child.stderr.take()));
+    let mut sched = SchedTimes::default();
+    let status = loop {
+        // Sample before the reap: after it the figures are gone.
+        if let Some(s) = sched_times(child.id()) {
+            sched = s;
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let wall = start.elapsed();
+    let output = Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    };
+    Ok(Observed {
+        output,
+        wall,
+        sched,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::{Duration, Instant};
 
     /// A command name with spaces and a ')' does not shift the fields after it.
     #[test]
@@ -257,5 +343,28 @@ mod tests {
         );
         assert_eq!(ceiling_mib_s(2, 1.0), 2048.0);
         assert_eq!(ceiling_mib_s(2, 0.0), f64::INFINITY);
+    }
+
+    /// A child that sleeps shows as sleeping; one that spins shows as on CPU.
+    #[test]
+    fn observed_child_splits_running_from_sleeping() {
+        let slept = run_observed(Command::new("sleep").arg("0.3")).expect("run sleep");
+        assert!(slept.output.status.success());
+        assert!(slept.wall >= Duration::from_millis(300));
+        assert!(slept.sleeping() > 0.25, "sleep slept {}", slept.sleeping());
+        assert!(slept.sched.on_cpu < 0.1, "sleep ran {}", slept.sched.on_cpu);
+        let spun = run_observed(Command::new("sh").args([
+            "-c",
+            "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo done",
+        ]))
+        .expect("run sh");
+        assert_eq!(spun.output.stdout, b"done\n");
+        assert!(
+            spun.sched.on_cpu + spun.sched.waiting_for_cpu > 0.5 * spun.wall.as_secs_f64(),
+            "a busy loop mostly ran: {:?} of {:?}",
+            spun.sched,
+            spun.wall
+        );
+        assert_eq!(sched_times(u32::MAX), None);
     }
 }

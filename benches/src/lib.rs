@@ -14,7 +14,7 @@ use rand_core::{RngCore, SeedableRng};
 use sha2::{Digest, Sha256};
 
 pub mod cpu;
-pub use cpu::{CpuTime, cpu_seconds, process_tree_cpu_seconds};
+pub use cpu::{CpuTime, cpu_seconds, process_tree_cpu_seconds, run_observed};
 
 /// An unsigned number from the environment, or `default`.
 pub fn env_usize(name: &str, default: usize) -> usize {
