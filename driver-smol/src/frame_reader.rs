@@ -8,9 +8,10 @@
 //! connection keeps no read buffer.
 //!
 //! Large frame buffers can come back through a [`BufferReturn`]: whoever holds the last handle
-//! on a frame's data when it is done with it (the server, once a WRITE's payload is on disk)
-//! gives it back, and the next large frame is read into that memory instead of a fresh
-//! allocation. A fresh multi-megabyte buffer costs a page fault per page (the kernel zeroes
+//! on a frame's data when it is done with it (the server, once a WRITE's payload is on disk,
+//! or once a READ response is sent) gives it back, and the next large frame is read into that
+//! memory instead of a fresh allocation; the server also reads READ data into it
+//! ([`BufferReturn::take_kept`]). A fresh multi-megabyte buffer costs a page fault per page (the kernel zeroes
 //! each one) on the first read into it; a returned one is already mapped. At most [`SPARES`]
 //! buffers are kept per connection, dropped when the connection stays quiet for [`KEEP_SPARE`].
 //! Must not: judge frames (the core does). A header the core would refuse (a non-zero type
@@ -68,34 +69,38 @@ impl BufferReturn {
     /// A buffer of exactly `len` bytes (contents unspecified, but initialized): a returned one
     /// when one has room, else a fresh one.
     fn take(&self, len: usize) -> BytesMut {
-        let kept = self.lock().pop();
-        match kept {
-            // A returned buffer is the data's view of it (a payload starts a header's length
-            // in); while the view has room its stale bytes are reused as they are and only the
-            // growth is zeroed.
-            Some(mut buf) if buf.capacity() >= len => {
-                if buf.len() >= len {
-                    buf.truncate(len);
-                } else {
-                    buf.resize(len, 0);
-                }
-                buf
-            }
-            Some(mut buf) => {
-                // Out of room: emptying the view lets `reserve` move it back to the start of
-                // its allocation (slack included) without copying, and without allocating
-                // when that is big enough.
-                buf.clear();
-                buf.reserve(len);
-                buf.resize(len, 0);
-                buf
-            }
-            None => {
-                let mut buf = BytesMut::zeroed(len + RECYCLE_SLACK);
-                buf.truncate(len);
-                buf
-            }
+        self.take_kept(len).unwrap_or_else(|| {
+            let mut buf = BytesMut::zeroed(len + RECYCLE_SLACK);
+            buf.truncate(len);
+            buf
+        })
+    }
+
+    /// A returned buffer made exactly `len` bytes long (contents unspecified, but
+    /// initialized), or `None` when none is kept or `len` is too small to be worth one.
+    pub fn take_kept(&self, len: usize) -> Option<BytesMut> {
+        if len < RECYCLE_MIN {
+            return None;
         }
+        let mut buf = self.lock().pop()?;
+        if buf.capacity() >= len {
+            // A returned buffer is the data's view of it (a payload starts a header's length
+            // in); while the view has room its stale bytes are reused as they are and only
+            // the growth is zeroed.
+            if buf.len() >= len {
+                buf.truncate(len);
+            } else {
+                buf.resize(len, 0);
+            }
+        } else {
+            // Out of room: emptying the view lets `reserve` move it back to the start of its
+            // allocation (slack included) without copying, and without allocating when that
+            // is big enough.
+            buf.clear();
+            buf.reserve(len);
+            buf.resize(len, 0);
+        }
+        Some(buf)
     }
 
     fn clear(&self) {

@@ -31,7 +31,8 @@ use bytes::Bytes;
 use futures_lite::{AsyncRead, AsyncWrite, AsyncWriteExt, FutureExt};
 use smb_proto::io::{Input, TransportKind};
 use smb_proto::server::{
-    ConnectionHandle, FsOp, OpId, OpRequest, Server, ServerConfig, ServerEvent, ServerOutput,
+    ConnectionHandle, FsOp, OpId, OpRequest, READ_HEADROOM, ReadBuf, Server, ServerConfig,
+    ServerEvent, ServerOutput,
 };
 use smb_proto::wire::status::NtStatus;
 
@@ -223,6 +224,9 @@ async fn connection<S>(
 {
     let (mut reader, mut writer) = futures_lite::io::split(stream);
     let (stop_tx, stop_rx) = async_channel::bounded::<()>(1);
+    // A large frame sent (a READ response) goes back to the reader's slot, for the next
+    // READ to be read into (see `Driver::start_op`) or the next large request.
+    let returns = frames_in.returns();
     let writer_task = smol::spawn(async move {
         while let Ok(out) = frames.recv().await {
             match out {
@@ -230,6 +234,7 @@ async fn connection<S>(
                     if writer.write_all(&f).await.is_err() {
                         break;
                     }
+                    returns.give(f);
                 }
                 Out::Close => break,
             }
@@ -316,8 +321,18 @@ impl Driver {
         }
     }
 
-    fn start_op(&mut self, req: OpRequest) {
+    fn start_op(&mut self, mut req: OpRequest) {
         let id = req.id;
+        // A READ is read into the memory of a frame this connection already sent, when one is
+        // back: no fresh multi-megabyte buffer to allocate and zero.
+        if let FsOp::Read { length, buf, .. } = &mut req.op
+            && let Some(kept) = self
+                .conns
+                .get(&req.ctx.ch)
+                .and_then(|c| c.returns.take_kept(READ_HEADROOM + *length as usize))
+        {
+            *buf = ReadBuf::reuse(kept);
+        }
         let Some(backend) = self.shares.get(&req.ctx.share) else {
             tracing::warn!(share = %req.ctx.share, "op for a share without a backend");
             self.server
@@ -576,6 +591,68 @@ mod tests {
             assert_eq!(n, 0, "the idle connection is closed by shutdown");
             assert!(smol::net::TcpStream::connect(addr).await.is_err());
             drop(c);
+        });
+    }
+
+    /// READs are read into the memory of READ responses already sent (`start_op` takes the
+    /// writer's returned frames): a short read at the end of a file, and reads of another
+    /// file, carry exactly their own bytes, never stale ones from the reused memory.
+    #[test]
+    fn reads_into_reused_frames_carry_only_their_own_bytes() {
+        let dir = tempfile::tempdir().expect("dir");
+        let local =
+            crate::backend::LocalBackend::open(dir.path(), crate::backend::LocalOptions::default())
+                .expect("root");
+        // The memory backend fills exactly what it has; the local one prepares the whole
+        // request and truncates to what the file gave.
+        let mut in_memory = Shares::new();
+        in_memory.insert("mem", MemoryBackend::new());
+        let mut on_disk = Shares::new();
+        on_disk.insert("mem", local);
+        for shares in [in_memory, on_disk] {
+            reads_into_reused_frames(shares);
+        }
+    }
+
+    fn reads_into_reused_frames(shares: Shares) {
+        smol::block_on(async {
+            let server = SmbServer::bind(SocketAddr::from(([127, 0, 0, 1], 0)), config(), shares)
+                .await
+                .expect("bind");
+            let creds = crate::files::Credentials::new("u", "p");
+            let share = crate::files::Share::connect(server.local_addr(), "", "mem", &creds)
+                .await
+                .expect("connect");
+            let chunk = share.read_chunk() as usize;
+            assert!(
+                READ_HEADROOM + chunk >= 256 * 1024,
+                "chunks big enough to reuse"
+            );
+            let old: Vec<u8> = (0..3 * chunk).map(|i| (i % 251) as u8 | 1).collect();
+            share
+                .write("old.bin", old.clone())
+                .await
+                .expect("write old");
+            // Several rounds, so the frames sent come back and are read into again.
+            for _ in 0..3 {
+                assert_eq!(share.read("old.bin").await.expect("read old"), old);
+            }
+            // Shorter than one chunk, and zeros where the old file had none.
+            let new = vec![0u8; chunk / 2 + 3];
+            share
+                .write("new.bin", new.clone())
+                .await
+                .expect("write new");
+            for _ in 0..3 {
+                let f = share.open_read("new.bin").await.expect("open new");
+                let got = f.read_at(0, chunk).await.expect("read new");
+                assert_eq!(got.len(), new.len(), "a short read ends at the end of file");
+                assert!(got.iter().all(|&b| b == 0), "no stale byte in the response");
+                f.close().await.expect("close");
+                assert_eq!(share.read("old.bin").await.expect("read old"), old);
+            }
+            share.disconnect().await.expect("disconnect");
+            server.shutdown().await;
         });
     }
 

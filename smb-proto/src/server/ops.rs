@@ -72,20 +72,47 @@ pub struct OpenId(pub u64);
 /// Direct TCP header, TRANSFORM header, SMB2 header and the READ response's fixed part.
 pub const READ_HEADROOM: usize = 4 + TRANSFORM_HEADER_LEN + Header::SIZE + 16;
 
+/// Spare room a [`ReadBuf`] reserves beyond its data when it grows: the response frame built in
+/// it starts part-way into the headroom, so a driver that hands the sent frame back to
+/// [`ReadBuf::reuse`] gets a view that starts that much further in; the slack lets such views
+/// hold the same READ size for many rounds before the memory must be moved back (and zeroed).
+pub const READ_SLACK: usize = 8 * 1024;
+
 /// A READ's destination: a buffer with [`READ_HEADROOM`] bytes reserved in front of the data,
 /// so the backend reads straight into the final response frame and the server writes the
 /// headers in front without copying the data again.
+///
+/// It may reuse the memory of a frame already sent ([`ReadBuf::reuse`]): bytes the buffer
+/// held before are overwritten by [`ReadBuf::prepare`], not zeroed first, and never show
+/// through [`ReadBuf::data`].
 #[derive(Debug)]
 pub struct ReadBuf {
+    /// Initialized bytes: the headroom, the data, then possibly stale bytes of an earlier use.
     buf: BytesMut,
+    /// Data bytes held (they follow the headroom).
+    len: usize,
 }
 
 impl ReadBuf {
+    /// An empty buffer; it grows as the backend fills it.
+    pub fn new() -> Self {
+        Self::with_capacity(0)
+    }
+
     /// An empty buffer with room for `capacity` data bytes (plus the headroom).
     pub fn with_capacity(capacity: usize) -> Self {
-        let mut buf = BytesMut::with_capacity(READ_HEADROOM + capacity);
+        let mut buf = BytesMut::with_capacity(READ_HEADROOM.saturating_add(capacity));
         buf.resize(READ_HEADROOM, 0);
-        Self { buf }
+        Self { buf, len: 0 }
+    }
+
+    /// An empty buffer in `buf`'s memory (a finished frame's, say): its bytes are kept as
+    /// they are, to be overwritten, so reading into it costs no zeroing.
+    pub fn reuse(mut buf: BytesMut) -> Self {
+        if buf.len() < READ_HEADROOM {
+            buf.resize(READ_HEADROOM, 0);
+        }
+        Self { buf, len: 0 }
     }
 
     /// A buffer holding a copy of `data` (for backends that already have the bytes).
@@ -97,39 +124,61 @@ impl ReadBuf {
 
     /// The data bytes (headroom excluded).
     pub fn data(&self) -> &[u8] {
-        self.buf.get(READ_HEADROOM..).unwrap_or(&[])
+        self.buf
+            .get(READ_HEADROOM..READ_HEADROOM + self.len)
+            .unwrap_or(&[])
     }
 
     /// How many data bytes are held.
     pub fn len(&self) -> usize {
-        self.buf.len().saturating_sub(READ_HEADROOM)
+        self.len
     }
 
     /// Whether no data is held.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
     }
 
-    /// Resizes the data to exactly `len` bytes (new bytes are zero) and returns it mutably:
-    /// read into it, then [`ReadBuf::truncate`] to the count actually read.
+    /// Sets the data to exactly `len` bytes and returns it mutably: read into it, then
+    /// [`ReadBuf::truncate`] to the count actually read. Its contents are unspecified (zero
+    /// where the buffer grew, earlier bytes elsewhere): the caller overwrites them.
     pub fn prepare(&mut self, len: usize) -> &mut [u8] {
-        self.buf.resize(READ_HEADROOM + len, 0);
-        self.buf.get_mut(READ_HEADROOM..).unwrap_or(&mut [])
+        let end = READ_HEADROOM.saturating_add(len);
+        if self.buf.len() < end {
+            if self.buf.capacity() < end {
+                self.buf
+                    .reserve(end.saturating_add(READ_SLACK) - self.buf.len());
+            }
+            self.buf.resize(end, 0);
+        }
+        self.len = len;
+        self.buf.get_mut(READ_HEADROOM..end).unwrap_or(&mut [])
     }
 
     /// Keeps only the first `len` data bytes.
     pub fn truncate(&mut self, len: usize) {
-        self.buf.truncate(READ_HEADROOM + len);
+        self.len = self.len.min(len);
     }
 
     /// Appends data bytes.
     pub fn extend_from_slice(&mut self, data: &[u8]) {
-        self.buf.extend_from_slice(data);
+        let old = self.len;
+        self.prepare(old.saturating_add(data.len()))
+            .get_mut(old..)
+            .unwrap_or(&mut [])
+            .copy_from_slice(data);
     }
 
-    /// The whole buffer, headroom included (for the server's frame builder).
-    pub(crate) fn into_inner(self) -> BytesMut {
+    /// The headroom and the data (for the server's frame builder).
+    pub(crate) fn into_inner(mut self) -> BytesMut {
+        self.buf.truncate(READ_HEADROOM + self.len);
         self.buf
+    }
+}
+
+impl Default for ReadBuf {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -719,6 +768,28 @@ mod tests {
         assert_eq!(inner.len(), READ_HEADROOM + 5);
         assert_eq!(READ_HEADROOM, 4 + 52 + 64 + 16);
         assert_eq!(ReadBuf::from_slice(b"xy").data(), b"xy");
+    }
+
+    /// A reused buffer shows none of its old bytes, is filled without being zeroed, and
+    /// yields exactly the headroom and the new data.
+    #[test]
+    fn reused_read_buf_overwrites_without_exposing_old_bytes() {
+        let old = BytesMut::from(&[0xAAu8; READ_HEADROOM + 64][..]);
+        let mut b = ReadBuf::reuse(old);
+        assert!(b.is_empty());
+        assert_eq!(b.data(), b"");
+        // Within the old length nothing is zeroed: the caller overwrites.
+        assert_eq!(b.prepare(8), &[0xAA; 8]);
+        b.prepare(8).copy_from_slice(b"abcdefgh");
+        b.truncate(3);
+        b.extend_from_slice(b"XY");
+        assert_eq!(b.data(), b"abcXY");
+        assert_eq!(b.into_inner().len(), READ_HEADROOM + 5);
+        // Growing past the old bytes zeroes only the growth, and keeps slack for reuse.
+        let mut b = ReadBuf::reuse(BytesMut::from(&[1u8; 10][..]));
+        let grown = b.prepare(100);
+        assert_eq!(grown, &[0u8; 100][..]);
+        assert!(b.into_inner().capacity() >= READ_HEADROOM + 100 + READ_SLACK);
     }
 
     #[test]

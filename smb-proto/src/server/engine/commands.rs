@@ -236,7 +236,7 @@ impl Server {
                                 offset,
                                 length,
                                 min_count: minimum_count,
-                                buf: ReadBuf::with_capacity(length as usize),
+                                buf: ReadBuf::new(),
                             },
                             Waiting::Read {
                                 length,
