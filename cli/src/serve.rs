@@ -696,28 +696,7 @@ pub async fn start(s: &Settings) -> Result<Running, CliError> {
     let (handle, core) = ServerHandle::start(config, shares);
     let tcp = tcp_listeners
         .into_iter()
-        .map(|listener| {
-            let h = handle.clone();
-            smol::spawn(async move {
-                loop {
-                    match listener.accept().await {
-                        Ok((stream, peer)) => {
-                            stream.set_nodelay(true).ok();
-                            let h = h.clone();
-                            smol::spawn(
-                                async move { h.serve(stream, peer, TransportKind::Tcp).await },
-                            )
-                            .detach();
-                        }
-                        Err(e) => {
-                            // EMFILE and friends: back off instead of spinning.
-                            tracing::warn!(error = %e, "accept failed");
-                            smol::Timer::after(Duration::from_millis(50)).await;
-                        }
-                    }
-                }
-            })
-        })
+        .map(|listener| smol::spawn(handle.clone().accept_tcp(listener)))
         .collect();
     let quic = quic_servers
         .into_iter()
