@@ -249,9 +249,11 @@ fn run_mode(mode: Mode, src: &Path, expected: (u64, [u8; 32]), runs: usize, work
         for dir in [GET, PUT] {
             for client in order {
                 let to = &landed[dir][client];
-                // Untimed: a get would otherwise also time truncating the previous run's local
-                // copy, a put smbd freeing the previous upload (1 GiB, about 0.19 s here).
-                std::fs::remove_file(to).ok();
+                // Uploads overwrite the previous run's (smbd truncates them in the timed put,
+                // for both clients alike). Not removed first: on 2026-12-06 that made
+                // smbclient's puts through smbd slower (median 585 against 946 MiB/s, smbd's
+                // CPU per GiB 1.92 s against 1.04, 6 runs each) while ours got faster, a bias
+                // the server bench does not show (benches/README.md).
                 let (own0, kids0) = cpu_seconds();
                 let smbd0 = smbd_cpu();
                 let d = match (dir, client) {
