@@ -252,8 +252,8 @@ fn run_mode(mode: Mode, src: &Path, expected: (u64, [u8; 32]), runs: usize, work
                 // Uploads overwrite the previous run's (smbd truncates them in the timed put,
                 // for both clients alike). Not removed first: on 2026-12-06 that made
                 // smbclient's puts through smbd slower (median 585 against 946 MiB/s, smbd's
-                // CPU per GiB 1.92 s against 1.04, 6 runs each) while ours got faster, a bias
-                // the server bench does not show (benches/README.md).
+                // CPU per GiB 1.92 s against 1.04, 6 runs each) while ours got faster
+                // (benches/README.md).
                 let (own0, kids0) = cpu_seconds();
                 let smbd0 = smbd_cpu();
                 let d = match (dir, client) {
