@@ -29,7 +29,7 @@
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use benches::cpu::Observed;
-use benches::cpu::{ceiling_mib_s, cores};
+use benches::cpu::{CeilingRow, print_ceilings};
 use benches::{
     CpuTime, cpu_seconds, digest, env_usize, make_random_file, median, mib_per_s,
     process_tree_cpu_seconds, run_observed, samba_peers_ready, scratch_dir,
@@ -623,34 +623,20 @@ fn report_ceilings(results: &[(Mode, Series)]) {
             );
         }
     }
-    let n = cores();
-    println!();
-    println!(
-        "CPU ceilings on {n} cores, MiB/s: {n} / (server + smbclient CPU s/GiB); the last column \
-         counts only our server's system time (the kernel's socket and page-cache work), the \
-         bound if our server's own code cost nothing"
-    );
-    println!(
-        "| mode | direction | smbd | its ceiling | ours | our ceiling | {TARGET} x smbd | our \
-         ceiling, system time only |"
-    );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    let mut ceilings = Vec::new();
     for (mode, s) in results {
         for (dir, rate, server, client) in rows(s) {
             let cpu = |v: &[Vec<CpuTime>; 2], i: usize| CpuTime::median(&v[i]);
-            let ceiling =
-                |i: usize| ceiling_mib_s(n, cpu(server, i).total() + cpu(client, i).total());
-            let kernel_only =
-                ceiling_mib_s(n, cpu(server, OURS).system + cpu(client, OURS).total());
-            let theirs = median(&rate[SMBD]);
-            println!(
-                "| {} | {dir} | {theirs:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {kernel_only:.1} |",
-                mode.name(),
-                ceiling(SMBD),
-                median(&rate[OURS]),
-                ceiling(OURS),
-                TARGET * theirs,
-            );
+            ceilings.push(CeilingRow {
+                mode: mode.name(),
+                direction: dir,
+                theirs_mib_s: median(&rate[SMBD]),
+                theirs_cpu: cpu(server, SMBD).total() + cpu(client, SMBD).total(),
+                ours_mib_s: median(&rate[OURS]),
+                ours_cpu: cpu(server, OURS).total() + cpu(client, OURS).total(),
+                ours_cpu_system_only: cpu(server, OURS).system + cpu(client, OURS).total(),
+            });
         }
     }
+    print_ceilings(&ceilings, "smbd", "server + smbclient", "server", TARGET);
 }

@@ -25,7 +25,7 @@
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use benches::cpu::{ceiling_mib_s, cores};
+use benches::cpu::{CeilingRow, print_ceilings};
 use benches::{
     CpuTime, cpu_seconds, digest, env_usize, file_len, make_random_file, median, mib_per_s,
     process_tree_cpu_seconds, samba_peers_ready, scratch_dir,
@@ -402,41 +402,22 @@ fn report(results: &[(Mode, Series)]) {
             );
         }
     }
-    let n = cores();
-    println!();
-    println!(
-        "CPU ceilings on {n} cores, MiB/s: {n} / (client + smbd CPU s/GiB); the last column \
-         counts only our client's system time (the kernel's socket and page-cache work), the \
-         bound if our client's own code cost nothing"
-    );
-    println!(
-        "| mode | direction | smbclient | its ceiling | ours | our ceiling | {TARGET} x smbclient \
-         | our ceiling, system time only |"
-    );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    let mut ceilings = Vec::new();
     for (mode, s) in results {
         for dir in [GET, PUT] {
             let cpu = |v: &[[Vec<CpuTime>; 2]; 2], c: usize| CpuTime::median(&v[dir][c]);
-            let ceiling = |c: usize| {
-                ceiling_mib_s(
-                    n,
-                    cpu(&s.client_cpu, c).total() + cpu(&s.smbd_cpu, c).total(),
-                )
-            };
-            let kernel_only = ceiling_mib_s(
-                n,
-                cpu(&s.client_cpu, OURS).system + cpu(&s.smbd_cpu, OURS).total(),
-            );
-            let theirs = median(&s.rate[dir][SMBCLIENT]);
-            println!(
-                "| {} | {} | {theirs:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {kernel_only:.1} |",
-                mode.name(),
-                ["get", "put"][dir],
-                ceiling(SMBCLIENT),
-                median(&s.rate[dir][OURS]),
-                ceiling(OURS),
-                TARGET * theirs,
-            );
+            let both = |c: usize| cpu(&s.client_cpu, c).total() + cpu(&s.smbd_cpu, c).total();
+            ceilings.push(CeilingRow {
+                mode: mode.name(),
+                direction: ["get", "put"][dir],
+                theirs_mib_s: median(&s.rate[dir][SMBCLIENT]),
+                theirs_cpu: both(SMBCLIENT),
+                ours_mib_s: median(&s.rate[dir][OURS]),
+                ours_cpu: both(OURS),
+                ours_cpu_system_only: cpu(&s.client_cpu, OURS).system
+                    + cpu(&s.smbd_cpu, OURS).total(),
+            });
         }
     }
+    print_ceilings(&ceilings, "smbclient", "client + smbd", "client", TARGET);
 }

@@ -4,9 +4,11 @@
 //! On loopback the kernel charges the socket copies, TCP processing and page-cache work to
 //! the process that makes the system call, so a transfer that costs the client `c` and the
 //! server `s` CPU seconds per GiB cannot move faster than `cores / (c + s)` GiB/s, however
-//! the two overlap. [`ceiling_mib_s`] computes that bound; the benches print it next to the
-//! measured rates, and with the system time alone, the part no user-space change can remove.
-//! Must not: measure wall-clock time or decide what a figure means.
+//! the two overlap. [`ceiling_mib_s`] computes that bound and [`print_ceilings`] prints it next
+//! to the measured rates, and with our side's system time alone, the part no user-space change
+//! can remove. [`run_observed`] runs a peer process and splits its wall-clock time as the
+//! scheduler saw it.
+//! Must not: decide what a figure means (the benches' READMEs do).
 
 use std::collections::BTreeSet;
 use std::io::Read;
@@ -85,6 +87,57 @@ pub fn ceiling_mib_s(cores: usize, seconds_per_gib: f64) -> f64 {
         return f64::INFINITY;
     }
     cores as f64 * 1024.0 / seconds_per_gib
+}
+
+/// One row of a ceiling table: a reference transfer and ours, each with its measured rate and
+/// the CPU seconds per GiB both of its processes spent.
+#[derive(Debug, Clone, Copy)]
+pub struct CeilingRow<'a> {
+    pub mode: &'a str,
+    pub direction: &'a str,
+    pub theirs_mib_s: f64,
+    pub theirs_cpu: f64,
+    pub ours_mib_s: f64,
+    pub ours_cpu: f64,
+    /// As `ours_cpu`, counting only the system time of our side.
+    pub ours_cpu_system_only: f64,
+}
+
+/// Prints the ceilings table: `reference` is the peer we are compared with (`smbclient`,
+/// `smbd`), `pair` names the two processes of a transfer, `ours` our side, `target` the ratio
+/// the issue asks for.
+pub fn print_ceilings(
+    rows: &[CeilingRow<'_>],
+    reference: &str,
+    pair: &str,
+    ours: &str,
+    target: f64,
+) {
+    let n = cores();
+    println!();
+    println!(
+        "CPU ceilings on {n} cores, MiB/s: {n} / ({pair} CPU s/GiB); the last column counts only \
+         our {ours}'s system time (the kernel's socket and page-cache work), the bound if our \
+         {ours}'s own code cost nothing"
+    );
+    println!(
+        "| mode | direction | {reference} | its ceiling | ours | our ceiling | {target} x \
+         {reference} | our ceiling, system time only |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    for r in rows {
+        println!(
+            "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            r.mode,
+            r.direction,
+            r.theirs_mib_s,
+            ceiling_mib_s(n, r.theirs_cpu),
+            r.ours_mib_s,
+            ceiling_mib_s(n, r.ours_cpu),
+            target * r.theirs_mib_s,
+            ceiling_mib_s(n, r.ours_cpu_system_only),
+        );
+    }
 }
 
 /// The cores this process may run on.
