@@ -11,17 +11,19 @@ use crate::wire::fscc::file::FileFullEaInformation;
 use crate::wire::query_info::AdditionalInformation;
 
 impl Server {
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn on_command(
         &mut self,
-        ch: ConnectionHandle,
-        chain_id: u64,
-        now: Instant,
-        header: &Header,
+        at: Incoming<'_>,
         body: RequestBody,
-        ctx: &Ctx,
         related: Related,
     ) -> Result<Option<Resp>, Refuse> {
+        let Incoming {
+            ch,
+            now,
+            header,
+            ctx,
+            ..
+        } = at;
         let config = self.config.clone();
         let (max_transact, max_read, max_write) = {
             let d = self.dialect(ch).unwrap_or(Dialect::SMB2_0_2);
@@ -170,11 +172,11 @@ impl Server {
                 self.on_pipe(ch, header, ctx, RequestBody::Create(req), related)
             }
             RequestBody::Create(req) => {
-                if let Some(r) = self.durable_reopen(ch, chain_id, now, header, ctx, &req) {
+                if let Some(r) = self.durable_reopen(at, &req) {
                     return r;
                 }
                 let (op, waiting) = self.prepare_create(ch, ctx, req)?;
-                self.create_after_breaks(ch, chain_id, now, header, ctx, op, waiting)
+                self.create_after_breaks(at, op, waiting)
             }
             RequestBody::Ioctl(req) => {
                 if req.input.len() as u64 > u64::from(max_transact)
@@ -203,7 +205,7 @@ impl Server {
                     ctl_code: req.ctl_code,
                     file_id: open.file_id(),
                 };
-                self.emit_op(ch, chain_id, now, header, ctx, op, w)
+                self.emit_op(at, op, w)
             }
             body => {
                 let fid = file_id_of(&body).ok_or(NtStatus::INVALID_PARAMETER)?;
@@ -509,7 +511,7 @@ impl Server {
                 if super::oplocks::op_breaks_level_ii(&op) {
                     self.break_level_ii(&open.file);
                 }
-                self.emit_op(ch, chain_id, now, header, ctx, op, waiting)
+                self.emit_op(at, op, waiting)
             }
         }
     }
@@ -783,17 +785,19 @@ impl Server {
         ))
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn emit_op(
         &mut self,
-        ch: ConnectionHandle,
-        chain_id: u64,
-        now: Instant,
-        header: &Header,
-        ctx: &Ctx,
+        at: Incoming<'_>,
         op: FsOp,
         waiting: Waiting,
     ) -> Result<Option<Resp>, Refuse> {
+        let Incoming {
+            ch,
+            chain_id,
+            now,
+            header,
+            ctx,
+        } = at;
         let filetime = self.filetime(now);
         let interim_after = self.config.interim_after;
         let max_outstanding = self.config.max_outstanding;

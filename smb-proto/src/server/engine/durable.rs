@@ -157,16 +157,14 @@ impl Server {
 
     /// A CREATE that reconnects a durable open, or replays a DH2Q whose open exists, is
     /// answered from that open; `None` leaves the CREATE to the ordinary path.
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn durable_reopen(
         &mut self,
-        ch: ConnectionHandle,
-        chain_id: u64,
-        now: Instant,
-        header: &Header,
-        ctx: &Ctx,
+        at: Incoming<'_>,
         req: &CreateRequest,
     ) -> Option<Result<Option<Resp>, Refuse>> {
+        let Incoming {
+            ch, header, ctx, ..
+        } = at;
         let dialect = self.dialect(ch)?;
         let ask = match durability(&req.contexts, dialect) {
             Ok(a) => a,
@@ -181,7 +179,7 @@ impl Server {
                 // Answered without a durable response context (Windows and smbd; smbtorture
                 // smb2.durable-v2-open.reopen2, smb2.durable-open.delete_on_close2).
                 self.reconnect(ch, ctx, req, file_id, create_guid)
-                    .and_then(|id| self.emit_reopen(ch, chain_id, now, header, ctx, id, None)),
+                    .and_then(|id| self.emit_reopen(at, id, None)),
             ),
             // 3.3.5.9.10: a replayed create names its open by CreateGuid and ClientGuid.
             Durability::Open(DurableAsk::V2 { create_guid, .. })
@@ -195,7 +193,7 @@ impl Server {
                         && d.client_guid == client_guid)
                         .then(|| (o.id, Some(response_context(d))))
                 })?;
-                Some(self.emit_reopen(ch, chain_id, now, header, ctx, id, context))
+                Some(self.emit_reopen(at, id, context))
             }
             _ => None,
         }
@@ -260,14 +258,9 @@ impl Server {
 
     /// Asks the backend for the open's current attributes; the answer becomes the CREATE
     /// response (see `replies`).
-    #[allow(clippy::too_many_arguments)]
     fn emit_reopen(
         &mut self,
-        ch: ConnectionHandle,
-        chain_id: u64,
-        now: Instant,
-        header: &Header,
-        ctx: &Ctx,
+        at: Incoming<'_>,
         open: OpenId,
         context: Option<CreateContext>,
     ) -> Result<Option<Resp>, Refuse> {
@@ -276,15 +269,7 @@ impl Server {
             query: InfoQuery::File(FileInfoClass::NETWORK_OPEN),
             output_len: 56,
         };
-        self.emit_op(
-            ch,
-            chain_id,
-            now,
-            header,
-            ctx,
-            op,
-            Waiting::Reopen { open, context },
-        )
+        self.emit_op(at, op, Waiting::Reopen { open, context })
     }
 
     /// Of the opens of a session that ended (connection lost, LOGOFF, PreviousSessionId),

@@ -153,6 +153,18 @@ struct Ctx {
     sign: Option<SessionId>,
 }
 
+/// The request a handler is working on: the connection and compound chain it came in on, the
+/// time it is handled at, its header and its session/tree context. Handlers that may emit an
+/// op take it whole.
+#[derive(Clone, Copy)]
+struct Incoming<'a> {
+    ch: ConnectionHandle,
+    chain_id: u64,
+    now: Instant,
+    header: &'a Header,
+    ctx: &'a Ctx,
+}
+
 /// The SMB server: every connection, every session, every open. See the module docs.
 #[derive(Debug)]
 pub struct Server {
@@ -1084,7 +1096,17 @@ impl Server {
                     failed: None,
                     seen: true,
                 };
-                match self.on_command(ch, chain_id, now, &header, body, &ctx, related) {
+                match self.on_command(
+                    Incoming {
+                        ch,
+                        chain_id,
+                        now,
+                        header: &header,
+                        ctx: &ctx,
+                    },
+                    body,
+                    related,
+                ) {
                     Ok(Some(r)) => {
                         rel.failed = None;
                         // A pipe CREATE answered at once: later related requests use its FileId.

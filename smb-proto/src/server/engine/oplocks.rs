@@ -148,17 +148,15 @@ impl Server {
     /// so it is broken before the sharing check (MS-FSA 2.1.5.1, the batch oplock break
     /// precedes the share access check). An exclusive holder is broken only once the open
     /// succeeded (see [`Server::hold_reply_for_exclusive`]).
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn create_after_breaks(
         &mut self,
-        ch: ConnectionHandle,
-        chain_id: u64,
-        now: Instant,
-        header: &Header,
-        ctx: &Ctx,
+        at: Incoming<'_>,
         op: FsOp,
         waiting: Waiting,
     ) -> Result<Option<Resp>, Refuse> {
+        let Incoming {
+            ch, chain_id, now, ..
+        } = at;
         let holder = match (&op, &waiting) {
             (
                 FsOp::Create {
@@ -172,7 +170,7 @@ impl Server {
                 .map(|h| (h, file.clone(), break_level(overwrites(*disposition)))),
             _ => None,
         };
-        let r = self.emit_op(ch, chain_id, now, header, ctx, op, waiting)?;
+        let r = self.emit_op(at, op, waiting)?;
         let Some((holder, file, to)) = holder else {
             return Ok(r);
         };
