@@ -11,9 +11,10 @@
 //! on a frame's data when it is done with it (the server, once a WRITE's payload is on disk,
 //! or once a READ response is sent) gives it back, and the next large frame is read into that
 //! memory instead of a fresh allocation; the server also reads READ data into it
-//! ([`BufferReturn::take_kept`]). A fresh multi-megabyte buffer costs a page fault per page (the kernel zeroes
-//! each one) on the first read into it; a returned one is already mapped. At most [`SPARES`]
-//! buffers are kept per connection, dropped when the connection stays quiet for [`KEEP_SPARE`].
+//! ([`BufferReturn::take_kept`]). A fresh multi-megabyte buffer costs a page fault per page
+//! (the kernel zeroes each one) on the first read into it; a returned one is already mapped. Each connection keeps
+//! at most its [`Spares`] limit ([`SPARES`], two, unless its owner asks for more), dropped when
+//! the connection stays quiet for [`KEEP_SPARE`].
 //! Must not: judge frames (the core does). A header the core would refuse (a non-zero type
 //! byte, a length above the limit) is handed over as it came, for the core to reject; a frame
 //! still incomplete after [`SLOW_FRAME`] is handed over in pieces from then on, so the core's
@@ -42,26 +43,56 @@ const RECYCLE_SLACK: usize = 8 * 1024;
 /// How long a returned buffer is kept while no frame arrives.
 pub const KEEP_SPARE: Duration = Duration::from_secs(2);
 
-/// How many returned buffers a connection keeps: a client with two large requests in flight
-/// (one being read while the other is written) finds one free for every frame.
-const SPARES: usize = 2;
+/// How many returned buffers a connection keeps by default (a server's): a client with two
+/// large requests in flight (one being read while the other is written) finds one free for
+/// every frame.
+pub const SPARES: Spares = Spares {
+    count: 2,
+    bytes: usize::MAX,
+};
+
+/// How many returned buffers a [`BufferReturn`] keeps, and how many bytes of them at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spares {
+    pub count: usize,
+    pub bytes: usize,
+}
 
 /// Where finished frame buffers go back to their connection's [`FrameReader`]; see the module
 /// docs. Cloning gives another handle on the same slot.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct BufferReturn {
     spares: Arc<Mutex<Vec<BytesMut>>>,
+    limit: Spares,
+}
+
+impl Default for BufferReturn {
+    fn default() -> Self {
+        Self::new(SPARES)
+    }
 }
 
 impl BufferReturn {
+    /// An empty slot that keeps at most `limit`.
+    pub fn new(limit: Spares) -> Self {
+        Self {
+            spares: Arc::default(),
+            limit,
+        }
+    }
+
     /// Offers `data` (a frame or a slice of one) back. It is kept only when it is the last
-    /// handle on a large buffer and fewer than [`SPARES`] are kept; otherwise it is dropped.
+    /// handle on a large buffer and the slot's limit leaves room; otherwise it is dropped.
     pub fn give(&self, data: Bytes) {
         let Ok(buf) = data.try_into_mut() else {
             return;
         };
         let mut spares = self.lock();
-        if buf.capacity() >= RECYCLE_MIN && spares.len() < SPARES {
+        let held: usize = spares.iter().map(BytesMut::capacity).sum();
+        if buf.capacity() >= RECYCLE_MIN
+            && spares.len() < self.limit.count
+            && held.saturating_add(buf.capacity()) <= self.limit.bytes
+        {
             spares.push(buf);
         }
     }
@@ -143,13 +174,19 @@ impl FrameReader {
     /// A reader that hands frames longer than `max_frame` (the core's limit) over raw, without
     /// buffering them.
     pub fn new(max_frame: usize) -> Self {
+        Self::with_spares(max_frame, SPARES)
+    }
+
+    /// A reader whose [`BufferReturn`] keeps up to `spares` (a client with a deep window of
+    /// READs wants more than a server connection).
+    pub fn with_spares(max_frame: usize, spares: Spares) -> Self {
         Self {
             max_frame,
             state: State::Header {
                 bytes: [0; HEADER],
                 len: 0,
             },
-            returns: BufferReturn::default(),
+            returns: BufferReturn::new(spares),
         }
     }
 
