@@ -1392,6 +1392,18 @@ mod tests {
             self.fs.handle(r).expect("completes at once")
         }
 
+        /// Creates directory `path` as open `open` (read-write, all sharing).
+        fn mkdir(&mut self, open: u64, path: &str) -> Result<CreateReply, NtStatus> {
+            self.create(
+                open,
+                path,
+                RW,
+                ALL_SHARE,
+                CreateDisposition::CREATE,
+                CreateOptions::DIRECTORY_FILE,
+            )
+        }
+
         fn create(
             &mut self,
             open: u64,
@@ -1693,15 +1705,7 @@ mod tests {
         assert!(!t.fs.exists("a") && t.fs.exists("b"));
         // A case-only rename of itself works.
         t.run(rename("B", false)).expect("case change");
-        t.create(
-            3,
-            "dir",
-            RW,
-            ALL_SHARE,
-            CreateDisposition::CREATE,
-            CreateOptions::DIRECTORY_FILE,
-        )
-        .expect("dir");
+        t.mkdir(3, "dir").expect("dir");
         t.run(rename("dir\\c", false)).expect("across directories");
         assert!(t.fs.exists("dir\\c"));
     }
@@ -1709,15 +1713,7 @@ mod tests {
     #[test]
     fn enumeration_pages_through_every_entry_once() {
         let mut t = T::new();
-        t.create(
-            1,
-            "d",
-            RW,
-            ALL_SHARE,
-            CreateDisposition::CREATE,
-            CreateOptions::DIRECTORY_FILE,
-        )
-        .expect("dir");
+        t.mkdir(1, "d").expect("dir");
         for i in 0..50 {
             t.fs.put_file(&format!("d\\file{i:02}.txt"), b"x", 0)
                 .expect("put");
@@ -1919,15 +1915,7 @@ mod tests {
             ACL_REVISION, Ace, AceType, Acl, SecurityDescriptor, Sid,
         };
         let mut t = T::new();
-        t.create(
-            1,
-            "d",
-            RW,
-            ALL_SHARE,
-            CreateDisposition::CREATE,
-            CreateOptions::DIRECTORY_FILE,
-        )
-        .expect("dir");
+        t.mkdir(1, "d").expect("dir");
         let query = |t: &mut T, which: Ai| match t.run(FsOp::QueryInfo {
             open: OpenId(1),
             query: InfoQuery::Security(which),
