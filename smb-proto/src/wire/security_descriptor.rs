@@ -668,56 +668,50 @@ mod tests {
             b[at..at + v.len()].copy_from_slice(v);
             SecurityDescriptor::decode(&Bytes::from(b))
         };
-        // Revision 2.
-        assert!(matches!(
-            patched(0, &[2]),
-            Err(DecodeError::InvalidValue { .. })
-        ));
-        // Not self-relative.
-        assert!(matches!(
-            patched(2, &[0x04, 0x00]),
-            Err(DecodeError::Malformed { .. })
-        ));
-        // Owner offset inside the header, and past the end.
-        assert!(matches!(
-            patched(4, &[8, 0, 0, 0]),
-            Err(DecodeError::OutOfBounds { .. })
-        ));
-        assert!(matches!(
-            patched(4, &[0xff, 0, 0, 0]),
-            Err(DecodeError::OutOfBounds { .. })
-        ));
-        // SID revision 2; 16 sub-authorities.
-        assert!(matches!(
-            patched(20, &[2]),
-            Err(DecodeError::InvalidValue { .. })
-        ));
-        assert!(matches!(
-            patched(21, &[16]),
-            Err(DecodeError::LimitExceeded { .. })
-        ));
-        // The DACL (at 32): revision 3, a size past the end, too many ACEs, an odd ACE size.
-        assert!(matches!(
-            patched(32, &[3]),
-            Err(DecodeError::InvalidValue { .. })
-        ));
-        assert!(matches!(
-            patched(34, &[0xff, 0]),
-            Err(DecodeError::OutOfBounds { .. })
-        ));
-        assert!(matches!(
-            patched(36, &[9, 0]),
-            Err(DecodeError::Malformed { .. })
-        ));
-        assert!(matches!(
-            patched(42, &[13, 0]),
-            Err(DecodeError::InvalidValue { .. })
-        ));
-        // An ACE too short for its SID.
-        assert!(matches!(
-            patched(42, &[8, 0]),
-            Err(DecodeError::Malformed { .. })
-        ));
+        // Each patch (offset, bytes) and the error kind it must give.
+        #[allow(non_snake_case)]
+        mod kind {
+            use crate::wire::DecodeError;
+            pub fn InvalidValue(e: &DecodeError) -> bool {
+                matches!(e, DecodeError::InvalidValue { .. })
+            }
+            pub fn Malformed(e: &DecodeError) -> bool {
+                matches!(e, DecodeError::Malformed { .. })
+            }
+            pub fn OutOfBounds(e: &DecodeError) -> bool {
+                matches!(e, DecodeError::OutOfBounds { .. })
+            }
+            pub fn LimitExceeded(e: &DecodeError) -> bool {
+                matches!(e, DecodeError::LimitExceeded { .. })
+            }
+        }
+        type Kind = fn(&DecodeError) -> bool;
+        let cases: &[(usize, &[u8], Kind)] = &[
+            // Revision 2.
+            (0, &[2], kind::InvalidValue),
+            // Not self-relative.
+            (2, &[0x04, 0x00], kind::Malformed),
+            // Owner offset inside the header, and past the end.
+            (4, &[8, 0, 0, 0], kind::OutOfBounds),
+            (4, &[0xff, 0, 0, 0], kind::OutOfBounds),
+            // SID revision 2; 16 sub-authorities.
+            (20, &[2], kind::InvalidValue),
+            (21, &[16], kind::LimitExceeded),
+            // The DACL (at 32): revision 3, a size past the end, too many ACEs, an odd ACE size.
+            (32, &[3], kind::InvalidValue),
+            (34, &[0xff, 0], kind::OutOfBounds),
+            (36, &[9, 0], kind::Malformed),
+            (42, &[13, 0], kind::InvalidValue),
+            // An ACE too short for its SID.
+            (42, &[8, 0], kind::Malformed),
+        ];
+        for &(at, bytes, is_kind) in cases {
+            let got = patched(at, bytes);
+            assert!(
+                got.as_ref().is_err_and(is_kind),
+                "patch {bytes:?} at {at}: {got:?}"
+            );
+        }
         // A NULL DACL: present, offset 0.
         let null = patched(16, &[0, 0, 0, 0]).unwrap();
         assert!(null.control.contains(SdControl::DACL_PRESENT) && null.dacl.is_none());
