@@ -38,8 +38,9 @@ const PIECE: usize = 64 * 1024;
 const RECYCLE_MIN: usize = 256 * 1024;
 /// Spare room at the end of a buffer that may come back, so that a returned view, which
 /// starts a header's length further in each time round, still fits frames of the same size
-/// for this many bytes of headers before it must be moved back (and zeroed) again.
-const RECYCLE_SLACK: usize = 8 * 1024;
+/// for many rounds before it must be moved back (and zeroed) again. The core reserves the same
+/// slack in READ buffers, which come back here too.
+const RECYCLE_SLACK: usize = smb_proto::server::READ_SLACK;
 /// How long a returned buffer is kept while no frame arrives.
 pub const KEEP_SPARE: Duration = Duration::from_secs(2);
 
@@ -411,6 +412,39 @@ mod tests {
             assert_eq!(&whole[..], &frame(&[6u8; 10])[..]);
             drop(writer.await);
         });
+    }
+
+    /// A slot keeps no more buffers than its count, and no more bytes than its cap; only a
+    /// kept buffer is handed out by `take_kept`, and never for a small frame.
+    #[test]
+    fn spares_limit_count_and_bytes() {
+        let big = || Bytes::from(vec![0u8; RECYCLE_MIN]);
+        let by_count = BufferReturn::new(Spares {
+            count: 3,
+            bytes: usize::MAX,
+        });
+        for _ in 0..5 {
+            by_count.give(big());
+        }
+        assert_eq!(by_count.lock().len(), 3);
+        let by_bytes = BufferReturn::new(Spares {
+            count: 100,
+            bytes: 2 * RECYCLE_MIN + 1,
+        });
+        for _ in 0..5 {
+            by_bytes.give(big());
+        }
+        assert_eq!(by_bytes.lock().len(), 2);
+        assert!(
+            by_bytes.take_kept(RECYCLE_MIN - 1).is_none(),
+            "too small to use one"
+        );
+        assert_eq!(
+            by_bytes.take_kept(RECYCLE_MIN).map(|b| b.len()),
+            Some(RECYCLE_MIN)
+        );
+        assert!(by_bytes.take_kept(RECYCLE_MIN).is_some());
+        assert!(by_bytes.take_kept(RECYCLE_MIN).is_none(), "none left");
     }
 
     /// A large frame given back is the memory the next large frame is read into (after its

@@ -40,5 +40,5 @@ pub use engine::Server;
 pub use ops::{
     ConnectionHandle, CreateReply, DirEntry, DirectoryBuildError, DirectoryBuilder, FileMeta, FsOp,
     InfoChange, InfoQuery, InfoReply, OpContext, OpId, OpReply, OpRequest, OpenId, READ_HEADROOM,
-    ReadBuf, ServerEvent, ServerOutput,
+    READ_SLACK, ReadBuf, ServerEvent, ServerOutput,
 };
