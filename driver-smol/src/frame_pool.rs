@@ -79,8 +79,8 @@ pub async fn send_frames<W: AsyncWrite + Unpin>(
     keep: Duration,
 ) {
     loop {
-        let next = async { Some(frames.recv().await) };
         let frame = if pool.kept() > 0 {
+            let next = async { Some(frames.recv().await) };
             let quiet = async {
                 smol::Timer::after(keep).await;
                 None
@@ -93,7 +93,7 @@ pub async fn send_frames<W: AsyncWrite + Unpin>(
                 }
             }
         } else {
-            next.await.unwrap_or(Err(async_channel::RecvError))
+            frames.recv().await
         };
         let Ok(frame) = frame else { break };
         if writer.write_all(&frame).await.is_err() {
