@@ -43,6 +43,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use futures_lite::FutureExt;
+use smb_proto::server::file_query::{self, OpenFile};
 use smb_proto::server::{
     CreateReply, DirEntry, DirectoryBuildError, DirectoryBuilder, FileMeta, FsOp, InfoChange,
     InfoQuery, InfoReply, OpReply, OpRequest, OpenId, ReadBuf,
@@ -50,14 +51,7 @@ use smb_proto::server::{
 use smb_proto::server::{file_ea, file_security, short_name, wildcard};
 use smb_proto::wire::create::{CreateAction, CreateDisposition, CreateOptions, ShareAccess};
 use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
-use smb_proto::wire::fscc::file::{
-    DispositionExFlags, FileAccessInformation, FileAlignmentInformation, FileAllInformation,
-    FileAlternateNameInformation, FileAttributeTagInformation, FileBasicInformation,
-    FileCompressionInformation, FileEaInformation, FileFullEaInformation, FileInfo,
-    FileInternalInformation, FileModeInformation, FileNameInformation, FileNetworkOpenInformation,
-    FileNormalizedNameInformation, FilePositionInformation, FileStandardInformation,
-    FileStreamInformation, FullEa, StreamEntry,
-};
+use smb_proto::wire::fscc::file::{DispositionExFlags, FileInfo, FullEa};
 use smb_proto::wire::fscc::filesystem::{
     DeviceType, FileFsAttributeInformation, FileFsDeviceInformation, FileFsFullSizeInformation,
     FileFsSectorSizeInformation, FileFsSizeInformation, FileFsVolumeInformation, FsAttributes,
@@ -669,13 +663,24 @@ impl LocalBackend {
             InfoQuery::Fs(class) => self.fs_info(&handle, class),
             InfoQuery::File(class) => {
                 let s = stat_of(&handle).map_err(|e| fs_status(&e))?;
-                let eas = match class {
-                    FileInfoClass::EA | FileInfoClass::ALL | FileInfoClass::FULL_EA => {
-                        stored_eas(&handle)
-                    }
-                    _ => Vec::new(),
+                let eas = if file_query::needs_eas(class) {
+                    stored_eas(&handle)
+                } else {
+                    Vec::new()
                 };
-                let info = file_info(class, &s, granted, &path, delete_pending, position, &eas)?;
+                let path = path.to_string();
+                let file = OpenFile {
+                    meta: meta(&s),
+                    is_dir: s.is_dir(),
+                    number_of_links: s.nlink,
+                    delete_pending,
+                    index_number: s.file_index,
+                    granted,
+                    position,
+                    path: &path,
+                    eas: &eas,
+                };
+                let info = file_query::file_info(class, &file)?;
                 Ok(OpReply::QueryInfo(InfoReply::File(info)))
             }
         }
@@ -1405,120 +1410,6 @@ fn dir_entry(name: String, s: &FileStat, ea_size: u32) -> DirEntry {
         file_index: s.file_index,
         ea_size,
     }
-}
-
-/// The answer to a file-class QUERY_INFO.
-fn file_info(
-    class: FileInfoClass,
-    s: &FileStat,
-    granted: AccessMask,
-    path: &SmbPath,
-    delete_pending: bool,
-    position: u64,
-    eas: &[FullEa],
-) -> Result<FileInfo, NtStatus> {
-    let m = meta(s);
-    let basic = FileBasicInformation {
-        creation_time: m.creation_time,
-        last_access_time: m.last_access_time,
-        last_write_time: m.last_write_time,
-        change_time: m.change_time,
-        file_attributes: m.file_attributes,
-    };
-    let standard = FileStandardInformation {
-        allocation_size: m.allocation_size,
-        end_of_file: m.end_of_file,
-        number_of_links: s.nlink,
-        delete_pending,
-        directory: s.is_dir(),
-    };
-    let name = format!("\\{path}");
-    Ok(match class {
-        FileInfoClass::BASIC => FileInfo::Basic(basic),
-        FileInfoClass::STANDARD => FileInfo::Standard(standard),
-        FileInfoClass::INTERNAL => FileInfo::Internal(FileInternalInformation {
-            index_number: s.file_index,
-        }),
-        FileInfoClass::EA => FileInfo::Ea(FileEaInformation {
-            ea_size: file_ea::ea_size(eas),
-        }),
-        FileInfoClass::ACCESS => FileInfo::Access(FileAccessInformation {
-            access_flags: granted,
-        }),
-        FileInfoClass::POSITION => FileInfo::Position(FilePositionInformation {
-            current_byte_offset: position,
-        }),
-        FileInfoClass::MODE => FileInfo::Mode(FileModeInformation { mode: 0 }),
-        FileInfoClass::ALIGNMENT => FileInfo::Alignment(FileAlignmentInformation {
-            alignment_requirement: 0,
-        }),
-        FileInfoClass::ALL => FileInfo::All(FileAllInformation {
-            basic,
-            standard,
-            internal: FileInternalInformation {
-                index_number: s.file_index,
-            },
-            ea: FileEaInformation {
-                ea_size: file_ea::ea_size(eas),
-            },
-            access: FileAccessInformation {
-                access_flags: granted,
-            },
-            position: FilePositionInformation {
-                current_byte_offset: position,
-            },
-            mode: FileModeInformation { mode: 0 },
-            alignment: FileAlignmentInformation {
-                alignment_requirement: 0,
-            },
-            name: FileNameInformation { file_name: name },
-        }),
-        FileInfoClass::NORMALIZED_NAME => FileInfo::NormalizedName(FileNormalizedNameInformation {
-            file_name: path.to_string(),
-        }),
-        FileInfoClass::NETWORK_OPEN => FileInfo::NetworkOpen(FileNetworkOpenInformation {
-            creation_time: m.creation_time,
-            last_access_time: m.last_access_time,
-            last_write_time: m.last_write_time,
-            change_time: m.change_time,
-            allocation_size: m.allocation_size,
-            end_of_file: m.end_of_file,
-            file_attributes: m.file_attributes,
-        }),
-        FileInfoClass::ATTRIBUTE_TAG => FileInfo::AttributeTag(FileAttributeTagInformation {
-            file_attributes: m.file_attributes,
-            reparse_tag: 0,
-        }),
-        FileInfoClass::STREAM => FileInfo::Stream(FileStreamInformation {
-            entries: if s.is_dir() {
-                Vec::new()
-            } else {
-                vec![StreamEntry {
-                    stream_name: "::$DATA".into(),
-                    stream_size: m.end_of_file,
-                    stream_allocation_size: m.allocation_size,
-                }]
-            },
-        }),
-        // Linux keeps no 8.3 names: they are generated from the long name (the same one the
-        // directory listings report).
-        FileInfoClass::ALTERNATE_NAME => FileInfo::AlternateName(FileAlternateNameInformation {
-            file_name: path
-                .file_name()
-                .map(short_name::alternate_name)
-                .unwrap_or_default(),
-        }),
-        // Nothing is compressed: CompressionFormat 0 and the data's own size.
-        FileInfoClass::COMPRESSION => FileInfo::Compression(FileCompressionInformation {
-            compressed_file_size: m.end_of_file,
-            ..FileCompressionInformation::default()
-        }),
-        // All of them: the server selects what the query asks for.
-        FileInfoClass::FULL_EA => FileInfo::FullEa(FileFullEaInformation {
-            entries: eas.to_vec(),
-        }),
-        _ => return Err(NtStatus::INVALID_INFO_CLASS),
-    })
 }
 
 /// FSCTL_CREATE_OR_GET_OBJECT_ID (MS-FSCC 2.3.7).

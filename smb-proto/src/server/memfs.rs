@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use bytes::Bytes;
 
+use super::file_query::{self, OpenFile};
 use super::ops::{
     CreateReply, DirEntry, DirectoryBuildError, DirectoryBuilder, FileMeta, FsOp, InfoChange,
     InfoQuery, InfoReply, OpId, OpReply, OpRequest, OpenId, ReadBuf,
@@ -109,6 +110,9 @@ struct MemOpen {
     share: ShareAccess,
     delete_on_close: bool,
     listing: Option<VecDeque<DirEntry>>,
+    /// CurrentByteOffset: follows the last READ or WRITE, or a SET_INFO of
+    /// FilePositionInformation.
+    position: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -702,6 +706,7 @@ impl MemFs {
                 share,
                 delete_on_close: options.contains(CreateOptions::DELETE_ON_CLOSE),
                 listing: None,
+                position: 0,
             },
         );
         Ok(OpReply::Create(CreateReply {
@@ -757,6 +762,7 @@ impl MemFs {
         let end = start.saturating_add(length as usize).min(data.len());
         let src = data.get(start..end).unwrap_or(&[]);
         buf.prepare(src.len()).copy_from_slice(src);
+        self.set_position(open, offset + src.len() as u64);
         Ok(OpReply::Read(buf))
     }
 
@@ -801,9 +807,17 @@ impl MemFs {
         n.attributes.0 |= FileAttributes::ARCHIVE.0;
         let (parent, name) = (n.parent, n.name.clone());
         self.note(parent, NotifyAction::MODIFIED, &name);
+        self.set_position(open, end as u64);
         Ok(OpReply::Write {
             count: u32::try_from(src.len()).unwrap_or(u32::MAX),
         })
+    }
+
+    /// FilePositionInformation follows the last READ or WRITE, as on Samba.
+    fn set_position(&mut self, open: OpenId, position: u64) {
+        if let Some(o) = self.opens.get_mut(&open) {
+            o.position = position;
+        }
     }
 
     fn close(
@@ -843,105 +857,22 @@ impl MemFs {
     fn query_info(&self, open: OpenId, query: InfoQuery) -> Result<OpReply, NtStatus> {
         let o = self.opens.get(&open).ok_or(NtStatus::FILE_CLOSED)?;
         let n = self.nodes.get(&o.node).ok_or(NtStatus::FILE_CLOSED)?;
-        let m = n.meta();
-        let basic = FileBasicInformation {
-            creation_time: m.creation_time,
-            last_access_time: m.last_access_time,
-            last_write_time: m.last_write_time,
-            change_time: m.change_time,
-            file_attributes: m.file_attributes,
-        };
-        let standard = FileStandardInformation {
-            allocation_size: m.allocation_size,
-            end_of_file: m.end_of_file,
-            number_of_links: 1,
-            delete_pending: n.delete_pending,
-            directory: n.is_dir(),
-        };
         let info = match query {
-            InfoQuery::File(class) => InfoReply::File(match class {
-                FileInfoClass::BASIC => FileInfo::Basic(basic),
-                FileInfoClass::STANDARD => FileInfo::Standard(standard),
-                FileInfoClass::INTERNAL => FileInfo::Internal(FileInternalInformation {
+            InfoQuery::File(class) => {
+                let path = self.path_of(o.node);
+                let file = OpenFile {
+                    meta: n.meta(),
+                    is_dir: n.is_dir(),
+                    number_of_links: 1,
+                    delete_pending: n.delete_pending,
                     index_number: o.node,
-                }),
-                FileInfoClass::EA => FileInfo::Ea(FileEaInformation {
-                    ea_size: file_ea::ea_size(&n.eas),
-                }),
-                FileInfoClass::ACCESS => FileInfo::Access(FileAccessInformation {
-                    access_flags: o.access,
-                }),
-                FileInfoClass::POSITION => FileInfo::Position(FilePositionInformation {
-                    current_byte_offset: 0,
-                }),
-                FileInfoClass::MODE => FileInfo::Mode(FileModeInformation { mode: 0 }),
-                FileInfoClass::ALIGNMENT => FileInfo::Alignment(FileAlignmentInformation {
-                    alignment_requirement: 0,
-                }),
-                FileInfoClass::NAME => FileInfo::Name(FileNameInformation {
-                    file_name: format!("\\{}", self.path_of(o.node)),
-                }),
-                FileInfoClass::ALL => FileInfo::All(FileAllInformation {
-                    basic,
-                    standard,
-                    internal: FileInternalInformation {
-                        index_number: o.node,
-                    },
-                    ea: FileEaInformation {
-                        ea_size: file_ea::ea_size(&n.eas),
-                    },
-                    access: FileAccessInformation {
-                        access_flags: o.access,
-                    },
-                    position: FilePositionInformation::default(),
-                    mode: FileModeInformation::default(),
-                    alignment: FileAlignmentInformation::default(),
-                    name: FileNameInformation {
-                        file_name: format!("\\{}", self.path_of(o.node)),
-                    },
-                }),
-                FileInfoClass::NETWORK_OPEN => FileInfo::NetworkOpen(FileNetworkOpenInformation {
-                    creation_time: m.creation_time,
-                    last_access_time: m.last_access_time,
-                    last_write_time: m.last_write_time,
-                    change_time: m.change_time,
-                    allocation_size: m.allocation_size,
-                    end_of_file: m.end_of_file,
-                    file_attributes: m.file_attributes,
-                }),
-                FileInfoClass::ATTRIBUTE_TAG => {
-                    FileInfo::AttributeTag(FileAttributeTagInformation {
-                        file_attributes: m.file_attributes,
-                        reparse_tag: 0,
-                    })
-                }
-                // Nothing is compressed: CompressionFormat 0 and the data's own size.
-                FileInfoClass::COMPRESSION => FileInfo::Compression(FileCompressionInformation {
-                    compressed_file_size: m.end_of_file,
-                    ..FileCompressionInformation::default()
-                }),
-                FileInfoClass::ALTERNATE_NAME => {
-                    FileInfo::AlternateName(FileAlternateNameInformation {
-                        file_name: short_name::alternate_name(&n.name),
-                    })
-                }
-                FileInfoClass::STREAM => FileInfo::Stream(FileStreamInformation {
-                    entries: if n.is_dir() {
-                        Vec::new()
-                    } else {
-                        vec![StreamEntry {
-                            stream_name: "::$DATA".into(),
-                            stream_size: m.end_of_file,
-                            stream_allocation_size: m.allocation_size,
-                        }]
-                    },
-                }),
-                // All of them: the server selects what the query asks for.
-                FileInfoClass::FULL_EA => FileInfo::FullEa(FileFullEaInformation {
-                    entries: n.eas.clone(),
-                }),
-                _ => return Err(NtStatus::INVALID_INFO_CLASS),
-            }),
+                    granted: o.access,
+                    position: o.position,
+                    path: &path,
+                    eas: &n.eas,
+                };
+                InfoReply::File(file_query::file_info(class, &file)?)
+            }
             InfoQuery::Fs(class) => InfoReply::Fs(self.fs_info(class)?),
             InfoQuery::Security(parts) => {
                 InfoReply::Security(file_security::query(n.security.as_deref(), parts))
@@ -1080,7 +1011,8 @@ impl MemFs {
             FileInfo::Rename(r) => {
                 self.rename(open, node, &r.file_name, r.replace_if_exists, now)?
             }
-            FileInfo::Position(_) | FileInfo::Mode(_) => {}
+            FileInfo::Position(p) => self.set_position(open, p.current_byte_offset),
+            FileInfo::Mode(_) => {}
             FileInfo::FullEa(list) => {
                 let n = self.nodes.get_mut(&node).ok_or(NtStatus::FILE_CLOSED)?;
                 file_ea::apply(&mut n.eas, &list.entries).map_err(|e| e.status())?;
@@ -1563,6 +1495,48 @@ mod tests {
             .err(),
             Some(NtStatus::NOT_A_DIRECTORY)
         );
+    }
+
+    #[test]
+    fn position_follows_reads_writes_and_set_info() {
+        let mut t = T::new();
+        t.file(1, "f", CreateDisposition::CREATE).expect("create");
+        t.file(2, "f", CreateDisposition::OPEN)
+            .expect("second open");
+        let position = |t: &mut T, open: u64| match t.run(FsOp::QueryInfo {
+            open: OpenId(open),
+            query: InfoQuery::File(FileInfoClass::POSITION),
+            output_len: 8,
+        }) {
+            Ok(OpReply::QueryInfo(InfoReply::File(FileInfo::Position(p)))) => p.current_byte_offset,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(position(&mut t, 1), 0);
+        t.write(1, 3, b"hello").expect("write");
+        assert_eq!(position(&mut t, 1), 8);
+        // Each open has its own position.
+        assert_eq!(position(&mut t, 2), 0);
+        t.run(FsOp::Read {
+            open: OpenId(2),
+            offset: 4,
+            length: 100,
+            min_count: 0,
+            buf: ReadBuf::with_capacity(100),
+        })
+        .expect("read");
+        assert_eq!(
+            position(&mut t, 2),
+            8,
+            "a short read ends at the end of the data"
+        );
+        t.run(FsOp::SetInfo {
+            open: OpenId(1),
+            change: InfoChange::File(FileInfo::Position(FilePositionInformation {
+                current_byte_offset: 2,
+            })),
+        })
+        .expect("set position");
+        assert_eq!(position(&mut t, 1), 2);
     }
 
     #[test]

@@ -4,8 +4,9 @@
 //! requests into typed [`FsOp`]s for a backend ([`ops`]); its configuration ([`config`]);
 //! NEGOTIATE ([`negotiate`]); the in-memory backend ([`memfs`]); search patterns
 //! ([`wildcard`]); the stored security descriptors both backends keep ([`file_security`]); their
-//! extended attributes ([`file_ea`]); 8.3 names ([`short_name`]); named pipes on IPC$ (`pipes`: srvsvc and wkssvc, answered without a
-//! backend).
+//! extended attributes ([`file_ea`]); the file-class QUERY_INFO answers they share
+//! ([`file_query`]); 8.3 names ([`short_name`]); named pipes on IPC$ (`pipes`: srvsvc and
+//! wkssvc, answered without a backend).
 //! Must not: do I/O, read a clock or the OS RNG. Drivers move bytes, time and completions in
 //! and drain [`Server::poll_output`].
 //!
@@ -26,6 +27,7 @@
 pub mod config;
 mod engine;
 pub mod file_ea;
+pub mod file_query;
 pub mod file_security;
 pub mod memfs;
 pub mod negotiate;

@@ -296,6 +296,12 @@ impl Server {
                             return Err(NtStatus::INVALID_PARAMETER.into());
                         }
                         let query = query_of(&q)?;
+                        // MS-SMB2 3.3.5.20.1: FileNormalizedNameInformation is a 3.1.1 class.
+                        if query == InfoQuery::File(FileInfoClass::NORMALIZED_NAME)
+                            && self.dialect(ch).is_none_or(|d| d < Dialect::SMB3_1_1)
+                        {
+                            return Err(NtStatus::NOT_SUPPORTED.into());
+                        }
                         let need = match query {
                             InfoQuery::File(c)
                                 if [
