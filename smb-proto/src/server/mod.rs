@@ -18,11 +18,13 @@
 //! Durable opens (DHnQ, DH2Q, DHnC, DH2C) are granted with a batch oplock and kept after
 //! their connection or session ends, until reconnected or expired (`engine::durable`).
 //!
-//! Not yet done (issue 6 leaves them to later issues): leases (no lease
-//! context is answered), multichannel binding (REQUEST_NOT_ACCEPTED), persistent
-//! handles, compression, and FSCTLs other than
-//! VALIDATE_NEGOTIATE_INFO and QUERY_NETWORK_INTERFACE_INFO (handed to the backend; memfs
-//! answers NOT_SUPPORTED).
+//! Multichannel: a session is bound to further connections (SESSION_SETUP with the binding
+//! flag, per-channel signing keys) and outlives its first channel.
+//!
+//! Not yet done: leases (no lease context is answered), persistent handles (refused),
+//! compression, and FSCTLs other than VALIDATE_NEGOTIATE_INFO and
+//! QUERY_NETWORK_INTERFACE_INFO, which are handed to the backend (memfs answers
+//! NOT_SUPPORTED; the local backend also answers FSCTL_CREATE_OR_GET_OBJECT_ID).
 
 pub mod config;
 mod engine;
