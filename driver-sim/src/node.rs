@@ -147,7 +147,7 @@ impl Default for LatencyModel {
 impl LatencyModel {
     /// When an op completes: `Some(delay)` or `None` (stuck).
     pub fn draw(&self, op: &FsOp, rng: &mut SimRng) -> Option<Duration> {
-        let stuckable = !matches!(op, FsOp::Close { .. } | FsOp::Create { .. });
+        let stuckable = !matches!(op, FsOp::Close { .. } | FsOp::Create(_));
         if stuckable && self.stuck > 0.0 && rng.chance(self.stuck) {
             return None;
         }

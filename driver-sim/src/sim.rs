@@ -748,7 +748,7 @@ impl Sim {
         let op = p.req.id;
         let open = p.req.op.open();
         let ctx = p.req.ctx.clone();
-        let is_create = matches!(p.req.op, FsOp::Create { .. });
+        let is_create = matches!(p.req.op, FsOp::Create(_));
         let is_close = matches!(p.req.op, FsOp::Close { .. });
         let result = s.backend.perform(p.req);
         self.stats.ops += 1;
@@ -1732,7 +1732,7 @@ fn op_key(req: &OpRequest) -> [u8; 25] {
     k[8..16].copy_from_slice(&req.ctx.ch.0.to_le_bytes());
     k[16..24].copy_from_slice(&req.op.open().0.to_le_bytes());
     k[24] = match &req.op {
-        FsOp::Create { .. } => 1,
+        FsOp::Create(_) => 1,
         FsOp::Read { .. } => 2,
         FsOp::Write { .. } => 3,
         FsOp::Flush { .. } => 4,
@@ -1781,7 +1781,7 @@ pub fn server_event_summary(e: &smb_proto::server::ServerEvent) -> String {
 /// A canonical one-line summary of a server op.
 pub fn op_summary(req: &OpRequest) -> String {
     let kind = match &req.op {
-        FsOp::Create { path, .. } => format!("create {path:?}"),
+        FsOp::Create(c) => format!("create {:?}", c.path),
         FsOp::Read { offset, length, .. } => format!("read {offset}+{length}"),
         FsOp::Write { offset, data, .. } => format!("write {offset}+{}", data.len()),
         FsOp::Flush { .. } => "flush".into(),

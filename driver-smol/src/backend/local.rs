@@ -45,8 +45,8 @@ use bytes::Bytes;
 use futures_lite::FutureExt;
 use smb_proto::server::file_query::{self, OpenFile};
 use smb_proto::server::{
-    CreateReply, DirEntry, DirectoryBuildError, DirectoryBuilder, FileMeta, FsOp, InfoChange,
-    InfoQuery, InfoReply, OpReply, OpRequest, OpenId, ReadBuf,
+    CreateOp, CreateReply, DirEntry, DirectoryBuildError, DirectoryBuilder, FileMeta, FsOp,
+    InfoChange, InfoQuery, InfoReply, OpReply, OpRequest, OpenId, ReadBuf,
 };
 use smb_proto::server::{file_ea, file_security, short_name, wildcard};
 use smb_proto::wire::create::{CreateAction, CreateDisposition, CreateOptions, ShareAccess};
@@ -210,18 +210,18 @@ impl LocalBackend {
     // ----------------------------------------------------------------- CREATE
 
     #[allow(clippy::too_many_arguments)]
-    fn create(
-        &self,
-        open: OpenId,
-        path: &str,
-        desired: AccessMask,
-        attrs: FileAttributes,
-        share: ShareAccess,
-        disposition: CreateDisposition,
-        options: CreateOptions,
-        read_only: bool,
-    ) -> Result<OpReply, NtStatus> {
-        let path = SmbPath::parse(path).map_err(|e| NtStatus(e.nt_status()))?;
+    fn create(&self, c: &CreateOp) -> Result<OpReply, NtStatus> {
+        let CreateOp {
+            open,
+            desired_access: desired,
+            file_attributes: attrs,
+            share_access: share,
+            disposition,
+            options,
+            read_only,
+            ..
+        } = *c;
+        let path = SmbPath::parse(&c.path).map_err(|e| NtStatus(e.nt_status()))?;
         if options.contains(CreateOptions::OPEN_BY_FILE_ID) {
             return Err(NtStatus::NOT_SUPPORTED);
         }
@@ -1203,30 +1203,10 @@ impl LocalBackend {
     /// The ops that do blocking I/O, run on the blocking pool.
     fn perform_blocking(&self, op: FsOp) -> Result<OpReply, NtStatus> {
         match op {
-            FsOp::Create {
-                open,
-                path,
-                desired_access,
-                file_attributes,
-                share_access,
-                disposition,
-                options,
-                read_only,
-                security,
-                eas,
-            } => {
-                let r = self.create(
-                    open,
-                    &path,
-                    desired_access,
-                    file_attributes,
-                    share_access,
-                    disposition,
-                    options,
-                    read_only,
-                )?;
-                self.keep_create_security(open, &r, security);
-                self.keep_create_eas(open, &r, &eas);
+            FsOp::Create(c) => {
+                let r = self.create(&c)?;
+                self.keep_create_security(c.open, &r, c.security);
+                self.keep_create_eas(c.open, &r, &c.eas);
                 Ok(r)
             }
             FsOp::Read {

@@ -114,7 +114,7 @@ impl Backend for MemoryBackend {
 mod tests {
     use super::*;
     use smb_proto::auth::{Identity, IdentityKind};
-    use smb_proto::server::{ConnectionHandle, FsOp, OpContext, OpenId};
+    use smb_proto::server::{ConnectionHandle, CreateOp, FsOp, OpContext, OpenId};
     use smb_proto::wire::create::{CreateDisposition, CreateOptions, ShareAccess};
     use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
     use smb_proto::wire::lock::{LockElement, LockFlags};
@@ -142,7 +142,7 @@ mod tests {
     }
 
     fn create(open: u64) -> FsOp {
-        FsOp::Create {
+        FsOp::Create(CreateOp {
             open: OpenId(open),
             path: "f".into(),
             desired_access: AccessMask::GENERIC_READ | AccessMask::GENERIC_WRITE,
@@ -153,7 +153,7 @@ mod tests {
             read_only: false,
             security: None,
             eas: Vec::new(),
-        }
+        })
     }
 
     fn lock(open: u64, flags: LockFlags) -> FsOp {

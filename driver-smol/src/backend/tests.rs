@@ -6,8 +6,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use smb_proto::auth::{Identity, IdentityKind};
 use smb_proto::server::{
-    ConnectionHandle, FsOp, InfoChange, InfoQuery, InfoReply, OpContext, OpId, OpReply, OpRequest,
-    OpenId, ReadBuf,
+    ConnectionHandle, CreateOp, FsOp, InfoChange, InfoQuery, InfoReply, OpContext, OpId, OpReply,
+    OpRequest, OpenId, ReadBuf,
 };
 use smb_proto::wire::create::{CreateAction, CreateDisposition, CreateOptions, ShareAccess};
 use smb_proto::wire::fscc::FileInfoClass;
@@ -78,7 +78,7 @@ impl Fixture {
     ) -> Result<(OpenId, CreateAction), NtStatus> {
         let open = OpenId(self.next);
         self.next += 1;
-        match self.run(FsOp::Create {
+        match self.run(FsOp::Create(CreateOp {
             open,
             path: path.into(),
             desired_access: access,
@@ -89,7 +89,7 @@ impl Fixture {
             read_only: false,
             security: None,
             eas: Vec::new(),
-        })? {
+        }))? {
             OpReply::Create(c) => Ok((open, c.action)),
             other => panic!("unexpected {other:?}"),
         }
@@ -599,7 +599,7 @@ fn close_stores_the_write_time_it_is_given() {
 #[test]
 fn a_new_read_only_file_cannot_be_delete_on_close() {
     let f = Fixture::new();
-    let r = f.run(FsOp::Create {
+    let r = f.run(FsOp::Create(CreateOp {
         open: OpenId(1),
         path: "ro.txt".into(),
         desired_access: AccessMask::GENERIC_ALL,
@@ -610,7 +610,7 @@ fn a_new_read_only_file_cannot_be_delete_on_close() {
         read_only: false,
         security: None,
         eas: Vec::new(),
-    });
+    }));
     assert_eq!(r.err(), Some(NtStatus::CANNOT_DELETE));
     assert!(!f.path.join("ro.txt").exists(), "nothing is left behind");
 }
@@ -844,7 +844,7 @@ fn extended_attributes_live_in_xattrs() {
     ] {
         let open = OpenId(f.next);
         f.next += 1;
-        let r = f.run(FsOp::Create {
+        let r = f.run(FsOp::Create(CreateOp {
             open,
             path: "exta.txt".into(),
             desired_access: AccessMask::GENERIC_READ | AccessMask::GENERIC_WRITE,
@@ -855,7 +855,7 @@ fn extended_attributes_live_in_xattrs() {
             read_only: false,
             security: None,
             eas,
-        });
+        }));
         assert!(matches!(r, Ok(OpReply::Create(_))), "{r:?}");
         assert_eq!(all(&f, open), vec![ea("X", "1")]);
         f.close(open);

@@ -20,8 +20,8 @@ use bytes::Bytes;
 
 use super::file_query::{self, OpenFile};
 use super::ops::{
-    CreateReply, DirEntry, DirectoryBuildError, DirectoryBuilder, FileMeta, FsOp, InfoChange,
-    InfoQuery, InfoReply, OpId, OpReply, OpRequest, OpenId, ReadBuf,
+    CreateOp, CreateReply, DirEntry, DirectoryBuildError, DirectoryBuilder, FileMeta, FsOp,
+    InfoChange, InfoQuery, InfoReply, OpId, OpReply, OpRequest, OpenId, ReadBuf,
 };
 use super::{file_ea, file_security, short_name, wildcard};
 use crate::wire::change_notify::CompletionFilter;
@@ -247,31 +247,11 @@ impl MemFs {
         let now = req.ctx.now;
         let id = req.id;
         let result = match req.op {
-            FsOp::Create {
-                open,
-                path,
-                desired_access,
-                file_attributes,
-                share_access,
-                disposition,
-                options,
-                read_only,
-                security,
-                eas,
-            } => self
-                .create(
-                    open,
-                    &path,
-                    desired_access,
-                    file_attributes,
-                    share_access,
-                    disposition,
-                    options,
-                    read_only,
-                    now,
-                )
-                .inspect(|r| self.keep_create_security(open, r, security))
-                .inspect(|r| self.keep_create_eas(open, r, eas)),
+            FsOp::Create(c) => {
+                let r = self.create(&c, now);
+                r.inspect(|r| self.keep_create_security(c.open, r, c.security))
+                    .inspect(|r| self.keep_create_eas(c.open, r, c.eas))
+            }
             FsOp::Read {
                 open,
                 offset,
@@ -572,18 +552,18 @@ impl MemFs {
     // ----- internals: ops -----
 
     #[allow(clippy::too_many_arguments)]
-    fn create(
-        &mut self,
-        open: OpenId,
-        path: &str,
-        desired: AccessMask,
-        attrs: FileAttributes,
-        share: ShareAccess,
-        disposition: CreateDisposition,
-        options: CreateOptions,
-        read_only: bool,
-        now: u64,
-    ) -> Result<OpReply, NtStatus> {
+    fn create(&mut self, c: &CreateOp, now: u64) -> Result<OpReply, NtStatus> {
+        let CreateOp {
+            open,
+            ref path,
+            desired_access: desired,
+            file_attributes: attrs,
+            share_access: share,
+            disposition,
+            options,
+            read_only,
+            ..
+        } = *c;
         if self.opens.contains_key(&open) {
             return Err(NtStatus::INVALID_PARAMETER);
         }
@@ -1345,7 +1325,7 @@ mod tests {
             disp: CreateDisposition,
             opts: CreateOptions,
         ) -> Result<CreateReply, NtStatus> {
-            match self.run(FsOp::Create {
+            match self.run(FsOp::Create(CreateOp {
                 open: OpenId(open),
                 path: path.into(),
                 desired_access: AccessMask(access),
@@ -1356,7 +1336,7 @@ mod tests {
                 read_only: false,
                 security: None,
                 eas: Vec::new(),
-            })? {
+            }))? {
                 OpReply::Create(c) => Ok(c),
                 other => panic!("{other:?}"),
             }
@@ -1945,7 +1925,7 @@ mod tests {
             (2, CreateDisposition::CREATE),
             (3, CreateDisposition::OPEN_IF),
         ] {
-            let r = t.run(FsOp::Create {
+            let r = t.run(FsOp::Create(CreateOp {
                 open: OpenId(open),
                 path: "d\\f".into(),
                 desired_access: AccessMask(RW | 0x0002_0000),
@@ -1956,7 +1936,7 @@ mod tests {
                 read_only: false,
                 security: Some(sd_owner(if open == 2 { &creator } else { &admins })),
                 eas: Vec::new(),
-            });
+            }));
             assert!(matches!(r, Ok(OpReply::Create(_))), "{r:?}");
             let got = match t.run(FsOp::QueryInfo {
                 open: OpenId(open),
@@ -2037,7 +2017,7 @@ mod tests {
             (2, CreateDisposition::CREATE, vec![ea("X", "1")]),
             (3, CreateDisposition::OPEN_IF, vec![ea("Y", "2")]),
         ] {
-            let r = t.run(FsOp::Create {
+            let r = t.run(FsOp::Create(CreateOp {
                 open: OpenId(open),
                 path: "g".into(),
                 desired_access: AccessMask(RW),
@@ -2048,7 +2028,7 @@ mod tests {
                 read_only: false,
                 security: None,
                 eas,
-            });
+            }));
             assert!(matches!(r, Ok(OpReply::Create(_))), "{r:?}");
             assert_eq!(all(&mut t, open), vec![ea("X", "1")]);
         }

@@ -42,7 +42,7 @@ pub mod wildcard;
 pub use config::{ServerConfig, ShareConfig, ShareKind};
 pub use engine::Server;
 pub use ops::{
-    ConnectionHandle, CreateReply, DirEntry, DirectoryBuildError, DirectoryBuilder, FileMeta, FsOp,
-    InfoChange, InfoQuery, InfoReply, OpContext, OpId, OpReply, OpRequest, OpenId, READ_HEADROOM,
-    READ_SLACK, ReadBuf, ServerEvent, ServerOutput,
+    ConnectionHandle, CreateOp, CreateReply, DirEntry, DirectoryBuildError, DirectoryBuilder,
+    FileMeta, FsOp, InfoChange, InfoQuery, InfoReply, OpContext, OpId, OpReply, OpRequest, OpenId,
+    READ_HEADROOM, READ_SLACK, ReadBuf, ServerEvent, ServerOutput,
 };

@@ -255,39 +255,43 @@ pub enum InfoChange {
     },
 }
 
+/// A CREATE the server has validated (MS-SMB2 3.3.5.9): what to open or make and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreateOp {
+    /// The id to bind (released by `Close`).
+    pub open: OpenId,
+    /// Share-relative path (`""` is the share root).
+    pub path: String,
+    /// DesiredAccess (generic bits not yet mapped; MAXIMUM_ALLOWED possible).
+    pub desired_access: AccessMask,
+    /// FileAttributes for a new file.
+    pub file_attributes: FileAttributes,
+    /// ShareAccess.
+    pub share_access: ShareAccess,
+    /// CreateDisposition.
+    pub disposition: CreateDisposition,
+    /// CreateOptions (DIRECTORY_FILE, NON_DIRECTORY_FILE, DELETE_ON_CLOSE, WRITE_THROUGH...).
+    pub options: CreateOptions,
+    /// The share is read-only: any create, overwrite or write access must fail with
+    /// ACCESS_DENIED (the server already refuses obvious cases).
+    pub read_only: bool,
+    /// The security descriptor of the SecD create context (MS-SMB2 2.2.13.2.2), already
+    /// validated and in the canonical stored form of
+    /// [`file_security`](super::file_security): store it on a file this create makes
+    /// (`CreateAction::CREATED`), ignore it otherwise.
+    pub security: Option<Bytes>,
+    /// The EAs of the ExtA create context (MS-SMB2 2.2.13.2.1), already validated and
+    /// canonical ([`file_ea::validate`](super::file_ea::validate)): merge them with
+    /// [`file_ea::apply`](super::file_ea::apply) into a file this create makes
+    /// (`CreateAction::CREATED`), ignore them otherwise.
+    pub eas: Vec<crate::wire::fscc::file::FullEa>,
+}
+
 /// A file-system operation the server has validated and now asks the backend to perform.
 #[derive(Debug)]
 pub enum FsOp {
     /// Open or create `path` and bind it to `open`.
-    Create {
-        /// The id to bind (released by `Close`).
-        open: OpenId,
-        /// Share-relative path (`""` is the share root).
-        path: String,
-        /// DesiredAccess (generic bits not yet mapped; MAXIMUM_ALLOWED possible).
-        desired_access: AccessMask,
-        /// FileAttributes for a new file.
-        file_attributes: FileAttributes,
-        /// ShareAccess.
-        share_access: ShareAccess,
-        /// CreateDisposition.
-        disposition: CreateDisposition,
-        /// CreateOptions (DIRECTORY_FILE, NON_DIRECTORY_FILE, DELETE_ON_CLOSE, WRITE_THROUGH...).
-        options: CreateOptions,
-        /// The share is read-only: any create, overwrite or write access must fail with
-        /// ACCESS_DENIED (the server already refuses obvious cases).
-        read_only: bool,
-        /// The security descriptor of the SecD create context (MS-SMB2 2.2.13.2.2), already
-        /// validated and in the canonical stored form of
-        /// [`file_security`](super::file_security): store it on a file this create makes
-        /// (`CreateAction::CREATED`), ignore it otherwise.
-        security: Option<Bytes>,
-        /// The EAs of the ExtA create context (MS-SMB2 2.2.13.2.1), already validated and
-        /// canonical ([`file_ea::validate`](super::file_ea::validate)): merge them with
-        /// [`file_ea::apply`](super::file_ea::apply) into a file this create makes
-        /// (`CreateAction::CREATED`), ignore them otherwise.
-        eas: Vec<crate::wire::fscc::file::FullEa>,
-    },
+    Create(CreateOp),
     /// Read up to `length` bytes at `offset` into `buf`; fewer than `min_count` is
     /// END_OF_FILE.
     Read {
@@ -401,7 +405,7 @@ impl FsOp {
     /// The open this op acts on.
     pub fn open(&self) -> OpenId {
         match self {
-            FsOp::Create { open, .. }
+            FsOp::Create(CreateOp { open, .. })
             | FsOp::Read { open, .. }
             | FsOp::Write { open, .. }
             | FsOp::Flush { open }

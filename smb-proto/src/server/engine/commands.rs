@@ -683,7 +683,7 @@ impl Server {
         self.next_open += 1;
         let file = super::oplocks::file_key(&tree.share, &path);
         Ok((
-            FsOp::Create {
+            FsOp::Create(CreateOp {
                 open,
                 path,
                 desired_access: desired,
@@ -694,7 +694,7 @@ impl Server {
                 read_only: tree.share.read_only,
                 security,
                 eas,
-            },
+            }),
             Waiting::Create {
                 open,
                 session: ctx.session,
@@ -830,7 +830,7 @@ impl Server {
         // Ops on an existing open are counted, so a CLOSE waits for the ones still running
         // (a concurrent backend must not see its handle closed under a READ).
         let target = match &op {
-            FsOp::Create { .. } => None,
+            FsOp::Create(_) => None,
             other => Some(other.open()),
         };
         let is_close = matches!(op, FsOp::Close { .. });

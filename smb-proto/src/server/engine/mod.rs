@@ -32,8 +32,8 @@ use smb_crypto::PreauthHash;
 use super::config::{ServerConfig, ShareConfig, ShareKind};
 use super::negotiate::{self, ServerNegotiated, Smb1Answer};
 use super::ops::{
-    ConnectionHandle, FsOp, InfoChange, InfoQuery, InfoReply, OpContext, OpId, OpReply, OpRequest,
-    OpenId, READ_HEADROOM, ReadBuf, ServerEvent, ServerOutput, is_directory_class,
+    ConnectionHandle, CreateOp, FsOp, InfoChange, InfoQuery, InfoReply, OpContext, OpId, OpReply,
+    OpRequest, OpenId, READ_HEADROOM, ReadBuf, ServerEvent, ServerOutput, is_directory_class,
 };
 use super::pipes::PipeTable;
 use super::state::{

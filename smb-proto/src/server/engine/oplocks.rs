@@ -159,11 +159,11 @@ impl Server {
         } = at;
         let holder = match (&op, &waiting) {
             (
-                FsOp::Create {
+                FsOp::Create(CreateOp {
                     desired_access,
                     disposition,
                     ..
-                },
+                }),
                 Waiting::Create { file, .. },
             ) if create_breaks(*desired_access, *disposition) && !self.delete_pending(file) => self
                 .oplock_holder(file, true)
