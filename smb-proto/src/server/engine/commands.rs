@@ -734,21 +734,7 @@ impl Server {
         let output = vresp
             .to_bytes()
             .map_err(|_| Refuse::Disconnect("cannot encode"))?;
-        let body = IoctlResponse {
-            ctl_code: req.ctl_code,
-            file_id: FileId::RELATED,
-            flags: 0,
-            input: Bytes::new(),
-            output,
-        };
-        Ok(self.respond(
-            ch,
-            header,
-            NtStatus::SUCCESS,
-            ResponsePayload::Body(body.into()),
-            None,
-            ctx.sign,
-        ))
+        Ok(self.fsctl_reply(ch, header, ctx, req, output))
     }
 
     /// FSCTL_QUERY_NETWORK_INTERFACE_INFO (MS-SMB2 3.3.5.15.11): the interfaces the driver
@@ -774,6 +760,19 @@ impl Server {
         if output.len() > req.max_output_response as usize {
             return Err(NtStatus::BUFFER_TOO_SMALL.into());
         }
+        Ok(self.fsctl_reply(ch, header, ctx, req, output))
+    }
+
+    /// The success response of an FSCTL the engine answers itself (on no file: FileId is
+    /// the RELATED sentinel, MS-SMB2 2.2.32).
+    fn fsctl_reply(
+        &mut self,
+        ch: ConnectionHandle,
+        header: &Header,
+        ctx: &Ctx,
+        req: &IoctlRequest,
+        output: Bytes,
+    ) -> Resp {
         let body = IoctlResponse {
             ctl_code: req.ctl_code,
             file_id: FileId::RELATED,
@@ -781,14 +780,14 @@ impl Server {
             input: Bytes::new(),
             output,
         };
-        Ok(self.respond(
+        self.respond(
             ch,
             header,
             NtStatus::SUCCESS,
             ResponsePayload::Body(body.into()),
             None,
             ctx.sign,
-        ))
+        )
     }
 
     pub(super) fn emit_op(
