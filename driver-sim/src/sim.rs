@@ -666,46 +666,60 @@ impl Sim {
                 }
                 ServerOutput::Timeout(t) => {
                     let t = self.clock.sim_time(t);
-                    self.set_server_deadline(idx, t);
+                    self.set_deadline(NodeRef::Server(idx), t);
                     return;
                 }
             }
         }
     }
 
-    fn set_server_deadline(&mut self, idx: usize, t: SimTime) {
-        let Some(s) = self.servers.get_mut(idx) else {
-            return;
+    /// Arms a node's protocol timer for `t` and records the new deadline.
+    fn set_deadline(&mut self, node: NodeRef, t: SimTime) {
+        let (timer, wake) = match node {
+            NodeRef::Client(i) => (
+                self.clients.get_mut(i).map(|c| &mut c.timer),
+                Ev::ClientWake { client: i },
+            ),
+            NodeRef::Server(i) => (
+                self.servers.get_mut(i).map(|s| &mut s.timer),
+                Ev::ServerWake { server: i },
+            ),
+            NodeRef::Sim => return,
         };
-        if s.timer
-            .set(self.now, t, &mut self.queue, Ev::ServerWake { server: idx })
-        {
-            self.trace
-                .record(self.now, NodeRef::Server(idx), TraceEvent::Deadline(t));
+        if timer.is_some_and(|timer| timer.set(self.now, t, &mut self.queue, wake)) {
+            self.trace.record(self.now, node, TraceEvent::Deadline(t));
+        }
+    }
+
+    /// Takes the timer event `key` of a node: true when the node's deadline has come (its
+    /// machine's timeout runs now); false for a stale event, or a deadline that moved later
+    /// (the timer is armed again for it).
+    fn deadline_due(&mut self, node: NodeRef, key: EventKey) -> bool {
+        let timer = match node {
+            NodeRef::Client(i) => self.clients.get_mut(i).map(|c| &mut c.timer),
+            NodeRef::Server(i) => self.servers.get_mut(i).map(|s| &mut s.timer),
+            NodeRef::Sim => None,
+        };
+        match timer.and_then(|timer| timer.fire(key)) {
+            None => false,
+            Some(Some(later)) if later > self.now => {
+                self.set_deadline(node, later);
+                false
+            }
+            Some(_) => true,
         }
     }
 
     fn on_server_wake(&mut self, idx: usize, key: EventKey) {
-        let now = self.now;
-        let Some(s) = self.servers.get_mut(idx) else {
+        if !self.deadline_due(NodeRef::Server(idx), key) {
             return;
-        };
-        let Some(deadline) = s.timer.fire(key) else {
-            return;
-        };
-        match deadline {
-            Some(d) if d > now => {
-                self.set_server_deadline(idx, d);
-            }
-            _ => {
-                let instant = self.clock.instant(now);
-                if let Some(m) = s.machine.as_mut() {
-                    self.trace
-                        .record(now, NodeRef::Server(idx), TraceEvent::ServerTimeout);
-                    m.handle_input(ConnectionHandle(u64::MAX), Input::Timeout(instant));
-                    self.drain_server(idx);
-                }
-            }
+        }
+        let instant = self.clock.instant(self.now);
+        if let Some(m) = self.servers.get_mut(idx).and_then(|s| s.machine.as_mut()) {
+            self.trace
+                .record(self.now, NodeRef::Server(idx), TraceEvent::ServerTimeout);
+            m.handle_input(ConnectionHandle(u64::MAX), Input::Timeout(instant));
+            self.drain_server(idx);
         }
     }
 
@@ -1037,7 +1051,7 @@ impl Sim {
                 }
                 Output::Timeout(t) => {
                     let t = self.clock.sim_time(t);
-                    self.set_client_deadline(idx, t);
+                    self.set_deadline(NodeRef::Client(idx), t);
                     self.check_credits(idx);
                     return;
                 }
@@ -1104,37 +1118,16 @@ impl Sim {
         }
     }
 
-    fn set_client_deadline(&mut self, idx: usize, t: SimTime) {
-        let Some(c) = self.clients.get_mut(idx) else {
-            return;
-        };
-        if c.timer
-            .set(self.now, t, &mut self.queue, Ev::ClientWake { client: idx })
-        {
-            self.trace
-                .record(self.now, NodeRef::Client(idx), TraceEvent::Deadline(t));
-        }
-    }
-
     fn on_client_wake(&mut self, idx: usize, key: EventKey) {
-        let now = self.now;
-        let Some(c) = self.clients.get_mut(idx) else {
+        if !self.deadline_due(NodeRef::Client(idx), key) {
             return;
-        };
-        let Some(deadline) = c.timer.fire(key) else {
-            return;
-        };
-        match deadline {
-            Some(d) if d > now => self.set_client_deadline(idx, d),
-            _ => {
-                let instant = self.clock.instant(now);
-                if let Some(conn) = c.conn.as_mut() {
-                    self.trace
-                        .record(now, NodeRef::Client(idx), TraceEvent::ClientTimeout);
-                    conn.handle_input(Input::Timeout(instant));
-                    self.drain_client(idx);
-                }
-            }
+        }
+        let instant = self.clock.instant(self.now);
+        if let Some(conn) = self.clients.get_mut(idx).and_then(|c| c.conn.as_mut()) {
+            self.trace
+                .record(self.now, NodeRef::Client(idx), TraceEvent::ClientTimeout);
+            conn.handle_input(Input::Timeout(instant));
+            self.drain_client(idx);
         }
     }
 
