@@ -675,6 +675,7 @@ impl LocalBackend {
                     number_of_links: s.nlink,
                     delete_pending,
                     index_number: s.file_index,
+                    volume_id: s.device,
                     granted,
                     position,
                     path: &path,

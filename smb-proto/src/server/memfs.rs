@@ -846,6 +846,7 @@ impl MemFs {
                     number_of_links: 1,
                     delete_pending: n.delete_pending,
                     index_number: o.node,
+                    volume_id: u64::from(self.volume_serial),
                     granted: o.access,
                     position: o.position,
                     path: &path,

@@ -557,6 +557,7 @@ fn min_file_output(class: FileInfoClass) -> Option<usize> {
         FileInfoClass::ALTERNATE_NAME | FileInfoClass::ATTRIBUTE_TAG => 8,
         FileInfoClass::STREAM => 32,
         FileInfoClass::COMPRESSION => 16,
+        FileInfoClass::ID => 24,
         FileInfoClass::NETWORK_OPEN => 56,
         FileInfoClass::FULL_EA => 0,
         _ => return None,

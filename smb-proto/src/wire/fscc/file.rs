@@ -153,6 +153,19 @@ fixed_info! {
 }
 
 fixed_info! {
+    /// FileIdInformation (MS-FSCC 2.4, FILE_ID_INFORMATION): the volume and the file's
+    /// 128-bit id, together unique on the server. A file system with 64-bit ids reports its
+    /// id zero-extended.
+    pub struct FileIdInformation: FileInformation = FileInfoClass::ID {
+        /// VolumeSerialNumber.
+        pub volume_serial_number: u64 => "FileIdInformation.VolumeSerialNumber",
+        /// FileId: a FILE_ID_128.
+        pub file_id: [u8; 16] => "FileIdInformation.FileId",
+    }
+    reserved 0;
+}
+
+fixed_info! {
     /// FileDispositionInformation (MS-FSCC 2.4.11).
     pub struct FileDispositionInformation: FileInformation = FileInfoClass::DISPOSITION {
         /// DeletePending: delete the file when the last handle closes.
@@ -642,6 +655,7 @@ file_info_enum!(
     NetworkOpen(FileNetworkOpenInformation),
     AttributeTag(FileAttributeTagInformation),
     Compression(FileCompressionInformation),
+    Id(FileIdInformation),
     Rename(FileRenameInformation),
     Link(FileLinkInformation),
     Disposition(FileDispositionInformation),
@@ -734,8 +748,10 @@ mod tests {
             eof in any::<FileEndOfFileInformation>(),
             alloc in any::<FileAllocationInformation>(),
             compression in any::<FileCompressionInformation>(),
+            id in any::<FileIdInformation>(),
         ) {
             prop_assert_eq!(info_round_trip(&compression).len(), 16);
+            prop_assert_eq!(info_round_trip(&id).len(), 24);
             prop_assert_eq!(info_round_trip(&eof).len(), 8);
             prop_assert_eq!(info_round_trip(&alloc).len(), 8);
         }

@@ -340,6 +340,16 @@ impl WireField for bool {
     }
 }
 
+/// Opaque 16-byte fields (a FILE_ID_128, MS-FSCC 2.1.10).
+impl WireField for [u8; 16] {
+    fn get(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
+        r.array(field)
+    }
+    fn put(&self, w: &mut Writer<'_>) {
+        w.bytes(self)
+    }
+}
+
 impl WireField for super::types::Guid {
     fn get(r: &mut Reader<'_>, field: &'static str) -> Result<Self, DecodeError> {
         Ok(super::types::Guid(r.array(field)?))
