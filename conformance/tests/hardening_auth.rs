@@ -18,6 +18,7 @@ use smb_proto::server::ServerConfig;
 use smb_proto::wire::Dialect;
 use smb_proto::wire::header::Header;
 use smb_proto::wire::status::NtStatus;
+use test_support::config::{ALICE, acceptor};
 
 /// Frame offset of the NEGOTIATE request body.
 const NEG_BODY: usize = 4 + 64;
@@ -67,7 +68,7 @@ fn strip_first_cipher(m: &mut [u8]) -> bool {
 #[test]
 fn secure_defaults() {
     let t0 = Instant::now();
-    let cfg = ServerConfig::new(hardening_common::auth());
+    let cfg = ServerConfig::new(acceptor(&[ALICE]));
     assert!(!cfg.auth.allow_guest, "no guest by default");
     assert!(!cfg.auth.allow_anonymous, "no anonymous by default");
     assert!(cfg.signing_required);
@@ -258,7 +259,7 @@ fn encrypted_share_refuses_plaintext() {
     let tc = h.0.client.tree_connect(h.0.now, s, "secret").expect("tc");
     let enc = h.wait(tc).expect("tc").header.tree_id().expect("tree");
     // The client encrypts for that tree: it works.
-    assert!(h.open(s, enc, "sealed").is_ok());
+    assert!(h.open(s, enc, create("sealed", false)).is_ok());
     assert!(
         h.client_sent
             .last()
@@ -300,7 +301,7 @@ fn replayed_signed_request_is_rejected() {
         t0,
     );
     let (s, t) = h.login("share");
-    let fid = h.open(s, t, "once").expect("open");
+    let fid = h.open(s, t, create("once", false)).expect("open");
     let write =
         smb_proto::wire::message::RequestBody::Write(smb_proto::wire::write::WriteRequest {
             offset: 0,

@@ -205,19 +205,25 @@ fn opens_limit() {
     let (s, t) = h.login("share");
     let mut fids = Vec::new();
     for i in 0..8 {
-        fids.push(h.open(s, t, &format!("f{i}")).expect("within the limit"));
+        fids.push(
+            h.open(s, t, create(&format!("f{i}"), false))
+                .expect("within the limit"),
+        );
     }
     let ops = h.ops_seen;
     for i in 0..200 {
         assert_eq!(
-            h.open(s, t, &format!("g{i}")),
+            h.open(s, t, create(&format!("g{i}"), false)),
             Err(NtStatus::INSUFFICIENT_RESOURCES)
         );
     }
     assert_eq!(h.ops_seen, ops, "refused opens never reached the backend");
     assert_eq!(h.0.server.open_count(h.0.ch), 8);
     h.call(s, t, close(fids[0])).expect("close");
-    assert!(h.open(s, t, "again").is_ok(), "room after a close");
+    assert!(
+        h.open(s, t, create("again", false)).is_ok(),
+        "room after a close"
+    );
     assert_eq!(h.0.server.open_count(h.0.ch), 8);
 }
 
@@ -288,7 +294,11 @@ fn directory_buffer_limit() {
     let mut h = Harness::new(cfg, cc, t0);
     let (s, t) = h.login("share");
     for i in 0..300 {
-        let f = h.open(s, t, &format!("file-with-a-longish-name-{i:04}.dat"));
+        let f = h.open(
+            s,
+            t,
+            create(&format!("file-with-a-longish-name-{i:04}.dat"), false),
+        );
         h.call(s, t, close(f.expect("create"))).expect("close");
     }
     let dir = match h.call(s, t, create("", true)) {
@@ -411,7 +421,7 @@ fn idle_timeout() {
 
     let mut h = harness();
     let (s, t) = h.login("share");
-    let _f = h.open(s, t, "kept-open").expect("open");
+    let _f = h.open(s, t, create("kept-open", false)).expect("open");
     h.0.now += idle * 3;
     h.0.server.handle_input(h.0.ch, Input::Timeout(h.0.now));
     h.pump();

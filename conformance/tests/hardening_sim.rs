@@ -2,34 +2,18 @@
 //! `driver-sim` API only): N failed logons take N times the failure delay, and a correct
 //! logon on another connection at the same time is not delayed.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use driver_sim::node::smb_server_factory;
 use driver_sim::workloads::AuthProbe;
 use driver_sim::{ClientSpec, ServerSpec, Sim, SimConfig};
-use smb_proto::auth::ntlm::ServerIdentity;
-use smb_proto::auth::{AcceptorConfig, UserStore};
 use smb_proto::client::ClientConfig;
 use smb_proto::io::TransportKind;
 use smb_proto::server::memfs::MemFs;
-use smb_proto::server::{ServerConfig, ShareConfig};
+use test_support::config::{ALICE, BOB, memfs_server};
 
 fn server(delay: Duration) -> ServerSpec {
-    let mut users = UserStore::new();
-    users.add_password("alice", "secret");
-    users.add_password("bob", "hunter2");
-    let auth = Arc::new(AcceptorConfig::new(
-        ServerIdentity {
-            netbios_name: "SRV".into(),
-            netbios_domain: "WORKGROUP".into(),
-            dns_name: "srv".into(),
-            dns_domain: String::new(),
-        },
-        users,
-    ));
-    let mut c = ServerConfig::new(auth);
-    c.shares = vec![ShareConfig::disk("share", "memfs")];
+    let mut c = memfs_server(&[ALICE, BOB]);
     c.auth_failure_delay = delay;
     ServerSpec {
         config: c,

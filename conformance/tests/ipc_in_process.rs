@@ -8,18 +8,12 @@
 //! never reach a backend: the pump panics on any op.
 
 use std::ops::{Deref, DerefMut};
-use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
-use smb_proto::auth::ntlm::{Credentials, ServerIdentity};
-use smb_proto::auth::{
-    AcceptorConfig, Initiator, InitiatorConfig, NtlmPolicy, SpnegoInitiator, UserStore,
-};
-use smb_proto::client::{ClientConfig, Event, RequestError};
-use smb_proto::io::{Clock, Input};
+use smb_proto::client::{Event, RequestError};
+use smb_proto::io::Input;
 use smb_proto::loopback::Loopback;
-use smb_proto::rng::SeededRng;
 use smb_proto::rpc::client::{RpcClient, Step};
 use smb_proto::rpc::pdu::{Body as RpcBody, FaultStatus, Pdu};
 use smb_proto::rpc::srvsvc::{
@@ -27,38 +21,18 @@ use smb_proto::rpc::srvsvc::{
     ShareGetInfoRequest, ShareGetInfoResponse, ShareType,
 };
 use smb_proto::server::{ServerConfig, ShareConfig};
-use smb_proto::wire::close::{CloseFlags, CloseRequest};
-use smb_proto::wire::create::{
-    CreateDisposition, CreateOptions, CreateRequest, ImpersonationLevel, OplockLevel, ShareAccess,
-};
-use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
+use smb_proto::wire::create::{CreateDisposition, CreateRequest, ShareAccess};
+use smb_proto::wire::fscc::attributes::AccessMask;
 use smb_proto::wire::ioctl::{CtlCode, IoctlFlags, IoctlRequest};
 use smb_proto::wire::message::{RequestBody, ResponseBody, ResponsePayload};
-use smb_proto::wire::read::{Channel, ReadFlags, ReadRequest};
 use smb_proto::wire::status::NtStatus;
-use smb_proto::wire::write::{WriteFlags, WriteRequest};
 use smb_proto::wire::{Dialect, FileId, SessionId, TreeId};
+use test_support::{config, requests};
 
-const FILETIME: u64 = 133_000_000_000_000_000;
-
+/// `test_support`'s server (alice, virtual clock, fixed seed) with three disk shares: `data`,
+/// the hidden `admin$`, and `sealed`, which requires encryption.
 fn server_config(t0: Instant) -> ServerConfig {
-    let mut users = UserStore::new();
-    users.add_password("alice", "secret");
-    let auth = Arc::new(AcceptorConfig::new(
-        ServerIdentity {
-            netbios_name: "SRV".into(),
-            netbios_domain: "WORKGROUP".into(),
-            dns_name: "srv".into(),
-            dns_domain: String::new(),
-        },
-        users,
-    ));
-    let mut c = ServerConfig::new(auth);
-    c.clock = Some(Clock {
-        instant: t0,
-        filetime: FILETIME,
-    });
-    c.rng_seed = [9; 32];
+    let mut c = config::server_config(t0);
     let mut data = ShareConfig::disk("data", "memfs");
     data.comment = "team files".into();
     let mut admin = ShareConfig::disk("admin$", "memfs");
@@ -68,6 +42,16 @@ fn server_config(t0: Instant) -> ServerConfig {
     sealed.encrypt_data = true;
     c.shares = vec![data, admin, sealed];
     c
+}
+
+/// A CREATE (OPEN) of pipe `name` for reading and writing, sharing read and write.
+fn open_pipe(name: &str) -> CreateRequest {
+    CreateRequest {
+        desired_access: AccessMask::FILE_READ_DATA | AccessMask::FILE_WRITE_DATA,
+        share_access: ShareAccess::READ | ShareAccess::WRITE,
+        create_disposition: CreateDisposition::OPEN,
+        ..requests::create(name)
+    }
 }
 
 /// Our client against our server in process ([`Loopback`]); nothing here may reach the
@@ -90,17 +74,7 @@ impl DerefMut for Harness {
 impl Harness {
     fn new(dialect: Dialect) -> Self {
         let t0 = Instant::now();
-        let client = ClientConfig {
-            min_dialect: dialect,
-            max_dialect: dialect,
-            server_name: "srv".into(),
-            clock: Some(Clock {
-                instant: t0,
-                filetime: FILETIME,
-            }),
-            rng_seed: [3; 32],
-            ..ClientConfig::default()
-        };
+        let client = config::client_config(t0, dialect, dialect);
         let mut h = Self(Loopback::new(server_config(t0), client, t0).expect("the pump settles"));
         h.pump();
         h
@@ -112,15 +86,8 @@ impl Harness {
     }
 
     fn login(&mut self) -> SessionId {
-        let cfg = Arc::new(InitiatorConfig {
-            credentials: Credentials::from_password("alice", "WORKGROUP", "secret"),
-            workstation: "CLIENT".into(),
-            ntlm_policy: NtlmPolicy::default(),
-        });
-        let init: Box<dyn Initiator> = Box::new(
-            SpnegoInitiator::new(cfg, "srv", FILETIME, SeededRng::from_seed([4; 32]))
-                .expect("NTLM allowed"),
-        );
+        let (user, password) = config::ALICE;
+        let init = config::initiator(user, password);
         let id = self
             .0
             .client
@@ -188,22 +155,13 @@ impl Harness {
     }
 
     fn open(&mut self, s: SessionId, t: TreeId, name: &str) -> Result<FileId, NtStatus> {
-        let body = RequestBody::Create(CreateRequest {
-            name_padding: None,
-            security_flags: 0,
-            requested_oplock_level: OplockLevel::NONE,
-            impersonation_level: ImpersonationLevel::IMPERSONATION,
-            smb_create_flags: 0,
+        let body = CreateRequest {
             desired_access: AccessMask::FILE_READ_DATA
                 | AccessMask::FILE_WRITE_DATA
                 | AccessMask::SYNCHRONIZE,
-            file_attributes: FileAttributes::default(),
-            share_access: ShareAccess::READ | ShareAccess::WRITE,
-            create_disposition: CreateDisposition::OPEN,
-            create_options: CreateOptions::NON_DIRECTORY_FILE,
-            name: name.into(),
-            contexts: Vec::new(),
-        });
+            ..open_pipe(name)
+        }
+        .into();
         match self.call(s, t, body)? {
             (_, ResponseBody::Create(c)) => Ok(c.file_id),
             other => panic!("create answered {other:?}"),
@@ -217,15 +175,7 @@ impl Harness {
         fid: FileId,
         data: &[u8],
     ) -> Result<u32, NtStatus> {
-        let body = RequestBody::Write(WriteRequest {
-            offset: 0,
-            file_id: fid,
-            channel: Channel::NONE,
-            remaining_bytes: 0,
-            flags: WriteFlags::default(),
-            data: Bytes::copy_from_slice(data),
-            channel_info: Bytes::new(),
-        });
+        let body = requests::write(fid, 0, Bytes::copy_from_slice(data)).into();
         match self.call(s, t, body)? {
             (_, ResponseBody::Write(w)) => Ok(w.count),
             other => panic!("write answered {other:?}"),
@@ -239,17 +189,7 @@ impl Harness {
         fid: FileId,
         len: u32,
     ) -> Result<(NtStatus, Bytes), NtStatus> {
-        let body = RequestBody::Read(ReadRequest {
-            padding: 0x50,
-            flags: ReadFlags::default(),
-            length: len,
-            offset: 0,
-            file_id: fid,
-            minimum_count: 0,
-            channel: Channel::NONE,
-            remaining_bytes: 0,
-            channel_info: Bytes::new(),
-        });
+        let body = requests::read(fid, 0, len).into();
         match self.call(s, t, body)? {
             (st, ResponseBody::Read(r)) => Ok((st, r.data)),
             other => panic!("read answered {other:?}"),
@@ -281,11 +221,7 @@ impl Harness {
     }
 
     fn close(&mut self, s: SessionId, t: TreeId, fid: FileId) -> Result<(), NtStatus> {
-        let body = RequestBody::Close(CloseRequest {
-            flags: CloseFlags::default(),
-            file_id: fid,
-        });
-        self.call(s, t, body).map(|_| ())
+        self.call(s, t, requests::close(fid).into()).map(|_| ())
     }
 
     /// Binds through WRITE + READ, as smbclient does.
@@ -599,44 +535,10 @@ fn a_related_compound_opens_binds_and_closes_a_pipe() {
     let t = h.ipc(s);
     let mut rpc = RpcClient::new(srvsvc::SYNTAX, 4280, 1 << 20);
     let bind = rpc.bind().expect("bind");
-    let create = RequestBody::Create(CreateRequest {
-        name_padding: None,
-        security_flags: 0,
-        requested_oplock_level: OplockLevel::NONE,
-        impersonation_level: ImpersonationLevel::IMPERSONATION,
-        smb_create_flags: 0,
-        desired_access: AccessMask::FILE_READ_DATA | AccessMask::FILE_WRITE_DATA,
-        file_attributes: FileAttributes::default(),
-        share_access: ShareAccess::READ | ShareAccess::WRITE,
-        create_disposition: CreateDisposition::OPEN,
-        create_options: CreateOptions::NON_DIRECTORY_FILE,
-        name: "srvsvc".into(),
-        contexts: Vec::new(),
-    });
-    let write = RequestBody::Write(WriteRequest {
-        offset: 0,
-        file_id: FileId::RELATED,
-        channel: Channel::NONE,
-        remaining_bytes: 0,
-        flags: WriteFlags::default(),
-        data: bind.clone(),
-        channel_info: Bytes::new(),
-    });
-    let read = RequestBody::Read(ReadRequest {
-        padding: 0x50,
-        flags: ReadFlags::default(),
-        length: 4280,
-        offset: 0,
-        file_id: FileId::RELATED,
-        minimum_count: 0,
-        channel: Channel::NONE,
-        remaining_bytes: 0,
-        channel_info: Bytes::new(),
-    });
-    let close = RequestBody::Close(CloseRequest {
-        flags: CloseFlags::default(),
-        file_id: FileId::RELATED,
-    });
+    let create = RequestBody::from(open_pipe("srvsvc"));
+    let write = RequestBody::from(requests::write(FileId::RELATED, 0, bind.clone()));
+    let read = RequestBody::from(requests::read(FileId::RELATED, 0, 4280));
+    let close = RequestBody::from(requests::close(FileId::RELATED));
     let ids =
         h.0.client
             .compound(h.0.now, s, t, vec![create, write, read, close], true)

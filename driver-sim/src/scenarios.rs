@@ -371,12 +371,7 @@ fn server_config(encrypt_share: bool) -> ServerConfig {
     users.add_password(USER, PASSWORD);
     users.add_password("bob", "hunter2");
     let auth = Arc::new(AcceptorConfig::new(
-        ServerIdentity {
-            netbios_name: "SRV".into(),
-            netbios_domain: "WORKGROUP".into(),
-            dns_name: "srv".into(),
-            dns_domain: String::new(),
-        },
+        ServerIdentity::standalone("srv"),
         users,
     ));
     let mut c = ServerConfig::new(auth);

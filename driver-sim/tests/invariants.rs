@@ -3,20 +3,18 @@
 //! data, and ops that never complete still end every request within the bound (the client's
 //! timeout closes the connection). Also: the link faults and the crash path run clean.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use driver_sim::invariants::ViolationKind;
 use driver_sim::node::{Backend, LatencyModel, smb_server_factory};
 use driver_sim::workloads::{FileWorker, FileWorkerConfig, Plan};
 use driver_sim::{ClientSpec, FaultAction, ServerSpec, Sim, SimConfig};
-use smb_proto::auth::ntlm::ServerIdentity;
-use smb_proto::auth::{AcceptorConfig, UserStore};
 use smb_proto::client::ClientConfig;
 use smb_proto::io::TransportKind;
 use smb_proto::server::memfs::MemFs;
-use smb_proto::server::{FsOp, OpId, OpReply, OpRequest, ServerConfig, ShareConfig};
+use smb_proto::server::{FsOp, OpId, OpReply, OpRequest};
 use smb_proto::wire::status::NtStatus;
+use test_support::config::{ALICE, memfs_server};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Fault {
@@ -74,19 +72,7 @@ impl Backend for Faulty {
 }
 
 fn sim(seed: u64, fault: Fault, config: SimConfig, worker: FileWorkerConfig) -> Sim {
-    let mut users = UserStore::new();
-    users.add_password("alice", "secret");
-    let auth = Arc::new(AcceptorConfig::new(
-        ServerIdentity {
-            netbios_name: "SRV".into(),
-            netbios_domain: "WORKGROUP".into(),
-            dns_name: "srv".into(),
-            dns_domain: String::new(),
-        },
-        users,
-    ));
-    let mut sc = ServerConfig::new(auth);
-    sc.shares = vec![ShareConfig::disk("share", "memfs")];
+    let sc = memfs_server(&[ALICE]);
     let mut sim = Sim::new(seed, config);
     let server = sim.add_server(ServerSpec {
         config: sc,

@@ -36,7 +36,5 @@ fuzz_target!(|data: &[u8]| {
         });
         pair.drain_client();
     }
-    pair.now += Duration::from_secs(3600);
-    pair.client.handle_input(Input::Timeout(pair.now));
-    pair.drain_client();
+    pair.client_timeout(Duration::from_secs(3600));
 });

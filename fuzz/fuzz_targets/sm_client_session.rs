@@ -8,7 +8,6 @@
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use smb_proto::client::SigningPolicy;
 use smb_proto::io::Input;
 
 #[path = "sm_common.rs"]
@@ -18,12 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&head, rest)) = data.split_first() else {
         return;
     };
-    let t0 = Instant::now();
-    let mut pair = sm_common::Pair::new(
-        sm_common::server_config(t0, false),
-        sm_common::client_config(t0, sm_common::dialect(head & 0x07), SigningPolicy::Enabled),
-        t0,
-    );
+    let mut pair = sm_common::Pair::offering(head, Instant::now());
     let Some((session, tree)) = pair.login() else {
         return;
     };
@@ -55,14 +49,12 @@ fuzz_target!(|data: &[u8]| {
         }
         pair.client.handle_input(Input::Receive {
             now: pair.now,
-            data: sm_common::frame(&m),
+            data: test_support::frames::frame(&m),
         });
         pair.drain_client();
         if pair.client.is_closed() {
             break;
         }
     }
-    pair.now += Duration::from_secs(3600);
-    pair.client.handle_input(Input::Timeout(pair.now));
-    pair.drain_client();
+    pair.client_timeout(Duration::from_secs(3600));
 });

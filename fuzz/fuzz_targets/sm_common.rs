@@ -11,37 +11,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use smb_proto::auth::ntlm::{Credentials, ServerIdentity};
-use smb_proto::auth::{AcceptorConfig, InitiatorConfig, NtlmPolicy, SpnegoInitiator, UserStore};
 use smb_proto::client::{ClientConfig, Connection, Event, Output, SigningPolicy};
-use smb_proto::io::{Clock, Input, TransportKind};
-use smb_proto::rng::SeededRng;
+use smb_proto::io::{Input, TransportKind};
 use smb_proto::server::memfs::MemFs;
 use smb_proto::server::{ConnectionHandle, Server, ServerConfig, ServerOutput, ShareConfig};
+use smb_proto::wire::create::{CreateRequest, ShareAccess};
+use smb_proto::wire::message::RequestBody;
 use smb_proto::wire::{Dialect, SessionId, TreeId};
+use test_support::{config, ops, requests};
 
-pub const FILETIME: u64 = 133_000_000_000_000_000;
 /// Most pump rounds per call: a bound, never reached by a healthy exchange.
 const ROUNDS: usize = 10_000;
 
+/// `test_support`'s server (alice, virtual clock, fixed seed) with one share, `share`, and
+/// 1 MiB read, write and transact limits.
 pub fn server_config(t0: Instant, signing_required: bool) -> ServerConfig {
-    let mut users = UserStore::new();
-    users.add_password("alice", "secret");
-    let auth = Arc::new(AcceptorConfig::new(
-        ServerIdentity {
-            netbios_name: "SRV".into(),
-            netbios_domain: "WORKGROUP".into(),
-            dns_name: "srv".into(),
-            dns_domain: String::new(),
-        },
-        users,
-    ));
-    let mut c = ServerConfig::new(auth);
-    c.clock = Some(Clock {
-        instant: t0,
-        filetime: FILETIME,
-    });
-    c.rng_seed = [9; 32];
+    let mut c = config::server_config(t0);
     c.signing_required = signing_required;
     c.max_read = 1 << 20;
     c.max_write = 1 << 20;
@@ -50,18 +35,11 @@ pub fn server_config(t0: Instant, signing_required: bool) -> ServerConfig {
     c
 }
 
+/// `test_support`'s client offering only `dialect`, with `signing`.
 pub fn client_config(t0: Instant, dialect: Dialect, signing: SigningPolicy) -> ClientConfig {
     ClientConfig {
-        min_dialect: dialect,
-        max_dialect: dialect,
         signing,
-        server_name: "srv".into(),
-        clock: Some(Clock {
-            instant: t0,
-            filetime: FILETIME,
-        }),
-        rng_seed: [3; 32],
-        ..ClientConfig::default()
+        ..config::client_config(t0, dialect, dialect)
     }
 }
 
@@ -87,6 +65,16 @@ pub struct Pair {
 }
 
 impl Pair {
+    /// The client offering only the dialect the low three bits of `head` pick, signing
+    /// enabled, against a server that does not require signing, from virtual time `t0`.
+    pub fn offering(head: u8, t0: Instant) -> Self {
+        Self::new(
+            server_config(t0, false),
+            client_config(t0, dialect(head & 0x07), SigningPolicy::Enabled),
+            t0,
+        )
+    }
+
     pub fn new(server: ServerConfig, client: ClientConfig, t0: Instant) -> Self {
         let mut s = Server::new(Arc::new(server), t0);
         let peer: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 50_000));
@@ -110,15 +98,7 @@ impl Pair {
         for _ in 0..ROUNDS {
             match self.server.poll_output() {
                 ServerOutput::Transmit { data, .. } => frames.push(data),
-                ServerOutput::Op(req) => {
-                    let id = req.id;
-                    if let Some(r) = self.fs.handle(req) {
-                        self.server.complete(id, self.now, r);
-                    }
-                    while let Some((id, r)) = self.fs.poll_ready() {
-                        self.server.complete(id, self.now, r);
-                    }
-                }
+                ServerOutput::Op(req) => ops::serve(&mut self.server, &mut self.fs, self.now, req),
                 ServerOutput::Cancel(op) => {
                     if let Some(r) = self.fs.cancel(op) {
                         self.server.complete(op, self.now, r);
@@ -198,14 +178,11 @@ impl Pair {
     /// Runs to a ready session with a tree connected; `None` if anything failed.
     pub fn login(&mut self) -> Option<(SessionId, TreeId)> {
         self.pump();
-        let cfg = Arc::new(InitiatorConfig {
-            credentials: Credentials::from_password("alice", "WORKGROUP", "secret"),
-            workstation: "CLIENT".into(),
-            ntlm_policy: NtlmPolicy::default(),
-        });
-        let init =
-            SpnegoInitiator::new(cfg, "srv", FILETIME, SeededRng::from_seed([4; 32])).ok()?;
-        let id = self.client.session_setup(self.now, Box::new(init)).ok()?;
+        let (user, password) = config::ALICE;
+        let id = self
+            .client
+            .session_setup(self.now, config::initiator(user, password))
+            .ok()?;
         self.pump();
         let session = self.events.iter().find_map(|e| match e {
             Event::SessionReady { id: i, session, .. } if *i == id => Some(*session),
@@ -221,6 +198,24 @@ impl Pair {
             _ => None,
         })?;
         Some((session, tree))
+    }
+
+    /// Lets `d` of virtual time pass at the client alone, and drains it.
+    pub fn client_timeout(&mut self, d: Duration) {
+        self.now += d;
+        self.client.handle_input(Input::Timeout(self.now));
+        self.drain_client();
+    }
+
+    /// Lets `d` of virtual time pass at the server alone, then closes its connection;
+    /// drains it after each.
+    pub fn server_timeout_then_close(&mut self, d: Duration) {
+        self.now += d;
+        self.server.handle_input(self.ch, Input::Timeout(self.now));
+        self.drain_server();
+        self.server
+            .handle_input(self.ch, Input::Closed { now: self.now });
+        self.drain_server();
     }
 
     /// Advances virtual time and lets both sides act on their timers.
@@ -245,34 +240,11 @@ pub fn messages(mut data: &[u8]) -> Vec<&[u8]> {
     out
 }
 
-/// A Direct TCP frame around `msg`.
-pub fn frame(msg: &[u8]) -> Bytes {
-    let len = u32::try_from(msg.len()).unwrap_or(u32::MAX) & 0x00FF_FFFF;
-    let mut v = Vec::with_capacity(msg.len() + 4);
-    v.extend_from_slice(&len.to_be_bytes());
-    v.extend_from_slice(msg);
-    Bytes::from(v)
-}
-
-/// A CREATE (open-if) of a regular file with read/write access.
-pub fn create(name: &str) -> smb_proto::wire::message::RequestBody {
-    use smb_proto::wire::create::{
-        CreateDisposition, CreateOptions, CreateRequest, ImpersonationLevel, OplockLevel,
-        ShareAccess,
-    };
-    use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
-    smb_proto::wire::message::RequestBody::Create(CreateRequest {
-        name_padding: None,
-        security_flags: 0,
-        requested_oplock_level: OplockLevel::NONE,
-        impersonation_level: ImpersonationLevel::IMPERSONATION,
-        smb_create_flags: 0,
-        desired_access: AccessMask(AccessMask::GENERIC_READ.0 | AccessMask::GENERIC_WRITE.0),
-        file_attributes: FileAttributes::default(),
+/// A CREATE (open-if) of a regular file with read/write access, sharing read and write.
+pub fn create(name: &str) -> RequestBody {
+    CreateRequest {
         share_access: ShareAccess(ShareAccess::READ.0 | ShareAccess::WRITE.0),
-        create_disposition: CreateDisposition::OPEN_IF,
-        create_options: CreateOptions::NON_DIRECTORY_FILE,
-        name: name.into(),
-        contexts: Vec::new(),
-    })
+        ..requests::create(name)
+    }
+    .into()
 }

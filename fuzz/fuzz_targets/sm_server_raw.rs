@@ -36,10 +36,5 @@ fuzz_target!(|data: &[u8]| {
         );
         pair.drain_server();
     }
-    pair.now += Duration::from_secs(3600);
-    pair.server.handle_input(pair.ch, Input::Timeout(pair.now));
-    pair.drain_server();
-    pair.server
-        .handle_input(pair.ch, Input::Closed { now: pair.now });
-    pair.drain_server();
+    pair.server_timeout_then_close(Duration::from_secs(3600));
 });

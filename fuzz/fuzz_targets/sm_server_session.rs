@@ -7,7 +7,6 @@
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use smb_proto::client::SigningPolicy;
 use smb_proto::io::Input;
 
 #[path = "sm_common.rs"]
@@ -17,12 +16,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((&head, rest)) = data.split_first() else {
         return;
     };
-    let t0 = Instant::now();
-    let mut pair = sm_common::Pair::new(
-        sm_common::server_config(t0, false),
-        sm_common::client_config(t0, sm_common::dialect(head & 0x07), SigningPolicy::Enabled),
-        t0,
-    );
+    let mut pair = sm_common::Pair::offering(head, Instant::now());
     let Some((session, tree)) = pair.login() else {
         return;
     };
@@ -44,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
             pair.ch,
             Input::Receive {
                 now: pair.now,
-                data: sm_common::frame(&m),
+                data: test_support::frames::frame(&m),
             },
         );
         pair.drain_server();
@@ -52,10 +46,5 @@ fuzz_target!(|data: &[u8]| {
             break;
         }
     }
-    pair.now += Duration::from_secs(1);
-    pair.server.handle_input(pair.ch, Input::Timeout(pair.now));
-    pair.drain_server();
-    pair.server
-        .handle_input(pair.ch, Input::Closed { now: pair.now });
-    pair.drain_server();
+    pair.server_timeout_then_close(Duration::from_secs(1));
 });

@@ -8,7 +8,7 @@ mod loopback_harness;
 use std::time::Instant;
 
 use bytes::Bytes;
-use loopback_harness::{Harness, client_config, read_req, server_config};
+use loopback_harness::{Harness, client_config, create, requests, server_config};
 use smb_crypto::{CipherId, SigningAlgorithm};
 use smb_proto::client::RequestId;
 use smb_proto::client::{SendError, WRITE_HEADROOM, WriteAt, WriteBuf, WriteRefused};
@@ -27,9 +27,9 @@ fn wait(l: &mut Harness, id: RequestId) -> Response {
 
 /// Authenticates, connects the share and creates file `f`.
 fn setup(l: &mut Harness) -> (SessionId, TreeId, FileId) {
-    let (s, t) = l.login("secret", "share");
+    let (s, t) = l.login("share");
     let fid = l
-        .open(s, t, "f", CreateDisposition::OVERWRITE_IF, false)
+        .open(s, t, create("f", CreateDisposition::OVERWRITE_IF, false))
         .expect("create");
     (s, t, fid)
 }
@@ -41,7 +41,7 @@ fn payload(len: usize, seed: u8) -> Vec<u8> {
 }
 
 fn read_back(l: &mut Harness, s: SessionId, t: TreeId, fid: FileId, len: u32) -> Bytes {
-    match l.call(s, t, read_req(fid, 0, len)) {
+    match l.call(s, t, requests::read(fid, 0, len)) {
         Ok(ResponseBody::Read(r)) => r.data,
         other => panic!("read: {other:?}"),
     }
@@ -80,7 +80,7 @@ fn pair(
     encrypt: bool,
 ) -> Harness {
     let t0 = Instant::now();
-    let mut cc = client_config(t0, dialect);
+    let mut cc = client_config(t0, dialect, dialect);
     if !algs.is_empty() {
         cc.signing_algorithms = algs.to_vec();
     }

@@ -43,7 +43,7 @@ fn pipelined_roundtrip(
     chunk: usize,
 ) -> Vec<u8> {
     let fid = h
-        .open(s, t, name, CreateDisposition::OVERWRITE_IF, false)
+        .open(s, t, create(name, CreateDisposition::OVERWRITE_IF, false))
         .expect("create");
     let mut ids = Vec::new();
     for (i, part) in data.chunks(chunk).enumerate() {
@@ -53,7 +53,7 @@ fn pipelined_roundtrip(
                     h.0.now,
                     s,
                     t,
-                    write_req(fid, (i * chunk) as u64, data.slice_ref(part)),
+                    requests::write(fid, (i * chunk) as u64, data.slice_ref(part)).into(),
                 )
                 .expect("write in flight");
         ids.push(id);
@@ -77,7 +77,7 @@ fn pipelined_roundtrip(
                     h.0.now,
                     s,
                     t,
-                    read_req(fid, (i * chunk) as u64, chunk as u32),
+                    requests::read(fid, (i * chunk) as u64, chunk as u32).into(),
                 )
                 .expect("read in flight"),
         );
@@ -101,8 +101,8 @@ fn pipelined_roundtrip(
 fn every_dialect_transfers_lists_renames_deletes() {
     for dialect in Dialect::ALL {
         let t0 = Instant::now();
-        let mut h = Harness::new(server_config(t0), client_config(t0, dialect), t0);
-        let (s, t) = h.login("secret", "share");
+        let mut h = Harness::new(server_config(t0), client_config(t0, dialect, dialect), t0);
+        let (s, t) = h.login("share");
         assert_eq!(h.0.server.dialect(h.0.ch), Some(dialect));
         let data = payload((1 << 20) + 7, 1);
         let chunk = if dialect == Dialect::SMB2_0_2 {
@@ -117,24 +117,24 @@ fn every_dialect_transfers_lists_renames_deletes() {
 
         // Directories, listing with wildcards.
         let d = h
-            .open(s, t, "dir", CreateDisposition::CREATE, true)
+            .open(s, t, create("dir", CreateDisposition::CREATE, true))
             .expect("mkdir");
         h.close(s, t, d);
         for n in ["dir\\a.txt", "dir\\b.txt", "dir\\c.dat"] {
             let f = h
-                .open(s, t, n, CreateDisposition::CREATE, false)
+                .open(s, t, create(n, CreateDisposition::CREATE, false))
                 .expect("create");
             h.close(s, t, f);
         }
-        let mut all = h.list(s, t, "dir", "*");
+        let mut all = list(&mut h, s, t, "dir", "*");
         all.sort();
         assert_eq!(all, [".", "..", "a.txt", "b.txt", "c.dat"]);
-        assert_eq!(h.list(s, t, "dir", "*.txt"), ["a.txt", "b.txt"]);
-        assert_eq!(h.list(s, t, "dir", "?.dat"), ["c.dat"]);
+        assert_eq!(list(&mut h, s, t, "dir", "*.txt"), ["a.txt", "b.txt"]);
+        assert_eq!(list(&mut h, s, t, "dir", "?.dat"), ["c.dat"]);
 
         // Rename across directories; a collision is refused.
         let f = h
-            .open(s, t, "dir\\a.txt", CreateDisposition::OPEN, false)
+            .open(s, t, create("dir\\a.txt", CreateDisposition::OPEN, false))
             .expect("open");
         let rename = |name: &str, replace: bool| {
             RequestBody::SetInfo(SetInfoRequest {
@@ -161,7 +161,7 @@ fn every_dialect_transfers_lists_renames_deletes() {
 
         // Delete via disposition; a non-empty directory refuses.
         let d = h
-            .open(s, t, "dir", CreateDisposition::OPEN, true)
+            .open(s, t, create("dir", CreateDisposition::OPEN, true))
             .expect("open dir");
         let dispose = |fid: FileId| {
             RequestBody::SetInfo(SetInfoRequest {
@@ -182,14 +182,18 @@ fn every_dialect_transfers_lists_renames_deletes() {
         );
         h.close(s, t, d);
         let f = h
-            .open(s, t, "moved.txt", CreateDisposition::OPEN, false)
+            .open(s, t, create("moved.txt", CreateDisposition::OPEN, false))
             .expect("open");
         h.call(s, t, dispose(f)).expect("delete pending");
         h.close(s, t, f);
         assert!(!h.fs.exists("moved.txt"));
         // Path traversal never reaches the backend.
         assert_eq!(
-            h.open(s, t, "..\\etc\\passwd", CreateDisposition::OPEN, false),
+            h.open(
+                s,
+                t,
+                create("..\\etc\\passwd", CreateDisposition::OPEN, false)
+            ),
             Err(NtStatus::OBJECT_PATH_SYNTAX_BAD)
         );
         assert_eq!(h.0.server.open_count(h.0.ch), 0);
@@ -205,10 +209,10 @@ fn every_signing_algorithm_and_cipher() {
         SigningAlgorithm::AES_GMAC,
     ] {
         let t0 = Instant::now();
-        let mut cc = client_config(t0, Dialect::SMB3_1_1);
+        let mut cc = client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1);
         cc.signing_algorithms = vec![alg];
         let mut h = Harness::new(server_config(t0), cc, t0);
-        let (s, t) = h.login("secret", "share");
+        let (s, t) = h.login("share");
         let data = payload(200_000, 2);
         assert!(
             pipelined_roundtrip(&mut h, s, t, "f", &data, 65_536) == data[..],
@@ -224,10 +228,10 @@ fn every_signing_algorithm_and_cipher() {
         let t0 = Instant::now();
         let mut sc = server_config(t0);
         sc.encrypt_data = true;
-        let mut cc = client_config(t0, Dialect::SMB3_1_1);
+        let mut cc = client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1);
         cc.ciphers = vec![cipher];
         let mut h = Harness::new(sc, cc, t0);
-        let (s, t) = h.login("secret", "share");
+        let (s, t) = h.login("share");
         let data = payload(300_000, 3);
         assert!(
             pipelined_roundtrip(&mut h, s, t, "f", &data, 65_536) == data[..],
@@ -236,8 +240,12 @@ fn every_signing_algorithm_and_cipher() {
     }
     // SMB 3.0 encrypts with AES-128-CCM, here by share.
     let t0 = Instant::now();
-    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_0), t0);
-    let (s, t) = h.login("secret", "secret");
+    let mut h = Harness::new(
+        server_config(t0),
+        client_config(t0, Dialect::SMB3_0, Dialect::SMB3_0),
+        t0,
+    );
+    let (s, t) = h.login("secret");
     let data = payload(100_000, 4);
     assert!(pipelined_roundtrip(&mut h, s, t, "f", &data, 65_536) == data[..]);
 }
@@ -245,10 +253,14 @@ fn every_signing_algorithm_and_cipher() {
 #[test]
 fn client_that_cannot_encrypt_is_refused_by_an_encrypted_share() {
     let t0 = Instant::now();
-    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB2_1), t0);
+    let mut h = Harness::new(
+        server_config(t0),
+        client_config(t0, Dialect::SMB2_1, Dialect::SMB2_1),
+        t0,
+    );
     let id =
         h.0.client
-            .session_setup(h.0.now, initiator("secret"))
+            .session_setup(h.0.now, initiator("alice", "secret"))
             .expect("setup");
     h.pump();
     let session = h
@@ -272,10 +284,14 @@ fn client_that_cannot_encrypt_is_refused_by_an_encrypted_share() {
 #[test]
 fn wrong_password_fails_after_the_delay_in_virtual_time() {
     let t0 = Instant::now();
-    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
+    let mut h = Harness::new(
+        server_config(t0),
+        client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1),
+        t0,
+    );
     let id =
         h.0.client
-            .session_setup(h.0.now, initiator("wrong"))
+            .session_setup(h.0.now, initiator("alice", "wrong"))
             .expect("setup");
     h.pump();
     assert!(h.take_response(id).is_none(), "no answer before the delay");
@@ -289,14 +305,18 @@ fn wrong_password_fails_after_the_delay_in_virtual_time() {
         other => panic!("{other:?}"),
     }
     // The connection still works: the right password succeeds.
-    let (_s, _t) = h.login("secret", "share");
+    let (_s, _t) = h.login("share");
 }
 
 #[test]
 fn replayed_message_id_drops_the_connection() {
     let t0 = Instant::now();
-    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
-    let (s, t) = h.login("secret", "share");
+    let mut h = Harness::new(
+        server_config(t0),
+        client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1),
+        t0,
+    );
+    let (s, t) = h.login("share");
     // Deliver every frame twice from now on.
     h.hook = Some(Box::new(|b: Bytes| vec![b.clone(), b]));
     let _ = h.0.client.request(
@@ -316,8 +336,12 @@ fn replayed_message_id_drops_the_connection() {
 #[test]
 fn unsigned_request_where_signing_is_required_is_denied_then_dropped() {
     let t0 = Instant::now();
-    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
-    let (s, t) = h.login("secret", "share");
+    let mut h = Harness::new(
+        server_config(t0),
+        client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1),
+        t0,
+    );
+    let (s, t) = h.login("share");
     // Strip the signature from every frame.
     h.hook = Some(Box::new(|b: Bytes| {
         let mut m = BytesMut::from(&b[..]);
@@ -336,7 +360,7 @@ fn unsigned_request_where_signing_is_required_is_denied_then_dropped() {
     }));
     let before = h.ops_seen;
     assert_eq!(
-        h.open(s, t, "x", CreateDisposition::OPEN_IF, false),
+        h.open(s, t, create("x", CreateDisposition::OPEN_IF, false)),
         Err(NtStatus::ACCESS_DENIED)
     );
     assert_eq!(h.ops_seen, before, "nothing reached the backend");
@@ -357,10 +381,10 @@ fn unencrypted_request_to_encrypted_share_is_denied() {
     let t0 = Instant::now();
     let mut sc = server_config(t0);
     sc.signing_required = false;
-    let mut cc = client_config(t0, Dialect::SMB3_1_1);
+    let mut cc = client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1);
     cc.signing = SigningPolicy::Enabled;
     let mut h = Harness::new(sc, cc, t0);
-    let (s, plain) = h.login("secret", "share");
+    let (s, plain) = h.login("share");
     let tc = h.0.client.tree_connect(h.0.now, s, "secret").expect("tc");
     let enc = h.wait(tc).expect("tc").header.tree_id().expect("tree");
     // Redirect an unsigned, unencrypted request for the plain tree to the encrypted one.
@@ -391,13 +415,17 @@ fn unencrypted_request_to_encrypted_share_is_denied() {
 #[test]
 fn blocking_lock_goes_pending_then_cancel() {
     let t0 = Instant::now();
-    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
-    let (s, t) = h.login("secret", "share");
+    let mut h = Harness::new(
+        server_config(t0),
+        client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1),
+        t0,
+    );
+    let (s, t) = h.login("share");
     let a = h
-        .open(s, t, "locked", CreateDisposition::OPEN_IF, false)
+        .open(s, t, create("locked", CreateDisposition::OPEN_IF, false))
         .expect("a");
     let b = h
-        .open(s, t, "locked", CreateDisposition::OPEN, false)
+        .open(s, t, create("locked", CreateDisposition::OPEN, false))
         .expect("b");
     let lock = |fid: FileId, flags: u32| {
         RequestBody::Lock(LockRequest {
@@ -461,8 +489,12 @@ fn blocking_lock_goes_pending_then_cancel() {
 #[test]
 fn slow_op_gets_interim_then_async_final() {
     let t0 = Instant::now();
-    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
-    let (s, t) = h.login("secret", "share");
+    let mut h = Harness::new(
+        server_config(t0),
+        client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1),
+        t0,
+    );
+    let (s, t) = h.login("share");
     h.hold_ops = true;
     let id =
         h.0.client
@@ -504,16 +536,20 @@ fn slow_op_gets_interim_then_async_final() {
 #[test]
 fn close_waits_for_ops_still_running_on_the_open() {
     let t0 = Instant::now();
-    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
-    let (s, t) = h.login("secret", "share");
+    let mut h = Harness::new(
+        server_config(t0),
+        client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1),
+        t0,
+    );
+    let (s, t) = h.login("share");
     h.fs.put_file("f", b"0123456789", 0).expect("put");
     let fid = h
-        .open(s, t, "f", CreateDisposition::OPEN, false)
+        .open(s, t, create("f", CreateDisposition::OPEN, false))
         .expect("open");
     h.hold_ops = true;
     let read =
         h.0.client
-            .request(h.0.now, s, t, read_req(fid, 0, 10))
+            .request(h.0.now, s, t, requests::read(fid, 0, 10).into())
             .expect("read");
     let close =
         h.0.client
@@ -554,10 +590,14 @@ fn close_waits_for_ops_still_running_on_the_open() {
 #[test]
 fn tree_disconnect_and_logoff_release_opens() {
     let t0 = Instant::now();
-    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_0_2), t0);
-    let (s, t) = h.login("secret", "share");
+    let mut h = Harness::new(
+        server_config(t0),
+        client_config(t0, Dialect::SMB3_0_2, Dialect::SMB3_0_2),
+        t0,
+    );
+    let (s, t) = h.login("share");
     let _a = h
-        .open(s, t, "a", CreateDisposition::OPEN_IF, false)
+        .open(s, t, create("a", CreateDisposition::OPEN_IF, false))
         .expect("a");
     let tc = h.0.client.tree_connect(h.0.now, s, "share").expect("tc");
     let t2 = h
@@ -567,7 +607,7 @@ fn tree_disconnect_and_logoff_release_opens() {
         .tree_id()
         .expect("tree");
     let _b = h
-        .open(s, t2, "b", CreateDisposition::OPEN_IF, false)
+        .open(s, t2, create("b", CreateDisposition::OPEN_IF, false))
         .expect("b");
     assert_eq!(h.fs.open_count(), 2);
     let td = h.0.client.tree_disconnect(h.0.now, s, t).expect("tdis");
@@ -580,9 +620,9 @@ fn tree_disconnect_and_logoff_release_opens() {
     assert_eq!(h.fs.open_count(), 0, "the session's opens are closed");
     assert_eq!(h.0.server.open_count(h.0.ch), 0);
     // The connection stays usable for a new session.
-    let (s2, t3) = h.login("secret", "share");
+    let (s2, t3) = h.login("share");
     assert_ne!(s2, s);
-    h.open(s2, t3, "a", CreateDisposition::OPEN, false)
+    h.open(s2, t3, create("a", CreateDisposition::OPEN, false))
         .expect("reopen");
 }
 
@@ -626,8 +666,8 @@ fn batch_oplock_break_acknowledged_closed_or_timed_out() {
     use smb_proto::wire::oplock_break::OplockBreakResponse;
     let t0 = Instant::now();
     for dialect in [Dialect::SMB2_0_2, Dialect::SMB3_1_1] {
-        let mut h = Harness::new(server_config(t0), client_config(t0, dialect), t0);
-        let (s, t) = h.login("secret", "share");
+        let mut h = Harness::new(server_config(t0), client_config(t0, dialect, dialect), t0);
+        let (s, t) = h.login("share");
 
         // Acknowledged: A holds BATCH; B's open sends A a break to LEVEL_II and completes
         // after the ack, with LEVEL_II beside A's.
@@ -660,7 +700,7 @@ fn batch_oplock_break_acknowledged_closed_or_timed_out() {
         assert_eq!(level, OplockLevel::II, "A is still open, sharing reads");
         // A WRITE through B breaks both LEVEL_II oplocks to NONE, its own included, with no
         // acknowledgment awaited (MS-SMB2 3.3.4.6).
-        h.call(s, t, write_req(fb, 0, Bytes::from_static(b"x")))
+        h.call(s, t, requests::write(fb, 0, Bytes::from_static(b"x")))
             .expect("write");
         h.pump();
         assert_eq!(breaks_for(&mut h, fa), [OplockLevel::NONE]);
@@ -677,7 +717,7 @@ fn batch_oplock_break_acknowledged_closed_or_timed_out() {
             other => panic!("ack of a level II break: {other:?}"),
         }
         // A second WRITE has no oplock left to break.
-        h.call(s, t, write_req(fa, 1, Bytes::from_static(b"y")))
+        h.call(s, t, requests::write(fa, 1, Bytes::from_static(b"y")))
             .expect("write");
         h.pump();
         assert!(breaks_for(&mut h, fa).is_empty() && breaks_for(&mut h, fb).is_empty());
@@ -738,8 +778,12 @@ fn a_delete_pending_file_is_refused_without_a_break() {
     // smb2.oplock.doc: the holder set delete-pending; a second open gets DELETE_PENDING and
     // the holder keeps its batch oplock, unbroken.
     let t0 = Instant::now();
-    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
-    let (s, t) = h.login("secret", "share");
+    let mut h = Harness::new(
+        server_config(t0),
+        client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1),
+        t0,
+    );
+    let (s, t) = h.login("share");
     let a =
         h.0.client
             .request(h.0.now, s, t, batch_open("dp.txt"))
@@ -781,9 +825,13 @@ fn a_sealed_oplock_break_reaches_an_encrypting_client() {
     // The server seals the notification for the holder's session; its SMB2 header names no
     // session (SessionId 0, MS-SMB2 3.3.4.6). The client must take it, not close.
     let t0 = Instant::now();
-    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
+    let mut h = Harness::new(
+        server_config(t0),
+        client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1),
+        t0,
+    );
     // "secret" is an encrypted share: everything on its tree is sealed, the break included.
-    let (s, t) = h.login("secret", "secret");
+    let (s, t) = h.login("secret");
     let after_logon = h.server_sent.len();
     let a =
         h.0.client
@@ -863,14 +911,18 @@ fn close_write_time(h: &mut Harness, s: SessionId, t: TreeId, fid: FileId) -> u6
 #[test]
 fn write_time_updates_two_seconds_after_the_first_write_in_virtual_time() {
     let t0 = Instant::now();
-    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
-    let (s, t) = h.login("secret", "share");
+    let mut h = Harness::new(
+        server_config(t0),
+        client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1),
+        t0,
+    );
+    let (s, t) = h.login("share");
     let fid = h
-        .open(s, t, "delayed", CreateDisposition::CREATE, false)
+        .open(s, t, create("delayed", CreateDisposition::CREATE, false))
         .expect("create");
     let created = write_time(&mut h, s, t, fid);
     h.advance(Duration::from_secs(1));
-    h.call(s, t, write_req(fid, 0, Bytes::from_static(b"s")))
+    h.call(s, t, requests::write(fid, 0, Bytes::from_static(b"s")))
         .expect("write");
     // The backend's time moved with the write; the old one is shown until the deadline.
     assert_eq!(write_time(&mut h, s, t, fid), created);
@@ -880,7 +932,7 @@ fn write_time_updates_two_seconds_after_the_first_write_in_virtual_time() {
     let updated = write_time(&mut h, s, t, fid);
     assert!(updated > created, "updated by the engine's deadline");
     // A second write changes nothing until CLOSE, which sets the close time.
-    h.call(s, t, write_req(fid, 0, Bytes::from_static(b"t")))
+    h.call(s, t, requests::write(fid, 0, Bytes::from_static(b"t")))
         .expect("write");
     h.advance(Duration::from_secs(3));
     assert_eq!(write_time(&mut h, s, t, fid), updated);
@@ -893,7 +945,7 @@ fn write_time_updates_two_seconds_after_the_first_write_in_virtual_time() {
     );
     // The file keeps it.
     let fid = h
-        .open(s, t, "delayed", CreateDisposition::OPEN, false)
+        .open(s, t, create("delayed", CreateDisposition::OPEN, false))
         .expect("reopen");
     assert_eq!(write_time(&mut h, s, t, fid), closed);
     h.close(s, t, fid);
@@ -904,14 +956,18 @@ fn flush_and_a_set_write_time_settle_a_pending_update() {
     use smb_proto::wire::flush::FlushRequest;
     use smb_proto::wire::fscc::file::{FileBasicInformation, FileEndOfFileInformation};
     let t0 = Instant::now();
-    let mut h = Harness::new(server_config(t0), client_config(t0, Dialect::SMB3_1_1), t0);
-    let (s, t) = h.login("secret", "share");
+    let mut h = Harness::new(
+        server_config(t0),
+        client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1),
+        t0,
+    );
+    let (s, t) = h.login("share");
     let a = h
-        .open(s, t, "settled", CreateDisposition::CREATE, false)
+        .open(s, t, create("settled", CreateDisposition::CREATE, false))
         .expect("create");
     let created = write_time(&mut h, s, t, a);
     h.advance(Duration::from_secs(1));
-    h.call(s, t, write_req(a, 0, Bytes::from_static(b"s")))
+    h.call(s, t, requests::write(a, 0, Bytes::from_static(b"s")))
         .expect("write");
     assert_eq!(write_time(&mut h, s, t, a), created);
     h.call(s, t, RequestBody::Flush(FlushRequest { file_id: a }))
@@ -933,7 +989,7 @@ fn flush_and_a_set_write_time_settle_a_pending_update() {
     assert_eq!(write_time(&mut h, s, t, a), flushed + 10_000_000);
     // A time set through another open sticks, and the first open's close keeps it.
     let b = h
-        .open(s, t, "settled", CreateDisposition::OPEN, false)
+        .open(s, t, create("settled", CreateDisposition::OPEN, false))
         .expect("second open");
     let set = created + 86_400 * 10_000_000;
     let basic = |fid: FileId, last_write_time: u64| {
@@ -959,7 +1015,7 @@ fn flush_and_a_set_write_time_settle_a_pending_update() {
         h.call(s, t, basic(b, u64::MAX - 2)).err(),
         Some(NtStatus::INVALID_PARAMETER)
     );
-    h.call(s, t, write_req(b, 0, Bytes::from_static(b"x")))
+    h.call(s, t, requests::write(b, 0, Bytes::from_static(b"x")))
         .expect("write through the sticky open");
     h.advance(Duration::from_secs(3));
     assert_eq!(write_time(&mut h, s, t, a), set);

@@ -8,11 +8,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use smb_proto::auth::ntlm::{Credentials, ServerIdentity};
-use smb_proto::auth::{
-    AcceptorConfig, Initiator, InitiatorConfig, InitiatorStep, NtlmPolicy, SpnegoInitiator,
-    UserStore,
-};
+use smb_proto::auth::ntlm::Credentials;
+use smb_proto::auth::{Initiator, InitiatorConfig, InitiatorStep, NtlmPolicy, SpnegoInitiator};
 use smb_proto::io::{Input, TransportKind};
 use smb_proto::rng::SeededRng;
 use smb_proto::server::{Server, ServerConfig, ServerOutput};
@@ -23,6 +20,7 @@ use smb_proto::wire::message::{
 use smb_proto::wire::negotiate::{Capabilities, NegotiateRequest, SecurityMode};
 use smb_proto::wire::session_setup::{SessionSetupFlags, SessionSetupRequest};
 use smb_proto::wire::{Dialect, Guid, MessageId, SessionId};
+use test_support::config::{ALICE, acceptor};
 
 /// Resident set size in bytes, if the platform tells.
 fn rss() -> Option<isize> {
@@ -35,10 +33,7 @@ fn rss() -> Option<isize> {
 fn frame(header: Header, body: RequestBody) -> Bytes {
     let mut m = BytesMut::new();
     Request { header, body }.encode(&mut m).expect("encode");
-    let mut f = BytesMut::new();
-    f.extend_from_slice(&(m.len() as u32).to_be_bytes());
-    f.extend_from_slice(&m);
-    f.freeze()
+    test_support::frames::frame(&m)
 }
 
 fn drain(s: &mut Server) -> Vec<Bytes> {
@@ -54,17 +49,7 @@ fn drain(s: &mut Server) -> Vec<Bytes> {
 
 #[test]
 fn idle_connections_stay_small() {
-    let mut users = UserStore::new();
-    users.add_password("alice", "secret");
-    let mut cfg = ServerConfig::new(Arc::new(AcceptorConfig::new(
-        ServerIdentity {
-            netbios_name: "SRV".into(),
-            netbios_domain: "WORKGROUP".into(),
-            dns_name: "srv".into(),
-            dns_domain: String::new(),
-        },
-        users,
-    )));
+    let mut cfg = ServerConfig::new(acceptor(&[ALICE]));
     cfg.signing_required = false;
     let now = Instant::now();
     let mut server = Server::new(Arc::new(cfg), now);

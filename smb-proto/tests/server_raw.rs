@@ -9,21 +9,16 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
-use smb_proto::auth::ntlm::{Credentials, ServerIdentity};
-use smb_proto::auth::{
-    AcceptorConfig, Initiator, InitiatorConfig, InitiatorStep, NtlmPolicy, SpnegoInitiator,
-    UserStore,
-};
+use smb_proto::auth::ntlm::Credentials;
+use smb_proto::auth::{Initiator, InitiatorConfig, InitiatorStep, NtlmPolicy, SpnegoInitiator};
 use smb_proto::io::{Input, TransportKind};
 use smb_proto::rng::SeededRng;
 use smb_proto::server::memfs::MemFs;
-use smb_proto::server::{ConnectionHandle, Server, ServerConfig, ServerOutput, ShareConfig};
+use smb_proto::server::{ConnectionHandle, Server, ServerConfig, ServerOutput};
 use smb_proto::wire::close::{CloseFlags, CloseRequest};
 use smb_proto::wire::compound::{build_compound, split_compound};
-use smb_proto::wire::create::{
-    CreateDisposition, CreateOptions, CreateRequest, ImpersonationLevel, OplockLevel, ShareAccess,
-};
-use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
+use smb_proto::wire::create::{CreateDisposition, CreateRequest, OplockLevel, ShareAccess};
+use smb_proto::wire::fscc::attributes::AccessMask;
 use smb_proto::wire::header::{Header, HeaderFlags, HeaderId};
 use smb_proto::wire::message::{
     Request, RequestBody, Response, ResponseBody, ResponsePayload, decode_response,
@@ -37,21 +32,15 @@ use smb_proto::wire::status::NtStatus;
 use smb_proto::wire::tree_connect::{TreeConnectFlags, TreeConnectRequest};
 use smb_proto::wire::write::{WriteFlags, WriteRequest};
 use smb_proto::wire::{Command, Dialect, FileId, Guid, MessageId, SessionId, TreeId};
+use test_support::config::{ALICE, memfs_server};
+use test_support::frames::frame;
+use test_support::{ops, requests};
 
+/// The server `srv` with alice and one share, `share`, on the in-memory backend; signing
+/// optional.
 fn config() -> ServerConfig {
-    let mut users = UserStore::new();
-    users.add_password("alice", "secret");
-    let mut c = ServerConfig::new(Arc::new(AcceptorConfig::new(
-        ServerIdentity {
-            netbios_name: "SRV".into(),
-            netbios_domain: "WORKGROUP".into(),
-            dns_name: "srv".into(),
-            dns_domain: String::new(),
-        },
-        users,
-    )));
+    let mut c = memfs_server(&[ALICE]);
     c.signing_required = false;
-    c.shares = vec![ShareConfig::disk("share", "memfs")];
     c
 }
 
@@ -94,14 +83,11 @@ impl Raw {
     }
 
     fn deliver(&mut self, msg: &[u8]) {
-        let mut f = BytesMut::new();
-        f.extend_from_slice(&(msg.len() as u32).to_be_bytes());
-        f.extend_from_slice(msg);
         self.server.handle_input(
             self.ch,
             Input::Receive {
                 now: self.now,
-                data: f.freeze(),
+                data: frame(msg),
             },
         );
         self.pump();
@@ -114,15 +100,7 @@ impl Raw {
                     self.log.push(data.clone());
                     self.frames.push_back(data.slice(4..));
                 }
-                ServerOutput::Op(req) => {
-                    let id = req.id;
-                    if let Some(r) = self.fs.handle(req) {
-                        self.server.complete(id, self.now, r);
-                    }
-                    while let Some((id, r)) = self.fs.poll_ready() {
-                        self.server.complete(id, self.now, r);
-                    }
-                }
+                ServerOutput::Op(req) => ops::serve(&mut self.server, &mut self.fs, self.now, req),
                 ServerOutput::Close { .. } => self.closed = true,
                 ServerOutput::Cancel(_) | ServerOutput::Event(_) => {}
                 ServerOutput::Timeout(_) => return,
@@ -228,20 +206,12 @@ impl Raw {
 }
 
 fn create(name: &str, disposition: CreateDisposition) -> RequestBody {
-    RequestBody::Create(CreateRequest {
-        name_padding: None,
-        security_flags: 0,
+    CreateRequest {
         requested_oplock_level: OplockLevel::BATCH,
-        impersonation_level: ImpersonationLevel::IMPERSONATION,
-        smb_create_flags: 0,
-        desired_access: AccessMask(AccessMask::GENERIC_READ.0 | AccessMask::GENERIC_WRITE.0),
-        file_attributes: FileAttributes::default(),
-        share_access: ShareAccess(ShareAccess::READ.0),
         create_disposition: disposition,
-        create_options: CreateOptions::NON_DIRECTORY_FILE,
-        name: name.into(),
-        contexts: Vec::new(),
-    })
+        ..requests::create(name)
+    }
+    .into()
 }
 
 fn related_chain(
@@ -250,15 +220,7 @@ fn related_chain(
     disposition: CreateDisposition,
     data: &'static [u8],
 ) -> Vec<Response> {
-    let write = RequestBody::Write(WriteRequest {
-        offset: 0,
-        file_id: FileId::RELATED,
-        channel: Channel::NONE,
-        remaining_bytes: 0,
-        flags: WriteFlags::default(),
-        data: Bytes::from_static(data),
-        channel_info: Bytes::new(),
-    });
+    let write = requests::write(FileId::RELATED, 0, Bytes::from_static(data)).into();
     chain_around(raw, create(name, disposition), write)
 }
 

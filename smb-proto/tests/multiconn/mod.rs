@@ -13,21 +13,15 @@ use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use smb_crypto::{CipherId, PreauthHash, SigningAlgorithm};
-use smb_proto::auth::ntlm::{Credentials, ServerIdentity};
-use smb_proto::auth::{
-    AcceptorConfig, Initiator, InitiatorConfig, InitiatorStep, NtlmPolicy, SpnegoInitiator,
-    UserStore,
-};
+use smb_proto::auth::ntlm::Credentials;
+use smb_proto::auth::{Initiator, InitiatorConfig, InitiatorStep, NtlmPolicy, SpnegoInitiator};
 use smb_proto::io::{Input, TransportKind};
 use smb_proto::rng::SeededRng;
 use smb_proto::server::memfs::MemFs;
-use smb_proto::server::{ConnectionHandle, Server, ServerConfig, ServerOutput, ShareConfig};
+use smb_proto::server::{ConnectionHandle, Server, ServerConfig, ServerOutput};
 use smb_proto::session_crypto::{Role, SessionCrypto};
-use smb_proto::wire::create::{
-    CreateDisposition, CreateOptions, CreateRequest, ImpersonationLevel, OplockLevel, ShareAccess,
-};
+use smb_proto::wire::create::{CreateRequest, OplockLevel};
 use smb_proto::wire::create_context::CreateContext;
-use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
 use smb_proto::wire::header::{Header, HeaderFlags, HeaderId};
 use smb_proto::wire::message::{Request, RequestBody, ResponseBody, ResponsePayload};
 use smb_proto::wire::negotiate::{Capabilities, NegotiateRequest, SecurityMode};
@@ -35,28 +29,17 @@ use smb_proto::wire::negotiate_context::{
     EncryptionCapabilities, HashAlgorithm, NegotiateContext, PreauthIntegrityCapabilities,
     SigningCapabilities,
 };
-use smb_proto::wire::read::{Channel, ReadFlags, ReadRequest};
 use smb_proto::wire::session_setup::{SessionSetupFlags, SessionSetupRequest};
 use smb_proto::wire::status::NtStatus;
 use smb_proto::wire::tree_connect::{TreeConnectFlags, TreeConnectRequest};
-use smb_proto::wire::write::{WriteFlags, WriteRequest};
 use smb_proto::wire::{Dialect, FileId, Guid, MessageId, SessionId, TreeId};
+use test_support::config::{ALICE, BOB, memfs_server};
+use test_support::frames::frame;
+use test_support::{ops, requests};
 
+/// The server `srv` with alice and bob and one share, `share`, on the in-memory backend.
 pub fn config() -> ServerConfig {
-    let mut users = UserStore::new();
-    users.add_password("alice", "secret");
-    users.add_password("bob", "hunter2");
-    let mut c = ServerConfig::new(Arc::new(AcceptorConfig::new(
-        ServerIdentity {
-            netbios_name: "SRV".into(),
-            netbios_domain: "WORKGROUP".into(),
-            dns_name: "srv".into(),
-            dns_domain: String::new(),
-        },
-        users,
-    )));
-    c.shares = vec![ShareConfig::disk("share", "memfs")];
-    c
+    memfs_server(&[ALICE, BOB])
 }
 
 /// One server, its backend, and what it sent on each connection.
@@ -114,15 +97,7 @@ impl Net {
                         .or_default()
                         .push_back(data.slice(4..));
                 }
-                ServerOutput::Op(req) => {
-                    let id = req.id;
-                    if let Some(r) = self.fs.handle(req) {
-                        self.server.complete(id, self.now, r);
-                    }
-                    while let Some((id, r)) = self.fs.poll_ready() {
-                        self.server.complete(id, self.now, r);
-                    }
-                }
+                ServerOutput::Op(req) => ops::serve(&mut self.server, &mut self.fs, self.now, req),
                 ServerOutput::Close { ch } => self.closed.push(ch),
                 ServerOutput::Cancel(_) | ServerOutput::Event(_) => {}
                 ServerOutput::Timeout(_) => return,
@@ -162,14 +137,11 @@ impl Net {
         if let Some(k) = key {
             k.sign(&mut msg).expect("sign");
         }
-        let mut frame = BytesMut::new();
-        frame.extend_from_slice(&(msg.len() as u32).to_be_bytes());
-        frame.extend_from_slice(&msg);
         self.server.handle_input(
             c.ch,
             Input::Receive {
                 now: self.now,
-                data: frame.freeze(),
+                data: frame(&msg),
             },
         );
         self.pump();
@@ -361,20 +333,12 @@ pub fn create_with(name: &str, oplock: OplockLevel) -> RequestBody {
 /// A CREATE (OPEN_IF, read/write, sharing read) of `name` asking for `oplock`, with
 /// `contexts`.
 pub fn create_ctx(name: &str, oplock: OplockLevel, contexts: Vec<CreateContext>) -> RequestBody {
-    RequestBody::Create(CreateRequest {
-        name_padding: None,
-        security_flags: 0,
+    CreateRequest {
         requested_oplock_level: oplock,
-        impersonation_level: ImpersonationLevel::IMPERSONATION,
-        smb_create_flags: 0,
-        desired_access: AccessMask(AccessMask::GENERIC_READ.0 | AccessMask::GENERIC_WRITE.0),
-        file_attributes: FileAttributes::default(),
-        share_access: ShareAccess(ShareAccess::READ.0),
-        create_disposition: CreateDisposition::OPEN_IF,
-        create_options: CreateOptions::NON_DIRECTORY_FILE,
-        name: name.into(),
         contexts,
-    })
+        ..requests::create(name)
+    }
+    .into()
 }
 
 pub fn file_id(resp: &Bytes) -> FileId {
@@ -386,29 +350,11 @@ pub fn file_id(resp: &Bytes) -> FileId {
 }
 
 pub fn write(fid: FileId, data: &'static [u8]) -> RequestBody {
-    RequestBody::Write(WriteRequest {
-        offset: 0,
-        file_id: fid,
-        channel: Channel::NONE,
-        remaining_bytes: 0,
-        flags: WriteFlags::default(),
-        data: Bytes::from_static(data),
-        channel_info: Bytes::new(),
-    })
+    requests::write(fid, 0, Bytes::from_static(data)).into()
 }
 
 pub fn read(fid: FileId) -> RequestBody {
-    RequestBody::Read(ReadRequest {
-        padding: 0x50,
-        flags: ReadFlags::default(),
-        length: 64,
-        offset: 0,
-        file_id: fid,
-        minimum_count: 0,
-        channel: Channel::NONE,
-        remaining_bytes: 0,
-        channel_info: Bytes::new(),
-    })
+    requests::read(fid, 0, 64).into()
 }
 
 pub fn read_data(resp: &Bytes) -> Bytes {

@@ -30,6 +30,19 @@ pub struct ServerIdentity {
     pub dns_domain: String,
 }
 
+impl ServerIdentity {
+    /// A standalone server (in workgroup `WORKGROUP`, no DNS domain) called `name`: the NetBIOS
+    /// name is `name` in upper case, the DNS name `name` in lower case.
+    pub fn standalone(name: &str) -> Self {
+        Self {
+            netbios_name: name.to_uppercase(),
+            netbios_domain: "WORKGROUP".into(),
+            dns_name: name.to_lowercase(),
+            dns_domain: String::new(),
+        }
+    }
+}
+
 /// Server-side authentication policy.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
