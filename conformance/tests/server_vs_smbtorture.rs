@@ -376,6 +376,7 @@ const SUITES: &[&str] = &[
     "oplock",
     "durable-open",
     "durable-v2-open",
+    "lease",
 ];
 
 /// Tests that need longer than the per-test limit on a loaded machine (debug build).
