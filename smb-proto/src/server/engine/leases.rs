@@ -149,8 +149,10 @@ impl Server {
                 }
                 continue;
             }
-            self.send_lease_break(id, to);
-            if has(from, W) || was_breaking {
+            self.send_lease_break(id, to, false);
+            // Only the loss of write caching is waited for (an overwrite breaking handle
+            // caching goes on at once: smbtorture smb2.lease.breaking4).
+            if has(from, W) {
                 wait.push(id);
             }
         }
@@ -167,13 +169,14 @@ impl Server {
                 .any(|o| o.lease.as_ref() == Some(id) && o.breaking)
     }
 
-    /// The break acknowledgment timer expired (3.3.2.5): the lease goes to the state the
-    /// break required, as if acknowledged.
+    /// The break acknowledgment timer expired (3.3.2.5): the lease loses all caching, as
+    /// on Windows and smbd (smbtorture smb2.lease.timeout; a late acknowledgment is then
+    /// UNSUCCESSFUL).
     pub(super) fn lease_break_timed_out(&mut self, id: &LeaseId) {
         if let Some(l) = self.leases.get_mut(id)
             && l.breaking
         {
-            l.state = LeaseState(l.break_to.0 & l.break_required.0);
+            l.state = NONE;
             l.breaking = false;
         }
     }
@@ -306,7 +309,7 @@ impl Server {
             .map(|(id, _)| *id)
             .collect();
         for id in ids {
-            self.send_lease_break(id, NONE);
+            self.send_lease_break(id, NONE, false);
         }
     }
 
@@ -314,8 +317,10 @@ impl Server {
     /// (the lease is then breaking); a break from R alone takes effect at once. A break while
     /// one is in progress only narrows what it must reach. A client none of whose opens can
     /// be told (kept durable opens) loses the caching at once, and its kept opens are closed
-    /// when handle caching goes.
-    pub(super) fn send_lease_break(&mut self, id: LeaseId, to: LeaseState) {
+    /// when handle caching goes. A `step` break (the next one after an acknowledgment) keeps
+    /// read caching while it takes anything else, as Windows and smbd break in steps
+    /// (smbtorture smb2.lease.breaking3: RH to R, then R to NONE).
+    pub(super) fn send_lease_break(&mut self, id: LeaseId, to: LeaseState, step: bool) {
         let Some(l) = self.leases.get_mut(&id) else {
             return;
         };
@@ -324,10 +329,15 @@ impl Server {
             return;
         }
         let from = l.state;
-        let to = LeaseState(from.0 & to.0);
-        if from == to {
+        let required = LeaseState(from.0 & to.0);
+        if from == required {
             return;
         }
+        let to = if step && minus(from, R) != NONE {
+            LeaseState(from.0 & (required.0 | R.0))
+        } else {
+            required
+        };
         let ack = has(from, W) || has(from, H);
         if l.v2 {
             l.epoch = l.epoch.wrapping_add(1);
@@ -336,7 +346,7 @@ impl Server {
         if ack {
             l.breaking = true;
             l.break_to = to;
-            l.break_required = to;
+            l.break_required = required;
         } else {
             l.state = to;
         }
@@ -358,10 +368,10 @@ impl Server {
         let Some((ch, sid, tid)) = target else {
             // Nobody to tell (3.3.4.7: the break completes at once).
             if let Some(l) = self.leases.get_mut(&id) {
-                l.state = to;
+                l.state = required;
                 l.breaking = false;
             }
-            if has(from, H) && !has(to, H) {
+            if has(from, H) && !has(required, H) {
                 let kept: Vec<OpenId> = self
                     .opens
                     .values()
@@ -439,7 +449,7 @@ impl Server {
         l.breaking = false;
         let further = LeaseState(l.state.0 & l.break_required.0);
         if further != l.state {
-            self.send_lease_break(id, further);
+            self.send_lease_break(id, further, true);
         }
         let body = OplockBreakResponse::LeaseBreakResponse(LeaseBreakAck {
             flags: 0,
