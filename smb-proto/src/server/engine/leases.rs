@@ -17,7 +17,9 @@
 
 use super::*;
 use crate::server::state::{LeaseAsk, LeaseId};
-use crate::wire::create_context::{Lease as LeaseContext, LeaseFlags, LeaseKey, LeaseState, LeaseV2Fields};
+use crate::wire::create_context::{
+    Lease as LeaseContext, LeaseFlags, LeaseKey, LeaseState, LeaseV2Fields,
+};
 use crate::wire::oplock_break::{
     LeaseBreakAck, LeaseBreakFlags, LeaseBreakNotification, OplockBreakResponse,
 };
@@ -278,7 +280,10 @@ impl Server {
 
     /// The state of an open's lease, if it has one.
     pub(super) fn lease_state_of(&self, open: &Open) -> Option<LeaseState> {
-        open.lease.as_ref().and_then(|id| self.leases.get(id)).map(|l| l.state)
+        open.lease
+            .as_ref()
+            .and_then(|id| self.leases.get(id))
+            .map(|l| l.state)
     }
 
     /// Whether another lease on `file` than `me` holds handle caching (an oplock is then not
@@ -433,7 +438,9 @@ impl Server {
         if self.dialect(ch).is_none_or(|d| d < Dialect::SMB2_1) {
             return Err(NtStatus::NOT_SUPPORTED.into());
         }
-        let client = self.client_guid(ch).ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)?;
+        let client = self
+            .client_guid(ch)
+            .ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)?;
         let id = (client, ack.lease_key);
         let l = self
             .leases

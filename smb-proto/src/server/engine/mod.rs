@@ -38,8 +38,7 @@ use super::ops::{
 use super::pipes::PipeTable;
 use super::state::{
     ALL_ACCESS, Chain, Channel, Conn, Current, FileKey, LeaseId, NO_LOCK_SEQUENCE, Open, Phase,
-    READ_ACCESS,
-    Related, Resp, Session, Tree, WRITE_BITS, Waiting, check_path, map_generic,
+    READ_ACCESS, Related, Resp, Session, Tree, WRITE_BITS, Waiting, check_path, map_generic,
 };
 use crate::auth::{Acceptor, AcceptorStep, IdentityKind, SpnegoAcceptor};
 use crate::credits::{ServerWindow, credit_charge};
