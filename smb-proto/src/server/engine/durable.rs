@@ -244,10 +244,15 @@ impl Server {
             (Some((client, key)), Some(asked)) => {
                 let path = check_path(&req.name).map_err(Refuse::from)?;
                 let file = super::oplocks::file_key(&tree.share, &path);
-                if self.client_guid(ch) != Some(client)
-                    || key != asked
-                    || file.path != open.file.path
-                {
+                // Another client: not found; another file name: INVALID_PARAMETER; another
+                // lease key: not found (3.3.5.9.7, in that order).
+                if self.client_guid(ch) != Some(client) {
+                    return Err(NOT_FOUND.into());
+                }
+                if file.path != open.file.path {
+                    return Err(NtStatus::INVALID_PARAMETER.into());
+                }
+                if key != asked {
                     return Err(NOT_FOUND.into());
                 }
             }
