@@ -1,7 +1,8 @@
 //! Durable opens (MS-SMB2 3.3.5.9.6 DHnQ, 3.3.5.9.10 DH2Q, 3.3.5.9.7 DHnC, 3.3.5.9.12 DH2C).
 //!
-//! Owns: what a CREATE's durable contexts ask for; granting durability (only together with a
-//! batch oplock: this server grants no leases, so never through a handle lease); keeping a
+//! Owns: what a CREATE's durable contexts ask for; granting durability (together with a
+//! batch oplock or a lease with handle caching); reconnecting a leased open only for its
+//! client, file and lease key (the lease survives with the kept open); keeping a
 //! durable open when the session it belongs to ends with its connection (it stays open in the
 //! backend, holding its share mode, locks and oplock; LOGOFF keeps it too, as Windows and
 //! smbd do); ending a kept open when its timeout

@@ -10,7 +10,8 @@
 //! binding and PreviousSessionId, per-request
 //! session/signature/encryption/tree checks, CANCEL), `commands` (validated requests turned
 //! into [`FsOp`]s or answered directly), `replies` (completions turned into responses),
-//! `oplocks` (batch/exclusive/level II grants, breaks, held CREATEs, acknowledgments), `durable`
+//! `oplocks` (batch/exclusive/level II grants, breaks, held CREATEs, acknowledgments), `leases`
+//! (the lease table, grants, breaks, acknowledgments), `durable`
 //! (durable opens kept across lost connections, reconnects, expiry), `timestamps`
 //! (LastWriteTime across a file's opens: delayed, sticky and frozen write times) and `output`
 //! (credits, framing, signing, compounding, sealing).

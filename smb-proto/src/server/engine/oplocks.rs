@@ -6,8 +6,9 @@
 //! holder to LEVEL_II, or to NONE when the conflicting open overwrites; LEVEL_II holders to
 //! NONE on WRITE, end-of-file or allocation change, byte-range lock and overwrite, with no
 //! acknowledgment expected); holding a conflicting CREATE until the holder acknowledges,
-//! closes, goes away or the break timer expires; the OPLOCK_BREAK acknowledgment. Leases are
-//! not granted (a lease acknowledgment names no lease).
+//! closes, goes away or the break timer expires, and until the lease breaks `leases` started
+//! for it end the same way; the OPLOCK_BREAK acknowledgment (a lease acknowledgment goes to
+//! `leases`). No oplock is granted beside a lease with handle caching (as smbd).
 //! Must not: talk to the backend itself (a held CREATE goes out as the op `emit_op` built) or
 //! block: every held CREATE ends by acknowledgment, close, disconnect, cancel or timeout.
 
