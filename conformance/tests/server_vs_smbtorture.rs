@@ -489,9 +489,9 @@ const REASONS: &str = "\
   (request, on both); statopen3 fails on both.
 - **Durable handles** (smb2.durable-open, smb2.durable-v2-open): granted with a batch oplock
   or a lease with handle caching. durable-open.lease expects the second open's upgrade to RWH
-  after the first lease was broken; durable-open.reopen2-lease / reopen2-lease-v2 (v1
-  reconnect with a lease) still answer OBJECT_NAME_NOT_FOUND where INVALID_PARAMETER is
-  expected; open2-lease needs the sharing-violation H break above. alloc-size expects the
+  after the first lease was broken; durable-open.reopen2-lease / reopen2-lease-v2 (DHnC
+  reconnects naming a lease; not looked into yet) still fail while the durable-v2-open ones
+  pass; open2-lease needs the sharing-violation H break above. alloc-size expects the
   allocation size to stay as the first CREATE reported it; app-instance (the AppInstanceId
   context, not implemented) fails on both. smbd fails delete_on_close2, lock-oplock and
   lock-lease, which pass against ours.
