@@ -519,14 +519,35 @@ mod tests {
             state: LeaseState(7),
             ..Default::default()
         });
-        assert!(lease_ask(std::slice::from_ref(&l), Dialect::SMB2_1, OplockLevel::LEASE).is_some());
-        assert!(lease_ask(std::slice::from_ref(&l), Dialect::SMB2_0_2, OplockLevel::LEASE).is_none());
+        assert!(
+            lease_ask(
+                std::slice::from_ref(&l),
+                Dialect::SMB2_1,
+                OplockLevel::LEASE
+            )
+            .is_some()
+        );
+        assert!(
+            lease_ask(
+                std::slice::from_ref(&l),
+                Dialect::SMB2_0_2,
+                OplockLevel::LEASE
+            )
+            .is_none()
+        );
         assert!(lease_ask(&[l], Dialect::SMB3_1_1, OplockLevel::BATCH).is_none());
         let v2 = CreateContext::Lease(LeaseContext {
             v2: Some(LeaseV2Fields::default()),
             ..Default::default()
         });
-        assert!(lease_ask(std::slice::from_ref(&v2), Dialect::SMB2_1, OplockLevel::LEASE).is_none());
+        assert!(
+            lease_ask(
+                std::slice::from_ref(&v2),
+                Dialect::SMB2_1,
+                OplockLevel::LEASE
+            )
+            .is_none()
+        );
         assert!(lease_ask(&[v2], Dialect::SMB3_0, OplockLevel::LEASE).is_some());
     }
 }
