@@ -286,6 +286,10 @@ const PASSING_DURABLE: &[(&str, &[&str])] = &[
             "lock-oplock",
             "open2-oplock",
             "read-only",
+            // With leases (engine::leases).
+            "open-lease",
+            "reopen1a-lease",
+            "stat-open",
         ],
     ),
     (
@@ -299,9 +303,52 @@ const PASSING_DURABLE: &[(&str, &[&str])] = &[
             "reopen2",
             "reopen2b",
             "reopen2c",
+            // With leases (engine::leases).
+            "open-lease",
+            "reopen1a-lease",
+            "reopen2-lease",
+            "reopen2-lease-v2",
+            "durable-v2-setinfo",
+            "persistent-open-lease",
         ],
     ),
 ];
+
+/// Lease tests (smb2.lease) that pass against smbd and ours (their own test function and
+/// server: they hold CREATEs behind breaks, one waits out the 35 s break timer).
+const PASSING_LEASES: &[(&str, &[&str])] = &[(
+    "smb2.lease",
+    &[
+        "break",
+        "breaking1",
+        "breaking2",
+        "breaking3",
+        "breaking4",
+        "breaking5",
+        "breaking6",
+        "complex1",
+        "duplicate_create",
+        "duplicate_open",
+        "lock1",
+        "multibreak",
+        "nobreakself",
+        "oplock",
+        "statopen",
+        "statopen2",
+        "statopen4",
+        "timeout",
+        "upgrade",
+        "upgrade2",
+        "upgrade3",
+        "v1_bug15148",
+        "v2_breaking3",
+        "v2_bug15148",
+        "v2_complex2",
+        "v2_epoch1",
+        "v2_epoch2",
+        "v2_epoch3",
+    ],
+)];
 
 #[test]
 fn smbtorture_subset_passes() {
@@ -316,6 +363,11 @@ fn smbtorture_oplock_subset_passes() {
 #[test]
 fn smbtorture_durable_subset_passes() {
     run_passing(PASSING_DURABLE);
+}
+
+#[test]
+fn smbtorture_lease_subset_passes() {
+    run_passing(PASSING_LEASES);
 }
 
 /// Runs each suite's listed tests in one smbtorture against a fresh server of ours.
@@ -334,7 +386,7 @@ fn run_passing(passing: &[(&str, &[&str])]) {
         let mut t = Smbtorture::new("127.0.0.1", server.port(), SHARE)
             .user(USER, PASS)
             .config_file(&conf)
-            .timeout(Duration::from_secs(300));
+            .timeout(Duration::from_secs(600));
         for name in *tests {
             t = t.test(format!("{suite}.{name}"));
         }
@@ -376,6 +428,7 @@ const SUITES: &[&str] = &[
     "oplock",
     "durable-open",
     "durable-v2-open",
+    "lease",
 ];
 
 /// Tests that need longer than the per-test limit on a loaded machine (debug build).
@@ -424,11 +477,24 @@ const REASONS: &str = "\
   with success. Ours did too in every run (7 of 7, signed since the session now outlives its
   pending ops), but which of range-freed and lock-ended the backend sees first depends on
   task scheduling, so PASSING leaves it out.
+- **Leases** (smb2.lease): granted, shared by key, broken by conflicting CREATEs (held
+  until the acknowledgment or the 35 s timer, breaking in steps after an acknowledgment),
+  by WRITE / size changes / locks, and acknowledged (engine::leases), so 28 of smbd's 33 pass.
+  Not done: breaking handle caching when a CREATE meets a sharing violation and retrying it
+  (break_twice expects RWH broken to RW; durable-open.open2-lease gets SHARING_VIOLATION),
+  breaking H on a rename or delete of the leased file (v2_rename, unlink, rename_wait),
+  sending a break on the connection the lease was last used on (v2_complex1), breaking a
+  lease whose client's connection dropped (timeout-disconnect). Directory leases are not
+  granted (v2_request, v2_request_parent skip as on smbd); streams are not supported
+  (request, on both); statopen3 fails on both.
 - **Durable handles** (smb2.durable-open, smb2.durable-v2-open): granted with a batch oplock
-  only (no leases), so the lease tests are skipped or fail (reopen1a-lease; stat-open asks a
-  lease with DHnQ); alloc-size expects the allocation size to stay as the first CREATE reported it;
-  app-instance (the AppInstanceId context, not implemented) fails on both. smbd fails
-  delete_on_close2 and lock-oplock, which pass against ours.
+  or a lease with handle caching. durable-open.lease expects the second open's upgrade to RWH
+  after the first lease was broken; durable-open.reopen2-lease / reopen2-lease-v2 (DHnC
+  reconnects naming a lease; not looked into yet) still fail while the durable-v2-open ones
+  pass; open2-lease needs the sharing-violation H break above. alloc-size expects the
+  allocation size to stay as the first CREATE reported it; app-instance (the AppInstanceId
+  context, not implemented) fails on both. smbd fails delete_on_close2, lock-oplock and
+  lock-lease, which pass against ours.
 - **smb2.read.bug14607**: smbd skips it; ours fails (a Samba-private FSCTL).
 ";
 

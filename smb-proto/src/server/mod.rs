@@ -15,13 +15,20 @@
 //! before it proceeds, and WRITE, size changes and byte-range locks break LEVEL_II to NONE
 //! (`engine::oplocks`).
 //!
-//! Durable opens (DHnQ, DH2Q, DHnC, DH2C) are granted with a batch oplock and kept after
-//! their connection or session ends, until reconnected or expired (`engine::durable`).
+//! Leases (2.1 and 3.x, RqLs v1 and v2): granted per ClientGuid and LeaseKey by smbd's rules,
+//! shared by the opens naming the same key, broken by conflicting CREATEs (held until the
+//! acknowledgment or the 35 s timer), WRITE, size changes and locks; no directory leases
+//! (`engine::leases`).
+//!
+//! Durable opens (DHnQ, DH2Q, DHnC, DH2C) are granted with a batch oplock or a lease with
+//! handle caching and kept after their connection or session ends, until reconnected or
+//! expired (`engine::durable`).
 //!
 //! Multichannel: a session is bound to further connections (SESSION_SETUP with the binding
 //! flag, per-channel signing keys) and outlives its first channel.
 //!
-//! Not yet done: leases (no lease context is answered), persistent handles (refused),
+//! Not yet done: directory leases, breaking handle caching on a sharing violation, persistent
+//! handles (refused),
 //! compression, and FSCTLs other than VALIDATE_NEGOTIATE_INFO and
 //! QUERY_NETWORK_INTERFACE_INFO, which are handed to the backend (memfs answers
 //! NOT_SUPPORTED; the local backend also answers FSCTL_CREATE_OR_GET_OBJECT_ID).

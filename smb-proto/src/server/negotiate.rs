@@ -93,6 +93,8 @@ fn capabilities_for(config: &ServerConfig, dialect: Dialect, client: Capabilitie
     let mut caps = Capabilities::empty();
     if dialect >= Dialect::SMB2_1 && dialect != Dialect::SMB2_WILDCARD {
         caps.insert(Capabilities::LARGE_MTU);
+        // Leases (MS-SMB2 3.3.5.4; see engine::leases). Directory leases are not granted.
+        caps.insert(Capabilities::LEASING);
     }
     // Session binding (MS-SMB2 3.3.5.4): 3.x only, when the configuration allows it.
     if config.multichannel && dialect >= Dialect::SMB3_0 && dialect != Dialect::SMB2_WILDCARD {

@@ -23,6 +23,7 @@ use crate::io::TransportKind;
 use crate::rng::SeededRng;
 use crate::session_crypto::SessionCrypto;
 use crate::wire::create::OplockLevel;
+use crate::wire::create_context::{LeaseKey, LeaseState, LeaseV2Fields};
 use crate::wire::frame::{Deframer, FRAME_HEADER_LEN};
 use crate::wire::fscc::attributes::AccessMask;
 use crate::wire::header::Header;
@@ -156,8 +157,11 @@ pub(crate) struct Open {
     pub inflight: u32,
     /// Which file it is, for oplock conflicts (see `engine::oplocks`).
     pub file: FileKey,
-    /// The oplock it holds (NONE, LEVEL_II, EXCLUSIVE or BATCH; never a lease).
+    /// The oplock it holds (NONE, LEVEL_II, EXCLUSIVE or BATCH; LEASE when `lease` is set).
     pub oplock: OplockLevel,
+    /// The lease it shares (Open.Lease, MS-SMB2 3.3.1.10): the client's ClientGuid and the
+    /// LeaseKey naming it in the server's lease table (see `engine::leases`).
+    pub lease: Option<LeaseId>,
     /// A break notification was sent and its acknowledgment is awaited
     /// (Open.OplockState Breaking, MS-SMB2 3.3.1.10).
     pub breaking: bool,
@@ -207,6 +211,23 @@ pub(crate) struct Durable {
     pub share: String,
 }
 
+/// Names a lease in the server's lease table: the ClientGuid of the connection that asked for
+/// it and its LeaseKey (MS-SMB2 3.3.1.4 GlobalLeaseTableList, LeaseTable.LeaseList).
+pub(crate) type LeaseId = (Guid, LeaseKey);
+
+/// A lease asked for by a CREATE (MS-SMB2 2.2.13.2.8 RqLs v1, 2.2.13.2.10 v2 on 3.x).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LeaseAsk {
+    /// LeaseKey.
+    pub key: LeaseKey,
+    /// The requested LeaseState.
+    pub state: LeaseState,
+    /// The version-2 fields (ParentLeaseKey, Epoch) when the context is version 2.
+    pub v2: Option<LeaseV2Fields>,
+    /// Whether SMB2_LEASE_FLAG_PARENT_LEASE_KEY_SET was set (echoed in the response).
+    pub parent_set: bool,
+}
+
 /// An invalid entry of [`Open::lock_sequences`] (sequence numbers have 4 bits).
 pub(crate) const NO_LOCK_SEQUENCE: u8 = 0xFF;
 
@@ -252,8 +273,11 @@ pub(crate) enum Waiting {
         /// Whether it supersedes or overwrites the file: oplocks it breaks go to NONE, and
         /// LEVEL_II holders are broken too (MS-FSA 2.1.5.1).
         overwrite: bool,
-        /// The durable open asked for (DHnQ or DH2Q), granted with a batch oplock.
+        /// The durable open asked for (DHnQ or DH2Q), granted with a batch oplock or a
+        /// lease with handle caching.
         durable: Option<DurableAsk>,
+        /// The lease asked for (RequestedOplockLevel LEASE with an RqLs context).
+        lease: Option<LeaseAsk>,
     },
     /// READ with its Length and MinimumCount.
     Read { length: u32, min_count: u32 },

@@ -114,6 +114,22 @@ impl Net {
         body: RequestBody,
         key: Option<&SessionCrypto>,
     ) -> (Bytes, BytesMut) {
+        let msg = self.submit(c, session, tree, body, key);
+        let resp = self.take(c.ch).expect("a response");
+        self.last = Some(resp.clone());
+        (resp, msg)
+    }
+
+    /// Sends one request on `c` without waiting for its response (a CREATE held behind a
+    /// break answers later); returns the request as sent.
+    pub fn submit(
+        &mut self,
+        c: &mut Conn,
+        session: SessionId,
+        tree: TreeId,
+        body: RequestBody,
+        key: Option<&SessionCrypto>,
+    ) -> BytesMut {
         let id = c.next_id;
         c.next_id += 1;
         let mut header = Header {
@@ -145,9 +161,7 @@ impl Net {
             },
         );
         self.pump();
-        let resp = self.take(c.ch).expect("a response");
-        self.last = Some(resp.clone());
-        (resp, msg)
+        msg
     }
 
     /// The next frame the server sent on `ch`.

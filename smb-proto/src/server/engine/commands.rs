@@ -516,6 +516,7 @@ impl Server {
                 };
                 if super::oplocks::op_breaks_level_ii(&op) {
                     self.break_level_ii(&open.file);
+                    self.break_read_leases(&open);
                 }
                 self.emit_op(at, op, waiting)
             }
@@ -679,9 +680,13 @@ impl Server {
             super::durable::Durability::Open(ask) => Some(ask),
             _ => None,
         };
+        let file = super::oplocks::file_key(&tree.share, &path);
+        let lease = super::leases::lease_ask(&req.contexts, dialect, req.requested_oplock_level);
+        if let (Some(a), Some(client)) = (lease, self.client_guid(ch)) {
+            self.check_lease_key(&(client, a.key), &file)?;
+        }
         let open = OpenId(self.next_open);
         self.next_open += 1;
-        let file = super::oplocks::file_key(&tree.share, &path);
         Ok((
             FsOp::Create(CreateOp {
                 open,
@@ -707,6 +712,7 @@ impl Server {
                 breaks: super::oplocks::create_breaks(desired, req.create_disposition),
                 overwrite: super::oplocks::overwrites(req.create_disposition),
                 durable,
+                lease,
             },
         ))
     }

@@ -1,7 +1,8 @@
 //! Durable opens (MS-SMB2 3.3.5.9.6 DHnQ, 3.3.5.9.10 DH2Q, 3.3.5.9.7 DHnC, 3.3.5.9.12 DH2C).
 //!
-//! Owns: what a CREATE's durable contexts ask for; granting durability (only together with a
-//! batch oplock: this server grants no leases, so never through a handle lease); keeping a
+//! Owns: what a CREATE's durable contexts ask for; granting durability (together with a
+//! batch oplock or a lease with handle caching); reconnecting a leased open only for its
+//! client, file and lease key (the lease survives with the kept open); keeping a
 //! durable open when the session it belongs to ends with its connection (it stays open in the
 //! backend, holding its share mode, locks and oplock; LOGOFF keeps it too, as Windows and
 //! smbd do); ending a kept open when its timeout
@@ -19,6 +20,7 @@
 
 use super::*;
 use crate::server::state::{Durable, DurableAsk};
+use crate::wire::create_context::LeaseState;
 use crate::wire::types::Guid;
 
 /// How long a version-1 durable open is kept after its connection is lost.
@@ -127,7 +129,8 @@ pub(super) fn response_context(d: &Durable) -> CreateContext {
 
 impl Server {
     /// The durable state of an open a CREATE made, when durability was asked and the open
-    /// got a batch oplock (3.3.5.9.6, 3.3.5.9.10); `None` otherwise.
+    /// got a batch oplock or a lease with handle caching (3.3.5.9.6, 3.3.5.9.10); `None`
+    /// otherwise.
     pub(super) fn grant_durable(
         &self,
         ch: ConnectionHandle,
@@ -135,8 +138,11 @@ impl Server {
         tree: TreeId,
         ask: Option<DurableAsk>,
         oplock: OplockLevel,
+        lease: Option<LeaseState>,
     ) -> Option<Durable> {
-        let ask = ask.filter(|_| oplock == OplockLevel::BATCH)?;
+        let handle_lease = oplock == OplockLevel::LEASE
+            && lease.is_some_and(|s| s.contains(LeaseState::HANDLE_CACHING));
+        let ask = ask.filter(|_| oplock == OplockLevel::BATCH || handle_lease)?;
         let client_guid = self.conns.get(&ch)?.negotiated()?.client_guid;
         let s = self.sessions.get(&session)?;
         let (timeout, create_guid) = match ask {
@@ -228,13 +234,30 @@ impl Server {
         {
             return Err(NOT_FOUND.into());
         }
-        // The open has no lease, so a reconnect naming one does not find it.
-        if req
-            .contexts
-            .iter()
-            .any(|c| matches!(c, CreateContext::Lease(_)))
-        {
-            return Err(NOT_FOUND.into());
+        // A leased open is reconnected by its client naming its lease and file; an open
+        // without a lease by a request naming none (3.3.5.9.7, 3.3.5.9.12).
+        let asked = req.contexts.iter().find_map(|c| match c {
+            CreateContext::Lease(l) => Some(l.key),
+            _ => None,
+        });
+        match (open.lease, asked) {
+            (None, None) => {}
+            (Some((client, key)), Some(asked)) => {
+                let path = check_path(&req.name).map_err(Refuse::from)?;
+                let file = super::oplocks::file_key(&tree.share, &path);
+                // Another client: not found; another file name: INVALID_PARAMETER; another
+                // lease key: not found (3.3.5.9.7, in that order).
+                if self.client_guid(ch) != Some(client) {
+                    return Err(NOT_FOUND.into());
+                }
+                if file.path != open.file.path {
+                    return Err(NtStatus::INVALID_PARAMETER.into());
+                }
+                if key != asked {
+                    return Err(NOT_FOUND.into());
+                }
+            }
+            _ => return Err(NOT_FOUND.into()),
         }
         if !super::security::same_user(&d.owner, &user) {
             return Err(NtStatus::ACCESS_DENIED.into());

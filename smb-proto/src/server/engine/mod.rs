@@ -10,7 +10,8 @@
 //! binding and PreviousSessionId, per-request
 //! session/signature/encryption/tree checks, CANCEL), `commands` (validated requests turned
 //! into [`FsOp`]s or answered directly), `replies` (completions turned into responses),
-//! `oplocks` (batch/exclusive/level II grants, breaks, held CREATEs, acknowledgments), `durable`
+//! `oplocks` (batch/exclusive/level II grants, breaks, held CREATEs, acknowledgments), `leases`
+//! (the lease table, grants, breaks, acknowledgments), `durable`
 //! (durable opens kept across lost connections, reconnects, expiry), `timestamps`
 //! (LastWriteTime across a file's opens: delayed, sticky and frozen write times) and `output`
 //! (credits, framing, signing, compounding, sealing).
@@ -37,8 +38,8 @@ use super::ops::{
 };
 use super::pipes::PipeTable;
 use super::state::{
-    ALL_ACCESS, Chain, Channel, Conn, Current, FileKey, NO_LOCK_SEQUENCE, Open, Phase, READ_ACCESS,
-    Related, Resp, Session, Tree, WRITE_BITS, Waiting, check_path, map_generic,
+    ALL_ACCESS, Chain, Channel, Conn, Current, FileKey, LeaseId, NO_LOCK_SEQUENCE, Open, Phase,
+    READ_ACCESS, Related, Resp, Session, Tree, WRITE_BITS, Waiting, check_path, map_generic,
 };
 use crate::auth::{Acceptor, AcceptorStep, IdentityKind, SpnegoAcceptor};
 use crate::credits::{ServerWindow, credit_charge};
@@ -78,6 +79,7 @@ use crate::wire::{AsyncId, Command, Dialect, FileId, SessionId, TreeId};
 
 mod commands;
 mod durable;
+mod leases;
 mod oplocks;
 mod output;
 mod pipe_requests;
@@ -195,6 +197,9 @@ pub struct Server {
     /// Durable opens kept after their session ended with its connection, by open, with the
     /// instant they expire (see `durable`).
     preserved: BTreeMap<u64, Instant>,
+    /// Every lease, by ClientGuid and LeaseKey (see `leases`); each lives while an open
+    /// names it.
+    leases: BTreeMap<LeaseId, leases::Lease>,
 }
 
 impl Server {
@@ -223,6 +228,7 @@ impl Server {
             opens: BTreeMap::new(),
             parked_closes: BTreeMap::new(),
             preserved: BTreeMap::new(),
+            leases: BTreeMap::new(),
         }
     }
 
@@ -419,6 +425,7 @@ impl Server {
         if let Some(c) = self.conns.get_mut(&open.conn) {
             c.open_count = c.open_count.saturating_sub(1);
         }
+        self.lease_released(&open);
         Some(open)
     }
 

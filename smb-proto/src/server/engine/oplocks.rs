@@ -6,8 +6,9 @@
 //! holder to LEVEL_II, or to NONE when the conflicting open overwrites; LEVEL_II holders to
 //! NONE on WRITE, end-of-file or allocation change, byte-range lock and overwrite, with no
 //! acknowledgment expected); holding a conflicting CREATE until the holder acknowledges,
-//! closes, goes away or the break timer expires; the OPLOCK_BREAK acknowledgment. Leases are
-//! not granted (a lease acknowledgment names no lease).
+//! closes, goes away or the break timer expires, and until the lease breaks `leases` started
+//! for it end the same way; the OPLOCK_BREAK acknowledgment (a lease acknowledgment goes to
+//! `leases`). No oplock is granted beside a lease with handle caching (as smbd).
 //! Must not: talk to the backend itself (a held CREATE goes out as the op `emit_op` built) or
 //! block: every held CREATE ends by acknowledgment, close, disconnect, cancel or timeout.
 
@@ -31,8 +32,13 @@ pub(super) struct Held {
     /// The waiting request's connection and chain.
     pub ch: ConnectionHandle,
     pub chain: u64,
-    /// The open whose break it waits for.
-    pub holder: OpenId,
+    /// The open whose oplock break it waits for.
+    pub holder: Option<OpenId>,
+    /// The leases whose breaks it waits for (see `leases`).
+    pub leases: Vec<LeaseId>,
+    /// A CREATE not yet at the backend: what it breaks leases with, to break those granted
+    /// while it waited.
+    pub recheck: Option<LeaseCheck>,
     /// The file it names.
     pub file: FileKey,
     /// The level it breaks oplocks to (LEVEL_II, or NONE when it overwrites).
@@ -41,6 +47,15 @@ pub(super) struct Held {
     pub pending: Pending,
     /// When the break times out.
     pub deadline: Instant,
+}
+
+/// What a CREATE breaks leases with (see `Server::break_leases_for_create`).
+#[derive(Debug, Clone)]
+pub(super) struct LeaseCheck {
+    /// Its own lease (not broken).
+    pub me: Option<LeaseId>,
+    pub desired: AccessMask,
+    pub overwrite: bool,
 }
 
 /// What a held CREATE still has to do.
@@ -157,22 +172,42 @@ impl Server {
         let Incoming {
             ch, chain_id, now, ..
         } = at;
-        let holder = match (&op, &waiting) {
+        let (holder, check) = match (&op, &waiting) {
             (
                 FsOp::Create(CreateOp {
                     desired_access,
                     disposition,
                     ..
                 }),
-                Waiting::Create { file, .. },
-            ) if create_breaks(*desired_access, *disposition) && !self.delete_pending(file) => self
-                .oplock_holder(file, true)
-                .map(|h| (h, file.clone(), break_level(overwrites(*disposition)))),
-            _ => None,
+                Waiting::Create { file, lease, .. },
+            ) if !self.delete_pending(file) => {
+                let holder = self
+                    .oplock_holder(file, true)
+                    .filter(|_| create_breaks(*desired_access, *disposition))
+                    .map(|h| (h, break_level(overwrites(*disposition))));
+                let me = lease.and_then(|a| Some((self.client_guid(ch)?, a.key)));
+                let check = LeaseCheck {
+                    me,
+                    desired: *desired_access,
+                    overwrite: overwrites(*disposition),
+                };
+                (holder, Some((file.clone(), check)))
+            }
+            _ => (None, None),
         };
         let r = self.emit_op(at, op, waiting)?;
-        let Some((holder, file, to)) = holder else {
+        let Some((file, check)) = check else {
             return Ok(r);
+        };
+        // Leases of other keys are broken once the CREATE is accepted (3.3.4.7).
+        let leases =
+            self.break_leases_for_create(&file, check.me.as_ref(), check.desired, check.overwrite);
+        if holder.is_none() && leases.is_empty() {
+            return Ok(r);
+        }
+        let (holder, to) = match holder {
+            Some((h, to)) => (Some(h), to),
+            None => (None, OplockLevel::II),
         };
         let Some(id) = self
             .conns
@@ -191,13 +226,17 @@ impl Server {
         let Some(ServerOutput::Op(request)) = at.and_then(|p| self.outbox.remove(p)) else {
             return Ok(r);
         };
-        self.send_break(holder, to, false);
+        if let Some(holder) = holder {
+            self.send_break(holder, to, false);
+        }
         self.held.insert(
             id,
             Held {
                 ch,
                 chain: chain_id,
                 holder,
+                leases,
+                recheck: Some(check),
                 file,
                 to,
                 pending: Pending::Request(request),
@@ -237,7 +276,8 @@ impl Server {
             }
         }
         let wanted = holds(requested) || requested == OplockLevel::II;
-        if !wanted || is_directory || file.index == 0 {
+        // No oplock beside a lease with handle caching (smbd's got_handle_lease).
+        if !wanted || is_directory || file.index == 0 || self.handle_lease_on(file) {
             return OplockLevel::NONE;
         }
         // Scanned only when an oplock is asked for: every open is looked at.
@@ -349,8 +389,7 @@ impl Server {
     ) -> Result<Option<Resp>, Refuse> {
         let ack = match req {
             OplockBreakRequest::Oplock(a) => a,
-            // No lease is ever granted, so none is found (3.3.5.22.2).
-            OplockBreakRequest::Lease(_) => return Err(NtStatus::OBJECT_NAME_NOT_FOUND.into()),
+            OplockBreakRequest::Lease(a) => return self.on_lease_ack(ch, header, ctx, a),
         };
         let open = self.open_for(ctx, ack.file_id, related)?;
         if !open.breaking {
@@ -401,6 +440,7 @@ impl Server {
             return;
         };
         let new_path = to.to_lowercase();
+        self.lease_renamed(&old, &new_path);
         for o in self.opens.values_mut() {
             if o.file.share != old.share {
                 continue;
@@ -474,7 +514,9 @@ impl Server {
             Held {
                 ch,
                 chain,
-                holder,
+                holder: Some(holder),
+                leases: Vec::new(),
+                recheck: None,
                 file,
                 to,
                 pending: Pending::Reply(reply),
@@ -534,25 +576,47 @@ impl Server {
                 Some(_) => {}
             }
             let (holder, deadline, file, to) = (h.holder, h.deadline, h.file.clone(), h.to);
-            let still_held = self.opens.get(&holder.0).is_some_and(|o| holds(o.oplock));
-            if still_held {
+            let recheck = h.recheck.clone();
+            let leases = h.leases.clone();
+            let oplock_held =
+                holder.is_some_and(|h| self.opens.get(&h.0).is_some_and(|o| holds(o.oplock)));
+            let lease_held = leases.iter().any(|l| self.lease_still_breaking(l));
+            if oplock_held || lease_held {
                 if deadline > now {
                     continue;
                 }
-                // Not acknowledged in time: the break completes to NONE (3.3.2.1).
-                if let Some(o) = self.find_open_mut(holder) {
+                // Not acknowledged in time: an oplock break completes to NONE (3.3.2.1), a
+                // lease break to the state it asked for (3.3.2.5).
+                if let Some(o) = holder.and_then(|h| self.find_open_mut(h))
+                    && holds(o.oplock)
+                {
                     o.oplock = OplockLevel::NONE;
                     o.breaking = false;
+                }
+                for l in &leases {
+                    self.lease_break_timed_out(l);
                 }
             }
             // Another open may have been granted an oplock on the file meanwhile.
             if let Some(next) = self.oplock_holder(&file, is_request) {
                 self.send_break(next, to, false);
                 if let Some(h) = self.held.get_mut(&id) {
-                    h.holder = next;
+                    h.holder = Some(next);
                     h.deadline = now + BREAK_TIMEOUT;
                 }
                 continue;
+            }
+            // Or a lease.
+            if let Some(c) = recheck.filter(|_| is_request) {
+                let more =
+                    self.break_leases_for_create(&file, c.me.as_ref(), c.desired, c.overwrite);
+                if !more.is_empty() {
+                    if let Some(h) = self.held.get_mut(&id) {
+                        h.leases = more;
+                        h.deadline = now + BREAK_TIMEOUT;
+                    }
+                    continue;
+                }
             }
             match self.held.remove(&id).map(|h| h.pending) {
                 Some(Pending::Request(r)) => self.outbox.push_back(ServerOutput::Op(r)),

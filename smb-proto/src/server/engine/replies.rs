@@ -133,6 +133,7 @@ impl Server {
                     breaks,
                     overwrite,
                     durable,
+                    lease,
                 },
                 OpReply::Create(c),
             ) => {
@@ -157,9 +158,26 @@ impl Server {
                     index: c.file_index,
                     ..file.clone()
                 };
-                let oplock_level =
-                    self.grant_oplock(&file, *oplock, c.is_directory, *breaks, *overwrite);
-                let durable = self.grant_durable(ch, *session, *tree, *durable, oplock_level);
+                // A lease request asks no oplock: the grant still breaks exclusive holders.
+                let requested = if lease.is_some() {
+                    OplockLevel::NONE
+                } else {
+                    *oplock
+                };
+                let mut oplock_level =
+                    self.grant_oplock(&file, requested, c.is_directory, *breaks, *overwrite);
+                let lease_id = lease
+                    .as_ref()
+                    .and_then(|a| self.grant_lease(ch, &file, a, c.is_directory));
+                if lease_id.is_some() {
+                    oplock_level = OplockLevel::LEASE;
+                }
+                let lease_state = lease_id
+                    .as_ref()
+                    .and_then(|id| self.leases.get(id))
+                    .map(|l| l.state);
+                let durable =
+                    self.grant_durable(ch, *session, *tree, *durable, oplock_level, lease_state);
                 let o = Open {
                     id: *open,
                     session: *session,
@@ -172,6 +190,7 @@ impl Server {
                     inflight: 0,
                     file,
                     oplock: oplock_level,
+                    lease: lease_id,
                     breaking: false,
                     break_to: OplockLevel::NONE,
                     level_ii_broken: false,
@@ -183,11 +202,20 @@ impl Server {
                 let fid = o.file_id();
                 let (share, index) = (o.file.share.clone(), o.file.index);
                 if !self.conns.contains_key(&ch) {
+                    // Nobody will close it: a lease only this open would have named goes.
+                    if let Some(id) = lease_id
+                        && !self.opens.values().any(|o| o.lease == Some(id))
+                    {
+                        self.leases.remove(&id);
+                    }
                     return Err(NtStatus::FILE_CLOSED);
                 }
                 let mut contexts = Vec::new();
                 if let Some(d) = &o.durable {
                     contexts.push(super::durable::response_context(d));
+                }
+                if let Some(l) = lease_id.as_ref().and_then(|id| self.lease_context(id)) {
+                    contexts.push(l);
                 }
                 self.add_open(o);
                 let mut m = c.meta;
@@ -470,7 +498,11 @@ impl Server {
                             end_of_file: n.end_of_file,
                             file_attributes: n.file_attributes,
                             file_id: fid,
-                            contexts: context.iter().cloned().collect(),
+                            contexts: context
+                                .iter()
+                                .cloned()
+                                .chain(o.lease.as_ref().and_then(|id| self.lease_context(id)))
+                                .collect(),
                         }
                         .into(),
                     ),

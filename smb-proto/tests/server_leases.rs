@@ -1,0 +1,365 @@
+//! Leases (MS-SMB2 3.3.5.9.8, 3.3.5.9.11, 3.3.4.7, 3.3.5.22.2) across hand-driven SMB 3.1.1
+//! connections into one [`Server`] with the in-memory backend: a sole opener gets RWH, opens
+//! with the same key share the lease, a second client's open breaks write caching and waits
+//! for the acknowledgment (or the 35 s timer), acknowledgments are checked, a WRITE breaks
+//! read caching, a key names one file, and a durable handle rides on a handle lease.
+
+mod multiconn;
+
+use multiconn::*;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use smb_crypto::SigningAlgorithm;
+use smb_proto::io::Input;
+use smb_proto::server::ConnectionHandle;
+use smb_proto::wire::create::ShareAccess;
+use smb_proto::wire::create::{CreateRequest, CreateResponse, OplockLevel};
+use smb_proto::wire::create_context::{CreateContext, Lease, LeaseKey, LeaseState, LeaseV2Fields};
+use smb_proto::wire::message::{RequestBody, ResponseBody, ResponsePayload};
+use smb_proto::wire::oplock_break::{
+    LeaseBreakAck, LeaseBreakFlags, LeaseBreakNotification, OplockBreakRequest, OplockBreakResponse,
+};
+use smb_proto::wire::status::NtStatus;
+use smb_proto::wire::tree_connect::{TreeConnectFlags, TreeConnectRequest};
+use smb_proto::wire::{Command, FileId, Guid, SessionId, TreeId};
+
+const RWH: LeaseState = LeaseState(7);
+const RH: LeaseState = LeaseState(3);
+const R: LeaseState = LeaseState(1);
+
+fn key(b: u8) -> LeaseKey {
+    LeaseKey([b; 16])
+}
+
+/// A CREATE of `name` sharing read, write and delete, asking a lease (v2 with `epoch`).
+fn leased(name: &str, k: LeaseKey, state: LeaseState, epoch: Option<u16>) -> RequestBody {
+    leased_with(name, k, state, epoch, Vec::new())
+}
+
+fn leased_with(
+    name: &str,
+    k: LeaseKey,
+    state: LeaseState,
+    epoch: Option<u16>,
+    mut more: Vec<CreateContext>,
+) -> RequestBody {
+    more.push(CreateContext::Lease(Lease {
+        key: k,
+        state,
+        v2: epoch.map(|epoch| LeaseV2Fields {
+            epoch,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }));
+    CreateRequest {
+        requested_oplock_level: OplockLevel::LEASE,
+        share_access: ShareAccess(7),
+        contexts: more,
+        ..test_support::requests::create(name)
+    }
+    .into()
+}
+
+/// A CREATE of `name` without a lease, sharing everything.
+fn plain(name: &str) -> RequestBody {
+    CreateRequest {
+        share_access: ShareAccess(7),
+        ..test_support::requests::create(name)
+    }
+    .into()
+}
+
+fn created(resp: &Bytes) -> CreateResponse {
+    let r = smb_proto::wire::message::decode_response(resp).expect("response");
+    let ResponsePayload::Body(ResponseBody::Create(c)) = r.payload else {
+        panic!("create: {r:?}");
+    };
+    c
+}
+
+/// The lease context of a CREATE response.
+fn lease_of(c: &CreateResponse) -> Lease {
+    c.contexts
+        .iter()
+        .find_map(|x| match x {
+            CreateContext::Lease(l) => Some(*l),
+            _ => None,
+        })
+        .expect("a lease context")
+}
+
+fn ack(k: LeaseKey, state: LeaseState) -> RequestBody {
+    RequestBody::OplockBreak(OplockBreakRequest::Lease(LeaseBreakAck {
+        flags: 0,
+        lease_key: k,
+        lease_state: state,
+        lease_duration: 0,
+    }))
+}
+
+impl Net {
+    /// A new session of alice on a fresh connection (ClientGuid from `port`'s low byte).
+    fn alice(&mut self, port: u16) -> (Conn, Keys) {
+        let mut c = self.connect(SigningAlgorithm::AES_GMAC, port);
+        let (status, id, key) = self.setup(&mut c, ("alice", "secret"), None, SessionId(0));
+        assert_eq!(status, NtStatus::SUCCESS);
+        let key = key.expect("key");
+        let body = RequestBody::TreeConnect(TreeConnectRequest {
+            flags: TreeConnectFlags::default(),
+            path: "\\\\srv\\share".into(),
+            extension: None,
+        });
+        let (resp, _) = self.send(&mut c, id, TreeId(0), body, Some(&key));
+        let r = smb_proto::wire::message::decode_response(&resp).expect("response");
+        assert_eq!(r.header.status, NtStatus::SUCCESS);
+        let keys = Keys {
+            id,
+            channels: BTreeMap::from([(c.ch, key)]),
+            tree: r.header.tree_id().expect("tree"),
+        };
+        (c, keys)
+    }
+
+    /// Sends without waiting for the answer.
+    fn post(&mut self, c: &mut Conn, k: &Keys, body: RequestBody) {
+        let key = k.channels.get(&c.ch);
+        self.submit(c, k.id, k.tree, body, key);
+    }
+
+    /// The lease break notification next on `ch`, if any.
+    fn lease_break(&mut self, ch: ConnectionHandle) -> Option<LeaseBreakNotification> {
+        let f = self.take(ch)?;
+        let r = smb_proto::wire::message::decode_response(&f).expect("response");
+        assert_eq!(r.header.command, Command::OPLOCK_BREAK);
+        match r.payload {
+            ResponsePayload::Body(ResponseBody::OplockBreak(
+                OplockBreakResponse::LeaseBreakNotification(n),
+            )) => Some(n),
+            other => panic!("not a lease break: {other:?}"),
+        }
+    }
+
+    /// The next final answer on `ch` (interim STATUS_PENDING responses skipped).
+    fn answer(&mut self, ch: ConnectionHandle) -> Option<Bytes> {
+        while let Some(f) = self.take(ch) {
+            let h = smb_proto::wire::header::Header::decode(&f).expect("header");
+            if h.status != NtStatus::PENDING {
+                return Some(f);
+            }
+        }
+        None
+    }
+
+    fn advance(&mut self, secs: u64) {
+        self.now += Duration::from_secs(secs);
+        self.server
+            .handle_input(ConnectionHandle(0), Input::Timeout(self.now));
+        self.pump();
+    }
+}
+
+#[test]
+fn a_sole_opener_gets_rwh_and_the_same_key_shares_it() {
+    let mut net = Net::new(config());
+    let (mut a, ka) = net.alice(3001);
+    let (s, resp) = net.call(&mut a, &ka, leased("f.txt", key(1), RWH, Some(7)));
+    assert_eq!(s, NtStatus::SUCCESS);
+    let c = created(&resp);
+    assert_eq!(c.oplock_level, OplockLevel::LEASE);
+    let l = lease_of(&c);
+    assert_eq!((l.key, l.state), (key(1), RWH));
+    assert_eq!(l.v2.map(|v| v.epoch), Some(8), "the epoch advances on open");
+    // A second open with the same key shares the lease: no break, still RWH.
+    let (s, resp) = net.call(&mut a, &ka, leased("f.txt", key(1), R, Some(8)));
+    assert_eq!(s, NtStatus::SUCCESS);
+    assert_eq!(lease_of(&created(&resp)).state, RWH);
+    assert!(net.take(a.ch).is_none(), "no break among the lease's opens");
+    // W, H and WH alone are granted nothing; a directory gets no lease.
+    let (_, resp) = net.call(&mut a, &ka, leased("g.txt", key(2), LeaseState(6), None));
+    let c = created(&resp);
+    assert_eq!(c.oplock_level, OplockLevel::LEASE);
+    assert_eq!(lease_of(&c).state, LeaseState::NONE);
+    // The same key on another file is refused.
+    let (s, _) = net.call(&mut a, &ka, leased("other.txt", key(1), RWH, None));
+    assert_eq!(s, NtStatus::INVALID_PARAMETER);
+}
+
+#[test]
+fn a_second_client_breaks_write_caching_and_waits_for_the_ack() {
+    let mut net = Net::new(config());
+    let (mut a, ka) = net.alice(3101);
+    let (mut b, kb) = net.alice(3102);
+    let (_, resp) = net.call(&mut a, &ka, leased("f.txt", key(1), RWH, None));
+    let fa = created(&resp).file_id;
+    // Acknowledging with nothing breaking, or an unknown lease, fails.
+    assert_eq!(
+        net.call(&mut a, &ka, ack(key(1), RH)).0,
+        NtStatus::UNSUCCESSFUL
+    );
+    assert_eq!(
+        net.call(&mut a, &ka, ack(key(9), RH)).0,
+        NtStatus::OBJECT_NAME_NOT_FOUND
+    );
+    net.post(&mut b, &kb, leased("f.txt", key(2), RWH, None));
+    let n = net.lease_break(a.ch).expect("a break");
+    assert_eq!((n.current_lease_state, n.new_lease_state), (RWH, RH));
+    assert!(n.flags.contains(LeaseBreakFlags::ACK_REQUIRED));
+    assert!(net.take(b.ch).is_none(), "the CREATE waits");
+    // More than the break allows is not accepted; the break goes on.
+    assert_eq!(
+        net.call(&mut a, &ka, ack(key(1), RWH)).0,
+        NtStatus::REQUEST_NOT_ACCEPTED
+    );
+    assert!(net.take(b.ch).is_none(), "still waiting");
+    let (s, resp) = net.call(&mut a, &ka, ack(key(1), RH));
+    assert_eq!(s, NtStatus::SUCCESS);
+    let r = smb_proto::wire::message::decode_response(&resp).expect("response");
+    let ResponsePayload::Body(ResponseBody::OplockBreak(OplockBreakResponse::LeaseBreakResponse(
+        x,
+    ))) = r.payload
+    else {
+        panic!("lease break response: {r:?}");
+    };
+    assert_eq!((x.lease_key, x.lease_state), (key(1), RH));
+    let c = created(&net.take(b.ch).expect("the CREATE goes on"));
+    assert_eq!(
+        lease_of(&c).state,
+        RH,
+        "no write caching beside another lease"
+    );
+    // Closing the last open of a lease forgets it: its key may name another file.
+    net.call(
+        &mut a,
+        &ka,
+        RequestBody::Close(test_support::requests::close(fa)),
+    );
+    let (s, _) = net.call(&mut a, &ka, leased("other.txt", key(1), RWH, None));
+    assert_eq!(s, NtStatus::SUCCESS);
+}
+
+#[test]
+fn an_unacknowledged_break_times_out_to_none() {
+    let mut net = Net::new(config());
+    let (mut a, ka) = net.alice(3201);
+    let (mut b, kb) = net.alice(3202);
+    net.call(&mut a, &ka, leased("f.txt", key(1), RWH, None));
+    net.post(&mut b, &kb, plain("f.txt"));
+    assert!(net.lease_break(a.ch).is_some());
+    net.advance(34);
+    assert!(net.answer(b.ch).is_none(), "not yet");
+    net.advance(2);
+    let c = created(&net.answer(b.ch).expect("answered after the timer"));
+    assert_eq!(c.oplock_level, OplockLevel::NONE);
+    // The lease lost all caching: a late ack is UNSUCCESSFUL, and the state is NONE.
+    assert_eq!(
+        net.call(&mut a, &ka, ack(key(1), RH)).0,
+        NtStatus::UNSUCCESSFUL
+    );
+    let (_, resp) = net.call(&mut a, &ka, leased("f.txt", key(1), LeaseState::NONE, None));
+    assert_eq!(lease_of(&created(&resp)).state, LeaseState::NONE);
+}
+
+#[test]
+fn a_write_through_another_open_breaks_read_caching_without_waiting() {
+    let mut net = Net::new(config());
+    let (mut a, ka) = net.alice(3301);
+    let (mut b, kb) = net.alice(3302);
+    let (_, resp) = net.call(&mut a, &ka, leased("f.txt", key(1), R, None));
+    assert_eq!(lease_of(&created(&resp)).state, R);
+    let (_, resp) = net.call(&mut b, &kb, plain("f.txt"));
+    let fb: FileId = created(&resp).file_id;
+    assert!(
+        net.take(a.ch).is_none(),
+        "an R lease is not broken by an open"
+    );
+    let (s, _) = net.call(&mut b, &kb, write(fb, b"x"));
+    assert_eq!(s, NtStatus::SUCCESS);
+    let n = net.lease_break(a.ch).expect("a break");
+    assert_eq!(
+        (n.current_lease_state, n.new_lease_state),
+        (R, LeaseState::NONE)
+    );
+    assert!(!n.flags.contains(LeaseBreakFlags::ACK_REQUIRED));
+    assert_eq!(
+        net.call(&mut a, &ka, ack(key(1), LeaseState::NONE)).0,
+        NtStatus::UNSUCCESSFUL
+    );
+}
+
+#[test]
+fn a_durable_handle_rides_on_a_handle_lease() {
+    let mut net = Net::new(config());
+    let (mut a, ka) = net.alice(3401);
+    let dh2q = CreateContext::DurableHandleRequestV2 {
+        timeout: 0,
+        flags: 0,
+        create_guid: Guid([5; 16]),
+    };
+    // R alone: not durable.
+    let (_, resp) = net.call(
+        &mut a,
+        &ka,
+        leased_with("r.txt", key(3), R, Some(0), vec![dh2q.clone()]),
+    );
+    assert!(
+        !created(&resp)
+            .contexts
+            .iter()
+            .any(|c| matches!(c, CreateContext::DurableHandleResponseV2 { .. }))
+    );
+    let dh2q = CreateContext::DurableHandleRequestV2 {
+        timeout: 0,
+        flags: 0,
+        create_guid: Guid([6; 16]),
+    };
+    let (s, resp) = net.call(
+        &mut a,
+        &ka,
+        leased_with("d.txt", key(1), RH, Some(0), vec![dh2q]),
+    );
+    assert_eq!(s, NtStatus::SUCCESS);
+    let c = created(&resp);
+    assert!(
+        c.contexts
+            .iter()
+            .any(|c| matches!(c, CreateContext::DurableHandleResponseV2 { .. })),
+        "durable with an H lease"
+    );
+    let fid = c.file_id;
+    net.server
+        .handle_input(a.ch, Input::Closed { now: net.now });
+    net.pump();
+    // Same client (same ClientGuid), another connection.
+    let (mut a2, ka2) = net.alice(3401);
+    let dh2c = |f| CreateContext::DurableHandleReconnectV2 {
+        file_id: f,
+        create_guid: Guid([6; 16]),
+        flags: 0,
+    };
+    let (s, _) = net.call(
+        &mut a2,
+        &ka2,
+        leased_with("d.txt", key(2), RH, Some(0), vec![dh2c(fid)]),
+    );
+    assert_eq!(s, NtStatus::OBJECT_NAME_NOT_FOUND, "another lease key");
+    let (s, _) = net.call(
+        &mut a2,
+        &ka2,
+        create_ctx("d.txt", OplockLevel::NONE, vec![dh2c(fid)]),
+    );
+    assert_eq!(s, NtStatus::OBJECT_NAME_NOT_FOUND, "no lease named");
+    let (s, resp) = net.call(
+        &mut a2,
+        &ka2,
+        leased_with("d.txt", key(1), RH, Some(0), vec![dh2c(fid)]),
+    );
+    assert_eq!(s, NtStatus::SUCCESS);
+    let c = created(&resp);
+    assert_eq!(c.file_id, fid);
+    assert_eq!(c.oplock_level, OplockLevel::LEASE);
+    assert_eq!(lease_of(&c).state, RH, "the lease survived with the open");
+}
