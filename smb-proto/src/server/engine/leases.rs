@@ -161,6 +161,58 @@ impl Server {
         wait
     }
 
+    /// Whether a lease of another key than `me` on `file` holds (or is still breaking from)
+    /// handle caching.
+    pub(super) fn other_handle_leases(&self, file: &FileKey, me: Option<&LeaseId>) -> bool {
+        self.leases.iter().any(|(id, l)| {
+            Some(id) != me
+                && same_file(&l.file, file)
+                && (has(l.state, H) || (l.breaking && has(l.break_to, H)))
+        })
+    }
+
+    /// Breaks the handle caching of the leases of other keys than `me` on `file`, keeping
+    /// the rest of their state, and returns those whose break must be waited for (the
+    /// acknowledgment, or the close of a kept open whose client cannot be told). A CREATE
+    /// refused for a sharing violation does this before it is retried (MS-FSA 2.1.5.1.2,
+    /// the oplock break of 2.1.4.12 for a sharing violation: only handle caching goes,
+    /// as smbd's delay_for_oplock with a sharing violation), and so do a rename and a
+    /// delete of the file (MS-FSA 2.1.5.15.13 FileRenameInformation and 2.1.5.15.3
+    /// FileDispositionInformation break handle caching before they act; MS-SMB2 3.3.4.7).
+    pub(super) fn break_handle_leases(
+        &mut self,
+        file: &FileKey,
+        me: Option<&LeaseId>,
+    ) -> Vec<LeaseId> {
+        let ids: Vec<LeaseId> = self
+            .leases
+            .iter()
+            .filter(|(id, l)| {
+                Some(*id) != me
+                    && same_file(&l.file, file)
+                    && (has(l.state, H) || (l.breaking && has(l.break_to, H)))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        let mut wait = Vec::new();
+        for id in ids {
+            let Some(l) = self.leases.get(&id) else {
+                continue;
+            };
+            // A break in progress only has what it must reach narrowed.
+            let to = if l.breaking {
+                minus(l.break_to, H)
+            } else {
+                minus(l.state, H)
+            };
+            self.send_lease_break(id, to, false);
+            if self.lease_still_breaking(&id) {
+                wait.push(id);
+            }
+        }
+        wait
+    }
+
     /// Whether a CREATE waiting for `id` must still wait: its break is in progress, or an
     /// open of it is being closed because its client could not be told.
     pub(super) fn lease_still_breaking(&self, id: &LeaseId) -> bool {
@@ -357,22 +409,39 @@ impl Server {
         } else {
             l.state = to;
         }
-        // The channel: any open of the lease whose session has a ready channel.
+        // The connection: the client's first one still up (leases belong to the client,
+        // not to a connection: MS-SMB2 3.3.4.7 sends the notification to the client; smbd
+        // uses the client's first connection, smbtorture smb2.lease.v2_complex1), sealed
+        // when the session of an open of the lease on it wants encryption.
         let target = self
-            .opens
-            .values()
-            .filter(|o| o.lease.as_ref() == Some(&id))
-            .find_map(|o| {
-                let s = self.sessions.get(&o.session)?;
-                let ch = s
-                    .channels
-                    .get(&o.conn)
-                    .filter(|c| c.ready)
-                    .map(|_| o.conn)
-                    .or_else(|| s.channels.iter().find(|(_, c)| c.ready).map(|(k, _)| *k))?;
-                Some((ch, o.session, o.tree))
+            .conns
+            .iter()
+            .find(|(_, c)| {
+                c.negotiated()
+                    .is_some_and(|n| n.client_guid == id.0 && n.dialect >= Dialect::SMB2_1)
+            })
+            .map(|(ch, _)| *ch)
+            .map(|ch| {
+                let open = self
+                    .opens
+                    .values()
+                    .filter(|o| o.lease.as_ref() == Some(&id))
+                    .find(|o| {
+                        self.sessions
+                            .get(&o.session)
+                            .and_then(|s| s.channels.get(&ch))
+                            .is_some_and(|c| c.ready)
+                    })
+                    .map(|o| (o.session, o.tree));
+                (ch, open)
+            })
+            // Only while an open of the lease lives on (kept durable opens have no client).
+            .filter(|_| {
+                self.opens
+                    .values()
+                    .any(|o| o.lease.as_ref() == Some(&id) && !self.preserved.contains_key(&o.id.0))
             });
-        let Some((ch, sid, tid)) = target else {
+        let Some((ch, open)) = target else {
             // Nobody to tell (3.3.4.7: the break completes at once).
             if let Some(l) = self.leases.get_mut(&id) {
                 l.state = required;
@@ -391,7 +460,8 @@ impl Server {
             }
             return;
         };
-        let encrypted = self.sessions.get(&sid).and_then(|s| {
+        let encrypted = open.and_then(|(sid, tid)| {
+            let s = self.sessions.get(&sid)?;
             let wants = s.encrypt || s.trees.get(&tid).is_some_and(|t| t.encrypt);
             (wants && s.crypto.as_ref().is_some_and(|c| c.can_encrypt())).then_some(sid)
         });

@@ -200,6 +200,10 @@ pub struct Server {
     /// Every lease, by ClientGuid and LeaseKey (see `leases`); each lives while an open
     /// names it.
     leases: BTreeMap<LeaseId, leases::Lease>,
+    /// Copies of CREATEs at the backend on a file other leases keep a handle of, by op: one
+    /// that fails with SHARING_VIOLATION goes out again once their handle caching is broken
+    /// (see `oplocks`). At most one per op in flight.
+    retry_copies: BTreeMap<OpId, OpRequest>,
 }
 
 impl Server {
@@ -229,6 +233,7 @@ impl Server {
             parked_closes: BTreeMap::new(),
             preserved: BTreeMap::new(),
             leases: BTreeMap::new(),
+            retry_copies: BTreeMap::new(),
         }
     }
 
@@ -354,6 +359,7 @@ impl Server {
     ) {
         self.last_now = self.last_now.max(now);
         let owner = self.ops.remove(&op);
+        let retry = self.retry_copies.remove(&op);
         if let Some(OpOwner::OrphanCreate {
             ch,
             open,
@@ -394,6 +400,15 @@ impl Server {
             c.current = Some(cur);
             return;
         }
+        let (cur, result) = match retry {
+            Some(copy) if matches!(&result, Err(s) if *s == NtStatus::SHARING_VIOLATION) => {
+                match self.retry_after_handle_breaks(ch, chain, now, cur, copy) {
+                    Some(cur) => (cur, result),
+                    None => return,
+                }
+            }
+            _ => (cur, result),
+        };
         let (cur, result) = if check_exclusive {
             match self.hold_reply_for_exclusive(ch, chain, now, cur, result) {
                 Some(x) => x,
