@@ -36,6 +36,7 @@ use smb_proto::wire::{Command, FileId, Guid, SessionId, TreeId};
 const RWH: LeaseState = LeaseState(7);
 const RH: LeaseState = LeaseState(3);
 const R: LeaseState = LeaseState(1);
+const RW: LeaseState = LeaseState(5);
 
 fn key(b: u8) -> LeaseKey {
     LeaseKey([b; 16])
@@ -439,14 +440,11 @@ fn a_sharing_violation_breaks_handle_caching_and_the_create_is_retried() {
     let (mut b, kb) = net.alice(3502);
     let (_, resp) = net.call(&mut a, &ka, leased_deny_write("f.txt", key(1), RWH));
     let fa = created(&resp).file_id;
-    // B writes: A's open denies it. The backend refuses, A loses handle caching (write
-    // caching was broken first, before the backend saw the CREATE) and B waits.
+    // B writes: A's open denies it. The backend refuses, A loses handle caching only (the
+    // sharing check comes before the write-caching break) and B waits.
     net.post(&mut b, &kb, plain("f.txt"));
-    let n = net.lease_break(a.ch).expect("the write break");
-    assert_eq!((n.current_lease_state, n.new_lease_state), (RWH, RH));
-    net.call(&mut a, &ka, ack(key(1), RH));
     let n = net.lease_break(a.ch).expect("the handle break");
-    assert_eq!((n.current_lease_state, n.new_lease_state), (RH, R));
+    assert_eq!((n.current_lease_state, n.new_lease_state), (RWH, RW));
     assert!(n.flags.contains(LeaseBreakFlags::ACK_REQUIRED));
     assert!(
         net.answer(b.ch).is_none(),
@@ -601,4 +599,47 @@ fn breaks_go_to_the_clients_first_connection() {
         NtStatus::SUCCESS
     );
     let _ = (&mut a1, &ka1);
+}
+
+#[test]
+fn write_caching_is_broken_only_once_the_backend_accepted_the_open() {
+    let mut net = Net::new(config());
+    let (mut a, ka) = net.alice(4201);
+    let (mut b, kb) = net.alice(4202);
+    net.call(&mut a, &ka, leased_deny_write("f.txt", key(1), RWH));
+    // Refused for a sharing violation: handle caching goes (RWH to RW), write caching stays.
+    net.post(&mut b, &kb, leased_deny_write("f.txt", key(2), RWH));
+    let n = net.lease_break(a.ch).expect("the handle break");
+    assert_eq!((n.current_lease_state, n.new_lease_state), (RWH, RW));
+    net.call(&mut a, &ka, ack(key(1), RW));
+    assert_eq!(
+        status_of(&net.answer(b.ch).expect("answered")),
+        NtStatus::SHARING_VIOLATION
+    );
+    // A CREATE that fails for another reason breaks nothing.
+    let RequestBody::Create(c) = leased("f.txt", key(2), RWH, None) else {
+        unreachable!()
+    };
+    let exclusive = CreateRequest {
+        create_disposition: smb_proto::wire::create::CreateDisposition::CREATE,
+        ..c
+    };
+    let (s, _) = net.call(&mut b, &kb, exclusive.into());
+    assert_eq!(s, NtStatus::OBJECT_NAME_COLLISION);
+    assert!(net.take(a.ch).is_none(), "no break for a failed open");
+    // A reader the share mode lets in: write caching goes (RW to R) and the answer waits.
+    let RequestBody::Create(c) = leased("f.txt", key(2), RWH, None) else {
+        unreachable!()
+    };
+    let reader = CreateRequest {
+        desired_access: smb_proto::wire::fscc::attributes::AccessMask(0x8000_0000),
+        ..c
+    };
+    net.post(&mut b, &kb, reader.into());
+    let n = net.lease_break(a.ch).expect("the write break");
+    assert_eq!((n.current_lease_state, n.new_lease_state), (RW, R));
+    assert!(net.answer(b.ch).is_none(), "waits for the ack");
+    net.call(&mut a, &ka, ack(key(1), R));
+    let c = created(&net.answer(b.ch).expect("answered"));
+    assert_eq!(lease_of(&c).state, RH);
 }

@@ -737,6 +737,7 @@ impl Server {
                 file,
                 oplock: req.requested_oplock_level,
                 breaks: super::oplocks::create_breaks(desired, req.create_disposition),
+                desired,
                 overwrite: super::oplocks::overwrites(req.create_disposition),
                 durable,
                 lease,

@@ -216,9 +216,17 @@ impl Server {
         let Some((file, check, deletes)) = check else {
             return Ok(r);
         };
-        // Leases of other keys are broken once the CREATE is accepted (3.3.4.7).
-        let mut leases =
-            self.break_leases_for_create(&file, check.me.as_ref(), check.desired, check.overwrite);
+        // Leases of other keys lose their caching before an overwrite reaches the backend
+        // (3.3.4.7; their cached writes must land before the data is replaced). Other
+        // opens break write caching only once the backend accepted them (see
+        // `hold_reply_for_exclusive`): a sharing violation breaks handle caching instead
+        // (MS-FSA 2.1.5.1.2, the share check precedes the oplock break; smbd's
+        // delay_for_oplock; smbtorture smb2.lease.break_twice).
+        let mut leases = if check.overwrite {
+            self.break_leases_for_create(&file, check.me.as_ref(), check.desired, true)
+        } else {
+            Vec::new()
+        };
         // An open that deletes the file on close (an unlink) breaks their handle caching too,
         // so they close their handles and the delete can happen (as smbd; smbtorture
         // smb2.lease.unlink).
@@ -275,7 +283,7 @@ impl Server {
                 chain: chain_id,
                 holder,
                 leases,
-                recheck: Some(check),
+                recheck: Some(check).filter(|c| c.overwrite),
                 file,
                 to,
                 pending: Pending::Request(request),
@@ -383,7 +391,7 @@ impl Server {
                 chain,
                 holder: None,
                 leases,
-                recheck: Some(check),
+                recheck: Some(check).filter(|c| c.overwrite),
                 file,
                 to,
                 pending: Pending::Request(copy),
@@ -607,10 +615,12 @@ impl Server {
         }
     }
 
-    /// A CREATE the backend completed on a file an EXCLUSIVE holder keeps: the holder is
-    /// sent a break and the response waits for it to end, like a CREATE behind a batch
-    /// oplock (MS-FSA 2.1.5.1: for an exclusive oplock the sharing check comes first, so a
-    /// refused open breaks nothing). Returns the result back when nothing waits.
+    /// A CREATE the backend completed on a file an EXCLUSIVE holder keeps, or other leases
+    /// cache writes of: the holder is sent a break (leases lose write caching, 2.1.4.12)
+    /// and the response waits for the breaks to end, like a CREATE behind a batch oplock
+    /// (MS-FSA 2.1.5.1: for an exclusive oplock or a lease the sharing check comes first,
+    /// so a refused open breaks nothing of them). Returns the result back when nothing
+    /// waits.
     pub(super) fn hold_reply_for_exclusive(
         &mut self,
         ch: ConnectionHandle,
@@ -623,8 +633,10 @@ impl Server {
             (
                 Waiting::Create {
                     file,
-                    breaks: true,
+                    breaks,
                     overwrite,
+                    desired,
+                    lease,
                     ..
                 },
                 Ok(OpReply::Create(c)),
@@ -633,14 +645,26 @@ impl Server {
                     index: c.file_index,
                     ..file.clone()
                 };
-                self.opens
+                let holder = self
+                    .opens
                     .values()
-                    .find(|o| o.oplock == OplockLevel::EXCLUSIVE && same_file(&o.file, &key))
-                    .map(|o| (o.id, key, break_level(*overwrite)))
+                    .find(|o| {
+                        *breaks && o.oplock == OplockLevel::EXCLUSIVE && same_file(&o.file, &key)
+                    })
+                    .map(|o| o.id);
+                // An overwrite broke the leases before it went to the backend.
+                let leases = if *overwrite {
+                    Vec::new()
+                } else {
+                    let me = lease.and_then(|a| Some((self.client_guid(ch)?, a.key)));
+                    self.break_leases_for_create(&key, me.as_ref(), *desired, false)
+                };
+                (holder.is_some() || !leases.is_empty())
+                    .then(|| (holder, leases, key, break_level(*overwrite)))
             }
             _ => None,
         };
-        let Some((holder, file, to)) = conflict else {
+        let Some((holder, leases, file, to)) = conflict else {
             return Some((cur, result));
         };
         let Ok(reply) = result else {
@@ -656,14 +680,16 @@ impl Server {
         };
         c.current = Some(cur);
         self.ops.insert(op, OpOwner::Chain { ch, chain });
-        self.send_break(holder, to, false);
+        if let Some(holder) = holder {
+            self.send_break(holder, to, false);
+        }
         self.held.insert(
             op,
             Held {
                 ch,
                 chain,
-                holder: Some(holder),
-                leases: Vec::new(),
+                holder,
+                leases,
                 recheck: None,
                 file,
                 to,
