@@ -643,3 +643,41 @@ fn write_caching_is_broken_only_once_the_backend_accepted_the_open() {
     let c = created(&net.answer(b.ch).expect("answered"));
     assert_eq!(lease_of(&c).state, RH);
 }
+
+#[test]
+fn a_break_nobody_can_acknowledge_ends_with_the_connection() {
+    let mut net = Net::new(config());
+    let (mut a, ka) = net.alice(4301);
+    let (mut b, kb) = net.alice(4302);
+    let dh2q = CreateContext::DurableHandleRequestV2 {
+        timeout: 0,
+        flags: 0,
+        create_guid: Guid([7; 16]),
+    };
+    let RequestBody::Create(c) = leased_with("f.txt", key(1), RH, None, vec![dh2q]) else {
+        unreachable!()
+    };
+    let deny_all = CreateRequest {
+        share_access: ShareAccess(0),
+        ..c
+    };
+    let (_, resp) = net.call(&mut a, &ka, deny_all.into());
+    assert!(
+        created(&resp)
+            .contexts
+            .iter()
+            .any(|c| matches!(c, CreateContext::DurableHandleResponseV2 { .. })),
+        "durable"
+    );
+    net.post(&mut b, &kb, plain("f.txt"));
+    let n = net.lease_break(a.ch).expect("the handle break");
+    assert_eq!((n.current_lease_state, n.new_lease_state), (RH, R));
+    assert!(net.answer(b.ch).is_none(), "waits");
+    // A goes away without acknowledging: its durable open is not kept (its lease lost
+    // handle caching), and the retried CREATE finds the file free.
+    net.server
+        .handle_input(a.ch, Input::Closed { now: net.now });
+    net.pump();
+    let resp = net.answer(b.ch).expect("answered");
+    assert_eq!(status_of(&resp), NtStatus::SUCCESS);
+}

@@ -303,16 +303,28 @@ impl Server {
     pub(super) fn keep_durable(&mut self, opens: Vec<Open>, closing: &[OpenId]) -> Vec<Open> {
         let now = self.last_now;
         let mut rest = Vec::with_capacity(opens.len());
+        let ending: Vec<OpenId> = opens.iter().map(|o| o.id).collect();
         for o in opens {
             if self.preserved.contains_key(&o.id.0) {
                 // Already kept (its session ended with LOGOFF before its connection went).
                 continue;
             }
+            // A lease break nobody is left to acknowledge completes now (3.3.4.7); an open
+            // whose lease loses handle caching so is not kept (as smbd; smbtorture
+            // smb2.lease.timeout-disconnect leaves no open behind).
+            let lease_lost = o.lease.is_some_and(|id| {
+                let alone = !self.opens.values().any(|x| {
+                    x.lease == Some(id)
+                        && !ending.contains(&x.id)
+                        && !self.preserved.contains_key(&x.id.0)
+                });
+                alone && self.lease_client_gone(&id)
+            });
             let Some(timeout) = o
                 .durable
                 .as_ref()
                 .map(|d| d.timeout)
-                .filter(|_| !closing.contains(&o.id) && !o.breaking)
+                .filter(|_| !closing.contains(&o.id) && !o.breaking && !lease_lost)
             else {
                 rest.push(o);
                 continue;

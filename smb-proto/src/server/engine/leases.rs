@@ -223,6 +223,20 @@ impl Server {
                 .any(|o| o.lease.as_ref() == Some(id) && o.breaking)
     }
 
+    /// The client of lease `id` went away with a break in progress: nobody can acknowledge
+    /// it, so it completes to what it must reach (3.3.4.7). Returns whether the lease has
+    /// no handle caching left (its opens are then not kept for a reconnect).
+    pub(super) fn lease_client_gone(&mut self, id: &LeaseId) -> bool {
+        let Some(l) = self.leases.get_mut(id) else {
+            return false;
+        };
+        if l.breaking {
+            l.state = l.break_required;
+            l.breaking = false;
+        }
+        !has(l.state, H)
+    }
+
     /// The break acknowledgment timer expired (3.3.2.5): the lease loses all caching, as
     /// on Windows and smbd (smbtorture smb2.lease.timeout; a late acknowledgment is then
     /// UNSUCCESSFUL).
