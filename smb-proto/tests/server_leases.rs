@@ -681,3 +681,42 @@ fn a_break_nobody_can_acknowledge_ends_with_the_connection() {
     let resp = net.answer(b.ch).expect("answered");
     assert_eq!(status_of(&resp), NtStatus::SUCCESS);
 }
+
+#[test]
+fn a_kept_leased_open_is_closed_for_a_conflicting_open() {
+    let mut net = Net::new(config());
+    let (mut a, ka) = net.alice(4401);
+    let dh2q = CreateContext::DurableHandleRequestV2 {
+        timeout: 0,
+        flags: 0,
+        create_guid: Guid([8; 16]),
+    };
+    let (_, resp) = net.call(
+        &mut a,
+        &ka,
+        leased_with("f.txt", key(1), RWH, Some(0), vec![dh2q]),
+    );
+    let fid = created(&resp).file_id;
+    net.server
+        .handle_input(a.ch, Input::Closed { now: net.now });
+    net.pump();
+    // Another client opens: the kept open cannot be told of the break, so it is closed,
+    // and the new open is alone on the file (RWH).
+    let (mut b, kb) = net.alice(4402);
+    let (s, resp) = net.call(&mut b, &kb, leased("f.txt", key(2), RWH, None));
+    assert_eq!(s, NtStatus::SUCCESS);
+    assert_eq!(lease_of(&created(&resp)).state, RWH);
+    // The first client cannot reconnect it.
+    let (mut a2, ka2) = net.alice(4401);
+    let dh2c = CreateContext::DurableHandleReconnectV2 {
+        file_id: fid,
+        create_guid: Guid([8; 16]),
+        flags: 0,
+    };
+    let (s, _) = net.call(
+        &mut a2,
+        &ka2,
+        leased_with("f.txt", key(1), RWH, Some(0), vec![dh2c]),
+    );
+    assert_eq!(s, NtStatus::OBJECT_NAME_NOT_FOUND);
+}

@@ -229,9 +229,10 @@ impl Server {
         // Only a kept open (its session gone) is reconnected; one still in use is not found.
         // DH2C names a version-2 open by its CreateGuid; DHnC reconnects either version
         // (smbtorture smb2.durable-v2-open.reopen2b and reopen2c, as Windows and smbd).
-        if !self.preserved.contains_key(&open.id.0)
-            || (create_guid.is_some() && d.create_guid != create_guid)
-        {
+        // A version-1 open has a zero CreateGuid: DH2C naming it with a zero CreateGuid
+        // reconnects it (as smbd; smbtorture smb2.durable-open.reopen2-lease).
+        let own_guid = d.create_guid.unwrap_or(Guid([0; 16]));
+        if !self.preserved.contains_key(&open.id.0) || create_guid.is_some_and(|g| g != own_guid) {
             return Err(NOT_FOUND.into());
         }
         // A leased open is reconnected by its client naming its lease and file; an open

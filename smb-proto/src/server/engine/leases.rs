@@ -456,12 +456,15 @@ impl Server {
                     .any(|o| o.lease.as_ref() == Some(&id) && !self.preserved.contains_key(&o.id.0))
             });
         let Some((ch, open)) = target else {
-            // Nobody to tell (3.3.4.7: the break completes at once).
+            // Nobody to tell (3.3.4.7: the break completes at once). Kept durable opens of
+            // the lease are closed, as for an oplock (their client could not flush or give
+            // up what it caches; smbd: smbtorture smb2.durable-open.lease then grants the
+            // conflicting open RWH, and smb2.durable-open.open2-lease cannot reconnect).
             if let Some(l) = self.leases.get_mut(&id) {
                 l.state = required;
                 l.breaking = false;
             }
-            if has(from, H) && !has(required, H) {
+            {
                 let kept: Vec<OpenId> = self
                     .opens
                     .values()
