@@ -7,8 +7,11 @@
 //! backend, holding its share mode, locks and oplock; LOGOFF keeps it too, as Windows and
 //! smbd do); ending a kept open when its timeout
 //! passes (the Durable Open Scavenger Timer, 3.3.2.2, on the engine's deadline) or when a
-//! conflicting open needs its oplock broken (its client cannot acknowledge, so it is closed,
-//! 3.3.4.6); reconnecting a kept open to a new session and tree; and answering a replayed DH2Q
+//! conflicting open needs its oplock or lease broken (its client cannot acknowledge, so it is
+//! closed, 3.3.4.6, 3.3.4.7); not keeping an open whose lease loses handle caching because
+//! its break in progress can no longer be acknowledged; reconnecting a kept open to a new
+//! session and tree (DH2C with a zero CreateGuid reconnects a version-1 open, as smbd); and
+//! answering a replayed DH2Q
 //! (SMB2_FLAGS_REPLAY_OPERATION) with the open it made.
 //! Must not: read a clock (deadlines come from the inputs' `now`), talk to the backend other
 //! than through emitted ops, or keep an open past TREE_DISCONNECT or CLOSE (a lost

@@ -4,13 +4,18 @@
 //! Owns: the lease table (ClientGuid and LeaseKey to the lease: its file, state, break in
 //! progress, epoch, version and, through the opens naming it, the opens sharing it); reading
 //! a CREATE's RqLs context; refusing a lease key reused for another file; breaking the leases
-//! of other keys before a conflicting CREATE goes to the backend (write caching lost, all
-//! caching when the open overwrites) and telling the CREATE which breaks to wait for; granting
+//! of other keys a conflicting CREATE meets (write caching once the backend accepted it, all
+//! caching before an overwrite reaches it) and telling the CREATE which breaks to wait for;
+//! breaking handle caching of other keys (MS-FSA 2.1.5.1.2, 2.1.4.12) when a CREATE met a
+//! sharing violation (it is retried after the break), before a rename (source and target) or
+//! a delete disposition, and for a DELETE_ON_CLOSE open; granting
 //! (a sole opener gets what it asked up to RWH, W never beside other opens, H not beside
 //! opens without a lease, no lease on a directory); upgrading a shared lease; breaking read
-//! caching to NONE on WRITE, size changes and byte-range locks through other opens; the
-//! acknowledgment; forgetting a lease with its last open.
-//! Must not: hold a CREATE itself (`oplocks` does, with the oplock breaks) or keep a lease
+//! caching to NONE on WRITE, size changes and byte-range locks through other opens; sending
+//! breaks to the client's first connection (as smbd); completing a break nobody can
+//! acknowledge (the client is gone: its kept durable opens are closed); the acknowledgment;
+//! forgetting a lease with its last open.
+//! Must not: hold a request itself (`oplocks` does, with the oplock breaks) or keep a lease
 //! no open names: the table is bounded by the opens (`max_opens` per connection).
 //!
 //! Leasing is announced (SMB2_GLOBAL_CAP_LEASING) on 2.1 and 3.x; directory leases are not.

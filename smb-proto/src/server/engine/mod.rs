@@ -10,7 +10,8 @@
 //! binding and PreviousSessionId, per-request
 //! session/signature/encryption/tree checks, CANCEL), `commands` (validated requests turned
 //! into [`FsOp`]s or answered directly), `replies` (completions turned into responses),
-//! `oplocks` (batch/exclusive/level II grants, breaks, held CREATEs, acknowledgments), `leases`
+//! `oplocks` (batch/exclusive/level II grants, breaks, held CREATEs and rename/delete
+//! SET_INFOs, CREATEs retried after a sharing violation, acknowledgments), `leases`
 //! (the lease table, grants, breaks, acknowledgments), `durable`
 //! (durable opens kept across lost connections, reconnects, expiry), `timestamps`
 //! (LastWriteTime across a file's opens: delayed, sticky and frozen write times) and `output`
@@ -183,7 +184,8 @@ pub struct Server {
     last_now: Instant,
     /// Named pipes open on IPC$ trees (answered without a backend).
     pipes: PipeTable,
-    /// CREATEs held until an oplock break on their file ends (see `oplocks`).
+    /// CREATEs (and rename/delete SET_INFOs) held until the oplock or lease breaks on their
+    /// file end (see `oplocks`).
     held: BTreeMap<OpId, oplocks::Held>,
     /// LastWriteTime shown for open files (see `timestamps`).
     times: timestamps::WriteTimes,

@@ -7,10 +7,14 @@
 //! NONE on WRITE, end-of-file or allocation change, byte-range lock and overwrite, with no
 //! acknowledgment expected); holding a conflicting CREATE until the holder acknowledges,
 //! closes, goes away or the break timer expires, and until the lease breaks `leases` started
-//! for it end the same way; the OPLOCK_BREAK acknowledgment (a lease acknowledgment goes to
-//! `leases`). No oplock is granted beside a lease with handle caching (as smbd).
-//! Must not: talk to the backend itself (a held CREATE goes out as the op `emit_op` built) or
-//! block: every held CREATE ends by acknowledgment, close, disconnect, cancel or timeout.
+//! for it end the same way (before the backend, or with the backend's answer held when only
+//! write caching is broken); sending again a CREATE the backend refused with
+//! SHARING_VIOLATION once the handle-caching breaks it caused end (a copy is kept while such
+//! a CREATE is at the backend: one per op in flight); holding a rename or delete SET_INFO
+//! behind handle-caching breaks; the OPLOCK_BREAK acknowledgment (a lease acknowledgment goes
+//! to `leases`). No oplock is granted beside a lease with handle caching (as smbd).
+//! Must not: talk to the backend itself (a held request goes out as the op `emit_op` built) or
+//! block: every held request ends by acknowledgment, close, disconnect, cancel or timeout.
 
 use super::*;
 use crate::wire::MessageId;
@@ -26,7 +30,8 @@ pub(super) const BREAK_TIMEOUT: Duration = Duration::from_secs(35);
 /// only FILE_READ_ATTRIBUTES, FILE_WRITE_ATTRIBUTES and SYNCHRONIZE).
 const STAT_ACCESS: u32 = 0x0000_0080 | 0x0000_0100 | 0x0010_0000;
 
-/// A CREATE held until the oplock break on its file ends.
+/// A request held until the oplock or lease breaks on its file end: a CREATE, or a rename
+/// or delete SET_INFO.
 #[derive(Debug)]
 pub(super) struct Held {
     /// The waiting request's connection and chain.
