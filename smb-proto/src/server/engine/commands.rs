@@ -520,7 +520,8 @@ impl Server {
                 }
                 // A rename or delete of a file other leases keep a handle of waits until
                 // their handle caching is broken, the target of a rename too (MS-FSA
-                // 2.1.5.15.13 and 2.1.5.15.3 via 2.1.4.12; MS-SMB2 3.3.4.7, 3.3.5.21.1).
+                // 2.1.5.14, setting FileRenameInformation or FileDispositionInformation
+                // checks for an oplock break, 2.1.4.12; MS-SMB2 3.3.4.7, 3.3.5.21.1).
                 let target = match &waiting {
                     Waiting::SetInfo {
                         rename_to: Some(to),

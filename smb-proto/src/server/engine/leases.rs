@@ -182,8 +182,9 @@ impl Server {
     /// refused for a sharing violation does this before it is retried (MS-FSA 2.1.5.1.2,
     /// the oplock break of 2.1.4.12 for a sharing violation: only handle caching goes,
     /// as smbd's delay_for_oplock with a sharing violation), and so do a rename and a
-    /// delete of the file (MS-FSA 2.1.5.15.13 FileRenameInformation and 2.1.5.15.3
-    /// FileDispositionInformation break handle caching before they act; MS-SMB2 3.3.4.7).
+    /// delete of the file (MS-FSA 2.1.5.14: setting FileRenameInformation or
+    /// FileDispositionInformation checks for an oplock break, which takes handle caching,
+    /// before it acts; MS-SMB2 3.3.4.7).
     pub(super) fn break_handle_leases(
         &mut self,
         file: &FileKey,
