@@ -323,7 +323,8 @@ fn reconnects_that_do_not_match_are_refused() {
     assert!(r.contexts.is_empty());
     assert_eq!(net.fs.open_count(), 1);
 
-    // A version-1 open is not reconnected by DH2C; a version-2 one is by DHnC.
+    // A version-1 open is reconnected by DH2C only with a zero CreateGuid (it has none: as
+    // smbd, smbtorture smb2.durable-open.reopen2-lease); a version-2 one is by DHnC.
     let (_, resp) = net.call(&mut c, &kc, durable_v1("v1.txt"));
     let v1 = created(&resp).file_id;
     net.drop_conn(&c);
@@ -331,11 +332,18 @@ fn reconnects_that_do_not_match_are_refused() {
     let (s, _) = net.call(
         &mut e,
         &ke,
-        create_ctx("v1.txt", OplockLevel::BATCH, vec![dh2c(v1, 0)]),
+        create_ctx("v1.txt", OplockLevel::BATCH, vec![dh2c(v1, 3)]),
     );
     assert_eq!(s, NtStatus::OBJECT_NAME_NOT_FOUND);
     let (s, _) = net.call(&mut e, &ke, reconnect_v1("m.txt", fid));
     assert_eq!(s, NtStatus::SUCCESS);
+    let (s, resp) = net.call(
+        &mut e,
+        &ke,
+        create_ctx("v1.txt", OplockLevel::BATCH, vec![dh2c(v1, 0)]),
+    );
+    assert_eq!(s, NtStatus::SUCCESS);
+    assert_eq!(created(&resp).file_id, v1);
 }
 
 #[test]

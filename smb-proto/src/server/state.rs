@@ -270,6 +270,8 @@ pub(crate) enum Waiting {
         oplock: OplockLevel,
         /// Whether it breaks other opens' oplocks (not a stat open).
         breaks: bool,
+        /// DesiredAccess (generic rights mapped): what it breaks leases with.
+        desired: AccessMask,
         /// Whether it supersedes or overwrites the file: oplocks it breaks go to NONE, and
         /// LEVEL_II holders are broken too (MS-FSA 2.1.5.1).
         overwrite: bool,

@@ -518,7 +518,35 @@ impl Server {
                     self.break_level_ii(&open.file);
                     self.break_read_leases(&open);
                 }
-                self.emit_op(at, op, waiting)
+                // A rename or delete of a file other leases keep a handle of waits until
+                // their handle caching is broken, the target of a rename too (MS-FSA
+                // 2.1.5.14, setting FileRenameInformation or FileDispositionInformation
+                // checks for an oplock break, 2.1.4.12; MS-SMB2 3.3.4.7, 3.3.5.21.1).
+                let target = match &waiting {
+                    Waiting::SetInfo {
+                        rename_to: Some(to),
+                        ..
+                    } => Some(Some(FileKey {
+                        share: open.file.share.clone(),
+                        path: to.to_lowercase(),
+                        index: 0,
+                    })),
+                    Waiting::SetInfo {
+                        delete: Some(true), ..
+                    } => Some(None),
+                    _ => None,
+                };
+                let r = self.emit_op(at, op, waiting)?;
+                if let Some(target) = target {
+                    let mut wait = self.break_handle_leases(&open.file, open.lease.as_ref());
+                    if let Some(t) = target.filter(|t| t.path != open.file.path) {
+                        wait.extend(self.break_handle_leases(&t, open.lease.as_ref()));
+                    }
+                    if !wait.is_empty() {
+                        self.hold_emitted(ch, at.chain_id, at.now, open.file.clone(), wait);
+                    }
+                }
+                Ok(r)
             }
         }
     }
@@ -710,6 +738,7 @@ impl Server {
                 file,
                 oplock: req.requested_oplock_level,
                 breaks: super::oplocks::create_breaks(desired, req.create_disposition),
+                desired,
                 overwrite: super::oplocks::overwrites(req.create_disposition),
                 durable,
                 lease,

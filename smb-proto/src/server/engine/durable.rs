@@ -7,8 +7,11 @@
 //! backend, holding its share mode, locks and oplock; LOGOFF keeps it too, as Windows and
 //! smbd do); ending a kept open when its timeout
 //! passes (the Durable Open Scavenger Timer, 3.3.2.2, on the engine's deadline) or when a
-//! conflicting open needs its oplock broken (its client cannot acknowledge, so it is closed,
-//! 3.3.4.6); reconnecting a kept open to a new session and tree; and answering a replayed DH2Q
+//! conflicting open needs its oplock or lease broken (its client cannot acknowledge, so it is
+//! closed, 3.3.4.6, 3.3.4.7); not keeping an open whose lease loses handle caching because
+//! its break in progress can no longer be acknowledged; reconnecting a kept open to a new
+//! session and tree (DH2C with a zero CreateGuid reconnects a version-1 open, as smbd); and
+//! answering a replayed DH2Q
 //! (SMB2_FLAGS_REPLAY_OPERATION) with the open it made.
 //! Must not: read a clock (deadlines come from the inputs' `now`), talk to the backend other
 //! than through emitted ops, or keep an open past TREE_DISCONNECT or CLOSE (a lost
@@ -229,9 +232,10 @@ impl Server {
         // Only a kept open (its session gone) is reconnected; one still in use is not found.
         // DH2C names a version-2 open by its CreateGuid; DHnC reconnects either version
         // (smbtorture smb2.durable-v2-open.reopen2b and reopen2c, as Windows and smbd).
-        if !self.preserved.contains_key(&open.id.0)
-            || (create_guid.is_some() && d.create_guid != create_guid)
-        {
+        // A version-1 open has a zero CreateGuid: DH2C naming it with a zero CreateGuid
+        // reconnects it (as smbd; smbtorture smb2.durable-open.reopen2-lease).
+        let own_guid = d.create_guid.unwrap_or(Guid([0; 16]));
+        if !self.preserved.contains_key(&open.id.0) || create_guid.is_some_and(|g| g != own_guid) {
             return Err(NOT_FOUND.into());
         }
         // A leased open is reconnected by its client naming its lease and file; an open
@@ -303,16 +307,28 @@ impl Server {
     pub(super) fn keep_durable(&mut self, opens: Vec<Open>, closing: &[OpenId]) -> Vec<Open> {
         let now = self.last_now;
         let mut rest = Vec::with_capacity(opens.len());
+        let ending: Vec<OpenId> = opens.iter().map(|o| o.id).collect();
         for o in opens {
             if self.preserved.contains_key(&o.id.0) {
                 // Already kept (its session ended with LOGOFF before its connection went).
                 continue;
             }
+            // A lease break nobody is left to acknowledge completes now (3.3.4.7); an open
+            // whose lease loses handle caching so is not kept (as smbd; smbtorture
+            // smb2.lease.timeout-disconnect leaves no open behind).
+            let lease_lost = o.lease.is_some_and(|id| {
+                let alone = !self.opens.values().any(|x| {
+                    x.lease == Some(id)
+                        && !ending.contains(&x.id)
+                        && !self.preserved.contains_key(&x.id.0)
+                });
+                alone && self.lease_client_gone(&id)
+            });
             let Some(timeout) = o
                 .durable
                 .as_ref()
                 .map(|d| d.timeout)
-                .filter(|_| !closing.contains(&o.id) && !o.breaking)
+                .filter(|_| !closing.contains(&o.id) && !o.breaking && !lease_lost)
             else {
                 rest.push(o);
                 continue;

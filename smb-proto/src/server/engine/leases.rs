@@ -4,13 +4,18 @@
 //! Owns: the lease table (ClientGuid and LeaseKey to the lease: its file, state, break in
 //! progress, epoch, version and, through the opens naming it, the opens sharing it); reading
 //! a CREATE's RqLs context; refusing a lease key reused for another file; breaking the leases
-//! of other keys before a conflicting CREATE goes to the backend (write caching lost, all
-//! caching when the open overwrites) and telling the CREATE which breaks to wait for; granting
+//! of other keys a conflicting CREATE meets (write caching once the backend accepted it, all
+//! caching before an overwrite reaches it) and telling the CREATE which breaks to wait for;
+//! breaking handle caching of other keys (MS-FSA 2.1.5.1.2, 2.1.4.12) when a CREATE met a
+//! sharing violation (it is retried after the break), before a rename (source and target) or
+//! a delete disposition, and for a DELETE_ON_CLOSE open; granting
 //! (a sole opener gets what it asked up to RWH, W never beside other opens, H not beside
 //! opens without a lease, no lease on a directory); upgrading a shared lease; breaking read
-//! caching to NONE on WRITE, size changes and byte-range locks through other opens; the
-//! acknowledgment; forgetting a lease with its last open.
-//! Must not: hold a CREATE itself (`oplocks` does, with the oplock breaks) or keep a lease
+//! caching to NONE on WRITE, size changes and byte-range locks through other opens; sending
+//! breaks to the client's first connection (as smbd); completing a break nobody can
+//! acknowledge (the client is gone: its kept durable opens are closed); the acknowledgment;
+//! forgetting a lease with its last open.
+//! Must not: hold a request itself (`oplocks` does, with the oplock breaks) or keep a lease
 //! no open names: the table is bounded by the opens (`max_opens` per connection).
 //!
 //! Leasing is announced (SMB2_GLOBAL_CAP_LEASING) on 2.1 and 3.x; directory leases are not.
@@ -161,6 +166,59 @@ impl Server {
         wait
     }
 
+    /// Whether a lease of another key than `me` on `file` holds (or is still breaking from)
+    /// handle caching.
+    pub(super) fn other_handle_leases(&self, file: &FileKey, me: Option<&LeaseId>) -> bool {
+        self.leases.iter().any(|(id, l)| {
+            Some(id) != me
+                && same_file(&l.file, file)
+                && (has(l.state, H) || (l.breaking && has(l.break_to, H)))
+        })
+    }
+
+    /// Breaks the handle caching of the leases of other keys than `me` on `file`, keeping
+    /// the rest of their state, and returns those whose break must be waited for (the
+    /// acknowledgment, or the close of a kept open whose client cannot be told). A CREATE
+    /// refused for a sharing violation does this before it is retried (MS-FSA 2.1.5.1.2,
+    /// the oplock break of 2.1.4.12 for a sharing violation: only handle caching goes,
+    /// as smbd's delay_for_oplock with a sharing violation), and so do a rename and a
+    /// delete of the file (MS-FSA 2.1.5.14: setting FileRenameInformation or
+    /// FileDispositionInformation checks for an oplock break, which takes handle caching,
+    /// before it acts; MS-SMB2 3.3.4.7).
+    pub(super) fn break_handle_leases(
+        &mut self,
+        file: &FileKey,
+        me: Option<&LeaseId>,
+    ) -> Vec<LeaseId> {
+        let ids: Vec<LeaseId> = self
+            .leases
+            .iter()
+            .filter(|(id, l)| {
+                Some(*id) != me
+                    && same_file(&l.file, file)
+                    && (has(l.state, H) || (l.breaking && has(l.break_to, H)))
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        let mut wait = Vec::new();
+        for id in ids {
+            let Some(l) = self.leases.get(&id) else {
+                continue;
+            };
+            // A break in progress only has what it must reach narrowed.
+            let to = if l.breaking {
+                minus(l.break_to, H)
+            } else {
+                minus(l.state, H)
+            };
+            self.send_lease_break(id, to, false);
+            if self.lease_still_breaking(&id) {
+                wait.push(id);
+            }
+        }
+        wait
+    }
+
     /// Whether a CREATE waiting for `id` must still wait: its break is in progress, or an
     /// open of it is being closed because its client could not be told.
     pub(super) fn lease_still_breaking(&self, id: &LeaseId) -> bool {
@@ -169,6 +227,20 @@ impl Server {
                 .opens
                 .values()
                 .any(|o| o.lease.as_ref() == Some(id) && o.breaking)
+    }
+
+    /// The client of lease `id` went away with a break in progress: nobody can acknowledge
+    /// it, so it completes to what it must reach (3.3.4.7). Returns whether the lease has
+    /// no handle caching left (its opens are then not kept for a reconnect).
+    pub(super) fn lease_client_gone(&mut self, id: &LeaseId) -> bool {
+        let Some(l) = self.leases.get_mut(id) else {
+            return false;
+        };
+        if l.breaking {
+            l.state = l.break_required;
+            l.breaking = false;
+        }
+        !has(l.state, H)
     }
 
     /// The break acknowledgment timer expired (3.3.2.5): the lease loses all caching, as
@@ -357,28 +429,48 @@ impl Server {
         } else {
             l.state = to;
         }
-        // The channel: any open of the lease whose session has a ready channel.
+        // The connection: the client's first one still up (leases belong to the client,
+        // not to a connection: MS-SMB2 3.3.4.7 sends the notification to the client; smbd
+        // uses the client's first connection, smbtorture smb2.lease.v2_complex1), sealed
+        // when the session of an open of the lease on it wants encryption.
         let target = self
-            .opens
-            .values()
-            .filter(|o| o.lease.as_ref() == Some(&id))
-            .find_map(|o| {
-                let s = self.sessions.get(&o.session)?;
-                let ch = s
-                    .channels
-                    .get(&o.conn)
-                    .filter(|c| c.ready)
-                    .map(|_| o.conn)
-                    .or_else(|| s.channels.iter().find(|(_, c)| c.ready).map(|(k, _)| *k))?;
-                Some((ch, o.session, o.tree))
+            .conns
+            .iter()
+            .find(|(_, c)| {
+                c.negotiated()
+                    .is_some_and(|n| n.client_guid == id.0 && n.dialect >= Dialect::SMB2_1)
+            })
+            .map(|(ch, _)| *ch)
+            .map(|ch| {
+                let open = self
+                    .opens
+                    .values()
+                    .filter(|o| o.lease.as_ref() == Some(&id))
+                    .find(|o| {
+                        self.sessions
+                            .get(&o.session)
+                            .and_then(|s| s.channels.get(&ch))
+                            .is_some_and(|c| c.ready)
+                    })
+                    .map(|o| (o.session, o.tree));
+                (ch, open)
+            })
+            // Only while an open of the lease lives on (kept durable opens have no client).
+            .filter(|_| {
+                self.opens
+                    .values()
+                    .any(|o| o.lease.as_ref() == Some(&id) && !self.preserved.contains_key(&o.id.0))
             });
-        let Some((ch, sid, tid)) = target else {
-            // Nobody to tell (3.3.4.7: the break completes at once).
+        let Some((ch, open)) = target else {
+            // Nobody to tell (3.3.4.7: the break completes at once). Kept durable opens of
+            // the lease are closed, as for an oplock (their client could not flush or give
+            // up what it caches; smbd: smbtorture smb2.durable-open.lease then grants the
+            // conflicting open RWH, and smb2.durable-open.open2-lease cannot reconnect).
             if let Some(l) = self.leases.get_mut(&id) {
                 l.state = required;
                 l.breaking = false;
             }
-            if has(from, H) && !has(required, H) {
+            {
                 let kept: Vec<OpenId> = self
                     .opens
                     .values()
@@ -391,7 +483,8 @@ impl Server {
             }
             return;
         };
-        let encrypted = self.sessions.get(&sid).and_then(|s| {
+        let encrypted = open.and_then(|(sid, tid)| {
+            let s = self.sessions.get(&sid)?;
             let wants = s.encrypt || s.trees.get(&tid).is_some_and(|t| t.encrypt);
             (wants && s.crypto.as_ref().is_some_and(|c| c.can_encrypt())).then_some(sid)
         });

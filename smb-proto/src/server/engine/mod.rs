@@ -10,7 +10,8 @@
 //! binding and PreviousSessionId, per-request
 //! session/signature/encryption/tree checks, CANCEL), `commands` (validated requests turned
 //! into [`FsOp`]s or answered directly), `replies` (completions turned into responses),
-//! `oplocks` (batch/exclusive/level II grants, breaks, held CREATEs, acknowledgments), `leases`
+//! `oplocks` (batch/exclusive/level II grants, breaks, held CREATEs and rename/delete
+//! SET_INFOs, CREATEs retried after a sharing violation, acknowledgments), `leases`
 //! (the lease table, grants, breaks, acknowledgments), `durable`
 //! (durable opens kept across lost connections, reconnects, expiry), `timestamps`
 //! (LastWriteTime across a file's opens: delayed, sticky and frozen write times) and `output`
@@ -183,7 +184,8 @@ pub struct Server {
     last_now: Instant,
     /// Named pipes open on IPC$ trees (answered without a backend).
     pipes: PipeTable,
-    /// CREATEs held until an oplock break on their file ends (see `oplocks`).
+    /// CREATEs (and rename/delete SET_INFOs) held until the oplock or lease breaks on their
+    /// file end (see `oplocks`).
     held: BTreeMap<OpId, oplocks::Held>,
     /// LastWriteTime shown for open files (see `timestamps`).
     times: timestamps::WriteTimes,
@@ -200,6 +202,10 @@ pub struct Server {
     /// Every lease, by ClientGuid and LeaseKey (see `leases`); each lives while an open
     /// names it.
     leases: BTreeMap<LeaseId, leases::Lease>,
+    /// Copies of CREATEs at the backend on a file other leases keep a handle of, by op: one
+    /// that fails with SHARING_VIOLATION goes out again once their handle caching is broken
+    /// (see `oplocks`). At most one per op in flight.
+    retry_copies: BTreeMap<OpId, OpRequest>,
 }
 
 impl Server {
@@ -229,6 +235,7 @@ impl Server {
             parked_closes: BTreeMap::new(),
             preserved: BTreeMap::new(),
             leases: BTreeMap::new(),
+            retry_copies: BTreeMap::new(),
         }
     }
 
@@ -354,6 +361,7 @@ impl Server {
     ) {
         self.last_now = self.last_now.max(now);
         let owner = self.ops.remove(&op);
+        let retry = self.retry_copies.remove(&op);
         if let Some(OpOwner::OrphanCreate {
             ch,
             open,
@@ -394,6 +402,15 @@ impl Server {
             c.current = Some(cur);
             return;
         }
+        let (cur, result) = match retry {
+            Some(copy) if matches!(&result, Err(s) if *s == NtStatus::SHARING_VIOLATION) => {
+                match self.retry_after_handle_breaks(ch, chain, now, cur, copy) {
+                    Some(cur) => (cur, result),
+                    None => return,
+                }
+            }
+            _ => (cur, result),
+        };
         let (cur, result) = if check_exclusive {
             match self.hold_reply_for_exclusive(ch, chain, now, cur, result) {
                 Some(x) => x,

@@ -7,10 +7,14 @@
 //! NONE on WRITE, end-of-file or allocation change, byte-range lock and overwrite, with no
 //! acknowledgment expected); holding a conflicting CREATE until the holder acknowledges,
 //! closes, goes away or the break timer expires, and until the lease breaks `leases` started
-//! for it end the same way; the OPLOCK_BREAK acknowledgment (a lease acknowledgment goes to
-//! `leases`). No oplock is granted beside a lease with handle caching (as smbd).
-//! Must not: talk to the backend itself (a held CREATE goes out as the op `emit_op` built) or
-//! block: every held CREATE ends by acknowledgment, close, disconnect, cancel or timeout.
+//! for it end the same way (before the backend, or with the backend's answer held when only
+//! write caching is broken); sending again a CREATE the backend refused with
+//! SHARING_VIOLATION once the handle-caching breaks it caused end (a copy is kept while such
+//! a CREATE is at the backend: one per op in flight); holding a rename or delete SET_INFO
+//! behind handle-caching breaks; the OPLOCK_BREAK acknowledgment (a lease acknowledgment goes
+//! to `leases`). No oplock is granted beside a lease with handle caching (as smbd).
+//! Must not: talk to the backend itself (a held request goes out as the op `emit_op` built) or
+//! block: every held request ends by acknowledgment, close, disconnect, cancel or timeout.
 
 use super::*;
 use crate::wire::MessageId;
@@ -26,7 +30,8 @@ pub(super) const BREAK_TIMEOUT: Duration = Duration::from_secs(35);
 /// only FILE_READ_ATTRIBUTES, FILE_WRITE_ATTRIBUTES and SYNCHRONIZE).
 const STAT_ACCESS: u32 = 0x0000_0080 | 0x0000_0100 | 0x0010_0000;
 
-/// A CREATE held until the oplock break on its file ends.
+/// A request held until the oplock or lease breaks on its file end: a CREATE, or a rename
+/// or delete SET_INFO.
 #[derive(Debug)]
 pub(super) struct Held {
     /// The waiting request's connection and chain.
@@ -47,6 +52,9 @@ pub(super) struct Held {
     pub pending: Pending,
     /// When the break times out.
     pub deadline: Instant,
+    /// A CREATE: oplocks granted on its file while it waits are broken too (a SET_INFO
+    /// held behind handle-caching breaks only waits for its leases).
+    pub create: bool,
 }
 
 /// What a CREATE breaks leases with (see `Server::break_leases_for_create`).
@@ -127,6 +135,18 @@ fn holds(level: OplockLevel) -> bool {
     level == OplockLevel::BATCH || level == OplockLevel::EXCLUSIVE
 }
 
+/// A copy of a CREATE request, to send it again (other ops are never copied).
+fn copy_create(r: &OpRequest) -> Option<OpRequest> {
+    match &r.op {
+        FsOp::Create(c) => Some(OpRequest {
+            id: r.id,
+            ctx: r.ctx.clone(),
+            op: FsOp::Create(c.clone()),
+        }),
+        _ => None,
+    }
+}
+
 /// Whether two keys name the same file: same share and the same path or file index.
 fn same_file(a: &FileKey, b: &FileKey) -> bool {
     ((a.index != 0 && a.index == b.index) || a.path == b.path) && a.share == b.share
@@ -177,6 +197,7 @@ impl Server {
                 FsOp::Create(CreateOp {
                     desired_access,
                     disposition,
+                    options,
                     ..
                 }),
                 Waiting::Create { file, lease, .. },
@@ -191,17 +212,48 @@ impl Server {
                     desired: *desired_access,
                     overwrite: overwrites(*disposition),
                 };
-                (holder, Some((file.clone(), check)))
+                let deletes = options.contains(CreateOptions::DELETE_ON_CLOSE);
+                (holder, Some((file.clone(), check, deletes)))
             }
             _ => (None, None),
         };
         let r = self.emit_op(at, op, waiting)?;
-        let Some((file, check)) = check else {
+        let Some((file, check, deletes)) = check else {
             return Ok(r);
         };
-        // Leases of other keys are broken once the CREATE is accepted (3.3.4.7).
-        let leases =
-            self.break_leases_for_create(&file, check.me.as_ref(), check.desired, check.overwrite);
+        // Leases of other keys lose their caching before an overwrite reaches the backend
+        // (3.3.4.7; their cached writes must land before the data is replaced). Other
+        // opens break write caching only once the backend accepted them (see
+        // `hold_reply_for_exclusive`): a sharing violation breaks handle caching instead
+        // (MS-FSA 2.1.5.1.2, the share check precedes the oplock break; smbd's
+        // delay_for_oplock; smbtorture smb2.lease.break_twice).
+        let mut leases = if check.overwrite {
+            self.break_leases_for_create(&file, check.me.as_ref(), check.desired, true)
+        } else {
+            Vec::new()
+        };
+        // An open that deletes the file on close (an unlink) breaks their handle caching too,
+        // so they close their handles and the delete can happen (as smbd; smbtorture
+        // smb2.lease.unlink).
+        if deletes {
+            for id in self.break_handle_leases(&file, check.me.as_ref()) {
+                if !leases.contains(&id) {
+                    leases.push(id);
+                }
+            }
+        }
+        // Should the backend refuse it for a sharing violation with opens other leases keep
+        // cached, it goes out again once their handle caching is broken (MS-FSA 2.1.5.1.2):
+        // a copy is kept while it is at the backend.
+        if self.other_handle_leases(&file, check.me.as_ref())
+            && let Some(id) = self.current_op(ch, chain_id)
+            && let Some(copy) = self.outbox.iter().rev().find_map(|o| match o {
+                ServerOutput::Op(q) if q.id == id => copy_create(q),
+                _ => None,
+            })
+        {
+            self.retry_copies.insert(id, copy);
+        }
         if holder.is_none() && leases.is_empty() {
             return Ok(r);
         }
@@ -236,14 +288,123 @@ impl Server {
                 chain: chain_id,
                 holder,
                 leases,
-                recheck: Some(check),
+                recheck: Some(check).filter(|c| c.overwrite),
                 file,
                 to,
                 pending: Pending::Request(request),
                 deadline: now + BREAK_TIMEOUT,
+                create: true,
             },
         );
         Ok(r)
+    }
+
+    /// The op the chain's current request is waiting for.
+    fn current_op(&self, ch: ConnectionHandle, chain: u64) -> Option<OpId> {
+        self.conns
+            .get(&ch)
+            .and_then(|c| c.chains.get(&chain))
+            .and_then(|c| c.current.as_ref())
+            .map(|c| c.op)
+    }
+
+    /// Holds the op `emit_op` just queued for the chain until the breaks of `leases` end
+    /// (acknowledged, the holder closed, timed out): a rename or delete waiting for handle
+    /// caching to be broken (MS-SMB2 3.3.5.21.1, as smbd and Windows delay it).
+    pub(super) fn hold_emitted(
+        &mut self,
+        ch: ConnectionHandle,
+        chain: u64,
+        now: Instant,
+        file: FileKey,
+        leases: Vec<LeaseId>,
+    ) {
+        let Some(id) = self.current_op(ch, chain) else {
+            return;
+        };
+        let at = self
+            .outbox
+            .iter()
+            .rposition(|o| matches!(o, ServerOutput::Op(q) if q.id == id));
+        let Some(ServerOutput::Op(request)) = at.and_then(|p| self.outbox.remove(p)) else {
+            return;
+        };
+        self.held.insert(
+            id,
+            Held {
+                ch,
+                chain,
+                holder: None,
+                leases,
+                recheck: None,
+                file,
+                to: OplockLevel::II,
+                pending: Pending::Request(request),
+                deadline: now + BREAK_TIMEOUT,
+                create: false,
+            },
+        );
+    }
+
+    /// A CREATE the backend refused with SHARING_VIOLATION while other leases keep a handle
+    /// of the file: their handle caching is broken and the CREATE goes out again once the
+    /// breaks end (MS-FSA 2.1.5.1.2: on a sharing violation the open algorithm breaks
+    /// handle caching, 2.1.4.12, and the open is retried after the break completes; smbd's
+    /// delay_for_oplock with a sharing violation). Returns the chain element back when
+    /// nothing is broken (the failure is answered).
+    pub(super) fn retry_after_handle_breaks(
+        &mut self,
+        ch: ConnectionHandle,
+        chain: u64,
+        now: Instant,
+        cur: Current,
+        copy: OpRequest,
+    ) -> Option<Current> {
+        let (Waiting::Create { file, lease, .. }, FsOp::Create(c)) = (&cur.waiting, &copy.op)
+        else {
+            return Some(cur);
+        };
+        let me = lease.and_then(|a| Some((self.client_guid(ch)?, a.key)));
+        let check = LeaseCheck {
+            me,
+            desired: c.desired_access,
+            overwrite: overwrites(c.disposition),
+        };
+        let to = break_level(check.overwrite);
+        let file = file.clone();
+        let leases = self.break_handle_leases(&file, me.as_ref());
+        if leases.is_empty() {
+            return Some(cur);
+        }
+        let op = cur.op;
+        let Some(slot) = self
+            .conns
+            .get_mut(&ch)
+            .and_then(|c| c.chains.get_mut(&chain))
+        else {
+            return Some(cur);
+        };
+        slot.current = Some(cur);
+        self.ops.insert(op, OpOwner::Chain { ch, chain });
+        if let Some(again) = copy_create(&copy) {
+            self.retry_copies.insert(op, again);
+        }
+        self.held.insert(
+            op,
+            Held {
+                ch,
+                chain,
+                holder: None,
+                leases,
+                recheck: Some(check).filter(|c| c.overwrite),
+                file,
+                to,
+                pending: Pending::Request(copy),
+                deadline: now + BREAK_TIMEOUT,
+                create: true,
+            },
+        );
+        None
     }
 
     /// The level granted to a new open of `file` (MS-SMB2 3.3.5.9, as smbd grants): the
@@ -459,10 +620,12 @@ impl Server {
         }
     }
 
-    /// A CREATE the backend completed on a file an EXCLUSIVE holder keeps: the holder is
-    /// sent a break and the response waits for it to end, like a CREATE behind a batch
-    /// oplock (MS-FSA 2.1.5.1: for an exclusive oplock the sharing check comes first, so a
-    /// refused open breaks nothing). Returns the result back when nothing waits.
+    /// A CREATE the backend completed on a file an EXCLUSIVE holder keeps, or other leases
+    /// cache writes of: the holder is sent a break (leases lose write caching, 2.1.4.12)
+    /// and the response waits for the breaks to end, like a CREATE behind a batch oplock
+    /// (MS-FSA 2.1.5.1: for an exclusive oplock or a lease the sharing check comes first,
+    /// so a refused open breaks nothing of them). Returns the result back when nothing
+    /// waits.
     pub(super) fn hold_reply_for_exclusive(
         &mut self,
         ch: ConnectionHandle,
@@ -475,8 +638,10 @@ impl Server {
             (
                 Waiting::Create {
                     file,
-                    breaks: true,
+                    breaks,
                     overwrite,
+                    desired,
+                    lease,
                     ..
                 },
                 Ok(OpReply::Create(c)),
@@ -485,14 +650,26 @@ impl Server {
                     index: c.file_index,
                     ..file.clone()
                 };
-                self.opens
+                let holder = self
+                    .opens
                     .values()
-                    .find(|o| o.oplock == OplockLevel::EXCLUSIVE && same_file(&o.file, &key))
-                    .map(|o| (o.id, key, break_level(*overwrite)))
+                    .find(|o| {
+                        *breaks && o.oplock == OplockLevel::EXCLUSIVE && same_file(&o.file, &key)
+                    })
+                    .map(|o| o.id);
+                // An overwrite broke the leases before it went to the backend.
+                let leases = if *overwrite {
+                    Vec::new()
+                } else {
+                    let me = lease.and_then(|a| Some((self.client_guid(ch)?, a.key)));
+                    self.break_leases_for_create(&key, me.as_ref(), *desired, false)
+                };
+                (holder.is_some() || !leases.is_empty())
+                    .then(|| (holder, leases, key, break_level(*overwrite)))
             }
             _ => None,
         };
-        let Some((holder, file, to)) = conflict else {
+        let Some((holder, leases, file, to)) = conflict else {
             return Some((cur, result));
         };
         let Ok(reply) = result else {
@@ -508,19 +685,22 @@ impl Server {
         };
         c.current = Some(cur);
         self.ops.insert(op, OpOwner::Chain { ch, chain });
-        self.send_break(holder, to, false);
+        if let Some(holder) = holder {
+            self.send_break(holder, to, false);
+        }
         self.held.insert(
             op,
             Held {
                 ch,
                 chain,
-                holder: Some(holder),
-                leases: Vec::new(),
+                holder,
+                leases,
                 recheck: None,
                 file,
                 to,
                 pending: Pending::Reply(reply),
                 deadline: now + BREAK_TIMEOUT,
+                create: true,
             },
         );
         None
@@ -547,9 +727,15 @@ impl Server {
             match waiter {
                 None => {
                     self.held.remove(&id);
+                    self.retry_copies.remove(&id);
                     let owner = self.ops.remove(&id);
                     self.outbox
                         .retain(|o| !matches!(o, ServerOutput::Cancel(x) if *x == id));
+                    // A held op on an open was counted in flight.
+                    if let Some(OpOwner::Detached { open }) = owner {
+                        self.release(open);
+                        continue;
+                    }
                     // The backend opened the file for a connection that is gone.
                     if !is_request
                         && let Some(OpOwner::OrphanCreate {
@@ -575,7 +761,8 @@ impl Server {
                 }
                 Some(_) => {}
             }
-            let (holder, deadline, file, to) = (h.holder, h.deadline, h.file.clone(), h.to);
+            let (holder, deadline, file, to, create) =
+                (h.holder, h.deadline, h.file.clone(), h.to, h.create);
             let recheck = h.recheck.clone();
             let leases = h.leases.clone();
             let oplock_held =
@@ -598,7 +785,7 @@ impl Server {
                 }
             }
             // Another open may have been granted an oplock on the file meanwhile.
-            if let Some(next) = self.oplock_holder(&file, is_request) {
+            if let Some(next) = self.oplock_holder(&file, is_request).filter(|_| create) {
                 self.send_break(next, to, false);
                 if let Some(h) = self.held.get_mut(&id) {
                     h.holder = Some(next);

@@ -134,6 +134,7 @@ impl Server {
                     overwrite,
                     durable,
                     lease,
+                    ..
                 },
                 OpReply::Create(c),
             ) => {
