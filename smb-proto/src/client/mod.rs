@@ -13,6 +13,7 @@
 //! that its `Event::Response` carries back, or a [`SendError`] when nothing was sent (for
 //! example no credits: wait for `Event::CreditsAvailable`).
 
+pub mod binding;
 pub mod breaks;
 pub mod config;
 pub mod connection;
@@ -20,9 +21,10 @@ pub mod error;
 pub mod negotiate;
 pub mod write_buf;
 
+pub use binding::SessionBinding;
 pub use breaks::{BreakKind, BreakNotification};
 pub use config::{ClientConfig, SigningPolicy};
 pub use connection::{Connection, Event, Output, RequestId};
-pub use error::{CloseReason, ProtocolViolation, RequestError, SendError};
+pub use error::{BindError, CloseReason, ProtocolViolation, RequestError, SendError};
 pub use negotiate::Negotiated;
 pub use write_buf::{WRITE_HEADROOM, WriteAt, WriteBuf, WriteRefused};
