@@ -6,6 +6,10 @@
 //! Large frame buffers are reused: sent WRITE frames for [`Client::write_buf`]
 //! ([`crate::frame_pool`]), READ data handed back through [`Client::recycle`]
 //! ([`crate::frame_reader`]); both are bounded and dropped when the connection goes quiet.
+//! Multichannel: [`Client::connect_channel`] opens a further connection for a session of
+//! another `Client` and binds the session to it ([`Client::session_binding`] and
+//! [`Client::bind_session`] are the steps); each `Client` then carries the requests given to
+//! it.
 //! Must not: make protocol decisions. Every rule lives in the sans-IO core; this module only
 //! moves bytes, time and commands.
 

@@ -1,7 +1,8 @@
 //! The client connection state machine (MS-SMB2 3.2).
 //!
 //! Owns: one transport connection's protocol state: NEGOTIATE and the preauth hash, sessions
-//! and their keys, tree connects, credits and MessageIds, outstanding requests with their
+//! and their keys (sessions created here and sessions bound here from another connection,
+//! with this channel's own signing key), tree connects, credits and MessageIds, outstanding requests with their
 //! deadlines, interim responses, signing and encryption of every message, keepalive echoes.
 //! Must not: do I/O, read a clock or the OS RNG, or block. Bytes, time and closure come in
 //! through [`Connection::handle_input`]; bytes, events and the next deadline come out of
