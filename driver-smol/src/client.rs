@@ -6,10 +6,6 @@
 //! Large frame buffers are reused: sent WRITE frames for [`Client::write_buf`]
 //! ([`crate::frame_pool`]), READ data handed back through [`Client::recycle`]
 //! ([`crate::frame_reader`]); both are bounded and dropped when the connection goes quiet.
-//! Multichannel: [`Client::connect_channel`] opens a further connection for a session of
-//! another `Client` and binds the session to it ([`Client::session_binding`] and
-//! [`Client::bind_session`] are the steps); each `Client` then carries the requests given to
-//! it.
 //! Must not: make protocol decisions. Every rule lives in the sans-IO core; this module only
 //! moves bytes, time and commands.
 
@@ -23,7 +19,7 @@ use futures_lite::{AsyncRead, AsyncWrite, FutureExt};
 use smb_proto::auth::{Initiator, InitiatorConfig, SpnegoInitiator, ntlm::Credentials};
 use smb_proto::client::{
     BreakNotification, ClientConfig, CloseReason, Connection, Event, Negotiated, Output,
-    RequestError, RequestId, SendError, SessionBinding, WriteAt, WriteBuf, WriteRefused,
+    RequestError, RequestId, SendError, WriteAt, WriteBuf, WriteRefused,
 };
 use smb_proto::io::{Clock, Input, TransportKind};
 use smb_proto::rng::SeededRng;
@@ -81,15 +77,6 @@ type Reply<T> = async_channel::Sender<Result<T, ClientError>>;
 
 enum Command {
     SessionSetup {
-        initiator: Box<dyn Initiator>,
-        reply: Reply<(SessionId, SessionFlags)>,
-    },
-    ExportBinding {
-        session: SessionId,
-        reply: Reply<SessionBinding>,
-    },
-    Bind {
-        binding: Box<SessionBinding>,
         initiator: Box<dyn Initiator>,
         reply: Reply<(SessionId, SessionFlags)>,
     },
@@ -194,8 +181,6 @@ impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Command::SessionSetup { .. } => "SessionSetup",
-            Command::ExportBinding { .. } => "ExportBinding",
-            Command::Bind { .. } => "Bind",
             Command::TreeConnect { .. } => "TreeConnect",
             Command::TreeDisconnect { .. } => "TreeDisconnect",
             Command::Logoff { .. } => "Logoff",
@@ -342,83 +327,6 @@ impl Client {
         domain: &str,
         password: &str,
     ) -> Result<SessionId, ClientError> {
-        let initiator = self.ntlm(user, domain, password)?;
-        self.session_setup(initiator).await.map(|(s, _)| s)
-    }
-
-    /// Exports an authenticated SMB 3.x session of this connection for binding to another
-    /// connection ([`Client::bind_session`]; see [`SessionBinding`]).
-    pub async fn session_binding(&self, session: SessionId) -> Result<SessionBinding, ClientError> {
-        self.call(|reply| Command::ExportBinding { session, reply })
-            .await
-    }
-
-    /// Binds the session `binding` describes to this connection as another channel
-    /// (multichannel, MS-SMB2 3.2.4.2.3), authenticating afresh with `initiator` (the same
-    /// user). The connection must have been made with the session's ClientGuid
-    /// (`ClientConfig::client_guid = Some(binding.client_guid().0)`) and negotiate the
-    /// session's dialect; [`Client::connect_channel`] does all of it.
-    pub async fn bind_session(
-        &self,
-        binding: SessionBinding,
-        initiator: Box<dyn Initiator>,
-    ) -> Result<(SessionId, SessionFlags), ClientError> {
-        let binding = Box::new(binding);
-        self.call(|reply| Command::Bind {
-            binding,
-            initiator,
-            reply,
-        })
-        .await
-    }
-
-    /// [`Client::bind_session`] with NTLMv2 inside SPNEGO.
-    pub async fn bind(
-        &self,
-        binding: SessionBinding,
-        user: &str,
-        domain: &str,
-        password: &str,
-    ) -> Result<SessionId, ClientError> {
-        let initiator = self.ntlm(user, domain, password)?;
-        self.bind_session(binding, initiator).await.map(|(s, _)| s)
-    }
-
-    /// Opens a second TCP connection to `addr` for `from`'s `session` and binds the session
-    /// to it (NTLMv2 as `user`): the new connection takes `from`'s ClientGuid and offers only
-    /// the session's dialect (when `config`'s range holds it; otherwise the binding is refused
-    /// with `BindError::DialectMismatch` if another dialect is negotiated). The session is then used on
-    /// either client with the same SessionId and TreeIds; a LOGOFF on either ends it on both.
-    pub async fn connect_channel(
-        addr: SocketAddr,
-        mut config: ClientConfig,
-        from: &Client,
-        session: SessionId,
-        user: &str,
-        domain: &str,
-        password: &str,
-    ) -> Result<Client, ClientError> {
-        let binding = from.session_binding(session).await?;
-        config.client_guid = Some(binding.client_guid().0);
-        let d = binding.dialect();
-        if config.min_dialect <= d && d <= config.max_dialect {
-            config.min_dialect = d;
-            config.max_dialect = d;
-        }
-        if config.server_name.is_empty() {
-            config.server_name = from.server.clone();
-        }
-        let client = Self::connect(addr, config).await?;
-        client.bind(binding, user, domain, password).await?;
-        Ok(client)
-    }
-
-    fn ntlm(
-        &self,
-        user: &str,
-        domain: &str,
-        password: &str,
-    ) -> Result<Box<dyn Initiator>, ClientError> {
         let config = Arc::new(InitiatorConfig {
             credentials: Credentials::from_password(user, domain, password),
             workstation: "SMB-QUIC".into(),
@@ -431,7 +339,9 @@ impl Client {
             .fork();
         let now = self.clock.map(|c| c.filetime(Instant::now())).unwrap_or(0);
         let initiator = SpnegoInitiator::new(config, &self.server, now, rng)?;
-        Ok(Box::new(initiator))
+        self.session_setup(Box::new(initiator))
+            .await
+            .map(|(s, _)| s)
     }
 
     /// Connects to a share (`share` or `\\server\share`).
@@ -735,24 +645,6 @@ fn issue(
     }
     match cmd {
         Command::SessionSetup { initiator, reply } => match conn.session_setup(now, initiator) {
-            Ok(id) => {
-                waiters.insert(id, Waiter::Setup(reply));
-                None
-            }
-            Err(e) => {
-                let _ = reply.try_send(Err(e.into()));
-                None
-            }
-        },
-        Command::ExportBinding { session, reply } => {
-            let _ = reply.try_send(conn.session_binding(session).map_err(ClientError::from));
-            None
-        }
-        Command::Bind {
-            binding,
-            initiator,
-            reply,
-        } => match conn.bind_session(now, *binding, initiator) {
             Ok(id) => {
                 waiters.insert(id, Waiter::Setup(reply));
                 None

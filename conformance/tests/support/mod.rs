@@ -1,3 +1,2 @@
-pub mod channels;
 pub mod our_server;
 pub mod requests;
