@@ -483,22 +483,6 @@ impl Server {
             }
             return;
         };
-        let encrypted = open.and_then(|(sid, tid)| {
-            let s = self.sessions.get(&sid)?;
-            let wants = s.encrypt || s.trees.get(&tid).is_some_and(|t| t.encrypt);
-            (wants && s.crypto.as_ref().is_some_and(|c| c.can_encrypt())).then_some(sid)
-        });
-        let header = Header {
-            command: Command::OPLOCK_BREAK,
-            flags: HeaderFlags::SERVER_TO_REDIR,
-            message_id: crate::wire::MessageId::UNSOLICITED,
-            session_id: SessionId(0),
-            id: HeaderId::Sync {
-                process_id: 0,
-                tree_id: TreeId(0),
-            },
-            ..Header::default()
-        };
         let body = OplockBreakResponse::LeaseBreakNotification(LeaseBreakNotification {
             new_epoch: epoch,
             flags: if ack {
@@ -513,10 +497,7 @@ impl Server {
             access_mask_hint: 0,
             share_mask_hint: 0,
         });
-        let payload = ResponsePayload::Body(ResponseBody::OplockBreak(body));
-        if let Ok(buf) = encode_message(&header, &payload) {
-            self.transmit_single(ch, Resp::new(buf, None), encrypted);
-        }
+        self.transmit_break(ch, open, body);
     }
 
     /// The lease break acknowledgment (3.3.5.22.2): an unknown lease is

@@ -513,7 +513,24 @@ impl Server {
         }) else {
             return;
         };
-        let encrypted = self.sessions.get(&sid).and_then(|s| {
+        let body = OplockBreakResponse::Oplock(OplockBreak {
+            oplock_level: to,
+            file_id,
+        });
+        self.transmit_break(ch, Some((sid, tid)), body);
+    }
+
+    /// Sends an oplock or lease break notification on `ch` (MS-SMB2 2.2.23: unsolicited,
+    /// MessageId 0xFFFFFFFFFFFFFFFF, no session, unsigned), sealed with the session's keys
+    /// when the open it concerns (`on`: its session and tree) requires encryption.
+    pub(super) fn transmit_break(
+        &mut self,
+        ch: ConnectionHandle,
+        on: Option<(SessionId, TreeId)>,
+        body: OplockBreakResponse,
+    ) {
+        let encrypted = on.and_then(|(sid, tid)| {
+            let s = self.sessions.get(&sid)?;
             let wants = s.encrypt || s.trees.get(&tid).is_some_and(|t| t.encrypt);
             (wants && s.crypto.as_ref().is_some_and(|c| c.can_encrypt())).then_some(sid)
         });
@@ -528,10 +545,6 @@ impl Server {
             },
             ..Header::default()
         };
-        let body = OplockBreakResponse::Oplock(OplockBreak {
-            oplock_level: to,
-            file_id,
-        });
         let payload = ResponsePayload::Body(ResponseBody::OplockBreak(body));
         if let Ok(buf) = encode_message(&header, &payload) {
             self.transmit_single(ch, Resp::new(buf, None), encrypted);
