@@ -8,11 +8,9 @@ mod multiconn;
 
 use multiconn::*;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use smb_crypto::SigningAlgorithm;
 use smb_proto::io::Input;
 use smb_proto::server::{ConnectionHandle, ServerOutput};
 use smb_proto::wire::close::{CloseFlags, CloseRequest};
@@ -22,8 +20,7 @@ use smb_proto::wire::header::HeaderFlags;
 use smb_proto::wire::logoff::LogoffRequest;
 use smb_proto::wire::message::{RequestBody, ResponseBody, ResponsePayload};
 use smb_proto::wire::status::NtStatus;
-use smb_proto::wire::tree_connect::{TreeConnectFlags, TreeConnectRequest};
-use smb_proto::wire::{FileId, Guid, SessionId, TreeId};
+use smb_proto::wire::{FileId, Guid};
 
 /// A CREATE of `name` asking for a batch oplock and a durable v1 handle (DHnQ).
 fn durable_v1(name: &str) -> RequestBody {
@@ -90,28 +87,6 @@ impl Net {
             ServerOutput::Timeout(t) => t,
             other => panic!("unexpected output {other:?}"),
         }
-    }
-
-    /// A new session of `user` on a fresh connection (ClientGuid from `port`'s low byte).
-    fn login_as(&mut self, user: (&str, &str), port: u16) -> (Conn, Keys) {
-        let mut c = self.connect(SigningAlgorithm::AES_GMAC, port);
-        let (status, id, key) = self.setup(&mut c, user, None, SessionId(0));
-        assert_eq!(status, NtStatus::SUCCESS);
-        let key = key.expect("key");
-        let body = RequestBody::TreeConnect(TreeConnectRequest {
-            flags: TreeConnectFlags::default(),
-            path: "\\\\srv\\share".into(),
-            extension: None,
-        });
-        let (resp, _) = self.send(&mut c, id, TreeId(0), body, Some(&key));
-        let r = smb_proto::wire::message::decode_response(&resp).expect("response");
-        assert_eq!(r.header.status, NtStatus::SUCCESS);
-        let keys = Keys {
-            id,
-            channels: BTreeMap::from([(c.ch, key)]),
-            tree: r.header.tree_id().expect("tree"),
-        };
-        (c, keys)
     }
 }
 

@@ -11,11 +11,9 @@ mod multiconn;
 
 use multiconn::*;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bytes::Bytes;
-use smb_crypto::SigningAlgorithm;
 use smb_proto::io::Input;
 use smb_proto::server::ConnectionHandle;
 use smb_proto::wire::create::ShareAccess;
@@ -30,8 +28,7 @@ use smb_proto::wire::oplock_break::{
 use smb_proto::wire::query_info::{AdditionalInformation, InfoType};
 use smb_proto::wire::set_info::SetInfoRequest;
 use smb_proto::wire::status::NtStatus;
-use smb_proto::wire::tree_connect::{TreeConnectFlags, TreeConnectRequest};
-use smb_proto::wire::{Command, FileId, Guid, SessionId, TreeId};
+use smb_proto::wire::{Command, FileId, Guid};
 
 const RWH: LeaseState = LeaseState(7);
 const RH: LeaseState = LeaseState(3);
@@ -173,24 +170,7 @@ fn ack(k: LeaseKey, state: LeaseState) -> RequestBody {
 impl Net {
     /// A new session of alice on a fresh connection (ClientGuid from `port`'s low byte).
     fn alice(&mut self, port: u16) -> (Conn, Keys) {
-        let mut c = self.connect(SigningAlgorithm::AES_GMAC, port);
-        let (status, id, key) = self.setup(&mut c, ("alice", "secret"), None, SessionId(0));
-        assert_eq!(status, NtStatus::SUCCESS);
-        let key = key.expect("key");
-        let body = RequestBody::TreeConnect(TreeConnectRequest {
-            flags: TreeConnectFlags::default(),
-            path: "\\\\srv\\share".into(),
-            extension: None,
-        });
-        let (resp, _) = self.send(&mut c, id, TreeId(0), body, Some(&key));
-        let r = smb_proto::wire::message::decode_response(&resp).expect("response");
-        assert_eq!(r.header.status, NtStatus::SUCCESS);
-        let keys = Keys {
-            id,
-            channels: BTreeMap::from([(c.ch, key)]),
-            tree: r.header.tree_id().expect("tree"),
-        };
-        (c, keys)
+        self.login_as(("alice", "secret"), port)
     }
 
     /// Sends without waiting for the answer.

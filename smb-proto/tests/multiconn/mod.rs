@@ -76,6 +76,29 @@ pub struct Keys {
 }
 
 impl Net {
+    /// A new session of `user` on a fresh connection (ClientGuid from `port`'s low byte),
+    /// tree-connected to `\\srv\share`.
+    pub fn login_as(&mut self, user: (&str, &str), port: u16) -> (Conn, Keys) {
+        let mut c = self.connect(SigningAlgorithm::AES_GMAC, port);
+        let (status, id, key) = self.setup(&mut c, user, None, SessionId(0));
+        assert_eq!(status, NtStatus::SUCCESS);
+        let key = key.expect("key");
+        let body = RequestBody::TreeConnect(TreeConnectRequest {
+            flags: TreeConnectFlags::default(),
+            path: "\\\\srv\\share".into(),
+            extension: None,
+        });
+        let (resp, _) = self.send(&mut c, id, TreeId(0), body, Some(&key));
+        let r = smb_proto::wire::message::decode_response(&resp).expect("response");
+        assert_eq!(r.header.status, NtStatus::SUCCESS);
+        let keys = Keys {
+            id,
+            channels: BTreeMap::from([(c.ch, key)]),
+            tree: r.header.tree_id().expect("tree"),
+        };
+        (c, keys)
+    }
+
     pub fn new(config: ServerConfig) -> Self {
         let now = Instant::now();
         Net {
