@@ -5,8 +5,9 @@
 mod support;
 
 use bytes::Bytes;
-use driver_smol::Client;
+use driver_smol::{Client, ClientError};
 use sha2::{Digest, Sha256};
+use smb_proto::client::CloseReason;
 use smb_proto::wire::create::CreateDisposition;
 use smb_proto::wire::message::{RequestBody, ResponseBody, ResponsePayload};
 use smb_proto::wire::read::{Channel, ReadFlags, ReadRequest};
@@ -223,6 +224,98 @@ fn traversal_names_are_refused() {
                 .await
                 .expect_err(name);
             assert!(err.status().is_some(), "{name}: {err}");
+        }
+    });
+}
+
+/// A TCP proxy between the client and `server` that forwards whole frames and, once `tamper`
+/// is set, flips one signature byte of the next frame from the server.
+fn tampering_proxy(
+    server: std::net::SocketAddr,
+    tamper: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+    let addr = listener.local_addr().expect("proxy addr");
+    std::thread::spawn(move || {
+        let Ok((mut client, _)) = listener.accept() else {
+            return;
+        };
+        let mut upstream = std::net::TcpStream::connect(server).expect("connect upstream");
+        let (mut c_read, mut u_write) =
+            (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut c_read, &mut u_write);
+        });
+        let mut header = [0u8; 4];
+        while upstream.read_exact(&mut header).is_ok() {
+            let len = u32::from_be_bytes(header) as usize & 0x00ff_ffff;
+            let mut frame = vec![0u8; len];
+            if upstream.read_exact(&mut frame).is_err() {
+                break;
+            }
+            // The SMB2 header's signature is bytes 48..64 of the message.
+            if len >= 64 && tamper.swap(false, Ordering::SeqCst) {
+                frame[50] ^= 0x55;
+            }
+            if client.write_all(&header).is_err() || client.write_all(&frame).is_err() {
+                break;
+            }
+        }
+    });
+    addr
+}
+
+/// A response that fails verification closes the connection (MS-SMB2 3.2.5.1.3); every
+/// request after that, and any already waiting, must fail at once rather than wait forever.
+#[test]
+fn requests_after_a_violation_fail_instead_of_waiting() {
+    let server = OurServer::start();
+    let tamper = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let proxy = tampering_proxy(server.addr(), tamper.clone());
+    smol::block_on(async {
+        let c = Client::connect(proxy, config(Dialect::SMB3_1_1))
+            .await
+            .expect("connect");
+        let s = c.login(USER, "", PASS).await.expect("login");
+        let (t, _) = c.tree_connect(s, SHARE).await.expect("tree connect");
+        tamper.store(true, std::sync::atomic::Ordering::SeqCst);
+        let deadline = std::time::Duration::from_secs(10);
+        let first = futures_lite::future::or(
+            async { Some(open(&c, s, t, "a.bin", CreateDisposition::OPEN_IF, false).await) },
+            async {
+                smol::Timer::after(deadline).await;
+                None
+            },
+        )
+        .await
+        .expect("the tampered answer must end the request, not leave it waiting");
+        let err = first.expect_err("a tampered signature must not be accepted");
+        assert!(
+            matches!(err, ClientError::Closed(CloseReason::Violation(_))),
+            "a bad signature closes the connection: {err}"
+        );
+        for attempt in 0..3 {
+            let next = futures_lite::future::or(
+                async { Some(open(&c, s, t, "b.bin", CreateDisposition::OPEN_IF, false).await) },
+                async {
+                    smol::Timer::after(deadline).await;
+                    None
+                },
+            )
+            .await
+            .unwrap_or_else(|| panic!("request {attempt} after the close waited forever"));
+            // Queued while the connection task was finishing, the request carries the
+            // violation; made after it finished, the local close.
+            let err = next.expect_err("the connection is closed");
+            assert!(
+                matches!(
+                    err,
+                    ClientError::Closed(CloseReason::Violation(_) | CloseReason::Local)
+                ),
+                "request {attempt} after the close: {err}"
+            );
         }
     });
 }

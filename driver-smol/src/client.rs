@@ -49,10 +49,11 @@ pub enum ClientError {
     /// The command was refused before anything was sent.
     #[error(transparent)]
     Send(#[from] SendError),
-    /// The request failed (error status, auth failure, connection closed).
+    /// The request failed (error status, auth failure or a refused session).
     #[error(transparent)]
-    Request(#[from] RequestError),
-    /// The connection closed.
+    Request(RequestError),
+    /// The connection closed: before the answer came, or before the request was made. Every
+    /// request on a closed connection fails with this at once.
     #[error("connection closed: {0}")]
     Closed(CloseReason),
     /// The server's answer had an unexpected shape.
@@ -61,6 +62,16 @@ pub enum ClientError {
     /// The authentication mechanism could not be set up.
     #[error(transparent)]
     Auth(#[from] smb_proto::auth::AuthError),
+}
+
+/// A closed connection has one shape, `ClientError::Closed`, however the core reported it.
+impl From<RequestError> for ClientError {
+    fn from(e: RequestError) -> Self {
+        match e {
+            RequestError::ConnectionClosed(reason) => ClientError::Closed(reason),
+            other => ClientError::Request(other),
+        }
+    }
 }
 
 impl ClientError {
@@ -119,6 +130,26 @@ enum Command {
         data: WriteBuf,
         reply: Reply<Response>,
     },
+}
+
+impl Command {
+    /// Answers a command that will never be issued (the connection closed first).
+    fn fail(self, e: ClientError) {
+        match self {
+            Command::SessionSetup { reply, .. } => drop(reply.try_send(Err(e))),
+            Command::TreeConnect { reply, .. } => drop(reply.try_send(Err(e))),
+            Command::TreeDisconnect { reply, .. }
+            | Command::Logoff { reply, .. }
+            | Command::Request { reply, .. }
+            | Command::Write { reply, .. } => drop(reply.try_send(Err(e))),
+            Command::Compound { replies, .. } => {
+                for reply in replies {
+                    let _ = reply.try_send(Err(e.clone()));
+                }
+            }
+            Command::Cancel { .. } => {}
+        }
+    }
 }
 
 enum Waiter {
@@ -549,7 +580,7 @@ impl InFlight {
 }
 
 /// Drains the core's outputs: frames go to the writer, events to the waiters. Returns the next
-/// deadline, or `None` once the connection has closed.
+/// deadline, or `None` once the connection has closed (its reason is then in `closed`).
 fn drain(
     conn: &mut Connection,
     writer: &async_channel::Sender<Bytes>,
@@ -557,6 +588,7 @@ fn drain(
     ready: &mut Option<async_channel::Sender<Result<Negotiated, ClientError>>>,
     credits_back: &mut bool,
     breaks: &async_channel::Sender<BreakNotification>,
+    closed: &mut Option<CloseReason>,
 ) -> Option<Instant> {
     loop {
         match conn.poll_output() {
@@ -614,6 +646,7 @@ fn drain(
                     for (_, w) in std::mem::take(waiters) {
                         w.fail(ClientError::Closed(reason.clone()));
                     }
+                    *closed = Some(reason);
                 }
             },
         }
@@ -801,6 +834,7 @@ async fn run<S>(
     let mut waiters = BTreeMap::new();
     let mut backlog: VecDeque<Command> = VecDeque::new();
     let mut commands_open = true;
+    let mut closed = None;
     loop {
         if !commands_open && waiters.is_empty() && backlog.is_empty() && !conn.is_closed() {
             conn.close_connection();
@@ -813,6 +847,7 @@ async fn run<S>(
             &mut ready,
             &mut credits_back,
             &breaks,
+            &mut closed,
         ) else {
             break;
         };
@@ -854,6 +889,17 @@ async fn run<S>(
             }
             Wake::Command(None) => commands_open = false,
         }
+    }
+    // Refuse new commands now, and answer the ones already queued: a queued command would
+    // otherwise outlive this task (the channel keeps it while the `Client` holds a sender)
+    // and its caller would wait forever.
+    commands.close();
+    let reason = closed.unwrap_or(CloseReason::Local);
+    for cmd in backlog
+        .into_iter()
+        .chain(std::iter::from_fn(|| commands.try_recv().ok()))
+    {
+        cmd.fail(ClientError::Closed(reason.clone()));
     }
     drop(wtx);
     writer_task.await;
