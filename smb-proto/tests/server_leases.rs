@@ -5,7 +5,8 @@
 //! read caching, a key names one file, and a durable handle rides on a handle lease.
 //! Handle caching is broken when it is in the way: a CREATE refused for a sharing violation
 //! is retried once the break ends (acknowledged, closed, timed out); a rename or delete
-//! waits for it; breaks go to the client's first connection.
+//! waits for it; breaks go to the client's first connection. A CREATE of a file whose open
+//! the server is still closing at the backend (its connection went) waits for that close.
 
 mod multiconn;
 
@@ -438,6 +439,57 @@ fn a_sharing_violation_breaks_handle_caching_and_the_create_is_retried() {
     );
     let resp = net.answer(b.ch).expect("the retried CREATE");
     assert_eq!(status_of(&resp), NtStatus::SUCCESS);
+}
+
+#[test]
+fn a_create_retried_after_the_holder_went_away_waits_for_its_close() {
+    let mut net = Net::new(config());
+    let (mut a, ka) = net.alice(3551);
+    let (mut b, kb) = net.alice(3552);
+    net.call(&mut a, &ka, leased_deny_write("f.txt", key(1), RH));
+    net.post(&mut b, &kb, plain("f.txt"));
+    assert!(net.lease_break(a.ch).is_some(), "the handle break");
+    assert!(net.answer(b.ch).is_none(), "waits");
+    // A goes away without acknowledging. Its break ends, but the close of its open is still
+    // at the backend (an asynchronous backend has not got to it): the CREATE must not go
+    // out before it, or it meets A's handle and fails with SHARING_VIOLATION.
+    net.park_closes = true;
+    net.server
+        .handle_input(a.ch, Input::Closed { now: net.now });
+    net.pump();
+    assert_eq!(net.parked.len(), 1, "A's open is being closed");
+    assert!(
+        net.answer(b.ch).is_none(),
+        "the retried CREATE waits for the close"
+    );
+    net.release_closes();
+    let resp = net.answer(b.ch).expect("the retried CREATE");
+    assert_eq!(status_of(&resp), NtStatus::SUCCESS);
+}
+
+#[test]
+fn a_create_waits_for_the_close_of_a_gone_connections_open() {
+    let mut net = Net::new(config());
+    let (mut a, ka) = net.alice(3561);
+    let (mut b, kb) = net.alice(3562);
+    let deny_all = CreateRequest {
+        share_access: ShareAccess(0),
+        ..test_support::requests::create("f.txt")
+    };
+    assert_eq!(net.call(&mut a, &ka, deny_all.into()).0, NtStatus::SUCCESS);
+    net.park_closes = true;
+    net.server
+        .handle_input(a.ch, Input::Closed { now: net.now });
+    net.pump();
+    assert_eq!(net.parked.len(), 1, "A's open is being closed");
+    net.post(&mut b, &kb, plain("f.txt"));
+    assert!(net.answer(b.ch).is_none(), "the CREATE waits for the close");
+    net.release_closes();
+    let resp = net.answer(b.ch).expect("the CREATE");
+    assert_eq!(status_of(&resp), NtStatus::SUCCESS);
+    // Nothing is being closed now: a CREATE goes straight on.
+    let (s, _) = net.call(&mut b, &kb, plain("g.txt"));
+    assert_eq!(s, NtStatus::SUCCESS);
 }
 
 #[test]

@@ -18,7 +18,7 @@ use smb_proto::auth::{Initiator, InitiatorConfig, InitiatorStep, NtlmPolicy, Spn
 use smb_proto::io::{Input, TransportKind};
 use smb_proto::rng::SeededRng;
 use smb_proto::server::memfs::MemFs;
-use smb_proto::server::{ConnectionHandle, Server, ServerConfig, ServerOutput};
+use smb_proto::server::{ConnectionHandle, FsOp, OpRequest, Server, ServerConfig, ServerOutput};
 use smb_proto::session_crypto::{Role, SessionCrypto};
 use smb_proto::wire::create::{CreateRequest, OplockLevel};
 use smb_proto::wire::create_context::CreateContext;
@@ -51,6 +51,10 @@ pub struct Net {
     pub closed: Vec<ConnectionHandle>,
     /// The last response `send` returned.
     pub last: Option<Bytes>,
+    /// While set, CLOSE ops are kept here instead of served (an asynchronous backend that
+    /// has not got to them yet); `release_closes` serves them.
+    pub park_closes: bool,
+    pub parked: Vec<OpRequest>,
 }
 
 /// One client connection, seen from the test.
@@ -108,7 +112,18 @@ impl Net {
             frames: BTreeMap::new(),
             closed: Vec::new(),
             last: None,
+            park_closes: false,
+            parked: Vec::new(),
         }
+    }
+
+    /// Serves the parked CLOSE ops (and stops parking them).
+    pub fn release_closes(&mut self) {
+        self.park_closes = false;
+        for req in std::mem::take(&mut self.parked) {
+            ops::serve(&mut self.server, &mut self.fs, self.now, req);
+        }
+        self.pump();
     }
 
     pub fn pump(&mut self) {
@@ -119,6 +134,11 @@ impl Net {
                         .entry(ch)
                         .or_default()
                         .push_back(data.slice(4..));
+                }
+                ServerOutput::Op(req)
+                    if self.park_closes && matches!(req.op, FsOp::Close { .. }) =>
+                {
+                    self.parked.push(req)
                 }
                 ServerOutput::Op(req) => ops::serve(&mut self.server, &mut self.fs, self.now, req),
                 ServerOutput::Close { ch } => self.closed.push(ch),

@@ -20,6 +20,7 @@
 //!
 //! Leasing is announced (SMB2_GLOBAL_CAP_LEASING) on 2.1 and 3.x; directory leases are not.
 
+use super::oplocks::same_file;
 use super::*;
 use crate::server::state::{LeaseAsk, LeaseId};
 use crate::wire::create_context::{
@@ -84,11 +85,6 @@ pub(super) fn lease_ask(
         v2: l.v2,
         parent_set: l.flags.contains(LeaseFlags::PARENT_LEASE_KEY_SET),
     })
-}
-
-/// Whether two keys name the same file (same share; same path, or same index once known).
-fn same_file(a: &FileKey, b: &FileKey) -> bool {
-    ((a.index != 0 && a.index == b.index) || a.path == b.path) && a.share == b.share
 }
 
 fn has(s: LeaseState, bit: LeaseState) -> bool {

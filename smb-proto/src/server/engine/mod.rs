@@ -112,6 +112,8 @@ enum OpOwner {
         tree: TreeId,
         /// The share's name (drivers pick the backend by it).
         share: String,
+        /// The file it opens.
+        file: FileKey,
     },
     /// An op on `open` whose connection went away: its answer is dropped, but the open (kept
     /// by another channel, or durable) no longer has it in flight.
@@ -206,6 +208,12 @@ pub struct Server {
     /// that fails with SHARING_VIOLATION goes out again once their handle caching is broken
     /// (see `oplocks`). At most one per op in flight.
     retry_copies: BTreeMap<OpId, OpRequest>,
+    /// The files of opens the server itself is closing at the backend (cleanup after a
+    /// tree, session or connection went, an open made for a connection that is gone, a
+    /// purged durable open), by op. A CREATE of such a file is held until they complete:
+    /// an asynchronous backend may still hold the old handle, and the open would meet a
+    /// sharing violation that the client never caused.
+    closing: BTreeMap<OpId, FileKey>,
 }
 
 impl Server {
@@ -236,6 +244,7 @@ impl Server {
             preserved: BTreeMap::new(),
             leases: BTreeMap::new(),
             retry_copies: BTreeMap::new(),
+            closing: BTreeMap::new(),
         }
     }
 
@@ -362,16 +371,18 @@ impl Server {
         self.last_now = self.last_now.max(now);
         let owner = self.ops.remove(&op);
         let retry = self.retry_copies.remove(&op);
+        self.closing.remove(&op);
         if let Some(OpOwner::OrphanCreate {
             ch,
             open,
             session,
             tree,
             share,
+            file,
         }) = owner
         {
             if matches!(result, Ok(OpReply::Create(_))) {
-                self.orphan_close(ch, open, session, tree, share);
+                self.orphan_close(ch, open, session, tree, share, file);
             }
             return;
         }
@@ -566,12 +577,14 @@ impl Server {
                         open,
                         session,
                         tree,
+                        ref file,
                         ..
                     } => OpOwner::OrphanCreate {
                         ch,
                         open,
                         session,
                         tree,
+                        file: file.clone(),
                         share: self
                             .sessions
                             .get(&session)
@@ -651,6 +664,7 @@ impl Server {
                 String::new(),
             )
         });
+        self.closing.insert(id, open.file.clone());
         let now = self.filetime(self.last_now);
         let write_time = self.times.closing(open.id, now);
         self.outbox.push_back(ServerOutput::Op(OpRequest {
@@ -680,10 +694,12 @@ impl Server {
         session: SessionId,
         tree: TreeId,
         share: String,
+        file: FileKey,
     ) {
         let id = OpId(self.next_op);
         self.next_op += 1;
         self.ops.insert(id, OpOwner::Internal);
+        self.closing.insert(id, file);
         self.outbox.push_back(ServerOutput::Op(OpRequest {
             id,
             ctx: OpContext {

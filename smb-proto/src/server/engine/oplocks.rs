@@ -148,7 +148,7 @@ fn copy_create(r: &OpRequest) -> Option<OpRequest> {
 }
 
 /// Whether two keys name the same file: same share and the same path or file index.
-fn same_file(a: &FileKey, b: &FileKey) -> bool {
+pub(super) fn same_file(a: &FileKey, b: &FileKey) -> bool {
     ((a.index != 0 && a.index == b.index) || a.path == b.path) && a.share == b.share
 }
 
@@ -254,7 +254,7 @@ impl Server {
         {
             self.retry_copies.insert(id, copy);
         }
-        if holder.is_none() && leases.is_empty() {
+        if holder.is_none() && leases.is_empty() && !self.closing_file(&file) {
             return Ok(r);
         }
         let (holder, to) = match holder {
@@ -297,6 +297,12 @@ impl Server {
             },
         );
         Ok(r)
+    }
+
+    /// Whether the server is closing an open of `file` at the backend (see
+    /// `Server::closing`).
+    fn closing_file(&self, file: &FileKey) -> bool {
+        self.closing.values().any(|f| same_file(f, file))
     }
 
     /// The op the chain's current request is waiting for.
@@ -757,9 +763,10 @@ impl Server {
                             session,
                             tree,
                             share,
+                            file,
                         }) = owner
                     {
-                        self.orphan_close(ch, open, session, tree, share);
+                        self.orphan_close(ch, open, session, tree, share, file);
                     }
                     continue;
                 }
@@ -817,6 +824,10 @@ impl Server {
                     }
                     continue;
                 }
+            }
+            // Nor while the server still closes an open of the file at the backend.
+            if is_request && create && self.closing_file(&file) {
+                continue;
             }
             match self.held.remove(&id).map(|h| h.pending) {
                 Some(Pending::Request(r)) => self.outbox.push_back(ServerOutput::Op(r)),

@@ -152,7 +152,11 @@ impl Server {
                             .unwrap_or_default()
                     });
                 if let Some(share) = share {
-                    self.orphan_close(ch, *open, *session, *tree, share);
+                    let file = FileKey {
+                        index: c.file_index,
+                        ..file.clone()
+                    };
+                    self.orphan_close(ch, *open, *session, *tree, share, file);
                     return Err(NtStatus::USER_SESSION_DELETED);
                 }
                 let file = FileKey {
