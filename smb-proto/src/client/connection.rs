@@ -162,6 +162,9 @@ struct Session {
     /// Every message must be encrypted (SESSION_FLAG_ENCRYPT_DATA or our own requirement).
     encrypt: bool,
     ready: bool,
+    /// LOGOFF was sent: no new requests; the session (and its keys, to verify the answers
+    /// still due) goes once nothing of it is in flight.
+    ending: bool,
     trees: BTreeMap<TreeId, Tree>,
 }
 
@@ -450,14 +453,17 @@ impl Connection {
     /// Logs a session off.
     pub fn logoff(&mut self, now: Instant, session: SessionId) -> Result<RequestId, SendError> {
         self.ready_session(session)?;
-        self.send(
+        let (id, _) = self.send(
             now,
             session,
             TreeId(0),
             LogoffRequest.into(),
             Purpose::Logoff,
-        )
-        .map(|(id, _)| id)
+        )?;
+        if let Some(s) = self.sessions.get_mut(&session) {
+            s.ending = true;
+        }
+        Ok(id)
     }
 
     /// Sends any file command (CREATE, READ, WRITE, CLOSE, QUERY_*, SET_INFO, IOCTL, LOCK,
@@ -727,7 +733,7 @@ impl Connection {
         self.ready()?;
         self.sessions
             .get(&session)
-            .filter(|s| s.ready)
+            .filter(|s| s.ready && !s.ending)
             .ok_or(SendError::NoSession(session))
     }
 
@@ -1227,11 +1233,46 @@ impl Connection {
         let session_id = pending.session;
         let is_setup = matches!(pending.purpose, Purpose::SessionSetup(_));
 
+        // An answer belongs to the session of the request it answers. The header's SessionId
+        // is whatever the sender wrote, so it must name that session; and that session, not
+        // the one the header names, decides what protection the answer needs. (Judged by the
+        // header alone, an answer naming session 0 or an unknown one would be taken
+        // unverified.) A SESSION_SETUP answer names the new session.
+        if !is_setup && header.session_id != session_id {
+            return Err(ProtocolViolation::WrongSession {
+                request: session_id,
+                response: header.session_id,
+            });
+        }
+        if !is_setup && session_id != SessionId(0) && !self.sessions.contains_key(&session_id) {
+            return Err(ProtocolViolation::Unexpected(
+                "an answer for a session this connection no longer holds",
+            ));
+        }
+
+        // A session being logged off may see its last requests answered with
+        // STATUS_USER_SESSION_DELETED that the server, having dropped the keys, can neither
+        // sign nor seal (MS-SMB2 3.3.5.2.9). Such an answer cannot be believed, so it is not
+        // delivered as the server's status: the request ends with its outcome unknown.
+        if !is_setup
+            && self.sessions.get(&session_id).is_some_and(|s| s.ending)
+            && header.status == NtStatus::USER_SESSION_DELETED
+            && !(encrypted_for.is_some()
+                || header.flags.contains(HeaderFlags::SIGNED)
+                    && self.verify(session_id, msg.clone()).is_ok())
+        {
+            if let Some(p) = self.pending.remove(&header.message_id) {
+                self.fail(p.id, RequestError::SessionEnded);
+            }
+            self.reap_session(session_id);
+            return Ok(());
+        }
+
         // Signing and encryption rules for everything after authentication
         // (MS-SMB2 3.2.5.1.3). The final SESSION_SETUP response is checked by its handler.
         if !is_setup
             && encrypted_for.is_none()
-            && let Some(s) = self.sessions.get(&header.session_id)
+            && let Some(s) = self.sessions.get(&session_id)
             && s.ready
             && s.crypto.is_some()
         {
@@ -1244,7 +1285,7 @@ impl Connection {
                 return Err(ProtocolViolation::Unencrypted(header.message_id));
             }
             if header.flags.contains(HeaderFlags::SIGNED) {
-                msg = self.verify(header.session_id, msg)?;
+                msg = self.verify(session_id, msg)?;
             } else if s.signing_required {
                 return Err(ProtocolViolation::Unsigned(header.message_id));
             }
@@ -1254,6 +1295,29 @@ impl Connection {
             return Err(ProtocolViolation::UnknownMessageId(header.message_id));
         };
         let response = decode_response(&msg)?;
+        let handled = self.on_response(now, pending, session_id, msg, response);
+        self.reap_session(session_id);
+        handled
+    }
+
+    /// Forgets a logged-off session once none of its requests is in flight.
+    fn reap_session(&mut self, session: SessionId) {
+        if self.sessions.get(&session).is_some_and(|s| s.ending)
+            && !self.pending.values().any(|p| p.session == session)
+        {
+            self.sessions.remove(&session);
+        }
+    }
+
+    /// Hands a verified response to what its request was for.
+    fn on_response(
+        &mut self,
+        now: Instant,
+        pending: Pending,
+        session_id: SessionId,
+        msg: Bytes,
+        response: Response,
+    ) -> Result<(), ProtocolViolation> {
         match pending.purpose {
             Purpose::Negotiate => self.on_negotiate(&msg, response),
             Purpose::SessionSetup(setup) => {
@@ -1285,7 +1349,7 @@ impl Connection {
                 Ok(())
             }
             Purpose::Logoff => {
-                self.sessions.remove(&session_id);
+                // The session goes once its other answers are in (`reap_session`).
                 self.deliver(pending.id, response);
                 Ok(())
             }
@@ -1505,6 +1569,7 @@ impl Connection {
                 signing_required: signing_required || !anonymous,
                 encrypt,
                 ready: true,
+                ending: false,
                 trees: BTreeMap::new(),
             },
         );

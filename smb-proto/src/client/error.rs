@@ -110,6 +110,14 @@ pub enum ProtocolViolation {
     /// A TRANSFORM message names a session we do not have.
     #[error("TRANSFORM for unknown session {0}")]
     UnknownSession(SessionId),
+    /// A response names another session than the request it answers.
+    #[error("response for session {response} answers a request of session {request}")]
+    WrongSession {
+        /// The request's SessionId.
+        request: SessionId,
+        /// The SessionId the response names.
+        response: SessionId,
+    },
     /// A decrypted message's SessionId differs from its TRANSFORM's.
     #[error("decrypted message for session {inner} inside a TRANSFORM for {outer}")]
     SessionMismatch {
@@ -162,6 +170,12 @@ pub enum RequestError {
     /// The connection closed before the response arrived.
     #[error("connection closed: {0}")]
     ConnectionClosed(CloseReason),
+    /// The session was logged off before the answer came, and the server answered with a
+    /// STATUS_USER_SESSION_DELETED it could no longer sign or seal. Whether the request took
+    /// effect is unknown (as with a closed connection): an unverifiable status is not taken
+    /// as the server's word.
+    #[error("the session was logged off before the answer came")]
+    SessionEnded,
 }
 
 /// Why the connection closed.
