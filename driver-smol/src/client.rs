@@ -6,6 +6,10 @@
 //! Large frame buffers are reused: sent WRITE frames for [`Client::write_buf`]
 //! ([`crate::frame_pool`]), READ data handed back through [`Client::recycle`]
 //! ([`crate::frame_reader`]); both are bounded and dropped when the connection goes quiet.
+//! Multichannel: [`Client::connect_channel`] opens a further connection for a session of
+//! another `Client` and binds the session to it ([`Client::session_binding`] and
+//! [`Client::bind_session`] are the steps); each `Client` then carries the requests given to
+//! it.
 //! Must not: make protocol decisions. Every rule lives in the sans-IO core; this module only
 //! moves bytes, time and commands.
 
@@ -19,7 +23,7 @@ use futures_lite::{AsyncRead, AsyncWrite, FutureExt};
 use smb_proto::auth::{Initiator, InitiatorConfig, SpnegoInitiator, ntlm::Credentials};
 use smb_proto::client::{
     BreakNotification, ClientConfig, CloseReason, Connection, Event, Negotiated, Output,
-    RequestError, RequestId, SendError, WriteAt, WriteBuf, WriteRefused,
+    RequestError, RequestId, SendError, SessionBinding, WriteAt, WriteBuf, WriteRefused,
 };
 use smb_proto::io::{Clock, Input, TransportKind};
 use smb_proto::rng::SeededRng;
@@ -91,6 +95,15 @@ enum Command {
         initiator: Box<dyn Initiator>,
         reply: Reply<(SessionId, SessionFlags)>,
     },
+    ExportBinding {
+        session: SessionId,
+        reply: Reply<SessionBinding>,
+    },
+    Bind {
+        binding: Box<SessionBinding>,
+        initiator: Box<dyn Initiator>,
+        reply: Reply<(SessionId, SessionFlags)>,
+    },
     TreeConnect {
         session: SessionId,
         share: String,
@@ -104,6 +117,11 @@ enum Command {
     Logoff {
         session: SessionId,
         reply: Reply<Response>,
+    },
+    /// The session is being logged off on another channel.
+    EndSession {
+        session: SessionId,
+        reply: Reply<()>,
     },
     Request {
         session: SessionId,
@@ -136,7 +154,11 @@ impl Command {
     /// Answers a command that will never be issued (the connection closed first).
     fn fail(self, e: ClientError) {
         match self {
-            Command::SessionSetup { reply, .. } => drop(reply.try_send(Err(e))),
+            Command::SessionSetup { reply, .. } | Command::Bind { reply, .. } => {
+                drop(reply.try_send(Err(e)))
+            }
+            Command::ExportBinding { reply, .. } => drop(reply.try_send(Err(e))),
+            Command::EndSession { reply, .. } => drop(reply.try_send(Err(e))),
             Command::TreeConnect { reply, .. } => drop(reply.try_send(Err(e))),
             Command::TreeDisconnect { reply, .. }
             | Command::Logoff { reply, .. }
@@ -201,8 +223,14 @@ pub struct Client {
     breaks: async_channel::Receiver<BreakNotification>,
     pool: FramePool,
     read_buffers: BufferReturn,
+    /// The connections that carry (or may carry) this one's sessions: itself, and every
+    /// channel bound with [`Client::connect_channel`] from it or from one of them. A LOGOFF
+    /// on one ends the session on all (held weakly, so dropping a `Client` still closes it).
+    channels: Channels,
     _task: smol::Task<()>,
 }
+
+type Channels = Arc<std::sync::Mutex<Vec<async_channel::WeakSender<Command>>>>;
 
 /// How many break notifications wait for the application before the oldest unread ones are
 /// dropped (a server flooding breaks must not grow memory without bound).
@@ -212,9 +240,12 @@ impl std::fmt::Debug for Command {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Command::SessionSetup { .. } => "SessionSetup",
+            Command::ExportBinding { .. } => "ExportBinding",
+            Command::Bind { .. } => "Bind",
             Command::TreeConnect { .. } => "TreeConnect",
             Command::TreeDisconnect { .. } => "TreeDisconnect",
             Command::Logoff { .. } => "Logoff",
+            Command::EndSession { .. } => "EndSession",
             Command::Request { .. } => "Request",
             Command::Compound { .. } => "Compound",
             Command::Cancel { .. } => "Cancel",
@@ -281,7 +312,9 @@ impl Client {
             .recv()
             .await
             .map_err(|_| ClientError::Io("connection task ended during NEGOTIATE".into()))??;
+        let channels = Arc::new(std::sync::Mutex::new(vec![tx.downgrade()]));
         Ok(Client {
+            channels,
             commands: tx,
             negotiated,
             server,
@@ -358,6 +391,94 @@ impl Client {
         domain: &str,
         password: &str,
     ) -> Result<SessionId, ClientError> {
+        let initiator = self.ntlm(user, domain, password)?;
+        self.session_setup(initiator).await.map(|(s, _)| s)
+    }
+
+    /// Exports an authenticated SMB 3.x session of this connection for binding to another
+    /// connection ([`Client::bind_session`]; see [`SessionBinding`]).
+    pub async fn session_binding(&self, session: SessionId) -> Result<SessionBinding, ClientError> {
+        self.call(|reply| Command::ExportBinding { session, reply })
+            .await
+    }
+
+    /// Binds the session `binding` describes to this connection as another channel
+    /// (multichannel, MS-SMB2 3.2.4.2.3), authenticating afresh with `initiator` (the same
+    /// user). The connection must have been made with the session's ClientGuid
+    /// (`ClientConfig::client_guid = Some(binding.client_guid().0)`) and negotiate the
+    /// session's dialect; [`Client::connect_channel`] does all of it, and also joins the two
+    /// clients so that a [`Client::logoff`] on either ends the session on both (a session
+    /// bound with this method alone is not told of a LOGOFF on another client: its next
+    /// request would meet an answer that cannot be verified and close its connection).
+    pub async fn bind_session(
+        &self,
+        binding: SessionBinding,
+        initiator: Box<dyn Initiator>,
+    ) -> Result<(SessionId, SessionFlags), ClientError> {
+        let binding = Box::new(binding);
+        self.call(|reply| Command::Bind {
+            binding,
+            initiator,
+            reply,
+        })
+        .await
+    }
+
+    /// [`Client::bind_session`] with NTLMv2 inside SPNEGO.
+    pub async fn bind(
+        &self,
+        binding: SessionBinding,
+        user: &str,
+        domain: &str,
+        password: &str,
+    ) -> Result<SessionId, ClientError> {
+        let initiator = self.ntlm(user, domain, password)?;
+        self.bind_session(binding, initiator).await.map(|(s, _)| s)
+    }
+
+    /// Opens a second TCP connection to `addr` for `from`'s `session` and binds the session
+    /// to it (NTLMv2 as `user`): the new connection takes `from`'s ClientGuid and offers only
+    /// the session's dialect (when `config`'s range holds it; otherwise the binding is refused
+    /// with `BindError::DialectMismatch` if another dialect is negotiated). The session is then used on
+    /// either client with the same SessionId and TreeIds. A [`Client::logoff`] on either ends
+    /// it on both: the other client is told first and refuses the session from then on.
+    pub async fn connect_channel(
+        addr: SocketAddr,
+        mut config: ClientConfig,
+        from: &Client,
+        session: SessionId,
+        user: &str,
+        domain: &str,
+        password: &str,
+    ) -> Result<Client, ClientError> {
+        let binding = from.session_binding(session).await?;
+        config.client_guid = Some(binding.client_guid().0);
+        let d = binding.dialect();
+        if config.min_dialect <= d && d <= config.max_dialect {
+            config.min_dialect = d;
+            config.max_dialect = d;
+        }
+        if config.server_name.is_empty() {
+            config.server_name = from.server.clone();
+        }
+        let mut client = Self::connect(addr, config).await?;
+        client.bind(binding, user, domain, password).await?;
+        // One group with `from`'s channels: a LOGOFF on any ends the session on all.
+        {
+            let mut group = from.channels.lock().unwrap_or_else(|e| e.into_inner());
+            group.retain(|w| w.upgrade().is_some());
+            group.push(client.commands.downgrade());
+        }
+        client.channels = from.channels.clone();
+        Ok(client)
+    }
+
+    fn ntlm(
+        &self,
+        user: &str,
+        domain: &str,
+        password: &str,
+    ) -> Result<Box<dyn Initiator>, ClientError> {
         let config = Arc::new(InitiatorConfig {
             credentials: Credentials::from_password(user, domain, password),
             workstation: "SMB-QUIC".into(),
@@ -370,9 +491,7 @@ impl Client {
             .fork();
         let now = self.clock.map(|c| c.filetime(Instant::now())).unwrap_or(0);
         let initiator = SpnegoInitiator::new(config, &self.server, now, rng)?;
-        self.session_setup(Box::new(initiator))
-            .await
-            .map(|(s, _)| s)
+        Ok(Box::new(initiator))
     }
 
     /// Connects to a share (`share` or `\\server\share`).
@@ -407,6 +526,28 @@ impl Client {
 
     /// Logs a session off.
     pub async fn logoff(&self, session: SessionId) -> Result<(), ClientError> {
+        // The session's other channels stop using it first (their answers still due are
+        // verified; see `Connection::end_session`), so that none sends a request the server
+        // would answer only with a STATUS_USER_SESSION_DELETED it can no longer sign.
+        let others: Vec<_> = self
+            .channels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .filter_map(|w| w.upgrade())
+            .filter(|c| !c.same_channel(&self.commands))
+            .collect();
+        for other in others {
+            let (reply, done) = async_channel::bounded(1);
+            if other
+                .send(Command::EndSession { session, reply })
+                .await
+                .is_ok()
+            {
+                // A connection that has closed, or never had the session, has nothing to end.
+                let _ = done.recv().await;
+            }
+        }
         self.call(|reply| Command::Logoff { session, reply })
             .await
             .map(|_| ())
@@ -687,6 +828,24 @@ fn issue(
                 None
             }
         },
+        Command::ExportBinding { session, reply } => {
+            let _ = reply.try_send(conn.session_binding(session).map_err(ClientError::from));
+            None
+        }
+        Command::Bind {
+            binding,
+            initiator,
+            reply,
+        } => match conn.bind_session(now, *binding, initiator) {
+            Ok(id) => {
+                waiters.insert(id, Waiter::Setup(reply));
+                None
+            }
+            Err(e) => {
+                let _ = reply.try_send(Err(e.into()));
+                None
+            }
+        },
         Command::TreeConnect {
             session,
             share,
@@ -715,6 +874,10 @@ fn issue(
                 reply
             }
         ),
+        Command::EndSession { session, reply } => {
+            let _ = reply.try_send(conn.end_session(session).map_err(ClientError::from));
+            None
+        }
         Command::Logoff { session, reply } => go!(
             conn.logoff(now, session),
             reply,

@@ -64,8 +64,22 @@ impl SessionCrypto {
         preauth: Option<&[u8; 64]>,
         rng: &mut SeededRng,
     ) -> Result<Self, CryptoError> {
-        let backend = Backend::preferred();
         let keys = SessionKeys::derive(dialect, cipher, session_key, preauth)?;
+        Self::from_keys(role, dialect, cipher, signing, &keys, rng)
+    }
+
+    /// Builds the key schedules from keys already derived: a session's keys carried to another
+    /// connection it is bound to (MS-SMB2 3.2.4.1.8: every channel seals with the session's
+    /// keys), with a nonce sequence of this connection's own.
+    pub fn from_keys(
+        role: Role,
+        dialect: u16,
+        cipher: Option<CipherId>,
+        signing: Option<SigningAlgorithm>,
+        keys: &SessionKeys,
+        rng: &mut SeededRng,
+    ) -> Result<Self, CryptoError> {
+        let backend = Backend::preferred();
         let alg = signing_algorithm_for(dialect, signing)?;
         let signer = Signer::new(alg, keys.signing.as_bytes(), backend)?;
         let is_server = role == Role::Server;
@@ -93,6 +107,24 @@ impl SessionCrypto {
             opener,
             application_key,
         })
+    }
+
+    /// Replaces the signer with a bound channel's own (MS-SMB2 3.2.5.3.3, 3.3.5.5.3):
+    /// Channel.SigningKey is derived like a session's signing key, from the session key of
+    /// the binding's authentication and, on 3.1.1, the channel's own preauth hash (the new
+    /// connection's NEGOTIATE and the binding's SESSION_SETUP exchange). The ciphers stay the
+    /// session's.
+    pub fn use_channel_signing_key(
+        &mut self,
+        dialect: u16,
+        signing: Option<SigningAlgorithm>,
+        session_key: &[u8],
+        preauth: Option<&[u8; 64]>,
+    ) -> Result<(), CryptoError> {
+        let keys = SessionKeys::derive(dialect, None, session_key, preauth)?;
+        let alg = signing_algorithm_for(dialect, signing)?;
+        self.signer = Signer::new(alg, keys.signing.as_bytes(), Backend::preferred())?;
+        Ok(())
     }
 
     /// Whether this session can encrypt (a cipher was negotiated and keys derived).

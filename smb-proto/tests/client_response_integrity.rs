@@ -360,3 +360,36 @@ fn forged_data_under_another_session_id_is_refused() {
         assert_refused(&mut h, id, frame, what);
     }
 }
+
+/// `end_session` (the session is being logged off on another channel) works like a LOGOFF of
+/// our own: nothing new goes out, the answer still due is verified and delivered, then the
+/// session is forgotten.
+#[test]
+fn a_session_ended_for_another_channel_drains_like_a_logoff() {
+    let InFlight {
+        mut h,
+        s,
+        t,
+        id,
+        frame,
+        ..
+    } = read_in_flight();
+    h.client.end_session(s).expect("end");
+    let now = h.now;
+    assert!(matches!(
+        h.client
+            .request(now, s, t, requests::read(FileId::RELATED, 0, 1).into()),
+        Err(SendError::NoSession(_))
+    ));
+    let answers = answers_by_command(&mut h, vec![frame]);
+    let events = deliver(&mut h, answer_of(&answers, Command::READ));
+    assert!(
+        matches!(answer_to(&events, id), Some(Ok(_))),
+        "the READ's signed answer is delivered: {events:?}"
+    );
+    assert!(
+        matches!(h.client.end_session(s), Err(SendError::NoSession(_))),
+        "the session is forgotten once its answers are in"
+    );
+    assert!(!h.client.is_closed());
+}

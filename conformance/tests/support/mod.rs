@@ -1,2 +1,3 @@
+pub mod channels;
 pub mod our_server;
 pub mod requests;

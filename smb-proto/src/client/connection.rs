@@ -1,7 +1,8 @@
 //! The client connection state machine (MS-SMB2 3.2).
 //!
 //! Owns: one transport connection's protocol state: NEGOTIATE and the preauth hash, sessions
-//! and their keys, tree connects, credits and MessageIds, outstanding requests with their
+//! and their keys (sessions created here and sessions bound here from another connection,
+//! with this channel's own signing key), tree connects, credits and MessageIds, outstanding requests with their
 //! deadlines, interim responses, signing and encryption of every message, keepalive echoes.
 //! Must not: do I/O, read a clock or the OS RNG, or block. Bytes, time and closure come in
 //! through [`Connection::handle_input`]; bytes, events and the next deadline come out of
@@ -12,11 +13,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
-use smb_crypto::PreauthHash;
+use smb_crypto::{PreauthHash, SessionKeys};
 
+use super::binding::SessionBinding;
 use super::breaks::{BreakNotification, lease_ack, oplock_ack};
 use super::config::{ClientConfig, SigningPolicy};
-use super::error::{CloseReason, ProtocolViolation, RequestError, SendError};
+use super::error::{BindError, CloseReason, ProtocolViolation, RequestError, SendError};
 use super::negotiate::{Negotiated, build_request, validate_response};
 use super::write_buf::{WriteAt, WriteBuf, WriteRefused};
 use crate::auth::{Initiator, InitiatorStep, SessionKey};
@@ -33,6 +35,7 @@ use crate::wire::fsctl::{ValidateNegotiateInfoRequest, ValidateNegotiateInfoResp
 use crate::wire::header::{Header, HeaderFlags, HeaderId};
 use crate::wire::ioctl::{CtlCode, IoctlFlags, IoctlRequest};
 use crate::wire::message::{RequestBody, Response, ResponseBody, ResponsePayload, decode_response};
+use crate::wire::negotiate::Capabilities;
 use crate::wire::negotiate::NegotiateRequest;
 use crate::wire::read::Channel;
 use crate::wire::session_setup::{SessionFlags, SessionSetupFlags, SessionSetupRequest};
@@ -118,6 +121,8 @@ struct Setup {
     preauth: Option<PreauthHash>,
     /// The id `session_setup` returned: every leg completes under it.
     origin: Option<RequestId>,
+    /// A binding of an existing session to this connection (MS-SMB2 3.2.4.2.3).
+    binding: bool,
 }
 
 #[derive(Debug)]
@@ -165,6 +170,12 @@ struct Session {
     /// LOGOFF was sent: no new requests; the session (and its keys, to verify the answers
     /// still due) goes once nothing of it is in flight.
     ending: bool,
+    /// A binding SESSION_SETUP is in progress: its legs are signed with the session's key
+    /// (`crypto` holds it until the channel's own key replaces it).
+    binding: bool,
+    /// The session's derived keys, kept to export the session to another channel (3.x,
+    /// authenticated sessions only).
+    keys: Option<SessionKeys>,
     trees: BTreeMap<TreeId, Tree>,
 }
 
@@ -371,8 +382,149 @@ impl Connection {
             initiator,
             preauth,
             origin: None,
+            binding: false,
         });
         self.send_setup(now, SessionId(0), token, setup)
+    }
+
+    /// Exports an authenticated SMB 3.x session of this connection so that another
+    /// connection to the same server can bind it as a further channel
+    /// ([`Connection::bind_session`]). Fails with [`SendError::Binding`] when the session
+    /// cannot be bound: not 3.x, no MULTI_CHANNEL capability, anonymous or guest.
+    pub fn session_binding(&mut self, session: SessionId) -> Result<SessionBinding, SendError> {
+        let n = self.ready()?.clone();
+        if !n.dialect.is_smb3() {
+            return Err(BindError::NotSmb3(n.dialect).into());
+        }
+        if !n.capabilities.contains(Capabilities::MULTI_CHANNEL) {
+            return Err(BindError::NoMultiChannel.into());
+        }
+        let s = self.ready_session(session)?;
+        let keys = s.keys.clone().ok_or(BindError::NoKeys)?;
+        let trees = s.trees.iter().map(|(t, tree)| (*t, tree.encrypt)).collect();
+        let (signing_required, encrypt) = (s.signing_required, s.encrypt);
+        Ok(SessionBinding {
+            session,
+            dialect: n.dialect,
+            cipher: n.cipher,
+            signing_algorithm: n.signing_algorithm,
+            client_guid: self.client_guid,
+            server_guid: n.server_guid,
+            keys,
+            signing_required,
+            encrypt,
+            trees,
+            diversifier: self.rng.bytes::<32>(),
+        })
+    }
+
+    /// Binds the session `binding` describes to this connection as another channel
+    /// (MS-SMB2 3.2.4.2.3): a SESSION_SETUP with SMB2_SESSION_FLAG_BINDING and the session's
+    /// SessionId, authenticated afresh by `initiator` (the same user), its legs signed with
+    /// the session's signing key. This connection must have negotiated the session's dialect
+    /// (and on 3.1.1 its cipher and signing algorithm), with MULTI_CHANNEL, the same
+    /// ClientGuid and server. Completion: `Event::SessionReady` once the final response
+    /// verified with the channel's own signing key (3.2.5.3.3), after which the session is
+    /// used on this connection like any other: signed with the channel's key, sealed with the
+    /// session's keys. A refusal by the server is `Event::Response` with its status; the
+    /// session lives on on its other channels.
+    pub fn bind_session(
+        &mut self,
+        now: Instant,
+        binding: SessionBinding,
+        mut initiator: Box<dyn Initiator>,
+    ) -> Result<RequestId, SendError> {
+        let n = self.ready()?.clone();
+        if !n.dialect.is_smb3() {
+            return Err(BindError::NotSmb3(n.dialect).into());
+        }
+        if n.dialect != binding.dialect {
+            return Err(BindError::DialectMismatch {
+                session: binding.dialect,
+                connection: n.dialect,
+            }
+            .into());
+        }
+        if !n.capabilities.contains(Capabilities::MULTI_CHANNEL) {
+            return Err(BindError::NoMultiChannel.into());
+        }
+        if n.transport_security {
+            return Err(BindError::TransportSecurity.into());
+        }
+        // 3.3.5.5.2: on 3.1.1 the server refuses a binding whose connection negotiated
+        // another cipher or signing algorithm than the session's.
+        if n.dialect == Dialect::SMB3_1_1 {
+            if n.cipher != binding.cipher {
+                return Err(BindError::CipherMismatch.into());
+            }
+            if n.signing_algorithm != binding.signing_algorithm {
+                return Err(BindError::SigningAlgorithmMismatch.into());
+            }
+        }
+        if self.client_guid != binding.client_guid {
+            return Err(BindError::ClientGuidMismatch.into());
+        }
+        if n.server_guid != binding.server_guid {
+            return Err(BindError::ServerGuidMismatch.into());
+        }
+        let sid = binding.session;
+        if self.sessions.contains_key(&sid) {
+            return Err(BindError::AlreadyBound(sid).into());
+        }
+        let hint = n.security_buffer.clone();
+        let step = initiator.step(if hint.is_empty() { None } else { Some(&hint) })?;
+        let InitiatorStep::Continue { token } = step else {
+            return Err(SendError::Auth(crate::auth::AuthError::Unexpected(
+                "mechanism finished before sending a token",
+            )));
+        };
+        // The nonce source of this channel: ours, diversified by the exporting connection.
+        let mut seed = self.rng.bytes::<32>();
+        for (d, x) in seed.iter_mut().zip(binding.diversifier) {
+            *d ^= x;
+        }
+        let crypto = SessionCrypto::from_keys(
+            Role::Client,
+            n.dialect.0,
+            n.cipher,
+            n.signing_algorithm,
+            &binding.keys,
+            &mut SeededRng::from_seed(seed),
+        )
+        .map_err(|e| SendError::Security(e.into()))?;
+        self.sessions.insert(
+            sid,
+            Session {
+                crypto: Some(crypto),
+                signing_required: binding.signing_required,
+                encrypt: binding.encrypt,
+                ready: false,
+                ending: false,
+                binding: true,
+                keys: Some(binding.keys),
+                trees: binding
+                    .trees
+                    .iter()
+                    .map(|(t, encrypt)| (*t, Tree { encrypt: *encrypt }))
+                    .collect(),
+            },
+        );
+        // 3.2.5.3.3 / 3.1.4.2: on 3.1.1 the channel's preauth hash starts from this
+        // connection's NEGOTIATE exchange and runs over the binding's SESSION_SETUPs.
+        let preauth = if n.dialect == Dialect::SMB3_1_1 {
+            self.preauth.clone()
+        } else {
+            None
+        };
+        let setup = Box::new(Setup {
+            initiator,
+            preauth,
+            origin: None,
+            binding: true,
+        });
+        self.send_setup(now, sid, token, setup).inspect_err(|_| {
+            self.sessions.remove(&sid);
+        })
     }
 
     fn send_setup(
@@ -387,7 +539,11 @@ impl Connection {
             security_mode.insert(crate::wire::negotiate::SecurityMode::SIGNING_REQUIRED);
         }
         let body = SessionSetupRequest {
-            flags: SessionSetupFlags::empty(),
+            flags: if setup.binding {
+                SessionSetupFlags::BINDING
+            } else {
+                SessionSetupFlags::empty()
+            },
             security_mode,
             capabilities: crate::wire::negotiate::Capabilities::DFS,
             channel: 0,
@@ -464,6 +620,23 @@ impl Connection {
             s.ending = true;
         }
         Ok(id)
+    }
+
+    /// Ends `session` on this connection without a LOGOFF of its own, because it is being
+    /// logged off on another channel of it (a LOGOFF ends a session on every channel,
+    /// MS-SMB2 3.3.5.6). Call it before that LOGOFF is sent. As after [`Connection::logoff`],
+    /// no new request may use the session; answers still due are verified with its keys, and
+    /// one the server can no longer sign (STATUS_USER_SESSION_DELETED) ends its request with
+    /// [`RequestError::SessionEnded`]. The session is forgotten once nothing of it is in flight.
+    pub fn end_session(&mut self, session: SessionId) -> Result<(), SendError> {
+        let s = self
+            .sessions
+            .get_mut(&session)
+            .filter(|s| s.ready)
+            .ok_or(SendError::NoSession(session))?;
+        s.ending = true;
+        self.reap_session(session);
+        Ok(())
     }
 
     /// Sends any file command (CREATE, READ, WRITE, CLOSE, QUERY_*, SET_INFO, IOCTL, LOCK,
@@ -802,8 +975,14 @@ impl Connection {
             return Ok(Protection::None);
         };
         if !s.ready {
-            // Only the binding / re-auth legs of SESSION_SETUP would be signed; we do neither.
-            return Ok(Protection::None);
+            // A binding's SESSION_SETUP legs are signed with the session's signing key
+            // (MS-SMB2 3.2.4.1.1), never sealed: the server checks the signature to find the
+            // session. We do not re-authenticate sessions.
+            return Ok(if s.binding {
+                Protection::Sign
+            } else {
+                Protection::None
+            });
         }
         let tree_encrypt = tree
             .and_then(|t| s.trees.get(&t))
@@ -1439,6 +1618,14 @@ impl Connection {
     ) -> Result<(), ProtocolViolation> {
         let sid = response.header.session_id;
         let status = response.header.status;
+        // 3.2.5.1.3: a binding's answers other than the final success are signed with the
+        // session's signing key, which this connection holds until the binding completes.
+        // USER_SESSION_DELETED (the session is gone) is the exception: the server has no key
+        // left to sign it with (see `handle_message`).
+        if setup.binding && status != NtStatus::SUCCESS && status != NtStatus::USER_SESSION_DELETED
+        {
+            self.verify_binding_leg(sid, &raw)?;
+        }
         let ResponsePayload::Body(ResponseBody::SessionSetup(body)) = &response.payload else {
             self.sessions.remove(&sid);
             self.deliver(id, response);
@@ -1501,6 +1688,103 @@ impl Connection {
         Ok(())
     }
 
+    /// Verifies a signed interim (or failed) answer to a binding's SESSION_SETUP with the
+    /// session's signing key. An unsigned one is let through: it is hashed into the channel's
+    /// preauth hash (3.1.1) and the final answer must verify with the key that hash yields.
+    fn verify_binding_leg(&self, sid: SessionId, raw: &Bytes) -> Result<(), ProtocolViolation> {
+        let Some(crypto) = self.sessions.get(&sid).and_then(|s| s.crypto.as_ref()) else {
+            return Ok(());
+        };
+        if !is_signed(raw) {
+            return Ok(());
+        }
+        let mut buf = BytesMut::from(&raw[..]);
+        crypto
+            .verify(&mut buf)
+            .map_err(|e| ProtocolViolation::Verification(message_id_of(raw), e))
+    }
+
+    /// Completes a binding (MS-SMB2 3.2.5.3.3): derives the channel's signing key from this
+    /// authentication's session key (and on 3.1.1 the channel's preauth hash), verifies the
+    /// final response with it, and makes the session usable on this connection.
+    fn establish_channel(
+        &mut self,
+        id: RequestId,
+        sid: SessionId,
+        flags: SessionFlags,
+        key: SessionKey,
+        setup: &Setup,
+        raw: Bytes,
+    ) -> Result<(), Establish> {
+        let outcome = self.bind_channel_key(sid, flags, key, setup, &raw);
+        if outcome.is_err() {
+            self.sessions.remove(&sid);
+            return outcome;
+        }
+        let dialect = self.negotiated().map(|n| n.dialect);
+        if matches!(dialect, Some(Dialect::SMB3_0 | Dialect::SMB3_0_2)) {
+            // This connection's NEGOTIATE is validated too, signed with the channel's key.
+            self.validate_negotiate(id, sid, flags)
+                .map_err(|_| Establish::Refused("could not send VALIDATE_NEGOTIATE_INFO"))?;
+        } else {
+            self.emit(Event::SessionReady {
+                id,
+                session: sid,
+                flags,
+            });
+        }
+        Ok(())
+    }
+
+    fn bind_channel_key(
+        &mut self,
+        sid: SessionId,
+        flags: SessionFlags,
+        key: SessionKey,
+        setup: &Setup,
+        raw: &Bytes,
+    ) -> Result<(), Establish> {
+        let n = match &self.state {
+            State::Ready(n) => n.clone(),
+            _ => return Err(Establish::Refused("connection is not negotiated")),
+        };
+        // 3.2.5.3.3: a guest binding is refused (STATUS_INVALID_NETWORK_RESPONSE).
+        if flags.contains(SessionFlags::IS_GUEST) || flags.contains(SessionFlags::IS_NULL) {
+            return Err(Establish::Refused("the server bound the session as guest"));
+        }
+        let preauth = setup.preauth.as_ref().map(|h| *h.value());
+        let crypto = self
+            .sessions
+            .get_mut(&sid)
+            .and_then(|s| s.crypto.as_mut())
+            .ok_or(Establish::Refused(
+                "the session went away during the binding",
+            ))?;
+        crypto
+            .use_channel_signing_key(
+                n.dialect.0,
+                n.signing_algorithm,
+                key.as_bytes(),
+                preauth.as_ref(),
+            )
+            .map_err(|_| Establish::Refused("channel key derivation failed"))?;
+        // The final response must be signed with the channel's new key.
+        if !is_signed(raw) {
+            return Err(Establish::Violation(ProtocolViolation::Unsigned(
+                message_id_of(raw),
+            )));
+        }
+        let mut buf = BytesMut::from(&raw[..]);
+        crypto.verify(&mut buf).map_err(|e| {
+            Establish::Violation(ProtocolViolation::Verification(message_id_of(raw), e))
+        })?;
+        if let Some(s) = self.sessions.get_mut(&sid) {
+            s.ready = true;
+            s.binding = false;
+        }
+        Ok(())
+    }
+
     /// Creates the session's keys, verifies the final response and either reports the
     /// session ready or (3.0/3.0.2) validates the negotiation first.
     fn establish(
@@ -1512,6 +1796,9 @@ impl Connection {
         setup: &Setup,
         raw: Bytes,
     ) -> Result<(), Establish> {
+        if setup.binding {
+            return self.establish_channel(id, sid, flags, key, setup, raw);
+        }
         let negotiated = match &self.state {
             State::Ready(n) => n.clone(),
             _ => return Err(Establish::Refused("connection is not negotiated")),
@@ -1527,13 +1814,19 @@ impl Connection {
             ));
         }
         let preauth = setup.preauth.as_ref().map(|h| *h.value());
-        let crypto = SessionCrypto::new(
+        let keys = SessionKeys::derive(
+            negotiated.dialect.0,
+            negotiated.cipher,
+            key.as_bytes(),
+            preauth.as_ref(),
+        )
+        .map_err(|_| Establish::Refused("session key derivation failed"))?;
+        let crypto = SessionCrypto::from_keys(
             Role::Client,
             negotiated.dialect.0,
             negotiated.cipher,
             negotiated.signing_algorithm,
-            key.as_bytes(),
-            preauth.as_ref(),
+            &keys,
             &mut self.rng,
         )
         .map_err(|_| Establish::Refused("session key derivation failed"))?;
@@ -1570,6 +1863,9 @@ impl Connection {
                 encrypt,
                 ready: true,
                 ending: false,
+                binding: false,
+                // Kept for binding further channels (3.x sessions with keys only).
+                keys: (negotiated.dialect.is_smb3() && !anonymous).then_some(keys),
                 trees: BTreeMap::new(),
             },
         );
@@ -1690,6 +1986,22 @@ fn put_frame_header(buf: &mut [u8]) -> Result<(), SendError> {
         .ok_or(SendError::Closed)?
         .copy_from_slice(&hdr);
     Ok(())
+}
+
+/// Whether a raw SMB2 message has SMB2_FLAGS_SIGNED.
+fn is_signed(raw: &[u8]) -> bool {
+    raw.get(16..20)
+        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) & HeaderFlags::SIGNED.bits() != 0)
+        .unwrap_or(false)
+}
+
+/// The MessageId of a raw SMB2 message (0 if it is too short).
+fn message_id_of(raw: &[u8]) -> MessageId {
+    MessageId(u64::from_le_bytes(
+        raw.get(24..32)
+            .and_then(|b| b.try_into().ok())
+            .unwrap_or([0; 8]),
+    ))
 }
 
 fn send_error_text(e: &SendError) -> &'static str {

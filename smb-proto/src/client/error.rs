@@ -61,6 +61,51 @@ pub enum SendError {
     /// This command is issued through a dedicated method (negotiate, session setup, cancel).
     #[error("{0} is issued by the connection itself")]
     ReservedCommand(Command),
+    /// A session cannot be exported for binding, or bound to this connection.
+    #[error(transparent)]
+    Binding(#[from] BindError),
+}
+
+/// Why a session cannot be bound to a connection as another channel (MS-SMB2 3.2.4.2.3,
+/// 3.3.5.5.2). Nothing was sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BindError {
+    /// Session binding needs an SMB 3.x dialect on both connections.
+    #[error("dialect {0} cannot bind sessions (SMB 3.x only)")]
+    NotSmb3(Dialect),
+    /// The server did not announce SMB2_GLOBAL_CAP_MULTI_CHANNEL on this connection (or on
+    /// the session's).
+    #[error("the server does not support multichannel on this connection")]
+    NoMultiChannel,
+    /// The connection negotiated another dialect than the session's.
+    #[error("the session runs dialect {session}, this connection {connection}")]
+    DialectMismatch {
+        /// The session's dialect.
+        session: Dialect,
+        /// This connection's.
+        connection: Dialect,
+    },
+    /// 3.1.1: the connection negotiated another cipher than the session's.
+    #[error("the connection's cipher differs from the session's")]
+    CipherMismatch,
+    /// 3.1.1: the connection negotiated another signing algorithm than the session's.
+    #[error("the connection's signing algorithm differs from the session's")]
+    SigningAlgorithmMismatch,
+    /// The connection's ClientGuid differs from the session's connection's.
+    #[error("the connection's ClientGuid differs from the session's connection's")]
+    ClientGuidMismatch,
+    /// The connection reached another server (ServerGuid differs).
+    #[error("the connection reached another server than the session's")]
+    ServerGuidMismatch,
+    /// The session is anonymous or guest: it has no keys to bind with.
+    #[error("an anonymous or guest session cannot be bound")]
+    NoKeys,
+    /// The session already is (or is being) bound to this connection.
+    #[error("session {0} already is on this connection")]
+    AlreadyBound(SessionId),
+    /// Transport-level security (QUIC) skips signing, which a binding relies on.
+    #[error("binding over a connection without SMB signing is not supported")]
+    TransportSecurity,
 }
 
 /// The server broke the protocol. The connection is closed and every request fails.

@@ -72,7 +72,9 @@ pub fn build_request(
     }
     let mut capabilities = Capabilities::DFS | Capabilities::LEASING | Capabilities::LARGE_MTU;
     if dialects.iter().any(|d| d.is_smb3()) {
-        capabilities.insert(Capabilities::ENCRYPTION);
+        // Multichannel: the client can bind sessions to further connections
+        // (`Connection::bind_session`, MS-SMB2 3.2.4.2.3).
+        capabilities.insert(Capabilities::ENCRYPTION | Capabilities::MULTI_CHANNEL);
     }
     let mut contexts = Vec::new();
     if dialects.contains(&Dialect::SMB3_1_1) {

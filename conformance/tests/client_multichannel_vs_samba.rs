@@ -1,0 +1,65 @@
+//! Our client binds a session to a second TCP connection against a private Samba `smbd`
+//! (multichannel, MS-SMB2 3.2.4.2.3 / 3.3.5.5.2): at 3.1.1 and 3.0.2, a file written on
+//! channel 1 is read back on channel 2 (and the other way round), and a LOGOFF on channel 2
+//! ends the session for channel 1. Under `CI=true` a missing smbd fails the test.
+
+mod support;
+
+use std::net::SocketAddr;
+
+use conformance::samba::{SambaOptions, SambaServer};
+use smb_proto::wire::Dialect;
+use support::channels::bind_roundtrip;
+use support::requests::config;
+
+fn start() -> Option<SambaServer> {
+    SambaServer::start_for_test(SambaOptions {
+        signing_mandatory: true,
+        extra_global: vec!["server multi channel support = yes".into()],
+        ..SambaOptions::default()
+    })
+}
+
+fn addr(server: &SambaServer) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], server.port()))
+}
+
+#[test]
+fn bind_a_second_channel_at_3_1_1() {
+    let Some(server) = start() else { return };
+    smol::block_on(bind_roundtrip(
+        addr(&server),
+        config(Dialect::SMB3_1_1),
+        server.user(),
+        server.password(),
+        SambaServer::SHARE,
+        "mc311.bin",
+    ));
+}
+
+#[test]
+fn bind_a_second_channel_at_3_0_2() {
+    let Some(server) = start() else { return };
+    smol::block_on(bind_roundtrip(
+        addr(&server),
+        config(Dialect::SMB3_0_2),
+        server.user(),
+        server.password(),
+        SambaServer::SHARE,
+        "mc302.bin",
+    ));
+}
+
+#[test]
+fn bind_a_second_channel_on_an_encrypted_share() {
+    // Channel 2 seals with the session's keys and a nonce sequence of its own (3.2.4.1.8).
+    let Some(server) = start() else { return };
+    smol::block_on(bind_roundtrip(
+        addr(&server),
+        config(Dialect::SMB3_1_1),
+        server.user(),
+        server.password(),
+        SambaServer::SECURE_SHARE,
+        "mcsealed.bin",
+    ));
+}

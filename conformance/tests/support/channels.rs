@@ -1,0 +1,150 @@
+//! Multichannel checks shared by the tests that bind a session of our client
+//! (`driver_smol::Client`) to a second TCP connection, against Samba or our own server: data
+//! written on one channel is read back on the other, and a LOGOFF on one ends the session on
+//! both.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use bytes::Bytes;
+use driver_smol::{Client, ClientError};
+use smb_proto::client::{ClientConfig, SendError};
+use smb_proto::wire::create::CreateDisposition;
+use smb_proto::wire::message::{RequestBody, ResponseBody, ResponsePayload};
+use smb_proto::wire::read::{Channel, ReadFlags, ReadRequest};
+use smb_proto::wire::write::{WriteFlags, WriteRequest};
+use smb_proto::wire::{FileId, SessionId, TreeId};
+
+use super::requests::{close, open, payload};
+
+pub async fn write_at(c: &Client, s: SessionId, t: TreeId, fid: FileId, at: u64, data: Bytes) {
+    let len = data.len() as u32;
+    let r = c
+        .call_body(
+            s,
+            t,
+            RequestBody::Write(WriteRequest {
+                offset: at,
+                file_id: fid,
+                channel: Channel::NONE,
+                remaining_bytes: 0,
+                flags: WriteFlags::default(),
+                data,
+                channel_info: Bytes::new(),
+            }),
+        )
+        .await
+        .expect("WRITE");
+    match r {
+        ResponseBody::Write(w) => assert_eq!(w.count, len, "short WRITE"),
+        other => panic!("WRITE answered with {other:?}"),
+    }
+}
+
+pub async fn read_at(c: &Client, s: SessionId, t: TreeId, fid: FileId, at: u64, len: u32) -> Bytes {
+    match c
+        .call_body(
+            s,
+            t,
+            RequestBody::Read(ReadRequest {
+                padding: 0x50,
+                flags: ReadFlags::default(),
+                length: len,
+                offset: at,
+                file_id: fid,
+                minimum_count: 0,
+                channel: Channel::NONE,
+                remaining_bytes: 0,
+                channel_info: Bytes::new(),
+            }),
+        )
+        .await
+        .expect("READ")
+    {
+        ResponseBody::Read(r) => r.data,
+        other => panic!("READ answered with {other:?}"),
+    }
+}
+
+/// Logs on at `cfg`'s dialect, binds a second connection to the session, writes on each
+/// channel and reads back on the other (comparing bytes), then logs off on the second
+/// channel and checks that the first refuses the session and still serves a new one.
+/// `share` is the share to use.
+pub async fn bind_roundtrip(
+    addr: SocketAddr,
+    cfg: ClientConfig,
+    user: &str,
+    password: &str,
+    share: &str,
+    name: &str,
+) {
+    let c1 = Client::connect(addr, cfg.clone()).await.expect("connect 1");
+    let s = c1.login(user, "", password).await.expect("login");
+    let (t, _) = c1.tree_connect(s, share).await.expect("tree connect");
+    let c2 = Client::connect_channel(addr, cfg, &c1, s, user, "", password)
+        .await
+        .unwrap_or_else(|e| panic!("binding a second channel: {e}"));
+    assert_eq!(c2.negotiated().dialect, c1.negotiated().dialect);
+
+    // Channel 1 writes, channel 2 reads the same open (TreeIds and FileIds are session-wide).
+    let data = payload(200_000, 7);
+    let fid = open(&c1, s, t, name, CreateDisposition::OVERWRITE_IF, false)
+        .await
+        .expect("CREATE on channel 1");
+    write_at(&c1, s, t, fid, 0, data.clone()).await;
+    let back = read_at(&c2, s, t, fid, 0, data.len() as u32).await;
+    assert!(
+        back[..] == data[..],
+        "channel 2 read other bytes than channel 1 wrote"
+    );
+    close(&c2, s, t, fid).await;
+
+    // And the other way round, with a fresh open on channel 2 and a tree of its own.
+    let (t2, _) = c2.tree_connect(s, share).await.expect("tree connect on 2");
+    let more = payload(70_000, 99);
+    let fid = open(&c2, s, t2, name, CreateDisposition::OPEN, false)
+        .await
+        .expect("CREATE on channel 2");
+    write_at(&c2, s, t2, fid, 200_000, more.clone()).await;
+    close(&c2, s, t2, fid).await;
+    // Channel 1 does not know channel 2's tree (trees are tracked per connection); it reads
+    // through its own.
+    let fid = open(&c1, s, t, name, CreateDisposition::OPEN, false)
+        .await
+        .expect("CREATE on channel 1");
+    let back = read_at(&c1, s, t, fid, 200_000, more.len() as u32).await;
+    assert!(
+        back[..] == more[..],
+        "channel 1 read other bytes than channel 2 wrote"
+    );
+    close(&c1, s, t, fid).await;
+
+    // A LOGOFF on channel 2 ends the session on channel 1 too: channel 1 is told before the
+    // LOGOFF goes out and refuses the session itself, so it never meets a
+    // STATUS_USER_SESSION_DELETED the server could not sign.
+    c2.logoff(s).await.expect("LOGOFF on channel 2");
+    let after = open(&c1, s, t, name, CreateDisposition::OPEN, false).await;
+    assert!(
+        matches!(after, Err(ClientError::Send(SendError::NoSession(x))) if x == s),
+        "channel 1 must refuse the logged-off session: {after:?}"
+    );
+    // Channel 1's connection is still good: a new session on it works.
+    let s2 = c1
+        .login(user, "", password)
+        .await
+        .expect("a new session on channel 1");
+    let (t3, _) = c1.tree_connect(s2, share).await.expect("tree connect");
+    let fid = open(&c1, s2, t3, name, CreateDisposition::OPEN, false)
+        .await
+        .expect("CREATE in the new session");
+    close(&c1, s2, t3, fid).await;
+    c1.logoff(s2).await.expect("LOGOFF");
+}
+
+/// The ResponsePayload of an error-free response, for tests that look at bodies.
+pub fn body(p: ResponsePayload) -> ResponseBody {
+    match p {
+        ResponsePayload::Body(b) => b,
+        ResponsePayload::Error(e) => panic!("error payload: {e:?}"),
+    }
+}
