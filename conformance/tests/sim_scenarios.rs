@@ -41,8 +41,13 @@ fn concurrent_clients_share_files() {
     for s in &runs {
         assert_eq!(s.metric("workers_done"), 4, "{s}");
     }
-    // Shared-file churn really happened (opens with share modes, renames, deletes).
-    assert!(total(&runs, "churn_steps") > 50, "{runs:?}");
+    // Shared-file churn really happened (opens with share modes, renames, deletes): about 8
+    // steps a run on average (scaled by the run count, so one seed given with SMB_SIM_SEED
+    // to reproduce a failure is judged by the same bar).
+    assert!(
+        total(&runs, "churn_steps") > 8 * runs.len() as u64,
+        "{runs:?}"
+    );
 }
 
 #[test]
@@ -136,8 +141,9 @@ fn slow_backend_interim_responses_and_cancel() {
 #[test]
 fn adversarial_messages_are_rejected_cleanly() {
     let runs = run_all("adversarial", 20);
+    // More than one fault a run on average (a single seed may see none).
     assert!(
-        runs.iter().map(|s| s.stats.faults).sum::<u64>() > 20,
+        runs.iter().map(|s| s.stats.faults).sum::<u64>() >= runs.len() as u64,
         "adversary idle"
     );
 }
