@@ -286,6 +286,8 @@ const PASSING_DURABLE: &[(&str, &[&str])] = &[
             "lock-oplock",
             "open2-oplock",
             "read-only",
+            // The AlSi create context (space reserved at create).
+            "alloc-size",
             // With leases (engine::leases).
             "open-lease",
             "reopen1a-lease",
@@ -500,8 +502,7 @@ const REASONS: &str = "\
 - **Durable handles** (smb2.durable-open, smb2.durable-v2-open): granted with a batch oplock
   or a lease with handle caching; a kept open whose oplock or lease must be broken is closed
   (its client cannot be told); DH2C with a zero CreateGuid reconnects a DHnQ open, as smbd.
-  alloc-size expects the allocation size to stay as the first CREATE reported it;
-  app-instance (the AppInstanceId context, not implemented) fails on both. smbd fails
+  The AlSi create context reserves space (alloc-size); app-instance (the AppInstanceId context, not implemented) fails on both. smbd fails
   delete_on_close2, lock-oplock and lock-lease, which pass against ours.
 - **smb2.read.bug14607**: smbd skips it; ours fails (a Samba-private FSCTL).
 ";

@@ -389,7 +389,7 @@ impl LocalBackend {
                 changed(&mut st, &path);
             }
         }
-        let stat = if !created && truncates {
+        let mut stat = if !created && truncates {
             match handle.set_len(0).and_then(|()| stat_of(&handle)) {
                 Ok(s) => s,
                 Err(e) => {
@@ -400,6 +400,24 @@ impl LocalBackend {
         } else {
             stat
         };
+        // AlSi: a file this create made or overwrote gets the space reserved (MS-FSA 2.1.5.1.1);
+        // the reply reports the allocation that resulted.
+        if let Some(size) = c.allocation_size
+            && (created || truncates)
+            && !stat.is_dir()
+        {
+            match handle.reserve(size).and_then(|()| stat_of(&handle)) {
+                Ok(s) => stat = s,
+                Err(e) => {
+                    // Refused (no space): a file this create made is not kept.
+                    self.forget(open);
+                    if created {
+                        let _ = self.root.unlink(&path);
+                    }
+                    return Err(fs_status(&e));
+                }
+            }
+        }
         Ok(OpReply::Create(CreateReply {
             action,
             meta: meta(&stat),

@@ -153,6 +153,7 @@ mod tests {
             read_only: false,
             security: None,
             eas: Vec::new(),
+            allocation_size: None,
         })
     }
 

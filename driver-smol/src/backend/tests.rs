@@ -89,6 +89,7 @@ impl Fixture {
             read_only: false,
             security: None,
             eas: Vec::new(),
+            allocation_size: None,
         }))? {
             OpReply::Create(c) => Ok((open, c.action)),
             other => panic!("unexpected {other:?}"),
@@ -610,9 +611,46 @@ fn a_new_read_only_file_cannot_be_delete_on_close() {
         read_only: false,
         security: None,
         eas: Vec::new(),
+        allocation_size: None,
     }));
     assert_eq!(r.err(), Some(NtStatus::CANNOT_DELETE));
     assert!(!f.path.join("ro.txt").exists(), "nothing is left behind");
+}
+
+/// The AlSi create context reserves space on a file the create makes or overwrites, without
+/// changing its end of file; an open of an existing file ignores it.
+#[test]
+fn allocation_size_is_reserved_on_create_and_overwrite_only() {
+    let f = Fixture::new();
+    let create = |open: u64, disposition, allocation_size| match f.run(FsOp::Create(CreateOp {
+        open: OpenId(open),
+        path: "alsi.bin".into(),
+        desired_access: AccessMask::GENERIC_READ | AccessMask::GENERIC_WRITE,
+        file_attributes: FileAttributes::NORMAL,
+        share_access: ShareAccess::READ | ShareAccess::WRITE,
+        disposition,
+        options: CreateOptions::NON_DIRECTORY_FILE,
+        read_only: false,
+        security: None,
+        eas: Vec::new(),
+        allocation_size,
+    })) {
+        Ok(OpReply::Create(c)) => c,
+        other => panic!("unexpected {other:?}"),
+    };
+    let c = create(1, CreateDisposition::CREATE, Some(3 * 4096));
+    assert_eq!(c.action, CreateAction::CREATED);
+    assert!(c.meta.allocation_size >= 3 * 4096, "{:?}", c.meta);
+    assert_eq!(c.meta.end_of_file, 0);
+    assert_eq!(std::fs::metadata(f.path.join("alsi.bin")).unwrap().len(), 0);
+    // Opened as it is: a larger AlSi reserves nothing more.
+    let c = create(2, CreateDisposition::OPEN, Some(64 * 4096));
+    assert!(c.meta.allocation_size < 64 * 4096, "{:?}", c.meta);
+    // Overwritten: the old allocation goes, the new one is reserved.
+    let c = create(3, CreateDisposition::OVERWRITE_IF, Some(8 * 4096));
+    assert_eq!(c.action, CreateAction::OVERWRITTEN);
+    assert!(c.meta.allocation_size >= 8 * 4096, "{:?}", c.meta);
+    assert_eq!(c.meta.end_of_file, 0);
 }
 
 #[test]
@@ -855,6 +893,7 @@ fn extended_attributes_live_in_xattrs() {
             read_only: false,
             security: None,
             eas,
+            allocation_size: None,
         }));
         assert!(matches!(r, Ok(OpReply::Create(_))), "{r:?}");
         assert_eq!(all(&f, open), vec![ea("X", "1")]);

@@ -111,6 +111,21 @@ impl FileHandle {
         Ok(rustix::fs::ftruncate(&self.fd, len)?)
     }
 
+    /// Reserves `len` bytes of storage from the start of the file without changing its end of
+    /// file (the AlSi create context; `fallocate` with `FALLOC_FL_KEEP_SIZE`). A file system
+    /// that cannot reserve space (EOPNOTSUPP) is left as it is: it allocates on write.
+    pub fn reserve(&self, len: u64) -> FsResult<()> {
+        self.require_file(self.writable)?;
+        end_offset(len, 0)?;
+        if len == 0 {
+            return Ok(());
+        }
+        match rustix::fs::fallocate(&self.fd, rustix::fs::FallocateFlags::KEEP_SIZE, 0, len) {
+            Ok(()) | Err(Errno::OPNOTSUPP) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Sets access and write times (FileBasicInformation); `None` leaves a time unchanged.
     pub fn set_times(&self, times: SetTimes) -> FsResult<()> {
         let to_spec = |t: Option<FileTime>| match t {

@@ -664,6 +664,15 @@ impl MemFs {
                 (id, CreateAction::CREATED)
             }
         };
+        // AlSi: a file this create made or overwrote starts with that much reserved, in whole
+        // clusters (MS-FSA 2.1.5.1.1).
+        if let Some(size) = c.allocation_size
+            && action != CreateAction::OPENED
+            && let Some(n) = self.nodes.get_mut(&node)
+            && !n.is_dir()
+        {
+            n.allocation = size.min(MAX_FILE_SIZE).div_ceil(CLUSTER) * CLUSTER;
+        }
         let n = self.nodes.get(&node).ok_or(NtStatus::INTERNAL_ERROR)?;
         let is_directory = n.is_dir();
         if options.contains(CreateOptions::DELETE_ON_CLOSE) {
@@ -1337,6 +1346,7 @@ mod tests {
                 read_only: false,
                 security: None,
                 eas: Vec::new(),
+                allocation_size: None,
             }))? {
                 OpReply::Create(c) => Ok(c),
                 other => panic!("{other:?}"),
@@ -1381,6 +1391,33 @@ mod tests {
                 write_through: false,
             })
         }
+    }
+
+    #[test]
+    fn allocation_size_is_reserved_in_clusters_on_create_and_overwrite_only() {
+        let mut t = T::new();
+        let alsi = |t: &mut T, open: u64, disp, size| match t.run(FsOp::Create(CreateOp {
+            open: OpenId(open),
+            path: "a".into(),
+            desired_access: AccessMask(RW),
+            file_attributes: FileAttributes::default(),
+            share_access: ShareAccess(ALL_SHARE),
+            disposition: disp,
+            options: CreateOptions::NON_DIRECTORY_FILE,
+            read_only: false,
+            security: None,
+            eas: Vec::new(),
+            allocation_size: Some(size),
+        })) {
+            Ok(OpReply::Create(c)) => c,
+            other => panic!("{other:?}"),
+        };
+        let c = alsi(&mut t, 1, CreateDisposition::CREATE, 5000);
+        assert_eq!((c.meta.allocation_size, c.meta.end_of_file), (8192, 0));
+        let c = alsi(&mut t, 2, CreateDisposition::OPEN, 1 << 20);
+        assert_eq!(c.meta.allocation_size, 8192, "an open as it is keeps it");
+        let c = alsi(&mut t, 3, CreateDisposition::OVERWRITE, 1);
+        assert_eq!((c.meta.allocation_size, c.meta.end_of_file), (4096, 0));
     }
 
     #[test]
@@ -1937,6 +1974,7 @@ mod tests {
                 read_only: false,
                 security: Some(sd_owner(if open == 2 { &creator } else { &admins })),
                 eas: Vec::new(),
+                allocation_size: None,
             }));
             assert!(matches!(r, Ok(OpReply::Create(_))), "{r:?}");
             let got = match t.run(FsOp::QueryInfo {
@@ -2029,6 +2067,7 @@ mod tests {
                 read_only: false,
                 security: None,
                 eas,
+                allocation_size: None,
             }));
             assert!(matches!(r, Ok(OpReply::Create(_))), "{r:?}");
             assert_eq!(all(&mut t, open), vec![ea("X", "1")]);

@@ -285,6 +285,10 @@ pub struct CreateOp {
     /// [`file_ea::apply`](super::file_ea::apply) into a file this create makes
     /// (`CreateAction::CREATED`), ignore them otherwise.
     pub eas: Vec<crate::wire::fscc::file::FullEa>,
+    /// The AlSi create context (MS-SMB2 2.2.13.2.6): reserve this much for a file this
+    /// create makes or overwrites (MS-FSA 2.1.5.1.1: the new stream's AllocationSize), without
+    /// changing its end of file; ignore it when an existing file is opened as it is.
+    pub allocation_size: Option<u64>,
 }
 
 /// A file-system operation the server has validated and now asks the backend to perform.

@@ -703,6 +703,10 @@ impl Server {
             }
             None => Vec::new(),
         };
+        let allocation_size = req.contexts.iter().find_map(|c| match c {
+            CreateContext::AllocationSize(size) => Some(*size),
+            _ => None,
+        });
         let dialect = self.dialect(ch).unwrap_or(Dialect::SMB2_0_2);
         let durable = match super::durable::durability(&req.contexts, dialect)? {
             super::durable::Durability::Open(ask) => Some(ask),
@@ -727,6 +731,7 @@ impl Server {
                 read_only: tree.share.read_only,
                 security,
                 eas,
+                allocation_size,
             }),
             Waiting::Create {
                 open,
