@@ -158,6 +158,9 @@ const PASSING: &[(&str, &[&str])] = &[
     ),
     ("smb2.fileid", &["unique", "unique-dir"]),
     ("smb2.deny", &["deny1", "deny2"]),
+    // Beyond the 19 suites: DOS attributes kept and the overwrite rules of MS-FSA 2.1.5.1.2.1
+    // (openattr, winattr), and a security query of no parts without READ_CONTROL (sdread).
+    ("smb2", &["openattr", "winattr", "sdread"]),
 ];
 
 /// Tests that need oplocks (run by their own test function, in parallel with the rest).

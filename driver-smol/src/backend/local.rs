@@ -33,9 +33,13 @@
 //! name longer than 241 bytes does not fit an xattr name and is INVALID_EA_NAME; the file
 //! system may bound the total below the 64 KiB allowed: EA_TOO_LARGE). Directory listings
 //! report each entry's EaSize (0 for `..`). No named streams, 8.3 short names generated from the long name
-//! (`smb_proto::server::short_name`; opening by one is not supported), ARCHIVE is reported on
-//! every regular file,
-//! and the only attributes that stick are READONLY (the owner write bit) and DIRECTORY.
+//! (`smb_proto::server::short_name`; opening by one is not supported). DOS attributes: READONLY
+//! of a file is its owner write bit (so Linux enforces it); HIDDEN, SYSTEM, ARCHIVE, TEMPORARY,
+//! OFFLINE, NOT_CONTENT_INDEXED (and a directory's READONLY) are kept in the
+//! `user.smbrs.dos_attributes` xattr, written when a CREATE makes or overwrites a file with
+//! attributes or SET_INFO sets them (as smbd's `store dos attributes`); a file without it (made
+//! by another program, or where the file system has no user xattrs) reports ARCHIVE, as
+//! Windows sets it on every file it creates or modifies.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -311,7 +315,7 @@ impl LocalBackend {
             Ok((h, a)) => (h, CreateAction(a.as_u32())),
         };
         let created = action == CreateAction::CREATED;
-        let stat = stat_of(&handle).map_err(|e| fs_status(&e))?;
+        let mut stat = stat_of(&handle).map_err(|e| fs_status(&e))?;
         if stat.is_dir() && truncates {
             return Err(NtStatus::FILE_IS_A_DIRECTORY);
         }
@@ -341,8 +345,35 @@ impl LocalBackend {
                 return Err(NtStatus::ACCESS_DENIED);
             }
         }
+        if !created && truncates {
+            // MS-FSA 2.1.5.1.2.1: an overwrite must keep the HIDDEN and SYSTEM the file has.
+            let have = attributes(&stat);
+            for bit in [FileAttributes::HIDDEN, FileAttributes::SYSTEM] {
+                if have.contains(bit) && !attrs.contains(bit) {
+                    return Err(NtStatus::ACCESS_DENIED);
+                }
+            }
+        }
         if delete_on_close && stat.is_dir() && !dir_is_empty(&handle)? {
             return Err(NtStatus::DIRECTORY_NOT_EMPTY);
+        }
+        if created {
+            // The attributes asked for, and ARCHIVE on a file (MS-FSA 2.1.5.1.1); nothing is
+            // written when they are what a file without stored attributes reports.
+            let bits = if stat.is_dir() {
+                stored_attributes(attrs, true)
+            } else {
+                stored_attributes(attrs, false) | FileAttributes::ARCHIVE.0
+            };
+            let default = if stat.is_dir() {
+                0
+            } else {
+                FileAttributes::ARCHIVE.0
+            };
+            if bits != default {
+                store_attributes(&handle, bits);
+                stat.dos_attributes = Some(bits);
+            }
         }
         let key = (stat.device, stat.file_index);
         let handle = Arc::new(handle);
@@ -390,7 +421,11 @@ impl LocalBackend {
             }
         }
         let mut stat = if !created && truncates {
-            match handle.set_len(0).and_then(|()| stat_of(&handle)) {
+            match handle
+                .set_len(0)
+                .and_then(|()| overwrite_attributes(&handle, attrs))
+                .and_then(|()| stat_of(&handle))
+            {
                 Ok(s) => s,
                 Err(e) => {
                     self.forget(open);
@@ -821,6 +856,9 @@ impl LocalBackend {
                     store_change(&handle, c, s.last_write_time);
                 }
                 if !a.is_empty() {
+                    store_attributes(&handle, stored_attributes(a, is_dir));
+                }
+                if !a.is_empty() && !is_dir {
                     let s = stat_of(&handle).map_err(|e| fs_status(&e))?;
                     let mode = if a.contains(FileAttributes::READONLY) {
                         s.mode & !0o222
@@ -1377,15 +1415,74 @@ fn dir_is_empty(handle: &FileHandle) -> Result<bool, NtStatus> {
         .map_err(|e| fs_status(&e))
 }
 
-/// Attributes as reported: `FileStat::attributes` (DIRECTORY, READONLY), and ARCHIVE on every
-/// regular file in place of NORMAL. Linux keeps no archive bit; Windows sets it on each file it
-/// creates or modifies and clients expect it (as Samba's default `map archive` does).
+/// The extended attribute holding the DOS attributes SMB set (4 bytes, little-endian; the bits
+/// of [`stored_attributes`]).
+const DOS_XATTR: &str = "user.smbrs.dos_attributes";
+
+/// The bits of `attrs` kept in [`DOS_XATTR`]: all but DIRECTORY, NORMAL and the ones Linux
+/// says itself; READONLY only for a directory (a file's is its owner write bit).
+fn stored_attributes(attrs: FileAttributes, is_dir: bool) -> u32 {
+    let mut keep = FileAttributes::HIDDEN.0
+        | FileAttributes::SYSTEM.0
+        | FileAttributes::ARCHIVE.0
+        | FileAttributes::TEMPORARY.0
+        | FileAttributes::OFFLINE.0
+        | FileAttributes::NOT_CONTENT_INDEXED.0;
+    if is_dir {
+        keep |= FileAttributes::READONLY.0;
+    }
+    attrs.0 & keep
+}
+
+/// An overwritten file takes the attributes asked for and ARCHIVE (MS-FSA 2.1.5.1.2.1): the
+/// stored ones replaced, READONLY set on the owner write bit when asked for (an overwrite of a
+/// read-only file was refused before).
+fn overwrite_attributes(handle: &FileHandle, attrs: FileAttributes) -> crate::fs::FsResult<()> {
+    store_attributes(
+        handle,
+        stored_attributes(attrs, false) | FileAttributes::ARCHIVE.0,
+    );
+    if attrs.contains(FileAttributes::READONLY) {
+        let s = handle.stat()?;
+        rustix::fs::fchmod(
+            handle.as_fd(),
+            rustix::fs::Mode::from_raw_mode(s.mode & !0o222),
+        )
+        .map_err(crate::fs::FsError::from)?;
+    }
+    Ok(())
+}
+
+/// Keeps `bits` as the handle's DOS attributes (best effort: a file system without user xattrs
+/// reports the defaults, as for the creation time).
+fn store_attributes(handle: &FileHandle, bits: u32) {
+    let _ = set_xattr(handle, DOS_XATTR, &bits.to_le_bytes());
+}
+
+/// Attributes as reported: DIRECTORY, a file's READONLY from its owner write bit, and the
+/// stored ones ([`DOS_XATTR`]); NORMAL when none is set. A file with nothing stored reports
+/// ARCHIVE (Linux keeps no archive bit; Windows sets it on each file it creates or modifies and
+/// clients expect it, as Samba's default `map archive` does) and a directory its mode's
+/// READONLY.
 fn attributes(s: &FileStat) -> FileAttributes {
-    let a = FileAttributes(s.attributes());
+    let Some(stored) = s.dos_attributes else {
+        let a = FileAttributes(s.attributes());
+        return if s.is_dir() {
+            a
+        } else {
+            FileAttributes(a.0 & !FileAttributes::NORMAL.0) | FileAttributes::ARCHIVE
+        };
+    };
+    let mut a = stored_attributes(FileAttributes(stored), s.is_dir());
     if s.is_dir() {
-        a
+        a |= FileAttributes::DIRECTORY.0;
+    } else if s.mode & 0o200 == 0 {
+        a |= FileAttributes::READONLY.0;
+    }
+    if a == 0 {
+        FileAttributes::NORMAL
     } else {
-        FileAttributes(a.0 & !FileAttributes::NORMAL.0) | FileAttributes::ARCHIVE
+        FileAttributes(a)
     }
 }
 
@@ -1691,6 +1788,10 @@ fn stat_of(handle: &FileHandle) -> crate::fs::FsResult<FileStat> {
     if let Ok(16) = rustix::fs::getxattr(&path, CHANGE_XATTR, &mut change[..]) {
         apply_change(&mut s, &change);
     }
+    let mut dos = [0u8; 4];
+    if let Ok(4) = rustix::fs::getxattr(&path, DOS_XATTR, &mut dos[..]) {
+        s.dos_attributes = Some(u32::from_le_bytes(dos));
+    }
     Ok(s)
 }
 
@@ -1708,6 +1809,10 @@ fn with_entry_creation(dir: &FileHandle, name: &str, mut s: FileStat) -> FileSta
     let mut change = [0u8; 16];
     if let Ok(16) = rustix::fs::lgetxattr(&path, CHANGE_XATTR, &mut change[..]) {
         apply_change(&mut s, &change);
+    }
+    let mut dos = [0u8; 4];
+    if let Ok(4) = rustix::fs::lgetxattr(&path, DOS_XATTR, &mut dos[..]) {
+        s.dos_attributes = Some(u32::from_le_bytes(dos));
     }
     s
 }

@@ -90,6 +90,9 @@ pub struct FileStat {
     pub nlink: u32,
     /// Unix permission bits (`mode & 0o7777`).
     pub mode: u32,
+    /// DOS attributes a backend keeps beside the file (the local backend's
+    /// `user.smbrs.dos_attributes`), when it has any; [`FileStat::attributes`] ignores them.
+    pub dos_attributes: Option<u32>,
 }
 
 impl FileStat {
@@ -125,6 +128,7 @@ impl FileStat {
             device,
             nlink: x.stx_nlink,
             mode: u32::from(x.stx_mode) & 0o7777,
+            dos_attributes: None,
         })
     }
 

@@ -1040,7 +1040,9 @@ pub(super) fn file_id_of(body: &RequestBody) -> Option<FileId> {
 /// Every access right a security QUERY_INFO (`set` false, MS-SMB2 3.3.5.20.3) or SET_INFO
 /// (`set` true, 3.3.5.21.3) of the parts in `which` needs: the SACL needs
 /// ACCESS_SYSTEM_SECURITY; reading anything else needs READ_CONTROL; writing the DACL needs
-/// WRITE_DAC and writing the owner, group or label WRITE_OWNER.
+/// WRITE_DAC and writing the owner, group or label WRITE_OWNER. Reading nothing needs nothing:
+/// the answer is a descriptor without owner, group or ACLs (as Windows and smbd answer it;
+/// smbtorture smb2.sdread).
 pub(super) fn security_access(which: AdditionalInformation, set: bool) -> u32 {
     let has = |bit: AdditionalInformation| which.0 & bit.0 != 0;
     let mut need = 0;
@@ -1057,7 +1059,7 @@ pub(super) fn security_access(which: AdditionalInformation, set: bool) -> u32 {
         {
             need |= AccessMask::WRITE_OWNER.0;
         }
-    } else if which.0 & !AdditionalInformation::SACL_SECURITY_INFORMATION.0 != 0 || which.0 == 0 {
+    } else if which.0 & !AdditionalInformation::SACL_SECURITY_INFORMATION.0 != 0 {
         need |= AccessMask::READ_CONTROL.0;
     }
     need
