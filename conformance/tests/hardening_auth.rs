@@ -219,12 +219,7 @@ fn validate_negotiate_info_detects_a_dialect_downgrade() {
 #[test]
 fn signing_required_is_enforced() {
     let t0 = Instant::now();
-    let mut h = Harness::new(
-        server_config(t0),
-        client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1),
-        t0,
-    );
-    let (s, t) = h.login("share");
+    let (mut h, s, t) = Harness::on_share(t0, Dialect::SMB3_1_1);
     // Tamper: flip a bit in the file name of the CREATE (the last byte of the frame).
     h.hook = Some(Box::new(|b: Bytes| {
         let mut m = b.to_vec();
@@ -250,12 +245,7 @@ fn signing_required_is_enforced() {
 #[test]
 fn encrypted_share_refuses_plaintext() {
     let t0 = Instant::now();
-    let mut h = Harness::new(
-        server_config(t0),
-        client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1),
-        t0,
-    );
-    let (s, _plain) = h.login("share");
+    let (mut h, s, _plain) = Harness::on_share(t0, Dialect::SMB3_1_1);
     let tc = h.0.client.tree_connect(h.0.now, s, "secret").expect("tc");
     let enc = h.wait(tc).expect("tc").header.tree_id().expect("tree");
     // The client encrypts for that tree: it works.
@@ -295,12 +285,7 @@ fn encrypted_share_refuses_plaintext() {
 #[test]
 fn replayed_signed_request_is_rejected() {
     let t0 = Instant::now();
-    let mut h = Harness::new(
-        server_config(t0),
-        client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1),
-        t0,
-    );
-    let (s, t) = h.login("share");
+    let (mut h, s, t) = Harness::on_share(t0, Dialect::SMB3_1_1);
     let fid = h.open(s, t, create("once", false)).expect("open");
     let write =
         smb_proto::wire::message::RequestBody::Write(smb_proto::wire::write::WriteRequest {

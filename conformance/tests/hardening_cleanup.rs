@@ -7,19 +7,14 @@ mod hardening_common;
 
 use std::time::Instant;
 
-use hardening_common::{Harness, client_config, create, server_config};
+use hardening_common::{Harness, create};
 use smb_proto::io::Input;
 use smb_proto::wire::Dialect;
 
 #[test]
 fn create_completed_after_the_connection_died_is_closed_in_the_backend() {
     let t0 = Instant::now();
-    let mut h = Harness::new(
-        server_config(t0),
-        client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1),
-        t0,
-    );
-    let (s, t) = h.login("share");
+    let (mut h, s, t) = Harness::on_share(t0, Dialect::SMB3_1_1);
     h.hold_ops = true;
     h.ignore_cancel = true;
     for i in 0..3 {

@@ -15,12 +15,11 @@ use smb_proto::client::{CloseReason, Event, Output, RequestError, RequestId, Sen
 use smb_proto::io::Input;
 use smb_proto::server::ServerOutput;
 use smb_proto::wire::create::CreateDisposition;
-use smb_proto::wire::cursor::Writer;
 use smb_proto::wire::header::{Header, HeaderFlags, HeaderId};
 use smb_proto::wire::message::{Response, ResponseBody, ResponsePayload};
 use smb_proto::wire::read::ReadResponse;
 use smb_proto::wire::status::NtStatus;
-use smb_proto::wire::{Body, Command, Dialect, FileId, MessageId, SessionId, TreeId};
+use smb_proto::wire::{Command, Dialect, FileId, MessageId, SessionId, TreeId};
 
 const SECRET: &[u8] = b"what the server really holds";
 const FORGED: &[u8] = b"what the forger wants read";
@@ -38,12 +37,7 @@ struct InFlight {
 
 fn read_in_flight() -> InFlight {
     let t0 = Instant::now();
-    let mut h = Harness::new(
-        server_config(t0),
-        client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1),
-        t0,
-    );
-    let (s, t) = h.login("share");
+    let (mut h, s, t) = Harness::on_share(t0, Dialect::SMB3_1_1);
     let fid = h
         .open(
             s,
@@ -85,16 +79,7 @@ fn forged_read(header: Header) -> Bytes {
         flags: 0,
         data: Bytes::from_static(FORGED),
     };
-    let mut out = BytesMut::new();
-    out.extend_from_slice(&[0; 4]);
-    {
-        let mut w = Writer::continuing(&mut out, 4);
-        header.encode(&mut w).unwrap();
-        body.encode(&mut w).unwrap();
-    }
-    let len = (out.len() - 4) as u32;
-    out[..4].copy_from_slice(&len.to_be_bytes());
-    out.freeze()
+    test_support::frames::message(header, &body)
 }
 
 fn read_header(message_id: u64, session: SessionId, tree: TreeId, flags: HeaderFlags) -> Header {

@@ -26,6 +26,7 @@ use smb_proto::wire::oplock_break::{
     LeaseBreakAck, LeaseBreakFlags, LeaseBreakNotification, OplockBreak, OplockBreakResponse,
 };
 use smb_proto::wire::{Body, Command, Dialect, FileId, Guid, MessageId, SessionId, TreeId};
+use test_support::frames::message;
 
 fn drain(c: &mut Connection) -> (Vec<Bytes>, Vec<Event>, Instant) {
     let (mut tx, mut ev) = (Vec::new(), Vec::new());
@@ -234,20 +235,6 @@ fn response_to_an_unknown_message_id_is_a_violation() {
             ProtocolViolation::UnknownMessageId(MessageId(0))
         ))
     );
-}
-
-/// Frames one server message: `header` then `body`.
-fn message(header: Header, body: &impl Body) -> Bytes {
-    let mut out = BytesMut::new();
-    out.extend_from_slice(&[0; 4]);
-    {
-        let mut w = Writer::continuing(&mut out, 4);
-        header.encode(&mut w).unwrap();
-        body.encode(&mut w).unwrap();
-    }
-    let len = (out.len() - 4) as u32;
-    out[..4].copy_from_slice(&len.to_be_bytes());
-    out.freeze()
 }
 
 fn negotiated_conn(now: Instant) -> Connection {

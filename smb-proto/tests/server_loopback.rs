@@ -311,12 +311,7 @@ fn wrong_password_fails_after_the_delay_in_virtual_time() {
 #[test]
 fn replayed_message_id_drops_the_connection() {
     let t0 = Instant::now();
-    let mut h = Harness::new(
-        server_config(t0),
-        client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1),
-        t0,
-    );
-    let (s, t) = h.login("share");
+    let (mut h, s, t) = Harness::on_share(t0, Dialect::SMB3_1_1);
     // Deliver every frame twice from now on.
     h.hook = Some(Box::new(|b: Bytes| vec![b.clone(), b]));
     let _ = h.0.client.request(
@@ -336,12 +331,7 @@ fn replayed_message_id_drops_the_connection() {
 #[test]
 fn unsigned_request_where_signing_is_required_is_denied_then_dropped() {
     let t0 = Instant::now();
-    let mut h = Harness::new(
-        server_config(t0),
-        client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1),
-        t0,
-    );
-    let (s, t) = h.login("share");
+    let (mut h, s, t) = Harness::on_share(t0, Dialect::SMB3_1_1);
     // Strip the signature from every frame.
     h.hook = Some(Box::new(|b: Bytes| {
         let mut m = BytesMut::from(&b[..]);
@@ -415,12 +405,7 @@ fn unencrypted_request_to_encrypted_share_is_denied() {
 #[test]
 fn blocking_lock_goes_pending_then_cancel() {
     let t0 = Instant::now();
-    let mut h = Harness::new(
-        server_config(t0),
-        client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1),
-        t0,
-    );
-    let (s, t) = h.login("share");
+    let (mut h, s, t) = Harness::on_share(t0, Dialect::SMB3_1_1);
     let a = h
         .open(s, t, create("locked", CreateDisposition::OPEN_IF, false))
         .expect("a");
@@ -489,12 +474,7 @@ fn blocking_lock_goes_pending_then_cancel() {
 #[test]
 fn slow_op_gets_interim_then_async_final() {
     let t0 = Instant::now();
-    let mut h = Harness::new(
-        server_config(t0),
-        client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1),
-        t0,
-    );
-    let (s, t) = h.login("share");
+    let (mut h, s, t) = Harness::on_share(t0, Dialect::SMB3_1_1);
     h.hold_ops = true;
     let id =
         h.0.client
@@ -536,12 +516,7 @@ fn slow_op_gets_interim_then_async_final() {
 #[test]
 fn close_waits_for_ops_still_running_on_the_open() {
     let t0 = Instant::now();
-    let mut h = Harness::new(
-        server_config(t0),
-        client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1),
-        t0,
-    );
-    let (s, t) = h.login("share");
+    let (mut h, s, t) = Harness::on_share(t0, Dialect::SMB3_1_1);
     h.fs.put_file("f", b"0123456789", 0).expect("put");
     let fid = h
         .open(s, t, create("f", CreateDisposition::OPEN, false))
@@ -590,12 +565,7 @@ fn close_waits_for_ops_still_running_on_the_open() {
 #[test]
 fn tree_disconnect_and_logoff_release_opens() {
     let t0 = Instant::now();
-    let mut h = Harness::new(
-        server_config(t0),
-        client_config(t0, Dialect::SMB3_0_2, Dialect::SMB3_0_2),
-        t0,
-    );
-    let (s, t) = h.login("share");
+    let (mut h, s, t) = Harness::on_share(t0, Dialect::SMB3_0_2);
     let _a = h
         .open(s, t, create("a", CreateDisposition::OPEN_IF, false))
         .expect("a");
@@ -778,12 +748,7 @@ fn a_delete_pending_file_is_refused_without_a_break() {
     // smb2.oplock.doc: the holder set delete-pending; a second open gets DELETE_PENDING and
     // the holder keeps its batch oplock, unbroken.
     let t0 = Instant::now();
-    let mut h = Harness::new(
-        server_config(t0),
-        client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1),
-        t0,
-    );
-    let (s, t) = h.login("share");
+    let (mut h, s, t) = Harness::on_share(t0, Dialect::SMB3_1_1);
     let a =
         h.0.client
             .request(h.0.now, s, t, batch_open("dp.txt"))
@@ -911,12 +876,7 @@ fn close_write_time(h: &mut Harness, s: SessionId, t: TreeId, fid: FileId) -> u6
 #[test]
 fn write_time_updates_two_seconds_after_the_first_write_in_virtual_time() {
     let t0 = Instant::now();
-    let mut h = Harness::new(
-        server_config(t0),
-        client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1),
-        t0,
-    );
-    let (s, t) = h.login("share");
+    let (mut h, s, t) = Harness::on_share(t0, Dialect::SMB3_1_1);
     let fid = h
         .open(s, t, create("delayed", CreateDisposition::CREATE, false))
         .expect("create");
@@ -956,12 +916,7 @@ fn flush_and_a_set_write_time_settle_a_pending_update() {
     use smb_proto::wire::flush::FlushRequest;
     use smb_proto::wire::fscc::file::{FileBasicInformation, FileEndOfFileInformation};
     let t0 = Instant::now();
-    let mut h = Harness::new(
-        server_config(t0),
-        client_config(t0, Dialect::SMB3_1_1, Dialect::SMB3_1_1),
-        t0,
-    );
-    let (s, t) = h.login("share");
+    let (mut h, s, t) = Harness::on_share(t0, Dialect::SMB3_1_1);
     let a = h
         .open(s, t, create("settled", CreateDisposition::CREATE, false))
         .expect("create");

@@ -1,8 +1,10 @@
 //! Bytes as they travel: the Direct TCP framing, and hand-built messages the client would
 //! never produce.
 
-use bytes::Bytes;
-use smb_proto::wire::SessionId;
+use bytes::{Bytes, BytesMut};
+use smb_proto::wire::cursor::Writer;
+use smb_proto::wire::header::Header;
+use smb_proto::wire::{Body, SessionId};
 
 /// A Direct TCP frame around `msg` (its length in the low 24 bits of the 4-byte prefix).
 pub fn frame(msg: &[u8]) -> Bytes {
@@ -11,6 +13,21 @@ pub fn frame(msg: &[u8]) -> Bytes {
     v.extend_from_slice(&len.to_be_bytes());
     v.extend_from_slice(msg);
     Bytes::from(v)
+}
+
+/// One message, `header` then `body`, in a Direct TCP frame: a server's answer as a client
+/// reads it (or a request as a server does), built by hand.
+pub fn message(header: Header, body: &impl Body) -> Bytes {
+    let mut out = BytesMut::new();
+    out.extend_from_slice(&[0; 4]);
+    {
+        let mut w = Writer::continuing(&mut out, 4);
+        header.encode(&mut w).expect("header");
+        body.encode(&mut w).expect("body");
+    }
+    let len = u32::try_from(out.len() - 4).expect("small");
+    out[..4].copy_from_slice(&len.to_be_bytes());
+    out.freeze()
 }
 
 /// An unsigned ECHO request (64-byte header + 4-byte body) with the given ids.

@@ -11,7 +11,7 @@ use smb_proto::loopback::{FrameHook, Loopback};
 use smb_proto::server::ServerConfig;
 use smb_proto::wire::message::{RequestBody, Response, ResponseBody, ResponsePayload};
 use smb_proto::wire::status::NtStatus;
-use smb_proto::wire::{FileId, SessionId, TreeId};
+use smb_proto::wire::{Dialect, FileId, SessionId, TreeId};
 
 use crate::config::{ALICE, initiator};
 use crate::requests;
@@ -148,6 +148,18 @@ impl Harness {
             }
         }
         panic!("setup neither ready nor failed: {:?}", self.events);
+    }
+
+    /// The usual start: the default server ([`crate::config::server_config`]) and a client
+    /// pinned to `dialect`, logged on as alice and connected to `share`.
+    pub fn on_share(t0: Instant, dialect: Dialect) -> (Self, SessionId, TreeId) {
+        let mut h = Self::new(
+            crate::config::server_config(t0),
+            crate::config::client_config(t0, dialect, dialect),
+            t0,
+        );
+        let (s, t) = h.login("share");
+        (h, s, t)
     }
 
     /// Authenticates as alice on the negotiated connection and connects `share`.

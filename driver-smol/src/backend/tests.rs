@@ -617,14 +617,12 @@ fn a_new_read_only_file_cannot_be_delete_on_close() {
     assert!(!f.path.join("ro.txt").exists(), "nothing is left behind");
 }
 
-/// The AlSi create context reserves space on a file the create makes or overwrites, without
-/// changing its end of file; an open of an existing file ignores it.
-#[test]
-fn allocation_size_is_reserved_on_create_and_overwrite_only() {
-    let f = Fixture::new();
-    let create = |open: u64, disposition, allocation_size| match f.run(FsOp::Create(CreateOp {
-        open: OpenId(open),
-        path: "alsi.bin".into(),
+/// A CREATE of the regular file `path` for reading and writing, sharing both, with nothing
+/// else asked (tests change fields with struct update syntax).
+fn file_create(open: OpenId, path: &str, disposition: CreateDisposition) -> CreateOp {
+    CreateOp {
+        open,
+        path: path.into(),
         desired_access: AccessMask::GENERIC_READ | AccessMask::GENERIC_WRITE,
         file_attributes: FileAttributes::NORMAL,
         share_access: ShareAccess::READ | ShareAccess::WRITE,
@@ -633,7 +631,18 @@ fn allocation_size_is_reserved_on_create_and_overwrite_only() {
         read_only: false,
         security: None,
         eas: Vec::new(),
+        allocation_size: None,
+    }
+}
+
+/// The AlSi create context reserves space on a file the create makes or overwrites, without
+/// changing its end of file; an open of an existing file ignores it.
+#[test]
+fn allocation_size_is_reserved_on_create_and_overwrite_only() {
+    let f = Fixture::new();
+    let create = |open: u64, disposition, allocation_size| match f.run(FsOp::Create(CreateOp {
         allocation_size,
+        ..file_create(OpenId(open), "alsi.bin", disposition)
     })) {
         Ok(OpReply::Create(c)) => c,
         other => panic!("unexpected {other:?}"),
@@ -667,26 +676,21 @@ fn dos_attributes_are_kept_and_overwrites_follow_the_hidden_and_system_rule() {
     let mut next = 100;
     let mut create = |f: &Fixture, disposition, attrs: FileAttributes, dir: bool| {
         next += 1;
-        let r = f.run(FsOp::Create(CreateOp {
-            open: OpenId(next),
-            path: if dir { "d".into() } else { "f.txt".into() },
-            desired_access: if dir {
-                AccessMask::FILE_READ_ATTRIBUTES | AccessMask::FILE_WRITE_ATTRIBUTES
-            } else {
-                AccessMask::GENERIC_READ | AccessMask::GENERIC_WRITE
-            },
-            file_attributes: attrs,
-            share_access: ShareAccess::READ | ShareAccess::WRITE | ShareAccess::DELETE,
-            disposition,
-            options: if dir {
-                CreateOptions::DIRECTORY_FILE
-            } else {
-                CreateOptions::NON_DIRECTORY_FILE
-            },
-            read_only: false,
-            security: None,
-            eas: Vec::new(),
-            allocation_size: None,
+        let file = file_create(OpenId(next), "f.txt", disposition);
+        let r = f.run(FsOp::Create(if dir {
+            CreateOp {
+                path: "d".into(),
+                desired_access: AccessMask::FILE_READ_ATTRIBUTES
+                    | AccessMask::FILE_WRITE_ATTRIBUTES,
+                file_attributes: attrs,
+                options: CreateOptions::DIRECTORY_FILE,
+                ..file
+            }
+        } else {
+            CreateOp {
+                file_attributes: attrs,
+                ..file
+            }
         }));
         r.map(|reply| match reply {
             OpReply::Create(c) => (OpenId(next), c.meta.file_attributes),
@@ -980,17 +984,8 @@ fn extended_attributes_live_in_xattrs() {
         let open = OpenId(f.next);
         f.next += 1;
         let r = f.run(FsOp::Create(CreateOp {
-            open,
-            path: "exta.txt".into(),
-            desired_access: AccessMask::GENERIC_READ | AccessMask::GENERIC_WRITE,
-            file_attributes: FileAttributes::NORMAL,
-            share_access: ShareAccess::READ | ShareAccess::WRITE,
-            disposition,
-            options: CreateOptions::NON_DIRECTORY_FILE,
-            read_only: false,
-            security: None,
             eas,
-            allocation_size: None,
+            ..file_create(open, "exta.txt", disposition)
         }));
         assert!(matches!(r, Ok(OpReply::Create(_))), "{r:?}");
         assert_eq!(all(&f, open), vec![ea("X", "1")]);

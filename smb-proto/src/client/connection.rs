@@ -1721,9 +1721,20 @@ impl Connection {
             self.sessions.remove(&sid);
             return outcome;
         }
+        // This connection's NEGOTIATE is validated too, signed with the channel's key.
+        self.announce_session(id, sid, flags)
+    }
+
+    /// A session is usable on this connection: on 3.0 and 3.0.2 once FSCTL_VALIDATE_NEGOTIATE_INFO
+    /// (sent now) confirms the negotiation, otherwise at once (`Event::SessionReady`).
+    fn announce_session(
+        &mut self,
+        id: RequestId,
+        sid: SessionId,
+        flags: SessionFlags,
+    ) -> Result<(), Establish> {
         let dialect = self.negotiated().map(|n| n.dialect);
         if matches!(dialect, Some(Dialect::SMB3_0 | Dialect::SMB3_0_2)) {
-            // This connection's NEGOTIATE is validated too, signed with the channel's key.
             self.validate_negotiate(id, sid, flags)
                 .map_err(|_| Establish::Refused("could not send VALIDATE_NEGOTIATE_INFO"))?;
         } else {
@@ -1869,17 +1880,7 @@ impl Connection {
                 trees: BTreeMap::new(),
             },
         );
-        if matches!(negotiated.dialect, Dialect::SMB3_0 | Dialect::SMB3_0_2) {
-            self.validate_negotiate(id, sid, flags)
-                .map_err(|_| Establish::Refused("could not send VALIDATE_NEGOTIATE_INFO"))?;
-        } else {
-            self.emit(Event::SessionReady {
-                id,
-                session: sid,
-                flags,
-            });
-        }
-        Ok(())
+        self.announce_session(id, sid, flags)
     }
 
     /// FSCTL_VALIDATE_NEGOTIATE_INFO (MS-SMB2 3.2.5.14.1... 3.3.5.15.12): proves to the
