@@ -161,6 +161,8 @@ const PASSING: &[(&str, &[&str])] = &[
     // Beyond the 19 suites: DOS attributes kept and the overwrite rules of MS-FSA 2.1.5.1.2.1
     // (openattr, winattr), and a security query of no parts without READ_CONTROL (sdread).
     ("smb2", &["openattr", "winattr", "sdread"]),
+    // A related request after one that named a FileId uses that FileId.
+    ("smb2.compound_async", &["flush_close", "flush_flush"]),
 ];
 
 /// Tests that need oplocks (run by their own test function, in parallel with the rest).

@@ -977,3 +977,34 @@ fn flush_and_a_set_write_time_settle_a_pending_update() {
     h.close(s, t, b);
     assert_eq!(close_write_time(&mut h, s, t, a), set);
 }
+
+/// In a related compound the FileId the all-ones one stands for is the previous request's,
+/// whether that request made it (CREATE) or named it (here a FLUSH): MS-SMB2 3.3.5.2.7.2,
+/// smbtorture smb2.compound_async.flush_close and flush_flush.
+#[test]
+fn a_related_request_uses_the_file_id_the_previous_one_named() {
+    let t0 = Instant::now();
+    let (mut h, s, t) = Harness::on_share(t0, Dialect::SMB3_1_1);
+    let fid = h
+        .open(s, t, create("flushed", CreateDisposition::OPEN_IF, false))
+        .expect("create");
+    let flush = |file_id| RequestBody::Flush(smb_proto::wire::flush::FlushRequest { file_id });
+    let close = RequestBody::from(requests::close(FileId::RELATED));
+    let now = h.now;
+    let ids =
+        h.0.client
+            .compound(
+                now,
+                s,
+                t,
+                vec![flush(fid), flush(FileId::RELATED), close],
+                true,
+            )
+            .expect("compound");
+    for (i, id) in ids.into_iter().enumerate() {
+        let r = h.wait(id);
+        assert!(r.is_ok(), "request {i} of FLUSH, FLUSH, CLOSE: {r:?}");
+    }
+    // The compound's CLOSE closed the handle the first FLUSH named.
+    assert_eq!(h.call(s, t, flush(fid)).err(), Some(NtStatus::FILE_CLOSED));
+}

@@ -349,6 +349,9 @@ pub(crate) struct Current {
     pub handle_closed: bool,
     /// The open whose in-flight count this op holds.
     pub counted: Option<OpenId>,
+    /// The FileId of the open the request acts on (resolved when it named the chain's
+    /// earlier one): later related requests use it (MS-SMB2 3.3.5.2.7.2).
+    pub file_id: Option<FileId>,
 }
 
 /// The state a related request inherits from the one before it (MS-SMB2 3.3.5.2.7.2).

@@ -873,6 +873,9 @@ impl Server {
             other => Some(other.open()),
         };
         let is_close = matches!(op, FsOp::Close { .. });
+        let file_id = target
+            .and_then(|t| self.opens.get(&t.0))
+            .map(|o| o.file_id());
         let mut park = false;
         let mut counted = None;
         if let Some(t) = target
@@ -909,6 +912,7 @@ impl Server {
             cancelled: false,
             handle_closed: false,
             counted,
+            file_id,
         });
         self.ops.insert(
             id,

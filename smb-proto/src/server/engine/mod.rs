@@ -1444,6 +1444,7 @@ mod tests {
                     cancelled: true,
                     handle_closed: true,
                     counted: None,
+                    file_id: None,
                 }),
                 delay_until: None,
             },

@@ -18,10 +18,13 @@ impl Server {
     ) -> Outcome {
         let header = cur.header;
         let sign = self.sign_for(ch, &header, encrypted);
-        // An unrelated request does not carry the chain's earlier FileId forward.
-        let inherited = prev
+        // The FileId later related requests use: the one a CREATE made, else the one this
+        // request acted on (MS-SMB2 3.3.5.2.7.2: the previous operation's, whether it
+        // "contains or generates" one; smbtorture smb2.compound_async.flush_close), else the
+        // chain's earlier one when this request is related.
+        let inherited = cur.file_id.or(prev
             .file_id
-            .filter(|_| header.flags.contains(HeaderFlags::RELATED_OPERATIONS));
+            .filter(|_| header.flags.contains(HeaderFlags::RELATED_OPERATIONS)));
         let result = match (&cur.waiting, result) {
             // Ended because its open was closed (see `end_waiting_ops`), as smbd answers.
             (Waiting::Lock { .. }, Err(NtStatus::CANCELLED)) if cur.handle_closed => {
