@@ -148,8 +148,9 @@ pub enum Command {
 #[derive(Debug, Args, Clone, Default)]
 #[command(after_help = SERVE_HELP)]
 pub struct ServeArgs {
-    /// A share: NAME=PATH[:ro][:encrypt]; repeatable (at least one).
-    #[arg(long = "share", value_name = "NAME=PATH[:ro][:encrypt]")]
+    /// A share: NAME=PATH[:ro][:encrypt][:ci] (`:ci`: names match case-insensitively, as on
+    /// Windows); repeatable (at least one).
+    #[arg(long = "share", value_name = "NAME=PATH[:ro][:encrypt][:ci]")]
     pub shares: Vec<String>,
     /// A file of users, one `NAME:NTHASH` (32 hex digits) a line; `#` starts a comment.
     #[arg(long, value_name = "FILE")]

@@ -43,7 +43,7 @@ pub const DEFAULT_USER: &str = "smb";
 #[derive(Debug, Default, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct FileConfig {
-    /// `NAME=PATH[:ro][:encrypt]` strings.
+    /// `NAME=PATH[:ro][:encrypt][:ci]` strings.
     #[serde(default)]
     pub share: Vec<String>,
     /// `NAME:PASSWORD` strings.
@@ -99,6 +99,8 @@ pub struct ShareSpec {
     pub read_only: bool,
     /// Require encryption on this share.
     pub encrypt: bool,
+    /// Match names case-insensitively, as Windows does (a miss scans the directory).
+    pub case_insensitive: bool,
 }
 
 /// A listener.
@@ -161,13 +163,15 @@ fn usage(msg: impl Into<String>) -> CliError {
     CliError::Usage(msg.into())
 }
 
-/// Parses `NAME=PATH[:ro][:encrypt]` (flags may come in any order at the end; `:rw` is
-/// accepted as the default).
+/// Parses `NAME=PATH[:ro][:encrypt][:ci]` (flags may come in any order at the end; `:rw` is
+/// accepted as the default; `:ci` matches names case-insensitively).
 pub fn parse_share(spec: &str) -> Result<ShareSpec, CliError> {
-    let (name, mut rest) = spec
-        .split_once('=')
-        .ok_or_else(|| usage(format!("--share {spec:?}: use NAME=PATH[:ro][:encrypt]")))?;
-    let (mut read_only, mut encrypt) = (false, false);
+    let (name, mut rest) = spec.split_once('=').ok_or_else(|| {
+        usage(format!(
+            "--share {spec:?}: use NAME=PATH[:ro][:encrypt][:ci]"
+        ))
+    })?;
+    let (mut read_only, mut encrypt, mut case_insensitive) = (false, false, false);
     loop {
         if let Some(r) = rest.strip_suffix(":ro") {
             read_only = true;
@@ -176,6 +180,9 @@ pub fn parse_share(spec: &str) -> Result<ShareSpec, CliError> {
             rest = r;
         } else if let Some(r) = rest.strip_suffix(":encrypt") {
             encrypt = true;
+            rest = r;
+        } else if let Some(r) = rest.strip_suffix(":ci") {
+            case_insensitive = true;
             rest = r;
         } else {
             break;
@@ -199,6 +206,7 @@ pub fn parse_share(spec: &str) -> Result<ShareSpec, CliError> {
         path: PathBuf::from(rest),
         read_only,
         encrypt,
+        case_insensitive,
     })
 }
 
@@ -593,7 +601,11 @@ pub async fn start(s: &Settings) -> Result<Running, CliError> {
     let mut shares = Shares::new();
     config.shares = Vec::new();
     for sh in &s.shares {
-        let backend = LocalBackend::open(&sh.path, LocalOptions::default()).map_err(|e| {
+        let options = LocalOptions {
+            case_insensitive: sh.case_insensitive,
+            ..LocalOptions::default()
+        };
+        let backend = LocalBackend::open(&sh.path, options).map_err(|e| {
             CliError::Serve(format!(
                 "share {}: cannot open {}: {e}",
                 sh.name,
@@ -755,6 +767,9 @@ pub fn banner(s: &Settings, r: &Running) -> String {
         if sh.encrypt || s.encrypt {
             flags.push("encrypted");
         }
+        if sh.case_insensitive {
+            flags.push("case-insensitive");
+        }
         b.push_str(&format!(
             "share {} = {} ({})\n",
             sh.name,
@@ -835,8 +850,14 @@ mod tests {
                 name: "data".into(),
                 path: "/srv/data".into(),
                 read_only: true,
-                encrypt: true
+                encrypt: true,
+                case_insensitive: false,
             }
+        );
+        let s = parse_share("docs=/srv/docs:ci:ro").unwrap();
+        assert_eq!(
+            (s.path, s.read_only, s.case_insensitive),
+            ("/srv/docs".into(), true, true)
         );
         let s = parse_share("d=C:\\x:encrypt").unwrap();
         assert_eq!(

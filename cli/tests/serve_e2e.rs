@@ -700,3 +700,25 @@ fn quic_client_certificates_are_required_and_blocked() {
         3,
     );
 }
+
+/// A share marked `:ci` matches names case-insensitively, as Windows does; the default share
+/// does not.
+#[test]
+fn a_case_insensitive_share_finds_names_in_any_case() {
+    let ci_dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(ci_dir.path().join("Report.txt"), b"quarterly\n").expect("seed");
+    let spec = format!("docs={}:ci", ci_dir.path().display());
+    let s = Server::start(&["--share", &spec]);
+    assert!(
+        s.banner.contains("share docs = ") && s.banner.contains("case-insensitive"),
+        "{}",
+        s.banner
+    );
+    std::fs::write(s.share_dir().join("Report.txt"), b"quarterly\n").expect("seed");
+    let docs = |p: &str| format!("smb://127.0.0.1:{}/docs/{p}", s.tcp);
+    let (o, _) = expect(&mut smb(&["cat", &docs("REPORT.TXT")]), 0);
+    assert_eq!(o, "quarterly\n");
+    // The case-sensitive share does not find it under another spelling.
+    let (_, e) = expect(&mut smb(&["cat", &s.tcp_url("REPORT.TXT")]), 1);
+    assert!(e.contains("OBJECT_NAME_NOT_FOUND"), "{e}");
+}
