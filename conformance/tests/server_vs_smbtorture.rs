@@ -163,6 +163,11 @@ const PASSING: &[(&str, &[&str])] = &[
     ("smb2", &["openattr", "winattr", "sdread"]),
     // A related request after one that named a FileId uses that FileId.
     ("smb2.compound_async", &["flush_close", "flush_flush"]),
+    // No compression, said as Windows says it.
+    (
+        "smb2.ioctl",
+        &["compress_notsup_get", "compress_notsup_set"],
+    ),
 ];
 
 /// Tests that need oplocks (run by their own test function, in parallel with the rest).

@@ -1008,3 +1008,68 @@ fn a_related_request_uses_the_file_id_the_previous_one_named() {
     // The compound's CLOSE closed the handle the first FLUSH named.
     assert_eq!(h.call(s, t, flush(fid)).err(), Some(NtStatus::FILE_CLOSED));
 }
+
+/// FSCTL_GET_COMPRESSION reports an uncompressed file; FSCTL_SET_COMPRESSION accepts NONE,
+/// refuses compression as NOT_SUPPORTED and needs FILE_WRITE_DATA (MS-FSA 2.1.5.10.7,
+/// 2.1.5.10.22; smbtorture smb2.ioctl.compress_notsup_get, compress_notsup_set).
+#[test]
+fn compression_is_reported_off_and_cannot_be_turned_on() {
+    use smb_proto::wire::fscc::attributes::AccessMask;
+    use smb_proto::wire::ioctl::{CtlCode, IoctlFlags, IoctlRequest};
+    let t0 = Instant::now();
+    let (mut h, s, t) = Harness::on_share(t0, Dialect::SMB3_1_1);
+    let fid = h
+        .open(s, t, create("packed", CreateDisposition::OPEN_IF, false))
+        .expect("create");
+    let ioctl = |file_id, ctl_code, input: &[u8]| {
+        RequestBody::Ioctl(IoctlRequest {
+            ctl_code,
+            file_id,
+            max_input_response: 0,
+            max_output_response: 2,
+            flags: IoctlFlags::IS_FSCTL,
+            input: Bytes::copy_from_slice(input),
+            output: Bytes::new(),
+            empty_offsets: Default::default(),
+        })
+    };
+    match h.call(s, t, ioctl(fid, CtlCode::FSCTL_GET_COMPRESSION, &[])) {
+        Ok(ResponseBody::Ioctl(r)) => assert_eq!(&r.output[..], &[0, 0]),
+        other => panic!("GET_COMPRESSION: {other:?}"),
+    }
+    let set = |state: u16| state.to_le_bytes();
+    assert!(
+        h.call(s, t, ioctl(fid, CtlCode::FSCTL_SET_COMPRESSION, &set(0)))
+            .is_ok()
+    );
+    for state in [1, 2] {
+        assert_eq!(
+            h.call(
+                s,
+                t,
+                ioctl(fid, CtlCode::FSCTL_SET_COMPRESSION, &set(state))
+            )
+            .err(),
+            Some(NtStatus::NOT_SUPPORTED),
+            "state {state}"
+        );
+    }
+    assert_eq!(
+        h.call(s, t, ioctl(fid, CtlCode::FSCTL_SET_COMPRESSION, &[0]))
+            .err(),
+        Some(NtStatus::INVALID_PARAMETER),
+        "a short input"
+    );
+    h.close(s, t, fid);
+    // Without FILE_WRITE_DATA (only the attributes), setting is refused.
+    let mut attrs_only = requests::create("packed");
+    attrs_only.desired_access =
+        AccessMask::FILE_READ_ATTRIBUTES | AccessMask::FILE_WRITE_ATTRIBUTES;
+    let fid = h.open(s, t, attrs_only).expect("open for attributes");
+    assert_eq!(
+        h.call(s, t, ioctl(fid, CtlCode::FSCTL_SET_COMPRESSION, &set(0)))
+            .err(),
+        Some(NtStatus::ACCESS_DENIED)
+    );
+    h.close(s, t, fid);
+}

@@ -195,6 +195,12 @@ impl Server {
                     return self.on_pipe(ch, header, ctx, RequestBody::Ioctl(req), related);
                 }
                 let open = self.open_for(ctx, req.file_id, related)?;
+                if matches!(
+                    req.ctl_code,
+                    CtlCode::FSCTL_GET_COMPRESSION | CtlCode::FSCTL_SET_COMPRESSION
+                ) {
+                    return self.compression(ch, header, ctx, &req, &open).map(Some);
+                }
                 let op = FsOp::Ioctl {
                     open: open.id,
                     ctl_code: req.ctl_code,
@@ -774,7 +780,7 @@ impl Server {
         let output = vresp
             .to_bytes()
             .map_err(|_| Refuse::Disconnect("cannot encode"))?;
-        Ok(self.fsctl_reply(ch, header, ctx, req, output))
+        Ok(self.fsctl_reply(ch, header, ctx, req, FileId::RELATED, output))
     }
 
     /// FSCTL_QUERY_NETWORK_INTERFACE_INFO (MS-SMB2 3.3.5.15.11): the interfaces the driver
@@ -800,7 +806,7 @@ impl Server {
         if output.len() > req.max_output_response as usize {
             return Err(NtStatus::BUFFER_TOO_SMALL.into());
         }
-        Ok(self.fsctl_reply(ch, header, ctx, req, output))
+        Ok(self.fsctl_reply(ch, header, ctx, req, FileId::RELATED, output))
     }
 
     /// The success response of an FSCTL the engine answers itself (on no file: FileId is
@@ -811,11 +817,12 @@ impl Server {
         header: &Header,
         ctx: &Ctx,
         req: &IoctlRequest,
+        file_id: FileId,
         output: Bytes,
     ) -> Resp {
         let body = IoctlResponse {
             ctl_code: req.ctl_code,
-            file_id: FileId::RELATED,
+            file_id,
             flags: 0,
             input: Bytes::new(),
             output,
@@ -828,6 +835,47 @@ impl Server {
             None,
             ctx.sign,
         )
+    }
+
+    /// FSCTL_GET_COMPRESSION and FSCTL_SET_COMPRESSION (MS-FSCC 2.3.12, 2.3.67; MS-FSA
+    /// 2.1.5.10.7, 2.1.5.10.22) on a file system that does not compress, for every backend:
+    /// a file is reported uncompressed, and setting NONE succeeds while any compression is
+    /// NOT_SUPPORTED, as Windows Server 2016 ReFS and smbd answer (smbtorture
+    /// smb2.ioctl.compress_notsup_get and compress_notsup_set). Setting needs FILE_WRITE_DATA.
+    fn compression(
+        &mut self,
+        ch: ConnectionHandle,
+        header: &Header,
+        ctx: &Ctx,
+        req: &IoctlRequest,
+        open: &Open,
+    ) -> Result<Resp, Refuse> {
+        const COMPRESSION_FORMAT_NONE: u16 = 0;
+        const COMPRESSION_FORMAT_DEFAULT: u16 = 1;
+        const COMPRESSION_FORMAT_LZNT1: u16 = 2;
+        let output = if req.ctl_code == CtlCode::FSCTL_GET_COMPRESSION {
+            if req.max_output_response < 2 {
+                return Err(NtStatus::INVALID_PARAMETER.into());
+            }
+            Bytes::copy_from_slice(&COMPRESSION_FORMAT_NONE.to_le_bytes())
+        } else {
+            if open.granted.0 & AccessMask::FILE_WRITE_DATA.0 == 0 {
+                return Err(NtStatus::ACCESS_DENIED.into());
+            }
+            let state = req
+                .input
+                .get(..2)
+                .map(|b| u16::from_le_bytes([b[0], b[1]]))
+                .ok_or(NtStatus::INVALID_PARAMETER)?;
+            match state {
+                COMPRESSION_FORMAT_NONE => Bytes::new(),
+                COMPRESSION_FORMAT_DEFAULT | COMPRESSION_FORMAT_LZNT1 => {
+                    return Err(NtStatus::NOT_SUPPORTED.into());
+                }
+                _ => return Err(NtStatus::INVALID_PARAMETER.into()),
+            }
+        };
+        Ok(self.fsctl_reply(ch, header, ctx, req, open.file_id(), output))
     }
 
     pub(super) fn emit_op(
