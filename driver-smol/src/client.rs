@@ -817,17 +817,25 @@ fn issue(
             }
         };
     }
-    match cmd {
-        Command::SessionSetup { initiator, reply } => match conn.session_setup(now, initiator) {
+    // A SESSION_SETUP (a new session or a binding) is sent or refused at once, never held in
+    // the backlog.
+    let setup = |waiters: &mut BTreeMap<RequestId, Waiter>,
+                 sent: Result<RequestId, SendError>,
+                 reply: Reply<(SessionId, SessionFlags)>| {
+        match sent {
             Ok(id) => {
                 waiters.insert(id, Waiter::Setup(reply));
-                None
             }
             Err(e) => {
                 let _ = reply.try_send(Err(e.into()));
-                None
             }
-        },
+        }
+        None
+    };
+    match cmd {
+        Command::SessionSetup { initiator, reply } => {
+            setup(waiters, conn.session_setup(now, initiator), reply)
+        }
         Command::ExportBinding { session, reply } => {
             let _ = reply.try_send(conn.session_binding(session).map_err(ClientError::from));
             None
@@ -836,16 +844,7 @@ fn issue(
             binding,
             initiator,
             reply,
-        } => match conn.bind_session(now, *binding, initiator) {
-            Ok(id) => {
-                waiters.insert(id, Waiter::Setup(reply));
-                None
-            }
-            Err(e) => {
-                let _ = reply.try_send(Err(e.into()));
-                None
-            }
-        },
+        } => setup(waiters, conn.bind_session(now, *binding, initiator), reply),
         Command::TreeConnect {
             session,
             share,

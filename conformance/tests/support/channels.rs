@@ -10,57 +10,23 @@ use bytes::Bytes;
 use driver_smol::{Client, ClientError};
 use smb_proto::client::{ClientConfig, SendError};
 use smb_proto::wire::create::CreateDisposition;
-use smb_proto::wire::message::{RequestBody, ResponseBody, ResponsePayload};
-use smb_proto::wire::read::{Channel, ReadFlags, ReadRequest};
-use smb_proto::wire::write::{WriteFlags, WriteRequest};
+use smb_proto::wire::message::{RequestBody, ResponseBody};
 use smb_proto::wire::{FileId, SessionId, TreeId};
 
 use super::requests::{close, open, payload};
 
 pub async fn write_at(c: &Client, s: SessionId, t: TreeId, fid: FileId, at: u64, data: Bytes) {
     let len = data.len() as u32;
-    let r = c
-        .call_body(
-            s,
-            t,
-            RequestBody::Write(WriteRequest {
-                offset: at,
-                file_id: fid,
-                channel: Channel::NONE,
-                remaining_bytes: 0,
-                flags: WriteFlags::default(),
-                data,
-                channel_info: Bytes::new(),
-            }),
-        )
-        .await
-        .expect("WRITE");
-    match r {
+    let body = RequestBody::Write(test_support::requests::write(fid, at, data));
+    match c.call_body(s, t, body).await.expect("WRITE") {
         ResponseBody::Write(w) => assert_eq!(w.count, len, "short WRITE"),
         other => panic!("WRITE answered with {other:?}"),
     }
 }
 
 pub async fn read_at(c: &Client, s: SessionId, t: TreeId, fid: FileId, at: u64, len: u32) -> Bytes {
-    match c
-        .call_body(
-            s,
-            t,
-            RequestBody::Read(ReadRequest {
-                padding: 0x50,
-                flags: ReadFlags::default(),
-                length: len,
-                offset: at,
-                file_id: fid,
-                minimum_count: 0,
-                channel: Channel::NONE,
-                remaining_bytes: 0,
-                channel_info: Bytes::new(),
-            }),
-        )
-        .await
-        .expect("READ")
-    {
+    let body = RequestBody::Read(test_support::requests::read(fid, at, len));
+    match c.call_body(s, t, body).await.expect("READ") {
         ResponseBody::Read(r) => r.data,
         other => panic!("READ answered with {other:?}"),
     }
@@ -139,12 +105,4 @@ pub async fn bind_roundtrip(
         .expect("CREATE in the new session");
     close(&c1, s2, t3, fid).await;
     c1.logoff(s2).await.expect("LOGOFF");
-}
-
-/// The ResponsePayload of an error-free response, for tests that look at bodies.
-pub fn body(p: ResponsePayload) -> ResponseBody {
-    match p {
-        ResponsePayload::Body(b) => b,
-        ResponsePayload::Error(e) => panic!("error payload: {e:?}"),
-    }
 }

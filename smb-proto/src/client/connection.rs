@@ -366,8 +366,20 @@ impl Connection {
     pub fn session_setup(
         &mut self,
         now: Instant,
-        mut initiator: Box<dyn Initiator>,
+        initiator: Box<dyn Initiator>,
     ) -> Result<RequestId, SendError> {
+        let (token, setup) = self.first_leg(initiator, false)?;
+        self.send_setup(now, SessionId(0), token, setup)
+    }
+
+    /// The first SESSION_SETUP leg of a new session or a binding: the mechanism's first token
+    /// (given NEGOTIATE's security buffer as a hint) and the setup state, whose preauth hash
+    /// (3.1.1) starts from this connection's NEGOTIATE exchange (3.2.5.3.1, 3.2.5.3.3).
+    fn first_leg(
+        &mut self,
+        mut initiator: Box<dyn Initiator>,
+        binding: bool,
+    ) -> Result<(Bytes, Box<Setup>), SendError> {
         let negotiated = self.ready()?;
         let hint = negotiated.security_buffer.clone();
         let is_311 = negotiated.dialect == Dialect::SMB3_1_1;
@@ -382,9 +394,9 @@ impl Connection {
             initiator,
             preauth,
             origin: None,
-            binding: false,
+            binding,
         });
-        self.send_setup(now, SessionId(0), token, setup)
+        Ok((token, setup))
     }
 
     /// Exports an authenticated SMB 3.x session of this connection so that another
@@ -432,7 +444,7 @@ impl Connection {
         &mut self,
         now: Instant,
         binding: SessionBinding,
-        mut initiator: Box<dyn Initiator>,
+        initiator: Box<dyn Initiator>,
     ) -> Result<RequestId, SendError> {
         let n = self.ready()?.clone();
         if !n.dialect.is_smb3() {
@@ -471,13 +483,7 @@ impl Connection {
         if self.sessions.contains_key(&sid) {
             return Err(BindError::AlreadyBound(sid).into());
         }
-        let hint = n.security_buffer.clone();
-        let step = initiator.step(if hint.is_empty() { None } else { Some(&hint) })?;
-        let InitiatorStep::Continue { token } = step else {
-            return Err(SendError::Auth(crate::auth::AuthError::Unexpected(
-                "mechanism finished before sending a token",
-            )));
-        };
+        let (token, setup) = self.first_leg(initiator, true)?;
         // The nonce source of this channel: ours, diversified by the exporting connection.
         let mut seed = self.rng.bytes::<32>();
         for (d, x) in seed.iter_mut().zip(binding.diversifier) {
@@ -509,19 +515,8 @@ impl Connection {
                     .collect(),
             },
         );
-        // 3.2.5.3.3 / 3.1.4.2: on 3.1.1 the channel's preauth hash starts from this
-        // connection's NEGOTIATE exchange and runs over the binding's SESSION_SETUPs.
-        let preauth = if n.dialect == Dialect::SMB3_1_1 {
-            self.preauth.clone()
-        } else {
-            None
-        };
-        let setup = Box::new(Setup {
-            initiator,
-            preauth,
-            origin: None,
-            binding: true,
-        });
+        // 3.2.5.3.3 / 3.1.4.2: on 3.1.1 the channel's preauth hash runs over the binding's
+        // SESSION_SETUPs (`first_leg` started it from this connection's NEGOTIATE).
         self.send_setup(now, sid, token, setup).inspect_err(|_| {
             self.sessions.remove(&sid);
         })
@@ -1320,10 +1315,7 @@ impl Connection {
     /// Verifies a signed message in place when we own it alone (the common single-message
     /// frame), or on a copy (compounds).
     fn verify(&self, session: SessionId, msg: Bytes) -> Result<Bytes, ProtocolViolation> {
-        let header_id = msg
-            .get(24..32)
-            .map(|b| u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
-            .unwrap_or(0);
+        let message_id = message_id_of(&msg);
         let crypto = self
             .sessions
             .get(&session)
@@ -1334,7 +1326,7 @@ impl Connection {
             .unwrap_or_else(|m| BytesMut::from(&m[..]));
         crypto
             .verify(&mut buf)
-            .map_err(|e| ProtocolViolation::Verification(MessageId(header_id), e))?;
+            .map_err(|e| ProtocolViolation::Verification(message_id, e))?;
         Ok(buf.freeze())
     }
 
@@ -1841,23 +1833,13 @@ impl Connection {
             &mut self.rng,
         )
         .map_err(|_| Establish::Refused("session key derivation failed"))?;
-        let signed = raw
-            .get(16..20)
-            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) & HeaderFlags::SIGNED.bits() != 0)
-            .unwrap_or(false);
+        let signed = is_signed(&raw);
         // MS-SMB2 3.2.5.3.1: on 3.1.1 the final response must be signed with the new key;
         // on older dialects it is verified when signed.
         if !anonymous && (signed || negotiated.dialect == Dialect::SMB3_1_1) {
             let mut buf = BytesMut::from(&raw[..]);
             crypto.verify(&mut buf).map_err(|e| {
-                Establish::Violation(ProtocolViolation::Verification(
-                    MessageId(u64::from_le_bytes(
-                        raw.get(24..32)
-                            .and_then(|b| b.try_into().ok())
-                            .unwrap_or([0; 8]),
-                    )),
-                    e,
-                ))
+                Establish::Violation(ProtocolViolation::Verification(message_id_of(&raw), e))
             })?;
         }
         let encrypt = flags.contains(SessionFlags::ENCRYPT_DATA) || self.config.require_encryption;

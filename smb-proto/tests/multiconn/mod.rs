@@ -84,22 +84,7 @@ impl Net {
     /// tree-connected to `\\srv\share`.
     pub fn login_as(&mut self, user: (&str, &str), port: u16) -> (Conn, Keys) {
         let mut c = self.connect(SigningAlgorithm::AES_GMAC, port);
-        let (status, id, key) = self.setup(&mut c, user, None, SessionId(0));
-        assert_eq!(status, NtStatus::SUCCESS);
-        let key = key.expect("key");
-        let body = RequestBody::TreeConnect(TreeConnectRequest {
-            flags: TreeConnectFlags::default(),
-            path: "\\\\srv\\share".into(),
-            extension: None,
-        });
-        let (resp, _) = self.send(&mut c, id, TreeId(0), body, Some(&key));
-        let r = smb_proto::wire::message::decode_response(&resp).expect("response");
-        assert_eq!(r.header.status, NtStatus::SUCCESS);
-        let keys = Keys {
-            id,
-            channels: BTreeMap::from([(c.ch, key)]),
-            tree: r.header.tree_id().expect("tree"),
-        };
+        let keys = self.login_user(&mut c, user);
         (c, keys)
     }
 
@@ -345,7 +330,12 @@ impl Net {
 
     /// A new session of alice on `c` with a tree on `share`.
     pub fn login(&mut self, c: &mut Conn) -> Keys {
-        let (status, id, key) = self.setup(c, ("alice", "secret"), None, SessionId(0));
+        self.login_user(c, ("alice", "secret"))
+    }
+
+    /// A new session of `user` on `c`, tree-connected to `\\srv\share`.
+    pub fn login_user(&mut self, c: &mut Conn, user: (&str, &str)) -> Keys {
+        let (status, id, key) = self.setup(c, user, None, SessionId(0));
         assert_eq!(status, NtStatus::SUCCESS);
         let key = key.expect("key");
         let body = RequestBody::TreeConnect(TreeConnectRequest {
