@@ -163,10 +163,37 @@ const PASSING: &[(&str, &[&str])] = &[
     ("smb2", &["openattr", "winattr", "sdread"]),
     // A related request after one that named a FileId uses that FileId.
     ("smb2.compound_async", &["flush_close", "flush_flush"]),
-    // No compression, said as Windows says it.
+    // No compression, said as Windows says it; server-side copy (all of smbd's passes but
+    // the one on streams, which we do not have).
     (
         "smb2.ioctl",
-        &["compress_notsup_get", "compress_notsup_set"],
+        &[
+            "compress_notsup_get",
+            "compress_notsup_set",
+            "req_resume_key",
+            "req_two_resume_keys",
+            "copy_chunk_simple",
+            "copy_chunk_multi",
+            "copy_chunk_tiny",
+            "copy_chunk_overwrite",
+            "copy_chunk_append",
+            "copy_chunk_limits",
+            "copy_chunk_src_lock",
+            "copy_chunk_dest_lock",
+            "copy_chunk_bad_key",
+            "copy_chunk_src_is_dest",
+            "copy_chunk_src_is_dest_overlap",
+            "copy_chunk_bad_access",
+            "copy_chunk_write_access",
+            "copy_chunk_src_exceed",
+            "copy_chunk_src_exceed_multi",
+            "copy_chunk_sparse_dest",
+            "copy_chunk_max_output_sz",
+            "copy_chunk_zero_length",
+            "copy_chunk_across_shares",
+            "copy_chunk_across_shares2",
+            "copy_chunk_across_shares3",
+        ],
     ),
 ];
 

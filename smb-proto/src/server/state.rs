@@ -181,6 +181,9 @@ pub(crate) struct Open {
     pub ea_cursor: usize,
     /// Set when the open is durable (Open.IsDurable, see `engine::durable`).
     pub durable: Option<Durable>,
+    /// The key FSCTL_SRV_REQUEST_RESUME_KEY gave out for it, once asked (see
+    /// `engine::copy_offload`).
+    pub resume_key: Option<[u8; 24]>,
 }
 
 /// A durable open asked for by a CREATE (MS-SMB2 2.2.13.2.3 DHnQ, 2.2.13.2.11 DH2Q).
@@ -327,6 +330,8 @@ pub(crate) enum Waiting {
     },
     /// CHANGE_NOTIFY with the client's limit.
     ChangeNotify { output_len: u32 },
+    /// A server-side copy, one READ or WRITE op per step (see `engine::copy_offload`).
+    CopyChunks(Box<super::engine::copy_offload::CopyProgress>),
 }
 
 /// The element of a chain that waits for an op.

@@ -201,6 +201,15 @@ impl Server {
                 ) {
                     return self.compression(ch, header, ctx, &req, &open).map(Some);
                 }
+                if req.ctl_code == CtlCode::FSCTL_SRV_REQUEST_RESUME_KEY {
+                    return self.resume_key(ch, header, ctx, &req, &open).map(Some);
+                }
+                if matches!(
+                    req.ctl_code,
+                    CtlCode::FSCTL_SRV_COPYCHUNK | CtlCode::FSCTL_SRV_COPYCHUNK_WRITE
+                ) {
+                    return self.copy_chunks(at, &req, &open);
+                }
                 let op = FsOp::Ioctl {
                     open: open.id,
                     ctl_code: req.ctl_code,
@@ -811,13 +820,29 @@ impl Server {
 
     /// The success response of an FSCTL the engine answers itself (on no file: FileId is
     /// the RELATED sentinel, MS-SMB2 2.2.32).
-    fn fsctl_reply(
+    pub(super) fn fsctl_reply(
         &mut self,
         ch: ConnectionHandle,
         header: &Header,
         ctx: &Ctx,
         req: &IoctlRequest,
         file_id: FileId,
+        output: Bytes,
+    ) -> Resp {
+        self.fsctl_reply_with(ch, header, ctx, req, file_id, NtStatus::SUCCESS, output)
+    }
+
+    /// [`Self::fsctl_reply`] with another status: an IOCTL response body that reports an
+    /// error (SRV_COPYCHUNK's limits with INVALID_PARAMETER, MS-SMB2 3.3.5.15.6).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn fsctl_reply_with(
+        &mut self,
+        ch: ConnectionHandle,
+        header: &Header,
+        ctx: &Ctx,
+        req: &IoctlRequest,
+        file_id: FileId,
+        status: NtStatus,
         output: Bytes,
     ) -> Resp {
         let body = IoctlResponse {
@@ -830,7 +855,7 @@ impl Server {
         self.respond(
             ch,
             header,
-            NtStatus::SUCCESS,
+            status,
             ResponsePayload::Body(body.into()),
             None,
             ctx.sign,
@@ -884,6 +909,52 @@ impl Server {
         op: FsOp,
         waiting: Waiting,
     ) -> Result<Option<Resp>, Refuse> {
+        let acts_on = match &op {
+            FsOp::Create(_) => None,
+            other => Some(other.open()),
+        };
+        self.emit_op_as(at, op, waiting, at.ctx.tree, acts_on)
+    }
+
+    /// The who-asked of an op for `tree` of `session`: its user, share name and time.
+    pub(super) fn op_context(
+        &self,
+        ch: ConnectionHandle,
+        session: SessionId,
+        tree: TreeId,
+        now: Instant,
+    ) -> Result<OpContext, NtStatus> {
+        let s = self
+            .sessions
+            .get(&session)
+            .ok_or(NtStatus::USER_SESSION_DELETED)?;
+        let user = s.identity.clone().ok_or(NtStatus::USER_SESSION_DELETED)?;
+        let share = s
+            .trees
+            .get(&tree)
+            .map(|t| t.share.name.clone())
+            .unwrap_or_default();
+        Ok(OpContext {
+            ch,
+            session,
+            tree,
+            share,
+            user,
+            now: self.filetime(now),
+        })
+    }
+
+    /// [`Self::emit_op`] for an op that goes to `tree`'s backend (a server-side copy reads
+    /// its source there), acting for the request on `acts_on`: that open's in-flight count
+    /// is held until the request is answered, and its FileId is the request's.
+    pub(super) fn emit_op_as(
+        &mut self,
+        at: Incoming<'_>,
+        op: FsOp,
+        waiting: Waiting,
+        tree: TreeId,
+        acts_on: Option<OpenId>,
+    ) -> Result<Option<Resp>, Refuse> {
         let Incoming {
             ch,
             chain_id,
@@ -891,7 +962,6 @@ impl Server {
             header,
             ctx,
         } = at;
-        let filetime = self.filetime(now);
         let interim_after = self.config.interim_after;
         let max_outstanding = self.config.max_outstanding;
         let conn = self.conns.get_mut(&ch).ok_or(Refuse::Disconnect("gone"))?;
@@ -899,27 +969,12 @@ impl Server {
         if busy >= max_outstanding {
             return Err(NtStatus::INSUFFICIENT_RESOURCES.into());
         }
-        let session = self
-            .sessions
-            .get(&ctx.session)
-            .ok_or(NtStatus::USER_SESSION_DELETED)?;
-        let user = session
-            .identity
-            .clone()
-            .ok_or(NtStatus::USER_SESSION_DELETED)?;
-        let share = session
-            .trees
-            .get(&ctx.tree)
-            .map(|t| t.share.name.clone())
-            .unwrap_or_default();
+        let op_ctx = self.op_context(ch, ctx.session, tree, now)?;
         let id = OpId(self.next_op);
         self.next_op += 1;
         // Ops on an existing open are counted, so a CLOSE waits for the ones still running
         // (a concurrent backend must not see its handle closed under a READ).
-        let target = match &op {
-            FsOp::Create(_) => None,
-            other => Some(other.open()),
-        };
+        let target = acts_on;
         let is_close = matches!(op, FsOp::Close { .. });
         let file_id = target
             .and_then(|t| self.opens.get(&t.0))
@@ -971,14 +1026,7 @@ impl Server {
         );
         let request = OpRequest {
             id,
-            ctx: OpContext {
-                ch,
-                session: ctx.session,
-                tree: ctx.tree,
-                share,
-                user,
-                now: filetime,
-            },
+            ctx: op_ctx,
             op,
         };
         match target {

@@ -79,6 +79,7 @@ use crate::wire::write::{WriteFlags, WriteRequest, WriteResponse};
 use crate::wire::{AsyncId, Command, Dialect, FileId, SessionId, TreeId};
 
 mod commands;
+pub(super) mod copy_offload;
 mod durable;
 mod leases;
 mod oplocks;
@@ -413,6 +414,10 @@ impl Server {
             c.current = Some(cur);
             return;
         }
+        let (cur, result) = match self.copy_step(ch, chain, now, cur, result) {
+            Some(x) => x,
+            None => return,
+        };
         let (cur, result) = match retry {
             Some(copy) if matches!(&result, Err(s) if *s == NtStatus::SHARING_VIOLATION) => {
                 match self.retry_after_handle_breaks(ch, chain, now, cur, copy) {

@@ -95,6 +95,9 @@ impl Server {
         result: Result<OpReply, NtStatus>,
     ) -> Result<(NtStatus, ResponsePayload, Option<FileId>), NtStatus> {
         let body = |b: ResponseBody| ResponsePayload::Body(b);
+        if let Waiting::CopyChunks(copy) = &cur.waiting {
+            return copy.answer(result.err().unwrap_or(NtStatus::SUCCESS));
+        }
         if let Waiting::Read {
             length: 0,
             min_count: 0,
@@ -206,6 +209,7 @@ impl Server {
                     lock_sequences: [NO_LOCK_SEQUENCE; 64],
                     ea_cursor: 0,
                     durable,
+                    resume_key: None,
                 };
                 let fid = o.file_id();
                 let (share, index) = (o.file.share.clone(), o.file.index);
