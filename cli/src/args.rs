@@ -116,6 +116,18 @@ pub enum Command {
         #[arg(short, long)]
         force: bool,
     },
+    /// Copy a file within one share on the server (server-side copy: no data crosses the
+    /// network).
+    Cp {
+        /// The file.
+        address: String,
+        /// The copy: a full address on the same share, or a path from the share root (a
+        /// directory: into it, under the same name).
+        target: String,
+        /// Replace an existing file at the target.
+        #[arg(short, long)]
+        force: bool,
+    },
     /// Show the metadata of a file or directory.
     Stat {
         /// The file or directory.

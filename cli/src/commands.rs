@@ -340,12 +340,26 @@ pub async fn execute(cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<(), Cl
             force,
         } => {
             let addr = Address::parse(address)?;
-            let (to, into_dir) = mv_target(&addr, target)?;
+            let (to, into_dir) = share_target("mv", &addr, target)?;
             if addr.path.is_empty() {
                 return Err(CliError::Usage("cannot move the root of a share".into()));
             }
             let share = connect(opts, &addr, env).await?;
             let r = mv(&share, &addr, &to, into_dir, *force).await;
+            finish(share, r).await
+        }
+        Command::Cp {
+            address,
+            target,
+            force,
+        } => {
+            let addr = Address::parse(address)?;
+            let (to, into_dir) = share_target("cp", &addr, target)?;
+            if addr.path.is_empty() {
+                return Err(CliError::Usage("cannot copy the root of a share".into()));
+            }
+            let share = connect(opts, &addr, env).await?;
+            let r = cp(&share, &addr, &to, into_dir, *force).await;
             finish(share, r).await
         }
     }
@@ -739,14 +753,19 @@ async fn mkdir(share: &Share, path: &str, parents: bool) -> Result<(), CliError>
     Ok(())
 }
 
-/// The target of `mv`: a full address on the same share, or a path from the share root.
-/// Returns the path and whether it ended with a separator (move into that directory).
-pub fn mv_target(from: &Address, target: &str) -> Result<(String, bool), CliError> {
+/// The target of `mv` or `cp` (`command`): a full address on the same share, or a path from
+/// the share root. Returns the path and whether it ended with a separator (into that
+/// directory).
+pub fn share_target(
+    command: &str,
+    from: &Address,
+    target: &str,
+) -> Result<(String, bool), CliError> {
     if looks_like_address(target) {
         let to = Address::parse(target)?;
         if !from.same_share(&to) {
             return Err(CliError::Usage(format!(
-                "mv works within one share: {from} and {to} are on different shares"
+                "{command} works within one share: {from} and {to} are on different shares"
             )));
         }
         let into = to.trailing_separator || to.path.is_empty();
@@ -760,6 +779,16 @@ pub fn mv_target(from: &Address, target: &str) -> Result<(String, bool), CliErro
     Ok((path.join("/"), into || path.is_empty()))
 }
 
+/// The path `from` goes to: `to`, or `to/<from's name>` when `to` names a directory.
+async fn destination(share: &Share, from: &Address, to: &str, into_dir: bool) -> String {
+    let into = into_dir || matches!(share.stat(to).await, Ok(m) if m.is_dir);
+    if into {
+        join(to, from.file_name())
+    } else {
+        to.to_string()
+    }
+}
+
 async fn mv(
     share: &Share,
     from: &Address,
@@ -767,16 +796,24 @@ async fn mv(
     into_dir: bool,
     force: bool,
 ) -> Result<(), CliError> {
-    let into = into_dir || matches!(share.stat(to).await, Ok(m) if m.is_dir);
-    let to = if into {
-        join(to, from.file_name())
-    } else {
-        to.to_string()
-    };
+    let to = destination(share, from, to, into_dir).await;
     share
         .rename(&from.path, &to, force)
         .await
         .map_err(CliError::from)
+}
+
+/// A server-side copy ([`Share::copy`]); an existing target is replaced only with `force`.
+async fn cp(
+    share: &Share,
+    from: &Address,
+    to: &str,
+    into_dir: bool,
+    force: bool,
+) -> Result<(), CliError> {
+    let to = destination(share, from, to, into_dir).await;
+    share.copy(&from.path, &to, force).await?;
+    Ok(())
 }
 
 fn rate(bytes: u64, started: Instant) -> String {
@@ -946,19 +983,25 @@ mod tests {
     #[test]
     fn mv_targets() {
         let from = addr("smb://h/s/dir/f.txt");
-        assert_eq!(mv_target(&from, "g.txt").unwrap(), ("g.txt".into(), false));
-        assert_eq!(mv_target(&from, "/a/b/").unwrap(), ("a/b".into(), true));
-        assert_eq!(mv_target(&from, "/").unwrap(), ("".into(), true));
         assert_eq!(
-            mv_target(&from, "//H/S/x/y").unwrap(),
+            share_target("mv", &from, "g.txt").unwrap(),
+            ("g.txt".into(), false)
+        );
+        assert_eq!(
+            share_target("mv", &from, "/a/b/").unwrap(),
+            ("a/b".into(), true)
+        );
+        assert_eq!(share_target("mv", &from, "/").unwrap(), ("".into(), true));
+        assert_eq!(
+            share_target("mv", &from, "//H/S/x/y").unwrap(),
             ("x/y".into(), false)
         );
         assert!(matches!(
-            mv_target(&from, "//h/other/x"),
+            share_target("mv", &from, "//h/other/x"),
             Err(CliError::Usage(_))
         ));
         assert!(matches!(
-            mv_target(&from, "smb://h:/x"),
+            share_target("mv", &from, "smb://h:/x"),
             Err(CliError::Address(_))
         ));
     }

@@ -320,6 +320,31 @@ fn namespace_commands() {
     );
     assert!(e.contains("within one share"), "{e}");
 
+    // cp: a server-side copy, into a directory or by path, replacing only with -f.
+    expect(f.smb(&["cp", &f.url("d/other.txt"), "d/copy.txt"]), 0, "cp");
+    assert_eq!(
+        std::fs::read(f.on_disk("d/copy.txt")).expect("the copy"),
+        std::fs::read(f.on_disk("d/other.txt")).expect("the source")
+    );
+    let (_, e) = expect(
+        f.smb(&["cp", &f.url("d/other.txt"), "d/copy.txt"]),
+        1,
+        "cp onto existing",
+    );
+    assert!(e.contains("STATUS_OBJECT_NAME_COLLISION"), "{e}");
+    expect(
+        f.smb(&["cp", "-f", &f.url("d/other.txt"), "d/copy.txt"]),
+        0,
+        "cp -f",
+    );
+    expect(
+        f.smb(&["cp", &f.url("d/copy.txt"), &f.url("a/")]),
+        0,
+        "cp into dir",
+    );
+    assert!(f.on_disk("a/copy.txt").is_file());
+    expect(f.smb(&["rm", &f.url("d/copy.txt")]), 0, "rm the copy");
+
     // rm and rmdir, and their errors.
     let (_, e) = expect(f.smb(&["rm", &f.url("d")]), 1, "rm directory");
     assert!(e.contains("STATUS_FILE_IS_A_DIRECTORY"), "{e}");

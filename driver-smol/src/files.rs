@@ -53,6 +53,7 @@ use smb_proto::wire::create::{
     ImpersonationLevel, OplockLevel, ShareAccess,
 };
 use smb_proto::wire::flush::FlushRequest;
+use smb_proto::wire::fscc::InfoCodec;
 use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
 use smb_proto::wire::fscc::directory::{FileIdBothDirectoryInformation, decode_directory};
 use smb_proto::wire::fscc::file::{
@@ -60,6 +61,8 @@ use smb_proto::wire::fscc::file::{
     FileRenameInformation, FileStandardInformation,
 };
 use smb_proto::wire::fscc::{FileInfoClass, FileInformation};
+use smb_proto::wire::fsctl::{CopyChunk, CopyChunkRequest, CopyChunkResponse, ResumeKeyResponse};
+use smb_proto::wire::ioctl::{CtlCode, IoctlFlags, IoctlRequest};
 use smb_proto::wire::message::{RequestBody, ResponseBody, ResponsePayload};
 use smb_proto::wire::query_directory::{QueryDirectoryFlags, QueryDirectoryRequest};
 use smb_proto::wire::query_info::{InfoType, QueryInfoRequest};
@@ -93,6 +96,12 @@ const MAX_WINDOW: usize = 32;
 const RESERVE_LIMIT: u64 = 64 * 1024 * 1024;
 /// QUERY_DIRECTORY and QUERY_INFO output buffer, capped by MaxTransactSize.
 const LIST_BUFFER: u32 = 64 * 1024;
+/// What one FSCTL_SRV_COPYCHUNK_WRITE asks at most: Windows' and smbd's limits (MS-SMB2
+/// 3.3.3 ServerSideCopyMaxNumberofChunks, MaxChunkSize, MaxDataSize); a server with smaller
+/// ones says so and is followed.
+const COPY_MAX_CHUNKS: u32 = 256;
+const COPY_CHUNK: u32 = 1024 * 1024;
+const COPY_MAX_DATA: u32 = 16 * 1024 * 1024;
 
 /// Why a file operation failed. Every variant names the operation and the path.
 #[derive(Debug, thiserror::Error)]
@@ -196,6 +205,15 @@ impl Error {
             target: target.to_string(),
             source,
         }
+    }
+
+    /// The server answered `status` in a response that also carried a body.
+    fn answered(op: &'static str, path: &str, status: NtStatus) -> Error {
+        let e = smb_proto::client::RequestError::Status {
+            status,
+            error: None,
+        };
+        Error::client(op, path, ClientError::Request(e))
     }
 
     fn unexpected(op: &'static str, path: &str, what: impl Into<String>) -> Error {
@@ -387,7 +405,8 @@ impl Credentials {
 
 #[derive(Debug)]
 struct ShareInner {
-    client: Client,
+    /// Shared with the [`Share::sibling`]s on the same session.
+    client: Arc<Client>,
     session: SessionId,
     tree: TreeId,
     tree_info: TreeConnectResponse,
@@ -460,7 +479,7 @@ impl Share {
             .map_err(|e| Error::session("connect to share", share, e))?;
         Ok(Share {
             inner: Arc::new(ShareInner {
-                client,
+                client: Arc::new(client),
                 session,
                 tree,
                 tree_info,
@@ -658,6 +677,55 @@ impl Share {
         let renamed = f.rename_to(to, replace).await;
         f.close().await?;
         renamed
+    }
+
+    /// Copies the file `from` to `to` on the server, with [`File::server_copy_to`]: no file
+    /// data crosses the network. `to` is created; an existing one is replaced when `replace`
+    /// is set, else the copy fails with OBJECT_NAME_COLLISION. Returns the bytes copied.
+    pub async fn copy(&self, from: &str, to: &str, replace: bool) -> Result<u64, Error> {
+        let source = self.open_read(from).await?;
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).file_only();
+        if replace {
+            options.create(true).truncate(true);
+        } else {
+            options.create_new(true);
+        }
+        let target = match self.open(to, &options).await {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = source.close().await;
+                return Err(e);
+            }
+        };
+        let len = source.len_at_open();
+        let copied = source.server_copy_to(0, &target, 0, len).await;
+        let closed = (target.close().await, source.close().await);
+        let n = copied?;
+        closed.0?;
+        closed.1?;
+        Ok(n)
+    }
+
+    /// Connects the share `name` of the same server in this share's session (another tree
+    /// connect on the same connection), so files of both can be copied into each other with
+    /// [`File::server_copy_to`]. [`Share::disconnect`] of either logs the session off for both.
+    pub async fn sibling(&self, name: &str) -> Result<Share, Error> {
+        let (tree, tree_info) = self
+            .inner
+            .client
+            .tree_connect(self.inner.session, name)
+            .await
+            .map_err(|e| Error::session("connect to share", name, e))?;
+        Ok(Share {
+            inner: Arc::new(ShareInner {
+                client: self.inner.client.clone(),
+                session: self.inner.session,
+                tree,
+                tree_info,
+                name: name.to_string(),
+            }),
+        })
     }
 
     /// Disconnects the tree and logs the session off. Other clones of this share and open
@@ -1108,6 +1176,134 @@ impl File {
             },
         )
         .await
+    }
+
+    /// Copies `len` bytes at `offset` of this file into `target` at `target_offset` on the
+    /// server: FSCTL_SRV_REQUEST_RESUME_KEY on this open, then FSCTL_SRV_COPYCHUNK_WRITE on
+    /// `target` (MS-SMB2 3.2.4.20.1, 2.2.31.1), so no file data crosses the network. This open
+    /// needs read access, `target` write access, and both must belong to one session (the same
+    /// [`Share`], or a [`Share::sibling`] of it). Requests carry up to 16 MiB in 1 MiB chunks, and
+    /// follow smaller limits a server answers with (MS-SMB2 3.3.5.15.6). A source range past
+    /// the end of this file fails with STATUS_INVALID_VIEW_SIZE; a server without server-side
+    /// copy fails with NOT_SUPPORTED (or INVALID_DEVICE_REQUEST). Returns the bytes copied.
+    pub async fn server_copy_to(
+        &self,
+        offset: u64,
+        target: &File,
+        target_offset: u64,
+        len: u64,
+    ) -> Result<u64, Error> {
+        let key = match self
+            .fsctl(CtlCode::FSCTL_SRV_REQUEST_RESUME_KEY, Bytes::new(), 32)
+            .await?
+        {
+            (NtStatus::SUCCESS, out) => {
+                ResumeKeyResponse::decode(&out)
+                    .map_err(|e| Error::unexpected("copy", &self.path, e.to_string()))?
+                    .resume_key
+            }
+            (status, _) => return Err(Error::answered("copy", &self.path, status)),
+        };
+        let mut limits = CopyChunkResponse {
+            chunks_written: COPY_MAX_CHUNKS,
+            chunk_bytes_written: COPY_CHUNK,
+            total_bytes_written: COPY_MAX_DATA,
+        };
+        let mut done = 0u64;
+        let mut shrunk = false;
+        while done < len {
+            let chunk = u64::from(limits.chunk_bytes_written.max(1));
+            let batch = (len - done).min(u64::from(limits.total_bytes_written.max(1)));
+            let mut chunks = Vec::new();
+            let mut planned = 0u64;
+            while planned < batch && chunks.len() < limits.chunks_written.max(1) as usize {
+                let n = (batch - planned).min(chunk);
+                let at = done + planned;
+                let (source_offset, target_offset) = offset
+                    .checked_add(at)
+                    .zip(target_offset.checked_add(at))
+                    .ok_or_else(|| Error::unexpected("copy", &self.path, "offset overflows"))?;
+                chunks.push(CopyChunk {
+                    source_offset,
+                    target_offset,
+                    length: n as u32,
+                });
+                planned += n;
+            }
+            let input = CopyChunkRequest {
+                source_key: key,
+                chunks,
+            }
+            .to_bytes()
+            .map_err(|e| Error::unexpected("copy", &self.path, e.to_string()))?;
+            let (status, out) = target
+                .fsctl(CtlCode::FSCTL_SRV_COPYCHUNK_WRITE, input, 12)
+                .await?;
+            let answer = CopyChunkResponse::decode(&out).ok();
+            match (status, answer) {
+                (NtStatus::SUCCESS, Some(a)) if u64::from(a.total_bytes_written) == planned => {
+                    done += planned;
+                }
+                (NtStatus::SUCCESS, _) => {
+                    return Err(Error::unexpected(
+                        "copy",
+                        &target.path,
+                        "SRV_COPYCHUNK answered with another length",
+                    ));
+                }
+                // The server's limits are smaller than ours: once, go by them.
+                (NtStatus::INVALID_PARAMETER, Some(server))
+                    if !shrunk && server.chunks_written > 0 && server.total_bytes_written > 0 =>
+                {
+                    shrunk = true;
+                    limits = CopyChunkResponse {
+                        chunks_written: server.chunks_written.min(limits.chunks_written),
+                        chunk_bytes_written: server
+                            .chunk_bytes_written
+                            .min(limits.chunk_bytes_written),
+                        total_bytes_written: server
+                            .total_bytes_written
+                            .min(limits.total_bytes_written),
+                    };
+                }
+                (status, _) => return Err(Error::answered("copy", &target.path, status)),
+            }
+        }
+        Ok(done)
+    }
+
+    /// An FSCTL on this open: the status and the output of the IOCTL response (an error
+    /// answered with an IOCTL body, as SRV_COPYCHUNK's are, is returned, not raised).
+    async fn fsctl(
+        &self,
+        ctl_code: CtlCode,
+        input: Bytes,
+        max_output: u32,
+    ) -> Result<(NtStatus, Bytes), Error> {
+        let body = RequestBody::Ioctl(IoctlRequest {
+            ctl_code,
+            file_id: self.id,
+            max_input_response: 0,
+            max_output_response: max_output,
+            flags: IoctlFlags::IS_FSCTL,
+            input,
+            output: Bytes::new(),
+            empty_offsets: Default::default(),
+        });
+        let inner = &self.share.inner;
+        let r = inner
+            .client
+            .request(inner.session, inner.tree, body)
+            .await
+            .map_err(|e| Error::client("copy", &self.path, e))?;
+        match r.payload {
+            ResponsePayload::Body(ResponseBody::Ioctl(i)) => Ok((r.header.status, i.output)),
+            _ => Err(Error::unexpected(
+                "copy",
+                &self.path,
+                "IOCTL answered with another body",
+            )),
+        }
     }
 
     fn spawn_read(&self, offset: u64, len: u32) -> smol::Task<Result<Bytes, Error>> {
