@@ -338,31 +338,48 @@ pub async fn execute(cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<(), Cl
             address,
             target,
             force,
-        } => {
-            let addr = Address::parse(address)?;
-            let (to, into_dir) = share_target("mv", &addr, target)?;
-            if addr.path.is_empty() {
-                return Err(CliError::Usage("cannot move the root of a share".into()));
-            }
-            let share = connect(opts, &addr, env).await?;
-            let r = mv(&share, &addr, &to, into_dir, *force).await;
-            finish(share, r).await
-        }
+        } => within_share(opts, env, Within::Move, address, target, *force).await,
         Command::Cp {
             address,
             target,
             force,
-        } => {
-            let addr = Address::parse(address)?;
-            let (to, into_dir) = share_target("cp", &addr, target)?;
-            if addr.path.is_empty() {
-                return Err(CliError::Usage("cannot copy the root of a share".into()));
-            }
-            let share = connect(opts, &addr, env).await?;
-            let r = cp(&share, &addr, &to, into_dir, *force).await;
-            finish(share, r).await
-        }
+        } => within_share(opts, env, Within::Copy, address, target, *force).await,
     }
+}
+
+/// What `mv` and `cp` do with a file.
+#[derive(Debug, Clone, Copy)]
+enum Within {
+    Move,
+    Copy,
+}
+
+/// `mv` or `cp`: `address` to `target` on the same share, replacing only with `force`.
+async fn within_share(
+    opts: &ConnOptions,
+    env: &Env,
+    what: Within,
+    address: &str,
+    target: &str,
+    force: bool,
+) -> Result<(), CliError> {
+    let (command, verb) = match what {
+        Within::Move => ("mv", "move"),
+        Within::Copy => ("cp", "copy"),
+    };
+    let addr = Address::parse(address)?;
+    let (to, into_dir) = share_target(command, &addr, target)?;
+    if addr.path.is_empty() {
+        return Err(CliError::Usage(format!(
+            "cannot {verb} the root of a share"
+        )));
+    }
+    let share = connect(opts, &addr, env).await?;
+    let r = match what {
+        Within::Move => mv(&share, &addr, &to, into_dir, force).await,
+        Within::Copy => cp(&share, &addr, &to, into_dir, force).await,
+    };
+    finish(share, r).await
 }
 
 /// Disconnects (best effort: the command's own result matters more) and returns `r`.
