@@ -1736,6 +1736,9 @@ fn op_key(req: &OpRequest) -> [u8; 25] {
         FsOp::Lock { .. } => 9,
         FsOp::Ioctl { .. } => 10,
         FsOp::ChangeNotify { .. } => 11,
+        FsOp::SetSparse { .. } => 12,
+        FsOp::QueryAllocatedRanges { .. } => 13,
+        FsOp::ZeroData { .. } => 14,
     };
     k
 }
@@ -1753,6 +1756,7 @@ fn reply_code(r: &OpReply) -> u8 {
         OpReply::Lock => 9,
         OpReply::Ioctl(_) => 10,
         OpReply::ChangeNotify(_) => 11,
+        OpReply::AllocatedRanges(_) => 12,
     }
 }
 
@@ -1785,6 +1789,11 @@ pub fn op_summary(req: &OpRequest) -> String {
         FsOp::Lock { .. } => "lock".into(),
         FsOp::Ioctl { .. } => "ioctl".into(),
         FsOp::ChangeNotify { .. } => "change_notify".into(),
+        FsOp::SetSparse { sparse, .. } => format!("set_sparse {sparse}"),
+        FsOp::QueryAllocatedRanges { offset, length, .. } => {
+            format!("query_allocated_ranges {offset}+{length}")
+        }
+        FsOp::ZeroData { offset, beyond, .. } => format!("zero_data {offset}..{beyond}"),
     };
     format!(
         "op {} ch {} open {} {kind}",
@@ -1807,5 +1816,6 @@ fn reply_kind(r: &OpReply) -> &'static str {
         OpReply::Lock => "lock",
         OpReply::Ioctl(_) => "ioctl",
         OpReply::ChangeNotify(_) => "change_notify",
+        OpReply::AllocatedRanges(_) => "allocated_ranges",
     }
 }

@@ -14,6 +14,7 @@ use smb_proto::client::ClientConfig;
 use smb_proto::io::TransportKind;
 use smb_proto::server::{CreateReply, FileMeta, InfoReply, OpReply, ReadBuf, ServerConfig};
 use smb_proto::wire::fscc::notify::FileNotifyInformation;
+use smb_proto::wire::fsctl::AllocatedRange;
 use smb_proto::wire::status::NtStatus;
 use std::net::SocketAddr;
 
@@ -161,6 +162,8 @@ pub enum ReplayReply {
     Ioctl(Bytes),
     /// CHANGE_NOTIFY.
     ChangeNotify(Vec<FileNotifyInformation>),
+    /// QUERY_ALLOCATED_RANGES.
+    AllocatedRanges(Vec<AllocatedRange>),
 }
 
 impl ReplayReply {
@@ -178,6 +181,7 @@ impl ReplayReply {
             OpReply::Lock => Self::Lock,
             OpReply::Ioctl(b) => Self::Ioctl(b.clone()),
             OpReply::ChangeNotify(v) => Self::ChangeNotify(v.clone()),
+            OpReply::AllocatedRanges(r) => Self::AllocatedRanges(r.clone()),
         }
     }
 
@@ -195,6 +199,7 @@ impl ReplayReply {
             Self::Lock => OpReply::Lock,
             Self::Ioctl(b) => OpReply::Ioctl(b.clone()),
             Self::ChangeNotify(v) => OpReply::ChangeNotify(v.clone()),
+            Self::AllocatedRanges(r) => OpReply::AllocatedRanges(r.clone()),
         }
     }
 }

@@ -1,19 +1,19 @@
 #![no_main]
 //! FSCTL payloads (MS-SMB2 2.2.31.x / 2.2.32.x, MS-DFSC, MS-FSCC 2.3): the first byte (mod
-//! 13) picks the structure, the rest is its buffer.
+//! 15) picks the structure, the rest is its buffer.
 use libfuzzer_sys::fuzz_target;
 use smb_proto::wire::fsctl::{
-    CopyChunkRequest, CopyChunkResponse, DfsReferralExRequest, DfsReferralRequest,
+    AllocatedRange, CopyChunkRequest, CopyChunkResponse, DfsReferralExRequest, DfsReferralRequest,
     DfsReferralResponse, NetworkInterfaceInfoList, PipeTransceive, PipeWaitRequest,
     ReparseDataBuffer, ResumeKeyResponse, SetSparse, ValidateNegotiateInfoRequest,
-    ValidateNegotiateInfoResponse,
+    ValidateNegotiateInfoResponse, ZeroDataInformation,
 };
 
 fuzz_target!(|data: &[u8]| {
     let Some((&sel, rest)) = data.split_first() else {
         return;
     };
-    match sel % 13 {
+    match sel % 15 {
         0 => smb_fuzz::info::<ValidateNegotiateInfoRequest>(rest),
         1 => smb_fuzz::info::<ValidateNegotiateInfoResponse>(rest),
         2 => smb_fuzz::info::<NetworkInterfaceInfoList>(rest),
@@ -27,6 +27,8 @@ fuzz_target!(|data: &[u8]| {
         10 => smb_fuzz::info::<DfsReferralResponse>(rest),
         11 => smb_fuzz::info::<SetSparse>(rest),
         12 => smb_fuzz::info::<ReparseDataBuffer>(rest),
+        13 => smb_fuzz::info::<AllocatedRange>(rest),
+        14 => smb_fuzz::info::<ZeroDataInformation>(rest),
         _ => {}
     }
 });

@@ -62,6 +62,7 @@ use smb_proto::wire::fscc::filesystem::{
     FsInfo,
 };
 use smb_proto::wire::fscc::{FileInfoClass, FsInfoClass};
+use smb_proto::wire::fsctl::AllocatedRange;
 use smb_proto::wire::ioctl::CtlCode;
 use smb_proto::wire::lock::LockElement;
 use smb_proto::wire::status::NtStatus;
@@ -659,6 +660,75 @@ impl LocalBackend {
         Ok(OpReply::Ioctl(Bytes::from(out)))
     }
 
+    // ----------------------------------------------------------------- sparse files
+
+    /// FSCTL_SET_SPARSE: the flag is kept with the DOS attributes ([`DOS_XATTR`]); Linux
+    /// files are always sparse-capable, so only what is reported changes.
+    fn set_sparse(&self, open: OpenId, sparse: bool) -> Result<OpReply, NtStatus> {
+        let (handle, _, _) = self.open_of(open)?;
+        if handle.is_dir() {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        let s = stat_of(&handle).map_err(|e| fs_status(&e))?;
+        let bits = s.dos_attributes.unwrap_or(FileAttributes::ARCHIVE.0);
+        let bits = if sparse {
+            bits | FileAttributes::SPARSE_FILE.0
+        } else {
+            bits & !FileAttributes::SPARSE_FILE.0
+        };
+        set_xattr(&handle, DOS_XATTR, &bits.to_le_bytes())
+            .map_err(|e| e.status(NtStatus::NOT_SUPPORTED))?;
+        Ok(OpReply::Ioctl(Bytes::new()))
+    }
+
+    /// FSCTL_QUERY_ALLOCATED_RANGES: a file not marked sparse is reported allocated
+    /// throughout (as NTFS and smbd report it); a sparse one as the file system's data ranges.
+    fn allocated_ranges(
+        &self,
+        open: OpenId,
+        offset: u64,
+        length: u64,
+    ) -> Result<OpReply, NtStatus> {
+        let (handle, _, _) = self.open_of(open)?;
+        let s = stat_of(&handle).map_err(|e| fs_status(&e))?;
+        let end = offset.saturating_add(length).min(s.size);
+        if offset >= end {
+            return Ok(OpReply::AllocatedRanges(Vec::new()));
+        }
+        let range = |(from, to): (u64, u64)| AllocatedRange {
+            offset: from,
+            length: to - from,
+        };
+        if !is_sparse(&s) {
+            return Ok(OpReply::AllocatedRanges(vec![range((offset, end))]));
+        }
+        let data = handle.data_ranges(offset, end).map_err(|e| fs_status(&e))?;
+        Ok(OpReply::AllocatedRanges(
+            data.into_iter().map(range).collect(),
+        ))
+    }
+
+    /// FSCTL_SET_ZERO_DATA within the end of file: a sparse file's range is punched out, any
+    /// other file's zeroed in place.
+    fn zero_data(&self, open: OpenId, offset: u64, beyond: u64) -> Result<OpReply, NtStatus> {
+        let (handle, key, _) = self.open_of(open)?;
+        if !self
+            .state()
+            .locks
+            .io_allowed(key, open, offset, beyond.saturating_sub(offset), true)
+        {
+            return Err(NtStatus::FILE_LOCK_CONFLICT);
+        }
+        let s = stat_of(&handle).map_err(|e| fs_status(&e))?;
+        let end = beyond.min(s.size);
+        if offset < end {
+            handle
+                .zero_range(offset, end - offset, is_sparse(&s))
+                .map_err(|e| fs_status(&e))?;
+        }
+        Ok(OpReply::Ioctl(Bytes::new()))
+    }
+
     /// Stores the SecD descriptor of a create on the file it made. Best effort, like the
     /// creation time: where the file system has no user xattrs the default is reported.
     fn keep_create_security(&self, open: OpenId, reply: &OpReply, security: Option<Bytes>) {
@@ -779,7 +849,9 @@ impl LocalBackend {
             }),
             FsInfoClass::ATTRIBUTE => {
                 let v = handle.statvfs().map_err(|e| fs_status(&e))?;
-                let mut attrs = FsAttributes::CASE_PRESERVED_NAMES | FsAttributes::UNICODE_ON_DISK;
+                let mut attrs = FsAttributes::CASE_PRESERVED_NAMES
+                    | FsAttributes::UNICODE_ON_DISK
+                    | FsAttributes::SUPPORTS_SPARSE_FILES;
                 if !self.options.case_insensitive {
                     attrs |= FsAttributes::CASE_SENSITIVE_SEARCH;
                 }
@@ -856,7 +928,14 @@ impl LocalBackend {
                     store_change(&handle, c, s.last_write_time);
                 }
                 if !a.is_empty() {
-                    store_attributes(&handle, stored_attributes(a, is_dir));
+                    // SPARSE_FILE stays as FSCTL_SET_SPARSE left it (MS-FSA 2.1.5.14.2).
+                    let s = stat_of(&handle).map_err(|e| fs_status(&e))?;
+                    let sparse = if is_sparse(&s) {
+                        FileAttributes::SPARSE_FILE.0
+                    } else {
+                        0
+                    };
+                    store_attributes(&handle, stored_attributes(a, is_dir) | sparse);
                 }
                 if !a.is_empty() && !is_dir {
                     let s = stat_of(&handle).map_err(|e| fs_status(&e))?;
@@ -1309,6 +1388,17 @@ impl LocalBackend {
                 ..
             } if ctl_code == FSCTL_CREATE_OR_GET_OBJECT_ID => self.object_id(open, max_output),
             FsOp::Ioctl { .. } => Err(NtStatus::NOT_SUPPORTED),
+            FsOp::SetSparse { open, sparse } => self.set_sparse(open, sparse),
+            FsOp::QueryAllocatedRanges {
+                open,
+                offset,
+                length,
+            } => self.allocated_ranges(open, offset, length),
+            FsOp::ZeroData {
+                open,
+                offset,
+                beyond,
+            } => self.zero_data(open, offset, beyond),
             FsOp::Lock { .. } | FsOp::ChangeNotify { .. } => Err(NtStatus::INTERNAL_ERROR),
         }
     }
@@ -1465,6 +1555,11 @@ fn store_attributes(handle: &FileHandle, bits: u32) {
 /// clients expect it, as Samba's default `map archive` does) and a directory its mode's
 /// READONLY.
 fn attributes(s: &FileStat) -> FileAttributes {
+    let sparse = if is_sparse(s) {
+        FileAttributes::SPARSE_FILE.0
+    } else {
+        0
+    };
     let Some(stored) = s.dos_attributes else {
         let a = FileAttributes(s.attributes());
         return if s.is_dir() {
@@ -1473,7 +1568,7 @@ fn attributes(s: &FileStat) -> FileAttributes {
             FileAttributes(a.0 & !FileAttributes::NORMAL.0) | FileAttributes::ARCHIVE
         };
     };
-    let mut a = stored_attributes(FileAttributes(stored), s.is_dir());
+    let mut a = stored_attributes(FileAttributes(stored), s.is_dir()) | sparse;
     if s.is_dir() {
         a |= FileAttributes::DIRECTORY.0;
     } else if s.mode & 0o200 == 0 {
@@ -1484,6 +1579,14 @@ fn attributes(s: &FileStat) -> FileAttributes {
     } else {
         FileAttributes(a)
     }
+}
+
+/// Whether FSCTL_SET_SPARSE marked the file sparse (kept in [`DOS_XATTR`], apart from the
+/// bits clients set with SET_INFO or CREATE).
+fn is_sparse(s: &FileStat) -> bool {
+    !s.is_dir()
+        && s.dos_attributes
+            .is_some_and(|a| a & FileAttributes::SPARSE_FILE.0 != 0)
 }
 
 fn meta(s: &FileStat) -> FileMeta {

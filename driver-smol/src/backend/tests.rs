@@ -992,3 +992,67 @@ fn extended_attributes_live_in_xattrs() {
         f.close(open);
     }
 }
+
+/// FSCTL_SET_SPARSE is kept with the DOS attributes; allocated ranges come from SEEK_DATA and
+/// SEEK_HOLE once the file is sparse (all of it before); zeroing punches a sparse file's range
+/// out and leaves the end of file.
+#[test]
+fn sparse_files_punch_holes_and_report_data_ranges() {
+    use smb_proto::wire::fsctl::AllocatedRange;
+    let mut f = Fixture::new();
+    let o = f.rw("s.bin", CreateDisposition::CREATE).expect("create");
+    f.write(o, 0, &[9u8; 128 * 1024]).expect("write");
+    let ranges = |f: &Fixture| match f.run(FsOp::QueryAllocatedRanges {
+        open: o,
+        offset: 0,
+        length: 1 << 20,
+    }) {
+        Ok(OpReply::AllocatedRanges(r)) => r
+            .into_iter()
+            .map(|AllocatedRange { offset, length }| (offset, length))
+            .collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(ranges(&f), vec![(0, 128 * 1024)], "cut at the end of file");
+    assert!(matches!(
+        f.run(FsOp::SetSparse {
+            open: o,
+            sparse: true
+        }),
+        Ok(OpReply::Ioctl(_))
+    ));
+    assert!(
+        f.basic(o)
+            .file_attributes
+            .contains(FileAttributes::SPARSE_FILE)
+    );
+    let zero = |f: &Fixture, offset, beyond| {
+        f.run(FsOp::ZeroData {
+            open: o,
+            offset,
+            beyond,
+        })
+    };
+    assert!(zero(&f, 64 * 1024, 1 << 20).is_ok());
+    assert_eq!(
+        f.read(o, 0, 200 * 1024).expect("read").len(),
+        128 * 1024,
+        "the end of file stays"
+    );
+    assert_eq!(f.read(o, 64 * 1024, 4).expect("read"), vec![0; 4]);
+    // tmpfs, ext4, xfs and btrfs give punched blocks back and SEEK_HOLE finds them.
+    assert_eq!(ranges(&f), vec![(0, 64 * 1024)]);
+    assert!(matches!(
+        f.run(FsOp::SetSparse {
+            open: o,
+            sparse: false
+        }),
+        Ok(OpReply::Ioctl(_))
+    ));
+    assert!(
+        !f.basic(o)
+            .file_attributes
+            .contains(FileAttributes::SPARSE_FILE)
+    );
+    assert_eq!(ranges(&f), vec![(0, 128 * 1024)], "not sparse: all of it");
+}

@@ -126,6 +126,76 @@ impl FileHandle {
         }
     }
 
+    /// Makes `offset..offset + len` read as zeros without changing the end of file: with
+    /// `deallocate` its space goes back to the file system (`FALLOC_FL_PUNCH_HOLE`), else it
+    /// stays allocated (`FALLOC_FL_ZERO_RANGE`). A file system that can do neither gets zeros
+    /// written.
+    pub fn zero_range(&self, offset: u64, len: u64, deallocate: bool) -> FsResult<()> {
+        use rustix::fs::FallocateFlags as F;
+        self.require_file(self.writable)?;
+        end_offset(
+            offset,
+            usize::try_from(len).map_err(|_| FsError::FileTooLarge)?,
+        )?;
+        if len == 0 {
+            return Ok(());
+        }
+        let mode = if deallocate {
+            F::PUNCH_HOLE | F::KEEP_SIZE
+        } else {
+            F::ZERO_RANGE | F::KEEP_SIZE
+        };
+        match rustix::fs::fallocate(&self.fd, mode, offset, len) {
+            Ok(()) => Ok(()),
+            Err(Errno::OPNOTSUPP) => self.write_zeros(offset, len),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    fn write_zeros(&self, offset: u64, len: u64) -> FsResult<()> {
+        static ZEROS: [u8; 64 * 1024] = [0; 64 * 1024];
+        let end = offset.saturating_add(len);
+        let mut at = offset;
+        while at < end {
+            let n = (end - at).min(ZEROS.len() as u64) as usize;
+            self.write_at(&ZEROS[..n], at)?;
+            at += n as u64;
+        }
+        Ok(())
+    }
+
+    /// The ranges of `offset..end` that hold data, in order, as `(start, end)` pairs
+    /// (`SEEK_DATA` and `SEEK_HOLE`); all of it where the file system cannot tell.
+    pub fn data_ranges(&self, offset: u64, end: u64) -> FsResult<Vec<(u64, u64)>> {
+        use rustix::fs::SeekFrom;
+        self.require_file(self.readable)?;
+        let mut out = Vec::new();
+        let mut at = offset;
+        while at < end {
+            let data = match rustix::fs::seek(&self.fd, SeekFrom::Data(at)) {
+                Ok(d) => d,
+                // No data from here to the end of file.
+                Err(Errno::NXIO) => break,
+                Err(Errno::INVAL | Errno::OPNOTSUPP) => {
+                    out.push((at, end));
+                    break;
+                }
+                Err(e) => return Err(e.into()),
+            };
+            if data >= end {
+                break;
+            }
+            let hole = match rustix::fs::seek(&self.fd, SeekFrom::Hole(data)) {
+                Ok(h) => h.min(end),
+                Err(Errno::NXIO) => end,
+                Err(e) => return Err(e.into()),
+            };
+            out.push((data.max(at), hole));
+            at = hole;
+        }
+        Ok(out)
+    }
+
     /// Sets access and write times (FileBasicInformation); `None` leaves a time unchanged.
     pub fn set_times(&self, times: SetTimes) -> FsResult<()> {
         let to_spec = |t: Option<FileTime>| match t {

@@ -35,6 +35,7 @@ use crate::wire::fscc::filesystem::{
 };
 use crate::wire::fscc::notify::{FileNotifyInformation, NotifyAction};
 use crate::wire::fscc::{FileInfoClass, FsInfoClass};
+use crate::wire::fsctl::AllocatedRange;
 use crate::wire::lock::{LockElement, LockFlags};
 use crate::wire::status::NtStatus;
 
@@ -287,6 +288,17 @@ impl MemFs {
                 other => other.map(|_| OpReply::Lock),
             },
             FsOp::Ioctl { open, .. } => self.node_of(open).and(Err(NtStatus::NOT_SUPPORTED)),
+            FsOp::SetSparse { open, sparse } => self.set_sparse(open, sparse),
+            FsOp::QueryAllocatedRanges {
+                open,
+                offset,
+                length,
+            } => self.allocated_ranges(open, offset, length),
+            FsOp::ZeroData {
+                open,
+                offset,
+                beyond,
+            } => self.zero_data(open, offset, beyond, now),
             FsOp::ChangeNotify {
                 open,
                 filter,
@@ -905,7 +917,9 @@ impl MemFs {
             }),
             FsInfoClass::ATTRIBUTE => FsInfo::Attribute(FileFsAttributeInformation {
                 file_system_attributes: FsAttributes(
-                    FsAttributes::CASE_PRESERVED_NAMES.0 | FsAttributes::UNICODE_ON_DISK.0,
+                    FsAttributes::CASE_PRESERVED_NAMES.0
+                        | FsAttributes::UNICODE_ON_DISK.0
+                        | FsAttributes::SUPPORTS_SPARSE_FILES.0,
                 ),
                 maximum_component_name_length: 255,
                 file_system_name: "NTFS".into(),
@@ -964,7 +978,12 @@ impl MemFs {
                     {
                         return Err(NtStatus::INVALID_PARAMETER);
                     }
-                    let mut a = FileAttributes(b.file_attributes.0 & !FileAttributes::NORMAL.0);
+                    // SPARSE_FILE stays as FSCTL_SET_SPARSE left it (MS-FSA 2.1.5.14.2).
+                    let sparse = FileAttributes::SPARSE_FILE.0;
+                    let mut a = FileAttributes(
+                        b.file_attributes.0 & !(FileAttributes::NORMAL.0 | sparse)
+                            | n.attributes.0 & sparse,
+                    );
                     if dir {
                         a.0 |= FileAttributes::DIRECTORY.0;
                     }
@@ -1166,6 +1185,95 @@ impl MemFs {
         Ok(OpReply::QueryDirectory(b.finish()))
     }
 
+    fn set_sparse(&mut self, open: OpenId, sparse: bool) -> Result<OpReply, NtStatus> {
+        let node = self.node_of(open)?;
+        let n = self.nodes.get_mut(&node).ok_or(NtStatus::FILE_CLOSED)?;
+        if n.is_dir() {
+            return Err(NtStatus::INVALID_PARAMETER);
+        }
+        if sparse {
+            n.attributes.0 |= FileAttributes::SPARSE_FILE.0;
+        } else {
+            n.attributes.0 &= !FileAttributes::SPARSE_FILE.0;
+        }
+        Ok(OpReply::Ioctl(Bytes::new()))
+    }
+
+    /// A file that is not sparse is allocated throughout; a sparse one in the [`CLUSTER`]s
+    /// that hold a byte other than zero (memfs keeps no holes, so zeros are its holes).
+    fn allocated_ranges(
+        &self,
+        open: OpenId,
+        offset: u64,
+        length: u64,
+    ) -> Result<OpReply, NtStatus> {
+        let node = self.node_of(open)?;
+        let n = self.nodes.get(&node).ok_or(NtStatus::FILE_CLOSED)?;
+        let Kind::File(data) = &n.kind else {
+            return Err(NtStatus::INVALID_PARAMETER);
+        };
+        let size = data.len() as u64;
+        let end = offset.saturating_add(length).min(size);
+        let mut ranges: Vec<AllocatedRange> = Vec::new();
+        if offset >= end {
+            return Ok(OpReply::AllocatedRanges(ranges));
+        }
+        if !n.attributes.contains(FileAttributes::SPARSE_FILE) {
+            ranges.push(AllocatedRange {
+                offset,
+                length: end - offset,
+            });
+            return Ok(OpReply::AllocatedRanges(ranges));
+        }
+        let mut cluster = offset / CLUSTER * CLUSTER;
+        while cluster < end {
+            let next = cluster.saturating_add(CLUSTER);
+            let bytes = data
+                .get(cluster as usize..next.min(size) as usize)
+                .unwrap_or(&[]);
+            if bytes.iter().any(|&b| b != 0) {
+                let (from, to) = (cluster.max(offset), next.min(end));
+                match ranges.last_mut() {
+                    Some(r) if r.offset + r.length == from => r.length = to - r.offset,
+                    _ => ranges.push(AllocatedRange {
+                        offset: from,
+                        length: to - from,
+                    }),
+                }
+            }
+            cluster = next;
+        }
+        Ok(OpReply::AllocatedRanges(ranges))
+    }
+
+    /// Zeroes `offset..beyond` within the file (the end of file stays).
+    fn zero_data(
+        &mut self,
+        open: OpenId,
+        offset: u64,
+        beyond: u64,
+        now: u64,
+    ) -> Result<OpReply, NtStatus> {
+        let node = self.node_of(open)?;
+        self.check_locks(node, open, offset, beyond.saturating_sub(offset), true)?;
+        let n = self.nodes.get_mut(&node).ok_or(NtStatus::FILE_CLOSED)?;
+        let Kind::File(data) = &mut n.kind else {
+            return Err(NtStatus::INVALID_PARAMETER);
+        };
+        let end = beyond.min(data.len() as u64);
+        if offset >= end {
+            return Ok(OpReply::Ioctl(Bytes::new()));
+        }
+        if let Some(range) = data.get_mut(offset as usize..end as usize) {
+            range.fill(0);
+        }
+        n.last_write_time = now;
+        n.change_time = now;
+        let (parent, name) = (n.parent, n.name.clone());
+        self.note(parent, NotifyAction::MODIFIED, &name);
+        Ok(OpReply::Ioctl(Bytes::new()))
+    }
+
     fn check_locks(
         &self,
         node: u64,
@@ -1257,8 +1365,13 @@ fn overlaps(a_off: u64, a_len: u64, b_off: u64, b_len: u64) -> bool {
 }
 
 fn attrs_for_file(requested: FileAttributes) -> FileAttributes {
-    let mut a =
-        FileAttributes(requested.0 & !(FileAttributes::DIRECTORY.0 | FileAttributes::NORMAL.0));
+    // SPARSE_FILE is set by FSCTL_SET_SPARSE only (MS-FSA 2.1.5.1.2.1).
+    let mut a = FileAttributes(
+        requested.0
+            & !(FileAttributes::DIRECTORY.0
+                | FileAttributes::NORMAL.0
+                | FileAttributes::SPARSE_FILE.0),
+    );
     a.0 |= FileAttributes::ARCHIVE.0;
     a
 }

@@ -391,6 +391,37 @@ pub enum FsOp {
         /// MaxOutputResponse.
         max_output: u32,
     },
+    /// FSCTL_SET_SPARSE (MS-FSA 2.1.5.10.26): mark the file sparse or not (the
+    /// FILE_ATTRIBUTE_SPARSE_FILE it then reports). Answer `OpReply::Ioctl` with no output.
+    SetSparse {
+        /// The open (a file; the server has checked access).
+        open: OpenId,
+        /// Sparse (true) or not.
+        sparse: bool,
+    },
+    /// FSCTL_QUERY_ALLOCATED_RANGES (MS-FSA 2.1.5.10.22): the allocated ranges of the file
+    /// within `offset..offset + length`, cut at the end of file, in order, as
+    /// `OpReply::AllocatedRanges`. A file that is not sparse is allocated throughout.
+    QueryAllocatedRanges {
+        /// The open.
+        open: OpenId,
+        /// Where the range asked about starts.
+        offset: u64,
+        /// Its length (`offset + length` fits in an i64).
+        length: u64,
+    },
+    /// FSCTL_SET_ZERO_DATA (MS-FSA 2.1.5.10.33): make `offset..beyond` read as zeros without
+    /// changing the end of file (a sparse file may give the space back); other opens'
+    /// byte-range locks over it give FILE_LOCK_CONFLICT. Answer `OpReply::Ioctl` with no
+    /// output.
+    ZeroData {
+        /// The open.
+        open: OpenId,
+        /// The first byte zeroed.
+        offset: u64,
+        /// The first byte after them (`offset <= beyond`, both fit in an i64).
+        beyond: u64,
+    },
     /// Wait for a change in a directory; stays pending until something changes or it is
     /// cancelled. Backends that cannot watch complete with STATUS_NOTIFY_ENUM_DIR.
     ChangeNotify {
@@ -419,6 +450,9 @@ impl FsOp {
             | FsOp::QueryDirectory { open, .. }
             | FsOp::Lock { open, .. }
             | FsOp::Ioctl { open, .. }
+            | FsOp::SetSparse { open, .. }
+            | FsOp::QueryAllocatedRanges { open, .. }
+            | FsOp::ZeroData { open, .. }
             | FsOp::ChangeNotify { open, .. } => *open,
         }
     }
@@ -480,6 +514,8 @@ pub enum OpReply {
     Lock,
     /// IOCTL output.
     Ioctl(Bytes),
+    /// QUERY_ALLOCATED_RANGES: the allocated ranges, in order.
+    AllocatedRanges(Vec<crate::wire::fsctl::AllocatedRange>),
     /// CHANGE_NOTIFY: the changes seen.
     ChangeNotify(Vec<FileNotifyInformation>),
 }

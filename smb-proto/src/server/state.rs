@@ -322,6 +322,8 @@ pub(crate) enum Waiting {
     },
     /// IOCTL.
     Ioctl { ctl_code: CtlCode, file_id: FileId },
+    /// FSCTL_QUERY_ALLOCATED_RANGES, with the client's MaxOutputResponse.
+    AllocatedRanges { file_id: FileId, max_output: u32 },
     /// A durable reconnect or a replayed durable CREATE answered with an existing open: the
     /// backend's FileNetworkOpenInformation becomes the CREATE response, with `context`.
     Reopen {

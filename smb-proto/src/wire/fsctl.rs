@@ -640,6 +640,60 @@ impl InfoCodec for SetSparse {
     }
 }
 
+/// FILE_ALLOCATED_RANGE_BUFFER (MS-FSCC 2.3.38, 2.3.39): the input of
+/// FSCTL_QUERY_ALLOCATED_RANGES (the range asked about) and each entry of its output. Both
+/// fields are signed 64-bit on the wire; the server refuses negative ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AllocatedRange {
+    /// FileOffset.
+    pub offset: u64,
+    /// Length.
+    pub length: u64,
+}
+
+impl AllocatedRange {
+    /// The encoded size of one range.
+    pub const SIZE: usize = 16;
+}
+
+impl InfoCodec for AllocatedRange {
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            offset: r.u64("FILE_ALLOCATED_RANGE_BUFFER.FileOffset")?,
+            length: r.u64("FILE_ALLOCATED_RANGE_BUFFER.Length")?,
+        })
+    }
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.u64(self.offset);
+        w.u64(self.length);
+        Ok(())
+    }
+}
+
+/// FILE_ZERO_DATA_INFORMATION (MS-FSCC 2.3.85): the input of FSCTL_SET_ZERO_DATA, the bytes
+/// from FileOffset up to (not including) BeyondFinalZero. Signed 64-bit on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ZeroDataInformation {
+    /// FileOffset.
+    pub file_offset: u64,
+    /// BeyondFinalZero.
+    pub beyond_final_zero: u64,
+}
+
+impl InfoCodec for ZeroDataInformation {
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            file_offset: r.u64("FILE_ZERO_DATA_INFORMATION.FileOffset")?,
+            beyond_final_zero: r.u64("FILE_ZERO_DATA_INFORMATION.BeyondFinalZero")?,
+        })
+    }
+    fn write(&self, w: &mut Writer<'_>) -> Result<(), EncodeError> {
+        w.u64(self.file_offset);
+        w.u64(self.beyond_final_zero);
+        Ok(())
+    }
+}
+
 /// REPARSE_DATA_BUFFER (MS-FSCC 2.1.2.2): the output of FSCTL_GET_REPARSE_POINT and the input
 /// of FSCTL_SET_REPARSE_POINT, with the tag-specific data kept raw.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -210,6 +210,9 @@ impl Server {
                 ) {
                     return self.copy_chunks(at, &req, &open);
                 }
+                if let Some(r) = self.sparse_fsctl(at, &req, &open) {
+                    return r;
+                }
                 let op = FsOp::Ioctl {
                     open: open.id,
                     ctl_code: req.ctl_code,

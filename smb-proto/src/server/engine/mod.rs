@@ -87,6 +87,7 @@ mod output;
 mod pipe_requests;
 mod replies;
 mod security;
+mod sparse;
 pub(super) mod timestamps;
 
 use output::*;

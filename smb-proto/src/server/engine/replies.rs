@@ -535,6 +535,23 @@ impl Server {
                 ),
                 None,
             )),
+            (
+                Waiting::AllocatedRanges {
+                    file_id,
+                    max_output,
+                },
+                OpReply::AllocatedRanges(r),
+            ) => {
+                let (status, output) = super::sparse::encode_ranges(&r, *max_output)?;
+                let response = IoctlResponse {
+                    ctl_code: CtlCode::FSCTL_QUERY_ALLOCATED_RANGES,
+                    file_id: *file_id,
+                    flags: 0,
+                    input: Bytes::new(),
+                    output,
+                };
+                Ok((status, body(response.into()), None))
+            }
             (Waiting::ChangeNotify { output_len }, OpReply::ChangeNotify(list)) => {
                 let max = *output_len as usize;
                 let mut out = BytesMut::new();
