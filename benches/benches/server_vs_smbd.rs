@@ -21,7 +21,8 @@
 //! Run: `cargo bench -p benches --bench server_vs_smbd`. Environment: `SERVER_BENCH_MIB` (file
 //! size, default 1024), `SERVER_BENCH_RUNS` (default 3), `SERVER_BENCH_MODES` (`sign`,
 //! `encrypt`, comma-separated; default both), `SERVER_BENCH_IDLE` (idle connections, default
-//! 1000; 0 skips the memory part), `SERVER_BENCH_DIR` (local files; default `/dev/shm`).
+//! 1000; 0 skips the memory part), `SERVER_BENCH_DIR` (local files; default `/dev/shm`),
+//! `SERVER_BENCH_MAX_WRITE_KIB` (our server's MaxWriteSize; default the config's 2 MiB).
 
 /// The allocator the `smb` binary ships with (see cli/src/main.rs): it reuses the megabyte-sized
 /// frame buffers that glibc would mmap and unmap for every READ/WRITE.
@@ -75,6 +76,13 @@ fn serve_child(dir: &Path) {
     let mut secure = ShareConfig::disk(SECURE, SECURE);
     secure.encrypt_data = true;
     config.shares = vec![ShareConfig::disk(PLAIN, PLAIN), secure];
+    // Our server's MaxWriteSize, to compare with the default (see `ServerConfig::max_write`).
+    if let Some(kib) = std::env::var("SERVER_BENCH_MAX_WRITE_KIB")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        config.max_write = kib * 1024;
+    }
     let mut shares = Shares::new();
     for name in [PLAIN, SECURE] {
         let root = dir.join(name);

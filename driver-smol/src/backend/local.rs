@@ -153,6 +153,10 @@ struct FileEntry {
     delete_pending: bool,
     /// Already unlinked (POSIX delete): closing must not remove the name again.
     unlinked: bool,
+    /// Held around each WRITE's `pwrite`: WRITEs to one file run one at a time, waiting here
+    /// asleep instead of spinning on the inode's lock in the kernel, which burns the CPU a
+    /// client with many WRITEs in flight needs.
+    writing: Arc<Mutex<()>>,
 }
 
 #[derive(Debug)]
@@ -415,6 +419,7 @@ impl LocalBackend {
                 opens: 0,
                 delete_pending: false,
                 unlinked: false,
+                writing: Arc::default(),
             });
             f.opens += 1;
             if created {
@@ -545,14 +550,20 @@ impl LocalBackend {
         {
             return Err(NtStatus::INVALID_PARAMETER);
         }
-        if !self
-            .state()
-            .locks
-            .io_allowed(key, open, offset, data.len() as u64, true)
+        let writing = {
+            let st = self.state();
+            if !st
+                .locks
+                .io_allowed(key, open, offset, data.len() as u64, true)
+            {
+                return Err(NtStatus::FILE_LOCK_CONFLICT);
+            }
+            st.files.get(&key).map(|f| f.writing.clone())
+        };
         {
-            return Err(NtStatus::FILE_LOCK_CONFLICT);
+            let _one_at_a_time = writing.as_deref().map(|w| w.lock());
+            handle.write_at(data, offset).map_err(|e| fs_status(&e))?;
         }
-        handle.write_at(data, offset).map_err(|e| fs_status(&e))?;
         if write_through || open_wt {
             handle.flush().map_err(|e| fs_status(&e))?;
         }
