@@ -105,9 +105,9 @@ pub struct ServerConfig {
     /// (Samba's smbclient keeps 16 MiB) then have eight WRITEs outstanding instead of two, so
     /// one WRITE's disk write overlaps the next ones' transfer. Measured with smbclient's
     /// signed put of 1 GiB against smbd in the same run (`cargo bench -p benches --bench
-    /// server_vs_smbd`, `SERVER_BENCH_MAX_WRITE_KIB` to compare): 1.22–1.24× smbd at 2 MiB,
-    /// 1.16–1.18× at 4 MiB, 1.06–1.15× at 8 MiB. Clients that size their own WRITEs (ours, 1 MiB;
-    /// Windows) are unaffected.
+    /// server_vs_smbd`, `SERVER_BENCH_MAX_WRITE_KIB` to compare): 1.19–1.30× smbd at 2 MiB
+    /// (median 1.24 over 7 invocations), 1.16–1.19× at 4 MiB, 1.06–1.15× at 8 MiB. Clients that
+    /// size their own WRITEs (ours, 1 MiB) are unaffected.
     pub max_write: u32,
     /// MaxTransactSize announced and enforced (default 8 MiB).
     pub max_transact: u32,
