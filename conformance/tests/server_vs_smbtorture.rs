@@ -427,6 +427,39 @@ fn smbtorture_oplock_subset_passes() {
     run_passing(PASSING_OPLOCKS);
 }
 
+/// CHANGE_NOTIFY: every test smbd passes (mask-change, tree and rec fail on both; security
+/// waits on both). `mask` waits 200 ms per filter bit and operation: about 80 s.
+const PASSING_NOTIFY: &[(&str, &[&str])] = &[(
+    "smb2.notify",
+    &[
+        "valid-req",
+        "tcon",
+        "dir",
+        "mask",
+        "tdis",
+        "tdis1",
+        "close",
+        "logoff",
+        "session-reconnect",
+        "invalid-reauth",
+        "basedir",
+        "double",
+        "file",
+        "tcp",
+        "overflow",
+        "rmdir1",
+        "rmdir2",
+        "rmdir3",
+        "rmdir4",
+        "handle-permissions",
+    ],
+)];
+
+#[test]
+fn smbtorture_notify_subset_passes() {
+    run_passing(PASSING_NOTIFY);
+}
+
 #[test]
 fn smbtorture_durable_subset_passes() {
     run_passing(PASSING_DURABLE);

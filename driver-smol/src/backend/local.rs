@@ -13,8 +13,11 @@
 //!
 //! Must not: check sessions, trees, granted access against the request, or sizes (the server
 //! did), and must never follow a path outside the root (the `fs` layer guarantees it).
-//! CHANGE_NOTIFY completes with STATUS_NOTIFY_ENUM_DIR when a change made through this backend
-//! touches the watched directory (changes made by other programs are not seen).
+//! CHANGE_NOTIFY reports the changes made through this backend (names added, removed and
+//! renamed, writes, sizes, attributes, times, EAs and security descriptors) with names relative
+//! to the watched directory, keeps those made between requests for the next one
+//! (`smb_proto::server::notify_watch`), and ends a waiting request with DELETE_PENDING when the
+//! directory is to be deleted; changes made by other programs are not seen (no inotify).
 //!
 //! Honest limits of a plain Linux directory: Linux cannot set a file's birth time, so a creation
 //! time set by SET_INFO is kept in the `user.smbrs.creation_time` extended attribute (as smbd
@@ -41,18 +44,20 @@
 //! by another program, or where the file system has no user xattrs) reports ARCHIVE, as
 //! Windows sets it on every file it creates or modifies.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
 use futures_lite::FutureExt;
 use smb_proto::server::file_query::{self, OpenFile};
+use smb_proto::server::notify_watch::{ChangeKind, NotifyWatch};
 use smb_proto::server::{
     CreateOp, CreateReply, DirEntry, DirectoryBuildError, DirectoryBuilder, FileMeta, FsOp,
     InfoChange, InfoQuery, InfoReply, OpReply, OpRequest, OpenId, ReadBuf,
 };
 use smb_proto::server::{file_ea, file_security, short_name, wildcard};
+use smb_proto::wire::change_notify::CompletionFilter;
 use smb_proto::wire::create::{CreateAction, CreateDisposition, CreateOptions, ShareAccess};
 use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
 use smb_proto::wire::fscc::file::{DispositionExFlags, FileInfo, FullEa};
@@ -61,6 +66,7 @@ use smb_proto::wire::fscc::filesystem::{
     FileFsSectorSizeInformation, FileFsSizeInformation, FileFsVolumeInformation, FsAttributes,
     FsInfo,
 };
+use smb_proto::wire::fscc::notify::{FileNotifyInformation, NotifyAction};
 use smb_proto::wire::fscc::{FileInfoClass, FsInfoClass};
 use smb_proto::wire::fsctl::AllocatedRange;
 use smb_proto::wire::ioctl::CtlCode;
@@ -159,12 +165,15 @@ struct FileEntry {
     writing: Arc<Mutex<()>>,
 }
 
+/// The CHANGE_NOTIFY state of one open directory, from its first CHANGE_NOTIFY to its close.
 #[derive(Debug)]
-struct Watch {
-    open: OpenId,
+struct DirWatch {
+    /// The watched directory (follows renames).
     dir: SmbPath,
-    tree: bool,
-    tx: async_channel::Sender<NtStatus>,
+    /// Filter, tree flag and the changes kept between requests.
+    watch: NotifyWatch,
+    /// Requests waiting for the next change, oldest first (each takes one change).
+    waiting: VecDeque<async_channel::Sender<Result<Vec<FileNotifyInformation>, NtStatus>>>,
 }
 
 #[derive(Debug, Default)]
@@ -172,7 +181,7 @@ struct State {
     opens: BTreeMap<OpenId, OpenEntry>,
     files: BTreeMap<FileKey, FileEntry>,
     locks: LockTable<FileKey>,
-    watches: Vec<Watch>,
+    watches: BTreeMap<OpenId, DirWatch>,
 }
 
 /// A share served from a local directory. See the module docs.
@@ -423,7 +432,12 @@ impl LocalBackend {
             });
             f.opens += 1;
             if created {
-                changed(&mut st, &path);
+                changed(
+                    &mut st,
+                    &path,
+                    NotifyAction::ADDED,
+                    name_change(stat.is_dir()),
+                );
             }
         }
         let mut stat = if !created && truncates {
@@ -564,6 +578,7 @@ impl LocalBackend {
             let _one_at_a_time = writing.as_deref().map(|w| w.lock());
             handle.write_at(data, offset).map_err(|e| fs_status(&e))?;
         }
+        self.modified(key, ChangeKind::Write);
         if write_through || open_wt {
             handle.flush().map_err(|e| fs_status(&e))?;
         }
@@ -593,15 +608,15 @@ impl LocalBackend {
             // A lock request of this open may be waiting: let it see that the open is gone.
             st.locks.wake();
             // Pending notifies on this handle end with NOTIFY_CLEANUP (MS-SMB2 3.3.5.19).
-            st.watches.retain(|w| {
-                if w.open == open {
-                    let _ = w.tx.try_send(NtStatus::NOTIFY_CLEANUP);
-                    false
-                } else {
-                    true
+            if let Some(w) = st.watches.remove(&open) {
+                for tx in w.waiting {
+                    let _ = tx.try_send(Err(NtStatus::NOTIFY_CLEANUP));
                 }
-            });
+            }
             let mut remove = None;
+            if entry.delete_on_close {
+                watched_dir_deleted(&mut st, entry.key);
+            }
             if let Some(f) = st.files.get_mut(&entry.key) {
                 if entry.delete_on_close {
                     f.delete_pending = true;
@@ -633,7 +648,12 @@ impl LocalBackend {
                 .is_ok_and(|s| (s.device, s.file_index) == entry.key);
             if same {
                 match self.root.remove(&path) {
-                    Ok(()) => changed(&mut self.state(), &path),
+                    Ok(()) => changed(
+                        &mut self.state(),
+                        &path,
+                        NotifyAction::REMOVED,
+                        name_change(entry.is_dir),
+                    ),
                     Err(e) => tracing::debug!(%path, error = %e, "delete on close failed"),
                 }
             }
@@ -669,6 +689,18 @@ impl LocalBackend {
         out.extend_from_slice(&s.device.to_le_bytes());
         out.extend_from_slice(&[0; 16]);
         Ok(OpReply::Ioctl(Bytes::from(out)))
+    }
+
+    /// The file `key` was modified: the watches above it hear of it (nothing to do, and no
+    /// path to look up, while none is set).
+    fn modified(&self, key: FileKey, kind: ChangeKind) {
+        let mut st = self.state();
+        if st.watches.is_empty() {
+            return;
+        }
+        if let Some(path) = st.files.get(&key).map(|f| f.path.clone()) {
+            changed(&mut st, &path, NotifyAction::MODIFIED, kind);
+        }
     }
 
     // ----------------------------------------------------------------- sparse files
@@ -736,6 +768,7 @@ impl LocalBackend {
             handle
                 .zero_range(offset, end - offset, is_sparse(&s))
                 .map_err(|e| fs_status(&e))?;
+            self.modified(key, ChangeKind::Write);
         }
         Ok(OpReply::Ioctl(Bytes::new()))
     }
@@ -909,9 +942,11 @@ impl LocalBackend {
                 let sd = file_security::apply(stored.as_deref(), additional, &descriptor)
                     .map_err(|e| e.status())?;
                 store_security(&handle, &sd)?;
+                self.modified(key, ChangeKind::Security);
                 return Ok(OpReply::SetInfo);
             }
         };
+        let kind = change_kind(&info);
         match info {
             FileInfo::Basic(b) => {
                 let a = b.file_attributes;
@@ -999,6 +1034,9 @@ impl LocalBackend {
             FileInfo::FullEa(list) => set_eas(&handle, &list.entries)?,
             _ => return Err(NtStatus::INVALID_INFO_CLASS),
         }
+        if let Some(kind) = kind {
+            self.modified(key, kind);
+        }
         Ok(OpReply::SetInfo)
     }
 
@@ -1025,6 +1063,9 @@ impl LocalBackend {
             }
             f.delete_pending = delete;
         }
+        if delete {
+            watched_dir_deleted(&mut st, key);
+        }
         Ok(())
     }
 
@@ -1041,7 +1082,8 @@ impl LocalBackend {
         if let Some(f) = st.files.get_mut(&key) {
             f.unlinked = true;
         }
-        changed(&mut st, &path);
+        let is_dir = st.opens.values().any(|o| o.key == key && o.is_dir);
+        changed(&mut st, &path, NotifyAction::REMOVED, name_change(is_dir));
         Ok(())
     }
 
@@ -1109,8 +1151,14 @@ impl LocalBackend {
                 f.path = moved;
             }
         }
-        changed(&mut st, &from);
-        changed(&mut st, to);
+        for w in st.watches.values_mut() {
+            if let Some(moved) = rebase(&w.dir, &from, to) {
+                w.dir = moved;
+            }
+        }
+        let kind = name_change(is_dir);
+        changed(&mut st, &from, NotifyAction::RENAMED_OLD_NAME, kind);
+        changed(&mut st, to, NotifyAction::RENAMED_NEW_NAME, kind);
         Ok(())
     }
 
@@ -1296,10 +1344,15 @@ impl LocalBackend {
         }
     }
 
+    /// CHANGE_NOTIFY: the open's watch starts with its first request (its filter and tree flag
+    /// hold from then on); changes kept since the last request answer at once, else the request
+    /// waits for the next change made through this backend.
     async fn change_notify(
         self: Arc<Self>,
         open: OpenId,
+        filter: CompletionFilter,
         tree: bool,
+        output_len: u32,
         cancel: Cancel,
     ) -> Result<OpReply, NtStatus> {
         let rx = {
@@ -1313,13 +1366,16 @@ impl LocalBackend {
                 .get(&o.key)
                 .map(|f| f.path.clone())
                 .unwrap_or_default();
-            let (tx, rx) = async_channel::bounded(1);
-            st.watches.push(Watch {
-                open,
+            let w = st.watches.entry(open).or_insert_with(|| DirWatch {
                 dir,
-                tree,
-                tx,
+                watch: NotifyWatch::new(filter, tree, output_len),
+                waiting: VecDeque::new(),
             });
+            if let Some(due) = w.watch.take() {
+                return due.map(OpReply::ChangeNotify);
+            }
+            let (tx, rx) = async_channel::bounded(1);
+            w.waiting.push_back(tx);
             rx
         };
         let fired = async { rx.recv().await.ok() };
@@ -1328,7 +1384,7 @@ impl LocalBackend {
             None
         };
         match fired.or(cancelled).await {
-            Some(status) => Err(status),
+            Some(result) => result.map(OpReply::ChangeNotify),
             None => Err(NtStatus::CANCELLED),
         }
     }
@@ -1339,8 +1395,11 @@ impl Backend for LocalBackend {
         match req.op {
             FsOp::Lock { open, locks } => Box::pin(self.lock(open, locks, cancel)),
             FsOp::ChangeNotify {
-                open, watch_tree, ..
-            } => Box::pin(self.change_notify(open, watch_tree, cancel)),
+                open,
+                filter,
+                watch_tree,
+                output_len,
+            } => Box::pin(self.change_notify(open, filter, watch_tree, output_len, cancel)),
             op => Box::pin(smol::unblock(move || self.perform_blocking(op))),
         }
     }
@@ -1477,17 +1536,74 @@ fn release_file(st: &mut State, key: FileKey) {
     }
 }
 
-/// The name `path` appeared, vanished or changed: fire the watches on its directory (and on
-/// its ancestors that watch the tree).
-fn changed(st: &mut State, path: &SmbPath) {
-    let Some(dir) = path.parent() else { return };
-    st.watches.retain(|w| {
-        let hit = w.dir == dir || (w.tree && is_beneath(&dir, &w.dir));
-        if hit {
-            let _ = w.tx.try_send(NtStatus::NOTIFY_ENUM_DIR);
+/// `path` changed: each watch on a directory above it that reports this change hands it to
+/// its oldest waiting CHANGE_NOTIFY, or keeps it for the next one.
+fn changed(st: &mut State, path: &SmbPath, action: NotifyAction, kind: ChangeKind) {
+    for w in st.watches.values_mut() {
+        if path == &w.dir || !is_beneath(path, &w.dir) {
+            continue;
         }
-        !hit
-    });
+        let below: Vec<&str> = path.components().skip(w.dir.components().len()).collect();
+        let Some(entry) = w.watch.entry(&below, action, kind) else {
+            continue;
+        };
+        let mut entry = Some(entry);
+        while let Some(tx) = w.waiting.pop_front() {
+            match tx.try_send(Ok(entry.take().into_iter().collect())) {
+                Ok(()) => break,
+                // That request was cancelled: the change goes to the next one.
+                Err(e) => entry = e.into_inner().ok().and_then(|mut v| v.pop()),
+            }
+        }
+        if let Some(e) = entry {
+            w.watch.keep(e);
+        }
+    }
+}
+
+/// The directory `key` is to be deleted: CHANGE_NOTIFYs waiting on its opens end with
+/// STATUS_DELETE_PENDING (as on Windows and smbd; smbtorture smb2.notify.rmdir1-4).
+fn watched_dir_deleted(st: &mut State, key: FileKey) {
+    let State { opens, watches, .. } = st;
+    for (open, w) in watches.iter_mut() {
+        if opens.get(open).is_some_and(|o| o.key == key) {
+            for tx in w.waiting.drain(..) {
+                let _ = tx.try_send(Err(NtStatus::DELETE_PENDING));
+            }
+        }
+    }
+}
+
+/// What a SET_INFO of `info` changes, for CHANGE_NOTIFY filters.
+fn change_kind(info: &FileInfo) -> Option<ChangeKind> {
+    use CompletionFilter as F;
+    match info {
+        FileInfo::Basic(b) => {
+            let set = |t: u64| t != 0 && t < 0x8000_0000_0000_0000;
+            let bits = [
+                (!b.file_attributes.is_empty(), F::ATTRIBUTES.0),
+                (set(b.creation_time), F::CREATION.0),
+                (set(b.last_access_time), F::LAST_ACCESS.0),
+                (set(b.last_write_time), F::LAST_WRITE.0),
+            ]
+            .iter()
+            .filter(|(on, _)| *on)
+            .fold(0, |acc, (_, bit)| acc | bit);
+            (bits != 0).then_some(ChangeKind::Metadata(CompletionFilter(bits)))
+        }
+        FileInfo::EndOfFile(_) | FileInfo::Allocation(_) => Some(ChangeKind::Size),
+        FileInfo::FullEa(_) => Some(ChangeKind::Ea),
+        _ => None,
+    }
+}
+
+/// The kind of a name change to a directory or a file.
+fn name_change(is_dir: bool) -> ChangeKind {
+    if is_dir {
+        ChangeKind::DirName
+    } else {
+        ChangeKind::FileName
+    }
 }
 
 /// Whether `path` is `dir` or lies beneath it.

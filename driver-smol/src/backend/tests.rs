@@ -1056,3 +1056,79 @@ fn sparse_files_punch_holes_and_report_data_ranges() {
     );
     assert_eq!(ranges(&f), vec![(0, 128 * 1024)], "not sparse: all of it");
 }
+
+/// CHANGE_NOTIFY keeps the changes made between requests for the next one, names them relative
+/// to the watched directory (deeper ones only with the tree flag), keeps the first request's
+/// filter, and ends a waiting request with DELETE_PENDING when the directory is to be deleted.
+#[test]
+fn change_notify_keeps_changes_between_requests() {
+    use smb_proto::wire::change_notify::CompletionFilter;
+    use smb_proto::wire::fscc::notify::NotifyAction;
+    let mut f = Fixture::new();
+    let d = f.dir("w", CreateDisposition::CREATE).expect("dir");
+    f.dir("w\\sub", CreateDisposition::CREATE).expect("subdir");
+    // The request and the handle that keeps it from being cancelled.
+    let notify = |f: &Fixture, open, filter: CompletionFilter, tree| {
+        let (cancel, keep) = Cancel::new();
+        let req = OpRequest {
+            id: OpId(20),
+            ctx: ctx(),
+            op: FsOp::ChangeNotify {
+                open,
+                filter,
+                watch_tree: tree,
+                output_len: 4096,
+            },
+        };
+        (smol::spawn(f.b.clone().perform(req, cancel)), keep)
+    };
+    let names = |r: Result<OpReply, NtStatus>| match r {
+        Ok(OpReply::ChangeNotify(v)) => v
+            .into_iter()
+            .map(|e| (e.action, e.file_name))
+            .collect::<Vec<_>>(),
+        other => panic!("{other:?}"),
+    };
+    smol::block_on(async {
+        // The first request starts the watch: names of files, the whole tree.
+        let (first, _k1) = notify(&f, d, CompletionFilter::FILE_NAME, true);
+        smol::Timer::after(Duration::from_millis(20)).await;
+        let a = f.rw("w\\a.txt", CreateDisposition::CREATE).expect("a");
+        assert_eq!(
+            names(first.await),
+            [(NotifyAction::ADDED, "a.txt".to_string())]
+        );
+        // Made while no request waits: kept, in order, deeper ones by relative path; a
+        // directory's name change is not asked for by this watch.
+        let b = f.rw("w\\sub\\b.txt", CreateDisposition::CREATE).expect("b");
+        f.dir("w\\other", CreateDisposition::CREATE).expect("dir");
+        f.close(a);
+        f.close(b);
+        let (later, _k2) = notify(&f, d, CompletionFilter::DIR_NAME, false);
+        assert_eq!(
+            names(later.await),
+            [(NotifyAction::ADDED, "sub\\b.txt".to_string())],
+            "the first request's filter and tree flag hold"
+        );
+        // Marked for deletion through another open: the waiting request ends.
+        let (waiting, _k3) = notify(&f, d, CompletionFilter::FILE_NAME, true);
+        smol::Timer::after(Duration::from_millis(20)).await;
+        let del = f.dir("w", CreateDisposition::OPEN).expect("open again");
+        let r = f.run(FsOp::SetInfo {
+            open: del,
+            change: smb_proto::server::InfoChange::File(
+                smb_proto::wire::fscc::file::FileInfo::Disposition(
+                    smb_proto::wire::fscc::file::FileDispositionInformation {
+                        delete_pending: true,
+                    },
+                ),
+            ),
+        });
+        // A directory that is not empty cannot be deleted, so nothing ends.
+        assert_eq!(r.err(), Some(NtStatus::DIRECTORY_NOT_EMPTY));
+        f.close(del);
+        // Closing the watched handle ends the request with NOTIFY_CLEANUP.
+        f.close(d);
+        assert_eq!(waiting.await.err(), Some(NtStatus::NOTIFY_CLEANUP));
+    });
+}

@@ -40,6 +40,7 @@ pub mod file_query;
 pub mod file_security;
 pub mod memfs;
 pub mod negotiate;
+pub mod notify_watch;
 pub mod ops;
 mod pipes;
 pub mod short_name;
