@@ -19,12 +19,12 @@ use std::collections::{BTreeMap, VecDeque};
 use bytes::Bytes;
 
 use super::file_query::{self, OpenFile};
+use super::notify_watch::{ChangeKind, NotifyWatch};
 use super::ops::{
     CreateOp, CreateReply, DirEntry, DirectoryBuildError, DirectoryBuilder, FileMeta, FsOp,
     InfoChange, InfoQuery, InfoReply, OpId, OpReply, OpRequest, OpenId, ReadBuf,
 };
 use super::{file_ea, file_security, short_name, wildcard};
-use crate::wire::change_notify::CompletionFilter;
 use crate::wire::create::{CreateAction, CreateDisposition, CreateOptions, ShareAccess};
 use crate::wire::fscc::attributes::{AccessMask, FileAttributes};
 use crate::wire::fscc::file::*;
@@ -33,7 +33,7 @@ use crate::wire::fscc::filesystem::{
     FileFsSectorSizeInformation, FileFsSizeInformation, FileFsVolumeInformation, FsAttributes,
     FsInfo,
 };
-use crate::wire::fscc::notify::{FileNotifyInformation, NotifyAction};
+use crate::wire::fscc::notify::NotifyAction;
 use crate::wire::fscc::{FileInfoClass, FsInfoClass};
 use crate::wire::fsctl::AllocatedRange;
 use crate::wire::lock::{LockElement, LockFlags};
@@ -130,12 +130,18 @@ enum Waiter {
         open: OpenId,
         locks: Vec<LockElement>,
     },
-    Notify {
-        open: OpenId,
-        dir: u64,
-        filter: CompletionFilter,
-        tree: bool,
-    },
+    /// A CHANGE_NOTIFY waiting in its open's [`MemWatch`].
+    Notify { open: OpenId },
+}
+
+/// An open directory's CHANGE_NOTIFY state, from its first request to its close.
+#[derive(Debug)]
+struct MemWatch {
+    /// The watched directory.
+    dir: u64,
+    watch: NotifyWatch,
+    /// Waiting requests, oldest first (cancelled ones are skipped).
+    waiting: VecDeque<OpId>,
 }
 
 /// The in-memory file system. See the module docs.
@@ -147,7 +153,7 @@ pub struct MemFs {
     locks: BTreeMap<u64, Vec<ByteLock>>,
     waiters: BTreeMap<OpId, Waiter>,
     ready: VecDeque<(OpId, Result<OpReply, NtStatus>)>,
-    changes: Vec<(u64, FileNotifyInformation)>,
+    watches: BTreeMap<OpenId, MemWatch>,
     volume_serial: u32,
 }
 
@@ -189,7 +195,7 @@ impl MemFs {
             locks: BTreeMap::new(),
             waiters: BTreeMap::new(),
             ready: VecDeque::new(),
-            changes: Vec::new(),
+            watches: BTreeMap::new(),
             volume_serial: 0x5EED_0001,
         }
     }
@@ -303,19 +309,24 @@ impl MemFs {
                 open,
                 filter,
                 watch_tree,
-                ..
+                output_len,
             } => match self.node_of(open) {
                 Ok(dir) => {
-                    self.waiters.insert(
-                        id,
-                        Waiter::Notify {
-                            open,
-                            dir,
-                            filter,
-                            tree: watch_tree,
-                        },
-                    );
-                    return None;
+                    // The first request starts the watch; its settings hold (see
+                    // `notify_watch`). Changes kept since the last request answer at once.
+                    let w = self.watches.entry(open).or_insert_with(|| MemWatch {
+                        dir,
+                        watch: NotifyWatch::new(filter, watch_tree, output_len),
+                        waiting: VecDeque::new(),
+                    });
+                    match w.watch.take() {
+                        Some(due) => due.map(OpReply::ChangeNotify),
+                        None => {
+                            w.waiting.push_back(id);
+                            self.waiters.insert(id, Waiter::Notify { open });
+                            return None;
+                        }
+                    }
                 }
                 Err(e) => Err(e),
             },
@@ -355,45 +366,18 @@ impl MemFs {
                         }
                     }
                 }
-                Some(Waiter::Notify {
-                    open,
-                    dir,
-                    filter,
-                    tree,
-                }) => {
-                    let (open, dir, filter, tree) = (*open, *dir, *filter, *tree);
-                    if !self.opens.contains_key(&open) {
-                        // The handle was closed: MS-FSA 2.1.5.4 completes the watch with
-                        // STATUS_NOTIFY_CLEANUP.
-                        self.waiters.remove(&id);
-                        self.ready.push_back((id, Err(NtStatus::NOTIFY_CLEANUP)));
-                        continue;
-                    }
-                    let seen: Vec<FileNotifyInformation> = self
-                        .changes
-                        .iter()
-                        .filter(|(d, _)| *d == dir || (tree && self.is_under(*d, dir)))
-                        .filter(|(_, c)| Self::wanted(filter, c.action))
-                        .map(|(_, c)| c.clone())
-                        .collect();
-                    if !seen.is_empty() {
-                        self.waiters.remove(&id);
-                        self.ready.push_back((id, Ok(OpReply::ChangeNotify(seen))));
-                    }
+                // The handle was closed: MS-FSA 2.1.5.4 completes the watch with
+                // STATUS_NOTIFY_CLEANUP.
+                Some(Waiter::Notify { open }) if !self.opens.contains_key(open) => {
+                    self.waiters.remove(&id);
+                    self.ready.push_back((id, Err(NtStatus::NOTIFY_CLEANUP)));
                 }
+                Some(Waiter::Notify { .. }) => {}
                 None => {}
             }
         }
-        self.changes.clear();
-    }
-
-    fn wanted(filter: CompletionFilter, action: NotifyAction) -> bool {
-        let names = CompletionFilter::FILE_NAME.0 | CompletionFilter::DIR_NAME.0;
-        if action == NotifyAction::MODIFIED {
-            filter.0 & !names != 0
-        } else {
-            filter.0 & names != 0
-        }
+        let opens = &self.opens;
+        self.watches.retain(|open, _| opens.contains_key(open));
     }
 
     fn is_under(&self, mut node: u64, ancestor: u64) -> bool {
@@ -412,17 +396,63 @@ impl MemFs {
         false
     }
 
-    fn note(&mut self, dir: u64, action: NotifyAction, name: &str) {
-        if self.waiters.is_empty() {
+    /// `name` in the directory `dir` changed: each watch above it that reports this change
+    /// hands it to its oldest waiting request, or keeps it for the next one.
+    fn note(&mut self, dir: u64, action: NotifyAction, name: &str, kind: ChangeKind) {
+        if self.watches.is_empty() {
             return;
         }
-        self.changes.push((
-            dir,
-            FileNotifyInformation {
-                action,
-                file_name: name.to_owned(),
-            },
-        ));
+        let ids: Vec<OpenId> = self.watches.keys().copied().collect();
+        for open in ids {
+            let Some(watched) = self.watches.get(&open).map(|w| w.dir) else {
+                continue;
+            };
+            let Some(mut path) = self.path_below(dir, watched) else {
+                continue;
+            };
+            path.push(name.to_owned());
+            let Some(w) = self.watches.get_mut(&open) else {
+                continue;
+            };
+            let Some(entry) = w.watch.entry(&path, action, kind) else {
+                continue;
+            };
+            let waiter = std::iter::from_fn(|| w.waiting.pop_front())
+                .find(|id| self.waiters.contains_key(id));
+            match waiter {
+                Some(id) => {
+                    self.waiters.remove(&id);
+                    self.ready
+                        .push_back((id, Ok(OpReply::ChangeNotify(vec![entry]))));
+                }
+                None => w.watch.keep(entry),
+            }
+        }
+    }
+
+    /// The names from `ancestor` down to `node` (empty when they are the same), or `None`
+    /// when `node` is not beneath `ancestor`.
+    fn path_below(&self, mut node: u64, ancestor: u64) -> Option<Vec<String>> {
+        let mut names = Vec::new();
+        for _ in 0..256 {
+            if node == ancestor {
+                names.reverse();
+                return Some(names);
+            }
+            let n = self.nodes.get(&node).filter(|_| node != ROOT)?;
+            names.push(n.name.clone());
+            node = n.parent;
+        }
+        None
+    }
+
+    /// The kind of a name change to `node`.
+    fn name_change(&self, node: u64) -> ChangeKind {
+        if self.nodes.get(&node).is_some_and(Node::is_dir) {
+            ChangeKind::DirName
+        } else {
+            ChangeKind::FileName
+        }
     }
 
     // ----- internals: names -----
@@ -511,7 +541,12 @@ impl MemFs {
             p.last_write_time = now;
             p.change_time = now;
         }
-        self.note(parent, NotifyAction::ADDED, name);
+        let kind = if is_dir {
+            ChangeKind::DirName
+        } else {
+            ChangeKind::FileName
+        };
+        self.note(parent, NotifyAction::ADDED, name, kind);
         Ok(id)
     }
 
@@ -551,7 +586,12 @@ impl MemFs {
             children.remove(&key(&node.name));
         }
         self.locks.remove(&id);
-        self.note(node.parent, NotifyAction::REMOVED, &node.name);
+        let kind = if node.is_dir() {
+            ChangeKind::DirName
+        } else {
+            ChangeKind::FileName
+        };
+        self.note(node.parent, NotifyAction::REMOVED, &node.name, kind);
     }
 
     fn node_of(&self, open: OpenId) -> Result<u64, NtStatus> {
@@ -807,7 +847,7 @@ impl MemFs {
         n.change_time = now;
         n.attributes.0 |= FileAttributes::ARCHIVE.0;
         let (parent, name) = (n.parent, n.name.clone());
-        self.note(parent, NotifyAction::MODIFIED, &name);
+        self.note(parent, NotifyAction::MODIFIED, &name, ChangeKind::Write);
         self.set_position(open, end as u64);
         Ok(OpReply::Write {
             count: u32::try_from(src.len()).unwrap_or(u32::MAX),
@@ -1109,8 +1149,9 @@ impl MemFs {
             n.name = new_name.to_owned();
             n.change_time = now;
         }
-        self.note(old_parent, NotifyAction::RENAMED_OLD_NAME, &old_name);
-        self.note(new_parent, NotifyAction::RENAMED_NEW_NAME, new_name);
+        let kind = self.name_change(node);
+        self.note(old_parent, NotifyAction::RENAMED_OLD_NAME, &old_name, kind);
+        self.note(new_parent, NotifyAction::RENAMED_NEW_NAME, new_name, kind);
         Ok(())
     }
 
@@ -1270,7 +1311,7 @@ impl MemFs {
         n.last_write_time = now;
         n.change_time = now;
         let (parent, name) = (n.parent, n.name.clone());
-        self.note(parent, NotifyAction::MODIFIED, &name);
+        self.note(parent, NotifyAction::MODIFIED, &name, ChangeKind::Write);
         Ok(OpReply::Ioctl(Bytes::new()))
     }
 
@@ -1381,6 +1422,7 @@ mod tests {
     use super::*;
     use crate::auth::{Identity, IdentityKind};
     use crate::server::ops::{ConnectionHandle, OpContext};
+    use crate::wire::change_notify::CompletionFilter;
     use crate::wire::fscc::directory::DirectoryListing;
     use crate::wire::types::{SessionId, TreeId};
 
@@ -1914,6 +1956,42 @@ mod tests {
             Some(Some(NtStatus::CANCELLED))
         );
         assert!(t.fs.cancel(wid).is_none());
+    }
+
+    /// Changes made while no request waits are kept for the next one, deeper ones named from
+    /// the watched directory, under the first request's filter (see `notify_watch`).
+    #[test]
+    fn change_notify_keeps_changes_between_requests() {
+        let mut t = T::new();
+        t.mkdir(1, "w").expect("dir");
+        t.mkdir(2, "w\\sub").expect("subdir");
+        let notify = |t: &mut T, filter| {
+            let r = t.req(FsOp::ChangeNotify {
+                open: OpenId(1),
+                filter,
+                watch_tree: true,
+                output_len: 1024,
+            });
+            t.fs.handle(r)
+        };
+        assert!(
+            notify(&mut t, CompletionFilter::FILE_NAME).is_none(),
+            "waits"
+        );
+        t.file(3, "w\\a.txt", CreateDisposition::CREATE).expect("a");
+        assert!(
+            matches!(t.fs.poll_ready(), Some((_, Ok(OpReply::ChangeNotify(v)))) if v.len() == 1)
+        );
+        t.file(4, "w\\sub\\b.txt", CreateDisposition::CREATE)
+            .expect("b");
+        t.mkdir(5, "w\\other").expect("a directory, not asked for");
+        match notify(&mut t, CompletionFilter::DIR_NAME) {
+            Some(Ok(OpReply::ChangeNotify(v))) => {
+                let got: Vec<_> = v.iter().map(|e| (e.action, e.file_name.as_str())).collect();
+                assert_eq!(got, [(NotifyAction::ADDED, "sub\\b.txt")]);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
