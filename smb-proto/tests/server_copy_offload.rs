@@ -3,92 +3,41 @@
 //! (MS-SMB2 3.3.5.15.5, 3.3.5.15.6), with the statuses and SRV_COPYCHUNK_RESPONSE bodies
 //! smbd and Windows give (the cases of smbtorture smb2.ioctl.copy_chunk_*).
 
-use std::time::Instant;
+mod loopback_harness;
 
 use bytes::Bytes;
-use smb_proto::wire::create::{CreateDisposition, CreateRequest, ShareAccess};
+use loopback_harness::Shared;
+use smb_proto::wire::FileId;
 use smb_proto::wire::fscc::InfoCodec;
-use smb_proto::wire::fscc::attributes::AccessMask;
+use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
 use smb_proto::wire::fsctl::{CopyChunk, CopyChunkRequest, CopyChunkResponse, ResumeKeyResponse};
-use smb_proto::wire::ioctl::{CtlCode, IoctlFlags, IoctlRequest};
+use smb_proto::wire::ioctl::CtlCode;
 use smb_proto::wire::lock::{LockElement, LockFlags, LockRequest};
-use smb_proto::wire::message::{RequestBody, ResponseBody, ResponsePayload};
+use smb_proto::wire::message::RequestBody;
 use smb_proto::wire::status::NtStatus;
-use smb_proto::wire::{Dialect, FileId, SessionId, TreeId};
-use test_support::{Harness, requests};
 
-const ALL_SHARING: u32 = ShareAccess::READ.0 | ShareAccess::WRITE.0 | ShareAccess::DELETE.0;
+struct Copier(Shared);
 
-struct Copier {
-    h: Harness,
-    s: SessionId,
-    t: TreeId,
+impl std::ops::Deref for Copier {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Copier {
+    fn deref_mut(&mut self) -> &mut Shared {
+        &mut self.0
+    }
 }
 
 impl Copier {
     fn new() -> Self {
-        let (h, s, t) = Harness::on_share(Instant::now(), Dialect::SMB3_1_1);
-        Self { h, s, t }
+        Self(Shared::new())
     }
 
     fn open(&mut self, name: &str, access: u32) -> FileId {
-        let c = CreateRequest {
-            desired_access: AccessMask(access),
-            share_access: ShareAccess(ALL_SHARING),
-            create_disposition: CreateDisposition::OPEN_IF,
-            ..requests::create(name)
-        };
-        self.h.open(self.s, self.t, c).expect("open")
-    }
-
-    fn write(&mut self, fid: FileId, offset: u64, data: &[u8]) {
-        let w = requests::write(fid, offset, Bytes::copy_from_slice(data));
-        self.h.call(self.s, self.t, w).expect("write");
-    }
-
-    fn read(&mut self, fid: FileId, offset: u64, len: u32) -> Bytes {
-        match self
-            .h
-            .call(self.s, self.t, requests::read(fid, offset, len))
-        {
-            Ok(ResponseBody::Read(r)) => r.data,
-            other => panic!("read: {other:?}"),
-        }
-    }
-
-    /// An FSCTL on `fid`: the status and the output of an IOCTL response body (none when
-    /// the answer was an ERROR response).
-    fn fsctl(
-        &mut self,
-        fid: FileId,
-        ctl_code: CtlCode,
-        input: Bytes,
-        max_output: u32,
-    ) -> (NtStatus, Option<Bytes>) {
-        let body = RequestBody::Ioctl(IoctlRequest {
-            ctl_code,
-            file_id: fid,
-            max_input_response: 0,
-            max_output_response: max_output,
-            flags: IoctlFlags::IS_FSCTL,
-            input,
-            output: Bytes::new(),
-            empty_offsets: Default::default(),
-        });
-        let id = self
-            .h
-            .0
-            .client
-            .request(self.h.0.now, self.s, self.t, body)
-            .expect("send");
-        match self.h.wait(id) {
-            Ok(r) => match r.payload {
-                ResponsePayload::Body(ResponseBody::Ioctl(i)) => (r.header.status, Some(i.output)),
-                other => panic!("not an IOCTL body: {other:?}"),
-            },
-            Err(smb_proto::client::RequestError::Status { status, .. }) => (status, None),
-            Err(e) => panic!("{e}"),
-        }
+        self.0.open_with(name, access, FileAttributes::default())
     }
 
     fn resume_key(&mut self, fid: FileId) -> [u8; 24] {
@@ -295,7 +244,7 @@ fn limits_keys_output_room_and_access_are_checked() {
         (NtStatus::ACCESS_DENIED, None)
     );
     // A closed source's key names nothing.
-    c.h.close(c.s, c.t, src);
+    c.close(src);
     assert_eq!(
         c.copy(code, dst, key, &[(0, 0, 10)]),
         (NtStatus::OBJECT_NAME_NOT_FOUND, None)
@@ -322,21 +271,20 @@ fn byte_range_locks_of_other_opens_stop_a_copy() {
         })
     };
     let exclusive = LockFlags(LockFlags::EXCLUSIVE_LOCK.0 | LockFlags::FAIL_IMMEDIATELY.0);
-    c.h.call(c.s, c.t, lock(other, exclusive)).expect("lock");
+    c.call(lock(other, exclusive)).expect("lock");
     let code = CtlCode::FSCTL_SRV_COPYCHUNK;
     assert_eq!(
         c.copy(code, dst, key, &[(0, 0, 4096)]),
         (NtStatus::FILE_LOCK_CONFLICT, Some(done(0, 0)))
     );
-    c.h.call(c.s, c.t, lock(other, LockFlags::UNLOCK))
-        .expect("unlock");
+    c.call(lock(other, LockFlags::UNLOCK)).expect("unlock");
     assert_eq!(
         c.copy(code, dst, key, &[(0, 0, 4096)]),
         (NtStatus::SUCCESS, Some(done(1, 4096)))
     );
     // A lock on the source stops the READ.
     let src2 = c.open("src", RW);
-    c.h.call(c.s, c.t, lock(src2, exclusive)).expect("lock");
+    c.call(lock(src2, exclusive)).expect("lock");
     assert_eq!(
         c.copy(code, dst, key, &[(0, 0, 4096)]),
         (NtStatus::FILE_LOCK_CONFLICT, Some(done(0, 0)))

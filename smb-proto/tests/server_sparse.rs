@@ -4,29 +4,34 @@
 
 mod loopback_harness;
 
-use std::time::Instant;
-
 use bytes::Bytes;
-use smb_proto::client::RequestError;
-use smb_proto::wire::create::{CreateDisposition, CreateRequest, ShareAccess};
-use smb_proto::wire::fscc::FileInfoClass;
-use smb_proto::wire::fscc::InfoCodec;
+use loopback_harness::Shared;
+use smb_proto::wire::FileId;
+use smb_proto::wire::create::CreateDisposition;
 use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
 use smb_proto::wire::fscc::file::FileBasicInformation;
 use smb_proto::wire::fscc::filesystem::{FileFsAttributeInformation, FsAttributes};
+use smb_proto::wire::fscc::{FileInfoClass, InfoCodec};
 use smb_proto::wire::fsctl::{AllocatedRange, ZeroDataInformation};
-use smb_proto::wire::ioctl::{CtlCode, IoctlFlags, IoctlRequest};
-use smb_proto::wire::message::{RequestBody, ResponseBody, ResponsePayload};
+use smb_proto::wire::ioctl::CtlCode;
+use smb_proto::wire::message::{RequestBody, ResponseBody};
 use smb_proto::wire::query_info::{AdditionalInformation, InfoType, QueryInfoRequest};
 use smb_proto::wire::set_info::SetInfoRequest;
 use smb_proto::wire::status::NtStatus;
-use smb_proto::wire::{Dialect, FileId, SessionId, TreeId};
-use test_support::{Harness, requests};
 
-struct Files {
-    h: Harness,
-    s: SessionId,
-    t: TreeId,
+struct Files(Shared);
+
+impl std::ops::Deref for Files {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Files {
+    fn deref_mut(&mut self) -> &mut Shared {
+        &mut self.0
+    }
 }
 
 const ALL: u32 = AccessMask::FILE_READ_DATA.0
@@ -36,34 +41,11 @@ const ALL: u32 = AccessMask::FILE_READ_DATA.0
 
 impl Files {
     fn new() -> Self {
-        let (h, s, t) = Harness::on_share(Instant::now(), Dialect::SMB3_1_1);
-        Self { h, s, t }
+        Self(Shared::new())
     }
 
     fn open(&mut self, name: &str, access: u32, attributes: FileAttributes) -> FileId {
-        let c = CreateRequest {
-            desired_access: AccessMask(access),
-            file_attributes: attributes,
-            share_access: ShareAccess(ShareAccess::READ.0 | ShareAccess::WRITE.0),
-            create_disposition: CreateDisposition::OPEN_IF,
-            ..requests::create(name)
-        };
-        self.h.open(self.s, self.t, c).expect("open")
-    }
-
-    fn write(&mut self, fid: FileId, offset: u64, data: &[u8]) {
-        let w = requests::write(fid, offset, Bytes::copy_from_slice(data));
-        self.h.call(self.s, self.t, w).expect("write");
-    }
-
-    fn read(&mut self, fid: FileId, offset: u64, len: u32) -> Bytes {
-        match self
-            .h
-            .call(self.s, self.t, requests::read(fid, offset, len))
-        {
-            Ok(ResponseBody::Read(r)) => r.data,
-            other => panic!("read: {other:?}"),
-        }
+        self.0.open_with(name, access, attributes)
     }
 
     fn attributes(&mut self, fid: FileId) -> FileAttributes {
@@ -74,7 +56,7 @@ impl Files {
             file_id: fid,
             ..QueryInfoRequest::default()
         };
-        match self.h.call(self.s, self.t, q) {
+        match self.call(q) {
             Ok(ResponseBody::QueryInfo(r)) => {
                 FileBasicInformation::decode(&r.buffer)
                     .expect("basic")
@@ -84,37 +66,15 @@ impl Files {
         }
     }
 
-    /// An FSCTL: the status and the output (none for an ERROR response).
-    fn fsctl(&mut self, fid: FileId, code: CtlCode, input: Bytes, max: u32) -> (NtStatus, Bytes) {
-        let body = RequestBody::Ioctl(IoctlRequest {
-            ctl_code: code,
-            file_id: fid,
-            max_input_response: 0,
-            max_output_response: max,
-            flags: IoctlFlags::IS_FSCTL,
-            input,
-            output: Bytes::new(),
-            empty_offsets: Default::default(),
-        });
-        let id = self
-            .h
-            .0
-            .client
-            .request(self.h.0.now, self.s, self.t, body)
-            .expect("send");
-        match self.h.wait(id) {
-            Ok(r) => match r.payload {
-                ResponsePayload::Body(ResponseBody::Ioctl(i)) => (r.header.status, i.output),
-                other => panic!("{other:?}"),
-            },
-            Err(RequestError::Status { status, .. }) => (status, Bytes::new()),
-            Err(e) => panic!("{e}"),
-        }
+    /// An FSCTL: the status and the output (empty for an ERROR response).
+    fn ctl(&mut self, fid: FileId, code: CtlCode, input: Bytes, max: u32) -> (NtStatus, Bytes) {
+        let (status, out) = self.0.fsctl(fid, code, input, max);
+        (status, out.unwrap_or_default())
     }
 
     fn set_sparse(&mut self, fid: FileId, input: &[u8]) -> NtStatus {
         let input = Bytes::copy_from_slice(input);
-        self.fsctl(fid, CtlCode::FSCTL_SET_SPARSE, input, 0).0
+        self.ctl(fid, CtlCode::FSCTL_SET_SPARSE, input, 0).0
     }
 
     fn ranges(
@@ -126,7 +86,7 @@ impl Files {
         let input = AllocatedRange { offset, length }
             .to_bytes()
             .expect("encodes");
-        let (status, out) = self.fsctl(fid, CtlCode::FSCTL_QUERY_ALLOCATED_RANGES, input, 1024);
+        let (status, out) = self.ctl(fid, CtlCode::FSCTL_QUERY_ALLOCATED_RANGES, input, 1024);
         if status != NtStatus::SUCCESS {
             return Err(status);
         }
@@ -146,7 +106,7 @@ impl Files {
         }
         .to_bytes()
         .expect("encodes");
-        self.fsctl(fid, CtlCode::FSCTL_SET_ZERO_DATA, input, 0).0
+        self.ctl(fid, CtlCode::FSCTL_SET_ZERO_DATA, input, 0).0
     }
 }
 
@@ -172,8 +132,7 @@ fn the_sparse_flag_is_set_by_the_fsctl_only_and_kept_by_set_info() {
         file_id: fid,
         buffer: basic.to_bytes().expect("encode"),
     };
-    f.h.call(f.s, f.t, RequestBody::SetInfo(set))
-        .expect("set info");
+    f.call(RequestBody::SetInfo(set)).expect("set info");
     let a = f.attributes(fid);
     assert!(a.contains(FileAttributes::SPARSE_FILE) && a.contains(FileAttributes::HIDDEN));
     assert_eq!(
@@ -192,7 +151,7 @@ fn the_sparse_flag_is_set_by_the_fsctl_only_and_kept_by_set_info() {
     );
     assert_eq!(f.set_sparse(attrs_only, &[1]), NtStatus::SUCCESS);
     let mkdir = loopback_harness::create("d", CreateDisposition::CREATE, true);
-    let dir = f.h.open(f.s, f.t, mkdir).expect("mkdir");
+    let dir = f.open_request(mkdir).expect("mkdir");
     assert_eq!(f.set_sparse(dir, &[1]), NtStatus::INVALID_PARAMETER);
     // The share says it keeps sparse files.
     let q = QueryInfoRequest {
@@ -202,7 +161,7 @@ fn the_sparse_flag_is_set_by_the_fsctl_only_and_kept_by_set_info() {
         file_id: fid,
         ..QueryInfoRequest::default()
     };
-    match f.h.call(f.s, f.t, q) {
+    match f.call(q) {
         Ok(ResponseBody::QueryInfo(r)) => {
             let a = FileFsAttributeInformation::decode(&r.buffer).expect("fs attributes");
             assert!(
@@ -256,16 +215,16 @@ fn malformed_inputs_small_buffers_locks_and_access_are_refused() {
             .expect("encodes")
     };
     assert_eq!(
-        f.fsctl(fid, qar, Bytes::new(), 1024).0,
+        f.ctl(fid, qar, Bytes::new(), 1024).0,
         NtStatus::INVALID_PARAMETER
     );
     assert_eq!(
-        f.fsctl(fid, qar, range(512, u64::MAX), 1024).0,
+        f.ctl(fid, qar, range(512, u64::MAX), 1024).0,
         NtStatus::INVALID_PARAMETER,
         "offset + length wraps"
     );
     assert_eq!(
-        f.fsctl(fid, qar, range(0, 1024), 0).0,
+        f.ctl(fid, qar, range(0, 1024), 0).0,
         NtStatus::BUFFER_TOO_SMALL,
         "a range and no room"
     );
@@ -273,7 +232,7 @@ fn malformed_inputs_small_buffers_locks_and_access_are_refused() {
     assert_eq!(f.set_sparse(fid, &[]), NtStatus::SUCCESS);
     assert_eq!(f.zero(fid, 0, 4096), NtStatus::SUCCESS);
     f.write(fid, 16384, &[1u8; 10]);
-    let (status, out) = f.fsctl(fid, qar, range(0, 20000), 16);
+    let (status, out) = f.ctl(fid, qar, range(0, 20000), 16);
     assert_eq!(status, NtStatus::BUFFER_OVERFLOW);
     assert_eq!(
         AllocatedRange::decode(&out),
@@ -306,7 +265,7 @@ fn malformed_inputs_small_buffers_locks_and_access_are_refused() {
             ),
         }],
     });
-    f.h.call(f.s, f.t, lock).expect("lock");
+    f.call(lock).expect("lock");
     assert_eq!(f.zero(fid, 0, 4096), NtStatus::FILE_LOCK_CONFLICT);
     assert_eq!(
         f.zero(fid, 4096, 8192),

@@ -1254,18 +1254,14 @@ impl MemFs {
             return Err(NtStatus::INVALID_PARAMETER);
         };
         let size = data.len() as u64;
-        let end = offset.saturating_add(length).min(size);
-        let mut ranges: Vec<AllocatedRange> = Vec::new();
-        if offset >= end {
-            return Ok(OpReply::AllocatedRanges(ranges));
-        }
+        let Some(whole) = AllocatedRange::within(offset, length, size) else {
+            return Ok(OpReply::AllocatedRanges(Vec::new()));
+        };
         if !n.attributes.contains(FileAttributes::SPARSE_FILE) {
-            ranges.push(AllocatedRange {
-                offset,
-                length: end - offset,
-            });
-            return Ok(OpReply::AllocatedRanges(ranges));
+            return Ok(OpReply::AllocatedRanges(vec![whole]));
         }
+        let end = offset + whole.length;
+        let mut ranges: Vec<AllocatedRange> = Vec::new();
         let mut cluster = offset / CLUSTER * CLUSTER;
         while cluster < end {
             let next = cluster.saturating_add(CLUSTER);

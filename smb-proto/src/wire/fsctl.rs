@@ -654,6 +654,16 @@ pub struct AllocatedRange {
 impl AllocatedRange {
     /// The encoded size of one range.
     pub const SIZE: usize = 16;
+
+    /// The part of `offset..offset + length` before `end_of_file`, or `None` when nothing of
+    /// it is (what a file that is not sparse reports allocated, MS-FSA 2.1.5.10.22).
+    pub fn within(offset: u64, length: u64, end_of_file: u64) -> Option<Self> {
+        let end = offset.saturating_add(length).min(end_of_file);
+        (offset < end).then(|| Self {
+            offset,
+            length: end - offset,
+        })
+    }
 }
 
 impl InfoCodec for AllocatedRange {

@@ -85,3 +85,111 @@ pub fn list(h: &mut Harness, s: SessionId, t: TreeId, dir: &str, pattern: &str) 
     h.close(s, t, fid);
     names
 }
+
+/// Our client logged on to our server's `share` (3.1.1), with the file calls the FSCTL tests
+/// make: open with given access (sharing everything), write, read, and a raw FSCTL whose answer
+/// may be an IOCTL body with an error status.
+pub struct Shared {
+    pub h: Harness,
+    pub s: SessionId,
+    pub t: TreeId,
+}
+
+impl Shared {
+    pub fn new() -> Self {
+        let (h, s, t) = Harness::on_share(
+            std::time::Instant::now(),
+            smb_proto::wire::Dialect::SMB3_1_1,
+        );
+        Self { h, s, t }
+    }
+
+    /// Opens (or creates) `name` with `access` and `attributes`, sharing read, write and
+    /// delete.
+    pub fn open_with(
+        &mut self,
+        name: &str,
+        access: u32,
+        attributes: smb_proto::wire::fscc::attributes::FileAttributes,
+    ) -> smb_proto::wire::FileId {
+        let c = CreateRequest {
+            desired_access: AccessMask(access),
+            file_attributes: attributes,
+            share_access: ShareAccess(
+                ShareAccess::READ.0 | ShareAccess::WRITE.0 | ShareAccess::DELETE.0,
+            ),
+            create_disposition: CreateDisposition::OPEN_IF,
+            ..requests::create(name)
+        };
+        self.h.open(self.s, self.t, c).expect("open")
+    }
+
+    /// Sends `body`; the answer's body or status (see [`Harness::call`]).
+    pub fn call(&mut self, body: impl Into<RequestBody>) -> Result<ResponseBody, NtStatus> {
+        self.h.call(self.s, self.t, body)
+    }
+
+    /// Sends the CREATE `create`; the FileId it opened.
+    pub fn open_request(
+        &mut self,
+        create: impl Into<RequestBody>,
+    ) -> Result<smb_proto::wire::FileId, NtStatus> {
+        self.h.open(self.s, self.t, create)
+    }
+
+    pub fn close(&mut self, fid: smb_proto::wire::FileId) {
+        self.h.close(self.s, self.t, fid);
+    }
+
+    pub fn write(&mut self, fid: smb_proto::wire::FileId, offset: u64, data: &[u8]) {
+        let w = requests::write(fid, offset, bytes::Bytes::copy_from_slice(data));
+        self.h.call(self.s, self.t, w).expect("write");
+    }
+
+    pub fn read(&mut self, fid: smb_proto::wire::FileId, offset: u64, len: u32) -> bytes::Bytes {
+        match self
+            .h
+            .call(self.s, self.t, requests::read(fid, offset, len))
+        {
+            Ok(ResponseBody::Read(r)) => r.data,
+            other => panic!("read: {other:?}"),
+        }
+    }
+
+    /// An FSCTL on `fid`: the status and the output of an IOCTL response body (`None` when
+    /// the answer was an ERROR response).
+    pub fn fsctl(
+        &mut self,
+        fid: smb_proto::wire::FileId,
+        ctl_code: smb_proto::wire::ioctl::CtlCode,
+        input: bytes::Bytes,
+        max_output: u32,
+    ) -> (NtStatus, Option<bytes::Bytes>) {
+        use smb_proto::wire::ioctl::{IoctlFlags, IoctlRequest};
+        use smb_proto::wire::message::ResponsePayload;
+        let body = RequestBody::Ioctl(IoctlRequest {
+            ctl_code,
+            file_id: fid,
+            max_input_response: 0,
+            max_output_response: max_output,
+            flags: IoctlFlags::IS_FSCTL,
+            input,
+            output: bytes::Bytes::new(),
+            empty_offsets: Default::default(),
+        });
+        let id = self
+            .h
+            .0
+            .client
+            .request(self.h.0.now, self.s, self.t, body)
+            .expect("send");
+        match self.h.wait(id) {
+            Ok(r) => match r.payload {
+                ResponsePayload::Body(ResponseBody::Ioctl(i)) => (r.header.status, Some(i.output)),
+                other => panic!("not an IOCTL body: {other:?}"),
+            },
+            Err(smb_proto::client::RequestError::Status { status, .. }) => (status, None),
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
