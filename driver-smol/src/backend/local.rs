@@ -436,7 +436,7 @@ impl LocalBackend {
                     &mut st,
                     &path,
                     NotifyAction::ADDED,
-                    name_change(stat.is_dir()),
+                    ChangeKind::name(stat.is_dir()),
                 );
             }
         }
@@ -652,7 +652,7 @@ impl LocalBackend {
                         &mut self.state(),
                         &path,
                         NotifyAction::REMOVED,
-                        name_change(entry.is_dir),
+                        ChangeKind::name(entry.is_dir),
                     ),
                     Err(e) => tracing::debug!(%path, error = %e, "delete on close failed"),
                 }
@@ -734,18 +734,19 @@ impl LocalBackend {
     ) -> Result<OpReply, NtStatus> {
         let (handle, _, _) = self.open_of(open)?;
         let s = stat_of(&handle).map_err(|e| fs_status(&e))?;
-        let end = offset.saturating_add(length).min(s.size);
-        if offset >= end {
+        let Some(whole) = AllocatedRange::within(offset, length, s.size) else {
             return Ok(OpReply::AllocatedRanges(Vec::new()));
+        };
+        if !is_sparse(&s) {
+            return Ok(OpReply::AllocatedRanges(vec![whole]));
         }
         let range = |(from, to): (u64, u64)| AllocatedRange {
             offset: from,
             length: to - from,
         };
-        if !is_sparse(&s) {
-            return Ok(OpReply::AllocatedRanges(vec![range((offset, end))]));
-        }
-        let data = handle.data_ranges(offset, end).map_err(|e| fs_status(&e))?;
+        let data = handle
+            .data_ranges(offset, offset + whole.length)
+            .map_err(|e| fs_status(&e))?;
         Ok(OpReply::AllocatedRanges(
             data.into_iter().map(range).collect(),
         ))
@@ -973,18 +974,16 @@ impl LocalBackend {
                     let s = handle.stat().map_err(|e| fs_status(&e))?;
                     store_change(&handle, c, s.last_write_time);
                 }
-                if !a.is_empty() {
+                let s = if a.is_empty() {
+                    None
+                } else {
+                    Some(stat_of(&handle).map_err(|e| fs_status(&e))?)
+                };
+                if let Some(s) = &s {
                     // SPARSE_FILE stays as FSCTL_SET_SPARSE left it (MS-FSA 2.1.5.14.2).
-                    let s = stat_of(&handle).map_err(|e| fs_status(&e))?;
-                    let sparse = if is_sparse(&s) {
-                        FileAttributes::SPARSE_FILE.0
-                    } else {
-                        0
-                    };
-                    store_attributes(&handle, stored_attributes(a, is_dir) | sparse);
+                    store_attributes(&handle, stored_attributes(a, is_dir) | sparse_bit(s));
                 }
-                if !a.is_empty() && !is_dir {
-                    let s = stat_of(&handle).map_err(|e| fs_status(&e))?;
+                if let Some(s) = s.filter(|_| !is_dir) {
                     let mode = if a.contains(FileAttributes::READONLY) {
                         s.mode & !0o222
                     } else {
@@ -1083,7 +1082,12 @@ impl LocalBackend {
             f.unlinked = true;
         }
         let is_dir = st.opens.values().any(|o| o.key == key && o.is_dir);
-        changed(&mut st, &path, NotifyAction::REMOVED, name_change(is_dir));
+        changed(
+            &mut st,
+            &path,
+            NotifyAction::REMOVED,
+            ChangeKind::name(is_dir),
+        );
         Ok(())
     }
 
@@ -1156,7 +1160,7 @@ impl LocalBackend {
                 w.dir = moved;
             }
         }
-        let kind = name_change(is_dir);
+        let kind = ChangeKind::name(is_dir);
         changed(&mut st, &from, NotifyAction::RENAMED_OLD_NAME, kind);
         changed(&mut st, to, NotifyAction::RENAMED_NEW_NAME, kind);
         Ok(())
@@ -1597,15 +1601,6 @@ fn change_kind(info: &FileInfo) -> Option<ChangeKind> {
     }
 }
 
-/// The kind of a name change to a directory or a file.
-fn name_change(is_dir: bool) -> ChangeKind {
-    if is_dir {
-        ChangeKind::DirName
-    } else {
-        ChangeKind::FileName
-    }
-}
-
 /// Whether `path` is `dir` or lies beneath it.
 fn is_beneath(path: &SmbPath, dir: &SmbPath) -> bool {
     path.components().len() >= dir.components().len()
@@ -1682,11 +1677,6 @@ fn store_attributes(handle: &FileHandle, bits: u32) {
 /// clients expect it, as Samba's default `map archive` does) and a directory its mode's
 /// READONLY.
 fn attributes(s: &FileStat) -> FileAttributes {
-    let sparse = if is_sparse(s) {
-        FileAttributes::SPARSE_FILE.0
-    } else {
-        0
-    };
     let Some(stored) = s.dos_attributes else {
         let a = FileAttributes(s.attributes());
         return if s.is_dir() {
@@ -1695,7 +1685,7 @@ fn attributes(s: &FileStat) -> FileAttributes {
             FileAttributes(a.0 & !FileAttributes::NORMAL.0) | FileAttributes::ARCHIVE
         };
     };
-    let mut a = stored_attributes(FileAttributes(stored), s.is_dir()) | sparse;
+    let mut a = stored_attributes(FileAttributes(stored), s.is_dir()) | sparse_bit(s);
     if s.is_dir() {
         a |= FileAttributes::DIRECTORY.0;
     } else if s.mode & 0o200 == 0 {
@@ -1714,6 +1704,15 @@ fn is_sparse(s: &FileStat) -> bool {
     !s.is_dir()
         && s.dos_attributes
             .is_some_and(|a| a & FileAttributes::SPARSE_FILE.0 != 0)
+}
+
+/// SPARSE_FILE when the file is sparse, else nothing.
+fn sparse_bit(s: &FileStat) -> u32 {
+    if is_sparse(s) {
+        FileAttributes::SPARSE_FILE.0
+    } else {
+        0
+    }
 }
 
 fn meta(s: &FileStat) -> FileMeta {

@@ -380,20 +380,8 @@ impl MemFs {
         self.watches.retain(|open, _| opens.contains_key(open));
     }
 
-    fn is_under(&self, mut node: u64, ancestor: u64) -> bool {
-        for _ in 0..256 {
-            if node == ancestor {
-                return true;
-            }
-            if node == ROOT {
-                return false;
-            }
-            node = match self.nodes.get(&node) {
-                Some(n) => n.parent,
-                None => return false,
-            };
-        }
-        false
+    fn is_under(&self, node: u64, ancestor: u64) -> bool {
+        self.path_below(node, ancestor).is_some()
     }
 
     /// `name` in the directory `dir` changed: each watch above it that reports this change
@@ -446,15 +434,6 @@ impl MemFs {
         None
     }
 
-    /// The kind of a name change to `node`.
-    fn name_change(&self, node: u64) -> ChangeKind {
-        if self.nodes.get(&node).is_some_and(Node::is_dir) {
-            ChangeKind::DirName
-        } else {
-            ChangeKind::FileName
-        }
-    }
-
     // ----- internals: names -----
 
     fn child(&self, dir: u64, name: &str) -> Option<u64> {
@@ -486,22 +465,8 @@ impl MemFs {
         self.child(dir, last).ok_or(NtStatus::OBJECT_NAME_NOT_FOUND)
     }
 
-    fn path_of(&self, mut node: u64) -> String {
-        let mut parts = Vec::new();
-        for _ in 0..256 {
-            if node == ROOT {
-                break;
-            }
-            match self.nodes.get(&node) {
-                Some(n) => {
-                    parts.push(n.name.clone());
-                    node = n.parent;
-                }
-                None => break,
-            }
-        }
-        parts.reverse();
-        parts.join("\\")
+    fn path_of(&self, node: u64) -> String {
+        self.path_below(node, ROOT).unwrap_or_default().join("\\")
     }
 
     fn insert(&mut self, parent: u64, name: &str, kind: Kind, now: u64) -> Result<u64, NtStatus> {
@@ -541,12 +506,7 @@ impl MemFs {
             p.last_write_time = now;
             p.change_time = now;
         }
-        let kind = if is_dir {
-            ChangeKind::DirName
-        } else {
-            ChangeKind::FileName
-        };
-        self.note(parent, NotifyAction::ADDED, name, kind);
+        self.note(parent, NotifyAction::ADDED, name, ChangeKind::name(is_dir));
         Ok(id)
     }
 
@@ -586,11 +546,7 @@ impl MemFs {
             children.remove(&key(&node.name));
         }
         self.locks.remove(&id);
-        let kind = if node.is_dir() {
-            ChangeKind::DirName
-        } else {
-            ChangeKind::FileName
-        };
+        let kind = ChangeKind::name(node.is_dir());
         self.note(node.parent, NotifyAction::REMOVED, &node.name, kind);
     }
 
@@ -1149,7 +1105,7 @@ impl MemFs {
             n.name = new_name.to_owned();
             n.change_time = now;
         }
-        let kind = self.name_change(node);
+        let kind = ChangeKind::name(self.nodes.get(&node).is_some_and(Node::is_dir));
         self.note(old_parent, NotifyAction::RENAMED_OLD_NAME, &old_name, kind);
         self.note(new_parent, NotifyAction::RENAMED_NEW_NAME, new_name, kind);
         Ok(())

@@ -38,6 +38,15 @@ pub enum ChangeKind {
 }
 
 impl ChangeKind {
+    /// A name change to a directory (`is_dir`) or a file.
+    pub fn name(is_dir: bool) -> Self {
+        if is_dir {
+            ChangeKind::DirName
+        } else {
+            ChangeKind::FileName
+        }
+    }
+
     /// The completion-filter bits that select this change.
     pub fn filter(self) -> CompletionFilter {
         use CompletionFilter as F;
