@@ -296,16 +296,14 @@ impl PipeTable {
         let key = self.key(caller, i.file_id)?;
         Ok((
             status,
-            body(IoctlResponse {
-                ctl_code: i.ctl_code,
-                file_id: FileId {
+            body(IoctlResponse::answer(
+                i.ctl_code,
+                FileId {
                     persistent: key.1,
                     volatile: key.1,
                 },
-                flags: 0,
-                input: Bytes::new(),
                 output,
-            }),
+            )),
         ))
     }
 

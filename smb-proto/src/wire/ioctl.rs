@@ -175,6 +175,19 @@ pub struct IoctlResponse {
     pub output: Bytes,
 }
 
+impl IoctlResponse {
+    /// A server's answer: `output` for the control code on `file_id`, no input, no flags.
+    pub fn answer(ctl_code: CtlCode, file_id: FileId, output: Bytes) -> Self {
+        Self {
+            ctl_code,
+            file_id,
+            flags: 0,
+            input: Bytes::new(),
+            output,
+        }
+    }
+}
+
 impl Body for IoctlResponse {
     const COMMAND: Command = Command::IOCTL;
     const STRUCTURE_SIZE: u16 = 49;

@@ -792,7 +792,15 @@ impl Server {
         let output = vresp
             .to_bytes()
             .map_err(|_| Refuse::Disconnect("cannot encode"))?;
-        Ok(self.fsctl_reply(ch, header, ctx, req, FileId::RELATED, output))
+        Ok(self.fsctl_reply(
+            ch,
+            header,
+            ctx,
+            req,
+            FileId::RELATED,
+            NtStatus::SUCCESS,
+            output,
+        ))
     }
 
     /// FSCTL_QUERY_NETWORK_INTERFACE_INFO (MS-SMB2 3.3.5.15.11): the interfaces the driver
@@ -818,27 +826,22 @@ impl Server {
         if output.len() > req.max_output_response as usize {
             return Err(NtStatus::BUFFER_TOO_SMALL.into());
         }
-        Ok(self.fsctl_reply(ch, header, ctx, req, FileId::RELATED, output))
+        Ok(self.fsctl_reply(
+            ch,
+            header,
+            ctx,
+            req,
+            FileId::RELATED,
+            NtStatus::SUCCESS,
+            output,
+        ))
     }
 
-    /// The success response of an FSCTL the engine answers itself (on no file: FileId is
-    /// the RELATED sentinel, MS-SMB2 2.2.32).
-    pub(super) fn fsctl_reply(
-        &mut self,
-        ch: ConnectionHandle,
-        header: &Header,
-        ctx: &Ctx,
-        req: &IoctlRequest,
-        file_id: FileId,
-        output: Bytes,
-    ) -> Resp {
-        self.fsctl_reply_with(ch, header, ctx, req, file_id, NtStatus::SUCCESS, output)
-    }
-
-    /// [`Self::fsctl_reply`] with another status: an IOCTL response body that reports an
-    /// error (SRV_COPYCHUNK's limits with INVALID_PARAMETER, MS-SMB2 3.3.5.15.6).
+    /// The response of an FSCTL the engine answers itself, with `status` (an error with a
+    /// body: SRV_COPYCHUNK's limits, MS-SMB2 3.3.5.15.6); on no file FileId is the RELATED
+    /// sentinel (MS-SMB2 2.2.32).
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn fsctl_reply_with(
+    pub(super) fn fsctl_reply(
         &mut self,
         ch: ConnectionHandle,
         header: &Header,
@@ -848,13 +851,7 @@ impl Server {
         status: NtStatus,
         output: Bytes,
     ) -> Resp {
-        let body = IoctlResponse {
-            ctl_code: req.ctl_code,
-            file_id,
-            flags: 0,
-            input: Bytes::new(),
-            output,
-        };
+        let body = IoctlResponse::answer(req.ctl_code, file_id, output);
         self.respond(
             ch,
             header,
@@ -903,7 +900,15 @@ impl Server {
                 _ => return Err(NtStatus::INVALID_PARAMETER.into()),
             }
         };
-        Ok(self.fsctl_reply(ch, header, ctx, req, open.file_id(), output))
+        Ok(self.fsctl_reply(
+            ch,
+            header,
+            ctx,
+            req,
+            open.file_id(),
+            NtStatus::SUCCESS,
+            output,
+        ))
     }
 
     pub(super) fn emit_op(

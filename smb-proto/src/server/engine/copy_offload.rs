@@ -37,10 +37,7 @@ pub(crate) struct CopyProgress {
     /// The request's (the target's) FileId.
     file_id: FileId,
     source: OpenId,
-    source_tree: TreeId,
     target: OpenId,
-    target_tree: TreeId,
-    write_through: bool,
     chunks: Vec<CopyChunk>,
     /// The chunk in flight.
     at: usize,
@@ -72,13 +69,7 @@ impl CopyProgress {
         }
         .to_bytes()
         .map_err(|_| NtStatus::INTERNAL_ERROR)?;
-        let body = IoctlResponse {
-            ctl_code: self.ctl_code,
-            file_id: self.file_id,
-            flags: 0,
-            input: Bytes::new(),
-            output,
-        };
+        let body = IoctlResponse::answer(self.ctl_code, self.file_id, output);
         Ok((status, ResponsePayload::Body(body.into()), None))
     }
 }
@@ -124,7 +115,15 @@ impl Server {
         }
         .to_bytes()
         .map_err(|_| NtStatus::INTERNAL_ERROR)?;
-        Ok(self.fsctl_reply(ch, header, ctx, req, open.file_id(), output))
+        Ok(self.fsctl_reply(
+            ch,
+            header,
+            ctx,
+            req,
+            open.file_id(),
+            NtStatus::SUCCESS,
+            output,
+        ))
     }
 
     /// FSCTL_SRV_COPYCHUNK and FSCTL_SRV_COPYCHUNK_WRITE on `target` (MS-SMB2 3.3.5.15.6),
@@ -163,7 +162,7 @@ impl Server {
             let status = NtStatus::INVALID_PARAMETER;
             let file_id = target.file_id();
             return Ok(Some(
-                self.fsctl_reply_with(ch, header, ctx, req, file_id, status, limits),
+                self.fsctl_reply(ch, header, ctx, req, file_id, status, limits),
             ));
         }
         let beyond = |offset: u64, len: u32| {
@@ -202,14 +201,11 @@ impl Server {
             let none = CopyChunkResponse::default()
                 .to_bytes()
                 .map_err(|_| NtStatus::INTERNAL_ERROR)?;
-            return Ok(Some(self.fsctl_reply(
-                ch,
-                header,
-                ctx,
-                req,
-                target.file_id(),
-                none,
-            )));
+            let ok = NtStatus::SUCCESS;
+            let file_id = target.file_id();
+            return Ok(Some(
+                self.fsctl_reply(ch, header, ctx, req, file_id, ok, none),
+            ));
         };
         // Writing the target breaks read caching as a WRITE does (MS-FSA 2.1.4.12).
         self.break_level_ii(&target.file);
@@ -218,10 +214,7 @@ impl Server {
             ctl_code: req.ctl_code,
             file_id: target.file_id(),
             source: source.id,
-            source_tree: source.tree,
             target: target.id,
-            target_tree: target.tree,
-            write_through: target.write_through,
             chunks: copy.chunks,
             at: 0,
             reading: true,
@@ -268,14 +261,18 @@ impl Server {
                 Ok(_) => return Some((cur, Err(NtStatus::INTERNAL_ERROR))),
                 Err(s) => return Some((cur, Err(s))),
             };
+            // The target is held in flight (`Current::counted`): it is still open.
+            let Some(target) = self.opens.get(&p.target.0) else {
+                return Some((cur, Err(NtStatus::FILE_CLOSED)));
+            };
             p.reading = false;
             let write = FsOp::Write {
                 open: p.target,
                 offset: chunk.target_offset,
                 data,
-                write_through: p.write_through,
+                write_through: target.write_through,
             };
-            (write, p.target_tree)
+            (write, target.tree)
         } else {
             match result {
                 Ok(OpReply::Write { count }) if count == chunk.length => {}
@@ -290,11 +287,11 @@ impl Server {
             let Some(&c) = p.chunks.get(p.at) else {
                 return Some((cur, done));
             };
-            if !self.opens.contains_key(&p.source.0) {
+            let Some(source) = self.opens.get(&p.source.0) else {
                 return Some((cur, Err(NtStatus::FILE_CLOSED)));
-            }
+            };
             p.reading = true;
-            (read_chunk(p.source, c), p.source_tree)
+            (read_chunk(p.source, c), source.tree)
         };
         if cur.cancelled {
             return Some((cur, Err(NtStatus::CANCELLED)));
@@ -319,12 +316,5 @@ impl Server {
         self.outbox
             .push_back(ServerOutput::Op(OpRequest { id, ctx, op: next }));
         None
-    }
-
-    /// Counts an op on `open` in flight, so its CLOSE waits (see [`Server::release`]).
-    fn hold(&mut self, open: OpenId) {
-        if let Some(o) = self.opens.get_mut(&open.0) {
-            o.inflight += 1;
-        }
     }
 }

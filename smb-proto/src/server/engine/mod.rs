@@ -464,6 +464,14 @@ impl Server {
     }
 
     /// One op on `open` finished: a CLOSE parked behind it goes out once none remain.
+    /// Counts one more op in flight on `open`, so its CLOSE waits for it ([`Self::release`]
+    /// undoes it).
+    fn hold(&mut self, open: OpenId) {
+        if let Some(o) = self.opens.get_mut(&open.0) {
+            o.inflight += 1;
+        }
+    }
+
     fn release(&mut self, open: OpenId) {
         let idle = match self.opens.get_mut(&open.0) {
             Some(o) => {

@@ -523,16 +523,7 @@ impl Server {
             }
             (Waiting::Ioctl { ctl_code, file_id }, OpReply::Ioctl(output)) => Ok((
                 NtStatus::SUCCESS,
-                body(
-                    IoctlResponse {
-                        ctl_code: *ctl_code,
-                        file_id: *file_id,
-                        flags: 0,
-                        input: Bytes::new(),
-                        output,
-                    }
-                    .into(),
-                ),
+                body(IoctlResponse::answer(*ctl_code, *file_id, output).into()),
                 None,
             )),
             (
@@ -543,13 +534,8 @@ impl Server {
                 OpReply::AllocatedRanges(r),
             ) => {
                 let (status, output) = super::sparse::encode_ranges(&r, *max_output)?;
-                let response = IoctlResponse {
-                    ctl_code: CtlCode::FSCTL_QUERY_ALLOCATED_RANGES,
-                    file_id: *file_id,
-                    flags: 0,
-                    input: Bytes::new(),
-                    output,
-                };
+                let qar = CtlCode::FSCTL_QUERY_ALLOCATED_RANGES;
+                let response = IoctlResponse::answer(qar, *file_id, output);
                 Ok((status, body(response.into()), None))
             }
             (Waiting::ChangeNotify { output_len }, OpReply::ChangeNotify(list)) => {
