@@ -12,54 +12,39 @@ use smb_proto::wire::Dialect;
 use support::channels::bind_roundtrip;
 use support::requests::config;
 
-fn start() -> Option<SambaServer> {
-    SambaServer::start_for_test(SambaOptions {
+/// Starts a private smbd with multichannel on and runs the bind round trip on `share` at
+/// `dialect`, writing `file`.
+fn bind_on_smbd(dialect: Dialect, share: &str, file: &str) {
+    let Some(server) = SambaServer::start_for_test(SambaOptions {
         signing_mandatory: true,
         extra_global: vec!["server multi channel support = yes".into()],
         ..SambaOptions::default()
-    })
-}
-
-fn addr(server: &SambaServer) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], server.port()))
+    }) else {
+        return;
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], server.port()));
+    smol::block_on(bind_roundtrip(
+        addr,
+        config(dialect),
+        server.user(),
+        server.password(),
+        share,
+        file,
+    ));
 }
 
 #[test]
 fn bind_a_second_channel_at_3_1_1() {
-    let Some(server) = start() else { return };
-    smol::block_on(bind_roundtrip(
-        addr(&server),
-        config(Dialect::SMB3_1_1),
-        server.user(),
-        server.password(),
-        SambaServer::SHARE,
-        "mc311.bin",
-    ));
+    bind_on_smbd(Dialect::SMB3_1_1, SambaServer::SHARE, "mc311.bin");
 }
 
 #[test]
 fn bind_a_second_channel_at_3_0_2() {
-    let Some(server) = start() else { return };
-    smol::block_on(bind_roundtrip(
-        addr(&server),
-        config(Dialect::SMB3_0_2),
-        server.user(),
-        server.password(),
-        SambaServer::SHARE,
-        "mc302.bin",
-    ));
+    bind_on_smbd(Dialect::SMB3_0_2, SambaServer::SHARE, "mc302.bin");
 }
 
 #[test]
 fn bind_a_second_channel_on_an_encrypted_share() {
     // Channel 2 seals with the session's keys and a nonce sequence of its own (3.2.4.1.8).
-    let Some(server) = start() else { return };
-    smol::block_on(bind_roundtrip(
-        addr(&server),
-        config(Dialect::SMB3_1_1),
-        server.user(),
-        server.password(),
-        SambaServer::SECURE_SHARE,
-        "mcsealed.bin",
-    ));
+    bind_on_smbd(Dialect::SMB3_1_1, SambaServer::SECURE_SHARE, "mcsealed.bin");
 }

@@ -16,28 +16,22 @@ use smb_proto::wire::lock::{LockElement, LockFlags, LockRequest};
 use smb_proto::wire::message::RequestBody;
 use smb_proto::wire::status::NtStatus;
 
-struct Copier(Shared);
-
-impl std::ops::Deref for Copier {
-    type Target = Shared;
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
+/// The copy-offload calls of these tests, on the shared loopback session.
+trait Copier {
+    fn open(&mut self, name: &str, access: u32) -> FileId;
+    fn resume_key(&mut self, fid: FileId) -> [u8; 24];
+    fn copy(
+        &mut self,
+        ctl_code: CtlCode,
+        target: FileId,
+        key: [u8; 24],
+        chunks: &[(u64, u64, u32)],
+    ) -> (NtStatus, Option<CopyChunkResponse>);
 }
 
-impl std::ops::DerefMut for Copier {
-    fn deref_mut(&mut self) -> &mut Shared {
-        &mut self.0
-    }
-}
-
-impl Copier {
-    fn new() -> Self {
-        Self(Shared::new())
-    }
-
+impl Copier for Shared {
     fn open(&mut self, name: &str, access: u32) -> FileId {
-        self.0.open_with(name, access, FileAttributes::default())
+        self.open_with(name, access, FileAttributes::default())
     }
 
     fn resume_key(&mut self, fid: FileId) -> [u8; 24] {
@@ -84,6 +78,14 @@ fn pattern(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 7 + i / 251) as u8).collect()
 }
 
+/// `src` holding `size` bytes of [`pattern`], its resume key, and an empty `dst`.
+fn source_and_target(c: &mut Shared, size: usize) -> (FileId, [u8; 24], FileId) {
+    let src = c.open("src", RW);
+    c.write(src, 0, &pattern(size));
+    let key = c.resume_key(src);
+    (src, key, c.open("dst", RW))
+}
+
 fn done(chunks: u32, bytes: u32) -> CopyChunkResponse {
     CopyChunkResponse {
         chunks_written: chunks,
@@ -94,7 +96,7 @@ fn done(chunks: u32, bytes: u32) -> CopyChunkResponse {
 
 #[test]
 fn chunks_are_copied_in_order_and_the_key_stays_the_same() {
-    let mut c = Copier::new();
+    let mut c = Shared::new();
     let data = pattern(8192);
     let src = c.open("src", RW);
     c.write(src, 0, &data);
@@ -131,7 +133,7 @@ fn chunks_are_copied_in_order_and_the_key_stays_the_same() {
 
 #[test]
 fn an_overlapping_copy_within_one_file_reads_the_chunk_before_writing_it() {
-    let mut c = Copier::new();
+    let mut c = Shared::new();
     let data = pattern(4096);
     let f = c.open("self", RW);
     c.write(f, 0, &data);
@@ -146,11 +148,8 @@ fn an_overlapping_copy_within_one_file_reads_the_chunk_before_writing_it() {
 
 #[test]
 fn a_source_range_past_the_end_stops_the_copy_with_what_was_done() {
-    let mut c = Copier::new();
-    let src = c.open("src", RW);
-    c.write(src, 0, &pattern(8192));
-    let key = c.resume_key(src);
-    let dst = c.open("dst", RW);
+    let mut c = Shared::new();
+    let (_src, key, dst) = source_and_target(&mut c, 8192);
     let code = CtlCode::FSCTL_SRV_COPYCHUNK_WRITE;
     assert_eq!(
         c.copy(code, dst, key, &[(1024, 0, 8192)]),
@@ -166,11 +165,8 @@ fn a_source_range_past_the_end_stops_the_copy_with_what_was_done() {
 
 #[test]
 fn limits_keys_output_room_and_access_are_checked() {
-    let mut c = Copier::new();
-    let src = c.open("src", RW);
-    c.write(src, 0, &pattern(4096));
-    let key = c.resume_key(src);
-    let dst = c.open("dst", RW);
+    let mut c = Shared::new();
+    let (src, key, dst) = source_and_target(&mut c, 4096);
     let code = CtlCode::FSCTL_SRV_COPYCHUNK;
     let limits = CopyChunkResponse {
         chunks_written: 256,
@@ -253,11 +249,8 @@ fn limits_keys_output_room_and_access_are_checked() {
 
 #[test]
 fn byte_range_locks_of_other_opens_stop_a_copy() {
-    let mut c = Copier::new();
-    let src = c.open("src", RW);
-    c.write(src, 0, &pattern(4096));
-    let key = c.resume_key(src);
-    let dst = c.open("dst", RW);
+    let mut c = Shared::new();
+    let (_src, key, dst) = source_and_target(&mut c, 4096);
     let other = c.open("dst", RW);
     let lock = |fid, flags: LockFlags| {
         RequestBody::Lock(LockRequest {

@@ -11,64 +11,49 @@ use smb_proto::wire::create::CreateDisposition;
 use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
 use smb_proto::wire::fscc::file::FileBasicInformation;
 use smb_proto::wire::fscc::filesystem::{FileFsAttributeInformation, FsAttributes};
-use smb_proto::wire::fscc::{FileInfoClass, InfoCodec};
+use smb_proto::wire::fscc::{FileInfoClass, FsInfoClass, InfoCodec};
 use smb_proto::wire::fsctl::{AllocatedRange, ZeroDataInformation};
 use smb_proto::wire::ioctl::CtlCode;
-use smb_proto::wire::message::{RequestBody, ResponseBody};
-use smb_proto::wire::query_info::{AdditionalInformation, InfoType, QueryInfoRequest};
+use smb_proto::wire::message::RequestBody;
+use smb_proto::wire::query_info::{AdditionalInformation, InfoType};
 use smb_proto::wire::set_info::SetInfoRequest;
 use smb_proto::wire::status::NtStatus;
-
-struct Files(Shared);
-
-impl std::ops::Deref for Files {
-    type Target = Shared;
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Files {
-    fn deref_mut(&mut self) -> &mut Shared {
-        &mut self.0
-    }
-}
 
 const ALL: u32 = AccessMask::FILE_READ_DATA.0
     | AccessMask::FILE_WRITE_DATA.0
     | AccessMask::FILE_READ_ATTRIBUTES.0
     | AccessMask::FILE_WRITE_ATTRIBUTES.0;
 
-impl Files {
-    fn new() -> Self {
-        Self(Shared::new())
-    }
+/// The sparse-file calls of these tests, on the shared loopback session.
+trait Sparse {
+    fn open(&mut self, name: &str, access: u32, attributes: FileAttributes) -> FileId;
+    fn attributes(&mut self, fid: FileId) -> FileAttributes;
+    fn ctl(&mut self, fid: FileId, code: CtlCode, input: Bytes, max: u32) -> (NtStatus, Bytes);
+    fn set_sparse(&mut self, fid: FileId, input: &[u8]) -> NtStatus;
+    fn ranges(
+        &mut self,
+        fid: FileId,
+        offset: u64,
+        length: u64,
+    ) -> Result<Vec<(u64, u64)>, NtStatus>;
+    fn zero(&mut self, fid: FileId, from: u64, beyond: u64) -> NtStatus;
+}
 
+impl Sparse for Shared {
     fn open(&mut self, name: &str, access: u32, attributes: FileAttributes) -> FileId {
-        self.0.open_with(name, access, attributes)
+        self.open_with(name, access, attributes)
     }
 
     fn attributes(&mut self, fid: FileId) -> FileAttributes {
-        let q = QueryInfoRequest {
-            info_type: InfoType::FILE,
-            info_class: 4, // FileBasicInformation
-            output_buffer_length: 4096,
-            file_id: fid,
-            ..QueryInfoRequest::default()
-        };
-        match self.call(q) {
-            Ok(ResponseBody::QueryInfo(r)) => {
-                FileBasicInformation::decode(&r.buffer)
-                    .expect("basic")
-                    .file_attributes
-            }
-            other => panic!("query: {other:?}"),
-        }
+        let basic = self.query(fid, InfoType::FILE, FileInfoClass::BASIC.0);
+        FileBasicInformation::decode(&basic)
+            .expect("basic")
+            .file_attributes
     }
 
     /// An FSCTL: the status and the output (empty for an ERROR response).
     fn ctl(&mut self, fid: FileId, code: CtlCode, input: Bytes, max: u32) -> (NtStatus, Bytes) {
-        let (status, out) = self.0.fsctl(fid, code, input, max);
+        let (status, out) = self.fsctl(fid, code, input, max);
         (status, out.unwrap_or_default())
     }
 
@@ -112,7 +97,7 @@ impl Files {
 
 #[test]
 fn the_sparse_flag_is_set_by_the_fsctl_only_and_kept_by_set_info() {
-    let mut f = Files::new();
+    let mut f = Shared::new();
     let fid = f.open("s", ALL, FileAttributes::SPARSE_FILE);
     assert!(
         !f.attributes(fid).contains(FileAttributes::SPARSE_FILE),
@@ -154,28 +139,17 @@ fn the_sparse_flag_is_set_by_the_fsctl_only_and_kept_by_set_info() {
     let dir = f.open_request(mkdir).expect("mkdir");
     assert_eq!(f.set_sparse(dir, &[1]), NtStatus::INVALID_PARAMETER);
     // The share says it keeps sparse files.
-    let q = QueryInfoRequest {
-        info_type: InfoType::FILESYSTEM,
-        info_class: 5, // FileFsAttributeInformation
-        output_buffer_length: 4096,
-        file_id: fid,
-        ..QueryInfoRequest::default()
-    };
-    match f.call(q) {
-        Ok(ResponseBody::QueryInfo(r)) => {
-            let a = FileFsAttributeInformation::decode(&r.buffer).expect("fs attributes");
-            assert!(
-                a.file_system_attributes
-                    .contains(FsAttributes::SUPPORTS_SPARSE_FILES)
-            );
-        }
-        other => panic!("{other:?}"),
-    }
+    let fs = f.query(fid, InfoType::FILESYSTEM, FsInfoClass::ATTRIBUTE.0);
+    let a = FileFsAttributeInformation::decode(&fs).expect("fs attributes");
+    assert!(
+        a.file_system_attributes
+            .contains(FsAttributes::SUPPORTS_SPARSE_FILES)
+    );
 }
 
 #[test]
 fn allocated_ranges_follow_the_sparse_flag_and_zeroed_data() {
-    let mut f = Files::new();
+    let mut f = Shared::new();
     let fid = f.open("r", ALL, FileAttributes::default());
     assert_eq!(f.ranges(fid, 0, 1024), Ok(vec![]), "an empty file");
     f.write(fid, 0, &[7u8; 128 * 1024]);
@@ -205,7 +179,7 @@ fn allocated_ranges_follow_the_sparse_flag_and_zeroed_data() {
 
 #[test]
 fn malformed_inputs_small_buffers_locks_and_access_are_refused() {
-    let mut f = Files::new();
+    let mut f = Shared::new();
     let fid = f.open("m", ALL, FileAttributes::default());
     f.write(fid, 0, &[1u8; 8192]);
     let qar = CtlCode::FSCTL_QUERY_ALLOCATED_RANGES;

@@ -141,6 +141,26 @@ impl Shared {
         self.h.close(self.s, self.t, fid);
     }
 
+    /// QUERY_INFO of `class` (of `info_type`) on `fid`: the answer's buffer.
+    pub fn query(
+        &mut self,
+        fid: smb_proto::wire::FileId,
+        info_type: smb_proto::wire::query_info::InfoType,
+        class: u8,
+    ) -> bytes::Bytes {
+        let q = smb_proto::wire::query_info::QueryInfoRequest {
+            info_type,
+            info_class: class,
+            output_buffer_length: 4096,
+            file_id: fid,
+            ..Default::default()
+        };
+        match self.call(q) {
+            Ok(ResponseBody::QueryInfo(r)) => r.buffer,
+            other => panic!("query: {other:?}"),
+        }
+    }
+
     pub fn write(&mut self, fid: smb_proto::wire::FileId, offset: u64, data: &[u8]) {
         let w = requests::write(fid, offset, bytes::Bytes::copy_from_slice(data));
         self.h.call(self.s, self.t, w).expect("write");
