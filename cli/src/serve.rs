@@ -19,6 +19,7 @@ use driver_quinn::{
     ServerCertificate, ServerConfig as QuicServerConfig, Sha256Thumbprint, SmbQuicServer,
 };
 use driver_smol::backend::{LocalBackend, LocalOptions, Shares};
+use driver_smol::host_interfaces::host_interfaces;
 use driver_smol::server::ServerHandle;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
@@ -28,6 +29,7 @@ use smb_proto::auth::ntlm::{NtHash, ServerConfig as NtlmConfig, ServerIdentity};
 use smb_proto::io::TransportKind;
 use smb_proto::server::{ServerConfig, ShareConfig};
 use smb_proto::wire::Dialect;
+use smb_proto::wire::fsctl::{NetworkInterfaceInfo, SockAddr};
 
 use crate::args::{ConnOptions, ServeArgs, parse_dialect};
 use crate::error::CliError;
@@ -564,6 +566,8 @@ pub struct Running {
     pub bound: Vec<Listen>,
     /// The QUIC certificate's thumbprint, when a QUIC listener runs.
     pub thumbprint: Option<Sha256Thumbprint>,
+    /// The interfaces FSCTL_QUERY_NETWORK_INTERFACE_INFO lists (for multichannel clients).
+    pub interfaces: Vec<NetworkInterfaceInfo>,
 }
 
 impl Running {
@@ -577,6 +581,30 @@ impl Running {
         }
         self.handle.shutdown().await;
         self.core.await;
+    }
+}
+
+/// The interfaces FSCTL_QUERY_NETWORK_INTERFACE_INFO lists, so clients can add channels
+/// (multichannel): those the TCP listeners are reachable on. QUIC listeners are left out (a
+/// client adds channels over TCP). When the host's addresses cannot be read the list stays
+/// empty and the FSCTL answers NOT_SUPPORTED, as before.
+fn advertised_interfaces(bound: &[Listen]) -> Vec<NetworkInterfaceInfo> {
+    let tcp: Vec<SocketAddr> = bound
+        .iter()
+        .filter(|l| l.transport == TransportKind::Tcp)
+        .map(|l| l.addr)
+        .collect();
+    if tcp.is_empty() {
+        return Vec::new();
+    }
+    match host_interfaces(&tcp) {
+        Ok(list) => list,
+        Err(e) => {
+            eprintln!(
+                "smb serve: cannot read the host's interfaces ({e}): FSCTL_QUERY_NETWORK_INTERFACE_INFO will answer NOT_SUPPORTED"
+            );
+            Vec::new()
+        }
     }
 }
 
@@ -705,6 +733,8 @@ pub async fn start(s: &Settings) -> Result<Running, CliError> {
             quic_servers.push(server);
         }
     }
+    let interfaces = advertised_interfaces(&bound);
+    config.network_interfaces = interfaces.clone();
     let (handle, core) = ServerHandle::start(config, shares);
     let tcp = tcp_listeners
         .into_iter()
@@ -721,6 +751,7 @@ pub async fn start(s: &Settings) -> Result<Running, CliError> {
         quic,
         bound,
         thumbprint,
+        interfaces,
     })
 }
 
@@ -757,6 +788,13 @@ pub fn banner(s: &Settings, r: &Running) -> String {
                 out.display()
             ));
         }
+    }
+    if !r.interfaces.is_empty() {
+        let listed: Vec<String> = r.interfaces.iter().map(interface_text).collect();
+        b.push_str(&format!(
+            "interfaces for multichannel: {}\n",
+            listed.join(", ")
+        ));
     }
     for sh in &s.shares {
         let mut flags = vec![if sh.read_only {
@@ -802,6 +840,21 @@ pub fn banner(s: &Settings, r: &Running) -> String {
     b
 }
 
+/// One listed interface for the banner: `ADDRESS (ifindex N, SPEED)`.
+fn interface_text(n: &NetworkInterfaceInfo) -> String {
+    let addr = match &n.address {
+        SockAddr::V4 { addr, .. } => addr.to_string(),
+        SockAddr::V6 { addr, .. } => addr.to_string(),
+        SockAddr::Other { family, .. } => format!("family {family}"),
+    };
+    let speed = if n.link_speed >= 1_000_000_000 && n.link_speed % 1_000_000_000 == 0 {
+        format!("{} Gb/s", n.link_speed / 1_000_000_000)
+    } else {
+        format!("{} Mb/s", n.link_speed / 1_000_000)
+    };
+    format!("{addr} (ifindex {}, {speed})", n.if_index)
+}
+
 fn url_host(a: SocketAddr) -> String {
     match a {
         SocketAddr::V4(v) => format!("{}:{}", v.ip(), v.port()),
@@ -840,6 +893,26 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tcp_listeners_decide_the_listed_interfaces() {
+        let lo = |transport, port| Listen {
+            transport,
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        };
+        let listed = advertised_interfaces(&[
+            lo(TransportKind::Tcp, 4455),
+            lo(TransportKind::Quic, 4443),
+            lo(TransportKind::Tcp, 4456),
+        ]);
+        let text: Vec<String> = listed.iter().map(interface_text).collect();
+        assert_eq!(text.len(), 1, "{text:?}");
+        assert!(text[0].starts_with("127.0.0.1 (ifindex "), "{text:?}");
+        assert!(
+            advertised_interfaces(&[lo(TransportKind::Quic, 4443)]).is_empty(),
+            "a QUIC-only server lists none: channels are added over TCP"
+        );
+    }
 
     #[test]
     fn share_specs() {

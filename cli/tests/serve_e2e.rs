@@ -187,6 +187,13 @@ fn serve_then_use_it_over_tcp_and_quic() {
     assert!(s.banner.contains("share data = "), "{}", s.banner);
     assert!(s.banner.contains(&format!("user {USER}\n")), "{}", s.banner);
     assert!(!s.banner.contains(PASS), "the given password is not echoed");
+    // Listening on 127.0.0.1, the server lists the loopback interface for multichannel.
+    assert!(
+        s.banner
+            .contains("interfaces for multichannel: 127.0.0.1 (ifindex "),
+        "{}",
+        s.banner
+    );
     std::fs::write(s.share_dir().join("hello.txt"), b"hello over smb\n").expect("seed");
 
     // TCP.

@@ -13,7 +13,7 @@ use smb_crypto::SigningAlgorithm;
 use smb_proto::client::{BindError, ClientConfig, SendError};
 use smb_proto::wire::Dialect;
 use smb_proto::wire::status::NtStatus;
-use support::channels::bind_roundtrip;
+use support::channels::{bind_roundtrip, listed_loopback};
 use support::our_server::{OurServer, PASS, SECURE, SHARE, USER};
 use support::requests::config;
 
@@ -28,6 +28,17 @@ fn bind_at_3_0_2() {
         SHARE,
         "mc302.bin",
     ));
+}
+
+#[test]
+fn the_listed_interface_takes_a_second_channel() {
+    // The test server lists what `smb serve` would for a listener on 127.0.0.1.
+    let server = OurServer::start();
+    smol::block_on(async {
+        let cfg = config(Dialect::SMB3_1_1);
+        let listed = listed_loopback(server.addr(), cfg.clone(), USER, PASS, SHARE).await;
+        bind_roundtrip(listed, cfg, USER, PASS, SHARE, "mclisted.bin").await;
+    });
 }
 
 #[test]

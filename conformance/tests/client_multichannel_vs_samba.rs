@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use conformance::samba::{SambaOptions, SambaServer};
 use smb_proto::wire::Dialect;
-use support::channels::bind_roundtrip;
+use support::channels::{bind_roundtrip, listed_loopback};
 use support::requests::config;
 
 /// Starts a private smbd with multichannel on and runs the bind round trip on `share` at
@@ -47,4 +47,38 @@ fn bind_a_second_channel_at_3_0_2() {
 fn bind_a_second_channel_on_an_encrypted_share() {
     // Channel 2 seals with the session's keys and a nonce sequence of its own (3.2.4.1.8).
     bind_on_smbd(Dialect::SMB3_1_1, SambaServer::SECURE_SHARE, "mcsealed.bin");
+}
+
+#[test]
+fn the_listed_interface_takes_a_second_channel() {
+    // smbd lists the interfaces of its `interfaces` line (127.0.0.1 here) once multichannel
+    // is on; the second channel goes to the address it listed.
+    let Some(server) = SambaServer::start_for_test(SambaOptions {
+        signing_mandatory: true,
+        extra_global: vec!["server multi channel support = yes".into()],
+        ..SambaOptions::default()
+    }) else {
+        return;
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], server.port()));
+    smol::block_on(async {
+        let cfg = config(Dialect::SMB3_1_1);
+        let listed = listed_loopback(
+            addr,
+            cfg.clone(),
+            server.user(),
+            server.password(),
+            SambaServer::SHARE,
+        )
+        .await;
+        bind_roundtrip(
+            listed,
+            cfg,
+            server.user(),
+            server.password(),
+            SambaServer::SHARE,
+            "mclisted.bin",
+        )
+        .await;
+    });
 }

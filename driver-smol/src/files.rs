@@ -61,7 +61,10 @@ use smb_proto::wire::fscc::file::{
     FileRenameInformation, FileStandardInformation,
 };
 use smb_proto::wire::fscc::{FileInfoClass, FileInformation};
-use smb_proto::wire::fsctl::{CopyChunk, CopyChunkRequest, CopyChunkResponse, ResumeKeyResponse};
+use smb_proto::wire::fsctl::{
+    CopyChunk, CopyChunkRequest, CopyChunkResponse, NetworkInterfaceInfo, NetworkInterfaceInfoList,
+    ResumeKeyResponse,
+};
 use smb_proto::wire::ioctl::{CtlCode, IoctlFlags, IoctlRequest};
 use smb_proto::wire::message::{RequestBody, ResponseBody, ResponsePayload};
 use smb_proto::wire::query_directory::{QueryDirectoryFlags, QueryDirectoryRequest};
@@ -92,6 +95,8 @@ const IN_FLIGHT_WRITE_BYTES: u32 = 8 * 1024 * 1024;
 const MIN_WINDOW: usize = 2;
 /// ...and never more (so one transfer does not hog the credits of the whole connection).
 const MAX_WINDOW: usize = 32;
+/// The largest interface list asked for (each entry is 152 bytes: over 400 addresses).
+const INTERFACE_LIST_MAX: u32 = 64 * 1024;
 /// The most memory reserved up front from a size the server reported.
 const RESERVE_LIMIT: u64 = 64 * 1024 * 1024;
 /// QUERY_DIRECTORY and QUERY_INFO output buffer, capped by MaxTransactSize.
@@ -728,6 +733,70 @@ impl Share {
         })
     }
 
+    /// The server's network interfaces, as FSCTL_QUERY_NETWORK_INTERFACE_INFO lists them
+    /// (MS-SMB2 3.2.4.20.10): the addresses, link speeds and capabilities a client weighs
+    /// when it adds channels ([`Client::connect_channel`]). Empty when the server lists none
+    /// (it answers STATUS_NOT_SUPPORTED, as smbd does without multichannel).
+    pub async fn server_interfaces(&self) -> Result<Vec<NetworkInterfaceInfo>, Error> {
+        const WHAT: (&str, &str) = ("query network interfaces", "");
+        let answer = self
+            .fsctl(
+                WHAT,
+                // Not about an open: the FileId is all ones (MS-SMB2 2.2.31).
+                FileId::RELATED,
+                CtlCode::FSCTL_QUERY_NETWORK_INTERFACE_INFO,
+                Bytes::new(),
+                INTERFACE_LIST_MAX,
+            )
+            .await;
+        match answer {
+            Ok((NtStatus::SUCCESS, out)) => NetworkInterfaceInfoList::decode(&out)
+                .map(|l| l.interfaces)
+                .map_err(|e| Error::unexpected(WHAT.0, WHAT.1, e.to_string())),
+            Ok((NtStatus::NOT_SUPPORTED, _)) => Ok(Vec::new()),
+            Err(e) if e.status() == Some(NtStatus::NOT_SUPPORTED) => Ok(Vec::new()),
+            Ok((status, _)) => Err(Error::answered(WHAT.0, WHAT.1, status)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Sends an FSCTL about `file_id` and returns the status with the output: an IOCTL
+    /// answer with a body comes back whatever its status (callers decide what each means),
+    /// an error without one as an error. `what` names the operation and path for errors.
+    async fn fsctl(
+        &self,
+        what: (&'static str, &str),
+        file_id: FileId,
+        ctl_code: CtlCode,
+        input: Bytes,
+        max_output: u32,
+    ) -> Result<(NtStatus, Bytes), Error> {
+        let body = RequestBody::Ioctl(IoctlRequest {
+            ctl_code,
+            file_id,
+            max_input_response: 0,
+            max_output_response: max_output,
+            flags: IoctlFlags::IS_FSCTL,
+            input,
+            output: Bytes::new(),
+            empty_offsets: Default::default(),
+        });
+        let r = self
+            .inner
+            .client
+            .request(self.inner.session, self.inner.tree, body)
+            .await
+            .map_err(|e| Error::client(what.0, what.1, e))?;
+        match r.payload {
+            ResponsePayload::Body(ResponseBody::Ioctl(i)) => Ok((r.header.status, i.output)),
+            _ => Err(Error::unexpected(
+                what.0,
+                what.1,
+                "IOCTL answered with another body",
+            )),
+        }
+    }
+
     /// Disconnects the tree and logs the session off. Other clones of this share and open
     /// files stop working.
     pub async fn disconnect(self) -> Result<(), Error> {
@@ -1280,30 +1349,9 @@ impl File {
         input: Bytes,
         max_output: u32,
     ) -> Result<(NtStatus, Bytes), Error> {
-        let body = RequestBody::Ioctl(IoctlRequest {
-            ctl_code,
-            file_id: self.id,
-            max_input_response: 0,
-            max_output_response: max_output,
-            flags: IoctlFlags::IS_FSCTL,
-            input,
-            output: Bytes::new(),
-            empty_offsets: Default::default(),
-        });
-        let inner = &self.share.inner;
-        let r = inner
-            .client
-            .request(inner.session, inner.tree, body)
+        self.share
+            .fsctl(("copy", &self.path), self.id, ctl_code, input, max_output)
             .await
-            .map_err(|e| Error::client("copy", &self.path, e))?;
-        match r.payload {
-            ResponsePayload::Body(ResponseBody::Ioctl(i)) => Ok((r.header.status, i.output)),
-            _ => Err(Error::unexpected(
-                "copy",
-                &self.path,
-                "IOCTL answered with another body",
-            )),
-        }
     }
 
     fn spawn_read(&self, offset: u64, len: u32) -> smol::Task<Result<Bytes, Error>> {

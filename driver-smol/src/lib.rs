@@ -9,7 +9,8 @@
 //! [`client`] is the async client and [`files`] the file API on top of it; [`shares`] lists
 //! shares over the srvsvc pipe; [`server`] the TCP server around the sans-IO core; [`backend`]
 //! the async backends that answer its ops (local directory, in memory); [`fs`] the synchronous,
-//! root-confined file system the local-directory backend calls.
+//! root-confined file system the local-directory backend calls; [`host_interfaces`] the host's
+//! interfaces a server lists for multichannel clients.
 
 pub mod backend;
 pub mod client;
@@ -17,6 +18,7 @@ pub mod files;
 mod frame_pool;
 mod frame_reader;
 pub mod fs;
+pub mod host_interfaces;
 pub mod server;
 pub mod shares;
 

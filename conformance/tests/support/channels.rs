@@ -106,3 +106,32 @@ pub async fn bind_roundtrip(
     close(&c1, s2, t3, fid).await;
     c1.logoff(s2).await.expect("LOGOFF");
 }
+
+/// Asks the server at `addr` for its interfaces ([`driver_smol::files::Share::server_interfaces`])
+/// and checks that it lists the loopback address it listens on (IPv4, a real IfIndex, a link
+/// speed); returns that address with `addr`'s port, where a second channel can go.
+pub async fn listed_loopback(
+    addr: SocketAddr,
+    cfg: ClientConfig,
+    user: &str,
+    password: &str,
+    share: &str,
+) -> SocketAddr {
+    use driver_smol::files::{Credentials, Share};
+    use smb_proto::wire::fsctl::SockAddr;
+    let creds = Credentials::new(user, password);
+    let s = Share::connect_with(&[addr], cfg, share, &creds)
+        .await
+        .expect("connect");
+    let list = s.server_interfaces().await.expect("interface list");
+    s.disconnect().await.expect("disconnect");
+    let lo = list
+        .iter()
+        .find(|n| {
+            matches!(n.address, SockAddr::V4 { addr, .. } if addr == std::net::Ipv4Addr::LOCALHOST)
+        })
+        .unwrap_or_else(|| panic!("127.0.0.1 is not among the listed interfaces: {list:?}"));
+    assert!(lo.if_index > 0, "{lo:?}");
+    assert!(lo.link_speed > 0, "{lo:?}");
+    SocketAddr::from(([127, 0, 0, 1], addr.port()))
+}

@@ -71,13 +71,13 @@ impl OurServer {
         let mut config = ServerConfig::new(Arc::new(NtlmConfig::new(identity, users)));
         config.shares = share_configs;
         config.auth_failure_delay = Duration::from_millis(200);
+        let listen = SocketAddr::from(([127, 0, 0, 1], 0));
+        // What `smb serve` announces for its listener: here the loopback interface.
+        config.network_interfaces =
+            driver_smol::host_interfaces::host_interfaces(&[listen]).expect("host interfaces");
         tweak(&mut config);
-        let server = smol::block_on(SmbServer::bind(
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            config,
-            shares,
-        ))
-        .expect("bind our server");
+        let server =
+            smol::block_on(SmbServer::bind(listen, config, shares)).expect("bind our server");
         let addr = server.local_addr();
         Self {
             server: Some(server),
