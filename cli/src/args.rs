@@ -329,6 +329,12 @@ pub struct ConnOptions {
     /// Highest dialect to offer: 2.0.2, 2.1, 3.0, 3.0.2 or 3.1.1.
     #[arg(long, value_parser = parse_dialect, value_name = "DIALECT", global = true)]
     pub max_dialect: Option<Dialect>,
+    /// Connections to carry file transfers (multichannel, SMB 3): 1 (default) is one
+    /// connection; more binds the session to further connections, to the interfaces the
+    /// server lists, and spreads READs and WRITEs over all of them. TCP only.
+    #[arg(long, global = true, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u8).range(1..=16))]
+    pub channels: u8,
     /// No progress bars or summaries.
     #[arg(short, long, global = true)]
     pub quiet: bool,

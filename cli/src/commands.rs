@@ -182,8 +182,21 @@ pub(crate) async fn connect(
 ) -> Result<Share, CliError> {
     let config = client_config(opts, addr)?;
     let creds = resolve_credentials(opts, addr, env, |p| rpassword::prompt_password(p))?;
-    let client = crate::transport::connect_client(opts, addr, config).await?;
-    Share::on_client(client, &addr.share, &creds)
+    let client = crate::transport::connect_client(opts, addr, config.clone()).await?;
+    let share = Share::on_client(client, &addr.share, &creds)
+        .await
+        .map_err(|e| with_hint(e, opts))?;
+    if opts.channels <= 1 {
+        return Ok(share);
+    }
+    if share.client().peer().is_none() {
+        return Err(CliError::Usage(
+            "--channels needs a TCP connection (multichannel is not offered over QUIC)".into(),
+        ));
+    }
+    let extra = usize::from(opts.channels) - 1;
+    share
+        .with_channels(extra, config, &creds)
         .await
         .map_err(|e| with_hint(e, opts))
 }

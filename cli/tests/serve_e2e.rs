@@ -204,6 +204,8 @@ fn serve_then_use_it_over_tcp_and_quic() {
     let (o, _) = expect(&mut smb(&["stat", &s.tcp_url("hello.txt"), "--json"]), 0);
     assert!(o.contains("\"size\":15"), "{o}");
     put_get_roundtrip(&s, |p| s.tcp_url(p), &[], "tcp");
+    // Three connections (multichannel): the served interface list names 127.0.0.1.
+    put_get_roundtrip(&s, |p| s.tcp_url(p), &["--channels", "3"], "tcp-3ch");
     // localhost gives ::1 then 127.0.0.1: the refused first address is skipped.
     let url = format!("smb://localhost:{}/data/hello.txt", s.tcp);
     let (o, _) = expect(&mut smb(&["cat", &url]), 0);
@@ -215,6 +217,11 @@ fn serve_then_use_it_over_tcp_and_quic() {
     let (o, _) = expect(smb(&["ls", &s.quic_url("")]).args(quic), 0);
     assert!(o.contains("hello.txt"), "{o}");
     put_get_roundtrip(&s, |p| s.quic_url(p), &quic, "quic");
+    let (_, e) = expect(
+        smb(&["ls", &s.quic_url(""), "--channels", "2"]).args(quic),
+        2,
+    );
+    assert!(e.contains("--channels needs a TCP connection"), "{e}");
     // localhost resolves to ::1 and 127.0.0.1; the server listens on the second only.
     let url = format!("smb://localhost:{}/data/hello.txt", s.quic);
     let (o, _) = expect(smb(&["cat", &url]).args(quic), 0);

@@ -13,7 +13,7 @@ use smb_crypto::SigningAlgorithm;
 use smb_proto::client::{BindError, ClientConfig, SendError};
 use smb_proto::wire::Dialect;
 use smb_proto::wire::status::NtStatus;
-use support::channels::{bind_roundtrip, listed_loopback};
+use support::channels::{bind_roundtrip, listed_loopback, spread_transfer};
 use support::our_server::{OurServer, PASS, SECURE, SHARE, USER};
 use support::requests::config;
 
@@ -38,6 +38,48 @@ fn the_listed_interface_takes_a_second_channel() {
         let cfg = config(Dialect::SMB3_1_1);
         let listed = listed_loopback(server.addr(), cfg.clone(), USER, PASS, SHARE).await;
         bind_roundtrip(listed, cfg, USER, PASS, SHARE, "mclisted.bin").await;
+    });
+}
+
+#[test]
+fn bulk_transfers_spread_over_three_channels() {
+    let server = OurServer::start();
+    for (dialect, share) in [
+        (Dialect::SMB3_1_1, SHARE),
+        (Dialect::SMB3_0_2, SHARE),
+        (Dialect::SMB3_1_1, SECURE),
+    ] {
+        smol::block_on(spread_transfer(
+            server.addr(),
+            config(dialect),
+            USER,
+            PASS,
+            share,
+            "spread.bin",
+        ));
+    }
+}
+
+#[test]
+fn channels_are_refused_without_multichannel() {
+    let server = OurServer::start_with(|c| c.multichannel = false);
+    smol::block_on(async {
+        use driver_smol::files::{Credentials, Share};
+        let creds = Credentials::new(USER, PASS);
+        let cfg = config(Dialect::SMB3_1_1);
+        let s = Share::connect_with(&[server.addr()], cfg.clone(), SHARE, &creds)
+            .await
+            .expect("connect");
+        let e = s
+            .with_channels(1, cfg, &creds)
+            .await
+            .expect_err("no multichannel");
+        assert!(
+            e.to_string().contains("does not support multichannel"),
+            "{e}"
+        );
+        assert_eq!(s.channel_count(), 1);
+        s.disconnect().await.expect("disconnect");
     });
 }
 

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use conformance::samba::{SambaOptions, SambaServer};
 use smb_proto::wire::Dialect;
-use support::channels::{bind_roundtrip, listed_loopback};
+use support::channels::{bind_roundtrip, listed_loopback, spread_transfer};
 use support::requests::config;
 
 /// Starts a private smbd with multichannel on and runs the bind round trip on `share` at
@@ -81,4 +81,30 @@ fn the_listed_interface_takes_a_second_channel() {
         )
         .await;
     });
+}
+
+#[test]
+fn bulk_transfers_spread_over_three_channels() {
+    let Some(server) = SambaServer::start_for_test(SambaOptions {
+        signing_mandatory: true,
+        extra_global: vec!["server multi channel support = yes".into()],
+        ..SambaOptions::default()
+    }) else {
+        return;
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], server.port()));
+    for (dialect, share) in [
+        (Dialect::SMB3_1_1, SambaServer::SHARE),
+        (Dialect::SMB3_0_2, SambaServer::SHARE),
+        (Dialect::SMB3_1_1, SambaServer::SECURE_SHARE),
+    ] {
+        smol::block_on(spread_transfer(
+            addr,
+            config(dialect),
+            server.user(),
+            server.password(),
+            share,
+            "spread.bin",
+        ));
+    }
 }

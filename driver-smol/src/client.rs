@@ -227,6 +227,8 @@ pub struct Client {
     /// channel bound with [`Client::connect_channel`] from it or from one of them. A LOGOFF
     /// on one ends the session on all (held weakly, so dropping a `Client` still closes it).
     channels: Channels,
+    /// The server's address, for a client made by [`Client::connect`] (not over a stream).
+    peer: Option<SocketAddr>,
     _task: smol::Task<()>,
 }
 
@@ -269,7 +271,15 @@ impl Client {
         if config.server_name.is_empty() {
             config.server_name = addr.ip().to_string();
         }
-        Self::over(stream, config, TransportKind::Tcp).await
+        let mut client = Self::over(stream, config, TransportKind::Tcp).await?;
+        client.peer = Some(addr);
+        Ok(client)
+    }
+
+    /// The server's address when this client was made by [`Client::connect`]; `None` over
+    /// a stream the application connected ([`Client::over`]).
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.peer
     }
 
     /// Runs the client over an already connected stream (TCP or a QUIC stream).
@@ -323,6 +333,7 @@ impl Client {
             breaks: breaks_rx,
             pool,
             read_buffers,
+            peer: None,
             _task: task,
         })
     }

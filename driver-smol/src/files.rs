@@ -17,6 +17,10 @@
 //! and `copy_to` hands the sink a slice of the received frame, whose buffer then goes back to
 //! the client for a later READ response ([`Client::recycle`]).
 //!
+//! Multichannel: [`Share::with_channels`] binds the session to further connections (to the
+//! interfaces [`Share::server_interfaces`] lists) and the window's READs and WRITEs then go
+//! round robin over all of them; every other request stays on the first connection.
+//!
 //! ```no_run
 //! use driver_smol::files::{Credentials, Share};
 //!
@@ -42,6 +46,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
@@ -63,7 +68,7 @@ use smb_proto::wire::fscc::file::{
 use smb_proto::wire::fscc::{FileInfoClass, FileInformation};
 use smb_proto::wire::fsctl::{
     CopyChunk, CopyChunkRequest, CopyChunkResponse, NetworkInterfaceInfo, NetworkInterfaceInfoList,
-    ResumeKeyResponse,
+    ResumeKeyResponse, SockAddr,
 };
 use smb_proto::wire::ioctl::{CtlCode, IoctlFlags, IoctlRequest};
 use smb_proto::wire::message::{RequestBody, ResponseBody, ResponsePayload};
@@ -416,6 +421,57 @@ struct ShareInner {
     tree: TreeId,
     tree_info: TreeConnectResponse,
     name: String,
+    /// Further connections bound to the session ([`Share::with_channels`]); empty by
+    /// default. They use `tree`: an open belongs to the tree connect that made it (MS-SMB2
+    /// 3.3.5.2.x: another TreeId is STATUS_FILE_CLOSED), and a binding carries the session's
+    /// trees to the new connection.
+    channels: Vec<Client>,
+    /// Which carrier the next bulk READ or WRITE goes on (round robin over the first
+    /// connection and `channels`).
+    next_carrier: AtomicUsize,
+    /// Bulk READs and WRITEs given to each carrier so far (first connection first).
+    carried: Vec<AtomicU64>,
+}
+
+impl ShareInner {
+    fn new(
+        client: Arc<Client>,
+        session: SessionId,
+        tree: TreeId,
+        tree_info: TreeConnectResponse,
+        name: &str,
+    ) -> Self {
+        ShareInner {
+            client,
+            session,
+            tree,
+            tree_info,
+            name: name.to_string(),
+            channels: Vec::new(),
+            next_carrier: AtomicUsize::new(0),
+            carried: vec![AtomicU64::new(0)],
+        }
+    }
+
+    /// The connection for carrier `i`: 0 is the first connection.
+    fn carrier(&self, i: usize) -> &Client {
+        i.checked_sub(1)
+            .and_then(|c| self.channels.get(c))
+            .unwrap_or(&self.client)
+    }
+
+    /// The carrier for the next bulk READ or WRITE.
+    fn next_carrier(&self) -> usize {
+        let i = if self.channels.is_empty() {
+            0
+        } else {
+            self.next_carrier.fetch_add(1, Ordering::Relaxed) % (self.channels.len() + 1)
+        };
+        if let Some(n) = self.carried.get(i) {
+            n.fetch_add(1, Ordering::Relaxed);
+        }
+        i
+    }
 }
 
 /// One share on one server: a connection, an authenticated session and a tree connect.
@@ -483,13 +539,13 @@ impl Share {
             .await
             .map_err(|e| Error::session("connect to share", share, e))?;
         Ok(Share {
-            inner: Arc::new(ShareInner {
-                client: Arc::new(client),
+            inner: Arc::new(ShareInner::new(
+                Arc::new(client),
                 session,
                 tree,
                 tree_info,
-                name: share.to_string(),
-            }),
+                share,
+            )),
         })
     }
 
@@ -543,11 +599,27 @@ impl Share {
         path: &str,
         body: RequestBody,
     ) -> Result<ResponseBody, Error> {
+        self.call_on(0, op, path, body).await
+    }
+
+    /// [`Share::call`] on carrier `carrier` (0: the first connection).
+    async fn call_on(
+        &self,
+        carrier: usize,
+        op: &'static str,
+        path: &str,
+        body: RequestBody,
+    ) -> Result<ResponseBody, Error> {
         self.inner
-            .client
+            .carrier(carrier)
             .call_body(self.inner.session, self.inner.tree, body)
             .await
             .map_err(|e| Error::client(op, path, e))
+    }
+
+    /// Hands a READ's buffer back to the connection it came on, for a later READ.
+    fn recycle(&self, carrier: usize, data: Bytes) {
+        self.inner.carrier(carrier).recycle(data);
     }
 
     /// Opens `path` (relative to the share root; `/` or `\` separators) as `options` say.
@@ -723,14 +795,87 @@ impl Share {
             .await
             .map_err(|e| Error::session("connect to share", name, e))?;
         Ok(Share {
-            inner: Arc::new(ShareInner {
-                client: self.inner.client.clone(),
-                session: self.inner.session,
+            inner: Arc::new(ShareInner::new(
+                self.inner.client.clone(),
+                self.inner.session,
                 tree,
                 tree_info,
-                name: name.to_string(),
-            }),
+                name,
+            )),
         })
+    }
+
+    /// Adds `extra` channels to this share's session (multichannel, MS-SMB2 3.2.4.2.3) and
+    /// returns the share with them: its bulk transfers ([`File::read_at`], [`File::write_at`],
+    /// [`File::copy_to`], [`File::copy_from`] on files opened from the returned share) send
+    /// their READs and WRITEs round robin over the first connection and the new ones; every
+    /// other request stays on the first. Each channel goes to an interface the server lists
+    /// ([`Share::server_interfaces`]: the address family of the first connection's, fastest
+    /// first, in turn), on the first connection's port, or to the first connection's address
+    /// when it lists none. `config` and `creds` are those this share connected with (binding
+    /// authenticates again, and needs 3.x and a server with multichannel); the share must
+    /// have been connected over TCP by address ([`Share::connect_with`], [`Client::connect`]).
+    /// A channel that fails to bind fails the call and adds none. [`Share::disconnect`] logs
+    /// the session off on every channel.
+    pub async fn with_channels(
+        &self,
+        extra: usize,
+        config: ClientConfig,
+        creds: &Credentials,
+    ) -> Result<Share, Error> {
+        let name = self.inner.name.as_str();
+        let server = self.inner.client.peer().ok_or_else(|| {
+            Error::unexpected(
+                "add channels to",
+                name,
+                "the first connection was not made by address (Client::connect)",
+            )
+        })?;
+        let listed = self.server_interfaces().await?;
+        let targets = channel_targets(server, &listed, extra);
+        let mut channels = Vec::with_capacity(targets.len());
+        for addr in targets {
+            let client = Client::connect_channel(
+                addr,
+                config.clone(),
+                &self.inner.client,
+                self.inner.session,
+                &creds.user,
+                &creds.domain,
+                &creds.password,
+            )
+            .await
+            .map_err(|e| Error::session("bind a channel to", name, e))?;
+            channels.push(client);
+        }
+        let mut inner = ShareInner::new(
+            self.inner.client.clone(),
+            self.inner.session,
+            self.inner.tree,
+            self.inner.tree_info,
+            name,
+        );
+        inner.carried = (0..=channels.len()).map(|_| AtomicU64::new(0)).collect();
+        inner.channels = channels;
+        Ok(Share {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// How many connections carry this share's bulk transfers (1 without
+    /// [`Share::with_channels`]).
+    pub fn channel_count(&self) -> usize {
+        self.inner.channels.len() + 1
+    }
+
+    /// How many bulk READs and WRITEs each connection was given so far, the first
+    /// connection first (one entry without [`Share::with_channels`]).
+    pub fn carried(&self) -> Vec<u64> {
+        self.inner
+            .carried
+            .iter()
+            .map(|n| n.load(Ordering::Relaxed))
+            .collect()
     }
 
     /// The server's network interfaces, as FSCTL_QUERY_NETWORK_INTERFACE_INFO lists them
@@ -808,6 +953,37 @@ impl Share {
             .await
             .map_err(|e| Error::session("log off from", &self.inner.name, e))
     }
+}
+
+/// A READ in flight: the data and the carrier it came on.
+type ReadTask = smol::Task<Result<(Bytes, usize), Error>>;
+
+/// Where `extra` further channels go: the listed interfaces of `server`'s address family,
+/// fastest first, taken in turn, on `server`'s port; `server` itself when none is listed.
+fn channel_targets(
+    server: SocketAddr,
+    listed: &[NetworkInterfaceInfo],
+    extra: usize,
+) -> Vec<SocketAddr> {
+    let mut usable: Vec<(u64, std::net::IpAddr)> = listed
+        .iter()
+        .filter_map(|n| {
+            let ip = match n.address {
+                SockAddr::V4 { addr, .. } => std::net::IpAddr::V4(addr),
+                SockAddr::V6 { addr, .. } => std::net::IpAddr::V6(addr),
+                SockAddr::Other { .. } => return None,
+            };
+            (ip.is_ipv4() == server.is_ipv4()).then_some((n.link_speed, ip))
+        })
+        .collect();
+    // Fastest first; equal speeds keep the server's order.
+    usable.sort_by_key(|n| std::cmp::Reverse(n.0));
+    if usable.is_empty() {
+        return vec![server; extra];
+    }
+    (0..extra)
+        .map(|i| SocketAddr::new(usable[i % usable.len()].1, server.port()))
+        .collect()
 }
 
 /// How to open a file: which access, and what to do when it exists or not. Like
@@ -1355,10 +1531,18 @@ impl File {
     }
 
     fn spawn_read(&self, offset: u64, len: u32) -> smol::Task<Result<Bytes, Error>> {
+        let task = self.spawn_read_on(offset, len);
+        smol::spawn(async move { task.await.map(|(data, _)| data) })
+    }
+
+    /// One READ on the next carrier ([`Share::with_channels`]); the data comes back with
+    /// the carrier it came on, to hand the buffer back to ([`Share::recycle`]).
+    fn spawn_read_on(&self, offset: u64, len: u32) -> ReadTask {
         let share = self.share.clone();
         let file_id = self.id;
         let path = self.path.clone();
         smol::spawn(async move {
+            let carrier = share.inner.next_carrier();
             let body = RequestBody::Read(ReadRequest {
                 padding: 0x50,
                 flags: ReadFlags::default(),
@@ -1370,7 +1554,7 @@ impl File {
                 remaining_bytes: 0,
                 channel_info: Bytes::new(),
             });
-            match share.call("read", &path, body).await {
+            match share.call_on(carrier, "read", &path, body).await {
                 Ok(ResponseBody::Read(r)) => {
                     if r.data.len() > len as usize {
                         return Err(Error::unexpected(
@@ -1379,7 +1563,7 @@ impl File {
                             format!("asked for {len} bytes, got {}", r.data.len()),
                         ));
                     }
-                    Ok(r.data)
+                    Ok((r.data, carrier))
                 }
                 Ok(_) => Err(Error::unexpected(
                     "read",
@@ -1387,14 +1571,20 @@ impl File {
                     "READ answered with another body",
                 )),
                 // Reading at or past the end (MS-SMB2 3.3.5.12).
-                Err(e) if e.status() == Some(NtStatus::END_OF_FILE) => Ok(Bytes::new()),
+                Err(e) if e.status() == Some(NtStatus::END_OF_FILE) => Ok((Bytes::new(), carrier)),
                 Err(e) => Err(e),
             }
         })
     }
 
     /// One WRITE of `data` at `offset`, sent as its own frame without copying the payload.
-    fn spawn_write(&self, offset: u64, data: WriteBuf) -> smol::Task<Result<(), Error>> {
+    /// `carrier` is the connection to send it on (see [`File::write_buf`]).
+    fn spawn_write(
+        &self,
+        carrier: usize,
+        offset: u64,
+        data: WriteBuf,
+    ) -> smol::Task<Result<(), Error>> {
         let share = self.share.clone();
         let file_id = self.id;
         let path = self.path.clone();
@@ -1407,7 +1597,7 @@ impl File {
             };
             let inner = &share.inner;
             let response = inner
-                .client
+                .carrier(carrier)
                 .write(inner.session, inner.tree, at, data)
                 .await
                 .map_err(|e| Error::client("write", &path, e))?;
@@ -1425,6 +1615,13 @@ impl File {
                 )),
             }
         })
+    }
+
+    /// The carrier for the next WRITE and a payload buffer from its pool of sent frames.
+    fn write_buf(&self, capacity: usize) -> (usize, WriteBuf) {
+        let carrier = self.share.inner.next_carrier();
+        let buf = self.share.inner.carrier(carrier).write_buf(capacity);
+        (carrier, buf)
     }
 
     /// Reads up to `len` bytes at `offset`, with many READs in flight when `len` is larger than
@@ -1485,17 +1682,17 @@ impl File {
         };
         let mut next = offset;
         let mut total = 0u64;
-        let mut queue: VecDeque<(u32, smol::Task<Result<Bytes, Error>>)> = VecDeque::new();
+        let mut queue: VecDeque<(u32, ReadTask)> = VecDeque::new();
         loop {
             while queue.len() < window && next < end {
                 let n = (end - next).min(u64::from(chunk)) as u32;
-                queue.push_back((n, self.spawn_read(next, n)));
+                queue.push_back((n, self.spawn_read_on(next, n)));
                 next += u64::from(n);
             }
             let Some((asked, task)) = queue.pop_front() else {
                 break;
             };
-            let data = task.await?;
+            let (data, carrier) = task.await?;
             sink(&data).map_err(|e| Error::Local {
                 op: "read",
                 path: self.path.clone(),
@@ -1504,7 +1701,7 @@ impl File {
             total += data.len() as u64;
             let got = data.len();
             // The frame buffer can take a later READ response.
-            self.share.client().recycle(data);
+            self.share.recycle(carrier, data);
             if got < asked as usize {
                 // The end of the file came early: the requests behind this one are moot.
                 return Ok(total);
@@ -1541,9 +1738,9 @@ impl File {
                 let at = offset
                     .checked_add(pos as u64)
                     .ok_or_else(|| Error::unexpected("write", &self.path, "offset overflows"))?;
-                let mut buf = self.share.client().write_buf(n);
+                let (carrier, mut buf) = self.write_buf(n);
                 buf.prepare(n).copy_from_slice(&data[pos..pos + n]);
-                queue.push_back(self.spawn_write(at, buf));
+                queue.push_back(self.spawn_write(carrier, at, buf));
                 pos += n;
             }
             match queue.pop_front() {
@@ -1576,7 +1773,7 @@ impl File {
                 // Read straight into the WRITE's frame buffer (recycled from WRITEs already
                 // sent, so neither allocated nor zeroed per chunk): the payload is not copied
                 // again before it reaches the socket.
-                let mut buf = self.share.client().write_buf(chunk);
+                let (carrier, mut buf) = self.write_buf(chunk);
                 let room = buf.prepare(chunk);
                 let mut filled = 0;
                 while filled < chunk {
@@ -1600,7 +1797,7 @@ impl File {
                     break;
                 }
                 buf.truncate(filled);
-                queue.push_back(self.spawn_write(at, buf));
+                queue.push_back(self.spawn_write(carrier, at, buf));
                 at += filled as u64;
             }
             match queue.pop_front() {
@@ -1815,6 +2012,42 @@ mod tests {
         let r = OpenOptions::new().delete_on_close(true).request("f");
         assert!(r.create_options.contains(CreateOptions::DELETE_ON_CLOSE));
         assert!(r.desired_access.contains(AccessMask::DELETE));
+    }
+
+    #[test]
+    fn channels_go_to_listed_interfaces_of_the_family_fastest_first() {
+        use smb_proto::wire::fsctl::InterfaceCapability;
+        let nic = |ip: &str, speed: u64| NetworkInterfaceInfo {
+            if_index: 1,
+            capability: InterfaceCapability::default(),
+            link_speed: speed,
+            address: match ip.parse().expect("ip") {
+                std::net::IpAddr::V4(addr) => SockAddr::V4 { addr, port: 0 },
+                std::net::IpAddr::V6(addr) => SockAddr::V6 {
+                    addr,
+                    port: 0,
+                    flow_info: 0,
+                    scope_id: 0,
+                },
+            },
+        };
+        let server: SocketAddr = "192.0.2.1:8445".parse().expect("addr");
+        let listed = [
+            nic("192.0.2.1", 1_000_000_000),
+            nic("2001:db8::1", 100_000_000_000),
+            nic("198.51.100.1", 10_000_000_000),
+        ];
+        let to: Vec<String> = channel_targets(server, &listed, 3)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            to,
+            ["198.51.100.1:8445", "192.0.2.1:8445", "198.51.100.1:8445"],
+            "IPv4 only, fastest first, in turn, on the server's port"
+        );
+        assert_eq!(channel_targets(server, &[], 2), vec![server, server]);
+        assert!(channel_targets(server, &listed, 0).is_empty());
     }
 
     #[test]

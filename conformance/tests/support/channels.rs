@@ -135,3 +135,69 @@ pub async fn listed_loopback(
     assert!(lo.link_speed > 0, "{lo:?}");
     SocketAddr::from(([127, 0, 0, 1], addr.port()))
 }
+
+/// Connects `share`, adds two channels with [`driver_smol::files::Share::with_channels`] and
+/// moves 9 MiB + 7 bytes up (`write_all`, `copy_from`) and down (`read_to_end`, `copy_to`)
+/// through the three connections, comparing bytes; checks that every connection carried
+/// READs and WRITEs, that the session answers on the first connection alone after the
+/// channel share is dropped, and that `disconnect` logs off.
+pub async fn spread_transfer(
+    addr: SocketAddr,
+    cfg: ClientConfig,
+    user: &str,
+    password: &str,
+    share: &str,
+    name: &str,
+) {
+    use driver_smol::files::{Credentials, Share};
+    let creds = Credentials::new(user, password);
+    let first = Share::connect_with(&[addr], cfg.clone(), share, &creds)
+        .await
+        .expect("connect");
+    let s = first
+        .with_channels(2, cfg, &creds)
+        .await
+        .unwrap_or_else(|e| panic!("adding channels: {e}"));
+    assert_eq!(s.channel_count(), 3);
+    let data = payload(9 * 1024 * 1024 + 7, 42);
+
+    let f = s.create(name).await.expect("create");
+    f.write_all(data.clone()).await.expect("write_all");
+    f.close().await.expect("close");
+    let f = s.open_read(name).await.expect("open");
+    let back = f.read_to_end().await.expect("read_to_end");
+    f.close().await.expect("close");
+    assert!(back == data[..], "read_to_end returned other bytes");
+
+    let other = format!("{name}.2");
+    let f = s.create(&other).await.expect("create 2");
+    let sent = f.copy_from(0, &data[..]).await.expect("copy_from");
+    assert_eq!(sent, data.len() as u64);
+    f.close().await.expect("close 2");
+    let f = s.open_read(&other).await.expect("open 2");
+    let mut down = Vec::new();
+    f.copy_to(|c| {
+        down.extend_from_slice(c);
+        Ok(())
+    })
+    .await
+    .expect("copy_to");
+    f.close().await.expect("close 2");
+    assert!(down == data[..], "copy_to returned other bytes");
+
+    let carried = s.carried();
+    assert_eq!(carried.len(), 3);
+    assert!(
+        carried.iter().all(|n| *n >= 4),
+        "every connection carries READs and WRITEs: {carried:?}"
+    );
+    // The extra channels go with the share that has them; the session stays.
+    drop(s);
+    assert_eq!(
+        first.stat(name).await.expect("stat").size,
+        data.len() as u64
+    );
+    first.remove(name).await.expect("remove");
+    first.remove(&other).await.expect("remove 2");
+    first.disconnect().await.expect("disconnect");
+}
