@@ -61,6 +61,42 @@ fn bulk_transfers_spread_over_three_channels() {
 }
 
 #[test]
+fn an_unreachable_listed_interface_is_skipped() {
+    use smb_proto::wire::fsctl::{InterfaceCapability, NetworkInterfaceInfo, SockAddr};
+    let nic = |last: u8, speed: u64| NetworkInterfaceInfo {
+        if_index: 1,
+        capability: InterfaceCapability::default(),
+        link_speed: speed,
+        address: SockAddr::V4 {
+            addr: std::net::Ipv4Addr::new(127, 0, 0, last),
+            port: 0,
+        },
+    };
+    // 127.0.0.2 is listed fastest but nothing listens there (the server is bound to
+    // 127.0.0.1): the connection is refused and the channels go to 127.0.0.1.
+    let server = OurServer::start_with(|c| {
+        c.network_interfaces = vec![nic(2, 10_000_000_000), nic(1, 1_000_000_000)];
+    });
+    smol::block_on(async {
+        use driver_smol::files::{Credentials, Share};
+        let creds = Credentials::new(USER, PASS);
+        let cfg = config(Dialect::SMB3_1_1);
+        let s = Share::connect_with(&[server.addr()], cfg.clone(), SHARE, &creds)
+            .await
+            .expect("connect");
+        let s = s.with_channels(2, cfg, &creds).await.expect("channels");
+        assert_eq!(s.channel_peers(), vec![Some(server.addr()); 3]);
+        let f = s.create("skip.bin").await.expect("create");
+        f.write_all(support::requests::payload(3 << 20, 5))
+            .await
+            .expect("write");
+        f.close().await.expect("close");
+        assert!(s.carried().iter().all(|n| *n > 0), "{:?}", s.carried());
+        s.disconnect().await.expect("disconnect");
+    });
+}
+
+#[test]
 fn channels_are_refused_without_multichannel() {
     let server = OurServer::start_with(|c| c.multichannel = false);
     smol::block_on(async {

@@ -100,6 +100,8 @@ const IN_FLIGHT_WRITE_BYTES: u32 = 8 * 1024 * 1024;
 const MIN_WINDOW: usize = 2;
 /// ...and never more (so one transfer does not hog the credits of the whole connection).
 const MAX_WINDOW: usize = 32;
+/// How long a further channel may take to connect before its interface is skipped.
+const CHANNEL_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest interface list asked for (each entry is 152 bytes: over 400 addresses).
 const INTERFACE_LIST_MAX: u32 = 64 * 1024;
 /// The most memory reserved up front from a size the server reported.
@@ -812,11 +814,13 @@ impl Share {
     /// other request stays on the first. Each channel goes to an interface the server lists
     /// ([`Share::server_interfaces`]: the address family of the first connection's, fastest
     /// first, in turn), on the first connection's port, or to the first connection's address
-    /// when it lists none. `config` and `creds` are those this share connected with (binding
-    /// authenticates again, and needs 3.x and a server with multichannel); the share must
-    /// have been connected over TCP by address ([`Share::connect_with`], [`Client::connect`]).
-    /// A channel that fails to bind fails the call and adds none. [`Share::disconnect`] logs
-    /// the session off on every channel.
+    /// when none is listed or none can be reached: an address that refuses the connection or
+    /// does not answer within 5 s is skipped. `config` and `creds` are those this share
+    /// connected with (binding authenticates again, and needs 3.x and a server with
+    /// multichannel); the share must have been connected over TCP by address
+    /// ([`Share::connect_with`], [`Client::connect`]). A channel the server refuses to bind
+    /// fails the call and adds none. [`Share::disconnect`] logs the session off on every
+    /// channel.
     pub async fn with_channels(
         &self,
         extra: usize,
@@ -832,10 +836,18 @@ impl Share {
             )
         })?;
         let listed = self.server_interfaces().await?;
-        let targets = channel_targets(server, &listed, extra);
-        let mut channels = Vec::with_capacity(targets.len());
-        for addr in targets {
-            let client = Client::connect_channel(
+        let mut candidates = channel_candidates(server, &listed);
+        let mut channels = Vec::with_capacity(extra);
+        let mut turn = 0;
+        while channels.len() < extra {
+            // Start each channel at the next candidate, so channels take the listed
+            // interfaces in turn; one that cannot be reached is dropped for the rest.
+            let Some(addr) = candidates.get(turn % candidates.len().max(1)).copied() else {
+                return Err(Error::Connect(format!(
+                    "add channels to {name}: no interface of the server could be reached"
+                )));
+            };
+            let bind = Client::connect_channel(
                 addr,
                 config.clone(),
                 &self.inner.client,
@@ -843,10 +855,25 @@ impl Share {
                 &creds.user,
                 &creds.domain,
                 &creds.password,
-            )
-            .await
-            .map_err(|e| Error::session("bind a channel to", name, e))?;
-            channels.push(client);
+            );
+            let timeout = async {
+                smol::Timer::after(CHANNEL_CONNECT_TIMEOUT).await;
+                Err(ClientError::Io(format!(
+                    "connect {addr}: no answer in {CHANNEL_CONNECT_TIMEOUT:?}"
+                )))
+            };
+            match futures_lite::future::or(bind, timeout).await {
+                Ok(client) => {
+                    channels.push(client);
+                    turn += 1;
+                }
+                // Not reachable there: try the next candidate.
+                Err(ClientError::Io(e)) => {
+                    tracing::debug!(%addr, error = %e, "channel target unreachable");
+                    candidates.retain(|c| *c != addr);
+                }
+                Err(e) => return Err(Error::session("bind a channel to", name, e)),
+            }
         }
         let mut inner = ShareInner::new(
             self.inner.client.clone(),
@@ -866,6 +893,15 @@ impl Share {
     /// [`Share::with_channels`]).
     pub fn channel_count(&self) -> usize {
         self.inner.channels.len() + 1
+    }
+
+    /// The server address of each connection that carries this share's bulk transfers, the
+    /// first connection first (`None` for one made over a stream).
+    pub fn channel_peers(&self) -> Vec<Option<SocketAddr>> {
+        std::iter::once(&*self.inner.client)
+            .chain(self.inner.channels.iter())
+            .map(Client::peer)
+            .collect()
     }
 
     /// How many bulk READs and WRITEs each connection was given so far, the first
@@ -958,13 +994,10 @@ impl Share {
 /// A READ in flight: the data and the carrier it came on.
 type ReadTask = smol::Task<Result<(Bytes, usize), Error>>;
 
-/// Where `extra` further channels go: the listed interfaces of `server`'s address family,
-/// fastest first, taken in turn, on `server`'s port; `server` itself when none is listed.
-fn channel_targets(
-    server: SocketAddr,
-    listed: &[NetworkInterfaceInfo],
-    extra: usize,
-) -> Vec<SocketAddr> {
+/// Where further channels may go, in order of preference: the listed interfaces of
+/// `server`'s address family, fastest first (equal speeds in the server's order), on
+/// `server`'s port, then `server` itself when it is not among them.
+fn channel_candidates(server: SocketAddr, listed: &[NetworkInterfaceInfo]) -> Vec<SocketAddr> {
     let mut usable: Vec<(u64, std::net::IpAddr)> = listed
         .iter()
         .filter_map(|n| {
@@ -976,14 +1009,18 @@ fn channel_targets(
             (ip.is_ipv4() == server.is_ipv4()).then_some((n.link_speed, ip))
         })
         .collect();
-    // Fastest first; equal speeds keep the server's order.
     usable.sort_by_key(|n| std::cmp::Reverse(n.0));
-    if usable.is_empty() {
-        return vec![server; extra];
+    let mut out: Vec<SocketAddr> = Vec::with_capacity(usable.len() + 1);
+    for (_, ip) in usable {
+        let a = SocketAddr::new(ip, server.port());
+        if !out.contains(&a) {
+            out.push(a);
+        }
     }
-    (0..extra)
-        .map(|i| SocketAddr::new(usable[i % usable.len()].1, server.port()))
-        .collect()
+    if !out.contains(&server) {
+        out.push(server);
+    }
+    out
 }
 
 /// How to open a file: which access, and what to do when it exists or not. Like
@@ -2015,7 +2052,7 @@ mod tests {
     }
 
     #[test]
-    fn channels_go_to_listed_interfaces_of_the_family_fastest_first() {
+    fn channel_candidates_are_the_family_fastest_first_then_the_server() {
         use smb_proto::wire::fsctl::InterfaceCapability;
         let nic = |ip: &str, speed: u64| NetworkInterfaceInfo {
             if_index: 1,
@@ -2036,18 +2073,24 @@ mod tests {
             nic("192.0.2.1", 1_000_000_000),
             nic("2001:db8::1", 100_000_000_000),
             nic("198.51.100.1", 10_000_000_000),
+            nic("198.51.100.1", 10_000_000_000),
         ];
-        let to: Vec<String> = channel_targets(server, &listed, 3)
+        let to: Vec<String> = channel_candidates(server, &listed)
             .iter()
             .map(ToString::to_string)
             .collect();
         assert_eq!(
             to,
-            ["198.51.100.1:8445", "192.0.2.1:8445", "198.51.100.1:8445"],
-            "IPv4 only, fastest first, in turn, on the server's port"
+            ["198.51.100.1:8445", "192.0.2.1:8445"],
+            "IPv4 only, fastest first, once each, on the server's port"
         );
-        assert_eq!(channel_targets(server, &[], 2), vec![server, server]);
-        assert!(channel_targets(server, &listed, 0).is_empty());
+        let elsewhere: SocketAddr = "203.0.113.9:445".parse().expect("addr");
+        assert_eq!(
+            channel_candidates(elsewhere, &listed[2..3]),
+            vec!["198.51.100.1:445".parse().expect("addr"), elsewhere],
+            "the server's own address comes last"
+        );
+        assert_eq!(channel_candidates(server, &[]), vec![server]);
     }
 
     #[test]
