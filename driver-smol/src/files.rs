@@ -424,9 +424,9 @@ struct ShareInner {
     tree_info: TreeConnectResponse,
     name: String,
     /// Further connections bound to the session ([`Share::with_channels`]); empty by
-    /// default. They use `tree`: an open belongs to the tree connect that made it (MS-SMB2
-    /// 3.3.5.2.x: another TreeId is STATUS_FILE_CLOSED), and a binding carries the session's
-    /// trees to the new connection.
+    /// default. They use `tree`: an open belongs to the tree connect that made it (our
+    /// server and smbd answer a request naming another TreeId with STATUS_FILE_CLOSED), and
+    /// a binding carries the session's trees to the new connection.
     channels: Vec<Client>,
     /// Which carrier the next bulk READ or WRITE goes on (round robin over the first
     /// connection and `channels`).
@@ -820,7 +820,8 @@ impl Share {
     /// multichannel); the share must have been connected over TCP by address
     /// ([`Share::connect_with`], [`Client::connect`]). A channel the server refuses to bind
     /// fails the call and adds none. [`Share::disconnect`] logs the session off on every
-    /// channel.
+    /// channel. Channels `self` already has are not carried over: the result has the first
+    /// connection and the `extra` new ones.
     pub async fn with_channels(
         &self,
         extra: usize,
