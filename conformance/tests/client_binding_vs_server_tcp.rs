@@ -60,6 +60,23 @@ fn bulk_transfers_spread_over_three_channels() {
     }
 }
 
+/// The files API's share on `server` at 3.1.1, with the config and credentials it used.
+async fn files_share(
+    server: &OurServer,
+) -> (
+    driver_smol::files::Share,
+    ClientConfig,
+    driver_smol::files::Credentials,
+) {
+    use driver_smol::files::{Credentials, Share};
+    let creds = Credentials::new(USER, PASS);
+    let cfg = config(Dialect::SMB3_1_1);
+    let s = Share::connect_with(&[server.addr()], cfg.clone(), SHARE, &creds)
+        .await
+        .expect("connect");
+    (s, cfg, creds)
+}
+
 #[test]
 fn an_unreachable_listed_interface_is_skipped() {
     use smb_proto::wire::fsctl::{InterfaceCapability, NetworkInterfaceInfo, SockAddr};
@@ -78,12 +95,7 @@ fn an_unreachable_listed_interface_is_skipped() {
         c.network_interfaces = vec![nic(2, 10_000_000_000), nic(1, 1_000_000_000)];
     });
     smol::block_on(async {
-        use driver_smol::files::{Credentials, Share};
-        let creds = Credentials::new(USER, PASS);
-        let cfg = config(Dialect::SMB3_1_1);
-        let s = Share::connect_with(&[server.addr()], cfg.clone(), SHARE, &creds)
-            .await
-            .expect("connect");
+        let (s, cfg, creds) = files_share(&server).await;
         let s = s.with_channels(2, cfg, &creds).await.expect("channels");
         assert_eq!(s.channel_peers(), vec![Some(server.addr()); 3]);
         let f = s.create("skip.bin").await.expect("create");
@@ -100,12 +112,7 @@ fn an_unreachable_listed_interface_is_skipped() {
 fn channels_are_refused_without_multichannel() {
     let server = OurServer::start_with(|c| c.multichannel = false);
     smol::block_on(async {
-        use driver_smol::files::{Credentials, Share};
-        let creds = Credentials::new(USER, PASS);
-        let cfg = config(Dialect::SMB3_1_1);
-        let s = Share::connect_with(&[server.addr()], cfg.clone(), SHARE, &creds)
-            .await
-            .expect("connect");
+        let (s, cfg, creds) = files_share(&server).await;
         let e = s
             .with_channels(1, cfg, &creds)
             .await

@@ -12,17 +12,23 @@ use smb_proto::wire::Dialect;
 use support::channels::{bind_roundtrip, listed_loopback, spread_transfer};
 use support::requests::config;
 
-/// Starts a private smbd with multichannel on and runs the bind round trip on `share` at
-/// `dialect`, writing `file`.
-fn bind_on_smbd(dialect: Dialect, share: &str, file: &str) {
-    let Some(server) = SambaServer::start_for_test(SambaOptions {
+/// A private smbd with multichannel on, and its address (`None`: no smbd, outside CI).
+fn multichannel_smbd() -> Option<(SambaServer, SocketAddr)> {
+    let server = SambaServer::start_for_test(SambaOptions {
         signing_mandatory: true,
         extra_global: vec!["server multi channel support = yes".into()],
         ..SambaOptions::default()
-    }) else {
+    })?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], server.port()));
+    Some((server, addr))
+}
+
+/// Starts a private smbd with multichannel on and runs the bind round trip on `share` at
+/// `dialect`, writing `file`.
+fn bind_on_smbd(dialect: Dialect, share: &str, file: &str) {
+    let Some((server, addr)) = multichannel_smbd() else {
         return;
     };
-    let addr = SocketAddr::from(([127, 0, 0, 1], server.port()));
     smol::block_on(bind_roundtrip(
         addr,
         config(dialect),
@@ -53,14 +59,9 @@ fn bind_a_second_channel_on_an_encrypted_share() {
 fn the_listed_interface_takes_a_second_channel() {
     // smbd lists the interfaces of its `interfaces` line (127.0.0.1 here) once multichannel
     // is on; the second channel goes to the address it listed.
-    let Some(server) = SambaServer::start_for_test(SambaOptions {
-        signing_mandatory: true,
-        extra_global: vec!["server multi channel support = yes".into()],
-        ..SambaOptions::default()
-    }) else {
+    let Some((server, addr)) = multichannel_smbd() else {
         return;
     };
-    let addr = SocketAddr::from(([127, 0, 0, 1], server.port()));
     smol::block_on(async {
         let cfg = config(Dialect::SMB3_1_1);
         let listed = listed_loopback(
@@ -85,14 +86,9 @@ fn the_listed_interface_takes_a_second_channel() {
 
 #[test]
 fn bulk_transfers_spread_over_three_channels() {
-    let Some(server) = SambaServer::start_for_test(SambaOptions {
-        signing_mandatory: true,
-        extra_global: vec!["server multi channel support = yes".into()],
-        ..SambaOptions::default()
-    }) else {
+    let Some((server, addr)) = multichannel_smbd() else {
         return;
     };
-    let addr = SocketAddr::from(([127, 0, 0, 1], server.port()));
     for (dialect, share) in [
         (Dialect::SMB3_1_1, SambaServer::SHARE),
         (Dialect::SMB3_0_2, SambaServer::SHARE),
