@@ -832,6 +832,9 @@ impl MemFs {
         if let Some(locks) = self.locks.get_mut(&o.node) {
             locks.retain(|l| l.open != open);
         }
+        if o.delete_on_close {
+            self.watched_dir_deleted(o.node);
+        }
         if o.delete_on_close
             && let Some(n) = self.nodes.get_mut(&o.node)
         {
@@ -1044,7 +1047,32 @@ impl MemFs {
             }
         }
         n.delete_pending = delete;
+        if delete {
+            self.watched_dir_deleted(node);
+        }
         Ok(())
+    }
+
+    /// The directory `node` is to be deleted: CHANGE_NOTIFYs waiting on its opens end with
+    /// STATUS_DELETE_PENDING (as in the local backend, Windows and smbd; smbtorture
+    /// smb2.notify.rmdir1-4).
+    fn watched_dir_deleted(&mut self, node: u64) {
+        let Self {
+            opens,
+            watches,
+            waiters,
+            ready,
+            ..
+        } = self;
+        for (open, w) in watches.iter_mut() {
+            if opens.get(open).is_some_and(|o| o.node == node) {
+                for id in w.waiting.drain(..) {
+                    if waiters.remove(&id).is_some() {
+                        ready.push_back((id, Err(NtStatus::DELETE_PENDING)));
+                    }
+                }
+            }
+        }
     }
 
     fn rename(
@@ -1780,6 +1808,53 @@ mod tests {
         .expect("empty dir");
         t.close(1);
         assert!(!t.fs.exists("d"));
+    }
+
+    /// Deleting a watched directory ends the CHANGE_NOTIFYs waiting on it with
+    /// DELETE_PENDING, whether by delete-on-close or by a disposition.
+    #[test]
+    fn deleting_a_watched_directory_ends_its_notifies() {
+        let mut t = T::new();
+        for (how, path) in [("delete-on-close", "w1"), ("disposition", "w2")] {
+            t.mkdir(1, path).expect("dir");
+            let w = t.req(FsOp::ChangeNotify {
+                open: OpenId(1),
+                filter: CompletionFilter::FILE_NAME,
+                watch_tree: false,
+                output_len: 1024,
+            });
+            let wid = w.id;
+            assert!(t.fs.handle(w).is_none(), "{how}: waits");
+            if how == "delete-on-close" {
+                t.create(
+                    2,
+                    path,
+                    RW | 0x0001_0000,
+                    ALL_SHARE,
+                    CreateDisposition::OPEN,
+                    CreateOptions::DIRECTORY_FILE | CreateOptions::DELETE_ON_CLOSE,
+                )
+                .expect("open to delete");
+                t.close(2);
+            } else {
+                t.run(FsOp::SetInfo {
+                    open: OpenId(1),
+                    change: InfoChange::File(FileInfo::Disposition(FileDispositionInformation {
+                        delete_pending: true,
+                    })),
+                })
+                .expect("disposition");
+            }
+            assert!(
+                matches!(
+                    t.fs.poll_ready(),
+                    Some((id, Err(NtStatus::DELETE_PENDING))) if id == wid
+                ),
+                "{how}"
+            );
+            t.close(1);
+            assert!(!t.fs.exists(path), "{how}");
+        }
     }
 
     #[test]
