@@ -44,6 +44,10 @@ const PASSING: &[(&str, &[&str])] = &[
             "qsec_buffercheck",
             "granted",
             "getinfo_access",
+            // Every volume class, FileFsControlInformation and FileFsObjectIdInformation
+            // included (smbd fails both: it refuses the quota class).
+            "fsinfo",
+            "qfs_buffercheck",
         ],
     ),
     (

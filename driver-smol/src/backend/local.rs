@@ -920,6 +920,18 @@ impl LocalBackend {
                     byte_offset_for_partition_alignment: 0,
                 })
             }
+            FsInfoClass::CONTROL => FsInfo::Control(file_query::no_quotas()),
+            FsInfoClass::OBJECT_ID => {
+                // The share root's device and inode: the same for the share's life.
+                let root = self
+                    .root
+                    .stat(&SmbPath::root())
+                    .map_err(|e| fs_status(&e))?;
+                let mut id = [0u8; 16];
+                id[..8].copy_from_slice(&root.device.to_le_bytes());
+                id[8..].copy_from_slice(&root.file_index.to_le_bytes());
+                FsInfo::ObjectId(file_query::volume_object_id(id))
+            }
             _ => return Err(NtStatus::INVALID_INFO_CLASS),
         };
         Ok(OpReply::QueryInfo(InfoReply::Fs(info)))

@@ -6,6 +6,9 @@
 //! [`file_info`], which turns them into each information class. Both backends (`memfs` and
 //! driver-smol's local directory) answer through it, so a class reads the same whichever
 //! backend serves it.
+//! Also the two volume classes whose answer does not depend on the backend's storage:
+//! [`no_quotas`] (FileFsControlInformation) and [`volume_object_id`]
+//! (FileFsObjectIdInformation).
 //! Must not: do I/O, check the open's access (the engine has, before the op exists), or select
 //! among the EAs ([`super::file_ea::query`] does, for FileFullEaInformation with a list).
 
@@ -22,7 +25,32 @@ use crate::wire::fscc::file::{
     FileNetworkOpenInformation, FileNormalizedNameInformation, FilePositionInformation,
     FileStandardInformation, FileStreamInformation, FullEa, StreamEntry,
 };
+use crate::wire::fscc::filesystem::{FileFsControlInformation, FileFsObjectIdInformation};
 use crate::wire::status::NtStatus;
+use crate::wire::types::Guid;
+
+/// FileFsControlInformation of a volume without quotas (MS-FSCC 2.5.2): no free-space
+/// filtering, no default threshold or limit (all ones), FileSystemControlFlags 0 (quotas
+/// neither tracked nor enforced).
+pub fn no_quotas() -> FileFsControlInformation {
+    FileFsControlInformation {
+        free_space_start_filtering: 0,
+        free_space_threshold: 0,
+        free_space_stop_filtering: 0,
+        default_quota_threshold: u64::MAX,
+        default_quota_limit: u64::MAX,
+        file_system_control_flags: 0,
+    }
+}
+
+/// FileFsObjectIdInformation (MS-FSCC 2.5.6) for a volume the backend identifies by `id`
+/// (16 bytes that stay the same for the share's volume); no extended information.
+pub fn volume_object_id(id: [u8; 16]) -> FileFsObjectIdInformation {
+    FileFsObjectIdInformation {
+        object_id: Guid(id),
+        extended_info: [0; 48],
+    }
+}
 
 /// What a backend knows of one open file, as the information classes report it.
 #[derive(Debug, Clone, Copy)]

@@ -932,6 +932,14 @@ impl MemFs {
                 byte_offset_for_sector_alignment: 0,
                 byte_offset_for_partition_alignment: 0,
             }),
+            FsInfoClass::CONTROL => FsInfo::Control(file_query::no_quotas()),
+            FsInfoClass::OBJECT_ID => {
+                let serial = self.volume_serial.to_le_bytes();
+                let mut id = [0u8; 16];
+                id[..4].copy_from_slice(b"mem\0");
+                id[4..8].copy_from_slice(&serial);
+                FsInfo::ObjectId(file_query::volume_object_id(id))
+            }
             _ => return Err(NtStatus::INVALID_INFO_CLASS),
         })
     }
@@ -2104,15 +2112,17 @@ mod tests {
             FsInfoClass::ATTRIBUTE,
             FsInfoClass::DEVICE,
             FsInfoClass::SECTOR_SIZE,
+            FsInfoClass::CONTROL,
+            FsInfoClass::OBJECT_ID,
         ] {
-            assert!(matches!(
-                t.run(FsOp::QueryInfo {
-                    open: OpenId(2),
-                    query: InfoQuery::Fs(class),
-                    output_len: 4096
-                }),
-                Ok(OpReply::QueryInfo(InfoReply::Fs(_)))
-            ));
+            match t.run(FsOp::QueryInfo {
+                open: OpenId(2),
+                query: InfoQuery::Fs(class),
+                output_len: 4096,
+            }) {
+                Ok(OpReply::QueryInfo(InfoReply::Fs(info))) => assert_eq!(info.class(), class),
+                other => panic!("{class:?}: {other:?}"),
+            }
         }
     }
 

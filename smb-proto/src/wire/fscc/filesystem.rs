@@ -211,6 +211,29 @@ fixed_info! {
     reserved 0;
 }
 
+fixed_info! {
+    /// FileFsControlInformation (MS-FSCC 2.5.2): a volume's quota settings. The three
+    /// filtering fields are signed on the wire; the two defaults use all ones for "none".
+    pub struct FileFsControlInformation: FsInformation = FsInfoClass::CONTROL {
+        /// FreeSpaceStartFiltering.
+        pub free_space_start_filtering: u64
+            => "FileFsControlInformation.FreeSpaceStartFiltering",
+        /// FreeSpaceThreshold.
+        pub free_space_threshold: u64 => "FileFsControlInformation.FreeSpaceThreshold",
+        /// FreeSpaceStopFiltering.
+        pub free_space_stop_filtering: u64
+            => "FileFsControlInformation.FreeSpaceStopFiltering",
+        /// DefaultQuotaThreshold.
+        pub default_quota_threshold: u64 => "FileFsControlInformation.DefaultQuotaThreshold",
+        /// DefaultQuotaLimit.
+        pub default_quota_limit: u64 => "FileFsControlInformation.DefaultQuotaLimit",
+        /// FileSystemControlFlags (FILE_VC_*).
+        pub file_system_control_flags: u32
+            => "FileFsControlInformation.FileSystemControlFlags",
+    }
+    reserved 4;
+}
+
 /// FileFsObjectIdInformation (MS-FSCC 2.5.6).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileFsObjectIdInformation {
@@ -264,6 +287,8 @@ pub enum FsInfo {
     SectorSize(FileFsSectorSizeInformation),
     /// [`FileFsObjectIdInformation`].
     ObjectId(FileFsObjectIdInformation),
+    /// [`FileFsControlInformation`].
+    Control(FileFsControlInformation),
 }
 
 impl FsInfo {
@@ -279,6 +304,7 @@ impl FsInfo {
             C::ATTRIBUTE => Self::Attribute(InfoCodec::decode(buf)?),
             C::SECTOR_SIZE => Self::SectorSize(InfoCodec::decode(buf)?),
             C::OBJECT_ID => Self::ObjectId(InfoCodec::decode(buf)?),
+            C::CONTROL => Self::Control(InfoCodec::decode(buf)?),
             other => {
                 return Err(DecodeError::InvalidValue {
                     field: "FsInformationClass",
@@ -299,6 +325,7 @@ impl FsInfo {
             Self::Attribute(_) => FileFsAttributeInformation::CLASS,
             Self::SectorSize(_) => FileFsSectorSizeInformation::CLASS,
             Self::ObjectId(_) => FileFsObjectIdInformation::CLASS,
+            Self::Control(_) => FileFsControlInformation::CLASS,
         }
     }
 
@@ -312,6 +339,7 @@ impl FsInfo {
             Self::Attribute(x) => x.encode(out),
             Self::SectorSize(x) => x.encode(out),
             Self::ObjectId(x) => x.encode(out),
+            Self::Control(x) => x.encode(out),
         }
     }
 }
@@ -330,6 +358,7 @@ mod tests {
             full in any::<FileFsFullSizeInformation>(),
             dev in any::<FileFsDeviceInformation>(),
             sector in any::<FileFsSectorSizeInformation>(),
+            control in any::<FileFsControlInformation>(),
             label in name(),
             t in any::<u64>(),
             serial in any::<u32>(),
@@ -343,6 +372,7 @@ mod tests {
             prop_assert_eq!(info_round_trip(&full).len(), 32);
             prop_assert_eq!(info_round_trip(&dev).len(), 8);
             prop_assert_eq!(info_round_trip(&sector).len(), 28);
+            prop_assert_eq!(info_round_trip(&control).len(), 48);
             let vol = FileFsVolumeInformation {
                 volume_creation_time: t,
                 volume_serial_number: serial,
