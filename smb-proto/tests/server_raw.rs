@@ -868,6 +868,74 @@ fn reauthentication_keeps_the_session_and_its_opens() {
     assert_eq!(r.header.status, NtStatus::SUCCESS);
 }
 
+/// CREATE refuses what Windows refuses (smbtorture smb2.create.gentest): reserved option
+/// bits and attribute bits a create cannot ask for are INVALID_PARAMETER, options the server
+/// does not offer NOT_SUPPORTED; valid ones still open.
+#[test]
+fn create_refuses_reserved_options_and_attributes() {
+    use smb_proto::wire::create::CreateOptions;
+    use smb_proto::wire::fscc::attributes::FileAttributes;
+    let mut raw = Raw::new();
+    raw.login();
+    let mut try_create = |options: u32, attributes: u32| {
+        let body = CreateRequest {
+            create_disposition: CreateDisposition::OPEN_IF,
+            create_options: CreateOptions(options),
+            file_attributes: FileAttributes(attributes),
+            ..requests::create("gentest.dat")
+        };
+        let r = raw.call(body.into());
+        if r.header.status == NtStatus::SUCCESS {
+            let ResponsePayload::Body(ResponseBody::Create(c)) = r.payload else {
+                panic!("{r:?}");
+            };
+            let closed = raw.call(RequestBody::Close(CloseRequest {
+                flags: CloseFlags::default(),
+                file_id: c.file_id,
+            }));
+            assert_eq!(closed.header.status, NtStatus::SUCCESS);
+        }
+        r.header.status
+    };
+    for bit in 24..32 {
+        assert_eq!(
+            try_create(1 << bit, 0),
+            NtStatus::INVALID_PARAMETER,
+            "option bit {bit}"
+        );
+    }
+    for option in [0x80, 0x2000, 0x0010_0000] {
+        assert_eq!(
+            try_create(option, 0),
+            NtStatus::NOT_SUPPORTED,
+            "option {option:#x}"
+        );
+    }
+    for attribute in [0x8, 0x40, 0x8000, 0x1_0000, 0x8000_0000] {
+        assert_eq!(
+            try_create(0, attribute),
+            NtStatus::INVALID_PARAMETER,
+            "attribute {attribute:#x}"
+        );
+    }
+    // What Windows accepts still opens: write-through, sequential, random access, the
+    // reparse-point and free-space-query options; hidden, system, temporary, offline.
+    for option in [0x2, 0x4, 0x800, 0x0020_0000, 0x0080_0000] {
+        assert_eq!(
+            try_create(option, 0),
+            NtStatus::SUCCESS,
+            "option {option:#x}"
+        );
+    }
+    for attribute in [0x2, 0x4, 0x100, 0x1000, 0x2000] {
+        assert_eq!(
+            try_create(0, attribute),
+            NtStatus::SUCCESS,
+            "attribute {attribute:#x}"
+        );
+    }
+}
+
 #[test]
 fn network_interfaces_are_listed_only_when_configured() {
     use smb_proto::wire::fscc::InfoCodec;

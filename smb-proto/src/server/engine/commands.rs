@@ -668,16 +668,31 @@ impl Server {
         {
             return Err(NtStatus::INVALID_PARAMETER.into());
         }
-        // MS-SMB2 3.3.5.9 and Windows: opening by file id and the reserve-opfilter option are
-        // not supported; access bits outside the defined ones are refused.
+        // Windows (smbtorture smb2.create.gentest): the top eight option bits are reserved.
+        const RESERVED_OPTIONS: u32 = 0xFF00_0000;
+        if opts.0 & RESERVED_OPTIONS != 0 {
+            return Err(NtStatus::INVALID_PARAMETER.into());
+        }
+        // MS-SMB2 3.3.5.9 and Windows: opening by file id, the reserve-opfilter option and
+        // FILE_CREATE_TREE_CONNECTION (0x80) are not supported; access bits outside the
+        // defined ones are refused.
+        const CREATE_TREE_CONNECTION: u32 = 0x0000_0080;
         if opts.contains(CreateOptions::OPEN_BY_FILE_ID)
             || opts.contains(CreateOptions::RESERVE_OPFILTER)
+            || opts.0 & CREATE_TREE_CONNECTION != 0
         {
             return Err(NtStatus::NOT_SUPPORTED.into());
         }
         const VALID_ACCESS: u32 = 0xF300_0000 | ALL_ACCESS;
         if req.desired_access.0 & !VALID_ACCESS != 0 {
             return Err(NtStatus::ACCESS_DENIED.into());
+        }
+        // Then attribute bits a CREATE cannot ask for (FILE_ATTRIBUTE_VOLUME, DEVICE,
+        // INTEGRITY_STREAM and everything from 0x10000 up; MS-FSCC 2.6), as Windows orders
+        // the checks (gentest).
+        const INVALID_ATTRIBUTES: u32 = 0xFFFF_8048;
+        if req.file_attributes.0 & INVALID_ATTRIBUTES != 0 {
+            return Err(NtStatus::INVALID_PARAMETER.into());
         }
         let path = check_path(&req.name)?;
         let desired = map_generic(req.desired_access);
