@@ -114,6 +114,11 @@ fn channels_are_refused_without_multichannel() {
     smol::block_on(async {
         let (s, cfg, creds) = files_share(&server).await;
         let e = s
+            .with_channels(32, cfg.clone(), &creds)
+            .await
+            .expect_err("too many");
+        assert!(e.to_string().contains("at most 31 more"), "{e}");
+        let e = s
             .with_channels(1, cfg, &creds)
             .await
             .expect_err("no multichannel");

@@ -100,6 +100,8 @@ const IN_FLIGHT_WRITE_BYTES: u32 = 8 * 1024 * 1024;
 const MIN_WINDOW: usize = 2;
 /// ...and never more (so one transfer does not hog the credits of the whole connection).
 const MAX_WINDOW: usize = 32;
+/// The most connections one share's transfers use (the first and its channels).
+const MAX_CHANNELS: usize = 32;
 /// How long a further channel may take to connect before its interface is skipped.
 const CHANNEL_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The largest interface list asked for (each entry is 152 bytes: over 400 addresses).
@@ -821,7 +823,7 @@ impl Share {
     /// ([`Share::connect_with`], [`Client::connect`]). A channel the server refuses to bind
     /// fails the call and adds none. [`Share::disconnect`] logs the session off on every
     /// channel. Channels `self` already has are not carried over: the result has the first
-    /// connection and the `extra` new ones.
+    /// connection and the `extra` new ones (at most 31).
     pub async fn with_channels(
         &self,
         extra: usize,
@@ -829,6 +831,16 @@ impl Share {
         creds: &Credentials,
     ) -> Result<Share, Error> {
         let name = self.inner.name.as_str();
+        if extra >= MAX_CHANNELS {
+            return Err(Error::unexpected(
+                "add channels to",
+                name,
+                format!(
+                    "{extra} channels asked for; at most {} more",
+                    MAX_CHANNELS - 1
+                ),
+            ));
+        }
         let server = self.inner.client.peer().ok_or_else(|| {
             Error::unexpected(
                 "add channels to",
