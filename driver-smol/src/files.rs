@@ -816,14 +816,14 @@ impl Share {
     /// other request stays on the first. Each channel goes to an interface the server lists
     /// ([`Share::server_interfaces`]: the address family of the first connection's, fastest
     /// first, in turn), on the first connection's port, or to the first connection's address
-    /// when none is listed or none can be reached: an address that refuses the connection or
-    /// does not answer within 5 s is skipped. `config` and `creds` are those this share
-    /// connected with (binding authenticates again, and needs 3.x and a server with
-    /// multichannel); the share must have been connected over TCP by address
-    /// ([`Share::connect_with`], [`Client::connect`]). A channel the server refuses to bind
-    /// fails the call and adds none. [`Share::disconnect`] logs the session off on every
-    /// channel. Channels `self` already has are not carried over: the result has the first
-    /// connection and the `extra` new ones (at most 31).
+    /// when none is listed (or the list cannot be had) or none can be reached: an address
+    /// that refuses the connection or does not answer within 5 s is skipped. `config` and
+    /// `creds` are those this share connected with (binding authenticates again, and needs
+    /// 3.x and a server with multichannel); the share must have been connected over TCP by
+    /// address ([`Share::connect_with`], [`Client::connect`]). A channel the server refuses
+    /// to bind fails the call and adds none. [`Share::disconnect`] logs the session off on
+    /// every channel. Channels `self` already has are not carried over: the result has the
+    /// first connection and the `extra` new ones (at most 31).
     pub async fn with_channels(
         &self,
         extra: usize,
@@ -848,7 +848,12 @@ impl Share {
                 "the first connection was not made by address (Client::connect)",
             )
         })?;
-        let listed = self.server_interfaces().await?;
+        // A server that cannot list its interfaces (an older one answers another error
+        // than NOT_SUPPORTED) still takes channels at the first connection's address.
+        let listed = self.server_interfaces().await.unwrap_or_else(|e| {
+            tracing::debug!(error = %e, "no interface list; channels go to the first address");
+            Vec::new()
+        });
         let mut candidates = channel_candidates(server, &listed);
         let mut channels = Vec::with_capacity(extra);
         let mut turn = 0;
