@@ -444,6 +444,7 @@ impl ShareInner {
         tree: TreeId,
         tree_info: TreeConnectResponse,
         name: &str,
+        channels: Vec<Client>,
     ) -> Self {
         ShareInner {
             client,
@@ -451,9 +452,9 @@ impl ShareInner {
             tree,
             tree_info,
             name: name.to_string(),
-            channels: Vec::new(),
+            carried: (0..=channels.len()).map(|_| AtomicU64::new(0)).collect(),
+            channels,
             next_carrier: AtomicUsize::new(0),
-            carried: vec![AtomicU64::new(0)],
         }
     }
 
@@ -549,6 +550,7 @@ impl Share {
                 tree,
                 tree_info,
                 share,
+                Vec::new(),
             )),
         })
     }
@@ -805,6 +807,7 @@ impl Share {
                 tree,
                 tree_info,
                 name,
+                Vec::new(),
             )),
         })
     }
@@ -893,17 +896,15 @@ impl Share {
                 Err(e) => return Err(Error::session("bind a channel to", name, e)),
             }
         }
-        let mut inner = ShareInner::new(
-            self.inner.client.clone(),
-            self.inner.session,
-            self.inner.tree,
-            self.inner.tree_info,
-            name,
-        );
-        inner.carried = (0..=channels.len()).map(|_| AtomicU64::new(0)).collect();
-        inner.channels = channels;
         Ok(Share {
-            inner: Arc::new(inner),
+            inner: Arc::new(ShareInner::new(
+                self.inner.client.clone(),
+                self.inner.session,
+                self.inner.tree,
+                self.inner.tree_info,
+                name,
+                channels,
+            )),
         })
     }
 
@@ -952,6 +953,7 @@ impl Share {
             Ok((NtStatus::SUCCESS, out)) => NetworkInterfaceInfoList::decode(&out)
                 .map(|l| l.interfaces)
                 .map_err(|e| Error::unexpected(WHAT.0, WHAT.1, e.to_string())),
+            // As an error response (usual) or, from some servers, an IOCTL body.
             Ok((NtStatus::NOT_SUPPORTED, _)) => Ok(Vec::new()),
             Err(e) if e.status() == Some(NtStatus::NOT_SUPPORTED) => Ok(Vec::new()),
             Ok((status, _)) => Err(Error::answered(WHAT.0, WHAT.1, status)),
@@ -1585,9 +1587,9 @@ impl File {
             .await
     }
 
-    fn spawn_read(&self, offset: u64, len: u32) -> smol::Task<Result<Bytes, Error>> {
-        let task = self.spawn_read_on(offset, len);
-        smol::spawn(async move { task.await.map(|(data, _)| data) })
+    /// One READ, awaited here (its buffer is not handed back for reuse).
+    async fn read_once(&self, offset: u64, len: u32) -> Result<Bytes, Error> {
+        self.spawn_read_on(offset, len).await.map(|(data, _)| data)
     }
 
     /// One READ on the next carrier ([`Share::with_channels`]); the data comes back with
@@ -1684,7 +1686,7 @@ impl File {
     pub async fn read_at(&self, offset: u64, len: usize) -> Result<Bytes, Error> {
         let chunk = self.share.read_chunk();
         if len <= chunk as usize {
-            return self.spawn_read(offset, len as u32).await;
+            return self.read_once(offset, len as u32).await;
         }
         let mut out = BytesMut::with_capacity(len);
         self.pipelined_read(offset, Some(len as u64), |data| {
@@ -1766,7 +1768,7 @@ impl File {
             return Ok(total);
         }
         loop {
-            let data = self.spawn_read(next, chunk).await?;
+            let data = self.read_once(next, chunk).await?;
             if data.is_empty() {
                 return Ok(total);
             }

@@ -713,13 +713,9 @@ impl LocalBackend {
             return Err(NtStatus::INVALID_PARAMETER);
         }
         let s = stat_of(&handle).map_err(|e| fs_status(&e))?;
-        let bits = s.dos_attributes.unwrap_or(FileAttributes::ARCHIVE.0);
-        let bits = if sparse {
-            bits | FileAttributes::SPARSE_FILE.0
-        } else {
-            bits & !FileAttributes::SPARSE_FILE.0
-        };
-        set_xattr(&handle, DOS_XATTR, &bits.to_le_bytes())
+        let mut bits = FileAttributes(s.dos_attributes.unwrap_or(FileAttributes::ARCHIVE.0));
+        bits.set(FileAttributes::SPARSE_FILE, sparse);
+        set_xattr(&handle, DOS_XATTR, &bits.0.to_le_bytes())
             .map_err(|e| e.status(NtStatus::NOT_SUPPORTED))?;
         Ok(OpReply::Ioctl(Bytes::new()))
     }

@@ -1014,13 +1014,13 @@ fn sparse_files_punch_holes_and_report_data_ranges() {
         other => panic!("{other:?}"),
     };
     assert_eq!(ranges(&f), vec![(0, 128 * 1024)], "cut at the end of file");
-    assert!(matches!(
-        f.run(FsOp::SetSparse {
-            open: o,
-            sparse: true
-        }),
-        Ok(OpReply::Ioctl(_))
-    ));
+    let set_sparse = |f: &Fixture, sparse| {
+        assert!(matches!(
+            f.run(FsOp::SetSparse { open: o, sparse }),
+            Ok(OpReply::Ioctl(_))
+        ));
+    };
+    set_sparse(&f, true);
     assert!(
         f.basic(o)
             .file_attributes
@@ -1042,13 +1042,7 @@ fn sparse_files_punch_holes_and_report_data_ranges() {
     assert_eq!(f.read(o, 64 * 1024, 4).expect("read"), vec![0; 4]);
     // tmpfs, ext4, xfs and btrfs give punched blocks back and SEEK_HOLE finds them.
     assert_eq!(ranges(&f), vec![(0, 64 * 1024)]);
-    assert!(matches!(
-        f.run(FsOp::SetSparse {
-            open: o,
-            sparse: false
-        }),
-        Ok(OpReply::Ioctl(_))
-    ));
+    set_sparse(&f, false);
     assert!(
         !f.basic(o)
             .file_attributes

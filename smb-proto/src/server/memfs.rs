@@ -1224,11 +1224,7 @@ impl MemFs {
         if n.is_dir() {
             return Err(NtStatus::INVALID_PARAMETER);
         }
-        if sparse {
-            n.attributes.0 |= FileAttributes::SPARSE_FILE.0;
-        } else {
-            n.attributes.0 &= !FileAttributes::SPARSE_FILE.0;
-        }
+        n.attributes.set(FileAttributes::SPARSE_FILE, sparse);
         Ok(OpReply::Ioctl(Bytes::new()))
     }
 
@@ -1510,6 +1506,20 @@ mod tests {
                 disp,
                 CreateOptions::NON_DIRECTORY_FILE,
             )
+        }
+
+        /// A CHANGE_NOTIFY on `open` for name changes in that directory only, which
+        /// waits; its op id.
+        fn wait_notify(&mut self, open: u64) -> OpId {
+            let w = self.req(FsOp::ChangeNotify {
+                open: OpenId(open),
+                filter: CompletionFilter::FILE_NAME,
+                watch_tree: false,
+                output_len: 1024,
+            });
+            let id = w.id;
+            assert!(self.fs.handle(w).is_none(), "the notify waits");
+            id
         }
 
         fn close(&mut self, open: u64) {
@@ -1825,14 +1835,7 @@ mod tests {
         let mut t = T::new();
         for (how, path) in [("delete-on-close", "w1"), ("disposition", "w2")] {
             t.mkdir(1, path).expect("dir");
-            let w = t.req(FsOp::ChangeNotify {
-                open: OpenId(1),
-                filter: CompletionFilter::FILE_NAME,
-                watch_tree: false,
-                output_len: 1024,
-            });
-            let wid = w.id;
-            assert!(t.fs.handle(w).is_none(), "{how}: waits");
+            let wid = t.wait_notify(1);
             if how == "delete-on-close" {
                 t.create(
                     2,
@@ -2041,14 +2044,7 @@ mod tests {
             CreateOptions::DIRECTORY_FILE,
         )
         .expect("root");
-        let w = t.req(FsOp::ChangeNotify {
-            open: OpenId(1),
-            filter: CompletionFilter::FILE_NAME,
-            watch_tree: false,
-            output_len: 1024,
-        });
-        let wid = w.id;
-        assert!(t.fs.handle(w).is_none());
+        let wid = t.wait_notify(1);
         t.file(2, "new.txt", CreateDisposition::CREATE)
             .expect("create");
         match t.fs.poll_ready() {
@@ -2060,14 +2056,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         // Closing the watched handle completes a pending watch with NOTIFY_CLEANUP.
-        let w = t.req(FsOp::ChangeNotify {
-            open: OpenId(1),
-            filter: CompletionFilter::FILE_NAME,
-            watch_tree: false,
-            output_len: 1024,
-        });
-        let wid = w.id;
-        assert!(t.fs.handle(w).is_none());
+        let wid = t.wait_notify(1);
         t.close(1);
         assert!(matches!(
             t.fs.poll_ready(),

@@ -19,6 +19,14 @@ macro_rules! flag_ops {
             pub fn is_empty(self) -> bool {
                 self.0 == 0
             }
+            /// Sets every bit of `other` when `on`, clears them otherwise.
+            pub fn set(&mut self, other: $name, on: bool) {
+                if on {
+                    self.0 |= other.0;
+                } else {
+                    self.0 &= !other.0;
+                }
+            }
         }
         impl ::core::ops::BitOr for $name {
             type Output = $name;
