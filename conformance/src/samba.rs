@@ -280,6 +280,15 @@ impl SambaServer {
         out
     }
 
+    /// `df -h` of the peer's directory (shares, logs), for failure messages: a DISK_FULL
+    /// from smbd is the machine's disk, not the protocol.
+    pub fn disk_report(&self) -> String {
+        match Command::new("df").arg("-h").arg(self.dir.path()).output() {
+            Ok(out) => String::from_utf8_lossy(&out.stdout).into_owned(),
+            Err(e) => format!("df: {e}"),
+        }
+    }
+
     /// Helpers smbd started that left its process group (samba-dcerpcd daemonises), found
     /// through the pid files in our private pid dir.
     fn helper_pids(&self) -> Vec<u32> {
