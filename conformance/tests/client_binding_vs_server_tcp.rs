@@ -13,7 +13,7 @@ use smb_crypto::SigningAlgorithm;
 use smb_proto::client::{BindError, ClientConfig, SendError};
 use smb_proto::wire::Dialect;
 use smb_proto::wire::status::NtStatus;
-use support::channels::{bind_roundtrip, listed_loopback, spread_transfer};
+use support::channels::{bind_roundtrip, failover_transfer, listed_loopback, spread_transfer};
 use support::our_server::{OurServer, PASS, SECURE, SHARE, USER};
 use support::requests::config;
 
@@ -56,6 +56,21 @@ fn bulk_transfers_spread_over_three_channels() {
             PASS,
             share,
             "spread.bin",
+        ));
+    }
+}
+
+#[test]
+fn a_transfer_survives_a_cut_channel() {
+    let server = OurServer::start();
+    for share in [SHARE, SECURE] {
+        smol::block_on(failover_transfer(
+            server.addr(),
+            config(Dialect::SMB3_1_1),
+            USER,
+            PASS,
+            share,
+            "failover.bin",
         ));
     }
 }

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 
 use conformance::samba::{SambaOptions, SambaServer};
 use smb_proto::wire::Dialect;
-use support::channels::{bind_roundtrip, listed_loopback, spread_transfer};
+use support::channels::{bind_roundtrip, failover_transfer, listed_loopback, spread_transfer};
 use support::requests::config;
 
 /// A private smbd with multichannel on, and its address (`None`: no smbd, outside CI).
@@ -101,6 +101,23 @@ fn bulk_transfers_spread_over_three_channels() {
             server.password(),
             share,
             "spread.bin",
+        ));
+    }
+}
+
+#[test]
+fn a_transfer_survives_a_cut_channel() {
+    let Some((server, addr)) = multichannel_smbd() else {
+        return;
+    };
+    for share in [SambaServer::SHARE, SambaServer::SECURE_SHARE] {
+        smol::block_on(failover_transfer(
+            addr,
+            config(Dialect::SMB3_1_1),
+            server.user(),
+            server.password(),
+            share,
+            "failover.bin",
         ));
     }
 }

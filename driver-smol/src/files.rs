@@ -46,7 +46,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
@@ -202,6 +202,18 @@ impl Error {
             Some(NtStatus::OBJECT_NAME_NOT_FOUND)
                 | Some(NtStatus::OBJECT_PATH_NOT_FOUND)
                 | Some(NtStatus::NO_SUCH_FILE)
+        )
+    }
+
+    /// The connection carrying the request broke (it closed, or its transport failed):
+    /// no answer from the server, as opposed to an error status.
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(
+            self,
+            Error::Client {
+                source: ClientError::Closed(_) | ClientError::Io(_),
+                ..
+            }
         )
     }
 
@@ -435,6 +447,9 @@ struct ShareInner {
     next_carrier: AtomicUsize,
     /// Bulk READs and WRITEs given to each carrier so far (first connection first).
     carried: Vec<AtomicU64>,
+    /// Carriers whose connection broke under a bulk READ or WRITE: the rotation skips them
+    /// and the requests they failed go again on the others ([`ShareInner::fail_over`]).
+    lost: Vec<AtomicBool>,
 }
 
 impl ShareInner {
@@ -453,6 +468,9 @@ impl ShareInner {
             tree_info,
             name: name.to_string(),
             carried: (0..=channels.len()).map(|_| AtomicU64::new(0)).collect(),
+            lost: (0..=channels.len())
+                .map(|_| AtomicBool::new(false))
+                .collect(),
             channels,
             next_carrier: AtomicUsize::new(0),
         }
@@ -465,17 +483,51 @@ impl ShareInner {
             .unwrap_or(&self.client)
     }
 
-    /// The carrier for the next bulk READ or WRITE.
+    /// How many connections may carry bulk READs and WRITEs (lost ones included).
+    fn carriers(&self) -> usize {
+        self.channels.len() + 1
+    }
+
+    /// The carrier for the next bulk READ or WRITE: round robin over those not lost (the
+    /// next one in turn when every one is lost, so that its request fails).
     fn next_carrier(&self) -> usize {
-        let i = if self.channels.is_empty() {
-            0
-        } else {
-            self.next_carrier.fetch_add(1, Ordering::Relaxed) % (self.channels.len() + 1)
-        };
+        let n = self.carriers();
+        let mut i = 0;
+        if n > 1 {
+            for _ in 0..n {
+                i = self.next_carrier.fetch_add(1, Ordering::Relaxed) % n;
+                if !self.is_lost(i) {
+                    break;
+                }
+            }
+        }
         if let Some(n) = self.carried.get(i) {
             n.fetch_add(1, Ordering::Relaxed);
         }
         i
+    }
+
+    fn is_lost(&self, carrier: usize) -> bool {
+        self.lost
+            .get(carrier)
+            .is_some_and(|l| l.load(Ordering::Relaxed))
+    }
+
+    /// After a bulk request on `carrier` failed with `e`: when `e` says the connection
+    /// broke and the share has other channels, takes `carrier` out of the rotation and
+    /// answers whether the request may go again on another (one still not lost). READs and
+    /// WRITEs of the same bytes to the same offsets are idempotent, so sending again what
+    /// the broken connection may or may not have delivered is safe.
+    fn fail_over(&self, carrier: usize, e: &Error) -> bool {
+        if self.channels.is_empty() || !e.is_connection_lost() {
+            return false;
+        }
+        if let Some(lost) = self.lost.get(carrier) {
+            if !lost.swap(true, Ordering::Relaxed) {
+                tracing::warn!(carrier, error = %e, "channel lost; its transfers go on the others");
+            }
+        }
+        (0..self.carriers()).any(|c| !self.is_lost(c))
     }
 }
 
@@ -827,6 +879,15 @@ impl Share {
     /// to bind fails the call and adds none. [`Share::disconnect`] logs the session off on
     /// every channel. Channels `self` already has are not carried over: the result has the
     /// first connection and the `extra` new ones (at most 31).
+    ///
+    /// When a connection breaks under a bulk READ or WRITE (closed, or its transport
+    /// failed), the share stops using it ([`Share::lost_channels`]) and sends that request
+    /// again on another; WRITEs keep their payload for this (a copy per chunk with
+    /// [`File::copy_from`]; [`File::write_at`] slices its `Bytes`). Replays carry no
+    /// SMB2_FLAGS_REPLAY_OPERATION or new ChannelSequence (MS-SMB2 3.3.5.2.10), so the server
+    /// cannot tell a WRITE still queued from the broken connection from its replay: were it
+    /// carried out after the replay and after a later write of the application to the same
+    /// range, it would put the older bytes back.
     pub async fn with_channels(
         &self,
         extra: usize,
@@ -906,6 +967,20 @@ impl Share {
                 channels,
             )),
         })
+    }
+
+    fn has_channels(&self) -> bool {
+        !self.inner.channels.is_empty()
+    }
+
+    /// The connections (by [`Share::channel_peers`] index, 0 the first) whose link broke
+    /// under a bulk READ or WRITE: transfers no longer use them, and the requests they
+    /// failed went again on the others. Control requests (CREATE, CLOSE, ...) always use the
+    /// first connection, so with it lost they fail.
+    pub fn lost_channels(&self) -> Vec<usize> {
+        (0..self.inner.carriers())
+            .filter(|&c| self.inner.is_lost(c))
+            .collect()
     }
 
     /// How many connections carry this share's bulk transfers (1 without
@@ -1587,89 +1662,70 @@ impl File {
             .await
     }
 
+    fn target(&self) -> FileTarget {
+        FileTarget {
+            share: self.share.clone(),
+            id: self.id,
+            path: self.path.clone(),
+        }
+    }
+
     /// One READ, awaited here (its buffer is not handed back for reuse).
     async fn read_once(&self, offset: u64, len: u32) -> Result<Bytes, Error> {
         self.spawn_read_on(offset, len).await.map(|(data, _)| data)
     }
 
     /// One READ on the next carrier ([`Share::with_channels`]); the data comes back with
-    /// the carrier it came on, to hand the buffer back to ([`Share::recycle`]).
+    /// the carrier it came on, to hand the buffer back to ([`Share::recycle`]). A READ whose
+    /// channel broke goes again on another ([`ShareInner::fail_over`]).
     fn spawn_read_on(&self, offset: u64, len: u32) -> ReadTask {
-        let share = self.share.clone();
-        let file_id = self.id;
-        let path = self.path.clone();
+        let file = self.target();
         smol::spawn(async move {
-            let carrier = share.inner.next_carrier();
-            let body = RequestBody::Read(ReadRequest {
-                padding: 0x50,
-                flags: ReadFlags::default(),
-                length: len,
-                offset,
-                file_id,
-                minimum_count: 0,
-                channel: Channel::NONE,
-                remaining_bytes: 0,
-                channel_info: Bytes::new(),
-            });
-            match share.call_on(carrier, "read", &path, body).await {
-                Ok(ResponseBody::Read(r)) => {
-                    if r.data.len() > len as usize {
-                        return Err(Error::unexpected(
-                            "read",
-                            &path,
-                            format!("asked for {len} bytes, got {}", r.data.len()),
-                        ));
-                    }
-                    Ok((r.data, carrier))
+            let inner = &file.share.inner;
+            let mut attempts = inner.carriers();
+            loop {
+                let carrier = inner.next_carrier();
+                attempts -= 1;
+                match file.read_on(carrier, offset, len).await {
+                    Err(e) if attempts > 0 && inner.fail_over(carrier, &e) => continue,
+                    other => return other,
                 }
-                Ok(_) => Err(Error::unexpected(
-                    "read",
-                    &path,
-                    "READ answered with another body",
-                )),
-                // Reading at or past the end (MS-SMB2 3.3.5.12).
-                Err(e) if e.status() == Some(NtStatus::END_OF_FILE) => Ok((Bytes::new(), carrier)),
-                Err(e) => Err(e),
             }
         })
     }
 
     /// One WRITE of `data` at `offset`, sent as its own frame without copying the payload.
-    /// `carrier` is the connection to send it on (see [`File::write_buf`]).
+    /// `carrier` is the connection to send it on (see [`File::write_buf`]). `resend` is the
+    /// same payload kept apart (a sealed frame is encrypted in place) when the share has
+    /// other channels: a WRITE whose channel broke goes again on another with it
+    /// ([`ShareInner::fail_over`]).
     fn spawn_write(
         &self,
         carrier: usize,
         offset: u64,
         data: WriteBuf,
+        resend: Option<Bytes>,
     ) -> smol::Task<Result<(), Error>> {
-        let share = self.share.clone();
-        let file_id = self.id;
-        let path = self.path.clone();
+        let file = self.target();
         smol::spawn(async move {
-            let len = data.len();
-            let at = WriteAt {
-                file_id,
-                offset,
-                flags: WriteFlags::default(),
+            let inner = &file.share.inner;
+            let e = match file.write_on(carrier, offset, data).await {
+                Err(e) => e,
+                Ok(()) => return Ok(()),
             };
-            let inner = &share.inner;
-            let response = inner
-                .carrier(carrier)
-                .write(inner.session, inner.tree, at, data)
-                .await
-                .map_err(|e| Error::client("write", &path, e))?;
-            match response.payload {
-                ResponsePayload::Body(ResponseBody::Write(w)) if w.count as usize == len => Ok(()),
-                ResponsePayload::Body(ResponseBody::Write(w)) => Err(Error::unexpected(
-                    "write",
-                    &path,
-                    format!("short write at offset {offset}: {} of {len} bytes", w.count),
-                )),
-                _ => Err(Error::unexpected(
-                    "write",
-                    &path,
-                    "WRITE answered with another body",
-                )),
+            let (Some(payload), true) = (resend, inner.fail_over(carrier, &e)) else {
+                return Err(e);
+            };
+            let mut attempts = inner.carriers() - 1;
+            loop {
+                let carrier = inner.next_carrier();
+                let mut buf = inner.carrier(carrier).write_buf(payload.len());
+                buf.prepare(payload.len()).copy_from_slice(&payload);
+                attempts -= 1;
+                match file.write_on(carrier, offset, buf).await {
+                    Err(e) if attempts > 0 && inner.fail_over(carrier, &e) => continue,
+                    other => return other,
+                }
             }
         })
     }
@@ -1797,7 +1853,8 @@ impl File {
                     .ok_or_else(|| Error::unexpected("write", &self.path, "offset overflows"))?;
                 let (carrier, mut buf) = self.write_buf(n);
                 buf.prepare(n).copy_from_slice(&data[pos..pos + n]);
-                queue.push_back(self.spawn_write(carrier, at, buf));
+                let resend = self.share.has_channels().then(|| data.slice(pos..pos + n));
+                queue.push_back(self.spawn_write(carrier, at, buf, resend));
                 pos += n;
             }
             match queue.pop_front() {
@@ -1853,8 +1910,13 @@ impl File {
                 if filled == 0 {
                     break;
                 }
+                // With channels, a copy to send again should this one's channel break.
+                let resend = self
+                    .share
+                    .has_channels()
+                    .then(|| Bytes::copy_from_slice(&room[..filled]));
                 buf.truncate(filled);
-                queue.push_back(self.spawn_write(carrier, at, buf));
+                queue.push_back(self.spawn_write(carrier, at, buf, resend));
                 at += filled as u64;
             }
             match queue.pop_front() {
@@ -1931,6 +1993,88 @@ impl File {
                 "close",
                 &self.path,
                 "CLOSE answered with another body",
+            )),
+        }
+    }
+}
+
+/// What a READ or WRITE task needs of its [`File`] (a `File` closes its handle when dropped,
+/// so tasks never hold one): the share, the FileId, and the path for errors.
+#[derive(Debug, Clone)]
+struct FileTarget {
+    share: Share,
+    id: FileId,
+    path: String,
+}
+
+impl FileTarget {
+    /// One READ of `len` bytes at `offset` on `carrier`.
+    async fn read_on(
+        &self,
+        carrier: usize,
+        offset: u64,
+        len: u32,
+    ) -> Result<(Bytes, usize), Error> {
+        let body = RequestBody::Read(ReadRequest {
+            padding: 0x50,
+            flags: ReadFlags::default(),
+            length: len,
+            offset,
+            file_id: self.id,
+            minimum_count: 0,
+            channel: Channel::NONE,
+            remaining_bytes: 0,
+            channel_info: Bytes::new(),
+        });
+        let path = &self.path;
+        match self.share.call_on(carrier, "read", path, body).await {
+            Ok(ResponseBody::Read(r)) => {
+                if r.data.len() > len as usize {
+                    return Err(Error::unexpected(
+                        "read",
+                        path,
+                        format!("asked for {len} bytes, got {}", r.data.len()),
+                    ));
+                }
+                Ok((r.data, carrier))
+            }
+            Ok(_) => Err(Error::unexpected(
+                "read",
+                path,
+                "READ answered with another body",
+            )),
+            // Reading at or past the end (MS-SMB2 3.3.5.12).
+            Err(e) if e.status() == Some(NtStatus::END_OF_FILE) => Ok((Bytes::new(), carrier)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// One WRITE of `data` at `offset` on `carrier`.
+    async fn write_on(&self, carrier: usize, offset: u64, data: WriteBuf) -> Result<(), Error> {
+        let len = data.len();
+        let at = WriteAt {
+            file_id: self.id,
+            offset,
+            flags: WriteFlags::default(),
+        };
+        let inner = &self.share.inner;
+        let path = &self.path;
+        let response = inner
+            .carrier(carrier)
+            .write(inner.session, inner.tree, at, data)
+            .await
+            .map_err(|e| Error::client("write", path, e))?;
+        match response.payload {
+            ResponsePayload::Body(ResponseBody::Write(w)) if w.count as usize == len => Ok(()),
+            ResponsePayload::Body(ResponseBody::Write(w)) => Err(Error::unexpected(
+                "write",
+                path,
+                format!("short write at offset {offset}: {} of {len} bytes", w.count),
+            )),
+            _ => Err(Error::unexpected(
+                "write",
+                path,
+                "WRITE answered with another body",
             )),
         }
     }

@@ -201,3 +201,103 @@ pub async fn spread_transfer(
     first.remove(&other).await.expect("remove 2");
     first.disconnect().await.expect("disconnect");
 }
+
+/// Channel failover: through a [`CuttingProxy`] in front of `server`, a share with one extra
+/// channel ([`driver_smol::files::Share::with_channels`]; the server must list 127.0.0.1,
+/// so that the channel goes to the proxy's port too) moves 16 MiB up with `copy_from` while
+/// the proxy cuts the channel after 3 MiB, then a second such share moves it down with
+/// `copy_to` while its channel is cut the same way. Both transfers complete with the right
+/// bytes, the cut channel is reported lost and takes no more requests, and the session goes
+/// on over the first connection.
+pub async fn failover_transfer(
+    server: SocketAddr,
+    cfg: ClientConfig,
+    user: &str,
+    password: &str,
+    share: &str,
+    name: &str,
+) {
+    use super::cutting_proxy::CuttingProxy;
+    use driver_smol::files::{Credentials, Share};
+    const CUT_AFTER: u64 = 3 << 20;
+    let proxy = CuttingProxy::start(server);
+    // Connection 0 is the first; 1 and 2 are the channels of the two shares below.
+    proxy.cut_after(1, CUT_AFTER);
+    proxy.cut_after(2, CUT_AFTER);
+    let creds = Credentials::new(user, password);
+    let first = Share::connect_with(&[proxy.addr()], cfg.clone(), share, &creds)
+        .await
+        .expect("connect");
+    let data = payload(16 << 20, 77);
+
+    let up = first
+        .with_channels(1, cfg.clone(), &creds)
+        .await
+        .unwrap_or_else(|e| panic!("adding a channel: {e}"));
+    assert_eq!(
+        up.channel_peers()[1],
+        Some(proxy.addr()),
+        "the channel goes through the proxy"
+    );
+    let f = up.create(name).await.expect("create");
+    let sent = f
+        .copy_from(0, &data[..])
+        .await
+        .unwrap_or_else(|e| panic!("copy_from with a channel cut: {e}"));
+    assert_eq!(sent, data.len() as u64);
+    f.close().await.expect("close");
+    assert_eq!(
+        proxy.cut(),
+        [1],
+        "the proxy cut the uploading share's channel"
+    );
+    assert_eq!(up.lost_channels(), [1]);
+    // Later requests skip the lost channel.
+    let before = up.carried();
+    let f = up.open_read(name).await.expect("open");
+    let head = f.read_at(0, 4 << 20).await.expect("read_at after the loss");
+    f.close().await.expect("close");
+    assert!(
+        head == data[..4 << 20],
+        "read_at after the loss returned other bytes"
+    );
+    assert_eq!(
+        up.carried()[1],
+        before[1],
+        "a lost channel carries nothing more"
+    );
+    drop(up);
+
+    let down = first
+        .with_channels(1, cfg, &creds)
+        .await
+        .unwrap_or_else(|e| panic!("adding a channel: {e}"));
+    let f = down.open_read(name).await.expect("open");
+    let mut got = Vec::with_capacity(data.len());
+    f.copy_to(|c| {
+        got.extend_from_slice(c);
+        Ok(())
+    })
+    .await
+    .unwrap_or_else(|e| panic!("copy_to with a channel cut: {e}"));
+    f.close().await.expect("close");
+    assert!(
+        got == data[..],
+        "copy_to with a channel cut returned other bytes"
+    );
+    assert_eq!(
+        proxy.cut(),
+        [1, 2],
+        "the proxy cut the downloading share's channel"
+    );
+    assert_eq!(down.lost_channels(), [1]);
+    drop(down);
+
+    // The session is whole on the first connection.
+    assert_eq!(
+        first.stat(name).await.expect("stat").size,
+        data.len() as u64
+    );
+    first.remove(name).await.expect("remove");
+    first.disconnect().await.expect("disconnect");
+}

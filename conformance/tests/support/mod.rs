@@ -1,3 +1,4 @@
 pub mod channels;
+pub mod cutting_proxy;
 pub mod our_server;
 pub mod requests;
