@@ -13,7 +13,9 @@ use smb_crypto::SigningAlgorithm;
 use smb_proto::client::{BindError, ClientConfig, SendError};
 use smb_proto::wire::Dialect;
 use smb_proto::wire::status::NtStatus;
-use support::channels::{bind_roundtrip, failover_transfer, listed_loopback, spread_transfer};
+use support::channels::{
+    bind_roundtrip, failover_transfer, first_connection_loss, listed_loopback, spread_transfer,
+};
 use support::our_server::{OurServer, PASS, SECURE, SHARE, USER};
 use support::requests::config;
 
@@ -73,6 +75,19 @@ fn a_transfer_survives_a_cut_channel() {
             "failover.bin",
         ));
     }
+}
+
+#[test]
+fn the_first_connection_can_be_lost() {
+    let server = OurServer::start();
+    smol::block_on(first_connection_loss(
+        server.addr(),
+        config(Dialect::SMB3_1_1),
+        USER,
+        PASS,
+        SHARE,
+        "lostfirst.bin",
+    ));
 }
 
 /// The files API's share on `server` at 3.1.1, with the config and credentials it used.

@@ -9,7 +9,9 @@ use std::net::SocketAddr;
 
 use conformance::samba::{SambaOptions, SambaServer};
 use smb_proto::wire::Dialect;
-use support::channels::{bind_roundtrip, failover_transfer, listed_loopback, spread_transfer};
+use support::channels::{
+    bind_roundtrip, failover_transfer, first_connection_loss, listed_loopback, spread_transfer,
+};
 use support::requests::config;
 
 /// A private smbd with multichannel on, and its address (`None`: no smbd, outside CI).
@@ -120,4 +122,19 @@ fn a_transfer_survives_a_cut_channel() {
             "failover.bin",
         ));
     }
+}
+
+#[test]
+fn the_first_connection_can_be_lost() {
+    let Some((server, addr)) = multichannel_smbd() else {
+        return;
+    };
+    smol::block_on(first_connection_loss(
+        addr,
+        config(Dialect::SMB3_1_1),
+        server.user(),
+        server.password(),
+        SambaServer::SHARE,
+        "lostfirst.bin",
+    ));
 }

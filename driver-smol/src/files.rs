@@ -507,6 +507,15 @@ impl ShareInner {
         i
     }
 
+    /// The carrier for every request but the bulk READs and WRITEs: the first connection,
+    /// or once it is lost, the first channel not lost (a bound channel serves every request
+    /// of the session, MS-SMB2 3.2.4.1.7).
+    fn control_carrier(&self) -> usize {
+        (0..self.carriers())
+            .find(|&c| !self.is_lost(c))
+            .unwrap_or(0)
+    }
+
     fn is_lost(&self, carrier: usize) -> bool {
         self.lost
             .get(carrier)
@@ -651,13 +660,22 @@ impl Share {
         (in_flight / chunk.max(1)).clamp(MIN_WINDOW as u32, MAX_WINDOW as u32) as usize
     }
 
+    /// A request other than a bulk READ or WRITE, on the control carrier. One whose
+    /// connection broke takes that connection out of use but is not sent again (a CREATE,
+    /// SET_INFO or CLOSE may have been carried out): it fails, and the next request goes on
+    /// another channel.
     async fn call(
         &self,
         op: &'static str,
         path: &str,
         body: RequestBody,
     ) -> Result<ResponseBody, Error> {
-        self.call_on(0, op, path, body).await
+        let carrier = self.inner.control_carrier();
+        let result = self.call_on(carrier, op, path, body).await;
+        if let Err(e) = &result {
+            self.inner.fail_over(carrier, e);
+        }
+        result
     }
 
     /// [`Share::call`] on carrier `carrier` (0: the first connection).
@@ -974,9 +992,9 @@ impl Share {
     }
 
     /// The connections (by [`Share::channel_peers`] index, 0 the first) whose link broke
-    /// under a bulk READ or WRITE: transfers no longer use them, and the requests they
-    /// failed went again on the others. Control requests (CREATE, CLOSE, ...) always use the
-    /// first connection, so with it lost they fail.
+    /// under a request: none is used again. The bulk READs and WRITEs they failed went
+    /// again on the others; other requests (CREATE, CLOSE, ...) go on the first connection
+    /// not lost.
     pub fn lost_channels(&self) -> Vec<usize> {
         (0..self.inner.carriers())
             .filter(|&c| self.inner.is_lost(c))
@@ -1076,7 +1094,7 @@ impl Share {
     /// Disconnects the tree and logs the session off. Other clones of this share and open
     /// files stop working.
     pub async fn disconnect(self) -> Result<(), Error> {
-        let c = &self.inner.client;
+        let c = self.inner.carrier(self.inner.control_carrier());
         c.tree_disconnect(self.inner.session, self.inner.tree)
             .await
             .map_err(|e| Error::session("disconnect from share", &self.inner.name, e))?;

@@ -301,3 +301,46 @@ pub async fn failover_transfer(
     first.remove(name).await.expect("remove");
     first.disconnect().await.expect("disconnect");
 }
+
+/// Losing the first connection: through a [`CuttingProxy`], a share with one extra channel
+/// uploads 16 MiB with `copy_from` while the proxy cuts the *first* connection after 3 MiB.
+/// The upload completes on the channel, the first connection is reported lost, and the
+/// requests after it (CLOSE, CREATE, the download, stat, remove, the logoff) go on the
+/// channel; the bytes read back are the bytes sent.
+pub async fn first_connection_loss(
+    server: SocketAddr,
+    cfg: ClientConfig,
+    user: &str,
+    password: &str,
+    share: &str,
+    name: &str,
+) {
+    use super::cutting_proxy::CuttingProxy;
+    use driver_smol::files::{Credentials, Share};
+    let proxy = CuttingProxy::start(server);
+    proxy.cut_after(0, 3 << 20);
+    let creds = Credentials::new(user, password);
+    let first = Share::connect_with(&[proxy.addr()], cfg.clone(), share, &creds)
+        .await
+        .expect("connect");
+    let s = first
+        .with_channels(1, cfg, &creds)
+        .await
+        .unwrap_or_else(|e| panic!("adding a channel: {e}"));
+    drop(first);
+    let data = payload(16 << 20, 78);
+    let f = s.create(name).await.expect("create");
+    f.copy_from(0, &data[..])
+        .await
+        .unwrap_or_else(|e| panic!("copy_from with the first connection cut: {e}"));
+    assert_eq!(proxy.cut(), [0], "the proxy cut the first connection");
+    assert_eq!(s.lost_channels(), [0]);
+    f.close().await.expect("CLOSE on the channel");
+    let f = s.open_read(name).await.expect("CREATE on the channel");
+    let back = f.read_to_end().await.expect("read_to_end on the channel");
+    f.close().await.expect("close");
+    assert!(back == data[..], "read back other bytes than were sent");
+    assert_eq!(s.stat(name).await.expect("stat").size, data.len() as u64);
+    s.remove(name).await.expect("remove");
+    s.disconnect().await.expect("disconnect on the channel");
+}
