@@ -17,7 +17,9 @@ use smb_proto::server::memfs::MemFs;
 use smb_proto::server::{ConnectionHandle, Server, ServerConfig, ServerOutput};
 use smb_proto::wire::close::{CloseFlags, CloseRequest};
 use smb_proto::wire::compound::{build_compound, split_compound};
-use smb_proto::wire::create::{CreateDisposition, CreateRequest, OplockLevel, ShareAccess};
+use smb_proto::wire::create::{
+    CreateAction, CreateDisposition, CreateRequest, OplockLevel, ShareAccess,
+};
 use smb_proto::wire::fscc::attributes::AccessMask;
 use smb_proto::wire::header::{Header, HeaderFlags, HeaderId};
 use smb_proto::wire::message::{
@@ -142,25 +144,39 @@ impl Raw {
     }
 
     fn call(&mut self, body: RequestBody) -> Response {
-        let m = self.message(body);
+        self.call_as(body, |_| {})
+    }
+
+    /// [`Raw::call`] with the header adjusted by `tweak` (flags, ChannelSequence).
+    fn call_as(&mut self, body: RequestBody, tweak: impl FnOnce(&mut Header)) -> Response {
+        let mut header = self.header(body.command());
+        tweak(&mut header);
+        let mut m = BytesMut::new();
+        Request { header, body }.encode(&mut m).expect("encode");
         self.deliver(&m);
         self.recv().remove(0)
     }
 
     /// NEGOTIATE 2.1, NTLM session setup, TREE_CONNECT to `share`.
     fn login(&mut self) {
+        self.login_at(&[Dialect::SMB2_0_2, Dialect::SMB2_1]);
+    }
+
+    /// [`Raw::login`] offering `dialects` (not 3.1.1: no negotiate contexts are sent), the
+    /// highest of which the server must choose.
+    fn login_at(&mut self, dialects: &[Dialect]) {
         let r = self.call(RequestBody::Negotiate(NegotiateRequest {
             security_mode: SecurityMode::SIGNING_ENABLED,
             capabilities: Capabilities::LARGE_MTU,
             client_guid: Guid([7; 16]),
             client_start_time: 0,
-            dialects: vec![Dialect::SMB2_0_2, Dialect::SMB2_1],
+            dialects: dialects.to_vec(),
             contexts: Vec::new(),
         }));
         let ResponsePayload::Body(ResponseBody::Negotiate(n)) = r.payload else {
             panic!("negotiate: {r:?}");
         };
-        assert_eq!(n.dialect, Dialect::SMB2_1);
+        assert_eq!(Some(&n.dialect), dialects.iter().max());
         let cfg = Arc::new(InitiatorConfig {
             credentials: Credentials::from_password("alice", "WORKGROUP", "secret"),
             workstation: "RAW".into(),
@@ -1570,4 +1586,104 @@ fn a_dropped_connection_ends_held_creates_and_closes_what_the_backend_opened() {
     raw.pump();
     assert_eq!(raw.server.ops_in_flight(), 0);
     assert_eq!(raw.fs.open_count(), 0, "both opens closed");
+}
+
+/// The FileId, CreateAction and status of a CREATE response.
+fn create_outcome(r: &Response) -> (NtStatus, Option<(FileId, CreateAction)>) {
+    let body = match &r.payload {
+        ResponsePayload::Body(ResponseBody::Create(c)) => Some((c.file_id, c.create_action)),
+        _ => None,
+    };
+    (r.header.status, body)
+}
+
+/// MS-SMB2 3.3.5.9.10 and 3.3.5.2.10 at 3.0.2: a CREATE with a DH2Q context is answered
+/// again (same FileId, its CreateAction) when replayed until a request uses the open, and
+/// refused with DUPLICATE_OBJECTID when sent again unreplayed; WRITEs and SET_INFOs with a
+/// ChannelSequence older than the open's fail with FILE_NOT_AVAILABLE (READs do not), a newer
+/// one within 0x7FFF becomes the open's, and at 2.1 the field is not looked at.
+#[test]
+fn replays_and_channel_sequences_follow_the_open() {
+    use smb_proto::wire::create_context::CreateContext;
+    let mut raw = Raw::new();
+    raw.login_at(&[Dialect::SMB3_0, Dialect::SMB3_0_2]);
+    let mut body = create("replay.dat", CreateDisposition::OPEN_IF);
+    if let RequestBody::Create(c) = &mut body {
+        c.contexts = vec![CreateContext::DurableHandleRequestV2 {
+            timeout: 0,
+            flags: 0,
+            create_guid: Guid([0x42; 16]),
+        }];
+    }
+    let replay = |h: &mut Header| h.flags |= HeaderFlags::REPLAY_OPERATION;
+    let (status, first) = create_outcome(&raw.call(body.clone()));
+    assert_eq!(status, NtStatus::SUCCESS);
+    let (fid, action) = first.expect("a CREATE body");
+    assert_eq!(action, CreateAction::CREATED);
+
+    let (status, _) = create_outcome(&raw.call(body.clone()));
+    assert_eq!(
+        status,
+        NtStatus::DUPLICATE_OBJECTID,
+        "the same CreateGuid, not replayed"
+    );
+    let (status, again) = create_outcome(&raw.call_as(body.clone(), replay));
+    assert_eq!(status, NtStatus::SUCCESS);
+    assert_eq!(
+        again,
+        Some((fid, CreateAction::CREATED)),
+        "the replay gets the open"
+    );
+
+    let at = |csn: u16| move |h: &mut Header| h.set_channel_sequence(csn);
+    let write =
+        |data: &'static [u8]| RequestBody::Write(requests::write(fid, 0, Bytes::from_static(data)));
+    // The WRITE uses the open: a replay of its CREATE is now an ordinary CREATE.
+    assert_eq!(
+        raw.call_as(write(b"one"), at(0)).header.status,
+        NtStatus::SUCCESS
+    );
+    let (_, later) = create_outcome(&raw.call_as(body, replay));
+    assert_ne!(
+        later.map(|(f, _)| f),
+        Some(fid),
+        "a used open answers no replay"
+    );
+
+    for (csn, want) in [
+        (0x8000, NtStatus::FILE_NOT_AVAILABLE),
+        (0xFFFF, NtStatus::FILE_NOT_AVAILABLE),
+        (0x7FFF, NtStatus::SUCCESS),
+        (0x7FFE, NtStatus::FILE_NOT_AVAILABLE),
+        (0, NtStatus::FILE_NOT_AVAILABLE),
+        (0x8000, NtStatus::SUCCESS),
+        (0xFFFF, NtStatus::SUCCESS),
+        (0, NtStatus::SUCCESS),
+        (0xFFFF, NtStatus::FILE_NOT_AVAILABLE),
+    ] {
+        let r = raw.call_as(write(b"two"), at(csn));
+        assert_eq!(
+            r.header.status, want,
+            "WRITE with ChannelSequence {csn:#06x}"
+        );
+    }
+    let stale = raw.call_as(RequestBody::Read(requests::read(fid, 0, 3)), at(0xFFFF));
+    assert_eq!(
+        stale.header.status,
+        NtStatus::SUCCESS,
+        "a stale READ is served"
+    );
+    let eof = RequestBody::SetInfo(requests::set_end_of_file(fid, 1));
+    assert_eq!(
+        raw.call_as(eof, at(0xFFFF)).header.status,
+        NtStatus::FILE_NOT_AVAILABLE
+    );
+
+    // Below 3.0 the field is the Status of a request and is not looked at.
+    let mut old = Raw::new();
+    old.login();
+    let (_, o) = create_outcome(&old.call(create("old.dat", CreateDisposition::OPEN_IF)));
+    let (ofid, _) = o.expect("CREATE at 2.1");
+    let w = RequestBody::Write(requests::write(ofid, 0, Bytes::from_static(b"x")));
+    assert_eq!(old.call_as(w, at(0x8000)).header.status, NtStatus::SUCCESS);
 }

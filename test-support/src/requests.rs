@@ -8,8 +8,11 @@ use smb_proto::wire::close::{CloseFlags, CloseRequest};
 use smb_proto::wire::create::{
     CreateDisposition, CreateOptions, CreateRequest, ImpersonationLevel, OplockLevel, ShareAccess,
 };
+use smb_proto::wire::fscc::FileInfoClass;
 use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
+use smb_proto::wire::query_info::{AdditionalInformation, InfoType};
 use smb_proto::wire::read::{Channel, ReadFlags, ReadRequest};
+use smb_proto::wire::set_info::SetInfoRequest;
 use smb_proto::wire::write::{WriteFlags, WriteRequest};
 
 /// A CREATE of the regular file `name`, OPEN_IF, asking read and write access, sharing read,
@@ -64,5 +67,16 @@ pub fn write(file_id: FileId, offset: u64, data: Bytes) -> WriteRequest {
         flags: WriteFlags::default(),
         data,
         channel_info: Bytes::new(),
+    }
+}
+
+/// A SET_INFO of FileEndOfFileInformation: the file's size becomes `len`.
+pub fn set_end_of_file(file_id: FileId, len: u64) -> SetInfoRequest {
+    SetInfoRequest {
+        info_type: InfoType::FILE,
+        info_class: FileInfoClass::END_OF_FILE.0,
+        additional_information: AdditionalInformation::default(),
+        file_id,
+        buffer: Bytes::copy_from_slice(&len.to_le_bytes()),
     }
 }

@@ -184,6 +184,11 @@ pub(crate) struct Open {
     /// The key FSCTL_SRV_REQUEST_RESUME_KEY gave out for it, once asked (see
     /// `engine::copy_offload`).
     pub resume_key: Option<[u8; 24]>,
+    /// Set while the open is replay eligible (see [`ReplayRecord`]).
+    pub replay: Option<ReplayRecord>,
+    /// Open.ChannelSequence (MS-SMB2 3.3.1.10): the newest ChannelSequence a 3.x request on
+    /// it carried, starting with its CREATE's (see `Server::use_open`).
+    pub channel_sequence: u16,
 }
 
 /// A durable open asked for by a CREATE (MS-SMB2 2.2.13.2.3 DHnQ, 2.2.13.2.11 DH2Q).
@@ -199,19 +204,32 @@ pub(crate) enum DurableAsk {
 }
 
 /// What a durable open keeps so it can outlive its connection and session (MS-SMB2 3.3.1.10
-/// Open.IsDurable, DurableOwner, CreateGuid, ClientGuid, DurableOpenTimeout).
+/// Open.IsDurable, DurableOwner, CreateGuid, DurableOpenTimeout; the ClientGuid a replay is
+/// matched by is in [`ReplayRecord`]).
 #[derive(Debug, Clone)]
 pub(crate) struct Durable {
     /// The CreateGuid of a version-2 durable open (`None`: version 1).
     pub create_guid: Option<Guid>,
-    /// The ClientGuid of the connection that made it.
-    pub client_guid: Guid,
     /// How long it is kept after its connection is lost.
     pub timeout: std::time::Duration,
     /// The user who opened it (Open.DurableOwner); only they may reconnect it.
     pub owner: Identity,
     /// The share's name (drivers pick the backend by it while no tree names it).
     pub share: String,
+}
+
+/// What a replay of the CREATE that made an open is matched and answered with, kept while
+/// the open is replay eligible (Open.IsReplayEligible, MS-SMB2 3.3.5.9.10): from a CREATE with
+/// a DH2Q context, durable or not, until the first request naming the open.
+#[derive(Debug, Clone)]
+pub(crate) struct ReplayRecord {
+    /// The DH2Q CreateGuid.
+    pub create_guid: Guid,
+    /// The ClientGuid of the connection that made it.
+    pub client_guid: Guid,
+    /// The CreateAction the CREATE answered (a replay answers it again; smbtorture
+    /// smb2.replay.replay-dhv2-oplock1 expects CREATED).
+    pub create_action: crate::wire::create::CreateAction,
 }
 
 /// Names a lease in the server's lease table: the ClientGuid of the connection that asked for
@@ -283,6 +301,8 @@ pub(crate) enum Waiting {
         durable: Option<DurableAsk>,
         /// The lease asked for (RequestedOplockLevel LEASE with an RqLs context).
         lease: Option<LeaseAsk>,
+        /// The CREATE's ChannelSequence: the open's first (3.3.5.9).
+        channel_sequence: u16,
     },
     /// READ with its Length and MinimumCount.
     Read { length: u32, min_count: u32 },
@@ -329,6 +349,10 @@ pub(crate) enum Waiting {
     Reopen {
         open: OpenId,
         context: Option<crate::wire::create_context::CreateContext>,
+        /// The CreateAction to answer: OPENED for a reconnect, the original one for a replay.
+        action: crate::wire::create::CreateAction,
+        /// The oplock level to answer instead of the open's (a replay asking a lower one).
+        oplock: Option<OplockLevel>,
     },
     /// CHANGE_NOTIFY with the client's limit.
     ChangeNotify { output_len: u32 },

@@ -175,7 +175,13 @@ impl Server {
                 if let Some(r) = self.durable_reopen(at, &req) {
                     return r;
                 }
-                let (op, waiting) = self.prepare_create(ch, ctx, req)?;
+                let (op, mut waiting) = self.prepare_create(ch, ctx, req)?;
+                if let Waiting::Create {
+                    channel_sequence, ..
+                } = &mut waiting
+                {
+                    *channel_sequence = header.channel_sequence();
+                }
                 self.create_after_breaks(at, op, waiting)
             }
             RequestBody::Ioctl(req) => {
@@ -195,6 +201,7 @@ impl Server {
                     return self.on_pipe(ch, header, ctx, RequestBody::Ioctl(req), related);
                 }
                 let open = self.open_for(ctx, req.file_id, related)?;
+                self.use_open(ch, header, open.id)?;
                 if matches!(
                     req.ctl_code,
                     CtlCode::FSCTL_GET_COMPRESSION | CtlCode::FSCTL_SET_COMPRESSION
@@ -233,6 +240,7 @@ impl Server {
                 }
                 let read_only = tree.share.read_only;
                 let open = self.open_for(ctx, fid, related)?;
+                self.use_open(ch, header, open.id)?;
                 let has = |bits: u32| open.granted.0 & bits != 0;
                 let (op, waiting) = match body {
                     RequestBody::Read(ReadRequest {
@@ -780,8 +788,46 @@ impl Server {
                 overwrite: super::oplocks::overwrites(req.create_disposition),
                 durable,
                 lease,
+                channel_sequence: 0,
             },
         ))
+    }
+
+    /// What a request naming an open by FileId does to it before its command runs: it ends
+    /// the open's replay eligibility (MS-SMB2 3.3.5.9.10 Open.IsReplayEligible, cleared by
+    /// READ, WRITE, SET_INFO and the other commands on the open), and a 3.x request's
+    /// ChannelSequence is verified against the open's (3.3.5.2.10): one ahead of the open's by at most 0x7FFF (modulo 2^16) becomes the open's;
+    /// an older one fails WRITE, SET_INFO and IOCTL with FILE_NOT_AVAILABLE, so that a
+    /// request sent before a channel failure cannot land after the replays that followed it
+    /// (other commands go on). Open.OutstandingRequestCount and OutstandingPreRequestCount
+    /// are not kept: a replay with the open's current ChannelSequence is accepted even while
+    /// requests from before the last advance are still at the backend.
+    fn use_open(
+        &mut self,
+        ch: ConnectionHandle,
+        header: &Header,
+        open: OpenId,
+    ) -> Result<(), Refuse> {
+        let v3 = self.dialect(ch).is_some_and(|d| d >= Dialect::SMB3_0);
+        let Some(o) = self.opens.get_mut(&open.0) else {
+            return Ok(());
+        };
+        o.replay = None;
+        if !v3 {
+            return Ok(());
+        }
+        let csn = header.channel_sequence();
+        let ahead = csn.wrapping_sub(o.channel_sequence);
+        if ahead <= 0x7FFF {
+            o.channel_sequence = csn;
+            return Ok(());
+        }
+        match header.command {
+            Command::WRITE | Command::SET_INFO | Command::IOCTL => {
+                Err(NtStatus::FILE_NOT_AVAILABLE.into())
+            }
+            _ => Ok(()),
+        }
     }
 
     pub(super) fn validate_negotiate(

@@ -23,6 +23,7 @@
 
 use super::*;
 use crate::server::state::{Durable, DurableAsk};
+use crate::wire::create::CreateAction;
 use crate::wire::create_context::LeaseState;
 use crate::wire::types::Guid;
 
@@ -118,6 +119,38 @@ fn millis(d: Duration) -> u32 {
     u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
 }
 
+/// How a replayed CREATE (3.3.5.9.10) is answered from the open it made: its durable
+/// context, its CreateAction and the oplock level to report. The replay must ask for the
+/// same kind of caching: a lease (with the open's LeaseKey) for a leased open, none for an
+/// oplock one, or it is ACCESS_DENIED. A replay asking a lower oplock is answered with that
+/// level, and as durable only if that level could have been (as smbd; smbtorture
+/// smb2.replay.replay-dhv2-oplock2, -oplock-lease, -lease3); the open keeps what it has.
+fn replay_answer(
+    o: &Open,
+    req: &CreateRequest,
+) -> Result<(Option<CreateContext>, CreateAction, Option<OplockLevel>), Refuse> {
+    let action = o
+        .replay
+        .as_ref()
+        .map_or(CreateAction::OPENED, |r| r.create_action);
+    let durable = o.durable.as_ref().map(response_context);
+    let asked_key = req.contexts.iter().find_map(|c| match c {
+        CreateContext::Lease(l) => Some(l.key),
+        _ => None,
+    });
+    match (o.lease, asked_key) {
+        (Some((_, key)), Some(asked)) if key == asked => return Ok((durable, action, None)),
+        (None, None) => {}
+        _ => return Err(NtStatus::ACCESS_DENIED.into()),
+    }
+    let asked = req.requested_oplock_level;
+    if asked.0 >= o.oplock.0 {
+        return Ok((durable, action, None));
+    }
+    let context = durable.filter(|_| asked == OplockLevel::BATCH);
+    Ok((context, action, Some(asked)))
+}
+
 /// The response context that says an open is durable.
 pub(super) fn response_context(d: &Durable) -> CreateContext {
     match d.create_guid {
@@ -136,7 +169,6 @@ impl Server {
     /// otherwise.
     pub(super) fn grant_durable(
         &self,
-        ch: ConnectionHandle,
         session: SessionId,
         tree: TreeId,
         ask: Option<DurableAsk>,
@@ -146,7 +178,6 @@ impl Server {
         let handle_lease = oplock == OplockLevel::LEASE
             && lease.is_some_and(|s| s.contains(LeaseState::HANDLE_CACHING));
         let ask = ask.filter(|_| oplock == OplockLevel::BATCH || handle_lease)?;
-        let client_guid = self.conns.get(&ch)?.negotiated()?.client_guid;
         let s = self.sessions.get(&session)?;
         let (timeout, create_guid) = match ask {
             DurableAsk::V1 => (V1_TIMEOUT, None),
@@ -157,7 +188,6 @@ impl Server {
         };
         Some(Durable {
             create_guid,
-            client_guid,
             timeout,
             owner: s.identity.clone()?,
             share: s.trees.get(&tree)?.share.name.clone(),
@@ -188,21 +218,41 @@ impl Server {
                 // Answered without a durable response context (Windows and smbd; smbtorture
                 // smb2.durable-v2-open.reopen2, smb2.durable-open.delete_on_close2).
                 self.reconnect(ch, ctx, req, file_id, create_guid)
-                    .and_then(|id| self.emit_reopen(at, id, None)),
+                    .and_then(|id| {
+                        // The reconnect is the newest request on the open: its
+                        // ChannelSequence is the open's (the new session's start afresh).
+                        if let Some(o) = self.opens.get_mut(&id.0) {
+                            o.channel_sequence = header.channel_sequence();
+                        }
+                        self.emit_reopen(at, id, None, CreateAction::OPENED, None)
+                    }),
             ),
-            // 3.3.5.9.10: a replayed create names its open by CreateGuid and ClientGuid.
-            Durability::Open(DurableAsk::V2 { create_guid, .. })
-                if header.flags.contains(HeaderFlags::REPLAY_OPERATION) =>
-            {
-                let (id, context) = self.opens.values().find_map(|o| {
-                    let d = o.durable.as_ref()?;
-                    (o.session == ctx.session
-                        && o.tree == ctx.tree
-                        && d.create_guid == Some(create_guid)
-                        && d.client_guid == client_guid)
-                        .then(|| (o.id, Some(response_context(d))))
-                })?;
-                Some(self.emit_reopen(at, id, context))
+            // 3.3.5.9.10: a create names an open no request has used yet by CreateGuid and
+            // ClientGuid. Replayed, it is answered with that open; sent again without the
+            // replay flag, it is refused.
+            Durability::Open(DurableAsk::V2 { create_guid, .. }) => {
+                let replay = header.flags.contains(HeaderFlags::REPLAY_OPERATION);
+                let Some(o) = self.opens.values().find(|o| {
+                    o.replay.as_ref().is_some_and(|r| {
+                        o.session == ctx.session
+                            && o.tree == ctx.tree
+                            && r.create_guid == create_guid
+                            && r.client_guid == client_guid
+                    })
+                }) else {
+                    // The create it replays is still waiting (for a break, or at the
+                    // backend): the client tries again later (as smbd; smbtorture
+                    // smb2.replay.dhv2-pending*-sane).
+                    return (replay && self.create_pending(ctx.session, create_guid))
+                        .then(|| Err(NtStatus::FILE_NOT_AVAILABLE.into()));
+                };
+                if !replay {
+                    return Some(Err(NtStatus::DUPLICATE_OBJECTID.into()));
+                }
+                let (id, answer) = (o.id, replay_answer(o, req));
+                Some(answer.and_then(|(context, action, oplock)| {
+                    self.emit_reopen(at, id, context, action, oplock)
+                }))
             }
             _ => None,
         }
@@ -290,13 +340,43 @@ impl Server {
         at: Incoming<'_>,
         open: OpenId,
         context: Option<CreateContext>,
+        action: CreateAction,
+        oplock: Option<OplockLevel>,
     ) -> Result<Option<Resp>, Refuse> {
         let op = FsOp::QueryInfo {
             open,
             query: InfoQuery::File(FileInfoClass::NETWORK_OPEN),
             output_len: 56,
         };
-        self.emit_op(at, op, Waiting::Reopen { open, context })
+        self.emit_op(
+            at,
+            op,
+            Waiting::Reopen {
+                open,
+                context,
+                action,
+                oplock,
+            },
+        )
+    }
+
+    /// Whether a CREATE of `session` asking a durable open with `create_guid` is still
+    /// waiting for its answer.
+    fn create_pending(&self, session: SessionId, create_guid: Guid) -> bool {
+        self.conns
+            .values()
+            .flat_map(|c| c.chains.values())
+            .filter_map(|chain| chain.current.as_ref())
+            .any(|cur| {
+                matches!(
+                    cur.waiting,
+                    Waiting::Create {
+                        session: s,
+                        durable: Some(DurableAsk::V2 { create_guid: g, .. }),
+                        ..
+                    } if s == session && g == create_guid
+                )
+            })
     }
 
     /// Of the opens of a session that ended (connection lost, LOGOFF, PreviousSessionId),

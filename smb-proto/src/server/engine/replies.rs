@@ -5,6 +5,7 @@
 //! Must not: validate requests (done before the op existed).
 
 use super::*;
+use crate::server::state::{DurableAsk, ReplayRecord};
 
 impl Server {
     /// Turns a completion into the chain's next response.
@@ -140,6 +141,7 @@ impl Server {
                     overwrite,
                     durable,
                     lease,
+                    channel_sequence,
                     ..
                 },
                 OpReply::Create(c),
@@ -187,8 +189,18 @@ impl Server {
                     .as_ref()
                     .and_then(|id| self.leases.get(id))
                     .map(|l| l.state);
+                let replay = match durable {
+                    Some(DurableAsk::V2 { create_guid, .. }) => {
+                        self.client_guid(ch).map(|client_guid| ReplayRecord {
+                            create_guid: *create_guid,
+                            client_guid,
+                            create_action: c.action,
+                        })
+                    }
+                    _ => None,
+                };
                 let durable =
-                    self.grant_durable(ch, *session, *tree, *durable, oplock_level, lease_state);
+                    self.grant_durable(*session, *tree, *durable, oplock_level, lease_state);
                 let o = Open {
                     id: *open,
                     session: *session,
@@ -210,6 +222,8 @@ impl Server {
                     ea_cursor: 0,
                     durable,
                     resume_key: None,
+                    replay,
+                    channel_sequence: *channel_sequence,
                 };
                 let fid = o.file_id();
                 let (share, index) = (o.file.share.clone(), o.file.index);
@@ -488,7 +502,12 @@ impl Server {
                 ))
             }
             (
-                Waiting::Reopen { open, context },
+                Waiting::Reopen {
+                    open,
+                    context,
+                    action,
+                    oplock,
+                },
                 OpReply::QueryInfo(InfoReply::File(FileInfo::NetworkOpen(n))),
             ) => {
                 // A reconnected or replayed durable open: the CREATE response describes it as
@@ -499,9 +518,9 @@ impl Server {
                     NtStatus::SUCCESS,
                     body(
                         CreateResponse {
-                            oplock_level: o.oplock,
+                            oplock_level: oplock.unwrap_or(o.oplock),
                             flags: 0,
-                            create_action: crate::wire::create::CreateAction::OPENED,
+                            create_action: *action,
                             creation_time: n.creation_time,
                             last_access_time: n.last_access_time,
                             last_write_time: n.last_write_time,
