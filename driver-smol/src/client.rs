@@ -123,6 +123,12 @@ enum Command {
         session: SessionId,
         reply: Reply<()>,
     },
+    /// Another channel of the session failed.
+    SetChannelSequence {
+        session: SessionId,
+        seq: u16,
+        reply: Reply<()>,
+    },
     Request {
         session: SessionId,
         tree: TreeId,
@@ -158,7 +164,9 @@ impl Command {
                 drop(reply.try_send(Err(e)))
             }
             Command::ExportBinding { reply, .. } => drop(reply.try_send(Err(e))),
-            Command::EndSession { reply, .. } => drop(reply.try_send(Err(e))),
+            Command::EndSession { reply, .. } | Command::SetChannelSequence { reply, .. } => {
+                drop(reply.try_send(Err(e)))
+            }
             Command::TreeConnect { reply, .. } => drop(reply.try_send(Err(e))),
             Command::TreeDisconnect { reply, .. }
             | Command::Logoff { reply, .. }
@@ -248,6 +256,7 @@ impl std::fmt::Debug for Command {
             Command::TreeDisconnect { .. } => "TreeDisconnect",
             Command::Logoff { .. } => "Logoff",
             Command::EndSession { .. } => "EndSession",
+            Command::SetChannelSequence { .. } => "SetChannelSequence",
             Command::Request { .. } => "Request",
             Command::Compound { .. } => "Compound",
             Command::Cancel { .. } => "Cancel",
@@ -617,6 +626,22 @@ impl Client {
         .await
     }
 
+    /// Sets the ChannelSequence `session`'s requests on this connection carry from now on
+    /// (3.x; see [`smb_proto::client::Connection::set_channel_sequence`]): raised by one on
+    /// every remaining channel of a session when one fails (MS-SMB2 3.2.7.1).
+    pub async fn set_channel_sequence(
+        &self,
+        session: SessionId,
+        seq: u16,
+    ) -> Result<(), ClientError> {
+        self.call(|reply| Command::SetChannelSequence {
+            session,
+            seq,
+            reply,
+        })
+        .await
+    }
+
     /// Sends one file command and returns at once with a handle that can be awaited or
     /// cancelled (e.g. a CHANGE_NOTIFY that the server keeps pending).
     pub async fn submit(
@@ -886,6 +911,17 @@ fn issue(
         ),
         Command::EndSession { session, reply } => {
             let _ = reply.try_send(conn.end_session(session).map_err(ClientError::from));
+            None
+        }
+        Command::SetChannelSequence {
+            session,
+            seq,
+            reply,
+        } => {
+            let _ = reply.try_send(
+                conn.set_channel_sequence(session, seq)
+                    .map_err(ClientError::from),
+            );
             None
         }
         Command::Logoff { session, reply } => go!(

@@ -46,7 +46,7 @@
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
@@ -450,6 +450,11 @@ struct ShareInner {
     /// Carriers whose connection broke under a bulk READ or WRITE: the rotation skips them
     /// and the requests they failed go again on the others ([`ShareInner::fail_over`]).
     lost: Vec<AtomicBool>,
+    /// The session's ChannelSequence: one more for every lost carrier (MS-SMB2 3.2.7.1).
+    channel_sequence: AtomicU16,
+    /// The ChannelSequence each carrier's connection was last given (see
+    /// [`Share::sequence_on`]).
+    sequence_given: Vec<AtomicU16>,
 }
 
 impl ShareInner {
@@ -471,6 +476,8 @@ impl ShareInner {
             lost: (0..=channels.len())
                 .map(|_| AtomicBool::new(false))
                 .collect(),
+            channel_sequence: AtomicU16::new(0),
+            sequence_given: (0..=channels.len()).map(|_| AtomicU16::new(0)).collect(),
             channels,
             next_carrier: AtomicUsize::new(0),
         }
@@ -533,6 +540,10 @@ impl ShareInner {
         }
         if let Some(lost) = self.lost.get(carrier) {
             if !lost.swap(true, Ordering::Relaxed) {
+                // Requests from now on carry a newer ChannelSequence: the server refuses a
+                // WRITE still on its way over the lost connection once they come
+                // (3.3.5.2.10).
+                self.channel_sequence.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(carrier, error = %e, "channel lost; its transfers go on the others");
             }
         }
@@ -678,6 +689,25 @@ impl Share {
         result
     }
 
+    /// Gives carrier `carrier`'s connection the session's current ChannelSequence, if it has
+    /// not had it yet (it changes only when a carrier is lost), before a request goes on it.
+    async fn sequence_on(&self, carrier: usize, op: &'static str, path: &str) -> Result<(), Error> {
+        let inner = &self.inner;
+        let seq = inner.channel_sequence.load(Ordering::Relaxed);
+        let Some(given) = inner.sequence_given.get(carrier) else {
+            return Ok(());
+        };
+        if given.load(Ordering::Relaxed) != seq {
+            inner
+                .carrier(carrier)
+                .set_channel_sequence(inner.session, seq)
+                .await
+                .map_err(|e| Error::client(op, path, e))?;
+            given.store(seq, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+
     /// [`Share::call`] on carrier `carrier` (0: the first connection).
     async fn call_on(
         &self,
@@ -686,6 +716,7 @@ impl Share {
         path: &str,
         body: RequestBody,
     ) -> Result<ResponseBody, Error> {
+        self.sequence_on(carrier, op, path).await?;
         self.inner
             .carrier(carrier)
             .call_body(self.inner.session, self.inner.tree, body)
@@ -899,13 +930,14 @@ impl Share {
     /// first connection and the `extra` new ones (at most 31).
     ///
     /// When a connection breaks under a bulk READ or WRITE (closed, or its transport
-    /// failed), the share stops using it ([`Share::lost_channels`]) and sends that request
-    /// again on another; WRITEs keep their payload for this (a copy per chunk with
-    /// [`File::copy_from`]; [`File::write_at`] slices its `Bytes`). Replays carry no
-    /// SMB2_FLAGS_REPLAY_OPERATION or new ChannelSequence (MS-SMB2 3.3.5.2.10), so the server
-    /// cannot tell a WRITE still queued from the broken connection from its replay: were it
-    /// carried out after the replay and after a later write of the application to the same
-    /// range, it would put the older bytes back.
+    /// failed), the share stops using it ([`Share::lost_channels`]), raises the session's
+    /// ChannelSequence on the others and sends that request again on another, a WRITE with
+    /// SMB2_FLAGS_REPLAY_OPERATION (MS-SMB2 3.2.7.1); WRITEs keep their payload for this (a
+    /// copy per chunk with [`File::copy_from`]; [`File::write_at`] slices its `Bytes`). The
+    /// server then refuses a WRITE still on its way over the broken connection
+    /// (3.3.5.2.10); one it refuses the same way from a live channel (sent before the raise,
+    /// arrived after a replay) is replayed too. Other requests go on the first connection not
+    /// lost; one in flight when its connection breaks fails (a CREATE is not sent twice).
     pub async fn with_channels(
         &self,
         extra: usize,
@@ -1727,22 +1759,32 @@ impl File {
         let file = self.target();
         smol::spawn(async move {
             let inner = &file.share.inner;
-            let e = match file.write_on(carrier, offset, data).await {
+            let mut e = match file.write_on(carrier, offset, data, false).await {
                 Err(e) => e,
                 Ok(()) => return Ok(()),
             };
-            let (Some(payload), true) = (resend, inner.fail_over(carrier, &e)) else {
+            let Some(payload) = resend else {
                 return Err(e);
             };
-            let mut attempts = inner.carriers() - 1;
+            let mut carrier = carrier;
+            let mut attempts = inner.carriers() + 1;
             loop {
-                let carrier = inner.next_carrier();
+                // Sent again, flagged as a replay: when its connection broke, or when the
+                // server refused it as older than the open's ChannelSequence (a WRITE sent
+                // on a live channel before another was lost can arrive after a replay
+                // raised it; MS-SMB2 3.2.5.12 says to replay it).
+                let again = e.status() == Some(NtStatus::FILE_NOT_AVAILABLE)
+                    || inner.fail_over(carrier, &e);
+                if !again || attempts == 0 {
+                    return Err(e);
+                }
+                attempts -= 1;
+                carrier = inner.next_carrier();
                 let mut buf = inner.carrier(carrier).write_buf(payload.len());
                 buf.prepare(payload.len()).copy_from_slice(&payload);
-                attempts -= 1;
-                match file.write_on(carrier, offset, buf).await {
-                    Err(e) if attempts > 0 && inner.fail_over(carrier, &e) => continue,
-                    other => return other,
+                match file.write_on(carrier, offset, buf, true).await {
+                    Ok(()) => return Ok(()),
+                    Err(next) => e = next,
                 }
             }
         })
@@ -2067,16 +2109,25 @@ impl FileTarget {
         }
     }
 
-    /// One WRITE of `data` at `offset` on `carrier`.
-    async fn write_on(&self, carrier: usize, offset: u64, data: WriteBuf) -> Result<(), Error> {
+    /// One WRITE of `data` at `offset` on `carrier`; `replay` when it is sent again after its
+    /// first carrier was lost (SMB2_FLAGS_REPLAY_OPERATION).
+    async fn write_on(
+        &self,
+        carrier: usize,
+        offset: u64,
+        data: WriteBuf,
+        replay: bool,
+    ) -> Result<(), Error> {
         let len = data.len();
         let at = WriteAt {
             file_id: self.id,
             offset,
             flags: WriteFlags::default(),
+            replay,
         };
         let inner = &self.share.inner;
         let path = &self.path;
+        self.share.sequence_on(carrier, "write", path).await?;
         let response = inner
             .carrier(carrier)
             .write(inner.session, inner.tree, at, data)

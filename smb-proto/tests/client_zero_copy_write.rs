@@ -125,6 +125,7 @@ fn write_buf_frames_equal_request_frames_and_read_back() {
             file_id: fb,
             offset: 0,
             flags: WriteFlags::default(),
+            replay: false,
         };
         let sent_b = b.client_sent.len();
         let id =
@@ -160,6 +161,7 @@ fn recycled_and_small_buffers_still_write_correctly() {
         file_id: fid,
         offset: 0,
         flags: WriteFlags::default(),
+        replay: false,
     };
     let id = l.0.client.write(l.0.now, s, t, at, buf).expect("write");
     wait(&mut l, id);
@@ -197,4 +199,53 @@ fn recycled_and_small_buffers_still_write_correctly() {
         panic!("a WRITE on an unknown tree must be refused with its buffer")
     };
     assert_eq!(back.data(), b"abc");
+}
+
+/// A WRITE carries its session's ChannelSequence (3.x, MS-SMB2 3.2.4.1) and, sent as a replay,
+/// SMB2_FLAGS_REPLAY_OPERATION; our server refuses one whose ChannelSequence is older than the
+/// open's with FILE_NOT_AVAILABLE (3.3.5.2.10), which is what makes raising it after a lost
+/// channel safe.
+#[test]
+fn writes_carry_the_channel_sequence_and_the_replay_flag() {
+    use smb_proto::client::RequestError;
+    use smb_proto::wire::status::NtStatus;
+    let mut l = pair(Dialect::SMB3_1_1, &[SigningAlgorithm::AES_CMAC], &[], false);
+    let (s, t, fid) = setup(&mut l);
+    let write = |l: &mut Harness, replay: bool| {
+        let at = WriteAt {
+            file_id: fid,
+            offset: 0,
+            flags: WriteFlags::default(),
+            replay,
+        };
+        let sent = l.client_sent.len();
+        let id =
+            l.0.client
+                .write(l.0.now, s, t, at, WriteBuf::from_slice(b"abc"))
+                .expect("write");
+        let status = match l.wait(id) {
+            Ok(r) => r.header.status,
+            Err(RequestError::Status { status, .. }) => status,
+            Err(e) => panic!("write: {e}"),
+        };
+        let header = l.client_sent[sent].slice(4..4 + 64);
+        let csn = u16::from_le_bytes([header[8], header[9]]);
+        let flags = u32::from_le_bytes([header[16], header[17], header[18], header[19]]);
+        (status, csn, flags & 0x2000_0000 != 0)
+    };
+    assert_eq!(write(&mut l, false), (NtStatus::SUCCESS, 0, false));
+    l.0.client.set_channel_sequence(s, 1).expect("session");
+    assert_eq!(write(&mut l, true), (NtStatus::SUCCESS, 1, true));
+    // The open has seen 1: a WRITE still carrying 0 (one left on a failed channel) is refused.
+    l.0.client.set_channel_sequence(s, 0).expect("session");
+    assert_eq!(
+        write(&mut l, false),
+        (NtStatus::FILE_NOT_AVAILABLE, 0, false)
+    );
+    assert!(
+        l.0.client
+            .set_channel_sequence(SessionId(s.0 ^ 1), 1)
+            .is_err(),
+        "an unknown session"
+    );
 }

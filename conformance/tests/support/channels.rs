@@ -202,11 +202,12 @@ pub async fn spread_transfer(
     first.disconnect().await.expect("disconnect");
 }
 
-/// Channel failover: through a [`CuttingProxy`] in front of `server`, a share with one extra
-/// channel ([`driver_smol::files::Share::with_channels`]; the server must list 127.0.0.1,
-/// so that the channel goes to the proxy's port too) moves 16 MiB up with `copy_from` while
-/// the proxy cuts the channel after 3 MiB, then a second such share moves it down with
-/// `copy_to` while its channel is cut the same way. Both transfers complete with the right
+/// Channel failover: through a [`CuttingProxy`] in front of `server`, a share with two extra
+/// channels ([`driver_smol::files::Share::with_channels`]; the server must list 127.0.0.1,
+/// so that the channels go to the proxy's port too) moves 16 MiB up with `copy_from` while
+/// the proxy cuts one channel after 3 MiB (the replays raise the ChannelSequence while the
+/// other two connections still carry WRITEs with the old one), then a share with one extra
+/// channel moves it down with `copy_to` while its channel is cut the same way. Both transfers complete with the right
 /// bytes, the cut channel is reported lost and takes no more requests, and the session goes
 /// on over the first connection.
 pub async fn failover_transfer(
@@ -221,9 +222,10 @@ pub async fn failover_transfer(
     use driver_smol::files::{Credentials, Share};
     const CUT_AFTER: u64 = 3 << 20;
     let proxy = CuttingProxy::start(server);
-    // Connection 0 is the first; 1 and 2 are the channels of the two shares below.
+    // Connection 0 is the first; 1 and 2 are the uploading share's channels, 3 the
+    // downloading one's.
     proxy.cut_after(1, CUT_AFTER);
-    proxy.cut_after(2, CUT_AFTER);
+    proxy.cut_after(3, CUT_AFTER);
     let creds = Credentials::new(user, password);
     let first = Share::connect_with(&[proxy.addr()], cfg.clone(), share, &creds)
         .await
@@ -231,7 +233,7 @@ pub async fn failover_transfer(
     let data = payload(16 << 20, 77);
 
     let up = first
-        .with_channels(1, cfg.clone(), &creds)
+        .with_channels(2, cfg.clone(), &creds)
         .await
         .unwrap_or_else(|e| panic!("adding a channel: {e}"));
     assert_eq!(
@@ -287,7 +289,7 @@ pub async fn failover_transfer(
     );
     assert_eq!(
         proxy.cut(),
-        [1, 2],
+        [1, 3],
         "the proxy cut the downloading share's channel"
     );
     assert_eq!(down.lost_channels(), [1]);

@@ -177,6 +177,9 @@ struct Session {
     /// authenticated sessions only).
     keys: Option<SessionKeys>,
     trees: BTreeMap<TreeId, Tree>,
+    /// Session.ChannelSequence: carried by every 3.x request of the session; the application
+    /// raises it on every channel when one fails ([`Connection::set_channel_sequence`]).
+    channel_sequence: u16,
 }
 
 /// How a message must be protected on the way out.
@@ -508,6 +511,7 @@ impl Connection {
                 ending: false,
                 binding: true,
                 keys: Some(binding.keys),
+                channel_sequence: 0,
                 trees: binding
                     .trees
                     .iter()
@@ -623,6 +627,19 @@ impl Connection {
     /// no new request may use the session; answers still due are verified with its keys, and
     /// one the server can no longer sign (STATUS_USER_SESSION_DELETED) ends its request with
     /// [`RequestError::SessionEnded`]. The session is forgotten once nothing of it is in flight.
+    /// Sets the ChannelSequence the session's requests carry from now on (3.x, MS-SMB2
+    /// 3.2.4.1). A client raises it by one on every channel of a session when one of them
+    /// fails (3.2.7.1), so that the server refuses a WRITE, SET_INFO or IOCTL still on its way
+    /// over the failed channel once the replays have come (3.3.5.2.10).
+    pub fn set_channel_sequence(&mut self, session: SessionId, seq: u16) -> Result<(), SendError> {
+        let s = self
+            .sessions
+            .get_mut(&session)
+            .ok_or(SendError::NoSession(session))?;
+        s.channel_sequence = seq;
+        Ok(())
+    }
+
     pub fn end_session(&mut self, session: SessionId) -> Result<(), SendError> {
         let s = self
             .sessions
@@ -765,6 +782,9 @@ impl Connection {
         };
         if protection == Protection::Sign {
             header.flags.insert(HeaderFlags::SIGNED);
+        }
+        if at.replay && self.negotiated().is_some_and(|n| n.dialect.is_smb3()) {
+            header.flags.insert(HeaderFlags::REPLAY_OPERATION);
         }
         let spent = |error| WriteRefused { error, data: None };
         let mut fixed = BytesMut::with_capacity(Header::SIZE + WriteRequest::FIXED_LEN);
@@ -1123,6 +1143,11 @@ impl Connection {
             return Err(SendError::Closed);
         }
         let large_mtu = self.negotiated().is_some_and(Negotiated::large_mtu);
+        let channel_sequence = self
+            .negotiated()
+            .filter(|n| n.dialect.is_smb3())
+            .and_then(|_| self.sessions.get(&session))
+            .map_or(0, |s| s.channel_sequence);
         let has_charge = self
             .negotiated()
             .is_some_and(|n| n.dialect >= Dialect::SMB2_1);
@@ -1160,6 +1185,7 @@ impl Connection {
                 if related && i > 0 {
                     header.flags.insert(HeaderFlags::RELATED_OPERATIONS);
                 }
+                header.set_channel_sequence(channel_sequence);
                 next_id += u64::from((*charge).max(1));
                 header
             })
@@ -1860,6 +1886,7 @@ impl Connection {
                 // Kept for binding further channels (3.x sessions with keys only).
                 keys: (negotiated.dialect.is_smb3() && !anonymous).then_some(keys),
                 trees: BTreeMap::new(),
+                channel_sequence: 0,
             },
         );
         self.announce_session(id, sid, flags)

@@ -129,6 +129,9 @@ pub struct WriteAt {
     pub offset: u64,
     /// WRITE_THROUGH / WRITE_UNBUFFERED.
     pub flags: WriteFlags,
+    /// Sent again after its channel failed: the header carries SMB2_FLAGS_REPLAY_OPERATION
+    /// (3.x only, MS-SMB2 2.2.1.2).
+    pub replay: bool,
 }
 
 /// A [`crate::client::Connection::write`] that sent nothing.
