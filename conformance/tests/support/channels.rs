@@ -207,9 +207,9 @@ pub async fn spread_transfer(
 /// so that the channels go to the proxy's port too) moves 16 MiB up with `copy_from` while
 /// the proxy cuts one channel after 3 MiB (the replays raise the ChannelSequence while the
 /// other two connections still carry WRITEs with the old one), then a share with one extra
-/// channel moves it down with `copy_to` while its channel is cut the same way. Both transfers complete with the right
-/// bytes, the cut channel is reported lost and takes no more requests, and the session goes
-/// on over the first connection.
+/// channel moves it down with `copy_to` while its channel is cut the same way. Both
+/// transfers complete with the right bytes, the cut channel is reported lost and takes no
+/// more requests, and the session goes on over the first connection.
 pub async fn failover_transfer(
     server: SocketAddr,
     cfg: ClientConfig,

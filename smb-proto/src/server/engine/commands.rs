@@ -796,12 +796,13 @@ impl Server {
     /// What a request naming an open by FileId does to it before its command runs: it ends
     /// the open's replay eligibility (MS-SMB2 3.3.5.9.10 Open.IsReplayEligible, cleared by
     /// READ, WRITE, SET_INFO and the other commands on the open), and a 3.x request's
-    /// ChannelSequence is verified against the open's (3.3.5.2.10): one ahead of the open's by at most 0x7FFF (modulo 2^16) becomes the open's;
-    /// an older one fails WRITE, SET_INFO and IOCTL with FILE_NOT_AVAILABLE, so that a
-    /// request sent before a channel failure cannot land after the replays that followed it
-    /// (other commands go on). Open.OutstandingRequestCount and OutstandingPreRequestCount
-    /// are not kept: a replay with the open's current ChannelSequence is accepted even while
-    /// requests from before the last advance are still at the backend.
+    /// ChannelSequence is verified against the open's (3.3.5.2.10): one ahead of the open's
+    /// by at most 0x7FFF (modulo 2^16) becomes the open's; an older one fails WRITE, SET_INFO
+    /// and IOCTL with FILE_NOT_AVAILABLE, so that a request sent before a channel failure
+    /// cannot land after the replays that followed it (other commands go on).
+    /// Open.OutstandingRequestCount and OutstandingPreRequestCount are not kept: a replay
+    /// with the open's current ChannelSequence is accepted even while requests from before
+    /// the last advance are still at the backend.
     fn use_open(
         &mut self,
         ch: ConnectionHandle,
