@@ -331,7 +331,9 @@ pub struct ConnOptions {
     pub max_dialect: Option<Dialect>,
     /// Connections to carry file transfers (multichannel, SMB 3): 1 (default) is one
     /// connection; more binds the session to further connections, to the interfaces the
-    /// server lists, and spreads READs and WRITEs over all of them. TCP only.
+    /// server lists, and spreads READs and WRITEs over all of them (get, put, cat, bench
+    /// transfer; other subcommands use one). A connection that breaks mid-transfer is
+    /// dropped and its requests go again on the others. TCP only.
     #[arg(long, global = true, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u8).range(1..=16))]
     pub channels: u8,

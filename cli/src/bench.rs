@@ -349,7 +349,7 @@ async fn transfer(
 ) -> Result<(), CliError> {
     let len = parse_size(size)?;
     let addr = Address::parse(address)?;
-    let share = crate::commands::connect(opts, &addr, env).await?;
+    let share = crate::commands::connect(opts, &addr, env, crate::commands::Traffic::Data).await?;
     let name = format!(".smb-bench-{}.tmp", std::process::id());
     let remote = if addr.path.is_empty() {
         name

@@ -175,10 +175,21 @@ fn with_hint(e: files::Error, opts: &ConnOptions) -> CliError {
     CliError::Smb { source: e, hint }
 }
 
+/// Whether a subcommand moves file data over the network, and so takes `--channels`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Traffic {
+    /// get, put, cat, the transfer bench: READs and WRITEs spread over the channels.
+    Data,
+    /// Listings, metadata, renames and server-side copies: one connection whatever
+    /// `--channels` says (binding more would only cost round trips).
+    Metadata,
+}
+
 pub(crate) async fn connect(
     opts: &ConnOptions,
     addr: &Address,
     env: &Env,
+    traffic: Traffic,
 ) -> Result<Share, CliError> {
     let config = client_config(opts, addr)?;
     let creds = resolve_credentials(opts, addr, env, |p| rpassword::prompt_password(p))?;
@@ -186,7 +197,7 @@ pub(crate) async fn connect(
     let share = Share::on_client(client, &addr.share, &creds)
         .await
         .map_err(|e| with_hint(e, opts))?;
-    if opts.channels <= 1 {
+    if opts.channels <= 1 || traffic == Traffic::Metadata {
         return Ok(share);
     }
     if share.client().peer().is_none() {
@@ -265,19 +276,19 @@ pub async fn execute(cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<(), Cl
     match &cli.command {
         Command::Ls { address, json } => {
             let addr = Address::parse(address)?;
-            let share = connect(opts, &addr, env).await?;
+            let share = connect(opts, &addr, env, Traffic::Metadata).await?;
             let r = ls(&share, &addr, *json, out).await;
             finish(share, r).await
         }
         Command::Stat { address, json } => {
             let addr = Address::parse(address)?;
-            let share = connect(opts, &addr, env).await?;
+            let share = connect(opts, &addr, env, Traffic::Metadata).await?;
             let r = stat(&share, &addr, *json, out).await;
             finish(share, r).await
         }
         Command::Cat { address } => {
             let addr = Address::parse(address)?;
-            let share = connect(opts, &addr, env).await?;
+            let share = connect(opts, &addr, env, Traffic::Data).await?;
             let r = cat(&share, &addr, out).await;
             finish(share, r).await
         }
@@ -287,7 +298,7 @@ pub async fn execute(cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<(), Cl
             recursive,
         } => {
             let addr = Address::parse(address)?;
-            let share = connect(opts, &addr, env).await?;
+            let share = connect(opts, &addr, env, Traffic::Data).await?;
             let r = get(&share, &addr, local.as_deref(), *recursive, &ui).await;
             finish(share, r).await
         }
@@ -303,7 +314,7 @@ pub async fn execute(cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<(), Cl
                     "{local} is a directory: use put -r to upload it"
                 )));
             }
-            let share = connect(opts, &addr, env).await?;
+            let share = connect(opts, &addr, env, Traffic::Data).await?;
             let r = put(&share, &addr, Path::new(local), meta.is_dir(), &ui).await;
             finish(share, r).await
         }
@@ -314,7 +325,7 @@ pub async fn execute(cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<(), Cl
                     "refusing to remove the root of a share".into(),
                 ));
             }
-            let share = connect(opts, &addr, env).await?;
+            let share = connect(opts, &addr, env, Traffic::Metadata).await?;
             let r = rm(&share, &addr.path, *recursive).await;
             finish(share, r).await
         }
@@ -325,7 +336,7 @@ pub async fn execute(cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<(), Cl
                     "mkdir needs a path below the share root".into(),
                 ));
             }
-            let share = connect(opts, &addr, env).await?;
+            let share = connect(opts, &addr, env, Traffic::Metadata).await?;
             let r = mkdir(&share, &addr.path, *parents).await;
             finish(share, r).await
         }
@@ -336,7 +347,7 @@ pub async fn execute(cli: &Cli, env: &Env, out: &mut dyn Write) -> Result<(), Cl
                     "refusing to remove the root of a share".into(),
                 ));
             }
-            let share = connect(opts, &addr, env).await?;
+            let share = connect(opts, &addr, env, Traffic::Metadata).await?;
             let r = share.rmdir(&addr.path).await.map_err(CliError::from);
             finish(share, r).await
         }
@@ -387,7 +398,7 @@ async fn within_share(
             "cannot {verb} the root of a share"
         )));
     }
-    let share = connect(opts, &addr, env).await?;
+    let share = connect(opts, &addr, env, Traffic::Metadata).await?;
     let r = match what {
         Within::Move => mv(&share, &addr, &to, into_dir, force).await,
         Within::Copy => cp(&share, &addr, &to, into_dir, force).await,

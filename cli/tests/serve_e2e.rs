@@ -218,10 +218,16 @@ fn serve_then_use_it_over_tcp_and_quic() {
     assert!(o.contains("hello.txt"), "{o}");
     put_get_roundtrip(&s, |p| s.quic_url(p), &quic, "quic");
     let (_, e) = expect(
-        smb(&["ls", &s.quic_url(""), "--channels", "2"]).args(quic),
+        smb(&["cat", &s.quic_url("hello.txt"), "--channels", "2"]).args(quic),
         2,
     );
     assert!(e.contains("--channels needs a TCP connection"), "{e}");
+    // A subcommand that moves no file data uses one connection whatever --channels says.
+    let (o, _) = expect(
+        smb(&["ls", &s.quic_url(""), "--channels", "2"]).args(quic),
+        0,
+    );
+    assert!(o.contains("hello.txt"), "{o}");
     // localhost resolves to ::1 and 127.0.0.1; the server listens on the second only.
     let url = format!("smb://localhost:{}/data/hello.txt", s.quic);
     let (o, _) = expect(smb(&["cat", &url]).args(quic), 0);
