@@ -1687,3 +1687,26 @@ fn replays_and_channel_sequences_follow_the_open() {
     let w = RequestBody::Write(requests::write(ofid, 0, Bytes::from_static(b"x")));
     assert_eq!(old.call_as(w, at(0x8000)).header.status, NtStatus::SUCCESS);
 }
+
+/// A request naming a session that does not exist is USER_SESSION_DELETED and leaves the
+/// real session alone (what smbtorture smb2.session-id means to check; that test keeps the
+/// SessionId in 32 bits and so restores a truncated one against ours, see SMBTORTURE.md).
+#[test]
+fn an_unknown_session_id_leaves_the_session_alone() {
+    let mut raw = Raw::new();
+    raw.login_at(&[Dialect::SMB3_0, Dialect::SMB3_0_2]);
+    let r = raw.call(create("sessid.tst", CreateDisposition::OVERWRITE_IF));
+    let ResponsePayload::Body(ResponseBody::Create(c)) = r.payload else {
+        panic!("{r:?}");
+    };
+    let wrong = SessionId(raw.session.0 + 1234);
+    let query = RequestBody::Read(requests::read(c.file_id, 0, 1));
+    let r = raw.call_as(query, |h| h.session_id = wrong);
+    assert_eq!(r.header.status, NtStatus::USER_SESSION_DELETED);
+    let r = raw.call(RequestBody::Close(requests::close(c.file_id)));
+    assert_eq!(
+        r.header.status,
+        NtStatus::SUCCESS,
+        "the real session still works"
+    );
+}
