@@ -893,6 +893,50 @@ fn short_names_and_compression_information() {
     assert_eq!(e.short_name, alt.file_name);
 }
 
+/// A file opens by its short name (and so does the directory on its path, in any case); on
+/// this case-sensitive share another spelling of a name that is itself 8.3 names nothing,
+/// and neither does a short name no file has.
+#[test]
+fn files_open_by_their_short_names() {
+    use smb_proto::server::short_name::alternate_name;
+    let mut f = Fixture::new();
+    let d = f
+        .dir("Some Directory", CreateDisposition::CREATE)
+        .expect("mkdir");
+    f.close(d);
+    let o = f
+        .rw(
+            "Some Directory\\A Rather Long Name.text",
+            CreateDisposition::CREATE,
+        )
+        .expect("create");
+    f.write(o, 0, b"hello").expect("write");
+    f.close(o);
+    let short = format!(
+        "{}\\{}",
+        alternate_name("Some Directory").to_lowercase(),
+        alternate_name("A Rather Long Name.text")
+    );
+    let by_short = f
+        .rw(&short, CreateDisposition::OPEN)
+        .expect("open by short names");
+    assert_eq!(f.read(by_short, 0, 5).expect("read"), b"hello");
+    f.close(by_short);
+    let p = f
+        .rw("plain.txt", CreateDisposition::CREATE)
+        .expect("create 8.3");
+    f.close(p);
+    assert_eq!(
+        f.rw("PLAIN.TXT", CreateDisposition::OPEN).err(),
+        Some(NtStatus::OBJECT_NAME_NOT_FOUND)
+    );
+    assert_eq!(
+        f.rw("Some Directory\\AB12CD~1.TXT", CreateDisposition::OPEN)
+            .err(),
+        Some(NtStatus::OBJECT_NAME_NOT_FOUND)
+    );
+}
+
 /// EAs set with SET_INFO and the ExtA create context are kept in `user.smbrs.ea.<NAME>`
 /// xattrs (flags byte, then the value), survive a reopen, are deleted by an empty value and
 /// sized in FileEaInformation; a name too long for an xattr name is refused.

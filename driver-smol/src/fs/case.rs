@@ -15,11 +15,17 @@
 //! Folding: per character, the Unicode lowercase mapping when it is a single character, else the
 //! character itself (a simple case folding, close to NTFS's upcase table, which never changes the
 //! length: `ß` does not match `SS`).
+//!
+//! The same translation resolves 8.3 short names, on every share: a component that is a mangled
+//! short name and names nothing as spelled names the entry whose generated short name it is
+//! (`smb_proto::server::short_name`, which memfs uses too).
 
 use std::mem::MaybeUninit;
 
 use rustix::fd::{AsFd, BorrowedFd};
 use rustix::fs::{Mode, OFlags, RawDir};
+
+use smb_proto::server::short_name;
 
 use super::error::{FsError, FsResult};
 use super::path::{SmbPath, validate_component};
@@ -41,13 +47,27 @@ pub(crate) fn fold(name: &str) -> String {
         .collect()
 }
 
-/// The on-disk spelling of `name` in the directory `dir`: itself if it exists exactly, else the
-/// smallest valid name that folds the same, else `None`.
-pub(crate) fn find_match(dir: BorrowedFd<'_>, name: &str) -> FsResult<Option<String>> {
+/// Whether any component of `path` could be a short name (`short_name::is_mangled`).
+pub(crate) fn has_mangled(path: &SmbPath) -> bool {
+    path.components().any(short_name::is_mangled)
+}
+
+/// The on-disk spelling of `name` in the directory `dir`: itself if it exists exactly, else
+/// (with `fold_case`) the smallest valid name that folds the same, else, when `name` is a
+/// mangled short name, the smallest valid long name whose short name it is, else `None`.
+pub(crate) fn find_match(
+    dir: BorrowedFd<'_>,
+    name: &str,
+    fold_case: bool,
+) -> FsResult<Option<String>> {
     match resolve::lstat_kind(dir, name) {
         Ok(_) => return Ok(Some(name.to_owned())),
         Err(FsError::NotFound) => {}
         Err(e) => return Err(e),
+    }
+    let short = short_name::is_mangled(name);
+    if !fold_case && !short {
+        return Ok(None);
     }
     let want = fold(name);
     let fd = rustix::fs::openat(
@@ -59,26 +79,36 @@ pub(crate) fn find_match(dir: BorrowedFd<'_>, name: &str) -> FsResult<Option<Str
     let mut buf: Vec<MaybeUninit<u8>> = vec![MaybeUninit::uninit(); GETDENTS_BUF];
     let mut iter = RawDir::new(fd.as_fd(), &mut buf);
     let mut best: Option<String> = None;
+    let mut by_short_name: Option<String> = None;
+    let smallest = |slot: &mut Option<String>, candidate: &str| {
+        if slot.as_deref().is_none_or(|b| candidate < b) {
+            *slot = Some(candidate.to_owned());
+        }
+    };
     while let Some(entry) = iter.next() {
         let entry = entry?;
         let Ok(candidate) = entry.file_name().to_str() else {
             continue;
         };
-        if validate_component(candidate).is_err() || fold(candidate) != want {
+        if validate_component(candidate).is_err() {
             continue;
         }
-        if best.as_deref().is_none_or(|b| candidate < b) {
-            best = Some(candidate.to_owned());
+        if fold_case && fold(candidate) == want {
+            smallest(&mut best, candidate);
+        } else if short && short_name::names(name, candidate) {
+            smallest(&mut by_short_name, candidate);
         }
     }
-    Ok(best)
+    Ok(best.or(by_short_name))
 }
 
 /// Translates `path` to its on-disk spelling, component by component from the root.
+/// With `fold_case` false only short names are translated.
 pub(crate) fn canonical(
     root: BorrowedFd<'_>,
     strategy: Strategy,
     path: &SmbPath,
+    fold_case: bool,
 ) -> FsResult<SmbPath> {
     let components: Vec<&str> = path.components().collect();
     let mut out = SmbPath::root();
@@ -90,7 +120,7 @@ pub(crate) fn canonical(
         Mode::empty(),
     )?;
     for (i, component) in components.iter().enumerate() {
-        let found = match find_match(dir.as_fd(), component) {
+        let found = match find_match(dir.as_fd(), component, fold_case) {
             Ok(found) => found,
             // A directory we cannot read: leave the rest to the real operation to judge.
             Err(FsError::AccessDenied) => None,

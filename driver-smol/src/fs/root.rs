@@ -311,7 +311,7 @@ impl Root {
         let to = self.lookup_parent(to)?;
         let (to_dir, mut to_name) = resolve::open_parent(self.fd.as_fd(), self.strategy, &to)?;
         if self.case_insensitive {
-            if let Some(existing) = case::find_match(to_dir.as_fd(), &to_name)? {
+            if let Some(existing) = case::find_match(to_dir.as_fd(), &to_name, true)? {
                 let same_dir = from.parent() == to.parent();
                 // A case-only rename of the source itself keeps the new spelling; any other
                 // match is the target, in its on-disk spelling.
@@ -367,13 +367,15 @@ impl Root {
         Ok(FsSize::from_statvfs(&rustix::fs::fstatvfs(&self.fd)?))
     }
 
-    /// The on-disk spelling of `path` when matching case-insensitively, else `path` itself.
+    /// The on-disk spelling of `path` when matching case-insensitively or when a component
+    /// may be an 8.3 short name (see `fs::case`), else `path` itself.
     fn lookup<'a>(&self, path: &'a SmbPath) -> FsResult<Cow<'a, SmbPath>> {
-        if self.case_insensitive {
+        if self.case_insensitive || case::has_mangled(path) {
             Ok(Cow::Owned(case::canonical(
                 self.fd.as_fd(),
                 self.strategy,
                 path,
+                self.case_insensitive,
             )?))
         } else {
             Ok(Cow::Borrowed(path))
@@ -385,7 +387,7 @@ impl Root {
         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
             return Err(FsError::AccessDenied);
         };
-        if !self.case_insensitive {
+        if !self.case_insensitive && !case::has_mangled(&parent) {
             return Ok(path.clone());
         }
         Ok(self.lookup(&parent)?.join(name)?)

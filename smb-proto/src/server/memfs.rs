@@ -436,11 +436,23 @@ impl MemFs {
 
     // ----- internals: names -----
 
+    /// The entry `name` names in `dir`: as spelled, or as the short name of a long one
+    /// (see `short_name`).
     fn child(&self, dir: u64, name: &str) -> Option<u64> {
-        match &self.nodes.get(&dir)?.kind {
-            Kind::Dir(c) => c.get(&key(name)).copied(),
-            Kind::File(_) => None,
+        let Kind::Dir(c) = &self.nodes.get(&dir)?.kind else {
+            return None;
+        };
+        if let Some(id) = c.get(&key(name)) {
+            return Some(*id);
         }
+        if !short_name::is_mangled(name) {
+            return None;
+        }
+        c.values()
+            .filter_map(|id| Some((self.nodes.get(id)?.name.as_str(), *id)))
+            .filter(|(long, _)| short_name::names(name, long))
+            .min_by(|a, b| a.0.cmp(b.0))
+            .map(|(_, id)| id)
     }
 
     /// Resolves a path to its parent directory and last component.
@@ -2289,5 +2301,33 @@ mod tests {
             assert!(matches!(r, Ok(OpReply::Create(_))), "{r:?}");
             assert_eq!(all(&mut t, open), vec![ea("X", "1")]);
         }
+    }
+
+    /// A file opens by its short name (and so does the directory on its path); another
+    /// spelling of a name that is itself 8.3 is no short name.
+    #[test]
+    fn files_open_by_their_short_names() {
+        let mut t = T::new();
+        t.mkdir(1, "Some Directory").expect("mkdir");
+        t.close(1);
+        let long = "Some Directory\\A Rather Long Name.text";
+        t.file(2, long, CreateDisposition::CREATE).expect("create");
+        t.close(2);
+        let short = format!(
+            "{}\\{}",
+            short_name::alternate_name("Some Directory"),
+            short_name::alternate_name("A Rather Long Name.text").to_lowercase()
+        );
+        let by_short = t
+            .file(3, &short, CreateDisposition::OPEN)
+            .expect("by short name");
+        assert_eq!(by_short.action, CreateAction::OPENED);
+        t.close(3);
+        assert_eq!(
+            t.file(4, "Some Directory\\AB12CD~1.TXT", CreateDisposition::OPEN)
+                .err(),
+            Some(NtStatus::OBJECT_NAME_NOT_FOUND),
+            "a short name of nothing"
+        );
     }
 }

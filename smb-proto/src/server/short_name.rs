@@ -11,7 +11,10 @@
 //! the whole (upper-cased) name, `~1`, and the first three usable characters of the last
 //! extension, e.g. `LongFileName.text` -> `LOxxxx~1.TEX`. Nothing is stored, so two long names
 //! in one directory may (with probability about 1/65536 when their first two characters agree)
-//! get the same short name; opening a file by its short name is not supported.
+//! get the same short name. Both backends resolve a path component that names nothing as
+//! spelled and [`is_mangled`] to the entry (not itself 8.3) whose short name it is, compared
+//! without regard to case; of several, the smallest long name. A short name names nothing once
+//! its file is gone (smbd remembers deleted files' short names; we do not).
 //! Must not: touch any file system.
 
 /// The characters besides ASCII letters and digits an 8.3 name may hold (MS-FSCC 2.1.5.2.1).
@@ -29,6 +32,17 @@ pub fn is_8_3(name: &str) -> bool {
         Some((base, ext)) => ok(base, 8) && ok(ext, 3),
         None => ok(name, 8),
     }
+}
+
+/// Whether `name` has the shape of a generated short name: 8.3 with a `~` in it.
+pub fn is_mangled(name: &str) -> bool {
+    is_8_3(name) && name.contains('~')
+}
+
+/// Whether `short` is the short name generated for `long` (a name that is not itself 8.3),
+/// compared without regard to case as FAT and NTFS compare short names.
+pub fn names(short: &str, long: &str) -> bool {
+    !is_8_3(long) && alternate_name(long).eq_ignore_ascii_case(short)
 }
 
 /// FNV-1a over the upper-cased name's UTF-16 code units, folded to 16 bits.
@@ -148,5 +162,24 @@ mod tests {
             let d = directory_short_name(&name);
             prop_assert!(d.is_empty() || d == s);
         }
+    }
+
+    #[test]
+    fn mangled_names_and_what_they_name() {
+        assert!(is_mangled("AB12CD~1.TXT"));
+        assert!(is_mangled("ab12cd~1"));
+        assert!(!is_mangled("PLAIN.TXT"), "8.3 without a tilde");
+        assert!(!is_mangled("A Long~Name.txt"), "not 8.3");
+        let long = "LongFileName.text";
+        assert!(names(&alternate_name(long), long));
+        assert!(names(&alternate_name(long).to_lowercase(), long));
+        assert!(
+            !names("SHORT.TXT", "short.txt"),
+            "an 8.3 name has no other short name"
+        );
+        // Another hash is another name.
+        let mut other: Vec<char> = alternate_name(long).chars().collect();
+        other[2] = if other[2] == '0' { '1' } else { '0' };
+        assert!(!names(&other.into_iter().collect::<String>(), long));
     }
 }
