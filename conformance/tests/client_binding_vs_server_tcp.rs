@@ -14,32 +14,38 @@ use smb_proto::client::{BindError, ClientConfig, SendError};
 use smb_proto::wire::Dialect;
 use smb_proto::wire::status::NtStatus;
 use support::channels::{
-    bind_roundtrip, failover_transfer, first_connection_loss, listed_loopback, spread_transfer,
+    Target, bind_roundtrip, failover_transfer, first_connection_loss, listed_loopback,
+    spread_transfer,
 };
 use support::our_server::{OurServer, PASS, SECURE, SHARE, USER};
 use support::requests::config;
 
+/// `share` on `server` with `cfg`, as the channel scenarios take it.
+fn target(server: &OurServer, cfg: ClientConfig, share: &str) -> Target {
+    Target {
+        addr: server.addr(),
+        cfg,
+        user: USER.into(),
+        password: PASS.into(),
+        share: share.into(),
+    }
+}
+
 #[test]
 fn bind_at_3_0_2() {
     let server = OurServer::start();
-    smol::block_on(bind_roundtrip(
-        server.addr(),
-        config(Dialect::SMB3_0_2),
-        USER,
-        PASS,
-        SHARE,
-        "mc302.bin",
-    ));
+    let t = target(&server, config(Dialect::SMB3_0_2), SHARE);
+    smol::block_on(bind_roundtrip(&t, "mc302.bin"));
 }
 
 #[test]
 fn the_listed_interface_takes_a_second_channel() {
     // The test server lists what `smb serve` would for a listener on 127.0.0.1.
     let server = OurServer::start();
+    let t = target(&server, config(Dialect::SMB3_1_1), SHARE);
     smol::block_on(async {
-        let cfg = config(Dialect::SMB3_1_1);
-        let listed = listed_loopback(server.addr(), cfg.clone(), USER, PASS, SHARE).await;
-        bind_roundtrip(listed, cfg, USER, PASS, SHARE, "mclisted.bin").await;
+        let listed = listed_loopback(&t).await;
+        bind_roundtrip(&t.at(listed), "mclisted.bin").await;
     });
 }
 
@@ -51,14 +57,8 @@ fn bulk_transfers_spread_over_three_channels() {
         (Dialect::SMB3_0_2, SHARE),
         (Dialect::SMB3_1_1, SECURE),
     ] {
-        smol::block_on(spread_transfer(
-            server.addr(),
-            config(dialect),
-            USER,
-            PASS,
-            share,
-            "spread.bin",
-        ));
+        let t = target(&server, config(dialect), share);
+        smol::block_on(spread_transfer(&t, "spread.bin"));
     }
 }
 
@@ -66,28 +66,16 @@ fn bulk_transfers_spread_over_three_channels() {
 fn a_transfer_survives_a_cut_channel() {
     let server = OurServer::start();
     for share in [SHARE, SECURE] {
-        smol::block_on(failover_transfer(
-            server.addr(),
-            config(Dialect::SMB3_1_1),
-            USER,
-            PASS,
-            share,
-            "failover.bin",
-        ));
+        let t = target(&server, config(Dialect::SMB3_1_1), share);
+        smol::block_on(failover_transfer(&t, "failover.bin"));
     }
 }
 
 #[test]
 fn the_first_connection_can_be_lost() {
     let server = OurServer::start();
-    smol::block_on(first_connection_loss(
-        server.addr(),
-        config(Dialect::SMB3_1_1),
-        USER,
-        PASS,
-        SHARE,
-        "lostfirst.bin",
-    ));
+    let t = target(&server, config(Dialect::SMB3_1_1), SHARE);
+    smol::block_on(first_connection_loss(&t, "lostfirst.bin"));
 }
 
 /// The files API's share on `server` at 3.1.1, with the config and credentials it used.
@@ -98,13 +86,8 @@ async fn files_share(
     ClientConfig,
     driver_smol::files::Credentials,
 ) {
-    use driver_smol::files::{Credentials, Share};
-    let creds = Credentials::new(USER, PASS);
-    let cfg = config(Dialect::SMB3_1_1);
-    let s = Share::connect_with(&[server.addr()], cfg.clone(), SHARE, &creds)
-        .await
-        .expect("connect");
-    (s, cfg, creds)
+    let t = target(server, config(Dialect::SMB3_1_1), SHARE);
+    (t.files_share().await, t.cfg.clone(), t.creds())
 }
 
 #[test]
@@ -178,7 +161,7 @@ fn bind_at_3_1_1_with_every_signing_algorithm() {
                 .await
                 .expect("connect");
             assert_eq!(c.negotiated().signing_algorithm, Some(alg));
-            bind_roundtrip(server.addr(), cfg, USER, PASS, SHARE, "mc311.bin").await;
+            bind_roundtrip(&target(&server, cfg, SHARE), "mc311.bin").await;
         });
     }
 }
@@ -187,14 +170,8 @@ fn bind_at_3_1_1_with_every_signing_algorithm() {
 fn bind_on_the_encrypted_share() {
     let server = OurServer::start();
     for d in [Dialect::SMB3_0_2, Dialect::SMB3_1_1] {
-        smol::block_on(bind_roundtrip(
-            server.addr(),
-            config(d),
-            USER,
-            PASS,
-            SECURE,
-            "mcsealed.bin",
-        ));
+        let t = target(&server, config(d), SECURE);
+        smol::block_on(bind_roundtrip(&t, "mcsealed.bin"));
     }
 }
 

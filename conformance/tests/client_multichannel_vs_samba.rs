@@ -10,35 +10,38 @@ use std::net::SocketAddr;
 use conformance::samba::{SambaOptions, SambaServer};
 use smb_proto::wire::Dialect;
 use support::channels::{
-    bind_roundtrip, failover_transfer, first_connection_loss, listed_loopback, spread_transfer,
+    Target, bind_roundtrip, failover_transfer, first_connection_loss, listed_loopback,
+    spread_transfer,
 };
 use support::requests::config;
 
-/// A private smbd with multichannel on, and its address (`None`: no smbd, outside CI).
-fn multichannel_smbd() -> Option<(SambaServer, SocketAddr)> {
-    let server = SambaServer::start_for_test(SambaOptions {
+/// A private smbd with multichannel on (`None`: no smbd, outside CI).
+fn multichannel_smbd() -> Option<SambaServer> {
+    SambaServer::start_for_test(SambaOptions {
         signing_mandatory: true,
         extra_global: vec!["server multi channel support = yes".into()],
         ..SambaOptions::default()
-    })?;
-    let addr = SocketAddr::from(([127, 0, 0, 1], server.port()));
-    Some((server, addr))
+    })
+}
+
+/// `share` on `server` at `dialect`, as the channel scenarios take it.
+fn target(server: &SambaServer, dialect: Dialect, share: &str) -> Target {
+    Target {
+        addr: SocketAddr::from(([127, 0, 0, 1], server.port())),
+        cfg: config(dialect),
+        user: server.user().into(),
+        password: server.password().into(),
+        share: share.into(),
+    }
 }
 
 /// Starts a private smbd with multichannel on and runs the bind round trip on `share` at
 /// `dialect`, writing `file`.
 fn bind_on_smbd(dialect: Dialect, share: &str, file: &str) {
-    let Some((server, addr)) = multichannel_smbd() else {
+    let Some(server) = multichannel_smbd() else {
         return;
     };
-    smol::block_on(bind_roundtrip(
-        addr,
-        config(dialect),
-        server.user(),
-        server.password(),
-        share,
-        file,
-    ));
+    smol::block_on(bind_roundtrip(&target(&server, dialect, share), file));
 }
 
 #[test]
@@ -61,34 +64,19 @@ fn bind_a_second_channel_on_an_encrypted_share() {
 fn the_listed_interface_takes_a_second_channel() {
     // smbd lists the interfaces of its `interfaces` line (127.0.0.1 here) once multichannel
     // is on; the second channel goes to the address it listed.
-    let Some((server, addr)) = multichannel_smbd() else {
+    let Some(server) = multichannel_smbd() else {
         return;
     };
+    let t = target(&server, Dialect::SMB3_1_1, SambaServer::SHARE);
     smol::block_on(async {
-        let cfg = config(Dialect::SMB3_1_1);
-        let listed = listed_loopback(
-            addr,
-            cfg.clone(),
-            server.user(),
-            server.password(),
-            SambaServer::SHARE,
-        )
-        .await;
-        bind_roundtrip(
-            listed,
-            cfg,
-            server.user(),
-            server.password(),
-            SambaServer::SHARE,
-            "mclisted.bin",
-        )
-        .await;
+        let listed = listed_loopback(&t).await;
+        bind_roundtrip(&t.at(listed), "mclisted.bin").await;
     });
 }
 
 #[test]
 fn bulk_transfers_spread_over_three_channels() {
-    let Some((server, addr)) = multichannel_smbd() else {
+    let Some(server) = multichannel_smbd() else {
         return;
     };
     for (dialect, share) in [
@@ -97,11 +85,7 @@ fn bulk_transfers_spread_over_three_channels() {
         (Dialect::SMB3_1_1, SambaServer::SECURE_SHARE),
     ] {
         smol::block_on(spread_transfer(
-            addr,
-            config(dialect),
-            server.user(),
-            server.password(),
-            share,
+            &target(&server, dialect, share),
             "spread.bin",
         ));
     }
@@ -109,32 +93,20 @@ fn bulk_transfers_spread_over_three_channels() {
 
 #[test]
 fn a_transfer_survives_a_cut_channel() {
-    let Some((server, addr)) = multichannel_smbd() else {
+    let Some(server) = multichannel_smbd() else {
         return;
     };
     for share in [SambaServer::SHARE, SambaServer::SECURE_SHARE] {
-        smol::block_on(failover_transfer(
-            addr,
-            config(Dialect::SMB3_1_1),
-            server.user(),
-            server.password(),
-            share,
-            "failover.bin",
-        ));
+        let t = target(&server, Dialect::SMB3_1_1, share);
+        smol::block_on(failover_transfer(&t, "failover.bin"));
     }
 }
 
 #[test]
 fn the_first_connection_can_be_lost() {
-    let Some((server, addr)) = multichannel_smbd() else {
+    let Some(server) = multichannel_smbd() else {
         return;
     };
-    smol::block_on(first_connection_loss(
-        addr,
-        config(Dialect::SMB3_1_1),
-        server.user(),
-        server.password(),
-        SambaServer::SHARE,
-        "lostfirst.bin",
-    ));
+    let t = target(&server, Dialect::SMB3_1_1, SambaServer::SHARE);
+    smol::block_on(first_connection_loss(&t, "lostfirst.bin"));
 }

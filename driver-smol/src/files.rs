@@ -529,11 +529,12 @@ impl ShareInner {
             .is_some_and(|l| l.load(Ordering::Relaxed))
     }
 
-    /// After a bulk request on `carrier` failed with `e`: when `e` says the connection
-    /// broke and the share has other channels, takes `carrier` out of the rotation and
-    /// answers whether the request may go again on another (one still not lost). READs and
-    /// WRITEs of the same bytes to the same offsets are idempotent, so sending again what
-    /// the broken connection may or may not have delivered is safe.
+    /// After a request on `carrier` failed with `e`: when `e` says the connection broke and
+    /// the share has other channels, takes `carrier` out of use (and raises the session's
+    /// ChannelSequence, once) and answers whether a request may go again on another (one
+    /// still not lost). Only bulk READs and WRITEs are sent again: the same bytes to the same
+    /// offsets, so whatever the broken connection did or did not deliver, the result is the
+    /// same.
     fn fail_over(&self, carrier: usize, e: &Error) -> bool {
         if self.channels.is_empty() || !e.is_connection_lost() {
             return false;

@@ -914,7 +914,7 @@ fn write_time_updates_two_seconds_after_the_first_write_in_virtual_time() {
 #[test]
 fn flush_and_a_set_write_time_settle_a_pending_update() {
     use smb_proto::wire::flush::FlushRequest;
-    use smb_proto::wire::fscc::file::{FileBasicInformation, FileEndOfFileInformation};
+    use smb_proto::wire::fscc::file::FileBasicInformation;
     let t0 = Instant::now();
     let (mut h, s, t) = Harness::on_share(t0, Dialect::SMB3_1_1);
     let a = h
@@ -931,16 +931,8 @@ fn flush_and_a_set_write_time_settle_a_pending_update() {
     assert_eq!(flushed, created + 10_000_000, "the time of the flush");
     // End of file: updated at once, write or not.
     h.advance(Duration::from_secs(1));
-    let eof = RequestBody::SetInfo(SetInfoRequest {
-        info_type: InfoType::FILE,
-        info_class: FileInfoClass::END_OF_FILE.0,
-        additional_information: AdditionalInformation::default(),
-        file_id: a,
-        buffer: FileEndOfFileInformation { end_of_file: 1 }
-            .to_bytes()
-            .expect("encode"),
-    });
-    h.call(s, t, eof).expect("set eof");
+    h.call(s, t, requests::set_end_of_file(a, 1))
+        .expect("set eof");
     assert_eq!(write_time(&mut h, s, t, a), flushed + 10_000_000);
     // A time set through another open sticks, and the first open's close keeps it.
     let b = h

@@ -9,7 +9,9 @@ use smb_proto::wire::create::{
     CreateDisposition, CreateOptions, CreateRequest, ImpersonationLevel, OplockLevel, ShareAccess,
 };
 use smb_proto::wire::fscc::FileInfoClass;
+use smb_proto::wire::fscc::InfoCodec;
 use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
+use smb_proto::wire::fscc::file::FileEndOfFileInformation;
 use smb_proto::wire::query_info::{AdditionalInformation, InfoType};
 use smb_proto::wire::read::{Channel, ReadFlags, ReadRequest};
 use smb_proto::wire::set_info::SetInfoRequest;
@@ -77,6 +79,8 @@ pub fn set_end_of_file(file_id: FileId, len: u64) -> SetInfoRequest {
         info_class: FileInfoClass::END_OF_FILE.0,
         additional_information: AdditionalInformation::default(),
         file_id,
-        buffer: Bytes::copy_from_slice(&len.to_le_bytes()),
+        buffer: FileEndOfFileInformation { end_of_file: len }
+            .to_bytes()
+            .expect("encode FileEndOfFileInformation"),
     }
 }

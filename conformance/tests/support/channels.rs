@@ -15,6 +15,43 @@ use smb_proto::wire::{FileId, SessionId, TreeId};
 
 use super::requests::{close, open, payload};
 
+/// Where a channel scenario runs: the server's address, the client's config, the account and
+/// the share.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub addr: SocketAddr,
+    pub cfg: ClientConfig,
+    pub user: String,
+    pub password: String,
+    pub share: String,
+}
+
+impl Target {
+    /// The same target reached at `addr` (a listed interface, a proxy in front of it).
+    pub fn at(&self, addr: SocketAddr) -> Target {
+        Target {
+            addr,
+            ..self.clone()
+        }
+    }
+
+    pub fn creds(&self) -> driver_smol::files::Credentials {
+        driver_smol::files::Credentials::new(&self.user, &self.password)
+    }
+
+    /// The files API's share, connected over one connection.
+    pub async fn files_share(&self) -> driver_smol::files::Share {
+        driver_smol::files::Share::connect_with(
+            &[self.addr],
+            self.cfg.clone(),
+            &self.share,
+            &self.creds(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("connect to {}: {e}", self.addr))
+    }
+}
+
 pub async fn write_at(c: &Client, s: SessionId, t: TreeId, fid: FileId, at: u64, data: Bytes) {
     let len = data.len() as u32;
     let body = RequestBody::Write(test_support::requests::write(fid, at, data));
@@ -35,15 +72,9 @@ pub async fn read_at(c: &Client, s: SessionId, t: TreeId, fid: FileId, at: u64, 
 /// Logs on at `cfg`'s dialect, binds a second connection to the session, writes on each
 /// channel and reads back on the other (comparing bytes), then logs off on the second
 /// channel and checks that the first refuses the session and still serves a new one.
-/// `share` is the share to use.
-pub async fn bind_roundtrip(
-    addr: SocketAddr,
-    cfg: ClientConfig,
-    user: &str,
-    password: &str,
-    share: &str,
-    name: &str,
-) {
+pub async fn bind_roundtrip(t: &Target, name: &str) {
+    let (addr, cfg, share) = (t.addr, t.cfg.clone(), t.share.as_str());
+    let (user, password) = (t.user.as_str(), t.password.as_str());
     let c1 = Client::connect(addr, cfg.clone()).await.expect("connect 1");
     let s = c1.login(user, "", password).await.expect("login");
     let (t, _) = c1.tree_connect(s, share).await.expect("tree connect");
@@ -110,19 +141,9 @@ pub async fn bind_roundtrip(
 /// Asks the server at `addr` for its interfaces ([`driver_smol::files::Share::server_interfaces`])
 /// and checks that it lists the loopback address it listens on (IPv4, a real IfIndex, a link
 /// speed); returns that address with `addr`'s port, where a second channel can go.
-pub async fn listed_loopback(
-    addr: SocketAddr,
-    cfg: ClientConfig,
-    user: &str,
-    password: &str,
-    share: &str,
-) -> SocketAddr {
-    use driver_smol::files::{Credentials, Share};
+pub async fn listed_loopback(t: &Target) -> SocketAddr {
     use smb_proto::wire::fsctl::SockAddr;
-    let creds = Credentials::new(user, password);
-    let s = Share::connect_with(&[addr], cfg, share, &creds)
-        .await
-        .expect("connect");
+    let s = t.files_share().await;
     let list = s.server_interfaces().await.expect("interface list");
     s.disconnect().await.expect("disconnect");
     let lo = list
@@ -133,7 +154,7 @@ pub async fn listed_loopback(
         .unwrap_or_else(|| panic!("127.0.0.1 is not among the listed interfaces: {list:?}"));
     assert!(lo.if_index > 0, "{lo:?}");
     assert!(lo.link_speed > 0, "{lo:?}");
-    SocketAddr::from(([127, 0, 0, 1], addr.port()))
+    SocketAddr::from(([127, 0, 0, 1], t.addr.port()))
 }
 
 /// Connects `share`, adds two channels with [`driver_smol::files::Share::with_channels`] and
@@ -141,21 +162,10 @@ pub async fn listed_loopback(
 /// through the three connections, comparing bytes; checks that every connection carried
 /// READs and WRITEs, that the session answers on the first connection alone after the
 /// channel share is dropped, and that `disconnect` logs off.
-pub async fn spread_transfer(
-    addr: SocketAddr,
-    cfg: ClientConfig,
-    user: &str,
-    password: &str,
-    share: &str,
-    name: &str,
-) {
-    use driver_smol::files::{Credentials, Share};
-    let creds = Credentials::new(user, password);
-    let first = Share::connect_with(&[addr], cfg.clone(), share, &creds)
-        .await
-        .expect("connect");
+pub async fn spread_transfer(t: &Target, name: &str) {
+    let first = t.files_share().await;
     let s = first
-        .with_channels(2, cfg, &creds)
+        .with_channels(2, t.cfg.clone(), &t.creds())
         .await
         .unwrap_or_else(|e| panic!("adding channels: {e}"));
     assert_eq!(s.channel_count(), 3);
@@ -210,26 +220,16 @@ pub async fn spread_transfer(
 /// channel moves it down with `copy_to` while its channel is cut the same way. Both
 /// transfers complete with the right bytes, the cut channel is reported lost and takes no
 /// more requests, and the session goes on over the first connection.
-pub async fn failover_transfer(
-    server: SocketAddr,
-    cfg: ClientConfig,
-    user: &str,
-    password: &str,
-    share: &str,
-    name: &str,
-) {
+pub async fn failover_transfer(t: &Target, name: &str) {
     use super::cutting_proxy::CuttingProxy;
-    use driver_smol::files::{Credentials, Share};
     const CUT_AFTER: u64 = 3 << 20;
-    let proxy = CuttingProxy::start(server);
+    let proxy = CuttingProxy::start(t.addr);
     // Connection 0 is the first; 1 and 2 are the uploading share's channels, 3 the
     // downloading one's.
     proxy.cut_after(1, CUT_AFTER);
     proxy.cut_after(3, CUT_AFTER);
-    let creds = Credentials::new(user, password);
-    let first = Share::connect_with(&[proxy.addr()], cfg.clone(), share, &creds)
-        .await
-        .expect("connect");
+    let (cfg, creds) = (t.cfg.clone(), t.creds());
+    let first = t.at(proxy.addr()).files_share().await;
     let data = payload(16 << 20, 77);
 
     let up = first
@@ -309,24 +309,13 @@ pub async fn failover_transfer(
 /// The upload completes on the channel, the first connection is reported lost, and the
 /// requests after it (CLOSE, CREATE, the download, stat, remove, the logoff) go on the
 /// channel; the bytes read back are the bytes sent.
-pub async fn first_connection_loss(
-    server: SocketAddr,
-    cfg: ClientConfig,
-    user: &str,
-    password: &str,
-    share: &str,
-    name: &str,
-) {
+pub async fn first_connection_loss(t: &Target, name: &str) {
     use super::cutting_proxy::CuttingProxy;
-    use driver_smol::files::{Credentials, Share};
-    let proxy = CuttingProxy::start(server);
+    let proxy = CuttingProxy::start(t.addr);
     proxy.cut_after(0, 3 << 20);
-    let creds = Credentials::new(user, password);
-    let first = Share::connect_with(&[proxy.addr()], cfg.clone(), share, &creds)
-        .await
-        .expect("connect");
+    let first = t.at(proxy.addr()).files_share().await;
     let s = first
-        .with_channels(1, cfg, &creds)
+        .with_channels(1, t.cfg.clone(), &t.creds())
         .await
         .unwrap_or_else(|e| panic!("adding a channel: {e}"));
     drop(first);
