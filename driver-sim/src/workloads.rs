@@ -23,7 +23,7 @@ use smb_proto::wire::fscc::file::{
 use smb_proto::wire::fscc::{FileInfoClass, InfoCodec};
 use smb_proto::wire::message::{RequestBody, Response, ResponseBody, ResponsePayload};
 use smb_proto::wire::query_info::{AdditionalInformation, InfoType, QueryInfoRequest};
-use smb_proto::wire::read::{Channel, ReadFlags, ReadRequest};
+use smb_proto::wire::read::{Channel, ReadRequest};
 use smb_proto::wire::set_info::SetInfoRequest;
 use smb_proto::wire::status::NtStatus;
 use smb_proto::wire::write::{WriteFlags, WriteRequest};
@@ -984,17 +984,11 @@ fn write_body(file_id: FileId, offset: u64, data: Bytes) -> RequestBody {
 
 /// A READ body.
 fn read_body(file_id: FileId, offset: u64, len: u64) -> RequestBody {
-    RequestBody::Read(ReadRequest {
-        padding: 0x50,
-        flags: ReadFlags::default(),
-        length: u32::try_from(len).unwrap_or(u32::MAX),
-        offset,
+    RequestBody::Read(ReadRequest::at(
         file_id,
-        minimum_count: 0,
-        channel: Channel::NONE,
-        remaining_bytes: 0,
-        channel_info: Bytes::new(),
-    })
+        offset,
+        u32::try_from(len).unwrap_or(u32::MAX),
+    ))
 }
 
 /// A CLOSE body.

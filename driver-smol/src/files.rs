@@ -74,7 +74,7 @@ use smb_proto::wire::ioctl::{CtlCode, IoctlFlags, IoctlRequest};
 use smb_proto::wire::message::{RequestBody, ResponseBody, ResponsePayload};
 use smb_proto::wire::query_directory::{QueryDirectoryFlags, QueryDirectoryRequest};
 use smb_proto::wire::query_info::{InfoType, QueryInfoRequest};
-use smb_proto::wire::read::{Channel, ReadFlags, ReadRequest};
+use smb_proto::wire::read::ReadRequest;
 use smb_proto::wire::set_info::SetInfoRequest;
 use smb_proto::wire::status::NtStatus;
 use smb_proto::wire::tree_connect::TreeConnectResponse;
@@ -2076,17 +2076,7 @@ impl FileTarget {
         offset: u64,
         len: u32,
     ) -> Result<(Bytes, usize), Error> {
-        let body = RequestBody::Read(ReadRequest {
-            padding: 0x50,
-            flags: ReadFlags::default(),
-            length: len,
-            offset,
-            file_id: self.id,
-            minimum_count: 0,
-            channel: Channel::NONE,
-            remaining_bytes: 0,
-            channel_info: Bytes::new(),
-        });
+        let body = RequestBody::Read(ReadRequest::at(self.id, offset, len));
         let path = &self.path;
         match self.share.call_on(carrier, "read", path, body).await {
             Ok(ResponseBody::Read(r)) => {

@@ -498,7 +498,7 @@ mod tests {
     };
     use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
     use smb_proto::wire::message::{RequestBody, ResponseBody};
-    use smb_proto::wire::read::{Channel, ReadFlags, ReadRequest};
+    use smb_proto::wire::read::{Channel, ReadRequest};
     use smb_proto::wire::write::{WriteFlags, WriteRequest};
 
     fn config() -> ServerConfig {
@@ -566,21 +566,7 @@ mod tests {
             .await
             .expect("write");
             let back = match c
-                .call_body(
-                    s,
-                    t,
-                    RequestBody::Read(ReadRequest {
-                        padding: 0x50,
-                        flags: ReadFlags::default(),
-                        length: 100,
-                        offset: 0,
-                        file_id: fid,
-                        minimum_count: 0,
-                        channel: Channel::NONE,
-                        remaining_bytes: 0,
-                        channel_info: Bytes::new(),
-                    }),
-                )
+                .call_body(s, t, RequestBody::Read(ReadRequest::at(fid, 0, 100)))
                 .await
                 .expect("read")
             {

@@ -23,7 +23,7 @@ use smb_proto::wire::create::{
 use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
 use smb_proto::wire::ioctl::{CtlCode, IoctlFlags, IoctlRequest};
 use smb_proto::wire::message::{RequestBody, ResponseBody, ResponsePayload};
-use smb_proto::wire::read::{Channel, ReadFlags, ReadRequest};
+use smb_proto::wire::read::{Channel, ReadRequest};
 use smb_proto::wire::status::NtStatus;
 use smb_proto::wire::write::{WriteFlags, WriteRequest};
 use smb_proto::wire::{FileId, SessionId, TreeId};
@@ -353,17 +353,7 @@ impl Pipe<'_> {
     }
 
     async fn read(&mut self, length: u32) -> Result<Bytes, ClientError> {
-        let body = RequestBody::Read(ReadRequest {
-            padding: 0x50,
-            flags: ReadFlags::default(),
-            length,
-            offset: 0,
-            file_id: self.file_id,
-            minimum_count: 0,
-            channel: Channel::NONE,
-            remaining_bytes: 0,
-            channel_info: Bytes::new(),
-        });
+        let body = RequestBody::Read(ReadRequest::at(self.file_id, 0, length));
         let resp = self.client.request(self.session, self.tree, body).await?;
         if resp.header.status == NtStatus::BUFFER_OVERFLOW {
             self.overflows += 1;

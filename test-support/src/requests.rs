@@ -13,7 +13,7 @@ use smb_proto::wire::fscc::InfoCodec;
 use smb_proto::wire::fscc::attributes::{AccessMask, FileAttributes};
 use smb_proto::wire::fscc::file::FileEndOfFileInformation;
 use smb_proto::wire::query_info::{AdditionalInformation, InfoType};
-use smb_proto::wire::read::{Channel, ReadFlags, ReadRequest};
+use smb_proto::wire::read::{Channel, ReadRequest};
 use smb_proto::wire::set_info::SetInfoRequest;
 use smb_proto::wire::write::{WriteFlags, WriteRequest};
 
@@ -46,17 +46,7 @@ pub fn close(file_id: FileId) -> CloseRequest {
 
 /// A READ of `length` bytes at `offset`, no minimum, no channel.
 pub fn read(file_id: FileId, offset: u64, length: u32) -> ReadRequest {
-    ReadRequest {
-        padding: 0x50,
-        flags: ReadFlags::default(),
-        length,
-        offset,
-        file_id,
-        minimum_count: 0,
-        channel: Channel::NONE,
-        remaining_bytes: 0,
-        channel_info: Bytes::new(),
-    }
+    ReadRequest::at(file_id, offset, length)
 }
 
 /// A WRITE of `data` at `offset`, no channel.

@@ -455,7 +455,7 @@ mod tests {
     use crate::wire::fscc::attributes::AccessMask;
     use crate::wire::message::ResponseBody;
     use crate::wire::query_info::{AdditionalInformation, QueryInfoFlags};
-    use crate::wire::read::{Channel, ReadFlags, ReadRequest};
+    use crate::wire::read::{Channel, ReadRequest};
     use crate::wire::write::{WriteFlags, WriteRequest};
 
     const LIMITS: PipeLimits = PipeLimits {
@@ -539,17 +539,7 @@ mod tests {
         fid: FileId,
         len: u32,
     ) -> Result<(NtStatus, Bytes), NtStatus> {
-        let req = RequestBody::Read(ReadRequest {
-            padding: 0x50,
-            flags: ReadFlags::default(),
-            length: len,
-            offset: 0,
-            file_id: fid,
-            minimum_count: 0,
-            channel: Channel::NONE,
-            remaining_bytes: 0,
-            channel_info: Bytes::new(),
-        });
+        let req = RequestBody::Read(ReadRequest::at(fid, 0, len));
         match t.command(c, req, LIMITS)? {
             (s, ResponsePayload::Body(ResponseBody::Read(r))) => Ok((s, r.data)),
             other => panic!("unexpected read answer {other:?}"),

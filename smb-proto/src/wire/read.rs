@@ -56,6 +56,24 @@ pub struct ReadRequest {
     pub channel_info: Bytes,
 }
 
+impl ReadRequest {
+    /// A plain READ of `length` bytes at `offset`: no minimum, no RDMA channel, and the data
+    /// asked right after the response's fixed part (Padding 0x50).
+    pub fn at(file_id: FileId, offset: u64, length: u32) -> Self {
+        ReadRequest {
+            padding: 0x50,
+            flags: ReadFlags::default(),
+            length,
+            offset,
+            file_id,
+            minimum_count: 0,
+            channel: Channel::NONE,
+            remaining_bytes: 0,
+            channel_info: Bytes::new(),
+        }
+    }
+}
+
 impl Body for ReadRequest {
     const COMMAND: Command = Command::READ;
     const STRUCTURE_SIZE: u16 = 49;
